@@ -1,0 +1,55 @@
+/** `sshgate check`: validates every file and prints what is configured, or every problem. */
+import { isIP } from 'node:net';
+import { BUILTIN_DENY_SUBSTRINGS } from '../policy/builtin.js';
+import { loadAll, reportConfigError, type Io, type Paths } from './context.js';
+
+export async function checkCommand(paths: Paths, io: Io): Promise<number> {
+  let loaded;
+  try {
+    loaded = await loadAll(paths);
+  } catch (err) {
+    if (reportConfigError(io, err)) return 1;
+    throw err;
+  }
+  const { inventory, policy, engine } = loaded;
+  const tags = new Map<string, number>();
+  for (const h of inventory.hosts) for (const t of h.tags) tags.set(t, (tags.get(t) ?? 0) + 1);
+  const method = (c: (typeof inventory.credentials)[number]) =>
+    [c.key_path && 'key', c.agent && 'agent', c.password_secret && 'password'].filter(Boolean).join('+');
+  const allow = policy.rules.filter((r) => r.action === 'allow').length;
+  const lines = [
+    `config: ${paths.configDir}`,
+    `  ${inventory.hosts.length} hosts: ${inventory.hosts.map((h) => h.alias).join(', ') || 'none'}`,
+    `  tags: ${[...tags].sort().map(([t, n]) => `${t} (${n})`).join(', ') || 'none'}`,
+    `  ${inventory.credentials.length} credentials: ${inventory.credentials.map((c) => `${c.name} (${method(c)})`).join(', ') || 'none'}`,
+    `policy: ${policy.files.join(', ')}`,
+    `  ${policy.rules.length} rules: ${allow} allow, ${policy.rules.length - allow} deny`,
+    `  limits: ${Object.entries(policy.limits).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `  overrides: tags ${Object.keys(policy.overrides.tags).join(', ') || 'none'}; aliases ${Object.keys(policy.overrides.aliases).join(', ') || 'none'}`,
+    `  network: allow ${[...policy.network.allow_cidrs, ...policy.network.allow_ips].join(', ') || 'any'}; block ${[...policy.network.block_cidrs, ...policy.network.block_ips].join(', ') || 'none'}`,
+    `  deny substrings: ${BUILTIN_DENY_SUBSTRINGS.length} built-in + ${engine.denySubstrings.length - BUILTIN_DENY_SUBSTRINGS.length} from the policy`,
+    `  host keys: ${policy.hostKeyPolicy}${policy.knownHostsPath ? ` (${policy.knownHostsPath})` : ''}`,
+    '  rule order: any matching deny rule wins over every allow rule, whatever the order (mcp-ssh-orchestrator let the last matching rule win)',
+  ];
+  const warnings = [];
+  for (const r of policy.rules) {
+    if (!inventory.hosts.some((h) => engine.rulesFor(h).includes(r))) {
+      warnings.push(`rule "${r.name}" (${r.source}) applies to no host in the inventory`);
+    }
+  }
+  for (const t of Object.keys(policy.overrides.tags)) {
+    if (!tags.has(t)) warnings.push(`overrides.tags.${t}: no host has the tag "${t}"`);
+  }
+  for (const a of Object.keys(policy.overrides.aliases)) {
+    if (!inventory.byAlias.has(a)) warnings.push(`overrides.aliases.${a}: no host has the alias "${a}"`);
+  }
+  for (const h of inventory.hosts) {
+    if (isIP(h.host) === 0) continue;
+    const net = engine.network.check(h.host);
+    if (!net.allowed) warnings.push(`host "${h.alias}": ${net.reason}; sshgate will refuse to connect to it`);
+  }
+  io.out(`${lines.join('\n')}\n`);
+  if (warnings.length > 0) io.out(`warnings:\n${warnings.map((w) => `  ${w}`).join('\n')}\n`);
+  io.out('OK\n');
+  return 0;
+}

@@ -1,0 +1,111 @@
+/** Turns a command line into one command call. Reads nothing but its arguments. */
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULTS, ENV } from '../defaults.js';
+import { checkCommand } from './check.js';
+import { testsDirOf, type Io, type Paths } from './context.js';
+import { planCommand } from './plan.js';
+import { policyDiffCommand } from './policy-diff.js';
+import { policyTestCommand } from './policy-test.js';
+
+export const USAGE = `usage: sshgate <command> [options]
+
+commands:
+  check                         validate the config and the policy, print a summary
+  plan ALIAS|@TAG -- COMMAND    print what the policy decides for COMMAND, and why
+  policy test [PATH]            run the policy test cases (default: <policy>/tests)
+  policy diff OLD NEW           list the decisions that change from policy OLD to NEW
+
+options:
+  --config DIR     inventory and credentials directory  (env ${ENV.configDir}, default ${DEFAULTS.configDir})
+  --policy PATH    policy file or directory              (env ${ENV.policyPath}, default ${DEFAULTS.policyPath})
+  --json           plan: print the decision as JSON
+  -h, --help       print this help
+  -v, --version    print the version
+
+exit status: 0 ok/allowed, 1 problems found/denied/changed, 2 bad usage or configuration
+`;
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+class UsageError extends Error {}
+
+export async function runCli(argv: readonly string[], env: Env, io: Io, version = '0.0.0'): Promise<number> {
+  const dash = argv.indexOf('--');
+  const before = dash === -1 ? [...argv] : argv.slice(0, dash);
+  const after = dash === -1 ? [] : argv.slice(dash + 1);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: before,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        config: { type: 'string' },
+        policy: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', short: 'v', default: false },
+      },
+    });
+  } catch (err) {
+    io.err(`sshgate: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    io.out(`${version}\n`);
+    return 0;
+  }
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined || command === 'help') {
+    (command === undefined && !values.help ? io.err : io.out)(USAGE);
+    return command === undefined && !values.help ? 2 : 0;
+  }
+  const configDir = values.config ?? env[ENV.configDir] ?? DEFAULTS.configDir;
+  const paths: Paths = {
+    configDir,
+    policyPath: values.policy ?? env[ENV.policyPath] ?? DEFAULTS.policyPath,
+    keysDir: env[ENV.keysDir] ?? join(configDir, DEFAULTS.keysDirName),
+    secretsDir: env[ENV.secretsDir] ?? DEFAULTS.secretsDir,
+  };
+  try {
+    switch (command) {
+      case 'check':
+        expectArgs(rest, 0, 'check takes no arguments');
+        return await checkCommand(paths, io);
+      case 'plan': {
+        expectArgs(rest, 1, 'plan needs one target: an alias or @tag');
+        const text = after.join(' ');
+        if (dash === -1 || text.trim() === '') throw new UsageError('plan needs a command after "--": sshgate plan web1 -- uptime');
+        return await planCommand(paths, rest[0] as string, text, values.json, io);
+      }
+      case 'policy': {
+        const [sub, ...args] = rest;
+        if (sub === 'test') {
+          if (args.length > 1) throw new UsageError('policy test takes at most one path');
+          const casesPath = args[0] ?? testsDirOf(paths.policyPath);
+          if (!casesPath) throw new UsageError(`no tests folder beside ${paths.policyPath}; name the cases file or folder`);
+          return await policyTestCommand(paths, casesPath, io);
+        }
+        if (sub === 'diff') {
+          expectArgs(args, 2, 'policy diff needs two policies: OLD NEW');
+          return await policyDiffCommand(paths, args[0] as string, args[1] as string, io);
+        }
+        throw new UsageError(`unknown policy command "${sub ?? ''}"; expected test or diff`);
+      }
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`sshgate: ${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+function expectArgs(args: readonly string[], n: number, message: string): void {
+  if (args.length !== n) throw new UsageError(message);
+}

@@ -1,0 +1,56 @@
+/** `sshgate plan ALIAS|@TAG -- COMMAND`: what the policy decides, and why, without running anything. */
+import type { HostEntry } from '../config/schemas.js';
+import type { Decision } from '../policy/decision.js';
+import { effectiveLimits } from '../policy/limits.js';
+import { decideForHost } from '../policy/plan.js';
+import { loadAll, reportConfigError, type Io, type Paths } from './context.js';
+
+export const PLAN_EXIT = { allowed: 0, denied: 1, usage: 2 } as const;
+
+export async function planCommand(paths: Paths, target: string, command: string, json: boolean, io: Io): Promise<number> {
+  let loaded;
+  try {
+    loaded = await loadAll(paths);
+  } catch (err) {
+    if (reportConfigError(io, err)) return PLAN_EXIT.usage;
+    throw err;
+  }
+  const { inventory, engine } = loaded;
+  let hosts: HostEntry[];
+  if (target.startsWith('@')) {
+    const tag = target.slice(1);
+    hosts = inventory.hosts.filter((h) => h.tags.includes(tag));
+    if (hosts.length === 0) {
+      io.err(`no host has the tag "${tag}"\n`);
+      return PLAN_EXIT.usage;
+    }
+  } else {
+    const host = inventory.byAlias.get(target);
+    if (!host) {
+      io.err(`unknown host "${target}"; known aliases: ${inventory.hosts.map((h) => h.alias).join(', ')}\n`);
+      return PLAN_EXIT.usage;
+    }
+    hosts = [host];
+  }
+  const decisions = hosts.map((h) => decideForHost(engine, h, command));
+  const allowed = decisions.every((d) => d.allowed);
+  if (json) {
+    const body = target.startsWith('@') ? { allowed, targets: hosts.map((h) => h.alias), decisions } : decisions[0];
+    io.out(`${JSON.stringify(body, null, 2)}\n`);
+  } else {
+    for (const [i, d] of decisions.entries()) io.out(formatDecision(d, effectiveLimits(engine.policy, hosts[i] as HostEntry).sources));
+  }
+  return allowed ? PLAN_EXIT.allowed : PLAN_EXIT.denied;
+}
+
+export function formatDecision(d: Decision, sources?: Record<string, string>): string {
+  const lines = [`${d.alias}: ${d.allowed ? 'ALLOW' : 'DENY'} — ${d.reason}`];
+  for (const s of d.segments) {
+    const where = s.rule ? ` [rule "${s.rule}", ${s.source}]` : '';
+    lines.push(`  ${s.allowed ? 'allow' : 'deny '}  ${s.nested ? '(inside) ' : ''}${s.text}`);
+    lines.push(`         ${s.reason}${where}`);
+  }
+  const limits = Object.entries(d.limits).map(([k, v]) => `${k} ${v}${sources?.[k] ? ` (${sources[k]})` : ''}`);
+  lines.push(`  limits: ${limits.join(', ')}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,39 @@
+/**
+ * `sshgate policy diff OLD NEW`: every decision a policy change turns around, for review.
+ * Exit status as diff(1): 0 no change, 1 changes, 2 trouble.
+ */
+import { loadInventory } from '../config/load-inventory.js';
+import { loadPolicyCases } from '../config/load-cases.js';
+import type { PolicyCase } from '../config/schemas.js';
+import { diffPolicies } from '../policy/diff.js';
+import { engineFor, reportConfigError, testsDirOf, type Io, type Paths } from './context.js';
+
+export async function policyDiffCommand(paths: Paths, oldPath: string, newPath: string, io: Io): Promise<number> {
+  let result;
+  try {
+    const inventory = loadInventory(paths);
+    const before = await engineFor(oldPath);
+    const after = await engineFor(newPath);
+    const cases: PolicyCase[] = [];
+    for (const p of [oldPath, newPath]) {
+      const dir = testsDirOf(p);
+      if (dir) cases.push(...loadPolicyCases(dir));
+    }
+    result = diffPolicies(before, after, inventory, cases);
+  } catch (err) {
+    if (reportConfigError(io, err)) return 2;
+    throw err;
+  }
+  const { decisions, limits } = result;
+  if (decisions.length === 0 && limits.length === 0) {
+    io.out('no change\n');
+    return 0;
+  }
+  for (const d of decisions) {
+    const by = d.to === 'allow' ? d.after.segments.map((s) => s.rule).filter(Boolean).join(', ') : d.after.reason;
+    io.out(`${d.from}→${d.to}  ${d.alias}  ${JSON.stringify(d.command)}  (${d.origin}; now: ${by})\n`);
+  }
+  for (const l of limits) io.out(`limit  ${l.alias}  ${l.limit} ${l.from}→${l.to}\n`);
+  io.out(`${decisions.length} decision change${decisions.length === 1 ? '' : 's'}, ${limits.length} limit change${limits.length === 1 ? '' : 's'}\n`);
+  return 1;
+}

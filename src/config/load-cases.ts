@@ -1,0 +1,46 @@
+/** Loads policy test cases from a file or from every *.yml directly inside a directory. */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from '../errors.js';
+import type { LocatedCase } from '../policy/cases.js';
+import { PolicyCase } from './schemas.js';
+import { IssueSink, readErrorMessage, readYamlFile } from './yaml-file.js';
+
+export function caseFiles(path: string): string[] {
+  let isDir: boolean;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch (err) {
+    throw new ConfigError([{ file: path, line: 1, col: 1, message: readErrorMessage(err) }]);
+  }
+  if (!isDir) return [path];
+  return readdirSync(path)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()
+    .map((f) => join(path, f));
+}
+
+export function loadPolicyCases(path: string): LocatedCase[] {
+  const sink = new IssueSink();
+  const cases: LocatedCase[] = [];
+  for (const f of caseFiles(path)) {
+    const file = readYamlFile(f, f, sink);
+    if (!file) continue;
+    if (!Array.isArray(file.data)) {
+      sink.at(file, [], 'expected a list of cases: - { alias: web1, command: "uptime", expect: allow }');
+      continue;
+    }
+    file.data.forEach((raw, index) => {
+      const parsed = PolicyCase.safeParse(raw);
+      if (!parsed.success) {
+        sink.zod(file, [index], parsed.error);
+        return;
+      }
+      const node = file.doc.getIn([index], true) as { range?: [number, number, number] } | undefined;
+      const pos = file.lines.linePos(node?.range?.[0] ?? 0);
+      cases.push({ ...parsed.data, source: `${file.display}:${pos.line}:${pos.col}` });
+    });
+  }
+  if (sink.issues.length > 0) throw new ConfigError(sink.issues);
+  return cases;
+}

@@ -1,0 +1,170 @@
+/**
+ * Loads the policy: one YAML file, or every *.yml / *.yaml directly inside a directory (its
+ * tests/ folder is not policy). Files are merged; a setting given differently in two files is an
+ * error rather than a silent winner. Either the whole policy loads, or a ConfigError lists every
+ * problem.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { DEFAULTS } from '../defaults.js';
+import { ConfigError } from '../errors.js';
+import type { LimitsOverride, NetworkPolicy, PolicyFile } from './schemas.js';
+import { PolicyFile as PolicyFileSchema } from './schemas.js';
+import { IssueSink, readErrorMessage, readYamlFile, type YamlFile } from './yaml-file.js';
+
+export type LimitKey = keyof typeof DEFAULTS.limits;
+export type Limits = Record<LimitKey, number>;
+
+export interface PolicyRule {
+  name: string;
+  /** `policies/default.yml:12:5`, where a reviewer finds it. */
+  source: string;
+  action: 'allow' | 'deny';
+  aliases: string[];
+  tags: string[];
+  /** Whitespace-collapsed, as commands are. */
+  commands: string[];
+}
+
+export interface PolicySet {
+  files: string[];
+  rules: PolicyRule[];
+  /** The policy-wide limits: the built-in defaults with `limits:` applied. */
+  limits: Limits;
+  /** The file that set each policy-wide limit; absent keys are built-in defaults. */
+  limitsSetBy: Partial<Record<LimitKey, string>>;
+  overrides: { tags: Record<string, LimitsOverride>; aliases: Record<string, LimitsOverride> };
+  network: NetworkPolicy;
+  /** From the files only; the built-in list is added by the engine. */
+  denySubstrings: string[];
+  knownHostsPath?: string;
+  hostKeyPolicy: 'strict' | 'accept-new';
+  taskProgressInterval?: number;
+}
+
+export function policyFiles(path: string): string[] {
+  let isDir: boolean;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch (err) {
+    throw new ConfigError([{ file: path, line: 1, col: 1, message: readErrorMessage(err) }]);
+  }
+  if (!isDir) return [path];
+  const files = readdirSync(path)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()
+    .map((f) => join(path, f))
+    .filter((f) => statSync(f).isFile());
+  if (files.length === 0) {
+    throw new ConfigError([
+      { file: path, line: 1, col: 1, message: 'no policy files (*.yml) here; with no rules every command is denied' },
+    ]);
+  }
+  return files;
+}
+
+export function loadPolicy(path: string): PolicySet {
+  const sink = new IssueSink();
+  const parsed: { file: YamlFile; data: PolicyFile }[] = [];
+  for (const f of policyFiles(path)) {
+    const file = readYamlFile(f, f, sink);
+    if (!file) continue;
+    const result = PolicyFileSchema.safeParse(file.data ?? {});
+    if (result.success) parsed.push({ file, data: result.data });
+    else sink.zod(file, [], result.error);
+  }
+  const merged = merge(parsed, sink);
+  if (sink.issues.length > 0) throw new ConfigError(sink.issues);
+  return merged;
+}
+
+function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink): PolicySet {
+  const set: PolicySet = {
+    files: parsed.map((p) => p.file.display),
+    rules: [],
+    limits: { ...DEFAULTS.limits },
+    limitsSetBy: {},
+    overrides: { tags: {}, aliases: {} },
+    network: { allow_cidrs: [], block_cidrs: [], allow_ips: [], block_ips: [] },
+    denySubstrings: [],
+    hostKeyPolicy: 'strict',
+  };
+  // Where each single-valued setting was first given, to report a conflicting second one.
+  const firstSeen = new Map<string, { value: unknown; where: string }>();
+  const single = (file: YamlFile, path: (string | number)[], value: unknown): boolean => {
+    const key = path.join('.');
+    const seen = firstSeen.get(key);
+    if (seen && JSON.stringify(seen.value) !== JSON.stringify(value)) {
+      sink.at(file, path, `${key} is already set to ${JSON.stringify(seen.value)} in ${seen.where}; set it in one file only`);
+      return false;
+    }
+    firstSeen.set(key, { value, where: file.display });
+    return true;
+  };
+
+  for (const { file, data } of parsed) {
+    const rules = data.rules;
+    rules.forEach((rule, index) => {
+      const pos = file.lines.linePos(nodeOffset(file, ['rules', index]));
+      set.rules.push({
+        name: rule.name ?? `${basename(file.display)}#${index + 1}`,
+        source: `${file.display}:${pos.line}:${pos.col}`,
+        action: rule.action,
+        aliases: rule.aliases,
+        tags: rule.tags,
+        commands: rule.commands.map((c) => c.replace(/\s+/g, ' ').trim()),
+      });
+    });
+    const limits = data.limits;
+    if (limits) {
+      for (const key of Object.keys(DEFAULTS.limits) as LimitKey[]) {
+        const value = limits[key];
+        if (value !== undefined && single(file, ['limits', key], value)) {
+          set.limits[key] = value;
+          set.limitsSetBy[key] = file.display;
+        }
+      }
+      set.denySubstrings.push(...limits.deny_substrings);
+      if (limits.task_progress_interval !== undefined && single(file, ['limits', 'task_progress_interval'], limits.task_progress_interval)) {
+        set.taskProgressInterval = limits.task_progress_interval;
+      }
+    }
+    set.denySubstrings.push(...data.deny_substrings);
+    for (const kind of ['tags', 'aliases'] as const) {
+      for (const [name, override] of Object.entries(data.overrides?.[kind] ?? {})) {
+        if (single(file, ['overrides', kind, name], override)) set.overrides[kind][name] = override;
+      }
+    }
+    if (data.network) {
+      set.network.allow_cidrs.push(...data.network.allow_cidrs);
+      set.network.block_cidrs.push(...data.network.block_cidrs);
+      set.network.allow_ips.push(...data.network.allow_ips);
+      set.network.block_ips.push(...data.network.block_ips);
+    }
+    if (data.known_hosts_path !== undefined && single(file, ['known_hosts_path'], data.known_hosts_path)) {
+      set.knownHostsPath = data.known_hosts_path;
+    }
+    if (data.host_key_policy !== undefined && single(file, ['host_key_policy'], data.host_key_policy)) {
+      set.hostKeyPolicy = data.host_key_policy;
+    }
+  }
+  const names = new Map<string, string>();
+  for (const rule of set.rules) {
+    const seen = names.get(rule.name);
+    if (seen) {
+      const [file, line, col] = splitSource(rule.source);
+      sink.issues.push({ file, line, col, message: `duplicate rule name "${rule.name}" (also at ${seen}); decisions name rules, so names must be unique` });
+    } else names.set(rule.name, rule.source);
+  }
+  return set;
+}
+
+function nodeOffset(file: YamlFile, path: (string | number)[]): number {
+  const node = file.doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+  return node?.range?.[0] ?? 0;
+}
+
+function splitSource(source: string): [string, number, number] {
+  const m = /^(.*):(\d+):(\d+)$/.exec(source);
+  return m ? [m[1] as string, Number(m[2]), Number(m[3])] : [source, 1, 1];
+}

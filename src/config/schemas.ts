@@ -1,0 +1,168 @@
+/**
+ * The shapes of every file sshgate reads. Types used elsewhere are inferred from these schemas,
+ * so a field is described exactly once.
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+/** An object that rejects unknown keys and says which keys it does know. */
+function strict<T extends z.ZodRawShape>(shape: T) {
+  const known = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (issue) => (issue.code === 'unrecognized_keys' ? `expected one of: ${known}` : undefined),
+  });
+}
+
+/** mcp-ssh-orchestrator files write `""` for "not set"; treat it as absent. */
+function optional<T extends z.ZodType>(schema: T) {
+  return z.preprocess((v) => (v === '' || v === null ? undefined : v), schema.optional());
+}
+
+const NAME_RE = /^[A-Za-z0-9._-]{1,100}$/;
+const HOSTNAME_RE =
+  /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$/;
+// C0 controls (tab excepted), DEL and C1 controls: never meaningful in a name, a pattern or a path.
+// eslint-disable-next-line no-control-regex
+const CONTROL_RE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/;
+
+export const Alias = z
+  .string()
+  .regex(NAME_RE, 'an alias is 1 to 100 of the characters A-Z a-z 0-9 . _ -');
+export const Tag = z.string().regex(NAME_RE, 'a tag is 1 to 100 of the characters A-Z a-z 0-9 . _ -');
+export const SecretName = z
+  .string()
+  .regex(NAME_RE, 'a secret name is 1 to 100 of the characters A-Z a-z 0-9 . _ -');
+const Text = (what: string, max: number) =>
+  z
+    .string()
+    .min(1, `${what} must not be empty`)
+    .max(max, `${what} is longer than ${max} characters`)
+    .refine((s) => !CONTROL_RE.test(s), `${what} must not contain control characters`);
+
+const Address = z
+  .string()
+  .refine(
+    (s) => isIP(s) !== 0 || HOSTNAME_RE.test(s),
+    'expected a host name or an IPv4/IPv6 address (no brackets, no port)',
+  );
+
+// ---------------------------------------------------------------- config/servers.yml
+
+export const HostEntry = strict({
+  alias: Alias,
+  host: Address,
+  port: z.int().min(1).max(65535).default(22),
+  user: optional(Text('user', 100)),
+  credentials: SecretName,
+  tags: z.array(Tag).default([]),
+  description: z.string().max(1000).default(''),
+  jump: optional(Alias),
+});
+export type HostEntry = z.infer<typeof HostEntry>;
+
+export const ServersFile = strict({ hosts: z.array(z.unknown()) });
+
+// ---------------------------------------------------------------- config/credentials.yml
+
+export const CredentialEntry = strict({
+  name: SecretName,
+  username: optional(Text('username', 100)),
+  key_path: optional(Text('key_path', 4096)),
+  key_passphrase_secret: optional(SecretName),
+  password_secret: optional(SecretName),
+  agent: z.boolean().default(false),
+});
+export type CredentialEntry = z.infer<typeof CredentialEntry>;
+
+export const CredentialsFile = strict({ entries: z.array(z.unknown()) });
+
+// ---------------------------------------------------------------- policies/*.yml
+
+const Seconds = z.int().min(1).max(86_400);
+const LimitValues = {
+  max_seconds: Seconds.optional(),
+  max_output_bytes: z.int().min(1024).max(1_073_741_824).optional(),
+  max_concurrent_per_host: z.int().min(1).max(256).optional(),
+  task_result_ttl: z.int().min(1).max(604_800).optional(),
+};
+export const LimitsOverride = strict(LimitValues);
+export type LimitsOverride = z.infer<typeof LimitsOverride>;
+
+export const CommandPattern = Text('a command pattern', 1000);
+export const DenySubstrings = z.array(Text('a deny substring', 1000)).default([]);
+
+export const PolicyLimits = strict({
+  ...LimitValues,
+  deny_substrings: DenySubstrings,
+  task_progress_interval: z.number().positive().max(3600).optional(),
+  host_key_auto_add: z
+    .literal(false, {
+      error:
+        'sshgate never adds host keys silently: set host_key_auto_add to false (or remove it); ' +
+        'use host_key_policy: accept-new to record the keys of new hosts',
+    })
+    .optional(),
+  require_known_host: z
+    .literal(true, {
+      error: 'sshgate always requires a known host key: set require_known_host to true (or remove it)',
+    })
+    .optional(),
+});
+
+export const Rule = strict({
+  name: optional(Text('a rule name', 200)),
+  description: z.string().max(2000).optional(),
+  action: z.enum(['allow', 'deny']),
+  aliases: z.array(Text('an alias glob', 200)).default([]),
+  tags: z.array(Text('a tag glob', 200)).default([]),
+  commands: z.array(CommandPattern).min(1, 'a rule needs at least one command pattern'),
+});
+export type Rule = z.infer<typeof Rule>;
+
+const Cidr = z.string().refine((s) => {
+  const [addr, bits, extra] = s.split('/');
+  if (addr === undefined || bits === undefined || extra !== undefined || !/^\d{1,3}$/.test(bits)) return false;
+  const family = isIP(addr);
+  return family !== 0 && Number(bits) <= (family === 4 ? 32 : 128);
+}, 'expected a CIDR block such as 10.0.0.0/8 or fd00::/8');
+const Ip = z.string().refine((s) => isIP(s) !== 0, 'expected an IPv4 or IPv6 address');
+
+export const NetworkPolicy = strict({
+  allow_cidrs: z.array(Cidr).default([]),
+  block_cidrs: z.array(Cidr).default([]),
+  allow_ips: z.array(Ip).default([]),
+  block_ips: z.array(Ip).default([]),
+  require_known_host: z
+    .literal(true, {
+      error: 'sshgate always requires a known host key: set require_known_host to true (or remove it)',
+    })
+    .optional(),
+});
+export type NetworkPolicy = z.infer<typeof NetworkPolicy>;
+
+export const PolicyFile = strict({
+  known_hosts_path: optional(Text('known_hosts_path', 4096)),
+  host_key_policy: z.enum(['strict', 'accept-new']).optional(),
+  limits: PolicyLimits.optional(),
+  rules: z.array(Rule).default([]),
+  overrides: strict({
+    tags: z.record(z.string(), LimitsOverride).default({}),
+    aliases: z.record(z.string(), LimitsOverride).default({}),
+  }).optional(),
+  network: NetworkPolicy.optional(),
+  deny_substrings: DenySubstrings,
+});
+export type PolicyFile = z.infer<typeof PolicyFile>;
+
+// ---------------------------------------------------------------- policies/tests/*.yml
+
+export const PolicyCase = strict({
+  name: optional(Text('a case name', 200)),
+  alias: Alias,
+  tags: z.array(Tag).optional(),
+  command: z.string().max(1_000_000),
+  expect: z.enum(['allow', 'deny']),
+});
+export type PolicyCase = z.infer<typeof PolicyCase>;
+
+export const PolicyCasesFile = z.array(PolicyCase);

@@ -1,0 +1,56 @@
+/** Every error sshgate reports carries one of these codes; clients and scripts branch on them. */
+export const ERROR_CODES = [
+  'invalid_input',
+  'invalid_config',
+  'unknown_host',
+  'policy_denied',
+  'host_key_mismatch',
+  'connect_failed',
+  'timeout',
+  'not_found',
+  'internal',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class SshgateError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'SshgateError';
+  }
+
+  toJSON(): { code: ErrorCode; message: string; hint?: string } {
+    return this.hint === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, hint: this.hint };
+  }
+}
+
+/** One problem in one file, located for a person to fix: `servers.yml:12:5: unknown key "prot"`. */
+export interface FileIssue {
+  file: string;
+  line: number;
+  col: number;
+  message: string;
+}
+
+export function formatIssue(issue: FileIssue): string {
+  return `${issue.file}:${issue.line}:${issue.col}: ${issue.message}`;
+}
+
+/** A configuration that failed to load; it lists every issue found, not only the first. */
+export class ConfigError extends SshgateError {
+  constructor(readonly issues: FileIssue[]) {
+    super(
+      'invalid_config',
+      `${issues.length} problem${issues.length === 1 ? '' : 's'} in the configuration:\n` +
+        issues.map((i) => `  ${formatIssue(i)}`).join('\n'),
+      'fix the files named above; nothing was loaded',
+    );
+    this.name = 'ConfigError';
+  }
+}

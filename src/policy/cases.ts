@@ -1,0 +1,41 @@
+/** Policy unit tests: the cases of policies/tests/*.yml, run against a policy and an inventory. */
+import type { Inventory } from '../config/load-inventory.js';
+import type { PolicyCase } from '../config/schemas.js';
+import type { PolicyEngine } from './decide.js';
+import type { Decision } from './decision.js';
+import { decideForHost } from './plan.js';
+
+export interface LocatedCase extends PolicyCase {
+  /** `policies/tests/default.yml:14:3` */
+  source: string;
+}
+
+export interface CaseResult {
+  case: LocatedCase;
+  passed: boolean;
+  /** Absent when the case names a host that does not exist. */
+  decision?: Decision;
+  problem?: string;
+}
+
+export function runCase(engine: PolicyEngine, inventory: Inventory, c: LocatedCase): CaseResult {
+  const decision = decideCase(engine, inventory, c);
+  if (!decision) {
+    return { case: c, passed: false, problem: `alias "${c.alias}" is not in the inventory (give tags: to describe a host that is not)` };
+  }
+  const got = decision.allowed ? 'allow' : 'deny';
+  return { case: c, passed: got === c.expect, decision };
+}
+
+export function decideCase(engine: PolicyEngine, inventory: Inventory, c: PolicyCase): Decision | undefined {
+  const host = inventory.byAlias.get(c.alias);
+  if (c.tags) {
+    const stand = host ?? { alias: c.alias, host: '', port: 22, credentials: '', tags: [], description: '' };
+    return decideForHost(engine, { ...stand, tags: c.tags }, c.command);
+  }
+  return host ? decideForHost(engine, host, c.command) : undefined;
+}
+
+export function caseLabel(c: PolicyCase): string {
+  return c.name ?? `${c.alias}: ${c.command.length > 80 ? `${c.command.slice(0, 80)}…` : c.command}`;
+}

@@ -1,0 +1,36 @@
+/** The shape of a policy decision, shared by `sshgate plan --json` and the `ssh_plan` tool. */
+import { z } from 'zod';
+
+export const LimitsSchema = z.object({
+  max_seconds: z.number(),
+  max_output_bytes: z.number(),
+  max_concurrent_per_host: z.number(),
+  task_result_ttl: z.number(),
+});
+
+export const SegmentVerdict = z.object({
+  text: z.string().describe('one simple command, normalised: quotes removed and re-applied one way'),
+  allowed: z.boolean(),
+  rule: z.string().nullable().describe('the rule that decided this segment, if any'),
+  source: z.string().nullable().describe('file:line:column of that rule'),
+  reason: z.string(),
+  nested: z.boolean().describe('inside a command or process substitution'),
+});
+export type SegmentVerdict = z.infer<typeof SegmentVerdict>;
+
+export const MatchedRule = z.object({
+  name: z.string(),
+  action: z.enum(['allow', 'deny']),
+  source: z.string(),
+});
+
+export const Decision = z.object({
+  alias: z.string(),
+  command: z.string(),
+  allowed: z.boolean(),
+  reason: z.string(),
+  segments: z.array(SegmentVerdict),
+  matched_rules: z.array(MatchedRule),
+  limits: LimitsSchema,
+});
+export type Decision = z.infer<typeof Decision>;

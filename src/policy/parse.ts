@@ -1,0 +1,299 @@
+/**
+ * Turns a command line into the simple commands a POSIX shell would run, so the policy can judge
+ * each one. Parsing is done by tree-sitter-bash (the grammar maintained by the tree-sitter
+ * project, run as WebAssembly: no native build). Every word is then decoded again by our own
+ * strict quote removal, and any node this walker does not know is reported as unsupported, which
+ * the policy always denies.
+ */
+import { createRequire } from 'node:module';
+import { Language, Parser, type Node } from 'web-tree-sitter';
+import { DEFAULTS } from '../defaults.js';
+import { decodeWord, quoteWord } from './words.js';
+
+/** Constructs that are denied unless an allow rule names them explicitly. */
+export type Feature = 'substitution' | 'process_substitution' | 'expansion' | 'redirection' | 'heredoc' | 'assignment';
+
+export interface Segment {
+  /** Canonical text: words after quote removal, re-quoted one way, single spaces. */
+  text: string;
+  /** Decoded words, assignments excluded; empty when a word could not be decoded statically. */
+  argv: string[];
+  features: Feature[];
+  /** Inside a command or process substitution of another segment. */
+  nested: boolean;
+  /** Why the segment cannot be classified; such a segment is always denied. */
+  unsupported?: string;
+}
+
+export type ParseResult = { ok: true; segments: Segment[] } | { ok: false; reason: string };
+
+export interface ShellParser {
+  parse(command: string): ParseResult;
+}
+
+const SEPARATORS = new Set([';', '&', '&&', '||', '|', '|&', '\n']);
+const FD_DUP_OPS = new Set(['>&', '<&']);
+const OUTPUT_OPS = new Set(['>', '>>', '&>', '&>>', '>|', '>&']);
+const WORD_TYPES = new Set(['word', 'string', 'string_content', 'raw_string', 'concatenation', 'number']);
+const EXPANSION_TYPES = new Set(['simple_expansion', 'expansion', 'arithmetic_expansion']);
+const DESCRIBED: Record<string, string> = {
+  subshell: 'a subshell ( … )',
+  compound_statement: 'a command group { … }',
+  if_statement: 'an if statement',
+  for_statement: 'a for loop',
+  c_style_for_statement: 'a for loop',
+  while_statement: 'a while/until loop',
+  case_statement: 'a case statement',
+  function_definition: 'a function definition',
+  negated_command: 'a negated command (!)',
+  test_command: 'a test expression [ … ]',
+  declaration_command: 'a declaration (export/declare/local/readonly)',
+  unset_command: 'unset',
+  ansi_c_string: "ANSI-C quoting $'…'",
+  translated_string: 'a translated string $"…"',
+  brace_expression: 'brace expansion',
+  extglob_pattern: 'an extended glob',
+  arithmetic_expansion: 'arithmetic expansion $((…))',
+};
+
+/** A control character other than tab and newline: never part of a command a person typed. */
+// eslint-disable-next-line no-control-regex
+const CONTROL_RE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+
+export async function createShellParser(): Promise<ShellParser> {
+  const require = createRequire(import.meta.url);
+  await Parser.init();
+  const bash = await Language.load(require.resolve('tree-sitter-bash/tree-sitter-bash.wasm'));
+  const parser = new Parser();
+  parser.setLanguage(bash);
+  return { parse: (command) => parseCommand(parser, command) };
+}
+
+function parseCommand(parser: Parser, command: string): ParseResult {
+  if (command.trim() === '') return { ok: false, reason: 'the command is empty' };
+  const bytes = Buffer.byteLength(command, 'utf8');
+  if (bytes > DEFAULTS.maxCommandBytes) {
+    return { ok: false, reason: `the command is ${bytes} bytes; at most ${DEFAULTS.maxCommandBytes} are accepted` };
+  }
+  const control = CONTROL_RE.exec(command);
+  if (control) {
+    const code = control[0].charCodeAt(0).toString(16).padStart(2, '0');
+    return { ok: false, reason: `the command contains a control character (0x${code}) at offset ${control.index}` };
+  }
+  const tree = parser.parse(command);
+  if (!tree) return { ok: false, reason: 'the command could not be parsed' };
+  try {
+    const root = tree.rootNode;
+    if (root.hasError) return { ok: false, reason: syntaxErrorReason(root) };
+    const out: Segment[] = [];
+    walkList(root, false, out);
+    if (out.length === 0) return { ok: false, reason: 'the command has nothing to run (only comments?)' };
+    return { ok: true, segments: out };
+  } finally {
+    tree.delete();
+  }
+}
+
+function syntaxErrorReason(root: Node): string {
+  let bad: Node | null = null;
+  const visit = (n: Node): void => {
+    if (bad) return;
+    if (n.isError || n.isMissing) {
+      bad = n;
+      return;
+    }
+    for (const c of n.children) if (c) visit(c);
+  };
+  visit(root);
+  const at = bad as Node | null;
+  const where = at ? ` near line ${at.startPosition.row + 1}, column ${at.startPosition.column + 1}` : '';
+  return `the command is not valid shell syntax${where} (an unbalanced quote, bracket or operator?)`;
+}
+
+function unsupported(what: string, nested: boolean, source: string): Segment {
+  return { text: collapse(source), argv: [], features: [], nested, unsupported: what };
+}
+
+function collapse(source: string): string {
+  return source.replace(/\s+/g, ' ').trim();
+}
+
+function walkList(node: Node, nested: boolean, out: Segment[]): void {
+  for (const child of node.children) {
+    if (!child) continue;
+    if (!child.isNamed) {
+      if (!SEPARATORS.has(child.type)) out.push(unsupported(`the operator "${child.type}"`, nested, child.text));
+      continue;
+    }
+    statement(child, nested, out);
+  }
+}
+
+function statement(node: Node, nested: boolean, out: Segment[]): void {
+  switch (node.type) {
+    case 'comment':
+      return;
+    case 'list':
+    case 'pipeline':
+      walkList(node, nested, out);
+      return;
+    case 'command':
+      simpleCommand(node, [], nested, out);
+      return;
+    case 'redirected_statement': {
+      const body = node.childForFieldName('body');
+      const redirects = node.namedChildren.filter((c): c is Node => c !== null && c !== body);
+      if (body?.type === 'command') simpleCommand(body, redirects, nested, out);
+      else out.push(unsupported(`a redirection of ${describe(body?.type ?? 'nothing')}`, nested, node.text));
+      return;
+    }
+    case 'variable_assignment':
+      simpleCommand(node, [], nested, out, true);
+      return;
+    default:
+      out.push(unsupported(describe(node.type), nested, node.text));
+  }
+}
+
+function describe(type: string): string {
+  return DESCRIBED[type] ?? `the shell construct "${type}"`;
+}
+
+interface Builder {
+  nested: boolean;
+  features: Set<Feature>;
+  /** Segments found inside substitutions; reported after the command that holds them. */
+  inner: Segment[];
+  problem?: string;
+}
+
+interface WordInfo {
+  start: number;
+  text: string;
+  value?: string;
+  unquotedGlob: boolean;
+}
+
+function simpleCommand(cmd: Node, redirects: Node[], nested: boolean, out: Segment[], bareAssignment = false): void {
+  const b: Builder = { nested, features: new Set(), inner: [] };
+  const assignments: string[] = [];
+  const words: WordInfo[] = [];
+  const redirTexts: string[] = [];
+
+  const redirect = (r: Node) => handleRedirect(r, b, words, redirTexts, out);
+  if (bareAssignment) {
+    b.features.add('assignment');
+    assignments.push(assignmentText(cmd, b));
+  } else {
+    for (const child of cmd.namedChildren) {
+      if (!child) continue;
+      if (child.type === 'variable_assignment') {
+        b.features.add('assignment');
+        assignments.push(assignmentText(child, b));
+      } else if (child.type === 'command_name') {
+        const w = child.namedChildren[0];
+        if (w) words.push(word(w, b));
+      } else if (child.type.endsWith('_redirect')) {
+        redirect(child);
+      } else if (child.type !== 'comment') {
+        words.push(word(child, b));
+      }
+    }
+  }
+  for (const r of redirects) redirect(r);
+
+  words.sort((x, y) => x.start - y.start);
+  const name = words[0];
+  if (name?.unquotedGlob) b.problem ??= 'a wildcard in the command name';
+  const text = [...assignments, ...words.map((w) => w.text), ...redirTexts].join(' ');
+  const argv = words.every((w) => w.value !== undefined) ? words.map((w) => w.value as string) : [];
+  const seg: Segment = { text, argv, features: [...b.features].sort(), nested };
+  if (b.problem) seg.unsupported = b.problem;
+  out.push(seg, ...b.inner);
+}
+
+function assignmentText(node: Node, b: Builder): string {
+  const nameNode = node.childForFieldName('name');
+  const valueNode = node.childForFieldName('value');
+  if (!nameNode || nameNode.type !== 'variable_name') {
+    b.problem ??= describe(node.type);
+    return collapse(node.text);
+  }
+  if (!valueNode) return `${nameNode.text}=`;
+  return `${nameNode.text}=${word(valueNode, b).text}`;
+}
+
+/**
+ * Records the substitutions and expansions under `n` (walking into substitutions as nested
+ * segments) and returns whether there were any. Outside expansions and heredoc bodies, a node
+ * that is not part of a plain word is a construct we do not classify.
+ */
+function scan(n: Node, b: Builder, lenient: boolean): boolean {
+  if (n.type === 'command_substitution' || n.type === 'process_substitution') {
+    b.features.add(n.type === 'command_substitution' ? 'substitution' : 'process_substitution');
+    walkList(n, true, b.inner);
+    return true;
+  }
+  let dynamic = false;
+  if (EXPANSION_TYPES.has(n.type)) {
+    b.features.add('expansion');
+    dynamic = true;
+    lenient = true;
+  } else if (!lenient && n.isNamed && !WORD_TYPES.has(n.type)) {
+    b.problem ??= describe(n.type);
+  }
+  for (const c of n.children) if (c && scan(c, b, lenient)) dynamic = true;
+  return dynamic;
+}
+
+/** Analyses one word: a literal gets decoded; one with substitutions or expansions keeps its source. */
+function word(node: Node, b: Builder): WordInfo {
+  const start = node.startIndex;
+  const problemBefore = b.problem;
+  if (scan(node, b, false) || b.problem !== problemBefore) {
+    return { start, text: collapse(node.text), unquotedGlob: false };
+  }
+  const decoded = decodeWord(node.text);
+  if (!decoded.ok) {
+    b.problem ??= `a word that is not plain text (${decoded.reason}): ${collapse(node.text)}`;
+    return { start, text: collapse(node.text), unquotedGlob: false };
+  }
+  return { start, text: quoteWord(decoded.value), value: decoded.value, unquotedGlob: decoded.unquotedGlob };
+}
+
+function handleRedirect(r: Node, b: Builder, words: WordInfo[], redirTexts: string[], out: Segment[]): void {
+  if (r.type === 'heredoc_redirect' || r.type === 'herestring_redirect') {
+    b.features.add('heredoc');
+    const op = r.children.find((c) => c && !c.isNamed)?.type ?? '<<';
+    if (r.type === 'herestring_redirect') {
+      const target = r.namedChildren[0];
+      redirTexts.push(`${op} ${target ? word(target, b).text : ''}`.trim());
+      return;
+    }
+    const start = r.namedChildren.find((c) => c?.type === 'heredoc_start');
+    redirTexts.push(`${op}${start?.text ?? ''}`);
+    for (const c of r.namedChildren) {
+      if (!c) continue;
+      if (c.type === 'heredoc_body') scan(c, b, true);
+      else if (c.type !== 'heredoc_start' && c.type !== 'heredoc_end') statement(c, b.nested, out);
+    }
+    return;
+  }
+  if (r.type !== 'file_redirect') {
+    b.problem ??= describe(r.type);
+    return;
+  }
+  const op = r.children.find((c) => c && !c.isNamed)?.type ?? '';
+  const fd = r.namedChildren.find((c) => c?.type === 'file_descriptor')?.text ?? '';
+  const targets = r.namedChildren.filter((c): c is Node => c !== null && c.type !== 'file_descriptor');
+  // The grammar hangs the words after a redirection's target on the redirection;
+  // a shell passes them to the command as arguments, and so do we.
+  for (const extra of targets.slice(1)) words.push(word(extra, b));
+  const target = targets[0] ? word(targets[0], b) : undefined;
+  const closesFd = op === '>&-' || op === '<&-';
+  if (closesFd) return;
+  if (FD_DUP_OPS.has(op) && target?.value !== undefined && /^\d+$/.test(target.value)) return;
+  if (OUTPUT_OPS.has(op) && target?.value === '/dev/null') return;
+  b.features.add('redirection');
+  redirTexts.push(`${fd}${op} ${target?.text ?? ''}`.trim());
+}

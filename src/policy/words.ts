@@ -1,0 +1,69 @@
+/**
+ * Quote removal for one shell word, done strictly: the word must be plain literal text, single
+ * quotes, double quotes without expansions, or backslash escapes. Anything else is refused, so a
+ * word the grammar misread can never pass as a harmless literal.
+ */
+export type DecodedWord =
+  | { ok: true; value: string; unquotedGlob: boolean }
+  | { ok: false; reason: string };
+
+const UNQUOTED_FORBIDDEN = new Set(['$', '`', '(', ')', ';', '&', '|', '<', '>', ' ', '\t', '\n', '\r', '{', '}']);
+const GLOB_CHARS = new Set(['*', '?', '[']);
+const DQ_ESCAPABLE = new Set(['$', '`', '"', '\\', '\n']);
+
+export function decodeWord(source: string): DecodedWord {
+  // `{}` is literal in every shell (find -exec uses it); any other brace may be brace expansion.
+  if (source === '{}') return { ok: true, value: '{}', unquotedGlob: false };
+  let value = '';
+  let unquotedGlob = false;
+  let i = 0;
+  while (i < source.length) {
+    const ch = source[i] as string;
+    if (ch === '\\') {
+      const next = source[i + 1];
+      if (next === undefined) return { ok: false, reason: 'a trailing backslash' };
+      if (next !== '\n') value += next;
+      i += 2;
+    } else if (ch === "'") {
+      const end = source.indexOf("'", i + 1);
+      if (end === -1) return { ok: false, reason: 'an unbalanced single quote' };
+      value += source.slice(i + 1, end);
+      i = end + 1;
+    } else if (ch === '"') {
+      i++;
+      for (;;) {
+        const c = source[i];
+        if (c === undefined) return { ok: false, reason: 'an unbalanced double quote' };
+        if (c === '"') break;
+        if (c === '$' || c === '`') return { ok: false, reason: `"${c}" inside double quotes` };
+        if (c === '\\' && source[i + 1] !== undefined && DQ_ESCAPABLE.has(source[i + 1] as string)) {
+          if (source[i + 1] !== '\n') value += source[i + 1];
+          i += 2;
+        } else {
+          value += c;
+          i++;
+        }
+      }
+      i++;
+    } else if (UNQUOTED_FORBIDDEN.has(ch)) {
+      return { ok: false, reason: `an unquoted "${ch === '\n' ? '\\n' : ch}"` };
+    } else {
+      if (GLOB_CHARS.has(ch)) unquotedGlob = true;
+      value += ch;
+      i++;
+    }
+  }
+  return { ok: true, value, unquotedGlob };
+}
+
+const SAFE_UNQUOTED = /^[A-Za-z0-9_@%+=:,./~^*?[\]#!-]+$/;
+
+/**
+ * The one way sshgate writes a word back: bare when it needs no quoting, else in single quotes.
+ * `re''boot`, `\reboot` and `"reboot"` all read as `reboot`, so a rule sees what will run.
+ */
+export function quoteWord(value: string): string {
+  if (value === '') return "''";
+  if (SAFE_UNQUOTED.test(value) && !value.startsWith('#')) return value;
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
