@@ -46,7 +46,7 @@ export async function planCommand(paths: Paths, target: string, command: string,
 export function formatDecision(d: Decision, sources?: Record<string, string>): string {
   const lines = [`${d.alias}: ${d.allowed ? 'ALLOW' : 'DENY'} — ${d.reason}`];
   for (const s of d.segments) {
-    const where = s.rule ? ` [rule "${s.rule}", ${s.source}]` : '';
+    const where = s.source ? ` [${s.source}]` : '';
     lines.push(`  ${s.allowed ? 'allow' : 'deny '}  ${s.nested ? '(inside) ' : ''}${s.text}`);
     lines.push(`         ${s.reason}${where}`);
   }

@@ -124,7 +124,9 @@ function judge(seg: Segment, rules: PolicyRule[], matched: Map<string, PolicyRul
       `contains ${unnamed.missing.join(' and ')}, which rule "${unnamed.rule.name}" does not name explicitly`,
     );
   }
-  return verdict(false, 'no allow rule matches it (deny by default)');
+  const labels = seg.features.map((f) => FEATURE_MARKERS[f].label);
+  const note = labels.length > 0 ? `; it contains ${labels.join(' and ')}, which a rule must name explicitly` : '';
+  return verdict(false, `no allow rule matches it (deny by default)${note}`);
 }
 
 /** The constructs in a segment that an allow pattern fails to name explicitly. */

@@ -32,6 +32,8 @@ export interface ShellParser {
 }
 
 const SEPARATORS = new Set([';', '&', '&&', '||', '|', '|&', '\n']);
+/** The delimiters of a substitution, seen as tokens when walking its inside. */
+const SUBSTITUTION_DELIMITERS = new Set(['$(', '`', ')', '<(', '>(']);
 const FD_DUP_OPS = new Set(['>&', '<&']);
 const OUTPUT_OPS = new Set(['>', '>>', '&>', '&>>', '>|', '>&']);
 const WORD_TYPES = new Set(['word', 'string', 'string_content', 'raw_string', 'concatenation', 'number']);
@@ -118,11 +120,11 @@ function collapse(source: string): string {
   return source.replace(/\s+/g, ' ').trim();
 }
 
-function walkList(node: Node, nested: boolean, out: Segment[]): void {
+function walkList(node: Node, nested: boolean, out: Segment[], delimiters?: Set<string>): void {
   for (const child of node.children) {
     if (!child) continue;
     if (!child.isNamed) {
-      if (!SEPARATORS.has(child.type)) out.push(unsupported(`the operator "${child.type}"`, nested, child.text));
+      if (!SEPARATORS.has(child.type) && !delimiters?.has(child.type)) out.push(unsupported(`the operator "${child.type}"`, nested, child.text));
       continue;
     }
     statement(child, nested, out);
@@ -142,7 +144,7 @@ function statement(node: Node, nested: boolean, out: Segment[]): void {
       return;
     case 'redirected_statement': {
       const body = node.childForFieldName('body');
-      const redirects = node.namedChildren.filter((c): c is Node => c !== null && c !== body);
+      const redirects = node.namedChildren.filter((c): c is Node => c !== null && c.id !== body?.id);
       if (body?.type === 'command') simpleCommand(body, redirects, nested, out);
       else out.push(unsupported(`a redirection of ${describe(body?.type ?? 'nothing')}`, nested, node.text));
       return;
@@ -180,7 +182,7 @@ function simpleCommand(cmd: Node, redirects: Node[], nested: boolean, out: Segme
   const words: WordInfo[] = [];
   const redirTexts: string[] = [];
 
-  const redirect = (r: Node) => handleRedirect(r, b, words, redirTexts, out);
+  const redirect = (r: Node) => handleRedirect(r, b, words, redirTexts);
   if (bareAssignment) {
     b.features.add('assignment');
     assignments.push(assignmentText(cmd, b));
@@ -231,7 +233,7 @@ function assignmentText(node: Node, b: Builder): string {
 function scan(n: Node, b: Builder, lenient: boolean): boolean {
   if (n.type === 'command_substitution' || n.type === 'process_substitution') {
     b.features.add(n.type === 'command_substitution' ? 'substitution' : 'process_substitution');
-    walkList(n, true, b.inner);
+    walkList(n, true, b.inner, SUBSTITUTION_DELIMITERS);
     return true;
   }
   let dynamic = false;
@@ -261,7 +263,7 @@ function word(node: Node, b: Builder): WordInfo {
   return { start, text: quoteWord(decoded.value), value: decoded.value, unquotedGlob: decoded.unquotedGlob };
 }
 
-function handleRedirect(r: Node, b: Builder, words: WordInfo[], redirTexts: string[], out: Segment[]): void {
+function handleRedirect(r: Node, b: Builder, words: WordInfo[], redirTexts: string[]): void {
   if (r.type === 'heredoc_redirect' || r.type === 'herestring_redirect') {
     b.features.add('heredoc');
     const op = r.children.find((c) => c && !c.isNamed)?.type ?? '<<';
@@ -275,7 +277,7 @@ function handleRedirect(r: Node, b: Builder, words: WordInfo[], redirTexts: stri
     for (const c of r.namedChildren) {
       if (!c) continue;
       if (c.type === 'heredoc_body') scan(c, b, true);
-      else if (c.type !== 'heredoc_start' && c.type !== 'heredoc_end') statement(c, b.nested, out);
+      else if (c.type !== 'heredoc_start' && c.type !== 'heredoc_end') statement(c, b.nested, b.inner);
     }
     return;
   }
