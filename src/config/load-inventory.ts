@@ -4,6 +4,7 @@
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
+import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { CredentialEntry, CredentialsFile, HostEntry, ServersFile } from './schemas.js';
 import { IssueSink, readYamlFile, type YamlFile } from './yaml-file.js';
@@ -30,13 +31,15 @@ export function loadInventory(options: InventoryOptions): Inventory {
   );
   const hosts = servers ? validItems(servers, ServersFile, 'hosts', HostEntry, sink) : [];
   const credentials = creds ? validItems(creds, CredentialsFile, 'entries', CredentialEntry, sink) : [];
+  const invalid = hosts.some((h) => !h.valid) || credentials.some((c) => !c.valid);
 
   const credentialByName = new Map<string, CredentialEntry>();
   if (creds) checkCredentials(creds, credentials, credentialByName, options.keysDir, sink);
   const byAlias = new Map<string, HostEntry>();
-  if (servers) checkHosts(servers, hosts, byAlias, creds ? credentialByName : undefined, sink);
+  const credentialNames = new Set(credentials.map((c) => c.value.name));
+  if (servers) checkHosts(servers, hosts, byAlias, creds ? { valid: credentialByName, names: credentialNames } : undefined, sink);
 
-  if (sink.issues.length > 0) throw new ConfigError(sink.issues);
+  if (sink.issues.length > 0 || invalid) throw new ConfigError(sink.issues);
   return {
     hosts: hosts.map((h) => h.value),
     credentials: credentials.map((c) => c.value),
@@ -48,6 +51,8 @@ export function loadInventory(options: InventoryOptions): Inventory {
 interface Item<T> {
   index: number;
   value: T;
+  /** False for an item already reported, kept (unknown keys dropped) so cross-checks still run. */
+  valid: boolean;
 }
 
 /**
@@ -58,9 +63,10 @@ function validItems<T>(
   file: YamlFile,
   outer: typeof ServersFile | typeof CredentialsFile,
   listKey: 'hosts' | 'entries',
-  itemSchema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: import('zod').ZodError } },
+  itemSchema: z.ZodType<T> & { shape: z.ZodRawShape },
   sink: IssueSink,
 ): Item<T>[] {
+  const lenient = z.object(itemSchema.shape) as unknown as z.ZodType<T>;
   const top = outer.safeParse(file.data);
   if (!top.success) {
     sink.zod(file, [], top.error);
@@ -70,8 +76,17 @@ function validItems<T>(
   const out: Item<T>[] = [];
   list.forEach((raw, index) => {
     const parsed = itemSchema.safeParse(raw);
-    if (parsed.success) out.push({ index, value: parsed.data });
-    else sink.zod(file, [listKey, index], parsed.error);
+    if (parsed.success) {
+      out.push({ index, value: parsed.data, valid: true });
+      return;
+    }
+    sink.zod(file, [listKey, index], parsed.error);
+    const partial = lenient.safeParse(raw);
+    if (partial.success) out.push({ index, value: partial.data, valid: false });
+    else if (listKey === 'entries' && typeof (raw as { name?: unknown })?.name === 'string') {
+      // A credential too broken to use still exists: hosts naming it are not told otherwise.
+      out.push({ index, value: { name: (raw as { name: string }).name, agent: true } as T, valid: false });
+    }
   });
   return out;
 }
@@ -84,7 +99,7 @@ function checkCredentials(
   sink: IssueSink,
 ): void {
   const firstIndex = new Map<string, number>();
-  for (const { index, value: c } of items) {
+  for (const { index, value: c, valid } of items) {
     const at = (key: string, message: string) => sink.at(file, ['entries', index, key], message);
     const seen = firstIndex.get(c.name);
     if (seen !== undefined) {
@@ -92,6 +107,7 @@ function checkCredentials(
       continue;
     }
     firstIndex.set(c.name, index);
+    if (!valid) continue;
     byName.set(c.name, c);
     if (!c.key_path && !c.agent && !c.password_secret) {
       at('name', `credential "${c.name}" has no way to log in: set key_path, agent: true or password_secret`);
@@ -128,7 +144,7 @@ function checkHosts(
   file: YamlFile,
   items: Item<HostEntry>[],
   byAlias: Map<string, HostEntry>,
-  credentials: ReadonlyMap<string, CredentialEntry> | undefined,
+  credentials: { valid: ReadonlyMap<string, CredentialEntry>; names: ReadonlySet<string> } | undefined,
   sink: IssueSink,
 ): void {
   const firstIndex = new Map<string, number>();
@@ -142,11 +158,11 @@ function checkHosts(
     firstIndex.set(h.alias, index);
     byAlias.set(h.alias, h);
     if (credentials) {
-      const cred = credentials.get(h.credentials);
-      if (!cred) {
-        const known = [...credentials.keys()].join(', ') || 'none';
+      const cred = credentials.valid.get(h.credentials);
+      if (!credentials.names.has(h.credentials)) {
+        const known = [...credentials.names].join(', ') || 'none';
         at('credentials', `credential "${h.credentials}" is not defined in credentials.yml (defined: ${known})`);
-      } else if (!h.user && !cred.username) {
+      } else if (cred && !h.user && !cred.username) {
         at('alias', `host "${h.alias}" has no user: set user here or username in credential "${cred.name}"`);
       }
     }

@@ -1,0 +1,120 @@
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../../src/commands/dispatch.js';
+import { captureIo, tempDir, writeTree } from '../../support/policy.js';
+
+async function cli(...argv: string[]) {
+  const io = captureIo();
+  const code = await runCli(argv, {}, io);
+  return { code, out: io.stdout(), err: io.stderr() };
+}
+
+describe('sshgate check', () => {
+  it('prints the summary of the examples and exits 0', async () => {
+    const r = await cli('check');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/5 hosts: bastion, web1, web2, db1, stg-app-1/);
+    expect(r.out).toMatch(/7 rules: 4 allow, 3 deny/);
+    expect(r.out).toMatch(/any matching deny rule wins/);
+    expect(r.out).toMatch(/\nOK\n$/);
+  });
+
+  it('lists every error of every broken file with file:line:column and exits 1', async () => {
+    const config = writeTree({
+      'servers.yml': 'hosts:\n  - alias: web1\n    host: 10.0.0.1\n    credentials: missing\n    colour: blue\n',
+      'credentials.yml': 'entries:\n  - name: k\n    username: u\n    agent: yes-please\n',
+    });
+    const policy = writeTree({ 'p.yml': 'rules:\n  - action: allow\n    commands: "uptime"\n' });
+    const r = await cli('check', '--config', config, '--policy', policy);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`${config}/servers.yml:5:5: unknown key "colour"`);
+    expect(r.err).toContain(`${config}/servers.yml:4:18: credential "missing" is not defined`);
+    expect(r.err).toContain(`${config}/credentials.yml:4:12: entries[0].agent:`);
+    expect(r.err).toContain(`${policy}/p.yml:3:15: rules[0].commands:`);
+    expect(r.out).toBe('');
+  });
+});
+
+describe('sshgate plan', () => {
+  it('exits 0 for an allowed command and prints why', async () => {
+    const r = await cli('plan', 'web1', '--', 'uptime');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^web1: ALLOW/);
+    expect(r.out).toMatch(/allow {2}uptime\n.*matches allow rule "read-only diagnostics".*\[policies\/default\.yml:\d+:\d+\]/);
+  });
+
+  it('exits 1 for a denied command and names the deciding rule, segment by segment', async () => {
+    const r = await cli('plan', 'web1', '--', 'uptime; reboot');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/deny {3}reboot\n.*deny rule "never reboot or power off"/);
+  });
+
+  it('joins the words after -- into one command', async () => {
+    expect((await cli('plan', 'db1', '--', 'df', '-h', '/var')).code).toBe(0);
+  });
+
+  it('prints the decision object with --json', async () => {
+    const r = await cli('plan', '--json', 'web1', '--', 'uptime && hostname');
+    const d = JSON.parse(r.out);
+    expect(d).toMatchObject({ alias: 'web1', allowed: true, limits: { max_seconds: 30 } });
+    expect(d.segments.map((s: { text: string }) => s.text)).toEqual(['uptime', 'hostname']);
+  });
+
+  it('decides for every host of a @tag', async () => {
+    const r = await cli('plan', '--json', '@prod', '--', 'sudo systemctl reload nginx');
+    const body = JSON.parse(r.out);
+    expect(body.targets).toEqual(['web1', 'web2', 'db1']);
+    expect(body.decisions.map((d: { allowed: boolean }) => d.allowed)).toEqual([true, true, false]);
+    expect(r.code).toBe(1);
+  });
+
+  it('exits 2 for bad usage, an unknown host and a bad config', async () => {
+    expect((await cli('plan', 'web1')).code).toBe(2);
+    expect((await cli('plan', 'nohost', '--', 'uptime')).err).toMatch(/unknown host "nohost"/);
+    expect((await cli('plan', '@nosuchtag', '--', 'uptime')).code).toBe(2);
+    expect((await cli('plan', '--config', tempDir(), 'web1', '--', 'uptime')).code).toBe(2);
+    expect((await cli('frobnicate')).code).toBe(2);
+    expect((await cli('check', '--bogus')).err).toMatch(/Unknown option '--bogus'/);
+  });
+});
+
+describe('sshgate policy test', () => {
+  it('passes on the examples', async () => {
+    const r = await cli('policy', 'test');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/policy cases: (\d+) passed, 0 failed/);
+    expect(Number(/(\d+) passed/.exec(r.out)?.[1])).toBeGreaterThanOrEqual(30);
+  });
+
+  it('prints each failure with the rule and file:line that decided it, and exits 1', async () => {
+    const cases = writeTree({
+      'c.yml': '- { name: "reboot is allowed", alias: web1, command: "reboot", expect: allow }\n- { alias: ghost, command: uptime, expect: allow }\n',
+    });
+    const r = await cli('policy', 'test', join(cases, 'c.yml'));
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/FAIL {2}reboot is allowed {2}\(.*c\.yml:1:3\)\n {6}expected allow, got deny/);
+    expect(r.out).toMatch(/"reboot" decided by rule "never reboot or power off" at policies\/default\.yml:\d+:\d+/);
+    expect(r.out).toMatch(/alias "ghost" is not in the inventory/);
+    expect(r.out).toMatch(/policy cases: 0 passed, 2 failed/);
+  });
+});
+
+describe('sshgate policy diff', () => {
+  it('says "no change" for identical policies and exits 0', async () => {
+    const r = await cli('policy', 'diff', 'policies', 'policies');
+    expect(r).toMatchObject({ code: 0, out: 'no change\n' });
+  });
+
+  it('shows the decisions a widened rule turns from deny to allow', async () => {
+    const copy = tempDir();
+    cpSync('policies', copy, { recursive: true });
+    const file = join(copy, 'default.yml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"systemctl status *"', '"systemctl *"').replace('prod: { max_seconds: 30 }', 'prod: { max_seconds: 45 }'));
+    const r = await cli('policy', 'diff', 'policies', copy);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^deny→allow {2}web1 {2}"systemctl x" {2}\(pattern "systemctl \*"/m);
+    expect(r.out).toMatch(/^limit {2}web1 {2}max_seconds 30→45$/m);
+    expect(r.out).not.toMatch(/allow→deny/);
+  });
+});

@@ -1,0 +1,182 @@
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadInventory } from '../../../src/config/load-inventory.js';
+import { loadPolicy } from '../../../src/config/load-policy.js';
+import { ConfigError, formatIssue } from '../../../src/errors.js';
+import { tempDir, writeTree } from '../../support/policy.js';
+
+const CREDS = `entries:\n  - name: k\n    username: deploy\n    key_path: a/id\n`;
+
+function inventoryErrors(servers: string, creds = CREDS): string[] {
+  const dir = writeTree({ 'servers.yml': servers, 'credentials.yml': creds });
+  try {
+    loadInventory({ configDir: dir, keysDir: join(dir, 'keys') });
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).issues.map((i) => formatIssue(i).replace(`${dir}/`, ''));
+  }
+  throw new Error('expected the inventory to be refused');
+}
+
+function policyErrors(yaml: string | Buffer): string[] {
+  const dir = writeTree({ 'p.yml': yaml });
+  try {
+    loadPolicy(join(dir, 'p.yml'));
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).issues.map((i) => formatIssue(i).replace(`${dir}/`, ''));
+  }
+  throw new Error('expected the policy to be refused');
+}
+
+describe('the inventory loader', () => {
+  it('loads the example config', () => {
+    const inv = loadInventory({ configDir: 'config', keysDir: 'config/keys' });
+    expect(inv.hosts.map((h) => h.alias)).toContain('web1');
+    expect(inv.byAlias.get('db1')?.port).toBe(2222);
+  });
+
+  it('loads the mcp-ssh-orchestrator example files as they are', () => {
+    const inv = loadInventory({ configDir: '../shared/compat/mcp-ssh-orchestrator', keysDir: '/nonexistent' });
+    expect(inv.hosts).toHaveLength(4);
+    expect(inv.credentialByName.get('lab-maint')?.key_path).toBeUndefined();
+  });
+
+  it('names file, line and column of an unknown key, a wrong type and a bad alias, all at once', () => {
+    const errors = inventoryErrors(
+      'hosts:\n  - alias: web1\n    host: 10.0.0.1\n    prot: 22\n    credentials: k\n  - alias: "bad alias"\n    host: x\n    port: "22"\n    credentials: k\n',
+    );
+    expect(errors).toEqual([
+      'servers.yml:4:5: unknown key "prot"; expected one of: alias, host, port, user, credentials, tags, description, jump',
+      expect.stringMatching(/^servers\.yml:6:12: hosts\[1\]\.alias: an alias is 1 to 100/),
+      expect.stringMatching(/^servers\.yml:8:11: hosts\[1\]\.port: .*expected number/),
+    ]);
+  });
+
+  it('reports a duplicate alias, a missing credential and a jump loop', () => {
+    const errors = inventoryErrors(
+      [
+        'hosts:',
+        '  - { alias: a, host: 10.0.0.1, credentials: k, jump: b }',
+        '  - { alias: b, host: 10.0.0.2, credentials: k, jump: a }',
+        '  - { alias: a, host: 10.0.0.3, credentials: k }',
+        '  - { alias: c, host: 10.0.0.4, credentials: nope }',
+        '  - { alias: d, host: 10.0.0.5, credentials: k, jump: zz }',
+      ].join('\n'),
+    );
+    expect(errors).toEqual([
+      expect.stringMatching(/^servers\.yml:4:14: duplicate alias "a" \(first defined in hosts\[0\]\)/),
+      expect.stringMatching(/^servers\.yml:5:46: credential "nope" is not defined in credentials\.yml \(defined: k\)/),
+      'servers.yml:2:55: jump loop: a → b → a',
+      'servers.yml:3:55: jump loop: b → a → b',
+      'servers.yml:6:55: jump host "zz" is not an alias in this inventory',
+    ]);
+  });
+
+  it('refuses a key path with "..", an absolute one, and a symlink out of the keys dir', () => {
+    const dir = writeTree({
+      'servers.yml': 'hosts: []\n',
+      'credentials.yml':
+        'entries:\n  - { name: a, username: u, key_path: ../../etc/shadow }\n  - { name: b, username: u, key_path: /etc/ssh/key }\n  - { name: c, username: u, key_path: link }\n  - { name: d, username: u }\n',
+    });
+    mkdirSync(join(dir, 'keys'));
+    writeFileSync(join(dir, 'outside'), 'x');
+    symlinkSync(join(dir, 'outside'), join(dir, 'keys', 'link'));
+    let issues: string[] = [];
+    try {
+      loadInventory({ configDir: dir, keysDir: join(dir, 'keys') });
+    } catch (err) {
+      issues = (err as ConfigError).issues.map((i) => `${i.line}: ${i.message}`);
+    }
+    expect(issues).toEqual([
+      expect.stringMatching(/^2: key_path "\.\.\/\.\.\/etc\/shadow" contains "\.\."/),
+      expect.stringMatching(/^3: key_path "\/etc\/ssh\/key" is absolute/),
+      expect.stringMatching(/^4: key_path "link" resolves outside the keys dir/),
+      expect.stringMatching(/^5: credential "d" has no way to log in/),
+    ]);
+  });
+
+  it('says a host has no user when neither it nor its credential names one', () => {
+    const errors = inventoryErrors('hosts:\n  - { alias: a, host: h.example, credentials: k }\n', 'entries:\n  - { name: k, agent: true }\n');
+    expect(errors[0]).toMatch(/host "a" has no user/);
+  });
+
+  it('reports a missing file by name', () => {
+    const dir = tempDir();
+    expect(() => loadInventory({ configDir: dir, keysDir: dir })).toThrow(/servers\.yml:1:1: file not found/);
+  });
+});
+
+describe('hostile files', () => {
+  it('refuses malformed YAML with its position', () => {
+    expect(policyErrors('rules:\n  - action: allow\n    commands: [uptime\n')[0]).toMatch(/^p\.yml:\d+:\d+: YAML syntax/);
+  });
+
+  it('refuses a YAML alias bomb quickly', () => {
+    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 10; i++) bomb.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+    const started = Date.now();
+    expect(policyErrors(bomb.join('\n'))[0]).toMatch(/too many YAML alias expansions/);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('refuses a 50 MB file without reading it', () => {
+    const dir = tempDir();
+    const big = join(dir, 'p.yml');
+    writeFileSync(big, '');
+    writeFileSync(big, Buffer.alloc(50 * 1024 * 1024, 0x20));
+    expect(() => loadPolicy(big)).toThrow(/file is 52428800 bytes; configuration files are limited to 1048576 bytes/);
+  });
+
+  it('refuses a binary file and a non-UTF-8 file', () => {
+    expect(policyErrors(Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x00, 0x01]))[0]).toMatch(/binary file \(NUL byte at offset 4\)/);
+    expect(policyErrors(Buffer.from([0x72, 0x3a, 0x20, 0xff, 0xfe]))[0]).toMatch(/not valid UTF-8/);
+  });
+
+  it('refuses an empty file and a second document', () => {
+    expect(policyErrors('')[0]).toMatch(/file is empty/);
+    expect(policyErrors('rules: []\n---\nrules: []\n')[0]).toMatch(/^p\.yml:2:1: a second YAML document/);
+  });
+});
+
+describe('the policy loader', () => {
+  it('loads the mcp-ssh-orchestrator policy as it is', () => {
+    const p = loadPolicy('../shared/compat/mcp-ssh-orchestrator/policy.yml');
+    expect(p.rules).toHaveLength(6);
+    expect(p.denySubstrings).toContain('curl ');
+    expect(p.knownHostsPath).toBe('/app/keys/known_hosts');
+    expect(p.overrides.tags.longrun?.task_result_ttl).toBe(1800);
+  });
+
+  it('refuses host_key_auto_add: true and require_known_host: false with the reason', () => {
+    const errors = policyErrors('limits:\n  host_key_auto_add: true\nnetwork:\n  require_known_host: false\n');
+    expect(errors[0]).toMatch(/^p\.yml:2:22: limits\.host_key_auto_add: sshgate never adds host keys silently/);
+    expect(errors[1]).toMatch(/^p\.yml:4:23: network\.require_known_host: sshgate always requires a known host key/);
+  });
+
+  it('reports every bad rule field at its place', () => {
+    const errors = policyErrors(
+      'rules:\n  - action: permit\n    commands: []\n  - action: allow\n    commands: ["ok"]\n    alias: [x]\nnetwork:\n  allow_cidrs: ["10.0.0.0/33"]\n',
+    );
+    expect(errors).toEqual([
+      expect.stringMatching(/^p\.yml:2:13: rules\[0\]\.action: .*"allow"\|"deny"/),
+      expect.stringMatching(/^p\.yml:3:15: rules\[0\]\.commands: a rule needs at least one command pattern/),
+      expect.stringMatching(/^p\.yml:6:5: unknown key "alias"; expected one of: name, description, action, aliases/),
+      expect.stringMatching(/^p\.yml:8:17: network\.allow_cidrs\[0\]: expected a CIDR block/),
+    ]);
+  });
+
+  it('refuses a limit set differently in two files, and a duplicate rule name', () => {
+    const dir = writeTree({
+      'a.yml': 'limits: { max_seconds: 10 }\nrules: [{ name: r, action: allow, commands: [x] }]\n',
+      'b.yml': 'limits: { max_seconds: 20 }\nrules: [{ name: r, action: deny, commands: [y] }]\n',
+      'tests/cases.yml': '[]\n',
+    });
+    expect(() => loadPolicy(dir)).toThrow(/max_seconds is already set to 10 in .*a\.yml; set it in one file only[\s\S]*duplicate rule name "r"/);
+  });
+
+  it('refuses an empty policy folder rather than denying everything silently', () => {
+    expect(() => loadPolicy(tempDir())).toThrow(/no policy files/);
+  });
+});
