@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { globMatch } from '../../../src/policy/glob.js';
+import { decodeWord, quoteWord } from '../../../src/policy/words.js';
+
+describe('policy globs', () => {
+  it('treat * as any run of characters, slashes and spaces included, and ? as one character', () => {
+    expect(globMatch('df -h*', 'df -h')).toBe(true);
+    expect(globMatch('df -h*', 'df -h /var/lib')).toBe(true);
+    expect(globMatch('cat /var/log/*', 'cat /var/log/nginx/error.log')).toBe(true);
+    expect(globMatch('web?', 'web1')).toBe(true);
+    expect(globMatch('web?', 'web12')).toBe(false);
+    expect(globMatch('uptime', 'uptime -p')).toBe(false);
+  });
+
+  it('give braces and brackets no meaning', () => {
+    expect(globMatch("awk '{print $1}'", "awk '{print $1}'")).toBe(true);
+    expect(globMatch('ls [ab]', 'ls a')).toBe(false);
+    expect(globMatch('ls {a,b}', 'ls a')).toBe(false);
+  });
+
+  it('stay fast on a pattern with many stars against a long hostile text', () => {
+    const started = Date.now();
+    expect(globMatch('*a*a*a*a*a*a*a*b', 'a'.repeat(16_000))).toBe(false);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+});
+
+describe('words', () => {
+  it('are decoded as a shell removes quotes', () => {
+    expect(decodeWord(`re''bo"o"t`)).toEqual({ ok: true, value: 'reboot', unquotedGlob: false });
+    expect(decodeWord('\\reboot')).toMatchObject({ value: 'reboot' });
+    expect(decodeWord('"a\\"b\\\\c\\d"')).toMatchObject({ value: 'a"b\\c\\d' });
+    expect(decodeWord('*.log')).toMatchObject({ unquotedGlob: true });
+    expect(decodeWord("'*.log'")).toMatchObject({ unquotedGlob: false });
+  });
+
+  it('are refused when they hide an expansion or an operator', () => {
+    for (const w of ['"$x"', '"`x`"', '$x', 'a;b', 'a|b', 'a{b,c}', "'open"]) expect(decodeWord(w).ok).toBe(false);
+  });
+
+  it('are written back one way', () => {
+    expect(quoteWord('reboot')).toBe('reboot');
+    expect(quoteWord('out of memory')).toBe("'out of memory'");
+    expect(quoteWord("it's")).toBe(`'it'\\''s'`);
+    expect(quoteWord('')).toBe("''");
+  });
+});
