@@ -1,29 +1,13 @@
 /** Loads policy test cases from a file or from every *.yml directly inside a directory. */
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { LocatedCase } from '../policy/cases.js';
 import { PolicyCase } from './schemas.js';
-import { IssueSink, readErrorMessage, readYamlFile } from './yaml-file.js';
-
-export function caseFiles(path: string): string[] {
-  let isDir: boolean;
-  try {
-    isDir = statSync(path).isDirectory();
-  } catch (err) {
-    throw new ConfigError([{ file: path, line: 1, col: 1, message: readErrorMessage(err) }]);
-  }
-  if (!isDir) return [path];
-  return readdirSync(path)
-    .filter((f) => /\.ya?ml$/.test(f))
-    .sort()
-    .map((f) => join(path, f));
-}
+import { IssueSink, readYamlFile, yamlFilesAt } from './yaml-file.js';
 
 export function loadPolicyCases(path: string): LocatedCase[] {
   const sink = new IssueSink();
   const cases: LocatedCase[] = [];
-  for (const f of caseFiles(path)) {
+  for (const f of yamlFilesAt(path)) {
     const file = readYamlFile(f, f, sink);
     if (!file) continue;
     if (!Array.isArray(file.data)) {

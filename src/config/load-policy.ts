@@ -4,13 +4,12 @@
  * error rather than a silent winner. Either the whole policy loads, or a ConfigError lists every
  * problem.
  */
-import { readdirSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { DEFAULTS } from '../defaults.js';
 import { ConfigError } from '../errors.js';
 import type { LimitsOverride, NetworkPolicy, PolicyFile } from './schemas.js';
 import { PolicyFile as PolicyFileSchema } from './schemas.js';
-import { IssueSink, readErrorMessage, readYamlFile, type YamlFile } from './yaml-file.js';
+import { IssueSink, readYamlFile, yamlFilesAt, type YamlFile } from './yaml-file.js';
 
 export type LimitKey = keyof typeof DEFAULTS.limits;
 export type Limits = Record<LimitKey, number>;
@@ -43,18 +42,7 @@ export interface PolicySet {
 }
 
 export function policyFiles(path: string): string[] {
-  let isDir: boolean;
-  try {
-    isDir = statSync(path).isDirectory();
-  } catch (err) {
-    throw new ConfigError([{ file: path, line: 1, col: 1, message: readErrorMessage(err) }]);
-  }
-  if (!isDir) return [path];
-  const files = readdirSync(path)
-    .filter((f) => /\.ya?ml$/.test(f))
-    .sort()
-    .map((f) => join(path, f))
-    .filter((f) => statSync(f).isFile());
+  const files = yamlFilesAt(path);
   if (files.length === 0) {
     throw new ConfigError([
       { file: path, line: 1, col: 1, message: 'no policy files (*.yml) here; with no rules every command is denied' },

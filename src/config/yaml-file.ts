@@ -2,11 +2,12 @@
  * Reads one YAML file defensively and locates problems in it: every issue carries the file, the
  * line and the column, so a reviewer can jump straight to it.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { isMap, isNode, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { z } from 'zod';
 import { DEFAULTS } from '../defaults.js';
-import type { FileIssue } from '../errors.js';
+import { ConfigError, type FileIssue } from '../errors.js';
 
 export interface YamlFile {
   /** The name shown in messages: the path as the user gave it. */
@@ -149,4 +150,20 @@ export function readErrorMessage(err: unknown): string {
   if (code === 'EACCES' || code === 'EPERM') return 'permission denied reading the file';
   if (code === 'EISDIR') return 'is a directory; expected a YAML file';
   return `cannot read the file (${code ?? 'unknown error'})`;
+}
+
+/** A YAML file as given, or the *.yml / *.yaml files directly inside a folder, in name order. */
+export function yamlFilesAt(path: string): string[] {
+  let isDir: boolean;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch (err) {
+    throw new ConfigError([{ file: path, line: 1, col: 1, message: readErrorMessage(err) }]);
+  }
+  if (!isDir) return [path];
+  return readdirSync(path)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()
+    .map((f) => join(path, f))
+    .filter((f) => statSync(f).isFile());
 }
