@@ -82,6 +82,12 @@ function parseCommand(parser: Parser, command: string): ParseResult {
     const code = control[0].charCodeAt(0).toString(16).padStart(2, '0');
     return { ok: false, reason: `the command contains a control character (0x${code}) at offset ${control.index}` };
   }
+  // A shell joins the lines around a backslash-newline into one word; the grammar does not
+  // always agree, so a line continuation is refused rather than guessed at.
+  const continuation = /\\\r?\n/.exec(command);
+  if (continuation) {
+    return { ok: false, reason: `the command continues a line with a backslash at offset ${continuation.index}; write it on one line` };
+  }
   const tree = parser.parse(command);
   if (!tree) return { ok: false, reason: 'the command could not be parsed' };
   try {

@@ -83,6 +83,8 @@ describe('hostile commands are denied even when every visible part is allowed', 
     ['a backslash reboot', '\\reboot'],
     ['a path to reboot', '/sbin/reboot -f'],
     ['a negation', '! uptime'],
+    ['a backslash-newline that a shell would join into one word', 'rebo\\\not'],
+    ['a backslash-newline between words', 'uptime \\\nreboot'],
     ['a test expression', '[ -f /etc/passwd ]'],
   ];
   it.each(hostile)('denies %s', (_label, command) => {
