@@ -1,0 +1,146 @@
+/**
+ * A fleet of real OpenSSH hosts on loopback for end-to-end tests: one address in 127.0.0.0/8 per
+ * host, all on one high port, one sshd process per 16 addresses (OpenSSH listens on at most 16
+ * sockets per process), a temporary host key, user key, authorized_keys and known_hosts.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+
+export const SSHD = '/usr/sbin/sshd';
+const PER_PROCESS = 16;
+
+export interface FleetHost {
+  alias: string;
+  host: string;
+  port: number;
+}
+
+export interface Fleet {
+  dir: string;
+  user: string;
+  hosts: FleetHost[];
+  userKeyPath: string;
+  knownHostsPath: string;
+  /** The host key line as known_hosts holds it (`ssh-ed25519 AAAA…`). */
+  hostPublicKey: string;
+  stop(): Promise<void>;
+}
+
+export interface FleetOptions {
+  /** First address is 127.0.<subnet>.10; distinct fleets in one run use distinct subnets. */
+  subnet?: number;
+  aliasPrefix?: string;
+}
+
+export async function startFleet(count: number, options: FleetOptions = {}): Promise<Fleet> {
+  const dir = mkdtempSync(join(tmpdir(), 'sshgate-fleet-'));
+  const user = userInfo().username;
+  unlockUser(user);
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const keygen = (file: string) => execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'sshgate-test', '-f', file]);
+  keygen(join(dir, 'host_ed25519'));
+  keygen(join(dir, 'user_ed25519'));
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'user_ed25519.pub')), { mode: 0o600 });
+  const hostPublicKey = readFileSync(join(dir, 'host_ed25519.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
+
+  const subnet = options.subnet ?? 1 + Math.floor(Math.random() * 200);
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const hosts: FleetHost[] = Array.from({ length: count }, (_, i) => ({
+    alias: `${options.aliasPrefix ?? 'h'}${i + 1}`,
+    host: `127.${subnet}.${Math.floor((10 + i) / 250)}.${10 + ((10 + i) % 250)}`,
+    port,
+  }));
+  writeFileSync(join(dir, 'known_hosts'), hosts.map((h) => `[${h.host}]:${h.port} ${hostPublicKey}\n`).join(''));
+
+  const children: ChildProcess[] = [];
+  for (let first = 0; first < hosts.length; first += PER_PROCESS) {
+    const group = hosts.slice(first, first + PER_PROCESS);
+    const n = first / PER_PROCESS;
+    const config = join(dir, `sshd_config.${n}`);
+    writeFileSync(
+      config,
+      [
+        `Port ${port}`,
+        ...group.map((h) => `ListenAddress ${h.host}`),
+        `HostKey ${join(dir, 'host_ed25519')}`,
+        `PidFile ${join(dir, `sshd.${n}.pid`)}`,
+        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+        'UsePAM no',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'PermitRootLogin prohibit-password',
+        'StrictModes no',
+        'MaxStartups 200:30:400',
+        'MaxSessions 20',
+        'LogLevel VERBOSE',
+        '',
+      ].join('\n'),
+    );
+    const child = spawn(SSHD, ['-D', '-f', config, '-E', join(dir, `sshd.${n}.log`)], { stdio: 'ignore' });
+    children.push(child);
+  }
+  const fleet: Fleet = {
+    dir,
+    user,
+    hosts,
+    userKeyPath: join(dir, 'user_ed25519'),
+    knownHostsPath: join(dir, 'known_hosts'),
+    hostPublicKey,
+    async stop() {
+      await Promise.all(children.map((c) => stopChild(c)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await Promise.all(hosts.map((h) => waitForPort(h.host, h.port, 10_000)));
+  } catch (err) {
+    const logs = children.map((_, n) => safeRead(join(dir, `sshd.${n}.log`))).join('\n');
+    await fleet.stop();
+    throw new Error(`sshd did not start: ${(err as Error).message}\n${logs}`);
+  }
+  return fleet;
+}
+
+/** sshd refuses even key logins for a locked account ("!" in the password field). */
+function unlockUser(user: string): void {
+  const status = execFileSync('passwd', ['-S', user], { encoding: 'utf8' }).split(' ')[1];
+  if (status === 'L') execFileSync('usermod', ['-p', '*', user]);
+}
+
+function waitForPort(host: string, port: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const socket = connect({ host, port });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once('error', () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`nothing listens on ${host}:${port}`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+function safeRead(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
