@@ -6,7 +6,7 @@ import { posix } from 'node:path';
 import type { PolicyRule, PolicySet } from '../config/load-policy.js';
 import { BUILTIN_DENY_SUBSTRINGS, WRAPPER_COMMANDS } from './builtin.js';
 import type { Decision, SegmentVerdict } from './decision.js';
-import { globMatch, hasWildcard } from './glob.js';
+import { globMatch, hasWildcard } from '../glob.js';
 import { effectiveLimits, type HostRef } from './limits.js';
 import { compileNetwork, type NetworkCheck } from './network.js';
 import type { Feature, Segment, ShellParser } from './parse.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { globMatch } from '../../../src/policy/glob.js';
-import { decodeWord, quoteWord } from '../../../src/policy/words.js';
+import { globMatch } from '../../src/glob.js';
+import { decodeWord, quoteWord } from '../../src/policy/words.js';
 
 describe('policy globs', () => {
   it('treat * as any run of characters, slashes and spaces included, and ? as one character', () => {

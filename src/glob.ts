@@ -1,5 +1,5 @@
 /**
- * The wildcard language of policy files, kept to what mcp-ssh-orchestrator's fnmatch patterns
+ * The wildcard language of policy files (and of OpenSSH host patterns, which agree with it), kept to what mcp-ssh-orchestrator's fnmatch patterns
  * use in practice: `*` is any run of characters (empty included, `/` and spaces included), `?` is
  * exactly one character, and every other character stands for itself. No brace, bracket or
  * extglob syntax, so a pattern such as `awk '{print $1}'` means exactly what it shows.

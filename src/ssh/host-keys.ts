@@ -1,0 +1,100 @@
+/**
+ * known_hosts in OpenSSH's format: plain and hashed (`|1|salt|hmac`) host names, `[host]:port`,
+ * `*`/`?` wildcards, `!` negation, and `@revoked` markers. A host is known when one of its
+ * applicable keys equals the key offered; known with other keys is a mismatch, never a match.
+ */
+import { createHash, createHmac } from 'node:crypto';
+import { globMatch } from '../glob.js';
+
+export interface KnownHostEntry {
+  line: number;
+  marker: 'revoked' | 'cert-authority' | undefined;
+  patterns: string[];
+  keyType: string;
+  key: Buffer;
+}
+
+export interface KnownHosts {
+  entries: KnownHostEntry[];
+  /** Lines that could not be read, with why; they are ignored, as OpenSSH ignores them. */
+  skipped: { line: number; reason: string }[];
+}
+
+export type HostKeyVerdict =
+  | { status: 'match' }
+  | { status: 'unknown' }
+  | { status: 'revoked'; offered: string }
+  | { status: 'mismatch'; offered: string; expected: string[] };
+
+export function fingerprint(key: Buffer): string {
+  return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** The name OpenSSH looks up: `host` on port 22, `[host]:port` elsewhere. */
+export function hostToken(host: string, port: number): string {
+  return port === 22 ? host : `[${host}]:${port}`;
+}
+
+export function parseKnownHosts(text: string): KnownHosts {
+  const entries: KnownHostEntry[] = [];
+  const skipped: KnownHosts['skipped'] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) return;
+    const fields = line.split(/\s+/);
+    let marker: KnownHostEntry['marker'];
+    if (fields[0]?.startsWith('@')) {
+      const m = fields.shift();
+      if (m === '@revoked') marker = 'revoked';
+      else if (m === '@cert-authority') marker = 'cert-authority';
+      else return void skipped.push({ line: i + 1, reason: `unknown marker ${m}` });
+    }
+    const [hosts, keyType, keyB64] = fields;
+    if (!hosts || !keyType || !keyB64) return void skipped.push({ line: i + 1, reason: 'expected: hosts key-type base64-key' });
+    const key = Buffer.from(keyB64, 'base64');
+    if (key.length === 0 || key.toString('base64').replace(/=+$/, '') !== keyB64.replace(/=+$/, '')) {
+      return void skipped.push({ line: i + 1, reason: 'the key is not valid base64' });
+    }
+    entries.push({ line: i + 1, marker, patterns: hosts.split(','), keyType, key });
+  });
+  return { entries, skipped };
+}
+
+export function verifyHostKey(known: KnownHosts, host: string, port: number, offered: Buffer): HostKeyVerdict {
+  const token = hostToken(host, port);
+  const applicable = known.entries.filter((e) => e.marker !== 'cert-authority' && appliesTo(e.patterns, token));
+  if (applicable.some((e) => e.marker === 'revoked' && e.key.equals(offered))) {
+    return { status: 'revoked', offered: fingerprint(offered) };
+  }
+  const keys = applicable.filter((e) => e.marker === undefined);
+  if (keys.some((e) => e.key.equals(offered))) return { status: 'match' };
+  if (keys.length === 0) return { status: 'unknown' };
+  return { status: 'mismatch', offered: fingerprint(offered), expected: [...new Set(keys.map((e) => fingerprint(e.key)))] };
+}
+
+/** A known_hosts line recording a key, as `accept-new` appends it. */
+export function knownHostsLine(host: string, port: number, keyType: string, key: Buffer): string {
+  return `${hostToken(host, port)} ${keyType} ${key.toString('base64')}\n`;
+}
+
+function appliesTo(patterns: string[], token: string): boolean {
+  let positive = false;
+  for (const p of patterns) {
+    if (p.startsWith('!')) {
+      if (matchOne(p.slice(1), token)) return false;
+    } else if (matchOne(p, token)) {
+      positive = true;
+    }
+  }
+  return positive;
+}
+
+function matchOne(pattern: string, token: string): boolean {
+  if (pattern.startsWith('|1|')) {
+    const [, , salt, hash] = pattern.split('|');
+    if (!salt || !hash) return false;
+    const mac = createHmac('sha1', Buffer.from(salt, 'base64')).update(token).digest('base64');
+    return mac === hash;
+  }
+  return globMatch(pattern.toLowerCase(), token.toLowerCase());
+}

@@ -1,0 +1,66 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { fingerprint, knownHostsLine, parseKnownHosts, verifyHostKey } from '../../../src/ssh/host-keys.js';
+import { tempDir } from '../../support/policy.js';
+
+let dir: string;
+const keys: Record<string, { type: string; blob: Buffer; line: string }> = {};
+
+function newKey(name: string): void {
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, name)]);
+  const [type, b64] = readFileSync(join(dir, `${name}.pub`), 'utf8').split(' ') as [string, string];
+  keys[name] = { type, blob: Buffer.from(b64, 'base64'), line: `${type} ${b64}` };
+}
+
+beforeAll(() => {
+  dir = tempDir();
+  for (const k of ['a', 'b', 'c']) newKey(k);
+});
+
+describe('known_hosts', () => {
+  it('matches plain names, [host]:port and wildcards, and refuses another key as a mismatch naming both fingerprints', () => {
+    const known = parseKnownHosts(`web1.example ${keys.a?.line}\n[10.0.0.5]:2222 ${keys.b?.line}\n*.lab,!bad.lab ${keys.c?.line}\n`);
+    expect(verifyHostKey(known, 'web1.example', 22, keys.a!.blob)).toEqual({ status: 'match' });
+    expect(verifyHostKey(known, '10.0.0.5', 2222, keys.b!.blob)).toEqual({ status: 'match' });
+    expect(verifyHostKey(known, '10.0.0.5', 22, keys.b!.blob)).toEqual({ status: 'unknown' });
+    expect(verifyHostKey(known, 'x.lab', 22, keys.c!.blob)).toEqual({ status: 'match' });
+    expect(verifyHostKey(known, 'bad.lab', 22, keys.c!.blob)).toEqual({ status: 'unknown' });
+    expect(verifyHostKey(known, 'web1.example', 22, keys.b!.blob)).toEqual({
+      status: 'mismatch',
+      offered: fingerprint(keys.b!.blob),
+      expected: [fingerprint(keys.a!.blob)],
+    });
+  });
+
+  it('reads entries hashed by ssh-keygen -H', () => {
+    const file = join(dir, 'known_hosts');
+    writeFileSync(file, `web1.example ${keys.a?.line}\n[10.0.0.5]:2222 ${keys.b?.line}\n`);
+    execFileSync('ssh-keygen', ['-q', '-H', '-f', file]);
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toContain('web1.example');
+    const known = parseKnownHosts(text);
+    expect(verifyHostKey(known, 'web1.example', 22, keys.a!.blob)).toEqual({ status: 'match' });
+    expect(verifyHostKey(known, '10.0.0.5', 2222, keys.b!.blob)).toEqual({ status: 'match' });
+    expect(verifyHostKey(known, '10.0.0.5', 2222, keys.a!.blob).status).toBe('mismatch');
+  });
+
+  it('refuses a revoked key even when it is also listed as known', () => {
+    const known = parseKnownHosts(`@revoked * ${keys.a?.line}\nweb1 ${keys.a?.line}\n`);
+    expect(verifyHostKey(known, 'web1', 22, keys.a!.blob)).toEqual({ status: 'revoked', offered: fingerprint(keys.a!.blob) });
+  });
+
+  it('skips lines it cannot read and says why, and writes lines it can read back', () => {
+    const known = parseKnownHosts(`# comment\n\ngarbage\n@weird host ${keys.a?.line}\nh ssh-ed25519 !!!notbase64\n`);
+    expect(known.entries).toHaveLength(0);
+    expect(known.skipped.map((s) => s.line)).toEqual([3, 4, 5]);
+    const line = knownHostsLine('10.1.1.1', 2200, keys.c!.type, keys.c!.blob);
+    expect(verifyHostKey(parseKnownHosts(line), '10.1.1.1', 2200, keys.c!.blob)).toEqual({ status: 'match' });
+  });
+
+  it('prints fingerprints as ssh-keygen -l does', () => {
+    const out = execFileSync('ssh-keygen', ['-l', '-f', join(dir, 'a.pub')], { encoding: 'utf8' });
+    expect(out).toContain(fingerprint(keys.a!.blob));
+  });
+});
