@@ -1,0 +1,85 @@
+/**
+ * From a credential reference to what ssh2 needs to log in: the key (decrypted with its
+ * passphrase secret), the agent socket, or the password secret. Secrets are read from
+ * SSHGATE_SECRET_<NAME> or, failing that, from <secrets dir>/<name>; they never appear in errors.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { utils } from 'ssh2';
+import { keyPathProblem } from '../config/load-inventory.js';
+import type { CredentialEntry, HostEntry } from '../config/schemas.js';
+import { ENV } from '../defaults.js';
+import { SshgateError } from '../errors.js';
+
+export interface AuthConfig {
+  username: string;
+  privateKey?: Buffer;
+  passphrase?: string;
+  agent?: string;
+  password?: string;
+}
+
+export interface SecretSources {
+  keysDir: string;
+  secretsDir: string;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+export function secretEnvName(name: string): string {
+  return `${ENV.secretPrefix}${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+export function readSecret(name: string, sources: SecretSources): string {
+  const fromEnv = sources.env[secretEnvName(name)];
+  if (fromEnv !== undefined) return fromEnv;
+  const file = join(sources.secretsDir, name);
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch {
+    throw new SshgateError(
+      'invalid_config',
+      `secret "${name}" is not set`,
+      `set ${secretEnvName(name)} or create the file ${file}`,
+    );
+  }
+}
+
+export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: SecretSources): AuthConfig {
+  const username = host.user ?? cred.username;
+  if (!username) {
+    throw new SshgateError('invalid_config', `host "${host.alias}" has no user`, `set user in servers.yml or username in credential "${cred.name}"`);
+  }
+  const auth: AuthConfig = { username };
+  if (cred.key_path) {
+    const problem = keyPathProblem(cred.key_path, sources.keysDir);
+    if (problem) throw new SshgateError('invalid_config', problem, 'move the key under the keys dir');
+    const file = join(sources.keysDir, cred.key_path);
+    let data: Buffer;
+    try {
+      data = readFileSync(file);
+    } catch {
+      throw new SshgateError('invalid_config', `the key of credential "${cred.name}" cannot be read: ${file}`, `put the private key at ${file}, readable by sshgate`);
+    }
+    const passphrase = cred.key_passphrase_secret ? readSecret(cred.key_passphrase_secret, sources) : undefined;
+    const parsed = utils.parseKey(data, passphrase);
+    if (parsed instanceof Error) {
+      const encrypted = /encrypted|passphrase|decrypt/i.test(parsed.message);
+      throw new SshgateError(
+        'invalid_config',
+        encrypted
+          ? `the key of credential "${cred.name}" cannot be decrypted: ${passphrase === undefined ? 'it needs a passphrase' : 'wrong passphrase'}`
+          : `the key of credential "${cred.name}" is not a private key sshgate can read (${file})`,
+        encrypted ? `set key_passphrase_secret and its secret for credential "${cred.name}"` : 'use an OpenSSH or PEM private key',
+      );
+    }
+    auth.privateKey = data;
+    if (passphrase !== undefined) auth.passphrase = passphrase;
+  }
+  if (cred.agent) {
+    const sock = sources.env.SSH_AUTH_SOCK;
+    if (!sock) throw new SshgateError('invalid_config', `credential "${cred.name}" uses the agent, but SSH_AUTH_SOCK is not set`, 'start ssh-agent and export SSH_AUTH_SOCK for sshgate');
+    auth.agent = sock;
+  }
+  if (cred.password_secret) auth.password = readSecret(cred.password_secret, sources);
+  return auth;
+}
