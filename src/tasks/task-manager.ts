@@ -1,0 +1,239 @@
+/**
+ * The TaskManager: every command becomes a task with an id, an AbortController, a state and two
+ * bounded output buffers. It queues tasks beyond a host's concurrency limit, ends every task in
+ * a recorded final state (a timeout and a cancel go through the same abort), and forgets finished
+ * tasks after their TTL. How a task runs is the executor's business: this module knows no SSH.
+ */
+import { SshgateError, type ErrorCode } from '../errors.js';
+import { TaskIdFactory } from './ids.js';
+import { OutputBuffer } from './output-buffer.js';
+
+export const FINAL_STATES = ['succeeded', 'failed', 'cancelled', 'timed_out', 'lost'] as const;
+export type FinalState = (typeof FINAL_STATES)[number];
+export type TaskState = 'queued' | 'running' | FinalState;
+
+export interface ExecResult {
+  exitCode: number | null;
+  signal: string | null;
+  /** Set when the connection died under a running command: its outcome is unknown. */
+  lost?: string;
+}
+
+export interface ExecContext {
+  signal: AbortSignal;
+  stdout(data: Buffer): void;
+  stderr(data: Buffer): void;
+}
+
+/** Runs one command; resolves when it has ended, honouring `signal` to stop it. */
+export type Executor = (ctx: ExecContext) => Promise<ExecResult>;
+
+export interface TaskLimits {
+  max_seconds: number;
+  max_output_bytes: number;
+  max_concurrent_per_host: number;
+  task_result_ttl: number;
+}
+
+export type AbortReason = 'cancelled' | 'timed_out' | 'shutdown';
+
+export interface Task {
+  readonly id: string;
+  readonly alias: string;
+  readonly command: string;
+  readonly limits: TaskLimits;
+  state: TaskState;
+  createdAt: number;
+  startedAt?: number;
+  endedAt?: number;
+  exitCode: number | null;
+  signal: string | null;
+  error?: { code: ErrorCode; message: string; hint?: string };
+  readonly stdout: OutputBuffer;
+  readonly stderr: OutputBuffer;
+  /** Settles when the task reaches a final state. */
+  readonly done: Promise<void>;
+}
+
+interface Entry extends Task {
+  controller: AbortController;
+  executor: Executor;
+  finish: () => void;
+  timer?: NodeJS.Timeout;
+  abortReason?: AbortReason;
+}
+
+export interface TaskManagerOptions {
+  /** At most this many tasks are remembered; the oldest finished ones go first. */
+  maxTasks?: number;
+  now?: () => number;
+  ids?: TaskIdFactory;
+}
+
+export class TaskManager {
+  private readonly tasks = new Map<string, Entry>();
+  private readonly maxTasks: number;
+  private readonly now: () => number;
+  private readonly ids: TaskIdFactory;
+
+  constructor(options: TaskManagerOptions = {}) {
+    this.maxTasks = options.maxTasks ?? 1000;
+    this.now = options.now ?? Date.now;
+    this.ids = options.ids ?? new TaskIdFactory();
+  }
+
+  start(alias: string, command: string, limits: TaskLimits, executor: Executor): Task {
+    this.prune();
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    const entry: Entry = {
+      id: this.ids.next(alias, command),
+      alias,
+      command,
+      limits,
+      state: 'queued',
+      createdAt: this.now(),
+      exitCode: null,
+      signal: null,
+      stdout: new OutputBuffer(limits.max_output_bytes),
+      stderr: new OutputBuffer(limits.max_output_bytes),
+      done,
+      controller: new AbortController(),
+      executor,
+      finish,
+    };
+    this.tasks.set(entry.id, entry);
+    // The whole task, queueing and connecting included, lives within max_seconds.
+    entry.timer = setTimeout(() => this.abort(entry, 'timed_out'), limits.max_seconds * 1000);
+    this.pump(alias);
+    return entry;
+  }
+
+  get(id: string): Task | undefined {
+    this.prune();
+    return this.tasks.get(id);
+  }
+
+  /** Newest first. */
+  list(state?: TaskState): Task[] {
+    this.prune();
+    return [...this.tasks.values()].filter((t) => state === undefined || t.state === state).reverse();
+  }
+
+  cancel(id: string): { result: 'cancelled' | 'already_finished' | 'not_found'; task?: Task } {
+    const entry = this.tasks.get(id);
+    if (!entry) return { result: 'not_found' };
+    if (isFinal(entry.state)) return { result: 'already_finished', task: entry };
+    this.abort(entry, 'cancelled');
+    return { result: 'cancelled', task: entry };
+  }
+
+  /** Waits until the task ends or `ms` pass, whichever is first. */
+  async waitFor(task: Task, ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([task.done, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
+  }
+
+  /** Aborts every unfinished task and waits for all of them to end. */
+  async shutdown(): Promise<void> {
+    const open = [...this.tasks.values()].filter((t) => !isFinal(t.state));
+    for (const t of open) this.abort(t, 'shutdown');
+    await Promise.all(open.map((t) => t.done));
+  }
+
+  private abort(entry: Entry, reason: AbortReason): void {
+    if (isFinal(entry.state) || entry.abortReason) return;
+    entry.abortReason = reason;
+    if (entry.state === 'queued') {
+      this.end(entry, reason === 'timed_out' ? 'timed_out' : 'cancelled');
+      return;
+    }
+    entry.controller.abort(reason);
+  }
+
+  private pump(alias: string): void {
+    const mine = [...this.tasks.values()].filter((t) => t.alias === alias);
+    let running = mine.filter((t) => t.state === 'running').length;
+    for (const t of mine) {
+      if (t.state !== 'queued') continue;
+      if (running >= t.limits.max_concurrent_per_host) break;
+      running++;
+      this.run(t);
+    }
+  }
+
+  private run(entry: Entry): void {
+    entry.state = 'running';
+    entry.startedAt = this.now();
+    let result: Promise<ExecResult>;
+    try {
+      result = entry.executor({
+        signal: entry.controller.signal,
+        stdout: (d) => entry.stdout.write(d),
+        stderr: (d) => entry.stderr.write(d),
+      });
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(
+      (r) => {
+        entry.exitCode = r.exitCode;
+        entry.signal = r.signal;
+        const aborted = entry.abortReason;
+        if (r.lost && !aborted) {
+          entry.error = { code: 'connect_failed', message: r.lost, hint: 'the command may or may not have finished on the host' };
+          this.end(entry, 'lost');
+          return;
+        }
+        this.end(entry, aborted ? finalFor(aborted) : r.exitCode === 0 ? 'succeeded' : 'failed');
+      },
+      (err: unknown) => {
+        const aborted = entry.abortReason;
+        if (!aborted) entry.error = toErrorRecord(err);
+        this.end(entry, aborted ? finalFor(aborted) : 'failed');
+      },
+    );
+  }
+
+  private end(entry: Entry, state: FinalState): void {
+    if (isFinal(entry.state)) return;
+    entry.state = state;
+    entry.endedAt = this.now();
+    clearTimeout(entry.timer);
+    if (state === 'timed_out' && !entry.error) {
+      entry.error = {
+        code: 'timeout',
+        message: `the task ran out of its ${entry.limits.max_seconds} s limit`,
+        hint: 'raise max_seconds for this host in the policy, or run the command with ssh_run_async',
+      };
+    }
+    entry.finish();
+    this.pump(entry.alias);
+  }
+
+  private prune(): void {
+    const now = this.now();
+    for (const [id, t] of this.tasks) {
+      if (isFinal(t.state) && t.endedAt !== undefined && now - t.endedAt > t.limits.task_result_ttl * 1000) this.tasks.delete(id);
+    }
+    if (this.tasks.size < this.maxTasks) return;
+    for (const [id, t] of this.tasks) {
+      if (this.tasks.size < this.maxTasks) break;
+      if (isFinal(t.state)) this.tasks.delete(id);
+    }
+  }
+}
+
+export function isFinal(state: TaskState): state is FinalState {
+  return (FINAL_STATES as readonly string[]).includes(state);
+}
+
+function finalFor(reason: AbortReason): FinalState {
+  return reason === 'timed_out' ? 'timed_out' : 'cancelled';
+}
+
+function toErrorRecord(err: unknown): Task['error'] {
+  if (err instanceof SshgateError) return err.toJSON();
+  return { code: 'internal', message: 'the task failed unexpectedly', hint: 'see the server log' };
+}

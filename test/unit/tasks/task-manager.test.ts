@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { SshgateError } from '../../../src/errors.js';
+import { TaskManager, type TaskLimits } from '../../../src/tasks/task-manager.js';
+import { localExecutor } from '../../support/local-exec.js';
+
+const limits = (l: Partial<TaskLimits> = {}): TaskLimits => ({
+  max_seconds: 30,
+  max_output_bytes: 1 << 20,
+  max_concurrent_per_host: 4,
+  task_result_ttl: 600,
+  ...l,
+});
+
+describe('the task manager', () => {
+  it('runs a task to succeeded or failed, with output, exit code and times', async () => {
+    const tm = new TaskManager();
+    const ok = tm.start('h1', 'echo out; echo err >&2', limits(), localExecutor('echo out; echo err >&2'));
+    const bad = tm.start('h1', 'exit 3', limits(), localExecutor('exit 3'));
+    expect(ok.id).toMatch(/^h1:[0-9a-f]{12}:\d+$/);
+    await Promise.all([ok.done, bad.done]);
+    expect(ok).toMatchObject({ state: 'succeeded', exitCode: 0 });
+    expect(ok.stdout.read(0, 100).data.toString()).toBe('out\n');
+    expect(ok.stderr.read(0, 100).data.toString()).toBe('err\n');
+    expect(bad).toMatchObject({ state: 'failed', exitCode: 3 });
+    expect(ok.endedAt).toBeGreaterThanOrEqual(ok.startedAt as number);
+  });
+
+  it('cancels a running task through its AbortController and reports it once', async () => {
+    const tm = new TaskManager();
+    const t = tm.start('h1', 'sleep 30', limits(), localExecutor('sleep 30'));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(tm.cancel(t.id).result).toBe('cancelled');
+    await t.done;
+    expect(t).toMatchObject({ state: 'cancelled', signal: 'TERM' });
+    expect(tm.cancel(t.id).result).toBe('already_finished');
+    expect(tm.cancel('h1:000000000000:1').result).toBe('not_found');
+  });
+
+  it('times a task out through the same abort, with a timeout error', async () => {
+    const tm = new TaskManager();
+    const t = tm.start('h1', 'sleep 30', limits({ max_seconds: 1 }), localExecutor('sleep 30'));
+    await t.done;
+    expect(t.state).toBe('timed_out');
+    expect(t.error?.code).toBe('timeout');
+  });
+
+  it('queues tasks beyond the per-host limit, and never runs more than the limit at once', async () => {
+    const tm = new TaskManager();
+    const tasks = Array.from({ length: 6 }, (_, i) => tm.start('h1', `sleep 0.2 # ${i}`, limits({ max_concurrent_per_host: 2 }), localExecutor('sleep 0.2')));
+    const other = tm.start('h2', 'true', limits({ max_concurrent_per_host: 2 }), localExecutor('true'));
+    expect(tasks.map((t) => t.state)).toEqual(['running', 'running', 'queued', 'queued', 'queued', 'queued']);
+    expect(other.state).toBe('running');
+    let peak = 0;
+    const probe = setInterval(() => (peak = Math.max(peak, tm.list('running').filter((t) => t.alias === 'h1').length)), 10);
+    await Promise.all(tasks.map((t) => t.done));
+    clearInterval(probe);
+    expect(peak).toBeLessThanOrEqual(2);
+    expect(tasks.every((t) => t.state === 'succeeded')).toBe(true);
+  });
+
+  it('cancels a queued task without running it', async () => {
+    const tm = new TaskManager();
+    const first = tm.start('h1', 'sleep 1', limits({ max_concurrent_per_host: 1 }), localExecutor('sleep 1'));
+    const queued = tm.start('h1', 'echo never', limits({ max_concurrent_per_host: 1 }), localExecutor('echo never'));
+    tm.cancel(queued.id);
+    await queued.done;
+    expect(queued.state).toBe('cancelled');
+    expect(queued.startedAt).toBeUndefined();
+    expect(queued.stdout.written).toBe(0);
+    tm.cancel(first.id);
+    await first.done;
+  });
+
+  it('records an executor error as failed with its code, and a lost connection as lost', async () => {
+    const tm = new TaskManager();
+    const refused = tm.start('h1', 'x', limits(), () => Promise.reject(new SshgateError('connect_failed', 'host "h1" refused the connection', 'check the port')));
+    const lost = tm.start('h1', 'y', limits(), () => Promise.resolve({ exitCode: null, signal: null, lost: 'the connection to "h1" closed' }));
+    const bug = tm.start('h1', 'z', limits(), () => Promise.reject(new Error('secret internals')));
+    await Promise.all([refused.done, lost.done, bug.done]);
+    expect(refused).toMatchObject({ state: 'failed', error: { code: 'connect_failed', hint: 'check the port' } });
+    expect(lost).toMatchObject({ state: 'lost', error: { code: 'connect_failed' } });
+    expect(bug.error).toEqual({ code: 'internal', message: 'the task failed unexpectedly', hint: 'see the server log' });
+  });
+
+  it('forgets finished tasks after their TTL and keeps the registry bounded', async () => {
+    let now = 1_000_000;
+    const tm = new TaskManager({ now: () => now, maxTasks: 3 });
+    const a = tm.start('h1', 'true', limits({ task_result_ttl: 10 }), localExecutor('true'));
+    await a.done;
+    now += 9_000;
+    expect(tm.get(a.id)).toBeDefined();
+    now += 2_000;
+    expect(tm.get(a.id)).toBeUndefined();
+    const many = [];
+    for (let i = 0; i < 5; i++) {
+      const t = tm.start('h1', `true ${i}`, limits(), localExecutor('true'));
+      await t.done;
+      many.push(t);
+    }
+    expect(tm.list().length).toBeLessThanOrEqual(3);
+    expect(tm.list()[0]?.id).toBe(many[4]?.id);
+  });
+
+  it('cancels every task on shutdown and waits for them', async () => {
+    const tm = new TaskManager();
+    const ts = [tm.start('h1', 'sleep 30', limits(), localExecutor('sleep 30')), tm.start('h2', 'sleep 30', limits(), localExecutor('sleep 30'))];
+    await new Promise((r) => setTimeout(r, 50));
+    await tm.shutdown();
+    expect(ts.map((t) => t.state)).toEqual(['cancelled', 'cancelled']);
+  });
+});
