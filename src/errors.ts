@@ -5,6 +5,7 @@ export const ERROR_CODES = [
   'unknown_host',
   'policy_denied',
   'host_key_mismatch',
+  'host_key_unknown',
   'connect_failed',
   'timeout',
   'not_found',

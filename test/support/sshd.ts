@@ -4,12 +4,17 @@
  * sockets per process), a temporary host key, user key, authorized_keys and known_hosts.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const SSHD = '/usr/sbin/sshd';
+/**
+ * The login user of the fleet. Not root: OpenSSH runs a root session without the privilege-
+ * separated child, and then refuses "signal" channel requests, so cancellation could not be tested.
+ */
+export const TEST_USER = 'sshgate-test';
 const PER_PROCESS = 16;
 
 export interface FleetHost {
@@ -37,13 +42,15 @@ export interface FleetOptions {
 
 export async function startFleet(count: number, options: FleetOptions = {}): Promise<Fleet> {
   const dir = mkdtempSync(join(tmpdir(), 'sshgate-fleet-'));
-  const user = userInfo().username;
-  unlockUser(user);
+  // sshd reads authorized_keys as the login user.
+  chmodSync(dir, 0o755);
+  const user = TEST_USER;
+  ensureUser(user);
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const keygen = (file: string) => execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'sshgate-test', '-f', file]);
   keygen(join(dir, 'host_ed25519'));
   keygen(join(dir, 'user_ed25519'));
-  writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'user_ed25519.pub')), { mode: 0o600 });
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'user_ed25519.pub')), { mode: 0o644 });
   const hostPublicKey = readFileSync(join(dir, 'host_ed25519.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
 
   const subnet = options.subnet ?? 1 + Math.floor(Math.random() * 200);
@@ -104,8 +111,13 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
   return fleet;
 }
 
-/** sshd refuses even key logins for a locked account ("!" in the password field). */
-function unlockUser(user: string): void {
+/** Creates the login user if needed; sshd refuses even key logins for a locked account. */
+function ensureUser(user: string): void {
+  try {
+    execFileSync('id', [user], { stdio: 'ignore' });
+  } catch {
+    execFileSync('useradd', ['--create-home', '--shell', '/bin/bash', user]);
+  }
   const status = execFileSync('passwd', ['-S', user], { encoding: 'utf8' }).split(' ')[1];
   if (status === 'L') execFileSync('usermod', ['-p', '*', user]);
 }

@@ -1,0 +1,105 @@
+/**
+ * Opens one verified ssh2 connection: our own TCP socket (TCP_NODELAY on, so a warm exec does not
+ * wait on delayed ACKs), the host key checked against known_hosts before authentication, keepalives
+ * on, and the whole attempt bounded by a deadline and an AbortSignal.
+ */
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { Client } from 'ssh2';
+import { SshgateError } from '../errors.js';
+import type { AuthConfig } from './auth.js';
+import { verifyHostKey, type HostKeyVerdict, type KnownHosts } from './host-keys.js';
+
+export interface ConnectOptions {
+  alias: string;
+  host: string;
+  port: number;
+  auth: AuthConfig;
+  knownHosts: KnownHosts;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  keepaliveMs?: number;
+}
+
+export function openConnection(o: ConnectOptions): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let verdict: HostKeyVerdict | undefined;
+    let settled = false;
+    let socket: Socket | undefined;
+    const fail = (err: SshgateError) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      o.signal?.removeEventListener('abort', onAbort);
+      client.end();
+      socket?.destroy();
+      reject(err);
+    };
+    const onAbort = () => fail(new SshgateError('timeout', `connecting to host "${o.alias}" was abandoned`, 'the task was cancelled or ran out of time'));
+    const timer = setTimeout(
+      () => fail(new SshgateError('timeout', `host "${o.alias}" (${o.host}:${o.port}) did not complete the SSH handshake within ${Math.round(o.timeoutMs / 1000)} s`, 'check that the host is up and that the port speaks SSH')),
+      o.timeoutMs,
+    );
+    if (o.signal?.aborted) return onAbort();
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+
+    socket = tcpConnect({ host: o.host, port: o.port });
+    socket.setNoDelay(true);
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      fail(new SshgateError('connect_failed', `cannot reach host "${o.alias}" at ${o.host}:${o.port} (${err.code ?? 'network error'})`, 'check the address, the port and the network policy')),
+    );
+    socket.once('connect', () => {
+      client.on('ready', () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        o.signal?.removeEventListener('abort', onAbort);
+        resolve(client);
+      });
+      client.on('error', (err: Error & { level?: string }) => {
+        if (verdict && verdict.status !== 'match') return fail(hostKeyError(o, verdict));
+        const auth = err.level === 'client-authentication';
+        fail(
+          new SshgateError(
+            'connect_failed',
+            auth ? `host "${o.alias}" refused the credentials for user "${o.auth.username}"` : `SSH with host "${o.alias}" failed: ${err.message}`,
+            auth ? 'check the credential named for this host in credentials.yml' : 'check that the port speaks SSH',
+          ),
+        );
+      });
+      client.connect({
+        sock: socket,
+        username: o.auth.username,
+        ...(o.auth.privateKey ? { privateKey: o.auth.privateKey } : {}),
+        ...(o.auth.passphrase !== undefined ? { passphrase: o.auth.passphrase } : {}),
+        ...(o.auth.agent ? { agent: o.auth.agent } : {}),
+        ...(o.auth.password !== undefined ? { password: o.auth.password } : {}),
+        keepaliveInterval: o.keepaliveMs ?? 15_000,
+        keepaliveCountMax: 3,
+        readyTimeout: o.timeoutMs,
+        hostVerifier: (key: Buffer) => {
+          verdict = verifyHostKey(o.knownHosts, o.host, o.port, key);
+          return verdict.status === 'match';
+        },
+      });
+    });
+  });
+}
+
+function hostKeyError(o: ConnectOptions, v: HostKeyVerdict): SshgateError {
+  if (v.status === 'mismatch') {
+    return new SshgateError(
+      'host_key_mismatch',
+      `the host key of "${o.alias}" (${o.host}:${o.port}) has changed: offered ${v.offered}, expected ${v.expected.join(' or ')}`,
+      'if the host was really re-keyed, replace its line in known_hosts after checking the new fingerprint out of band',
+    );
+  }
+  if (v.status === 'revoked') {
+    return new SshgateError('host_key_mismatch', `host "${o.alias}" offered a revoked key (${v.offered})`, 'the key is marked @revoked in known_hosts');
+  }
+  return new SshgateError(
+    'host_key_unknown',
+    `host "${o.alias}" (${o.host}:${o.port}) is not in known_hosts`,
+    'add its key to known_hosts (ssh-keyscan, checked out of band), or set host_key_policy: accept-new',
+  );
+}
