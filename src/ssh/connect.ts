@@ -25,14 +25,14 @@ export function openConnection(o: ConnectOptions): Promise<Client> {
     const client = new Client();
     let verdict: HostKeyVerdict | undefined;
     let settled = false;
-    let socket: Socket | undefined;
+    const held: { socket?: Socket } = {};
     const fail = (err: SshgateError) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       o.signal?.removeEventListener('abort', onAbort);
       client.end();
-      socket?.destroy();
+      held.socket?.destroy();
       reject(err);
     };
     const onAbort = () => fail(new SshgateError('timeout', `connecting to host "${o.alias}" was abandoned`, 'the task was cancelled or ran out of time'));
@@ -43,7 +43,8 @@ export function openConnection(o: ConnectOptions): Promise<Client> {
     if (o.signal?.aborted) return onAbort();
     o.signal?.addEventListener('abort', onAbort, { once: true });
 
-    socket = tcpConnect({ host: o.host, port: o.port });
+    const socket = tcpConnect({ host: o.host, port: o.port });
+    held.socket = socket;
     socket.setNoDelay(true);
     socket.once('error', (err: NodeJS.ErrnoException) =>
       fail(new SshgateError('connect_failed', `cannot reach host "${o.alias}" at ${o.host}:${o.port} (${err.code ?? 'network error'})`, 'check the address, the port and the network policy')),
