@@ -1,23 +1,31 @@
 /**
  * Opens one verified ssh2 connection: our own TCP socket (TCP_NODELAY on, so a warm exec does not
- * wait on delayed ACKs), the host key checked against known_hosts before authentication, keepalives
- * on, and the whole attempt bounded by a deadline and an AbortSignal.
+ * wait on delayed ACKs) or a tunnel through a jump host's connection, the host key checked against
+ * known_hosts before authentication, keepalives on, and the whole attempt bounded by a deadline
+ * and an AbortSignal.
  */
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { isIP, connect as tcpConnect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Client } from 'ssh2';
 import { SshgateError } from '../errors.js';
 import type { AuthConfig } from './auth.js';
-import { verifyHostKey, type HostKeyVerdict, type KnownHosts } from './host-keys.js';
+import type { HostKeyVerdict } from './host-keys.js';
+import type { HostKeyChecker } from './known-hosts-file.js';
 
 export interface ConnectOptions {
   alias: string;
   host: string;
   port: number;
   auth: AuthConfig;
-  knownHosts: KnownHosts;
+  hostKeys: HostKeyChecker;
   timeoutMs: number;
   signal?: AbortSignal;
   keepaliveMs?: number;
+  /** Tunnel through this (jump host's) connection instead of opening a TCP socket. */
+  via?: Client;
+  /** Called with the resolved address before a direct TCP connect; an error refuses it. */
+  checkAddress?: (address: string) => SshgateError | undefined;
 }
 
 export function openConnection(o: ConnectOptions): Promise<Client> {
@@ -25,7 +33,7 @@ export function openConnection(o: ConnectOptions): Promise<Client> {
     const client = new Client();
     let verdict: HostKeyVerdict | undefined;
     let settled = false;
-    const held: { socket?: Socket } = {};
+    const held: { socket?: Duplex } = {};
     const fail = (err: SshgateError) => {
       if (settled) return;
       settled = true;
@@ -43,13 +51,7 @@ export function openConnection(o: ConnectOptions): Promise<Client> {
     if (o.signal?.aborted) return onAbort();
     o.signal?.addEventListener('abort', onAbort, { once: true });
 
-    const socket = tcpConnect({ host: o.host, port: o.port });
-    held.socket = socket;
-    socket.setNoDelay(true);
-    socket.once('error', (err: NodeJS.ErrnoException) =>
-      fail(new SshgateError('connect_failed', `cannot reach host "${o.alias}" at ${o.host}:${o.port} (${err.code ?? 'network error'})`, 'check the address, the port and the network policy')),
-    );
-    socket.once('connect', () => {
+    const handshake = (socket: Duplex) => {
       client.on('ready', () => {
         if (settled) return;
         settled = true;
@@ -68,8 +70,9 @@ export function openConnection(o: ConnectOptions): Promise<Client> {
           ),
         );
       });
+      client.on('close', () => fail(new SshgateError('connect_failed', `host "${o.alias}" closed the connection during the SSH handshake`, 'check that the port speaks SSH and that sshd accepts this client')));
       client.connect({
-        sock: socket,
+        sock: socket as Socket,
         username: o.auth.username,
         ...(o.auth.privateKey ? { privateKey: o.auth.privateKey } : {}),
         ...(o.auth.passphrase !== undefined ? { passphrase: o.auth.passphrase } : {}),
@@ -79,12 +82,42 @@ export function openConnection(o: ConnectOptions): Promise<Client> {
         keepaliveCountMax: 3,
         readyTimeout: o.timeoutMs,
         hostVerifier: (key: Buffer) => {
-          verdict = verifyHostKey(o.knownHosts, o.host, o.port, key);
+          verdict = o.hostKeys.verify(o.host, o.port, key);
           return verdict.status === 'match';
         },
       });
-    });
+    };
+
+    const unreachable = (why: string) =>
+      new SshgateError('connect_failed', `cannot reach host "${o.alias}" at ${o.host}:${o.port} (${why})`, 'check the address, the port and the network policy');
+    if (o.via) {
+      o.via.forwardOut('127.0.0.1', 0, o.host, o.port, (err, stream) => {
+        if (err) return fail(unreachable(`the jump host could not open a tunnel: ${err.message}`));
+        if (settled) return void stream.close();
+        held.socket = stream;
+        handshake(stream);
+      });
+      return;
+    }
+    resolveAddress(o.host).then(
+      (address) => {
+        if (settled) return;
+        const refused = o.checkAddress?.(address);
+        if (refused) return fail(refused);
+        const socket: Socket = tcpConnect({ host: address, port: o.port });
+        held.socket = socket;
+        socket.setNoDelay(true);
+        socket.once('error', (err: NodeJS.ErrnoException) => fail(unreachable(err.code ?? 'network error')));
+        socket.once('connect', () => handshake(socket));
+      },
+      (err: NodeJS.ErrnoException) => fail(unreachable(`name lookup failed: ${err.code ?? 'error'}`)),
+    );
   });
+}
+
+async function resolveAddress(host: string): Promise<string> {
+  if (isIP(host) !== 0) return host;
+  return (await lookup(host)).address;
 }
 
 function hostKeyError(o: ConnectOptions, v: HostKeyVerdict): SshgateError {
@@ -101,6 +134,6 @@ function hostKeyError(o: ConnectOptions, v: HostKeyVerdict): SshgateError {
   return new SshgateError(
     'host_key_unknown',
     `host "${o.alias}" (${o.host}:${o.port}) is not in known_hosts`,
-    'add its key to known_hosts (ssh-keyscan, checked out of band), or set host_key_policy: accept-new',
+    'add its key to known_hosts (ssh-keyscan, checked out of band), or set host_key_policy: accept-new with a writable known_hosts',
   );
 }

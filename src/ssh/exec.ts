@@ -16,7 +16,21 @@ export interface ExecOptions {
   stderr(data: Buffer): void;
   /** Between TERM and KILL. */
   graceMs?: number;
+  /**
+   * Runs after the abort and before the first signal (bounded by BEFORE_SIGNAL_MS): the pid sweep
+   * lists the command's descendants here, while the process tree is still intact.
+   */
+  beforeSignal?: () => Promise<void>;
 }
+
+/** The server would not open another session on this connection (MaxSessions). */
+export class ChannelRefused extends SshgateError {
+  constructor(detail: string) {
+    super('connect_failed', `the host refused to start the command: ${detail}`, 'the server may limit sessions per connection (MaxSessions)');
+  }
+}
+
+const BEFORE_SIGNAL_MS = 1000;
 
 export interface ExecOutcome {
   exitCode: number | null;
@@ -32,10 +46,7 @@ export function execOnConnection(client: Client, command: string, options: ExecO
   return new Promise((resolve, reject) => {
     if (options.signal.aborted) return resolve({ exitCode: null, signal: null });
     client.exec(command, (err, channel) => {
-      if (err) {
-        reject(new SshgateError('connect_failed', `the host refused to start the command: ${err.message}`, 'the server may limit sessions per connection (MaxSessions)'));
-        return;
-      }
+      if (err) return reject(new ChannelRefused(err.message));
       run(channel, grace, options, resolve);
     });
   });
@@ -56,7 +67,14 @@ function run(channel: ClientChannel, grace: number, options: ExecOptions, resolv
     if (signal) exitSignal = signal;
   });
 
-  const stop = () => {
+  let closed = false;
+  const stop = async () => {
+    if (options.beforeSignal) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([options.beforeSignal().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, BEFORE_SIGNAL_MS)))]);
+      clearTimeout(timer);
+    }
+    if (closed) return;
     sendSignal(channel, 'TERM');
     timers.push(
       setTimeout(() => {
@@ -66,11 +84,13 @@ function run(channel: ClientChannel, grace: number, options: ExecOptions, resolv
       }, grace),
     );
   };
-  options.signal.addEventListener('abort', stop, { once: true });
+  const onAbort = () => void stop();
+  options.signal.addEventListener('abort', onAbort, { once: true });
 
   channel.on('close', () => {
+    closed = true;
     for (const t of timers) clearTimeout(t);
-    options.signal.removeEventListener('abort', stop);
+    options.signal.removeEventListener('abort', onAbort);
     if (!exited && !options.signal.aborted) {
       resolve({ exitCode: null, signal: null, lost: 'the connection closed before the command ended' });
       return;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SshgateError } from '../../src/errors.js';
 import { openConnection } from '../../src/ssh/connect.js';
 import { execOnConnection } from '../../src/ssh/exec.js';
-import { parseKnownHosts } from '../../src/ssh/host-keys.js';
+import { parseKnownHosts, verifyHostKey } from '../../src/ssh/host-keys.js';
 import { startFleet, type Fleet, type FleetHost } from '../support/sshd.js';
 
 let fleet: Fleet;
@@ -25,7 +25,7 @@ function connectTo(h: FleetHost, knownHosts = readFileSync(fleet.knownHostsPath,
     host: h.host,
     port: h.port,
     auth: { username: fleet.user, privateKey: readFileSync(fleet.userKeyPath) },
-    knownHosts: parseKnownHosts(knownHosts),
+    hostKeys: { verify: (host, port, key) => verifyHostKey(parseKnownHosts(knownHosts), host, port, key) },
     timeoutMs: 5000,
   });
 }

@@ -1,0 +1,68 @@
+/**
+ * The known_hosts file as the connections see it: every offered key is checked against it, and
+ * under `accept-new` a host that has no entry at all gets one appended (a host with a different
+ * key is still refused — that is the whole point of the file). There is no accept-anything mode.
+ */
+import { appendFileSync, readFileSync } from 'node:fs';
+import { SshgateError } from '../errors.js';
+import { knownHostsLine, parseKnownHosts, verifyHostKey, type HostKeyVerdict, type KnownHosts } from './host-keys.js';
+
+export type HostKeyPolicy = 'strict' | 'accept-new';
+
+export interface HostKeyChecker {
+  verify(host: string, port: number, key: Buffer): HostKeyVerdict;
+}
+
+export interface AcceptedKey {
+  host: string;
+  port: number;
+  keyType: string;
+}
+
+export class KnownHostsFile implements HostKeyChecker {
+  private known: KnownHosts;
+
+  constructor(
+    readonly path: string,
+    readonly policy: HostKeyPolicy,
+    private readonly onAccept: (k: AcceptedKey) => void = () => undefined,
+  ) {
+    this.known = parseKnownHosts(readKnownHosts(path));
+  }
+
+  get skipped(): KnownHosts['skipped'] {
+    return this.known.skipped;
+  }
+
+  verify(host: string, port: number, key: Buffer): HostKeyVerdict {
+    const verdict = verifyHostKey(this.known, host, port, key);
+    if (verdict.status !== 'unknown' || this.policy !== 'accept-new') return verdict;
+    const keyType = keyTypeOf(key);
+    const line = knownHostsLine(host, port, keyType, key);
+    try {
+      appendFileSync(this.path, line, { mode: 0o600 });
+    } catch {
+      // Accepting a key we cannot record would accept it again, unchecked, after every restart.
+      return verdict;
+    }
+    this.known = parseKnownHosts(readKnownHosts(this.path));
+    this.onAccept({ host, port, keyType });
+    return verifyHostKey(this.known, host, port, key);
+  }
+}
+
+function readKnownHosts(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw new SshgateError('invalid_config', `known_hosts cannot be read: ${path}`, 'make the file readable by sshgate, or point known_hosts_path elsewhere');
+  }
+}
+
+/** An SSH public key blob starts with its type as an SSH string: uint32 length, then the name. */
+function keyTypeOf(blob: Buffer): string {
+  if (blob.length < 4) return 'unknown';
+  const len = blob.readUInt32BE(0);
+  return len > 0 && len < 64 && blob.length >= 4 + len ? blob.subarray(4, 4 + len).toString('latin1') : 'unknown';
+}
