@@ -15,11 +15,11 @@ export function withPidLine(command: string): string {
 /**
  * The sweep, in POSIX sh. It reads the process table from ps, or from /proc where ps is missing,
  * prints "listed" once it holds the list (the caller signals the group only then, so nothing is
- * reparented before it is seen), and exits after the KILL round.
+ * reparented before it is seen), TERMs the list, and KILLs whatever is still there after the grace
+ * period; it exits as soon as nothing of the list is left.
  */
 export function sweepScript(pid: number, graceMs: number): string {
   if (!Number.isSafeInteger(pid) || pid <= 1) throw new RangeError(`not a pid: ${pid}`);
-  const grace = Math.max(0, graceMs / 1000).toFixed(1);
   const table =
     `{ ps -A -o pid= -o ppid= 2>/dev/null || ` +
     `for f in /proc/[0-9]*/stat; do s=$(cat "$f" 2>/dev/null) || continue; p=\${s%% *}; s=\${s##*) }; set -- $s; echo "$p $2"; done; }`;
@@ -27,7 +27,16 @@ export function sweepScript(pid: number, graceMs: number): string {
     `awk -v r=${pid} '{ kids[$2] = kids[$2] " " $1 } ` +
     `END { out = r; q = r; while (q != "") { n = split(q, a, " "); q = ""; ` +
     `for (i = 1; i <= n; i++) { m = split(kids[a[i]], b, " "); for (j = 1; j <= m; j++) { out = out " " b[j]; q = q " " b[j] } } } print out }'`;
-  return [`l=$(${table} | ${descendants})`, 'echo listed', 'kill -TERM $l 2>/dev/null', `sleep ${grace}`, 'kill -KILL $l 2>/dev/null', 'exit 0'].join('; ');
+  const rounds = Math.max(1, Math.ceil(graceMs / 100));
+  // Waits for the listed processes to go, up to the grace period, and KILLs only what is left.
+  // A zombie answers kill -0 but is gone for good; /proc tells them apart where it exists.
+  const alive =
+    `alive() { kill -0 $1 2>/dev/null || return 1; [ -r /proc/$1/stat ] || return 0; ` +
+    `s=$(cat /proc/$1/stat 2>/dev/null) || return 1; s=\${s##*) }; [ "\${s%% *}" != Z ]; }`;
+  const settle =
+    `i=0; while [ $i -lt ${rounds} ]; do a=; for p in $l; do alive $p && a="$a $p"; done; ` +
+    `[ -z "$a" ] && exit 0; sleep 0.1; i=$((i+1)); done`;
+  return [alive, `l=$(${table} | ${descendants})`, 'echo listed', 'kill -TERM $l 2>/dev/null', settle, 'kill -KILL $a 2>/dev/null', 'exit 0'].join('; ');
 }
 
 /**

@@ -44,6 +44,20 @@ describe('the pid sweep', () => {
     }
   }
 
+  it('KILLs what ignores TERM once the grace period is over, and returns early when all is gone', async () => {
+    const pid = await startTree('dash', `(trap '' TERM; exec sleep 4931) & sleep 4932`);
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    execFileSync('/usr/bin/dash', ['-c', sweepScript(pid, 500)]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(450);
+    expect(pgrep('^sleep 493[12]')).toBe('');
+    const quick = await startTree('dash', 'sleep 4933');
+    const t0 = Date.now();
+    execFileSync('/usr/bin/dash', ['-c', sweepScript(quick, 5000)]);
+    expect(Date.now() - t0).toBeLessThan(4000);
+    expect(pgrep('^sleep 4933')).toBe('');
+  });
+
   it('refuses a pid that is not one', () => {
     expect(() => sweepScript(1, 100)).toThrow(RangeError);
     expect(() => sweepScript(Number.NaN, 100)).toThrow(RangeError);
