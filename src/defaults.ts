@@ -17,6 +17,19 @@ export const DEFAULTS = {
   maxFileBytes: 1_048_576,
   /** YAML aliases allowed per file; more is how a "billion laughs" file explodes. */
   maxYamlAliases: 100,
+  /** known_hosts beside servers.yml unless the policy names another file. */
+  knownHostsName: 'known_hosts',
+  /** How long ssh_run waits before it returns a still-running task: under the usual 60 s client timeout. */
+  waitSeconds: 50,
+  /** The longest an SSH handshake may take (Ansible's default), within the task's own limit. */
+  connectTimeoutSeconds: 10,
+  /** A pooled connection with nothing running on it closes after this long. */
+  idleSeconds: 300,
+  /** Keepalive probes go out this often; three unanswered ones drop the connection. */
+  keepaliveSeconds: 15,
+  /** Between TERM and KILL when a task is cancelled or times out. */
+  graceMs: 2000,
+  logLevel: 'info',
 } as const;
 
 export const ENV = {
@@ -25,4 +38,5 @@ export const ENV = {
   keysDir: 'SSHGATE_KEYS_DIR',
   secretsDir: 'SSHGATE_SECRETS_DIR',
   secretPrefix: 'SSHGATE_SECRET_',
+  logLevel: 'SSHGATE_LOG_LEVEL',
 } as const;

@@ -1,16 +1,19 @@
 /** Turns a command line into one command call. Reads nothing but its arguments. */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { LOG_LEVELS, type LogLevel } from '../audit/log.js';
 import { DEFAULTS, ENV } from '../defaults.js';
 import { checkCommand } from './check.js';
 import { testsDirOf, type Io, type Paths } from './context.js';
 import { planCommand } from './plan.js';
 import { policyDiffCommand } from './policy-diff.js';
 import { policyTestCommand } from './policy-test.js';
+import { serveCommand } from './serve.js';
 
 export const USAGE = `usage: sshgate <command> [options]
 
 commands:
+  serve                         serve MCP over stdio (the agent starts this)
   check                         validate the config and the policy, print a summary
   plan ALIAS|@TAG -- COMMAND    print what the policy decides for COMMAND, and why
   policy test [PATH]            run the policy test cases (default: <policy>/tests)
@@ -19,6 +22,7 @@ commands:
 options:
   --config DIR     inventory and credentials directory  (env ${ENV.configDir}, default ${DEFAULTS.configDir})
   --policy PATH    policy file or directory              (env ${ENV.policyPath}, default ${DEFAULTS.policyPath})
+  --log-level L    serve: fatal|error|warn|info|debug|trace|silent   (env ${ENV.logLevel}, default ${DEFAULTS.logLevel})
   --json           plan: print the decision as JSON
   -h, --help       print this help
   -v, --version    print the version
@@ -44,6 +48,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         config: { type: 'string' },
         policy: { type: 'string' },
         json: { type: 'boolean', default: false },
+        'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -71,6 +76,12 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
   };
   try {
     switch (command) {
+      case 'serve': {
+        expectArgs(rest, 0, 'serve takes no arguments');
+        const level = values['log-level'] ?? env[ENV.logLevel] ?? DEFAULTS.logLevel;
+        if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`unknown log level "${level}"; expected one of ${LOG_LEVELS.join(', ')}`);
+        return await serveCommand(paths, { logLevel: level as LogLevel, version, env }, io);
+      }
       case 'check':
         expectArgs(rest, 0, 'check takes no arguments');
         return await checkCommand(paths, io);

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { utils } from 'ssh2';
+import ssh2 from 'ssh2';
 import { keyPathProblem } from '../config/load-inventory.js';
 import type { CredentialEntry, HostEntry } from '../config/schemas.js';
 import { ENV } from '../defaults.js';
@@ -61,7 +61,7 @@ export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: Sec
       throw new SshgateError('invalid_config', `the key of credential "${cred.name}" cannot be read: ${file}`, `put the private key at ${file}, readable by sshgate`);
     }
     const passphrase = cred.key_passphrase_secret ? readSecret(cred.key_passphrase_secret, sources) : undefined;
-    const parsed = utils.parseKey(data, passphrase);
+    const parsed = ssh2.utils.parseKey(data, passphrase);
     if (parsed instanceof Error) {
       const encrypted = /encrypted|passphrase|decrypt/i.test(parsed.message);
       throw new SshgateError(

@@ -7,7 +7,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP, connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Client } from 'ssh2';
+import ssh2, { type Client } from 'ssh2';
 import { SshgateError } from '../errors.js';
 import type { AuthConfig } from './auth.js';
 import type { HostKeyVerdict } from './host-keys.js';
@@ -30,7 +30,7 @@ export interface ConnectOptions {
 
 export function openConnection(o: ConnectOptions): Promise<Client> {
   return new Promise((resolve, reject) => {
-    const client = new Client();
+    const client = new ssh2.Client();
     let verdict: HostKeyVerdict | undefined;
     let settled = false;
     const held: { socket?: Duplex } = {};

@@ -21,6 +21,8 @@ export interface ExecResult {
 
 export interface ExecContext {
   signal: AbortSignal;
+  /** Epoch ms at which the task's time limit runs out (connecting counts against it). */
+  deadline: number;
   stdout(data: Buffer): void;
   stderr(data: Buffer): void;
 }
@@ -68,6 +70,8 @@ export interface TaskManagerOptions {
   maxTasks?: number;
   now?: () => number;
   ids?: TaskIdFactory;
+  /** Called once per task, when it reaches its final state (the audit record). */
+  onEnd?: (task: Task) => void;
 }
 
 export class TaskManager {
@@ -75,11 +79,13 @@ export class TaskManager {
   private readonly maxTasks: number;
   private readonly now: () => number;
   private readonly ids: TaskIdFactory;
+  private readonly onEnd: (task: Task) => void;
 
   constructor(options: TaskManagerOptions = {}) {
     this.maxTasks = options.maxTasks ?? 1000;
     this.now = options.now ?? Date.now;
     this.ids = options.ids ?? new TaskIdFactory();
+    this.onEnd = options.onEnd ?? (() => undefined);
   }
 
   start(alias: string, command: string, limits: TaskLimits, executor: Executor): Task {
@@ -170,6 +176,7 @@ export class TaskManager {
     try {
       result = entry.executor({
         signal: entry.controller.signal,
+        deadline: entry.createdAt + entry.limits.max_seconds * 1000,
         stdout: (d) => entry.stdout.write(d),
         stderr: (d) => entry.stderr.write(d),
       });
@@ -209,6 +216,11 @@ export class TaskManager {
       };
     }
     entry.finish();
+    try {
+      this.onEnd(entry);
+    } catch {
+      // The record is best effort; the task has ended either way.
+    }
     this.pump(entry.alias);
   }
 

@@ -38,6 +38,8 @@ export interface FleetOptions {
   /** First address is 127.0.<subnet>.10; distinct fleets in one run use distinct subnets. */
   subnet?: number;
   aliasPrefix?: string;
+  /** sshd's MaxSessions (sessions per connection); 20 unless a test needs the limit. */
+  maxSessions?: number;
 }
 
 export async function startFleet(count: number, options: FleetOptions = {}): Promise<Fleet> {
@@ -81,12 +83,14 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
         'PermitRootLogin prohibit-password',
         'StrictModes no',
         'MaxStartups 200:30:400',
-        'MaxSessions 20',
+        `MaxSessions ${options.maxSessions ?? 20}`,
         'LogLevel VERBOSE',
         '',
       ].join('\n'),
     );
     const child = spawn(SSHD, ['-D', '-f', config, '-E', join(dir, `sshd.${n}.log`)], { stdio: 'ignore' });
+    // A missing sshd is reported by waitForPort below, with the hint; not as an uncaught error.
+    child.on('error', (err) => writeFileSync(join(dir, `sshd.${n}.log`), `${SSHD}: ${err.message} (install openssh-server)\n`));
     children.push(child);
   }
   const fleet: Fleet = {

@@ -1,0 +1,68 @@
+/**
+ * The server log and the audit records in it: pino JSON lines on stderr (stdout is the MCP
+ * channel). Every policy decision and every task end becomes one `audit` record; credentials
+ * never reach the logger, and the paths where they could hide are redacted all the same.
+ */
+import { pino, type Logger } from 'pino';
+import type { Decision } from '../policy/decision.js';
+import type { Task } from '../tasks/task-manager.js';
+import { commandHash } from '../tasks/ids.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const REDACT = ['password', 'passphrase', 'privateKey', 'token', '*.password', '*.passphrase', '*.privateKey', '*.token', 'auth', '*.auth'];
+
+export function createLogger(level: LogLevel, fd = 2): Logger {
+  return pino(
+    { name: 'sshgate', level, redact: { paths: REDACT, censor: '[redacted]' }, base: { pid: process.pid } },
+    // Synchronous, so the records of a server that is about to exit are not lost.
+    pino.destination({ fd, sync: true }),
+  );
+}
+
+export interface Auditor {
+  decision(d: Decision, context: { tool: string; tag?: string }): void;
+  taskEnd(task: Task): void;
+}
+
+export function createAuditor(logger: Logger): Auditor {
+  const audit = logger.child({ audit: true });
+  return {
+    decision(d, context) {
+      audit.info(
+        {
+          event: 'decision',
+          tool: context.tool,
+          ...(context.tag ? { tag: context.tag } : {}),
+          alias: d.alias,
+          command: d.command,
+          command_hash: commandHash(d.command),
+          allowed: d.allowed,
+          reason: d.reason,
+          rules: d.matched_rules.map((r) => `${r.name} (${r.source})`),
+        },
+        d.allowed ? 'allowed' : 'denied',
+      );
+    },
+    taskEnd(t) {
+      audit.info(
+        {
+          event: 'task_end',
+          task_id: t.id,
+          alias: t.alias,
+          command: t.command,
+          command_hash: commandHash(t.command),
+          state: t.state,
+          exit_code: t.exitCode,
+          signal: t.signal,
+          duration_ms: t.endedAt !== undefined && t.startedAt !== undefined ? t.endedAt - t.startedAt : 0,
+          stdout_bytes: t.stdout.written,
+          stderr_bytes: t.stderr.written,
+          ...(t.error ? { error_code: t.error.code, error: t.error.message } : {}),
+        },
+        `task ${t.state}`,
+      );
+    },
+  };
+}

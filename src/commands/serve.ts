@@ -1,0 +1,76 @@
+/**
+ * `sshgate serve`: the MCP server over stdio. It runs until stdin ends or a SIGTERM/SIGINT comes,
+ * then cancels every task (so nothing is left running on a host), closes the connections and
+ * exits, within about two seconds.
+ */
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { createAuditor, createLogger, type LogLevel } from '../audit/log.js';
+import { DEFAULTS } from '../defaults.js';
+import { ConfigError } from '../errors.js';
+import { Gateway } from '../gateway/gateway.js';
+import { createServer } from '../mcp/server.js';
+import { ConnectionPool } from '../ssh/pool.js';
+import { TaskManager } from '../tasks/task-manager.js';
+import type { Io, Paths } from './context.js';
+
+export interface ServeOptions {
+  logLevel: LogLevel;
+  version: string;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/** Shutdown gets this long before the process exits regardless. */
+const SHUTDOWN_MS = 1800;
+
+export async function serveCommand(paths: Paths, options: ServeOptions, io: Io): Promise<number> {
+  const logger = createLogger(options.logLevel);
+  const audit = createAuditor(logger);
+  const tasks = new TaskManager({ onEnd: (t) => audit.taskEnd(t) });
+  const pool = new ConnectionPool({
+    logger,
+    idleMs: DEFAULTS.idleSeconds * 1000,
+    keepaliveMs: DEFAULTS.keepaliveSeconds * 1000,
+    connectTimeoutMs: DEFAULTS.connectTimeoutSeconds * 1000,
+  });
+  let gateway: Gateway;
+  try {
+    gateway = await Gateway.create({ paths, env: options.env, logger, audit, tasks, pool });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.err(`sshgate: the configuration is invalid, not serving:\n${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const server = createServer({ gateway, logger, version: options.version });
+  const transport = new StdioServerTransport();
+
+  let stopping: Promise<void> | undefined;
+  const stopped = new Promise<string>((resolve) => {
+    const stop = (why: string) => {
+      stopping ??= (async () => {
+        logger.info({ why }, 'shutting down: cancelling tasks and closing connections');
+        await Promise.race([
+          (async () => {
+            await tasks.shutdown();
+            await pool.close();
+          })(),
+          new Promise((r) => setTimeout(r, SHUTDOWN_MS).unref()),
+        ]);
+        await server.close().catch(() => undefined);
+        resolve(why);
+      })();
+    };
+    process.stdin.once('end', () => stop('stdin closed'));
+    process.stdin.once('close', () => stop('stdin closed'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    transport.onclose = () => stop('transport closed');
+  });
+  await server.connect(transport);
+  logger.info({ hosts: gateway.listHosts({}).hosts.length, version: options.version }, 'sshgate serving MCP over stdio');
+  await stopped;
+  // Whatever still holds the event loop (a socket mid-close) must not keep a stopped server alive.
+  setTimeout(() => process.exit(0), 100).unref();
+  return 0;
+}

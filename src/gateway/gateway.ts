@@ -1,0 +1,277 @@
+/**
+ * What sshgate does for a caller, whatever the transport: look hosts up, decide a command by the
+ * policy, and only then turn it into a task on a pooled connection. The configuration is one
+ * immutable snapshot swapped whole on reload; a task keeps the snapshot it started under.
+ */
+import { isAbsolute, join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { Auditor } from '../audit/log.js';
+import { jumpChain } from '../config/load-inventory.js';
+import type { HostEntry } from '../config/schemas.js';
+import { DEFAULTS } from '../defaults.js';
+import { ConfigError, SshgateError } from '../errors.js';
+import { effectiveLimits } from '../policy/limits.js';
+import { loadAll, type Loaded, type Paths } from '../policy/load.js';
+import { decideForHost } from '../policy/plan.js';
+import { KnownHostsFile } from '../ssh/known-hosts-file.js';
+import type { ConnectionPool } from '../ssh/pool.js';
+import { parseTaskId } from '../tasks/ids.js';
+import { isFinal, type Task, type TaskManager } from '../tasks/task-manager.js';
+import type * as S from './schemas.js';
+import { targetFor, type TargetContext } from './targets.js';
+
+export interface GatewayDeps {
+  paths: Paths;
+  env: Readonly<Record<string, string | undefined>>;
+  logger: Logger;
+  audit: Auditor;
+  tasks: TaskManager;
+  pool: ConnectionPool;
+  graceMs?: number;
+}
+
+interface Snapshot {
+  loaded: Loaded;
+  hostKeys: KnownHostsFile;
+}
+
+export class Gateway {
+  private snap: Snapshot;
+
+  private constructor(
+    private readonly d: GatewayDeps,
+    snap: Snapshot,
+  ) {
+    this.snap = snap;
+  }
+
+  /** Loads the configuration; a ConfigError says what is wrong with it. */
+  static async create(deps: GatewayDeps): Promise<Gateway> {
+    return new Gateway(deps, await loadSnapshot(deps));
+  }
+
+  listHosts(input: S.ListHostsInput): S.ListHostsResult {
+    const hosts = this.snap.loaded.inventory.hosts.filter((h) => input.tag === undefined || h.tags.includes(input.tag));
+    return { hosts: hosts.map((h) => ({ alias: h.alias, tags: h.tags, description: h.description })) };
+  }
+
+  describeHost(input: S.DescribeHostInput): S.DescribeHostResult {
+    const { inventory, policy, engine } = this.snap.loaded;
+    const host = this.host(input.alias);
+    const cred = inventory.credentialByName.get(host.credentials);
+    const methods: S.DescribeHostResult['auth_methods'] = [];
+    if (cred?.key_path) methods.push('key');
+    if (cred?.agent) methods.push('agent');
+    if (cred?.password_secret) methods.push('password');
+    return {
+      alias: host.alias,
+      host: host.host,
+      port: host.port,
+      user: host.user ?? cred?.username ?? null,
+      tags: host.tags,
+      description: host.description,
+      jump_chain: jumpChain(inventory, host.alias).slice(0, -1),
+      credential: host.credentials,
+      auth_methods: methods,
+      limits: effectiveLimits(policy, host).values,
+      rules: engine.rulesFor(host).map((r) => ({ name: r.name, action: r.action, commands: r.commands, source: r.source })),
+    };
+  }
+
+  plan(input: S.PlanInput): S.PlanResult {
+    const command = checkCommand(input.command);
+    const hosts = this.targetsOf(input);
+    const decisions = hosts.map((h) => decideForHost(this.snap.loaded.engine, h, command));
+    for (const d of decisions) this.d.audit.decision(d, { tool: 'ssh_plan', ...(input.tag ? { tag: input.tag } : {}) });
+    const allowed = decisions.every((d) => d.allowed);
+    const shown = decisions.find((d) => !d.allowed) ?? (decisions[0] as (typeof decisions)[number]);
+    const denied = decisions.filter((d) => !d.allowed);
+    const reason =
+      decisions.length === 1
+        ? shown.reason
+        : allowed
+          ? `allowed on all ${decisions.length} hosts`
+          : `denied on ${denied.length} of ${decisions.length} hosts (${denied.map((d) => d.alias).join(', ')}); first: ${shown.reason}`;
+    return {
+      allowed,
+      targets: hosts.map((h) => h.alias),
+      segments: shown.segments,
+      limits: shown.limits,
+      reason,
+      decisions: decisions.map((d) => ({ alias: d.alias, allowed: d.allowed, reason: d.reason })),
+    };
+  }
+
+  /** Decides, starts the task, and waits for it up to wait_seconds (or until the caller gives up). */
+  async run(input: S.RunInput, callerSignal?: AbortSignal): Promise<S.RunResult> {
+    const task = this.start(input, 'ssh_run');
+    const onGone = () => this.d.tasks.cancel(task.id);
+    callerSignal?.addEventListener('abort', onGone, { once: true });
+    try {
+      await this.d.tasks.waitFor(task, (input.wait_seconds ?? DEFAULTS.waitSeconds) * 1000);
+    } finally {
+      callerSignal?.removeEventListener('abort', onGone);
+    }
+    if (isFinal(task.state) && task.exitCode === null && task.signal === null && task.error && (task.state === 'failed' || task.state === 'lost')) {
+      // It never ran, or its outcome is unknown: an error, with the task id to look it up by.
+      throw new SshgateError(task.error.code, task.error.message, `${task.error.hint ?? ''}${task.error.hint ? ' ' : ''}(task ${task.id})`);
+    }
+    return runResult(task);
+  }
+
+  cancel(input: S.CancelInput): S.CancelResult {
+    if (!parseTaskId(input.task_id)) {
+      throw new SshgateError('invalid_input', `"${clip(input.task_id)}" is not a task id`, 'a task id looks like alias:hash:timestamp, as ssh_run returned it');
+    }
+    const outcome = this.d.tasks.cancel(input.task_id);
+    if (outcome.result === 'not_found' || !outcome.task) {
+      throw new SshgateError('not_found', `no task "${clip(input.task_id)}"`, 'finished tasks are forgotten after their task_result_ttl; the id may also be from another server');
+    }
+    return { task_id: input.task_id, result: outcome.result, state: outcome.task.state };
+  }
+
+  /** Reads the files again and swaps them in whole; a bad file leaves the running config alone. */
+  async reload(): Promise<S.ReloadResult> {
+    let next: Snapshot;
+    try {
+      next = await loadSnapshot(this.d);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        throw new SshgateError('invalid_config', `the new configuration was not loaded, the old one stays: ${err.message}`, 'fix the files listed and reload again');
+      }
+      throw err;
+    }
+    this.snap = next;
+    this.d.pool.drainIdle();
+    this.d.logger.info({ hosts: next.loaded.inventory.hosts.length, rules: next.loaded.policy.rules.length }, 'configuration reloaded');
+    return {
+      reloaded: true,
+      hosts: next.loaded.inventory.hosts.length,
+      rules: next.loaded.policy.rules.length,
+      policy_files: next.loaded.policy.files,
+      host_key_policy: next.hostKeys.policy,
+      known_hosts: next.hostKeys.path,
+    };
+  }
+
+  async ping(input: S.PingInput, signal?: AbortSignal): Promise<S.PingResult> {
+    if (input.alias !== undefined) return this.pingOne(this.host(input.alias), signal);
+    const all = await Promise.all(this.snap.loaded.inventory.hosts.map((h) => this.pingOne(h, signal)));
+    const latencies = all.map((p) => p.latency_ms).filter((l): l is number => l !== null);
+    return {
+      alias: '*',
+      reachable: all.every((p) => p.reachable),
+      latency_ms: latencies.length ? Math.max(...latencies) : null,
+      hosts: all,
+    };
+  }
+
+  private async pingOne(host: HostEntry, signal?: AbortSignal): Promise<S.PingOne> {
+    const limit = effectiveLimits(this.snap.loaded.policy, host).values.max_seconds * 1000;
+    const deadline = Date.now() + Math.min(limit, DEFAULTS.connectTimeoutSeconds * 1000);
+    try {
+      const target = targetFor(host, this.targetContext());
+      const ms = await this.d.pool.ping(target, signal ?? new AbortController().signal, deadline);
+      return { alias: host.alias, reachable: true, latency_ms: Math.round(ms * 10) / 10 };
+    } catch (err) {
+      const e = err instanceof SshgateError ? err : new SshgateError('internal', 'ping failed unexpectedly', 'see the server log');
+      return { alias: host.alias, reachable: false, latency_ms: null, error: e.toJSON() };
+    }
+  }
+
+  private start(input: S.RunInput, tool: string): Task {
+    const host = this.host(input.alias);
+    const command = checkCommand(input.command);
+    const decision = decideForHost(this.snap.loaded.engine, host, command);
+    this.d.audit.decision(decision, { tool });
+    if (!decision.allowed) {
+      throw new SshgateError('policy_denied', `host "${host.alias}": ${decision.reason}`, 'ssh_plan shows each part of the command and the rule that decides it; ask for a policy change if it should be allowed');
+    }
+    const target = targetFor(host, this.targetContext());
+    const limits = { ...decision.limits };
+    if (input.timeout_seconds !== undefined) limits.max_seconds = Math.min(limits.max_seconds, input.timeout_seconds);
+    const graceMs = this.d.graceMs ?? DEFAULTS.graceMs;
+    return this.d.tasks.start(host.alias, command, limits, (ctx) =>
+      this.d.pool.exec(target, command, { signal: ctx.signal, deadline: ctx.deadline, stdout: ctx.stdout, stderr: ctx.stderr, graceMs }),
+    );
+  }
+
+  private targetContext(): TargetContext {
+    const { inventory, engine } = this.snap.loaded;
+    return {
+      inventory,
+      network: engine.network,
+      hostKeys: this.snap.hostKeys,
+      sources: { keysDir: this.d.paths.keysDir, secretsDir: this.d.paths.secretsDir, env: this.d.env },
+    };
+  }
+
+  private host(alias: string): HostEntry {
+    const host = this.snap.loaded.inventory.byAlias.get(alias);
+    if (!host) throw new SshgateError('unknown_host', `no host "${clip(alias)}" in the inventory`, 'ssh_list_hosts lists the aliases you can use');
+    return host;
+  }
+
+  private targetsOf(input: S.PlanInput): HostEntry[] {
+    if ((input.alias === undefined) === (input.tag === undefined)) {
+      throw new SshgateError('invalid_input', 'give either alias or tag, not both and not neither', 'ssh_plan {"alias": "web1", "command": "uptime"}');
+    }
+    if (input.alias !== undefined) return [this.host(input.alias)];
+    const hosts = this.snap.loaded.inventory.hosts.filter((h) => h.tags.includes(input.tag as string));
+    if (hosts.length === 0) throw new SshgateError('unknown_host', `no host has the tag "${input.tag}"`, 'ssh_list_hosts shows the hosts and their tags');
+    return hosts;
+  }
+}
+
+async function loadSnapshot(d: GatewayDeps): Promise<Snapshot> {
+  const loaded = await loadAll(d.paths);
+  const configured = loaded.policy.knownHostsPath;
+  const path = configured ? (isAbsolute(configured) ? configured : resolve(configured)) : join(d.paths.configDir, DEFAULTS.knownHostsName);
+  let hostKeys: KnownHostsFile;
+  try {
+    hostKeys = new KnownHostsFile(path, loaded.policy.hostKeyPolicy, (k) => d.logger.warn(k, 'host key of a new host recorded (accept-new)'));
+  } catch (err) {
+    if (err instanceof SshgateError) throw new ConfigError([{ file: path, line: 1, col: 1, message: `${err.message}; ${err.hint ?? ''}` }]);
+    throw err;
+  }
+  return { loaded, hostKeys };
+}
+
+/** The checks a command gets before the policy sees it: what no reviewed rule could mean. */
+function checkCommand(command: string): string {
+  if (command.trim() === '') throw new SshgateError('invalid_input', 'the command is empty', 'give the command line to run, e.g. "uptime"');
+  const bytes = Buffer.byteLength(command, 'utf8');
+  if (bytes > DEFAULTS.maxCommandBytes) {
+    throw new SshgateError('invalid_input', `the command is ${bytes} bytes long; the limit is ${DEFAULTS.maxCommandBytes}`, 'copy large inputs to the host another way and run a short command over them');
+  }
+  if (command.includes('\0')) throw new SshgateError('invalid_input', 'the command contains a NUL byte', 'a shell command line cannot contain NUL; remove it');
+  return command;
+}
+
+function runResult(task: Task): S.RunResult {
+  const end = task.endedAt ?? Date.now();
+  return {
+    task_id: task.id,
+    state: task.state,
+    exit_code: task.exitCode,
+    signal: task.signal,
+    stdout: text(task.stdout),
+    stderr: text(task.stderr),
+    truncated: task.stdout.truncated || task.stderr.truncated,
+    duration_ms: task.startedAt === undefined ? 0 : end - task.startedAt,
+    ...(task.error ? { error: task.error } : {}),
+  };
+}
+
+/** The kept output as text; where the middle was dropped, a marker says how much. */
+function text(buffer: Task['stdout']): string {
+  const head = buffer.read(0, Math.ceil(buffer.limit / 2));
+  if (head.next >= buffer.written) return head.data.toString('utf8');
+  const rest = buffer.read(head.next, buffer.limit);
+  const dropped = rest.dropped ? `\n[… ${rest.dropped} bytes dropped …]\n` : '';
+  return head.data.toString('utf8') + dropped + rest.data.toString('utf8');
+}
+
+function clip(s: string): string {
+  return s.length > 120 ? `${s.slice(0, 120)}…` : s;
+}

@@ -1,0 +1,45 @@
+/**
+ * From an inventory host to what the pool connects to: its address, its resolved credentials, its
+ * jump chain (each hop a target of its own), the known_hosts checker and the network policy.
+ */
+import type { Inventory } from '../config/load-inventory.js';
+import type { HostEntry } from '../config/schemas.js';
+import { SshgateError } from '../errors.js';
+import type { NetworkCheck } from '../policy/network.js';
+import { resolveAuth, type SecretSources } from '../ssh/auth.js';
+import type { HostKeyChecker } from '../ssh/known-hosts-file.js';
+import type { HostTarget } from '../ssh/pool.js';
+
+export interface TargetContext {
+  inventory: Inventory;
+  network: NetworkCheck;
+  hostKeys: HostKeyChecker;
+  sources: SecretSources;
+}
+
+export function targetFor(host: HostEntry, ctx: TargetContext, seen: string[] = []): HostTarget {
+  if (seen.includes(host.alias)) {
+    throw new SshgateError('invalid_config', `the jump chain of host "${seen[0]}" loops at "${host.alias}"`, 'fix the jump: entries in servers.yml');
+  }
+  const cred = ctx.inventory.credentialByName.get(host.credentials);
+  if (!cred) throw new SshgateError('invalid_config', `host "${host.alias}" names the unknown credential "${host.credentials}"`, 'add it to credentials.yml');
+  const target: HostTarget = {
+    alias: host.alias,
+    host: host.host,
+    port: host.port,
+    auth: resolveAuth(host, cred, ctx.sources),
+    hostKeys: ctx.hostKeys,
+    checkAddress: (address) => {
+      const verdict = ctx.network.check(address);
+      return verdict.allowed
+        ? undefined
+        : new SshgateError('policy_denied', `host "${host.alias}" resolves to ${address}, which the network policy refuses: ${verdict.reason}`, 'change the network: section of the policy, or the address of the host');
+    },
+  };
+  if (host.jump) {
+    const jump = ctx.inventory.byAlias.get(host.jump);
+    if (!jump) throw new SshgateError('invalid_config', `host "${host.alias}" names the unknown jump host "${host.jump}"`, 'add it to servers.yml');
+    target.jump = targetFor(jump, ctx, [...seen, host.alias]);
+  }
+  return target;
+}

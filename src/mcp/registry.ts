@@ -1,0 +1,53 @@
+/**
+ * The tool table the server serves. A tool is a name, a description, zod input and output
+ * schemas, its four annotations and a handler. Input is validated here, so a bad argument is an
+ * `invalid_input` tool error with a hint like every other error (the SDK's McpServer would answer
+ * it with untyped text instead), and the published JSON Schemas come from the same zod schemas.
+ */
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { ServerNotification, ServerRequest, Tool, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { SshgateError } from '../errors.js';
+
+export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
+  name: string;
+  title: string;
+  description: string;
+  input: I;
+  output: O;
+  annotations: Required<Pick<ToolAnnotations, 'readOnlyHint' | 'destructiveHint' | 'idempotentHint' | 'openWorldHint'>>;
+  handler: (input: z.infer<I>, extra: Extra) => Promise<z.infer<O>> | z.infer<O>;
+}
+
+export class ToolRegistry {
+  private readonly tools = new Map<string, ToolDef>();
+
+  register<I extends z.ZodObject, O extends z.ZodObject>(def: ToolDef<I, O>): void {
+    this.tools.set(def.name, def as unknown as ToolDef);
+  }
+
+  get(name: string): ToolDef | undefined {
+    return this.tools.get(name);
+  }
+
+  list(): Tool[] {
+    return [...this.tools.values()].map((t) => ({
+      name: t.name,
+      title: t.title,
+      description: t.description,
+      inputSchema: z.toJSONSchema(t.input, { io: 'input' }) as Tool['inputSchema'],
+      outputSchema: z.toJSONSchema(t.output, { io: 'output' }) as Tool['outputSchema'],
+      annotations: { title: t.title, ...t.annotations },
+    }));
+  }
+}
+
+/** Validates arguments against a tool's input schema; every problem named by its field. */
+export function parseInput<I extends z.ZodObject>(tool: ToolDef<I>, args: unknown): z.infer<I> {
+  const parsed = tool.input.safeParse(args ?? {});
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : 'arguments'}: ${i.message}`);
+  throw new SshgateError('invalid_input', `invalid arguments for ${tool.name}: ${problems.join('; ')}`, `the input schema of ${tool.name} (tools/list) gives each field and its type`);
+}

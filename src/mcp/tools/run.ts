@@ -1,0 +1,31 @@
+/** ssh_run and ssh_cancel: a command on one host as a task, and stopping it. */
+import type { Gateway } from '../../gateway/gateway.js';
+import { CancelInput, CancelResult, RunInput, RunResult } from '../../gateway/schemas.js';
+import type { ToolRegistry } from '../registry.js';
+
+export function registerRunTools(tools: ToolRegistry, gateway: Gateway): void {
+  tools.register({
+    name: 'ssh_run',
+    title: 'Run a command on a host',
+    description:
+      'Run a command on one host over SSH, if the policy allows every part of it (see ssh_plan). ' +
+      'Returns stdout, stderr, exit_code, signal and duration_ms; a non-zero exit is a result, not an error. ' +
+      'If the command is still running after wait_seconds (default 50), returns state "running" and its task_id: ' +
+      'the task goes on, and ssh_cancel stops it. timeout_seconds can only shorten the policy limit.',
+    input: RunInput,
+    output: RunResult,
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+    handler: (input, extra) => gateway.run(input, extra.signal),
+  });
+  tools.register({
+    name: 'ssh_cancel',
+    title: 'Cancel a task',
+    description:
+      'Stop a running or queued task: the remote command gets TERM, then KILL after a grace period, and every process it started is removed. ' +
+      'Answers already_finished for a task that has ended.',
+    input: CancelInput,
+    output: CancelResult,
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    handler: (input) => gateway.cancel(input),
+  });
+}

@@ -1,0 +1,124 @@
+/**
+ * sshgate as an agent sees it: a config dir for a fleet (inventory, credentials, key, known_hosts,
+ * policy), `node dist/cli.js serve` started over stdio by the MCP SDK's own client, and helpers
+ * to call tools and read their results.
+ */
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Fleet } from './sshd.js';
+
+export interface HostSpec {
+  alias: string;
+  host: string;
+  port: number;
+  tags?: string[];
+  jump?: string;
+}
+
+export interface GateConfig {
+  hosts: HostSpec[];
+  /** known_hosts text; the fleet's own file by default. */
+  knownHosts?: string;
+  /** The policy file's text; allow-everything-but-reboot by default. */
+  policy?: string;
+}
+
+export const ALLOW_ALL_POLICY = `
+rules:
+  - { name: "no reboots", action: deny, commands: ["reboot*", "shutdown*"] }
+  - { name: "tests run anything else", action: allow, commands: ["*", "* > *", "* 2>&1", "*$(*)*", "*\${*}*", "*$*"] }
+`;
+
+/** Writes config/ (servers, credentials, keys, known_hosts) and policies/ for the fleet. */
+export function writeConfig(fleet: Fleet, c: GateConfig): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sshgate-gate-'));
+  const config = join(dir, 'config');
+  mkdirSync(join(config, 'keys'), { recursive: true });
+  mkdirSync(join(dir, 'policies'));
+  copyFileSync(fleet.userKeyPath, join(config, 'keys', 'fleet'));
+  const hosts = c.hosts.map((h) =>
+    `  - { alias: ${h.alias}, host: "${h.host}", port: ${h.port}, credentials: fleet, tags: [${(h.tags ?? ['test']).join(', ')}]${h.jump ? `, jump: ${h.jump}` : ''} }`,
+  );
+  writeFileSync(join(config, 'servers.yml'), `hosts:\n${hosts.join('\n')}\n`);
+  writeFileSync(join(config, 'credentials.yml'), `entries:\n  - { name: fleet, username: ${fleet.user}, key_path: fleet }\n`);
+  writeFileSync(join(config, 'known_hosts'), c.knownHosts ?? execFileSync('cat', [fleet.knownHostsPath], { encoding: 'utf8' }));
+  writeFileSync(join(dir, 'policies', 'test.yml'), c.policy ?? ALLOW_ALL_POLICY);
+  return dir;
+}
+
+export interface Gate {
+  client: Client;
+  transport: StdioClientTransport;
+  dir: string;
+  /** Everything the server wrote to stderr so far (its pino log). */
+  log(): string;
+  call(name: string, args?: Record<string, unknown>): Promise<CallToolResult>;
+  /** Calls a tool that must succeed and returns its structured result. */
+  ok<T = Record<string, unknown>>(name: string, args?: Record<string, unknown>): Promise<T>;
+  /** Calls a tool that must fail and returns its error body. */
+  fails(name: string, args?: Record<string, unknown>): Promise<{ code: string; message: string; hint?: string }>;
+  close(): Promise<void>;
+}
+
+export async function startGate(dir: string, env: Record<string, string> = {}): Promise<Gate> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies')],
+    env: { PATH: process.env.PATH ?? '', SSHGATE_LOG_LEVEL: 'info', ...env },
+    stderr: 'pipe',
+  });
+  let log = '';
+  transport.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  const client = new Client({ name: 'sshgate-tests', version: '1.0.0' });
+  await client.connect(transport);
+  const call = (name: string, args: Record<string, unknown> = {}) =>
+    client.callTool({ name, arguments: args }, undefined, { timeout: 120_000 }) as Promise<CallToolResult>;
+  return {
+    client,
+    transport,
+    dir,
+    log: () => log,
+    call,
+    async ok<T>(name: string, args?: Record<string, unknown>) {
+      const r = await call(name, args);
+      if (r.isError) throw new Error(`${name} failed: ${JSON.stringify(r.structuredContent ?? r.content)}`);
+      return r.structuredContent as T;
+    },
+    async fails(name: string, args?: Record<string, unknown>) {
+      const r = await call(name, args);
+      if (!r.isError) throw new Error(`${name} succeeded: ${JSON.stringify(r.structuredContent)}`);
+      return r.structuredContent as { code: string; message: string; hint?: string };
+    },
+    async close() {
+      await client.close();
+    },
+  };
+}
+
+export function removeConfig(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** The fleet user's processes whose command line matches, as `pgrep -u USER -f` sees them. */
+export function pgrep(user: string, pattern: string): string {
+  try {
+    return execFileSync('pgrep', ['-u', user, '-af', pattern], { encoding: 'utf8' }).trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Polls until no process of the user matches, or the time is up. */
+export async function goneWithin(user: string, pattern: string, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (pgrep(user, pattern) === '') return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
