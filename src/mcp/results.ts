@@ -1,6 +1,7 @@
 /**
  * One place where results and errors become MCP tool results: the structured value and the same
- * JSON as text; an error is `isError` with `{ code, message, hint }` and never a stack trace.
+ * JSON as text; an error is `isError` with `{ code, message, hint }` as its JSON text, and never
+ * a stack trace.
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
@@ -18,5 +19,6 @@ export function toToolError(err: unknown, logger: Logger, tool: string): CallToo
     logger.error({ tool, err }, 'a tool failed unexpectedly');
     body = { code: 'internal', message: `${tool} failed unexpectedly`, hint: 'the server log has the details' };
   }
-  return { isError: true, content: [{ type: 'text', text: JSON.stringify(body) }], structuredContent: body };
+  // No structuredContent: clients check it against the tool's output schema, errors included.
+  return { isError: true, content: [{ type: 'text', text: JSON.stringify(body) }] };
 }

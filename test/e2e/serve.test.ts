@@ -1,32 +1,268 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { goneWithin, removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
+import { errorBody, goneWithin, pgrep, removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
+
+interface RunResult {
+  task_id: string;
+  state: string;
+  exit_code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+  duration_ms: number;
+  error?: { code: string; message: string; hint?: string };
+}
+
+/** A TCP listener that accepts and never says a word: a black-holed SSH host. It counts connections. */
+class Silent {
+  connections = 0;
+  private readonly sockets: Socket[] = [];
+  readonly server: Server = createServer((s) => {
+    this.connections++;
+    this.sockets.push(s);
+    s.on('error', () => undefined);
+  });
+  port = 0;
+  async start(): Promise<void> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    this.port = (this.server.address() as { port: number }).port;
+  }
+  stop(): void {
+    for (const s of this.sockets) s.destroy();
+    this.server.close();
+  }
+}
+
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
 
 let fleet: Fleet;
 let gate: Gate;
+const silent = new Silent();
+let deadPort: number;
 beforeAll(async () => {
   fleet = await startFleet(2, { subnet: 63 });
-  gate = await startGate(writeConfig(fleet, { hosts: fleet.hosts }));
+  await silent.start();
+  deadPort = await closedPort();
+  const hosts = [
+    ...fleet.hosts.map((h, i) => ({ ...h, tags: i === 0 ? ['test', 'web'] : ['test'] })),
+    { alias: 'silent', host: '127.0.0.1', port: silent.port, tags: ['broken'] },
+    { alias: 'dead', host: '127.0.0.1', port: deadPort, tags: ['broken'] },
+  ];
+  gate = await startGate(writeConfig(fleet, { hosts }));
 });
 afterAll(async () => {
   await gate?.close();
+  silent.stop();
   await fleet?.stop();
   if (gate) removeConfig(gate.dir);
 });
 
-describe('ssh_run', () => {
-  it('returns stdout, stderr, exit code, signal and duration', async () => {
-    const r = await gate.ok<Record<string, unknown>>('ssh_run', { alias: 'h1', command: 'echo out; echo err >&2' });
-    expect(r).toMatchObject({ state: 'succeeded', exit_code: 0, signal: null, stdout: 'out\n', stderr: 'err\n', truncated: false });
-    expect(r.duration_ms).toBeTypeOf('number');
+describe('the tool list', () => {
+  it('offers the seven tools, each with input and output schemas and all four annotations', async () => {
+    const { tools } = await gate.client.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(
+      ['ssh_cancel', 'ssh_describe_host', 'ssh_list_hosts', 'ssh_ping', 'ssh_plan', 'ssh_reload_config', 'ssh_run'].sort(),
+    );
+    for (const t of tools) {
+      expect(t.inputSchema.type).toBe('object');
+      expect(t.outputSchema?.type).toBe('object');
+      for (const hint of ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const) {
+        expect(typeof t.annotations?.[hint], `${t.name} ${hint}`).toBe('boolean');
+      }
+    }
+  });
+});
+
+describe('hosts and plans', () => {
+  it('lists the hosts, or those with a tag', async () => {
+    const all = await gate.ok<{ hosts: { alias: string; tags: string[] }[] }>('ssh_list_hosts');
+    expect(all.hosts.map((h) => h.alias)).toEqual(['h1', 'h2', 'silent', 'dead']);
+    const web = await gate.ok<{ hosts: { alias: string }[] }>('ssh_list_hosts', { tag: 'web' });
+    expect(web.hosts.map((h) => h.alias)).toEqual(['h1']);
   });
 
-  it('cancels', async () => {
-    const r = await gate.ok<{ state: string; task_id: string }>('ssh_run', { alias: 'h1', command: 'sleep 300 & sleep 301; wait', wait_seconds: 0.5 });
+  it('describes a host without any secret', async () => {
+    const r = await gate.call('ssh_describe_host', { alias: 'h1' });
+    expect(r.structuredContent).toMatchObject({ alias: 'h1', host: fleet.hosts[0]?.host, user: fleet.user, credential: 'fleet', auth_methods: ['key'], jump_chain: [] });
+    const key = readFileSync(fleet.userKeyPath, 'utf8');
+    const text = JSON.stringify(r);
+    expect(text).not.toContain('PRIVATE KEY');
+    expect(text).not.toContain(key.split('\n')[1]);
+  });
+
+  it('plans a command part by part without running it', async () => {
+    const p = await gate.ok<{ allowed: boolean; segments: { text: string; allowed: boolean }[] }>('ssh_plan', { alias: 'h1', command: 'uptime; reboot' });
+    expect(p.allowed).toBe(false);
+    expect(p.segments.map((s) => [s.text, s.allowed])).toEqual([
+      ['uptime', true],
+      ['reboot', false],
+    ]);
+    const t = await gate.ok<{ allowed: boolean; targets: string[] }>('ssh_plan', { tag: 'test', command: 'uptime' });
+    expect(t).toMatchObject({ allowed: true, targets: ['h1', 'h2'] });
+  });
+});
+
+describe('ssh_run', () => {
+  it('returns stdout, stderr, exit code, signal and duration', async () => {
+    const r = await gate.ok<RunResult>('ssh_run', { alias: 'h1', command: 'echo out; echo err >&2' });
+    expect(r).toMatchObject({ state: 'succeeded', exit_code: 0, signal: null, stdout: 'out\n', stderr: 'err\n', truncated: false });
+    expect(r.task_id).toMatch(/^h1:[0-9a-f]{12}:[0-9]+$/);
+    expect(r.duration_ms).toBeGreaterThanOrEqual(0);
+  });
+
+  it('reports a non-zero exit as a result, not an error', async () => {
+    const r = await gate.call('ssh_run', { alias: 'h2', command: 'echo partial; exit 3' });
+    expect(r.isError).toBeFalsy();
+    expect(r.structuredContent).toMatchObject({ state: 'failed', exit_code: 3, stdout: 'partial\n' });
+  });
+
+  it('refuses a denied command without connecting anywhere', async () => {
+    const before = silent.connections;
+    const e = await gate.fails('ssh_run', { alias: 'silent', command: 'uptime; reboot' });
+    expect(e.code).toBe('policy_denied');
+    expect(e.message).toContain('reboot');
+    expect(e.hint).toBeTruthy();
+    expect(silent.connections).toBe(before);
+  });
+
+  it('cancels a background job and its sibling: no process is left within 3 s', async () => {
+    const r = await gate.ok<RunResult>('ssh_run', { alias: 'h1', command: 'sleep 300 & sleep 301; wait', wait_seconds: 0.5 });
     expect(r.state).toBe('running');
+    expect(pgrep(fleet.user, 'sleep 30[01]')).not.toBe('');
     const c = await gate.ok('ssh_cancel', { task_id: r.task_id });
-    expect(c).toMatchObject({ result: 'cancelled' });
+    expect(c).toMatchObject({ task_id: r.task_id, result: 'cancelled' });
     expect(await goneWithin(fleet.user, 'sleep 30[01]', 3000)).toBe(true);
-    console.error(gate.log());
+    const again = await gate.ok('ssh_cancel', { task_id: r.task_id });
+    expect(again).toMatchObject({ result: 'already_finished', state: 'cancelled' });
+  });
+
+  it('cancels a pipeline: no process is left within 3 s', async () => {
+    const r = await gate.ok<RunResult>('ssh_run', { alias: 'h2', command: 'yes | tail -c 1', wait_seconds: 0.5 });
+    expect(r.state).toBe('running');
+    expect(pgrep(fleet.user, '^yes$')).not.toBe('');
+    await gate.ok('ssh_cancel', { task_id: r.task_id });
+    expect(await goneWithin(fleet.user, '^yes$|^tail -c 1$', 3000)).toBe(true);
+  });
+
+  it('ends a task at its timeout the same way: timed_out, and no process left', async () => {
+    const started = Date.now();
+    const r = await gate.ok<RunResult>('ssh_run', { alias: 'h1', command: 'sleep 302 & sleep 303; wait', timeout_seconds: 1, wait_seconds: 10 });
+    expect(r.state).toBe('timed_out');
+    expect(r.error?.code).toBe('timeout');
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(await goneWithin(fleet.user, 'sleep 30[23]', 3000)).toBe(true);
+  });
+});
+
+describe('hosts that cannot be reached', () => {
+  it('reports a port nobody listens on as connect_failed, with a hint', async () => {
+    const e = await gate.fails('ssh_run', { alias: 'dead', command: 'uptime', timeout_seconds: 5 });
+    expect(e.code).toBe('connect_failed');
+    expect(e.message).toContain(`127.0.0.1:${deadPort}`);
+    expect(e.hint).toBeTruthy();
+  });
+
+  it('gives up on a black-holed host within the task limit while another host runs on', async () => {
+    const t0 = Date.now();
+    const [stuck, fine] = await Promise.all([
+      gate.call('ssh_run', { alias: 'silent', command: 'uptime', timeout_seconds: 2 }).then((r) => ({ r, ms: Date.now() - t0 })),
+      gate.call('ssh_run', { alias: 'h2', command: 'sleep 1; echo fine' }).then((r) => ({ r, ms: Date.now() - t0 })),
+    ]);
+    expect(fine.r.structuredContent).toMatchObject({ state: 'succeeded', stdout: 'fine\n' });
+    expect(fine.ms).toBeLessThan(1900);
+    expect(stuck.r.isError).toBe(true);
+    expect(errorBody(stuck.r).code).toBe('timeout');
+    expect(errorBody(stuck.r).message).toContain('silent');
+    expect(stuck.ms).toBeLessThan(3500);
+  });
+});
+
+describe('bad input over MCP', () => {
+  const cases: [string, string, Record<string, unknown>, string][] = [
+    ['an unknown alias', 'ssh_run', { alias: 'nope', command: 'uptime' }, 'unknown_host'],
+    ['an empty command', 'ssh_run', { alias: 'h1', command: '' }, 'invalid_input'],
+    ['a blank command', 'ssh_run', { alias: 'h1', command: '  \n ' }, 'invalid_input'],
+    ['a 100 kB command', 'ssh_run', { alias: 'h1', command: `echo ${'x'.repeat(100_000)}` }, 'invalid_input'],
+    ['a NUL byte', 'ssh_run', { alias: 'h1', command: 'echo a\u0000b' }, 'invalid_input'],
+    ['a malformed task id', 'ssh_cancel', { task_id: 'not-a-task' }, 'invalid_input'],
+    ['an unknown task id', 'ssh_cancel', { task_id: 'h1:0123456789ab:1700000000000000' }, 'not_found'],
+    ['a number for the alias', 'ssh_run', { alias: 42, command: 'uptime' }, 'invalid_input'],
+    ['a missing command', 'ssh_run', { alias: 'h1' }, 'invalid_input'],
+    ['a string for timeout_seconds', 'ssh_run', { alias: 'h1', command: 'uptime', timeout_seconds: 'soon' }, 'invalid_input'],
+    ['an unknown argument', 'ssh_run', { alias: 'h1', command: 'uptime', sudo: true }, 'invalid_input'],
+    ['an alias with a newline', 'ssh_describe_host', { alias: 'h1\nh2' }, 'invalid_input'],
+    ['both alias and tag', 'ssh_plan', { alias: 'h1', tag: 'test', command: 'uptime' }, 'invalid_input'],
+    ['an unknown tool', 'ssh_format_disk', {}, 'invalid_input'],
+  ];
+  for (const [what, tool, args, code] of cases) {
+    it(`answers ${what} with ${code} and a hint`, async () => {
+      const e = await gate.fails(tool, args);
+      expect(e.code).toBe(code);
+      expect(e.message.length).toBeLessThan(2000);
+      expect(e.hint).toBeTruthy();
+    });
+  }
+
+  it('keeps serving afterwards', async () => {
+    const r = await gate.ok<RunResult>('ssh_run', { alias: 'h1', command: 'echo still here' });
+    expect(r.stdout).toBe('still here\n');
+  });
+});
+
+describe('the audit log', () => {
+  it('records every decision and every task end on stderr, and no secret', async () => {
+    await gate.ok('ssh_run', { alias: 'h2', command: 'echo audited' });
+    const records = gate
+      .log()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((r) => r.audit === true && r.command === 'echo audited');
+    expect(records.map((r) => r.event)).toEqual(['decision', 'task_end']);
+    expect(records[0]).toMatchObject({ alias: 'h2', allowed: true, command_hash: expect.stringMatching(/^[0-9a-f]{12}$/) });
+    expect(records[1]).toMatchObject({ alias: 'h2', state: 'succeeded', exit_code: 0, stdout_bytes: 8, stderr_bytes: 0 });
+    expect(records[1]?.duration_ms).toBeTypeOf('number');
+    const denied = gate.log().includes('"event":"decision"') && gate.log().includes('"allowed":false');
+    expect(denied).toBe(true);
+    expect(gate.log()).not.toContain('PRIVATE KEY');
+  });
+});
+
+describe('ssh_reload_config', () => {
+  it('keeps the old configuration when a file is bad, and swaps in a good one', async () => {
+    const servers = join(gate.dir, 'config', 'servers.yml');
+    const good = readFileSync(servers, 'utf8');
+    writeFileSync(servers, `${good}  - { alias: broken, host: "::nope::", credentials: fleet }\n`);
+    const e = await gate.fails('ssh_reload_config');
+    expect(e.code).toBe('invalid_config');
+    expect(e.message).toContain('servers.yml');
+    expect((await gate.ok<{ hosts: unknown[] }>('ssh_list_hosts')).hosts).toHaveLength(4);
+    writeFileSync(servers, `${good}  - { alias: h1-again, host: "${fleet.hosts[0]?.host}", port: ${fleet.hosts[0]?.port}, credentials: fleet }\n`);
+    const r = await gate.ok('ssh_reload_config');
+    expect(r).toMatchObject({ reloaded: true, hosts: 5, host_key_policy: 'strict' });
+    const run = await gate.ok<RunResult>('ssh_run', { alias: 'h1-again', command: 'echo new host' });
+    expect(run.stdout).toBe('new host\n');
+    writeFileSync(servers, good);
+    await gate.ok('ssh_reload_config');
+  });
+});
+
+describe('ssh_ping', () => {
+  it('really connects, and says why a host cannot be reached', async () => {
+    const up = await gate.ok<{ reachable: boolean; latency_ms: number }>('ssh_ping', { alias: 'h1' });
+    expect(up.reachable).toBe(true);
+    expect(up.latency_ms).toBeGreaterThan(0);
+    const down = await gate.ok<{ reachable: boolean; error: { code: string } }>('ssh_ping', { alias: 'dead' });
+    expect(down).toMatchObject({ reachable: false, error: { code: 'connect_failed' } });
   });
 });

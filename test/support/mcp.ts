@@ -92,7 +92,7 @@ export async function startGate(dir: string, env: Record<string, string> = {}): 
     async fails(name: string, args?: Record<string, unknown>) {
       const r = await call(name, args);
       if (!r.isError) throw new Error(`${name} succeeded: ${JSON.stringify(r.structuredContent)}`);
-      return r.structuredContent as { code: string; message: string; hint?: string };
+      return errorBody(r);
     },
     async close() {
       await client.close();
@@ -121,4 +121,11 @@ export async function goneWithin(user: string, pattern: string, ms: number): Pro
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The `{ code, message, hint }` of a tool error, from its JSON text. */
+export function errorBody(r: CallToolResult): { code: string; message: string; hint?: string } {
+  const first = r.content[0];
+  if (first?.type !== 'text') throw new Error('a tool error without text');
+  return JSON.parse(first.text) as { code: string; message: string; hint?: string };
 }
