@@ -18,6 +18,8 @@ export interface HostSpec {
   port: number;
   tags?: string[];
   jump?: string;
+  /** A credential name; `fleet` (the fleet's own key) by default. */
+  credentials?: string;
 }
 
 export interface GateConfig {
@@ -26,6 +28,10 @@ export interface GateConfig {
   knownHosts?: string;
   /** The policy file's text; allow-everything-but-reboot by default. */
   policy?: string;
+  /** More credentials.yml entries, as YAML list items. */
+  credentials?: string[];
+  /** Files to copy into the keys dir: name → source path. */
+  keys?: Record<string, string>;
 }
 
 export const ALLOW_ALL_POLICY = `
@@ -42,10 +48,12 @@ export function writeConfig(fleet: Fleet, c: GateConfig): string {
   mkdirSync(join(dir, 'policies'));
   copyFileSync(fleet.userKeyPath, join(config, 'keys', 'fleet'));
   const hosts = c.hosts.map((h) =>
-    `  - { alias: ${h.alias}, host: "${h.host}", port: ${h.port}, credentials: fleet, tags: [${(h.tags ?? ['test']).join(', ')}]${h.jump ? `, jump: ${h.jump}` : ''} }`,
+    `  - { alias: ${h.alias}, host: "${h.host}", port: ${h.port}, credentials: ${h.credentials ?? 'fleet'}, tags: [${(h.tags ?? ['test']).join(', ')}]${h.jump ? `, jump: ${h.jump}` : ''} }`,
   );
   writeFileSync(join(config, 'servers.yml'), `hosts:\n${hosts.join('\n')}\n`);
-  writeFileSync(join(config, 'credentials.yml'), `entries:\n  - { name: fleet, username: ${fleet.user}, key_path: fleet }\n`);
+  for (const [name, source] of Object.entries(c.keys ?? {})) copyFileSync(source, join(config, 'keys', name));
+  const creds = [`{ name: fleet, username: ${fleet.user}, key_path: fleet }`, ...(c.credentials ?? [])];
+  writeFileSync(join(config, 'credentials.yml'), `entries:\n${creds.map((e) => `  - ${e}\n`).join('')}`);
   writeFileSync(join(config, 'known_hosts'), c.knownHosts ?? execFileSync('cat', [fleet.knownHostsPath], { encoding: 'utf8' }));
   writeFileSync(join(dir, 'policies', 'test.yml'), c.policy ?? ALLOW_ALL_POLICY);
   return dir;

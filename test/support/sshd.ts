@@ -40,6 +40,8 @@ export interface FleetOptions {
   aliasPrefix?: string;
   /** sshd's MaxSessions (sessions per connection); 20 unless a test needs the limit. */
   maxSessions?: number;
+  /** Accept password logins too (the test user's password is set by the test). */
+  passwordAuthentication?: boolean;
 }
 
 export async function startFleet(count: number, options: FleetOptions = {}): Promise<Fleet> {
@@ -78,7 +80,7 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
         `PidFile ${join(dir, `sshd.${n}.pid`)}`,
         `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
         'UsePAM no',
-        'PasswordAuthentication no',
+        `PasswordAuthentication ${options.passwordAuthentication ? 'yes' : 'no'}`,
         'KbdInteractiveAuthentication no',
         'PermitRootLogin prohibit-password',
         'StrictModes no',
