@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALLOW_ALL_POLICY, removeConfig, startGate, writeConfig, type Gate, type HostSpec } from '../support/mcp.js';
-import { startFleet, type Fleet } from '../support/sshd.js';
+import { acceptedLogins, startFleet, type Fleet } from '../support/sshd.js';
 
 /** The fingerprint ssh-keygen prints for a public key line. */
 function fingerprintOf(publicKeyLine: string): string {
@@ -112,7 +112,7 @@ describe('jump hosts', () => {
 
 describe('the pool', () => {
   it('opens a further connection when the server refuses more sessions, and every command runs', async () => {
-    const log = () => readFileSync(join(fleet.dir, 'sshd.0.log'), 'utf8').split('\n').filter((l) => l.includes('Accepted publickey')).length;
+    const log = () => acceptedLogins(fleet);
     // The earlier tests left a warm connection to h1: these four share it until MaxSessions says no.
     const before = log();
     const runs = await Promise.all([1, 2, 3, 4].map((n) => gate.ok<{ stdout: string; state: string }>('ssh_run', { alias: 'h1', command: `sleep 0.5; echo ${n}` })));
@@ -122,7 +122,7 @@ describe('the pool', () => {
   });
 
   it('reuses the warm connection for the next command', async () => {
-    const log = () => readFileSync(join(fleet.dir, 'sshd.0.log'), 'utf8').split('\n').filter((l) => l.includes('Accepted publickey')).length;
+    const log = () => acceptedLogins(fleet);
     const before = log();
     await gate.ok('ssh_run', { alias: 'h1', command: 'true' });
     await gate.ok('ssh_run', { alias: 'h1', command: 'true' });

@@ -1,12 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SshgateError } from '../../src/errors.js';
 import { parseKnownHosts, verifyHostKey } from '../../src/ssh/host-keys.js';
 import { ConnectionPool, type HostTarget } from '../../src/ssh/pool.js';
-import { startFleet, type Fleet } from '../support/sshd.js';
+import { acceptedLogins, closedPort, startFleet, type Fleet } from '../support/sshd.js';
 
 let fleet: Fleet;
 let pool: ConnectionPool;
@@ -29,7 +27,7 @@ afterAll(async () => {
   await fleet?.stop();
 });
 
-const logins = () => readFileSync(join(fleet.dir, 'sshd.0.log'), 'utf8').split('\n').filter((l) => l.includes('Accepted publickey')).length;
+const logins = () => acceptedLogins(fleet);
 
 async function run(t: HostTarget, command: string, deadlineMs = 5000) {
   let out = '';
@@ -65,10 +63,7 @@ describe('the connection pool', () => {
   });
 
   it('backs off from a failing host and fails at once when the next try is past the deadline', async () => {
-    const s = createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-    const port = (s.address() as { port: number }).port;
-    await new Promise((r) => s.close(r));
+    const port = await closedPort();
     const dead: HostTarget = { ...target, alias: 'dead', host: '127.0.0.1', port };
     const first = await run(dead, 'true').catch((e: unknown) => e);
     expect(first).toBeInstanceOf(SshgateError);

@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorBody, goneWithin, pgrep, removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
-import { startFleet, type Fleet } from '../support/sshd.js';
+import { closedPort, startFleet, type Fleet } from '../support/sshd.js';
 
 interface RunResult {
   task_id: string;
@@ -35,14 +35,6 @@ class Silent {
     for (const s of this.sockets) s.destroy();
     this.server.close();
   }
-}
-
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 let fleet: Fleet;

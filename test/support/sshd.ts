@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -161,4 +161,18 @@ function safeRead(path: string): string {
   } catch {
     return '';
   }
+}
+
+/** How many logins the fleet's first sshd has accepted so far: one per new SSH connection. */
+export function acceptedLogins(fleet: Fleet): number {
+  return safeRead(join(fleet.dir, 'sshd.0.log')).split('\n').filter((l) => l.includes('Accepted publickey')).length;
+}
+
+/** A loopback port nobody listens on (it was free a moment ago). */
+export async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
 }
