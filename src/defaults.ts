@@ -30,6 +30,8 @@ export const DEFAULTS = {
   /** Between TERM and KILL when a task is cancelled or times out. */
   graceMs: 2000,
   logLevel: 'info',
+  /** Under $XDG_STATE_HOME (default ~/.local/state), as the XDG base directory spec puts state. */
+  stateDirName: 'sshgate',
 } as const;
 
 export const ENV = {
@@ -39,4 +41,5 @@ export const ENV = {
   secretsDir: 'SSHGATE_SECRETS_DIR',
   secretPrefix: 'SSHGATE_SECRET_',
   logLevel: 'SSHGATE_LOG_LEVEL',
+  stateDir: 'SSHGATE_STATE_DIR',
 } as const;

@@ -9,6 +9,7 @@ export const ERROR_CODES = [
   'connect_failed',
   'timeout',
   'not_found',
+  'lost',
   'internal',
 ] as const;
 

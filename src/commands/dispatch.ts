@@ -23,6 +23,7 @@ options:
   --config DIR     inventory and credentials directory  (env ${ENV.configDir}, default ${DEFAULTS.configDir})
   --policy PATH    policy file or directory              (env ${ENV.policyPath}, default ${DEFAULTS.policyPath})
   --log-level L    serve: fatal|error|warn|info|debug|trace|silent   (env ${ENV.logLevel}, default ${DEFAULTS.logLevel})
+  --state-dir DIR  serve: where the task journal is kept   (env ${ENV.stateDir}, default $XDG_STATE_HOME/sshgate or ~/.local/state/sshgate)
   --json           plan: print the decision as JSON
   -h, --help       print this help
   -v, --version    print the version
@@ -49,6 +50,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         policy: { type: 'string' },
         json: { type: 'boolean', default: false },
         'log-level': { type: 'string' },
+        'state-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -80,7 +82,8 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         expectArgs(rest, 0, 'serve takes no arguments');
         const level = values['log-level'] ?? env[ENV.logLevel] ?? DEFAULTS.logLevel;
         if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`unknown log level "${level}"; expected one of ${LOG_LEVELS.join(', ')}`);
-        return await serveCommand(paths, { logLevel: level as LogLevel, version, env }, io);
+        const stateDir = values['state-dir'] ?? env[ENV.stateDir] ?? defaultStateDir(env);
+        return await serveCommand(paths, { logLevel: level as LogLevel, version, env, ...(stateDir ? { stateDir } : {}) }, io);
       }
       case 'check':
         expectArgs(rest, 0, 'check takes no arguments');
@@ -119,4 +122,11 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
 
 function expectArgs(args: readonly string[], n: number, message: string): void {
   if (args.length !== n) throw new UsageError(message);
+}
+
+/** $XDG_STATE_HOME/sshgate, else ~/.local/state/sshgate; none when there is no home either. */
+function defaultStateDir(env: Env): string | undefined {
+  if (env.XDG_STATE_HOME) return join(env.XDG_STATE_HOME, DEFAULTS.stateDirName);
+  if (env.HOME) return join(env.HOME, '.local', 'state', DEFAULTS.stateDirName);
+  return undefined;
 }

@@ -10,11 +10,14 @@ import { ConfigError } from '../errors.js';
 import { Gateway } from '../gateway/gateway.js';
 import { createServer } from '../mcp/server.js';
 import { ConnectionPool } from '../ssh/pool.js';
+import { TaskJournal } from '../tasks/journal.js';
 import { TaskManager } from '../tasks/task-manager.js';
 import type { Io, Paths } from './context.js';
 
 export interface ServeOptions {
   logLevel: LogLevel;
+  /** Where the task journal lives; none: no journal. */
+  stateDir?: string;
   version: string;
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -25,7 +28,20 @@ const SHUTDOWN_MS = 1800;
 export async function serveCommand(paths: Paths, options: ServeOptions, io: Io): Promise<number> {
   const logger = createLogger(options.logLevel);
   const audit = createAuditor(logger);
-  const tasks = new TaskManager({ onEnd: (t) => audit.taskEnd(t) });
+  const journal = openJournal(options.stateDir, logger);
+  const tasks = new TaskManager({
+    onEnd: (t) => {
+      audit.taskEnd(t);
+      journal?.record(t);
+    },
+    onChange: (t) => journal?.record(t),
+  });
+  if (journal) {
+    const restored = journal.recover(Date.now());
+    tasks.restore(restored);
+    const lost = restored.filter((t) => t.state === 'lost' && t.error?.message.startsWith('sshgate stopped'));
+    logger.info({ journal: journal.path, restored: restored.length, lost: lost.length }, 'task journal read');
+  }
   const pool = new ConnectionPool({
     logger,
     idleMs: DEFAULTS.idleSeconds * 1000,
@@ -73,4 +89,15 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
   // Whatever still holds the event loop (a socket mid-close) must not keep a stopped server alive.
   setTimeout(() => process.exit(0), 100).unref();
   return 0;
+}
+
+/** The journal in the state dir; a dir that cannot be used is logged, and the server runs without. */
+function openJournal(dir: string | undefined, logger: ReturnType<typeof createLogger>): TaskJournal | undefined {
+  if (!dir) return undefined;
+  try {
+    return new TaskJournal(dir);
+  } catch (err) {
+    logger.warn({ dir, err: (err as Error).message }, 'the state dir cannot be used: tasks are not journaled, and a restart forgets them');
+    return undefined;
+  }
 }

@@ -16,9 +16,18 @@ import { decideForHost } from '../policy/plan.js';
 import { KnownHostsFile } from '../ssh/known-hosts-file.js';
 import type { ConnectionPool } from '../ssh/pool.js';
 import { parseTaskId } from '../tasks/ids.js';
-import { isFinal, type Task, type TaskManager } from '../tasks/task-manager.js';
+import { isFinal, type Executor, type Task, type TaskManager } from '../tasks/task-manager.js';
 import type * as S from './schemas.js';
 import { targetFor, type TargetContext } from './targets.js';
+import { hasNew, readOutput, runResult, taskStatus, type Cursor } from './views.js';
+
+/** What a long call can tell its caller while it waits (MCP progress notifications). */
+export type ProgressSink = (p: { progress: number; message: string }) => void;
+
+/** Progress messages go out at most this often, each with at most this much output. */
+const PROGRESS_EVERY_MS = 250;
+const PROGRESS_MAX_CHARS = 4000;
+const DEFAULT_OUTPUT_BYTES = 65_536;
 
 export interface GatewayDeps {
   paths: Paths;
@@ -103,31 +112,91 @@ export class Gateway {
   }
 
   /** Decides, starts the task, and waits for it up to wait_seconds (or until the caller gives up). */
-  async run(input: S.RunInput, callerSignal?: AbortSignal): Promise<S.RunResult> {
-    const task = this.start(input, 'ssh_run');
+  async run(input: S.RunInput, callerSignal?: AbortSignal, progress?: ProgressSink): Promise<S.RunResult> {
+    const task = this.startTask(input, 'ssh_run');
     const onGone = () => this.d.tasks.cancel(task.id);
     callerSignal?.addEventListener('abort', onGone, { once: true });
     try {
-      await this.d.tasks.waitFor(task, (input.wait_seconds ?? DEFAULTS.waitSeconds) * 1000);
+      await this.follow(task, (input.wait_seconds ?? DEFAULTS.waitSeconds) * 1000, progress);
     } finally {
       callerSignal?.removeEventListener('abort', onGone);
     }
-    if (isFinal(task.state) && task.exitCode === null && task.signal === null && task.error && (task.state === 'failed' || task.state === 'lost')) {
+    if (neverRan(task)) {
+      const e = task.error as NonNullable<Task['error']>;
       // It never ran, or its outcome is unknown: an error, with the task id to look it up by.
-      throw new SshgateError(task.error.code, task.error.message, `${task.error.hint ?? ''}${task.error.hint ? ' ' : ''}(task ${task.id})`);
+      throw new SshgateError(e.code, e.message, `${e.hint ?? ''}${e.hint ? ' ' : ''}(task ${task.id})`);
     }
     return runResult(task);
   }
 
+  runAsync(input: S.RunAsyncInput): S.RunAsyncResult {
+    const task = this.startTask(input, 'ssh_run_async');
+    return { task_id: task.id, state: task.state };
+  }
+
+  status(input: S.TaskStatusInput): S.TaskStatus {
+    return taskStatus(this.task(input.task_id));
+  }
+
+  listTasks(input: S.ListTasksInput): S.ListTasksResult {
+    return { tasks: this.d.tasks.list(input.state).slice(0, input.limit ?? 50).map(taskStatus) };
+  }
+
+  /** Output from the cursor on; with wait_seconds, waits for some when there is none yet. */
+  async output(input: S.TaskOutputInput, signal?: AbortSignal): Promise<S.TaskOutputResult> {
+    const task = this.task(input.task_id);
+    const cursor: Cursor = input.cursor ?? { stdout: 0, stderr: 0 };
+    const until = Date.now() + (input.wait_seconds ?? 0) * 1000;
+    while (!hasNew(task, cursor) && !isFinal(task.state) && Date.now() < until && !signal?.aborted) {
+      await this.d.tasks.waitForChange(task, until - Date.now());
+    }
+    return readOutput(task, cursor, input.max_bytes ?? DEFAULT_OUTPUT_BYTES);
+  }
+
+  /**
+   * Waits up to `ms` for the task to end. With a progress sink it sends the task id first, then
+   * the output as it comes, at most every PROGRESS_EVERY_MS.
+   */
+  private async follow(task: Task, ms: number, progress?: ProgressSink): Promise<void> {
+    if (!progress) return this.d.tasks.waitFor(task, ms);
+    const until = Date.now() + ms;
+    let cursor: Cursor = { stdout: 0, stderr: 0 };
+    let sent = 0;
+    progress({ progress: 0, message: `task_id ${task.id}` });
+    while (!isFinal(task.state) && Date.now() < until) {
+      await this.d.tasks.waitForChange(task, until - Date.now());
+      if (!hasNew(task, cursor)) continue;
+      const chunk = readOutput(task, cursor, DEFAULT_OUTPUT_BYTES);
+      cursor = chunk.next_cursor;
+      const text = [chunk.stdout, chunk.stderr ? `[stderr] ${chunk.stderr}` : ''].join('');
+      const total = cursor.stdout + cursor.stderr;
+      if (text && total > sent) {
+        progress({ progress: total, message: text.length > PROGRESS_MAX_CHARS ? `…${text.slice(-PROGRESS_MAX_CHARS)}` : text });
+        sent = total;
+      }
+      await new Promise((r) => setTimeout(r, Math.max(0, Math.min(PROGRESS_EVERY_MS, until - Date.now()))));
+    }
+  }
+
   cancel(input: S.CancelInput): S.CancelResult {
-    if (!parseTaskId(input.task_id)) {
-      throw new SshgateError('invalid_input', `"${clip(input.task_id)}" is not a task id`, 'a task id looks like alias:hash:timestamp, as ssh_run returned it');
-    }
+    this.task(input.task_id);
     const outcome = this.d.tasks.cancel(input.task_id);
-    if (outcome.result === 'not_found' || !outcome.task) {
-      throw new SshgateError('not_found', `no task "${clip(input.task_id)}"`, 'finished tasks are forgotten after their task_result_ttl; the id may also be from another server');
-    }
+    if (outcome.result === 'not_found' || !outcome.task) throw notFound(input.task_id);
     return { task_id: input.task_id, result: outcome.result, state: outcome.task.state };
+  }
+
+  /** Cancels a task by id (a fan-out whose caller gave up); unknown ids are ignored. */
+  cancelTask(id: string): void {
+    this.d.tasks.cancel(id);
+  }
+
+  private task(id: string): Task {
+    if (!parseTaskId(id)) {
+      throw new SshgateError('invalid_input', `"${clip(id)}" is not a task id`, 'a task id looks like alias:hash:timestamp, as ssh_run returned it');
+    }
+    const task = this.d.tasks.get(id);
+    if (!task) throw notFound(id);
+    return task;
   }
 
   /** Reads the files again and swaps them in whole; a bad file leaves the running config alone. */
@@ -179,7 +248,8 @@ export class Gateway {
     }
   }
 
-  private start(input: S.RunInput, tool: string): Task {
+  /** Decides the command for one host and, if allowed, starts its task; throws when denied. */
+  startTask(input: S.RunAsyncInput, tool: string, wrap: (run: Executor) => Executor = (run) => run): Task {
     const host = this.host(input.alias);
     const command = checkCommand(input.command);
     const decision = decideForHost(this.snap.loaded.engine, host, command);
@@ -191,8 +261,11 @@ export class Gateway {
     const limits = { ...decision.limits };
     if (input.timeout_seconds !== undefined) limits.max_seconds = Math.min(limits.max_seconds, input.timeout_seconds);
     const graceMs = this.d.graceMs ?? DEFAULTS.graceMs;
-    return this.d.tasks.start(host.alias, command, limits, (ctx) =>
-      this.d.pool.exec(target, command, { signal: ctx.signal, deadline: ctx.deadline, stdout: ctx.stdout, stderr: ctx.stderr, graceMs }),
+    return this.d.tasks.start(
+      host.alias,
+      command,
+      limits,
+      wrap((ctx) => this.d.pool.exec(target, command, { signal: ctx.signal, deadline: ctx.deadline, stdout: ctx.stdout, stderr: ctx.stderr, graceMs })),
     );
   }
 
@@ -212,14 +285,19 @@ export class Gateway {
     return host;
   }
 
+  /** The hosts with a tag, in inventory order; unknown_host when there are none. */
+  hostsWithTag(tag: string): HostEntry[] {
+    const hosts = this.snap.loaded.inventory.hosts.filter((h) => h.tags.includes(tag));
+    if (hosts.length === 0) throw new SshgateError('unknown_host', `no host has the tag "${tag}"`, 'ssh_list_hosts shows the hosts and their tags');
+    return hosts;
+  }
+
   private targetsOf(input: S.PlanInput): HostEntry[] {
     if ((input.alias === undefined) === (input.tag === undefined)) {
       throw new SshgateError('invalid_input', 'give either alias or tag, not both and not neither', 'ssh_plan {"alias": "web1", "command": "uptime"}');
     }
     if (input.alias !== undefined) return [this.host(input.alias)];
-    const hosts = this.snap.loaded.inventory.hosts.filter((h) => h.tags.includes(input.tag as string));
-    if (hosts.length === 0) throw new SshgateError('unknown_host', `no host has the tag "${input.tag}"`, 'ssh_list_hosts shows the hosts and their tags');
-    return hosts;
+    return this.hostsWithTag(input.tag as string);
   }
 }
 
@@ -248,28 +326,13 @@ function checkCommand(command: string): string {
   return command;
 }
 
-function runResult(task: Task): S.RunResult {
-  const end = task.endedAt ?? Date.now();
-  return {
-    task_id: task.id,
-    state: task.state,
-    exit_code: task.exitCode,
-    signal: task.signal,
-    stdout: text(task.stdout),
-    stderr: text(task.stderr),
-    truncated: task.stdout.truncated || task.stderr.truncated,
-    duration_ms: task.startedAt === undefined ? 0 : end - task.startedAt,
-    ...(task.error ? { error: task.error } : {}),
-  };
+/** A task that ended with an error and no exit status never ran, or its outcome is unknown. */
+export function neverRan(task: Task): boolean {
+  return (task.state === 'failed' || task.state === 'lost') && task.exitCode === null && task.signal === null && task.error !== undefined;
 }
 
-/** The kept output as text; where the middle was dropped, a marker says how much. */
-function text(buffer: Task['stdout']): string {
-  const head = buffer.read(0, Math.ceil(buffer.limit / 2));
-  if (head.next >= buffer.written) return head.data.toString('utf8');
-  const rest = buffer.read(head.next, buffer.limit);
-  const dropped = rest.dropped ? `\n[… ${rest.dropped} bytes dropped …]\n` : '';
-  return head.data.toString('utf8') + dropped + rest.data.toString('utf8');
+function notFound(id: string): SshgateError {
+  return new SshgateError('not_found', `no task "${clip(id)}"`, 'finished tasks are forgotten after their task_result_ttl; ssh_list_tasks lists the known ones');
 }
 
 function clip(s: string): string {

@@ -85,6 +85,86 @@ export const CancelResult = z.object({
   state: TaskState,
 });
 
+// ------------------------------------------------------------------ async tasks
+
+export const RunAsyncInput = z.strictObject({
+  alias: Alias,
+  command: Command,
+  timeout_seconds: RunInput.shape.timeout_seconds,
+});
+export const RunAsyncResult = z.object({ task_id: z.string(), state: TaskState });
+
+export const TaskStatusInput = z.strictObject({ task_id: TaskId });
+export const TaskStatus = z.object({
+  task_id: z.string(),
+  alias: z.string(),
+  command: z.string(),
+  state: TaskState,
+  exit_code: z.number().nullable(),
+  signal: z.string().nullable(),
+  created_at: z.string().describe('ISO 8601'),
+  started_at: z.string().nullable(),
+  ended_at: z.string().nullable(),
+  duration_ms: z.number().nullable(),
+  stdout_bytes: z.number().describe('bytes the command has written so far, kept or not'),
+  stderr_bytes: z.number(),
+  error: ErrorBody.optional(),
+});
+
+export const ListTasksInput = z.strictObject({
+  state: TaskState.optional(),
+  limit: z.number().int().min(1).max(1000).optional().describe('at most this many, newest first (default 50)'),
+});
+export const ListTasksResult = z.object({ tasks: z.array(TaskStatus) });
+
+const Cursor = z.object({
+  stdout: z.number().int().min(0).describe('byte offset into the whole stdout stream'),
+  stderr: z.number().int().min(0),
+});
+export const TaskOutputInput = z.strictObject({
+  task_id: TaskId,
+  cursor: Cursor.optional().describe('next_cursor of the previous call; from the start when absent'),
+  max_bytes: z.number().int().min(64).max(1_048_576).optional().describe('per stream (default 65536)'),
+  wait_seconds: z.number().min(0).max(50).optional().describe('wait this long for new output when there is none yet (default 0)'),
+});
+export const TaskOutputResult = z.object({
+  task_id: z.string(),
+  state: TaskState,
+  stdout: z.string(),
+  stderr: z.string(),
+  next_cursor: Cursor,
+  done: z.boolean().describe('the task has ended and all its kept output has been read'),
+  dropped_bytes: z.object({ stdout: z.number(), stderr: z.number() }).describe('bytes between the cursor and this output that were not kept (max_output_bytes)'),
+});
+
+// ------------------------------------------------------------------ fan-out
+
+export const RunOnTagInput = z.strictObject({
+  tag: Tag,
+  command: Command,
+  concurrency: z.number().int().min(1).max(256).optional().describe('hosts at once (default 16)'),
+  timeout_seconds: RunInput.shape.timeout_seconds,
+  wait_seconds: RunInput.shape.wait_seconds,
+});
+export const HostOutcome = z.object({
+  alias: z.string(),
+  status: z.enum(['succeeded', 'failed', 'denied', 'error', 'running', 'cancelled', 'timed_out', 'lost', 'queued']),
+  task_id: z.string().nullable(),
+  exit_code: z.number().nullable(),
+  signal: z.string().nullable(),
+  stdout: z.string(),
+  stderr: z.string(),
+  truncated: z.boolean(),
+  duration_ms: z.number().nullable(),
+  reason: z.string().optional().describe('why the policy denied it'),
+  error: ErrorBody.optional(),
+});
+export const RunOnTagResult = z.object({
+  tag: z.string(),
+  results: z.array(HostOutcome),
+  summary: z.object({ total: z.number(), succeeded: z.number(), failed: z.number(), denied: z.number(), running: z.number() }),
+});
+
 // ------------------------------------------------------------------ config, ping
 
 export const ReloadInput = z.strictObject({});
@@ -122,3 +202,14 @@ export type ReloadResult = z.infer<typeof ReloadResult>;
 export type PingInput = z.infer<typeof PingInput>;
 export type PingOne = z.infer<typeof PingOne>;
 export type PingResult = z.infer<typeof PingResult>;
+export type RunAsyncInput = z.infer<typeof RunAsyncInput>;
+export type RunAsyncResult = z.infer<typeof RunAsyncResult>;
+export type TaskStatusInput = z.infer<typeof TaskStatusInput>;
+export type TaskStatus = z.infer<typeof TaskStatus>;
+export type ListTasksInput = z.infer<typeof ListTasksInput>;
+export type ListTasksResult = z.infer<typeof ListTasksResult>;
+export type TaskOutputInput = z.infer<typeof TaskOutputInput>;
+export type TaskOutputResult = z.infer<typeof TaskOutputResult>;
+export type RunOnTagInput = z.infer<typeof RunOnTagInput>;
+export type HostOutcome = z.infer<typeof HostOutcome>;
+export type RunOnTagResult = z.infer<typeof RunOnTagResult>;

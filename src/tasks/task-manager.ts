@@ -59,6 +59,8 @@ export interface Task {
 
 interface Entry extends Task {
   controller: AbortController;
+  /** Resolved (and replaced) whenever the task writes output or changes state. */
+  waiters: (() => void)[];
   executor: Executor;
   finish: () => void;
   timer?: NodeJS.Timeout;
@@ -70,8 +72,25 @@ export interface TaskManagerOptions {
   maxTasks?: number;
   now?: () => number;
   ids?: TaskIdFactory;
-  /** Called once per task, when it reaches its final state (the audit record). */
+  /** Called once per task, when it reaches its final state (the audit record, the journal). */
   onEnd?: (task: Task) => void;
+  /** Called when a task is created and when it starts running (the journal). */
+  onChange?: (task: Task) => void;
+}
+
+/** A finished task known from elsewhere (the journal of an earlier run): state only, no output. */
+export interface RestoredTask {
+  id: string;
+  alias: string;
+  command: string;
+  limits: TaskLimits;
+  state: FinalState;
+  createdAt: number;
+  startedAt?: number;
+  endedAt: number;
+  exitCode: number | null;
+  signal: string | null;
+  error?: Task['error'];
 }
 
 export class TaskManager {
@@ -80,12 +99,14 @@ export class TaskManager {
   private readonly now: () => number;
   private readonly ids: TaskIdFactory;
   private readonly onEnd: (task: Task) => void;
+  private readonly onChange: (task: Task) => void;
 
   constructor(options: TaskManagerOptions = {}) {
     this.maxTasks = options.maxTasks ?? 1000;
     this.now = options.now ?? Date.now;
     this.ids = options.ids ?? new TaskIdFactory();
     this.onEnd = options.onEnd ?? (() => undefined);
+    this.onChange = options.onChange ?? (() => undefined);
   }
 
   start(alias: string, command: string, limits: TaskLimits, executor: Executor): Task {
@@ -105,10 +126,12 @@ export class TaskManager {
       stderr: new OutputBuffer(limits.max_output_bytes),
       done,
       controller: new AbortController(),
+      waiters: [],
       executor,
       finish,
     };
     this.tasks.set(entry.id, entry);
+    this.notify(entry);
     // The whole task, queueing and connecting included, lives within max_seconds.
     entry.timer = setTimeout(() => this.abort(entry, 'timed_out'), limits.max_seconds * 1000);
     this.pump(alias);
@@ -132,6 +155,37 @@ export class TaskManager {
     if (isFinal(entry.state)) return { result: 'already_finished', task: entry };
     this.abort(entry, 'cancelled');
     return { result: 'cancelled', task: entry };
+  }
+
+  /** Puts finished tasks of an earlier run back in the registry, so their ids still answer. */
+  restore(records: readonly RestoredTask[]): void {
+    for (const r of records) {
+      if (this.tasks.has(r.id)) continue;
+      const entry: Entry = {
+        ...r,
+        stdout: new OutputBuffer(0),
+        stderr: new OutputBuffer(0),
+        done: Promise.resolve(),
+        controller: new AbortController(),
+        waiters: [],
+        executor: () => Promise.reject(new Error('a restored task does not run')),
+        finish: () => undefined,
+      };
+      this.tasks.set(r.id, entry);
+    }
+    this.prune();
+  }
+
+  /** Waits until the task writes output or changes state, or `ms` pass. */
+  async waitForChange(task: Task, ms: number): Promise<void> {
+    const entry = this.tasks.get(task.id);
+    if (!entry || isFinal(entry.state)) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      entry.waiters.push(resolve);
+      timer = setTimeout(resolve, ms);
+    });
+    clearTimeout(timer);
   }
 
   /** Waits until the task ends or `ms` pass, whichever is first. */
@@ -172,13 +226,20 @@ export class TaskManager {
   private run(entry: Entry): void {
     entry.state = 'running';
     entry.startedAt = this.now();
+    this.notify(entry);
     let result: Promise<ExecResult>;
     try {
       result = entry.executor({
         signal: entry.controller.signal,
         deadline: entry.createdAt + entry.limits.max_seconds * 1000,
-        stdout: (d) => entry.stdout.write(d),
-        stderr: (d) => entry.stderr.write(d),
+        stdout: (d) => {
+          entry.stdout.write(d);
+          this.wake(entry);
+        },
+        stderr: (d) => {
+          entry.stderr.write(d);
+          this.wake(entry);
+        },
       });
     } catch (err) {
       result = Promise.reject(err);
@@ -189,7 +250,7 @@ export class TaskManager {
         entry.signal = r.signal;
         const aborted = entry.abortReason;
         if (r.lost && !aborted) {
-          entry.error = { code: 'connect_failed', message: r.lost, hint: 'the command may or may not have finished on the host' };
+          entry.error = { code: 'lost', message: r.lost, hint: 'the command may or may not have finished on the host; check there before running it again' };
           this.end(entry, 'lost');
           return;
         }
@@ -216,12 +277,29 @@ export class TaskManager {
       };
     }
     entry.finish();
+    this.wake(entry);
     try {
       this.onEnd(entry);
     } catch {
       // The record is best effort; the task has ended either way.
     }
     this.pump(entry.alias);
+  }
+
+  private notify(entry: Entry): void {
+    this.wake(entry);
+    try {
+      this.onChange(entry);
+    } catch {
+      // As for onEnd: a failed record never changes the task.
+    }
+  }
+
+  private wake(entry: Entry): void {
+    if (entry.waiters.length === 0) return;
+    const waiters = entry.waiters;
+    entry.waiters = [];
+    for (const w of waiters) w();
   }
 
   private prune(): void {

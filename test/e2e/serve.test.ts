@@ -60,10 +60,23 @@ afterAll(async () => {
 });
 
 describe('the tool list', () => {
-  it('offers the seven tools, each with input and output schemas and all four annotations', async () => {
+  it('offers every tool, each with input and output schemas and all four annotations', async () => {
     const { tools } = await gate.client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(
-      ['ssh_cancel', 'ssh_describe_host', 'ssh_list_hosts', 'ssh_ping', 'ssh_plan', 'ssh_reload_config', 'ssh_run'].sort(),
+      [
+        'ssh_cancel',
+        'ssh_describe_host',
+        'ssh_get_task_output',
+        'ssh_get_task_status',
+        'ssh_list_hosts',
+        'ssh_list_tasks',
+        'ssh_ping',
+        'ssh_plan',
+        'ssh_reload_config',
+        'ssh_run',
+        'ssh_run_async',
+        'ssh_run_on_tag',
+      ].sort(),
     );
     for (const t of tools) {
       expect(t.inputSchema.type).toBe('object');

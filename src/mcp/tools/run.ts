@@ -1,6 +1,7 @@
 /** ssh_run and ssh_cancel: a command on one host as a task, and stopping it. */
 import type { Gateway } from '../../gateway/gateway.js';
 import { CancelInput, CancelResult, RunInput, RunResult } from '../../gateway/schemas.js';
+import { progressSink } from '../progress.js';
 import type { ToolRegistry } from '../registry.js';
 
 export function registerRunTools(tools: ToolRegistry, gateway: Gateway): void {
@@ -11,11 +12,12 @@ export function registerRunTools(tools: ToolRegistry, gateway: Gateway): void {
       'Run a command on one host over SSH, if the policy allows every part of it (see ssh_plan). ' +
       'Returns stdout, stderr, exit_code, signal and duration_ms; a non-zero exit is a result, not an error. ' +
       'If the command is still running after wait_seconds (default 50), returns state "running" and its task_id: ' +
-      'the task goes on, and ssh_cancel stops it. timeout_seconds can only shorten the policy limit.',
+      'the task goes on as an async task (ssh_get_task_output, ssh_cancel). timeout_seconds can only shorten the policy limit. ' +
+      'With a progress token, progress notifications carry the task id first, then the output as it arrives.',
     input: RunInput,
     output: RunResult,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-    handler: (input, extra) => gateway.run(input, extra.signal),
+    handler: (input, extra) => gateway.run(input, extra.signal, progressSink(extra)),
   });
   tools.register({
     name: 'ssh_cancel',

@@ -1,0 +1,120 @@
+/**
+ * ssh_run_on_tag: one command on every host with a tag. The policy decides per host (a denied
+ * host is reported, the rest run); at most `concurrency` hosts run at once on top of each host's
+ * own limit; every host's result stands on its own, so a slow or dead host costs only its own
+ * time limit. Hosts still running after wait_seconds are returned as running tasks.
+ */
+import { DEFAULTS } from '../defaults.js';
+import { SshgateError } from '../errors.js';
+import type { Executor, Task } from '../tasks/task-manager.js';
+import { neverRan, type Gateway, type ProgressSink } from './gateway.js';
+import type * as S from './schemas.js';
+import { runResult } from './views.js';
+
+export const DEFAULT_FAN_OUT = 16;
+
+export async function runOnTag(gateway: Gateway, input: S.RunOnTagInput, signal?: AbortSignal, progress?: ProgressSink): Promise<S.RunOnTagResult> {
+  const hosts = gateway.hostsWithTag(input.tag);
+  const slots = new Slots(input.concurrency ?? DEFAULT_FAN_OUT);
+  const started: { alias: string; task?: Task; early?: S.HostOutcome }[] = hosts.map((h) => {
+    try {
+      const task = gateway.startTask({ alias: h.alias, command: input.command, ...(input.timeout_seconds ? { timeout_seconds: input.timeout_seconds } : {}) }, 'ssh_run_on_tag', (run) => slots.gate(run));
+      return { alias: h.alias, task };
+    } catch (err) {
+      return { alias: h.alias, early: failedBeforeStart(h.alias, err) };
+    }
+  });
+  const tasks = started.flatMap((s) => (s.task ? [s.task] : []));
+  const onGone = () => tasks.forEach((t) => gateway.cancelTask(t.id));
+  signal?.addEventListener('abort', onGone, { once: true });
+  let finished = 0;
+  for (const t of tasks) void t.done.then(() => progress?.({ progress: ++finished, message: `${t.alias}: ${t.state} (${finished}/${tasks.length})` }));
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(tasks.map((t) => t.done)), new Promise((r) => (timer = setTimeout(r, (input.wait_seconds ?? DEFAULTS.waitSeconds) * 1000)))]);
+  clearTimeout(timer);
+  signal?.removeEventListener('abort', onGone);
+
+  const results = started.map((s) => s.early ?? outcomeOf(s.task as Task));
+  const count = (...states: S.HostOutcome['status'][]) => results.filter((r) => states.includes(r.status)).length;
+  return {
+    tag: input.tag,
+    results,
+    summary: {
+      total: results.length,
+      succeeded: count('succeeded'),
+      failed: count('failed', 'error', 'cancelled', 'timed_out', 'lost'),
+      denied: count('denied'),
+      running: count('running', 'queued'),
+    },
+  };
+}
+
+function outcomeOf(task: Task): S.HostOutcome {
+  const r = runResult(task);
+  const base = {
+    alias: task.alias,
+    task_id: task.id,
+    exit_code: r.exit_code,
+    signal: r.signal,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    truncated: r.truncated,
+    duration_ms: task.startedAt === undefined ? null : r.duration_ms,
+    ...(task.error ? { error: task.error } : {}),
+  };
+  return { ...base, status: neverRan(task) ? 'error' : task.state };
+}
+
+function failedBeforeStart(alias: string, err: unknown): S.HostOutcome {
+  const e = err instanceof SshgateError ? err : new SshgateError('internal', 'the task could not start', 'see the server log');
+  const blank = { alias, task_id: null, exit_code: null, signal: null, stdout: '', stderr: '', truncated: false, duration_ms: null };
+  if (e.code === 'policy_denied') return { ...blank, status: 'denied', reason: e.message };
+  return { ...blank, status: 'error', error: e.toJSON() };
+}
+
+/** A counting semaphore for executors: at most `n` run at once; a cancelled waiter leaves the line. */
+class Slots {
+  private free: number;
+  private readonly line: (() => void)[] = [];
+
+  constructor(n: number) {
+    this.free = n;
+  }
+
+  gate(run: Executor): Executor {
+    return async (ctx) => {
+      await this.take(ctx.signal);
+      try {
+        return await run(ctx);
+      } finally {
+        this.give();
+      }
+    };
+  }
+
+  private take(signal: AbortSignal): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const go = () => {
+        signal.removeEventListener('abort', leave);
+        resolve();
+      };
+      const leave = () => {
+        const i = this.line.indexOf(go);
+        if (i >= 0) this.line.splice(i, 1);
+        reject(new SshgateError('timeout', 'the task ended while it waited for a fan-out slot', 'raise concurrency, or the time limit'));
+      };
+      this.line.push(go);
+      signal.addEventListener('abort', leave, { once: true });
+    });
+  }
+
+  private give(): void {
+    const next = this.line.shift();
+    if (next) next();
+    else this.free++;
+  }
+}

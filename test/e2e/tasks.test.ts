@@ -1,0 +1,187 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALLOW_ALL_POLICY, goneWithin, pgrep, removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
+import { closedPort, startFleet, type Fleet } from '../support/sshd.js';
+
+interface Output {
+  stdout: string;
+  stderr: string;
+  next_cursor: { stdout: number; stderr: number };
+  done: boolean;
+  state: string;
+  dropped_bytes: { stdout: number; stderr: number };
+}
+
+const POLICY = `${ALLOW_ALL_POLICY}
+  - { name: "loops in a shell", action: allow, commands: ["sh -c *"] }
+  - { name: "no uname on h1 and h2", action: deny, aliases: [h1, h2], commands: ["uname*"] }
+overrides:
+  aliases:
+    h3: { max_concurrent_per_host: 1 }
+`;
+
+let fleet: Fleet;
+let gate: Gate;
+let dir: string;
+let stateDir: string;
+beforeAll(async () => {
+  fleet = await startFleet(19, { subnet: 68 });
+  const dead = await closedPort();
+  dir = writeConfig(fleet, {
+    hosts: [...fleet.hosts.map((h) => ({ ...h, tags: ['all'] })), { alias: 'dead', host: '127.0.0.1', port: dead, tags: ['all'] }],
+    policy: POLICY,
+  });
+  stateDir = mkdtempSync(join(tmpdir(), 'sshgate-state-'));
+  gate = await startGate(dir, { SSHGATE_STATE_DIR: stateDir });
+});
+afterAll(async () => {
+  await gate?.close();
+  try {
+    execFileSync('pkill', ['-u', fleet.user, '-f', 'sleep 32[01]']);
+  } catch {
+    // nothing left
+  }
+  await fleet?.stop();
+  if (dir) removeConfig(dir);
+  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+});
+
+describe('async tasks', () => {
+  it('streams output by cursor: every line once, in order, then done', async () => {
+    const { task_id, state } = await gate.ok<{ task_id: string; state: string }>('ssh_run_async', {
+      alias: 'h1',
+      command: "sh -c 'for i in $(seq 1 20); do echo $i; sleep 0.2; done'",
+    });
+    expect(['queued', 'running']).toContain(state);
+    let cursor: Output['next_cursor'] | undefined;
+    let text = '';
+    let reads = 0;
+    for (;;) {
+      const o: Output = await gate.ok('ssh_get_task_output', { task_id, wait_seconds: 5, ...(cursor ? { cursor } : {}) });
+      reads++;
+      text += o.stdout;
+      cursor = o.next_cursor;
+      if (o.done) break;
+    }
+    expect(text).toBe(Array.from({ length: 20 }, (_, i) => `${i + 1}\n`).join(''));
+    expect(reads).toBeGreaterThan(3);
+    const status = await gate.ok<{ state: string; exit_code: number; stdout_bytes: number }>('ssh_get_task_status', { task_id });
+    expect(status).toMatchObject({ state: 'succeeded', exit_code: 0, stdout_bytes: text.length });
+  });
+
+  it('keeps head and tail of a flood within max_output_bytes and counts what it dropped', async () => {
+    const total = 50_000_000;
+    const cap = 1_048_576;
+    const { task_id } = await gate.ok<{ task_id: string }>('ssh_run_async', { alias: 'h2', command: `yes | head -c ${total}` });
+    let o: Output = await gate.ok('ssh_get_task_output', { task_id, wait_seconds: 0 });
+    for (let i = 0; i < 60 && (await gate.ok<{ state: string }>('ssh_get_task_status', { task_id })).state === 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const status = await gate.ok<{ state: string; stdout_bytes: number }>('ssh_get_task_status', { task_id });
+    expect(status).toMatchObject({ state: 'succeeded', stdout_bytes: total });
+    let kept = 0;
+    let dropped = 0;
+    let cursor = { stdout: 0, stderr: 0 };
+    do {
+      o = await gate.ok('ssh_get_task_output', { task_id, cursor, max_bytes: 1_048_576 });
+      kept += Buffer.byteLength(o.stdout);
+      dropped += o.dropped_bytes.stdout;
+      cursor = o.next_cursor;
+    } while (!o.done);
+    expect(kept).toBe(cap);
+    expect(dropped).toBe(total - cap);
+    expect(cursor.stdout).toBe(total);
+  });
+
+  it('queues tasks beyond the per-host limit', async () => {
+    const a = await gate.ok<{ task_id: string; state: string }>('ssh_run_async', { alias: 'h3', command: 'sleep 1' });
+    const b = await gate.ok<{ task_id: string; state: string }>('ssh_run_async', { alias: 'h3', command: 'sleep 1' });
+    expect(a.state).toBe('running');
+    expect(b.state).toBe('queued');
+    const list = await gate.ok<{ tasks: { task_id: string }[] }>('ssh_list_tasks', { limit: 2 });
+    expect(list.tasks.map((t) => t.task_id)).toEqual([b.task_id, a.task_id]);
+    const queued = await gate.ok<{ tasks: { task_id: string }[] }>('ssh_list_tasks', { state: 'queued' });
+    expect(queued.tasks.map((t) => t.task_id)).toContain(b.task_id);
+    await gate.ok('ssh_cancel', { task_id: a.task_id });
+    await gate.ok('ssh_cancel', { task_id: b.task_id });
+  });
+});
+
+describe('ssh_run as a long call', () => {
+  it('sends the task id, then the output, as progress notifications', async () => {
+    const messages: string[] = [];
+    const r = (await gate.client.callTool(
+      { name: 'ssh_run', arguments: { alias: 'h4', command: "sh -c 'for i in 1 2 3; do echo line$i; sleep 0.4; done'" } },
+      undefined,
+      { onprogress: (p) => messages.push(p.message ?? '') },
+    )) as CallToolResult;
+    const id = (r.structuredContent as { task_id: string }).task_id;
+    expect(messages[0]).toBe(`task_id ${id}`);
+    expect(messages.slice(1).join('')).toContain('line2');
+    expect(messages.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('cancels the task when the client abandons the call', async () => {
+    const controller = new AbortController();
+    const call = gate.client.callTool({ name: 'ssh_run', arguments: { alias: 'h5', command: 'sleep 310' } }, undefined, { signal: controller.signal });
+    call.catch(() => undefined);
+    for (let i = 0; i < 40 && pgrep(fleet.user, 'sleep 310') === ''; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(pgrep(fleet.user, 'sleep 310')).not.toBe('');
+    controller.abort();
+    expect(await goneWithin(fleet.user, 'sleep 310', 3000)).toBe(true);
+    const cancelled = await gate.ok<{ tasks: { alias: string; state: string }[] }>('ssh_list_tasks', { state: 'cancelled' });
+    expect(cancelled.tasks.some((t) => t.alias === 'h5')).toBe(true);
+  });
+});
+
+describe('ssh_run_on_tag', () => {
+  it('runs on 20 hosts at once: 19 results and one clear error for the dead one', async () => {
+    const r = await gate.ok<{ results: { alias: string; status: string; stdout: string; error?: { code: string } }[]; summary: Record<string, number> }>(
+      'ssh_run_on_tag',
+      { tag: 'all', command: 'echo hi', timeout_seconds: 10 },
+    );
+    expect(r.results).toHaveLength(20);
+    expect(r.results.filter((x) => x.status === 'succeeded' && x.stdout === 'hi\n')).toHaveLength(19);
+    const dead = r.results.find((x) => x.alias === 'dead');
+    expect(dead).toMatchObject({ status: 'error', error: { code: 'connect_failed' } });
+    expect(r.summary).toMatchObject({ total: 20, succeeded: 19, failed: 1, denied: 0, running: 0 });
+  });
+
+  it('reports the hosts the policy denies and runs the rest', async () => {
+    const r = await gate.ok<{ results: { alias: string; status: string; reason?: string }[]; summary: Record<string, number> }>('ssh_run_on_tag', {
+      tag: 'all',
+      command: 'uname -s',
+      concurrency: 4,
+      timeout_seconds: 10,
+    });
+    const denied = r.results.filter((x) => x.status === 'denied');
+    expect(denied.map((x) => x.alias)).toEqual(['h1', 'h2']);
+    expect(denied[0]?.reason).toContain('no uname on h1 and h2');
+    expect(r.summary).toMatchObject({ denied: 2, succeeded: 17, failed: 1 });
+  });
+});
+
+describe('the task journal', () => {
+  it('reports a task that was running when the server died as lost after a restart', async () => {
+    const victim = await startGate(dir, { SSHGATE_STATE_DIR: stateDir });
+    const { task_id } = await victim.ok<{ task_id: string }>('ssh_run_async', { alias: 'h6', command: 'sleep 320' });
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(victim.transport.pid as number, 'SIGKILL');
+    await victim.close().catch(() => undefined);
+    const next = await startGate(dir, { SSHGATE_STATE_DIR: stateDir });
+    try {
+      const status = await next.ok<{ state: string; error?: { code: string; message: string } }>('ssh_get_task_status', { task_id });
+      expect(status.state).toBe('lost');
+      expect(status.error?.code).toBe('lost');
+      expect(status.error?.message).toContain('stopped while the task was running');
+      const done = await next.ok<{ tasks: { task_id: string; state: string }[] }>('ssh_list_tasks', {});
+      expect(done.tasks.find((t) => t.task_id === task_id)?.state).toBe('lost');
+    } finally {
+      await next.close();
+    }
+  });
+});
