@@ -78,7 +78,7 @@ describe('the task manager', () => {
     const bug = tm.start('h1', 'z', limits(), () => Promise.reject(new Error('secret internals')));
     await Promise.all([refused.done, lost.done, bug.done]);
     expect(refused).toMatchObject({ state: 'failed', error: { code: 'connect_failed', hint: 'check the port' } });
-    expect(lost).toMatchObject({ state: 'lost', error: { code: 'connect_failed' } });
+    expect(lost).toMatchObject({ state: 'lost', error: { code: 'lost' } });
     expect(bug.error).toEqual({ code: 'internal', message: 'the task failed unexpectedly', hint: 'see the server log' });
   });
 
@@ -107,5 +107,18 @@ describe('the task manager', () => {
     await new Promise((r) => setTimeout(r, 50));
     await tm.shutdown();
     expect(ts.map((t) => t.state)).toEqual(['cancelled', 'cancelled']);
+  });
+
+  it('wakes a waiter on new output and on the end, and restores finished tasks of an earlier run', async () => {
+    const tm = new TaskManager();
+    const t = tm.start('h1', 'sleep 0.3; echo late', limits(), localExecutor('sleep 0.3; echo late'));
+    const t0 = Date.now();
+    await tm.waitForChange(t, 5000);
+    expect(Date.now() - t0).toBeLessThan(4000);
+    await t.done;
+    await tm.waitForChange(t, 5000); // ended: returns at once
+    tm.restore([{ id: 'h9:0123456789ab:1', alias: 'h9', command: 'x', limits: limits(), state: 'lost', createdAt: Date.now(), endedAt: Date.now(), exitCode: null, signal: null, error: { code: 'lost', message: 'gone' } }]);
+    expect(tm.get('h9:0123456789ab:1')).toMatchObject({ state: 'lost', error: { code: 'lost' } });
+    expect(tm.cancel('h9:0123456789ab:1').result).toBe('already_finished');
   });
 });
