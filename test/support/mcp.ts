@@ -77,7 +77,9 @@ export async function startGate(dir: string, env: Record<string, string> = {}): 
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies')],
-    env: { PATH: process.env.PATH ?? '', SSHGATE_LOG_LEVEL: 'info', ...env },
+    // The SDK adds HOME to the child's environment: without a state dir of its own, every test
+    // server would share the journal in ~/.local/state.
+    env: { PATH: process.env.PATH ?? '', SSHGATE_LOG_LEVEL: 'info', SSHGATE_STATE_DIR: join(dir, 'state'), ...env },
     stderr: 'pipe',
   });
   let log = '';
