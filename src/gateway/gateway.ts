@@ -211,7 +211,7 @@ export class Gateway {
       throw err;
     }
     this.snap = next;
-    this.d.pool.drainIdle();
+    this.d.pool.retireAll();
     this.d.logger.info({ hosts: next.loaded.inventory.hosts.length, rules: next.loaded.policy.rules.length }, 'configuration reloaded');
     return {
       reloaded: true,

@@ -24,7 +24,7 @@ export interface ConnectOptions {
   keepaliveMs?: number;
   /** Tunnel through this (jump host's) connection instead of opening a TCP socket. */
   via?: Client;
-  /** Called with the resolved address before a direct TCP connect; an error refuses it. */
+  /** Called with the address before connecting (resolved, for a direct connect); an error refuses it. */
   checkAddress?: (address: string) => SshgateError | undefined;
 }
 
@@ -91,6 +91,9 @@ export function openConnection(o: ConnectOptions): Promise<Client> {
     const unreachable = (why: string) =>
       new SshgateError('connect_failed', `cannot reach host "${o.alias}" at ${o.host}:${o.port} (${why})`, 'check the address, the port and the network policy');
     if (o.via) {
+      // The last hop resolves a name itself; an address can still be checked here.
+      const refused = isIP(o.host) !== 0 ? o.checkAddress?.(o.host) : undefined;
+      if (refused) return fail(refused);
       o.via.forwardOut('127.0.0.1', 0, o.host, o.port, (err, stream) => {
         if (err) return fail(unreachable(`the jump host could not open a tunnel: ${err.message}`));
         if (settled) return void stream.close();

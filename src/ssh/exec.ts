@@ -23,14 +23,38 @@ export interface ExecOptions {
   beforeSignal?: () => Promise<void>;
 }
 
-/** The server would not open another session on this connection (MaxSessions). */
+/**
+ * The server would not open another channel on this connection (MaxSessions): the command was
+ * never sent, so it may be tried on another connection.
+ */
 export class ChannelRefused extends SshgateError {
   constructor(detail: string) {
     super('connect_failed', `the host refused to start the command: ${detail}`, 'the server may limit sessions per connection (MaxSessions)');
   }
 }
 
+/** The connection had already ended when the channel was asked for: nothing was sent. */
+export class NotConnected extends SshgateError {
+  constructor() {
+    super('connect_failed', 'the connection to the host had closed', 'sshgate opens a new one');
+  }
+}
+
+/**
+ * The exec request failed after the channel opened: the server refused it, or the connection
+ * died with the request in flight (then the command may have started). Never retried.
+ */
+export class ExecFailed extends SshgateError {
+  constructor() {
+    super('connect_failed', 'the host did not start the command', 'check the server log of the host (ForceCommand, a broken login shell)');
+  }
+}
+
 const BEFORE_SIGNAL_MS = 1000;
+/** At shutdown the whole stop must fit in the server's exit budget. */
+const SHUTDOWN_GRACE_MS = 800;
+/** After KILL and close, how long a channel may stay open before the task is given up. */
+const CLOSE_BACKSTOP_MS = 5000;
 
 export interface ExecOutcome {
   exitCode: number | null;
@@ -45,11 +69,22 @@ export function execOnConnection(client: Client, command: string, options: ExecO
   const grace = options.graceMs ?? DEFAULT_GRACE_MS;
   return new Promise((resolve, reject) => {
     if (options.signal.aborted) return resolve({ exitCode: null, signal: null });
-    client.exec(command, (err, channel) => {
-      if (err) return reject(new ChannelRefused(err.message));
-      run(channel, grace, options, resolve);
-    });
+    try {
+      client.exec(command, (err, channel) => {
+        // A channel-open failure carries the server's reason code; anything else is the exec request.
+        if (err) return reject('reason' in err ? new ChannelRefused(err.message) : new ExecFailed());
+        run(channel, grace, options, resolve);
+      });
+    } catch {
+      // ssh2 throws at once when its socket has already ended.
+      reject(new NotConnected());
+    }
   });
+}
+
+/** The grace period for this abort: short at shutdown, so the server can still exit in time. */
+export function graceFor(signal: AbortSignal, grace: number): number {
+  return signal.reason === 'shutdown' ? Math.min(grace, SHUTDOWN_GRACE_MS) : grace;
 }
 
 function run(channel: ClientChannel, grace: number, options: ExecOptions, resolve: (o: ExecOutcome) => void): void {
@@ -80,23 +115,43 @@ function run(channel: ClientChannel, grace: number, options: ExecOptions, resolv
       setTimeout(() => {
         sendSignal(channel, 'KILL');
         // The close follows the KILL closely; a host that ignores signals still loses the channel.
-        timers.push(setTimeout(() => channel.close(), 200));
-      }, grace),
+        timers.push(
+          setTimeout(() => {
+            safely(() => channel.close());
+            // A channel the host never closes must not hold the task forever.
+            timers.push(setTimeout(() => finish({ exitCode, signal: exitSignal, lost: 'the host did not close the channel after KILL' }), CLOSE_BACKSTOP_MS));
+          }, 200),
+        );
+      }, graceFor(options.signal, grace)),
     );
   };
   const onAbort = () => void stop();
   options.signal.addEventListener('abort', onAbort, { once: true });
+  // An abort that came while the channel was opening fired no event: act on it now.
+  if (options.signal.aborted) onAbort();
 
-  channel.on('close', () => {
+  let finished = false;
+  const finish = (outcome: ExecOutcome) => {
+    if (finished) return;
+    finished = true;
     closed = true;
     for (const t of timers) clearTimeout(t);
     options.signal.removeEventListener('abort', onAbort);
-    if (!exited && !options.signal.aborted) {
-      resolve({ exitCode: null, signal: null, lost: 'the connection closed before the command ended' });
-      return;
-    }
-    resolve({ exitCode, signal: exitSignal });
+    resolve(outcome);
+  };
+  channel.on('close', () => {
+    if (!exited && !options.signal.aborted) return finish({ exitCode: null, signal: null, lost: 'the connection closed before the command ended' });
+    finish({ exitCode, signal: exitSignal });
   });
+}
+
+/** ssh2 throws from a channel whose connection has just been torn down; there is nothing left to stop. */
+function safely(act: () => void): void {
+  try {
+    act();
+  } catch {
+    // The connection is gone, and the channel with it.
+  }
 }
 
 /** The parts of ssh2's channel that Channel.signal() itself uses. */
@@ -108,9 +163,11 @@ interface ChannelInternals {
 export function sendSignal(channel: ClientChannel, name: 'TERM' | 'KILL'): void {
   const inner = channel as unknown as ChannelInternals;
   const state = inner.outgoing?.state;
-  if (state === 'open') {
-    channel.signal(name);
-  } else if (state === 'eof' && inner.outgoing && inner._client?._protocol) {
-    inner._client._protocol.signal(inner.outgoing.id, name);
-  }
+  safely(() => {
+    if (state === 'open') {
+      channel.signal(name);
+    } else if (state === 'eof' && inner.outgoing && inner._client?._protocol) {
+      inner._client._protocol.signal(inner.outgoing.id, name);
+    }
+  });
 }

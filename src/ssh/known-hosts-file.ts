@@ -3,7 +3,7 @@
  * under `accept-new` a host that has no entry at all gets one appended (a host with a different
  * key is still refused — that is the whole point of the file). There is no accept-anything mode.
  */
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { SshgateError } from '../errors.js';
 import { knownHostsLine, parseKnownHosts, verifyHostKey, type HostKeyVerdict, type KnownHosts } from './host-keys.js';
 
@@ -37,17 +37,47 @@ export class KnownHostsFile implements HostKeyChecker {
   verify(host: string, port: number, key: Buffer): HostKeyVerdict {
     const verdict = verifyHostKey(this.known, host, port, key);
     if (verdict.status !== 'unknown' || this.policy !== 'accept-new') return verdict;
-    const keyType = keyTypeOf(key);
-    const line = knownHostsLine(host, port, keyType, key);
+    // Another sshgate may share this file: decide on what it holds now, under a lock, so that two
+    // processes can never record two different keys for one new host.
+    const unlock = lockFile(`${this.path}.lock`);
+    if (!unlock) return verdict;
     try {
-      appendFileSync(this.path, line, { mode: 0o600 });
-    } catch {
-      // Accepting a key we cannot record would accept it again, unchecked, after every restart.
-      return verdict;
+      this.known = parseKnownHosts(readKnownHosts(this.path));
+      const now = verifyHostKey(this.known, host, port, key);
+      if (now.status !== 'unknown') return now;
+      const keyType = keyTypeOf(key);
+      try {
+        appendFileSync(this.path, knownHostsLine(host, port, keyType, key), { mode: 0o600 });
+      } catch {
+        // Accepting a key we cannot record would accept it again, unchecked, after every restart.
+        return now;
+      }
+      this.known = parseKnownHosts(readKnownHosts(this.path));
+      this.onAccept({ host, port, keyType });
+      return verifyHostKey(this.known, host, port, key);
+    } finally {
+      unlock();
     }
-    this.known = parseKnownHosts(readKnownHosts(this.path));
-    this.onAccept({ host, port, keyType });
-    return verifyHostKey(this.known, host, port, key);
+  }
+}
+
+/** An exclusive lock file, waited for up to a second; a lock older than 10 s is taken as stale. */
+function lockFile(path: string): (() => void) | undefined {
+  const until = Date.now() + 1000;
+  for (;;) {
+    try {
+      closeSync(openSync(path, 'wx', 0o600));
+      return () => rmSync(path, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
+      try {
+        if (Date.now() - statSync(path).mtimeMs > 10_000) rmSync(path, { force: true });
+      } catch {
+        // It went away meanwhile: try again.
+      }
+      if (Date.now() > until) return undefined;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
   }
 }
 

@@ -12,9 +12,9 @@ import type { Client } from 'ssh2';
 import { SshgateError } from '../errors.js';
 import type { AuthConfig } from './auth.js';
 import { openConnection } from './connect.js';
-import { ChannelRefused, DEFAULT_GRACE_MS, execOnConnection, type ExecOutcome } from './exec.js';
+import { ChannelRefused, DEFAULT_GRACE_MS, ExecFailed, execOnConnection, graceFor, NotConnected, type ExecOutcome } from './exec.js';
 import type { HostKeyChecker } from './known-hosts-file.js';
-import { PidLineReader, sweepScript, withPidLine } from './sweep.js';
+import { PidLineReader, pidMarker, sweepScript, withPidLine } from './sweep.js';
 
 export interface HostTarget {
   alias: string;
@@ -57,6 +57,8 @@ interface Conn {
   tunnels: number;
   maxSessions: number;
   dead: boolean;
+  /** Takes no new work; closes once its last channel and tunnel are done (idle, or a reload). */
+  retired: boolean;
   idle?: NodeJS.Timeout;
 }
 
@@ -79,16 +81,26 @@ export class ConnectionPool {
 
   /** Runs a command on the target; resolves when it has ended, the cancel sweep included. */
   async exec(target: HostTarget, command: string, x: PoolExecOptions): Promise<ExecOutcome> {
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       const conn = await this.acquire(target, x.signal, x.deadline);
       this.hold(conn, 'sessions');
       try {
-        return await this.runOn(conn, command, x);
+        return await this.runOn(conn, target, command, x);
       } catch (err) {
-        // Another session was refused: remember the server's limit and use a further connection.
-        if (!(err instanceof ChannelRefused) || conn.sessions <= 1) throw err;
-        conn.maxSessions = conn.sessions - 1;
-        this.o.logger.info({ alias: target.alias, max_sessions: conn.maxSessions }, 'server refused another session; opening a further connection');
+        // Only where the command was certainly never sent is it tried on another connection.
+        if (err instanceof NotConnected && attempt < 5) {
+          this.retire(conn);
+          continue;
+        }
+        if (err instanceof ChannelRefused && conn.sessions > 1 && attempt < 5) {
+          conn.maxSessions = conn.sessions - 1;
+          this.o.logger.info({ alias: target.alias, max_sessions: conn.maxSessions }, 'server refused another session; opening a further connection');
+          continue;
+        }
+        if (err instanceof ExecFailed && (await settledDead(conn))) {
+          return { exitCode: null, signal: null, lost: 'the connection closed while the command was being started' };
+        }
+        throw err;
       } finally {
         this.release(conn, 'sessions');
       }
@@ -99,16 +111,19 @@ export class ConnectionPool {
   async ping(target: HostTarget, signal: AbortSignal, deadline: number): Promise<number> {
     const slot = this.slotFor(target);
     const started = performance.now();
-    const conn = await this.connect(slot, target, deadline, signal);
+    const conn = await untilAborted(this.connect(slot, target, deadline), signal, target.alias, deadline);
     const latency = performance.now() - started;
-    if (slot.conns.some((c) => !c.dead)) conn.client.end();
+    if (slot.conns.some((c) => !c.dead && !c.retired)) conn.client.end();
     else this.adopt(slot, conn);
     return latency;
   }
 
-  /** Closes every idle connection (after a reload: the next task connects under the new config). */
-  drainIdle(): void {
-    for (const slot of this.slots.values()) for (const c of slot.conns) if (c.sessions === 0 && c.tunnels === 0) c.client.end();
+  /**
+   * After a reload: no connection made under the old configuration takes new work; each closes
+   * when what runs on it is done.
+   */
+  retireAll(): void {
+    for (const slot of this.slots.values()) for (const c of slot.conns) this.retire(c);
   }
 
   /** Closes every connection, after the running sweeps have finished (bounded). */
@@ -133,17 +148,24 @@ export class ConnectionPool {
     for (;;) {
       if (this.closed) throw new SshgateError('connect_failed', 'sshgate is shutting down', 'start the task again once the server is back');
       if (signal.aborted) throw abandoned(target.alias);
-      const free = slot.conns.find((c) => !c.dead && c.sessions < c.maxSessions);
+      const free = slot.conns.find((c) => !c.dead && !c.retired && c.sessions < c.maxSessions);
       if (free) return free;
+      const wait = slot.retryAt - Date.now();
+      if (!slot.opening && wait > 0 && slot.retryAt >= deadline - 250 && slot.lastError) {
+        // The next attempt would come after this caller's time is up: tell it now why.
+        const e = slot.lastError;
+        throw new SshgateError(e.code, e.message, `${e.hint ?? ''}${e.hint ? '; ' : ''}sshgate tries this host again in ${Math.ceil(wait / 1000)} s`);
+      }
       if (!slot.opening) {
-        slot.opening = this.connect(slot, target, deadline, signal)
+        // The attempt is shared: it is not bound to this caller's time, only each wait is.
+        slot.opening = this.connect(slot, target, Date.now() + Math.max(0, wait) + this.o.connectTimeoutMs)
           .then((conn) => (this.adopt(slot, conn), conn))
           .finally(() => (slot.opening = undefined));
         // A waiter that gives up must not leave the shared attempt's rejection unhandled.
         slot.opening.catch(() => undefined);
       }
       try {
-        await untilAborted(slot.opening, signal, target.alias);
+        await untilAborted(slot.opening, signal, target.alias, deadline);
       } catch (err) {
         // The attempt was started by a caller who has since given up; this one tries again.
         if (!(err instanceof Abandoned) || signal.aborted) throw err;
@@ -152,19 +174,13 @@ export class ConnectionPool {
   }
 
   /** One connection attempt for the slot, with backoff after failures. */
-  private async connect(slot: Slot, target: HostTarget, deadline: number, signal?: AbortSignal): Promise<Conn> {
+  private async connect(slot: Slot, target: HostTarget, deadline: number): Promise<Conn> {
     const wait = slot.retryAt - Date.now();
-    if (wait > 0) {
-      if (Date.now() + wait >= deadline && slot.lastError) {
-        const e = slot.lastError;
-        throw new SshgateError(e.code, e.message, `${e.hint ?? ''}${e.hint ? '; ' : ''}sshgate tries this host again in ${Math.ceil(wait / 1000)} s`);
-      }
-      await untilAborted(new Promise((r) => setTimeout(r, wait)), signal, target.alias);
-    }
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     let via: Conn | undefined;
     try {
       if (target.jump) {
-        via = await this.acquire(target.jump, signal ?? new AbortController().signal, deadline);
+        via = await this.acquire(target.jump, new AbortController().signal, deadline);
         this.hold(via, 'tunnels');
       }
       const timeoutMs = Math.max(1000, Math.min(this.o.connectTimeoutMs, deadline - Date.now() - 250));
@@ -181,7 +197,7 @@ export class ConnectionPool {
       });
       slot.failures = 0;
       slot.retryAt = 0;
-      const conn: Conn = { client, slot, sessions: 0, tunnels: 0, maxSessions: Infinity, dead: false };
+      const conn: Conn = { client, slot, sessions: 0, tunnels: 0, maxSessions: Infinity, dead: false, retired: false };
       const jump = via;
       client.on('close', () => {
         conn.dead = true;
@@ -225,15 +241,26 @@ export class ConnectionPool {
     conn[what] -= by;
     if (conn.dead || conn.sessions > 0 || conn.tunnels > 0) return;
     clearTimeout(conn.idle);
-    conn.idle = setTimeout(() => conn.client.end(), this.o.idleMs);
+    if (conn.retired) return void conn.client.end();
+    conn.idle = setTimeout(() => this.retire(conn), this.o.idleMs);
     conn.idle.unref();
   }
 
-  private async runOn(conn: Conn, command: string, x: PoolExecOptions): Promise<ExecOutcome> {
+  /** No new work for this connection; it ends now if nothing runs on it, else when that is done. */
+  private retire(conn: Conn): void {
+    conn.retired = true;
+    if (!conn.dead && conn.sessions === 0 && conn.tunnels === 0) {
+      clearTimeout(conn.idle);
+      conn.client.end();
+    }
+  }
+
+  private async runOn(conn: Conn, target: HostTarget, command: string, x: PoolExecOptions): Promise<ExecOutcome> {
     const grace = x.graceMs ?? DEFAULT_GRACE_MS;
-    const reader = new PidLineReader(() => undefined);
+    const marker = pidMarker();
+    const reader = new PidLineReader(marker);
     let sweep: Promise<void> | undefined;
-    return execOnConnection(conn.client, withPidLine(command), {
+    const outcome = await execOnConnection(conn.client, withPidLine(command, marker), {
       signal: x.signal,
       graceMs: grace,
       stdout: (d) => {
@@ -243,44 +270,69 @@ export class ConnectionPool {
       stderr: x.stderr,
       beforeSignal: () => {
         if (reader.pid === undefined) return Promise.resolve();
-        const { listed, done } = this.sweep(conn, reader.pid, grace);
+        const { listed, done } = this.sweep(conn, target, reader.pid, graceFor(x.signal, grace));
         sweep = done;
         return listed;
       },
-    }).finally(() => sweep);
+    });
+    await sweep;
+    if (outcome.lost && x.signal.aborted) this.o.logger.warn({ alias: target.alias }, `${outcome.lost}; processes of the task may remain`);
+    return outcome;
   }
 
   /**
-   * Runs the sweep on a further channel of the same connection. `listed` settles once the sweep
-   * holds the list of descendants; `done` when it has finished (bounded).
+   * Runs the sweep on a further channel of the same connection, or of a fresh one when the server
+   * refuses another session. `listed` settles once the sweep holds its list; `done` when it has
+   * finished (bounded). Neither ever rejects.
    */
-  private sweep(conn: Conn, pid: number, graceMs: number): { listed: Promise<void>; done: Promise<void> } {
+  private sweep(conn: Conn, target: HostTarget, pid: number, graceMs: number): { listed: Promise<void>; done: Promise<void> } {
     let listed!: () => void;
     const listedP = new Promise<void>((r) => (listed = r));
-    this.hold(conn, 'sessions');
-    const done = new Promise<void>((resolve) => {
-      const end = () => {
-        clearTimeout(limit);
-        listed();
-        resolve();
-      };
-      const limit = setTimeout(end, graceMs + 3000);
-      conn.client.exec(sweepScript(pid, graceMs), (err, ch) => {
-        if (err) {
-          this.o.logger.warn({ alias: conn.slot.alias, err: err.message }, 'could not open a channel for the pid sweep');
-          return end();
+    const script = sweepScript(pid, graceMs);
+    const runOn = (client: Client) =>
+      new Promise<boolean>((resolve) => {
+        try {
+          client.exec(script, (err, ch) => {
+            if (err) return resolve(false);
+            ch.on('data', (d: Buffer) => {
+              if (d.includes('listed')) listed();
+            });
+            ch.stderr.resume();
+            ch.on('close', () => resolve(true));
+          });
+        } catch {
+          resolve(false);
         }
-        ch.on('data', (d: Buffer) => {
-          if (d.includes('listed')) listed();
-        });
-        ch.stderr.resume();
-        ch.on('close', end);
       });
-    }).finally(() => this.release(conn, 'sessions'));
+    this.hold(conn, 'sessions');
+    const work = (async () => {
+      if (await runOn(conn.client)) return;
+      const fresh = await this.connect(conn.slot, target, Date.now() + 5000).catch(() => undefined);
+      if (!fresh) return void this.o.logger.warn({ alias: target.alias }, 'could not run the pid sweep: only the channel signal stops the command');
+      try {
+        await runOn(fresh.client);
+      } finally {
+        fresh.client.end();
+      }
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const done = Promise.race([work, new Promise<void>((r) => (timer = setTimeout(r, graceMs + 8000)))])
+      .catch(() => undefined)
+      .finally(() => {
+        clearTimeout(timer);
+        listed();
+        this.release(conn, 'sessions');
+        this.sweeps.delete(done);
+      });
     this.sweeps.add(done);
-    void done.finally(() => this.sweeps.delete(done));
     return { listed: listedP, done };
   }
+}
+
+/** Whether the connection is gone (its close may trail the failed request by a moment). */
+async function settledDead(conn: Conn): Promise<boolean> {
+  for (let i = 0; i < 10 && !conn.dead; i++) await new Promise((r) => setTimeout(r, 20));
+  return conn.dead;
 }
 
 /** Everything that makes two targets the same connection; secrets enter only as a hash. */
@@ -304,13 +356,23 @@ function abandoned(alias: string): SshgateError {
   return new Abandoned(alias);
 }
 
-/** Waits for `p`, or rejects as soon as the caller's signal fires. */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined, alias: string): Promise<T> {
-  if (!signal) return p;
+/**
+ * Waits for `p`, or rejects as soon as the caller's signal fires or its deadline (less a margin,
+ * so that the caller hears about the handshake rather than only about its time) has passed.
+ */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal, alias: string, deadline: number): Promise<T> {
   if (signal.aborted) return Promise.reject(abandoned(alias));
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(abandoned(alias));
+    const left = Math.max(0, deadline - Date.now() - 250);
+    const timer = setTimeout(
+      () => reject(new SshgateError('timeout', `host "${alias}" did not complete the SSH handshake within the ${Math.round(left / 1000)} s the task had left`, 'check that the host is up and that the port speaks SSH')),
+      left,
+    );
     signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    p.then(resolve, reject).finally(() => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    });
   });
 }

@@ -2,72 +2,111 @@
  * The second line of defence behind the channel signal. A child that leaves the command's process
  * group (setsid, a daemonising tool) escapes the signal OpenSSH delivers, and OpenSSH refuses
  * signal requests altogether in sessions without privilege separation (root logins). So every
- * command starts by printing its shell's pid, and a cancel also runs a fixed sweep on a second
- * channel: list the pid's descendants while the tree is intact, TERM them, KILL what is left after
- * the grace period.
+ * command starts by printing a marker with its shell's pid, and a cancel also runs a fixed sweep
+ * on a second channel: list the command's processes while the tree is intact, TERM them, KILL what
+ * is left after the grace period.
+ *
+ * sshd starts each command's shell with setsid(), so the shell's pid is also the session id of
+ * everything the command starts, and Linux does not hand that number to a new process while any
+ * member of the session lives. The sweep takes every process of that session — also when the
+ * shell itself has exited — and, only while the shell still leads its session, the descendants
+ * that moved to sessions of their own.
  */
+import { randomBytes } from 'node:crypto';
 
-/** What the command is prefixed with; the first stdout line it prints is the pid, not output. */
-export function withPidLine(command: string): string {
-  return `echo $$; ${command}`;
+/** The first stdout line of a command: this marker, a space, and the shell's pid. */
+export function pidMarker(): string {
+  return `sshgate-pid-${randomBytes(6).toString('hex')}`;
+}
+
+/** What the command is prefixed with, so that its shell prints `<marker> <pid>` first. */
+export function withPidLine(command: string, marker: string): string {
+  return `echo ${marker} $$; ${command}`;
 }
 
 /**
- * The sweep, in POSIX sh. It reads the process table from ps, or from /proc where ps is missing,
- * prints "listed" once it holds the list (the caller signals the group only then, so nothing is
- * reparented before it is seen), TERMs the list, and KILLs whatever is still there after the grace
- * period; it exits as soon as nothing of the list is left.
+ * The sweep, in POSIX sh. It reads the process table (pid, parent, session) from ps, or from /proc
+ * where ps is missing, prints "listed" once it holds the list (the caller signals the group only
+ * then, so nothing is reparented before it is seen), TERMs the list, and KILLs whatever is still
+ * there after the grace period; it exits as soon as nothing of the list is left.
  */
 export function sweepScript(pid: number, graceMs: number): string {
   if (!Number.isSafeInteger(pid) || pid <= 1) throw new RangeError(`not a pid: ${pid}`);
   const table =
-    `{ ps -A -o pid= -o ppid= 2>/dev/null || ` +
-    `for f in /proc/[0-9]*/stat; do s=$(cat "$f" 2>/dev/null) || continue; p=\${s%% *}; s=\${s##*) }; set -- $s; echo "$p $2"; done; }`;
-  const descendants =
-    `awk -v r=${pid} '{ kids[$2] = kids[$2] " " $1 } ` +
-    `END { out = r; q = r; while (q != "") { n = split(q, a, " "); q = ""; ` +
-    `for (i = 1; i <= n; i++) { m = split(kids[a[i]], b, " "); for (j = 1; j <= m; j++) { out = out " " b[j]; q = q " " b[j] } } } print out }'`;
+    `{ ps -A -o pid= -o ppid= -o sid= 2>/dev/null || ` +
+    `for f in /proc/[0-9]*/stat; do s=$(cat "$f" 2>/dev/null) || continue; p=\${s%% *}; s=\${s##*) }; set -- $s; echo "$p $2 $4"; done; }`;
+  // Roots: the session's members. If the pid is alive but leads no session of that number, it is
+  // not our shell any more: list nothing. Then add the descendants of the roots by parent pid.
+  const select =
+    `awk -v r=${pid} '{ kids[$2] = kids[$2] " " $1; if ($3 == r) roots = roots " " $1; if ($1 == r && $3 != r) stranger = 1 } ` +
+    `END { if (stranger) exit; out = roots; q = roots; seen[""] = 1; n = split(roots, a, " "); for (i = 1; i <= n; i++) seen[a[i]] = 1; ` +
+    `while (q != "") { n = split(q, a, " "); q = ""; ` +
+    `for (i = 1; i <= n; i++) { m = split(kids[a[i]], b, " "); for (j = 1; j <= m; j++) if (!(b[j] in seen)) { seen[b[j]] = 1; out = out " " b[j]; q = q " " b[j] } } } print out }'`;
   const rounds = Math.max(1, Math.ceil(graceMs / 100));
-  // Waits for the listed processes to go, up to the grace period, and KILLs only what is left.
   // A zombie answers kill -0 but is gone for good; /proc tells them apart where it exists.
   const alive =
     `alive() { kill -0 $1 2>/dev/null || return 1; [ -r /proc/$1/stat ] || return 0; ` +
     `s=$(cat /proc/$1/stat 2>/dev/null) || return 1; s=\${s##*) }; [ "\${s%% *}" != Z ]; }`;
+  // Waits for the listed processes to go, up to the grace period, and KILLs only what is left.
   const settle =
     `i=0; while [ $i -lt ${rounds} ]; do a=; for p in $l; do alive $p && a="$a $p"; done; ` +
     `[ -z "$a" ] && exit 0; sleep 0.1; i=$((i+1)); done`;
-  return [alive, `l=$(${table} | ${descendants})`, 'echo listed', 'kill -TERM $l 2>/dev/null', settle, 'kill -KILL $a 2>/dev/null', 'exit 0'].join('; ');
+  return [alive, `l=$(${table} | ${select})`, 'echo listed', '[ -n "$l" ] || exit 0', 'kill -TERM $l 2>/dev/null', settle, 'kill -KILL $a 2>/dev/null', 'exit 0'].join('; ');
 }
 
+/** Output before the marker is passed on; a marker not seen in this many bytes is given up on. */
+const MARKER_WINDOW = 8192;
+
 /**
- * Takes the pid line off the front of a command's stdout. Feed it every chunk; it returns the
- * bytes that are real output. A first line that is not a pid is passed through as output.
+ * Takes the marker line off a command's stdout. Feed it every chunk; it returns the bytes that are
+ * real output. Lines before the marker (a chatty login script) pass through as output.
  */
 export class PidLineReader {
   pid: number | undefined;
-  private head: Buffer | undefined = Buffer.alloc(0);
-  private readonly onPid: (pid: number | undefined) => void;
+  private pending: Buffer | undefined = Buffer.alloc(0);
+  private scanned = 0;
+  private readonly prefix: Buffer;
 
-  constructor(onPid: (pid: number | undefined) => void) {
-    this.onPid = onPid;
+  constructor(marker: string) {
+    this.prefix = Buffer.from(`${marker} `);
   }
 
   push(chunk: Buffer): Buffer {
-    if (!this.head) return chunk;
-    const data = Buffer.concat([this.head, chunk]);
-    const nl = data.indexOf(0x0a);
-    if (nl === -1 && data.length <= 24) {
-      this.head = data;
-      return Buffer.alloc(0);
+    if (!this.pending) return chunk;
+    let data = Buffer.concat([this.pending, chunk]);
+    const out: Buffer[] = [];
+    for (;;) {
+      const nl = data.indexOf(0x0a);
+      const line = nl === -1 ? data : data.subarray(0, nl);
+      const couldBeMarker = line.subarray(0, this.prefix.length).equals(this.prefix.subarray(0, Math.min(line.length, this.prefix.length)));
+      if (nl === -1) {
+        if (couldBeMarker && this.scanned + data.length <= MARKER_WINDOW) {
+          this.pending = data;
+          return Buffer.concat(out);
+        }
+        // This line cannot be the marker: it is output, and so is whatever follows, until a newline.
+        out.push(data);
+        this.scanned += data.length;
+        this.pending = this.scanned > MARKER_WINDOW ? undefined : Buffer.alloc(0);
+        return Buffer.concat(out);
+      }
+      if (couldBeMarker && line.length > this.prefix.length) {
+        const digits = line.subarray(this.prefix.length).toString('latin1');
+        if (/^[0-9]{1,10}$/.test(digits)) {
+          this.pid = Number(digits);
+          this.pending = undefined;
+          out.push(data.subarray(nl + 1));
+          return Buffer.concat(out);
+        }
+      }
+      out.push(data.subarray(0, nl + 1));
+      this.scanned += nl + 1;
+      data = data.subarray(nl + 1);
+      if (this.scanned > MARKER_WINDOW) {
+        this.pending = undefined;
+        out.push(data);
+        return Buffer.concat(out);
+      }
     }
-    this.head = undefined;
-    const line = nl === -1 ? '' : data.subarray(0, nl).toString('latin1');
-    if (!/^[0-9]{1,10}$/.test(line)) {
-      this.onPid(undefined);
-      return data;
-    }
-    this.pid = Number(line);
-    this.onPid(this.pid);
-    return data.subarray(nl + 1);
   }
 }

@@ -97,6 +97,21 @@ describe('async tasks', () => {
     expect(cursor.stdout).toBe(total);
   });
 
+  it('stops a task cancelled at once, while its connection or channel is still opening', async () => {
+    for (const alias of ['h7', 'h7']) {
+      const { task_id } = await gate.ok<{ task_id: string }>('ssh_run_async', { alias, command: 'sleep 330' });
+      const c = await gate.ok<{ result: string }>('ssh_cancel', { task_id });
+      expect(c.result).toBe('cancelled');
+      let state = '';
+      for (let i = 0; i < 60 && !['cancelled'].includes(state); i++) {
+        state = (await gate.ok<{ state: string }>('ssh_get_task_status', { task_id })).state;
+        if (state !== 'cancelled') await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(state).toBe('cancelled');
+    }
+    expect(await goneWithin(fleet.user, 'sleep 330', 3000)).toBe(true);
+  });
+
   it('queues tasks beyond the per-host limit', async () => {
     const a = await gate.ok<{ task_id: string; state: string }>('ssh_run_async', { alias: 'h3', command: 'sleep 1' });
     const b = await gate.ok<{ task_id: string; state: string }>('ssh_run_async', { alias: 'h3', command: 'sleep 1' });

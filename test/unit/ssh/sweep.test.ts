@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PidLineReader, sweepScript, withPidLine } from '../../../src/ssh/sweep.js';
+import { PidLineReader, pidMarker, sweepScript, withPidLine } from '../../../src/ssh/sweep.js';
 
 /** A PATH with the tools the sweep needs but no `ps`, to exercise the /proc fallback. */
 const noPs = mkdtempSync(join(tmpdir(), 'sshgate-sweep-'));
@@ -20,11 +20,17 @@ function pgrep(pattern: string): string {
 
 /** Starts a command the way the SSH executor does (with its pid line) and returns that pid. */
 function startTree(shell: string, command: string): Promise<number> {
-  const child = spawn(shell, ['-c', withPidLine(command)], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+  const marker = pidMarker();
+  // detached: a session of its own, as sshd gives every command.
+  const child = spawn(shell, ['-c', withPidLine(command, marker)], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
   child.unref();
   return new Promise((resolve, reject) => {
-    const reader = new PidLineReader((pid) => (pid ? resolve(pid) : reject(new Error('no pid line'))));
-    child.stdout.on('data', (d: Buffer) => reader.push(d));
+    const reader = new PidLineReader(marker);
+    child.stdout.on('data', (d: Buffer) => {
+      reader.push(d);
+      if (reader.pid) resolve(reader.pid);
+    });
+    child.stdout.on('end', () => reject(new Error('no pid line')));
   });
 }
 
@@ -58,6 +64,26 @@ describe('the pid sweep', () => {
     expect(pgrep('^sleep 4933')).toBe('');
   });
 
+  it("sweeps a session whose shell has already exited: its background job is found by session id", async () => {
+    const pid = await startTree('dash', 'sleep 4961 & exit 0');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(pgrep('^sleep 4961')).not.toBe('');
+    execFileSync('/usr/bin/dash', ['-c', sweepScript(pid, 300)]);
+    expect(pgrep('^sleep 4961')).toBe('');
+  });
+
+  it('touches nothing when the pid is alive but leads no session of its number (a reused pid)', async () => {
+    const stranger = spawn('sleep', ['4971'], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 100));
+    try {
+      const out = execFileSync('/usr/bin/dash', ['-c', sweepScript(stranger.pid as number, 300)], { encoding: 'utf8' });
+      expect(out.trim()).toBe('listed');
+      expect(pgrep('^sleep 4971')).not.toBe('');
+    } finally {
+      stranger.kill('SIGKILL');
+    }
+  });
+
   it('refuses a pid that is not one', () => {
     expect(() => sweepScript(1, 100)).toThrow(RangeError);
     expect(() => sweepScript(Number.NaN, 100)).toThrow(RangeError);
@@ -65,25 +91,31 @@ describe('the pid sweep', () => {
 });
 
 describe('PidLineReader', () => {
-  it('takes the pid line off the front, even split across chunks', () => {
-    const pids: (number | undefined)[] = [];
-    const r = new PidLineReader((p) => pids.push(p));
-    expect(r.push(Buffer.from('12')).toString()).toBe('');
-    expect(r.push(Buffer.from('34\nhello\n')).toString()).toBe('hello\n');
-    expect(r.push(Buffer.from('567\n')).toString()).toBe('567\n');
-    expect(pids).toEqual([1234]);
+  const m = 'sshgate-pid-0123456789ab';
+  const feed = (r: PidLineReader, ...chunks: string[]) => chunks.map((c) => r.push(Buffer.from(c)).toString()).join('');
+
+  it('takes the marker line off the front, even split across chunks', () => {
+    const r = new PidLineReader(m);
+    expect(feed(r, 'sshgate-pid-01', '23456789ab 12', '34\nhello\n', '567\n')).toBe('hello\n567\n');
+    expect(r.pid).toBe(1234);
   });
 
-  it('passes a first line that is not a pid through as output', () => {
-    const pids: (number | undefined)[] = [];
-    const r = new PidLineReader((p) => pids.push(p));
-    expect(r.push(Buffer.from('not a pid\n')).toString()).toBe('not a pid\n');
-    expect(pids).toEqual([undefined]);
+  it('passes lines before the marker through as output (a chatty login script)', () => {
+    const r = new PidLineReader(m);
+    expect(feed(r, 'Welcome!\nsshgate-pid-0123456789ab 42\nreal\n')).toBe('Welcome!\nreal\n');
+    expect(r.pid).toBe(42);
   });
 
-  it('gives up waiting for a newline after a pid-sized prefix', () => {
-    const r = new PidLineReader(() => undefined);
-    const long = Buffer.alloc(100, 0x31);
-    expect(r.push(long)).toHaveLength(100);
+  it('is not fooled by a line that only looks like a marker', () => {
+    const r = new PidLineReader(m);
+    expect(feed(r, 'sshgate-pid-ffffffffffff 666\n', 'sshgate-pid-0123456789ab x\n')).toBe('sshgate-pid-ffffffffffff 666\nsshgate-pid-0123456789ab x\n');
+    expect(r.pid).toBeUndefined();
+  });
+
+  it('gives up on a marker after 8 KiB and passes everything through', () => {
+    const r = new PidLineReader(m);
+    const long = `${'x'.repeat(10_000)}\n`;
+    expect(feed(r, long, `${m} 7\n`)).toBe(`${long}${m} 7\n`);
+    expect(r.pid).toBeUndefined();
   });
 });
