@@ -14,7 +14,8 @@ import { effectiveLimits } from '../policy/limits.js';
 import { loadAll, type Loaded, type Paths } from '../policy/load.js';
 import { decideForHost } from '../policy/plan.js';
 import { KnownHostsFile } from '../ssh/known-hosts-file.js';
-import type { ConnectionPool } from '../ssh/pool.js';
+import type { AuthConfig } from '../ssh/auth.js';
+import type { ConnectionPool, HostTarget } from '../ssh/pool.js';
 import { parseTaskId } from '../tasks/ids.js';
 import { isFinal, type Executor, type Task, type TaskManager } from '../tasks/task-manager.js';
 import type * as S from './schemas.js';
@@ -42,6 +43,9 @@ export interface GatewayDeps {
 interface Snapshot {
   loaded: Loaded;
   hostKeys: KnownHostsFile;
+  /** Targets with their credentials read and keys parsed, once per host and configuration. */
+  targets: Map<string, HostTarget>;
+  auths: Map<string, AuthConfig>;
 }
 
 export class Gateway {
@@ -56,7 +60,24 @@ export class Gateway {
 
   /** Loads the configuration; a ConfigError says what is wrong with it. */
   static async create(deps: GatewayDeps): Promise<Gateway> {
-    return new Gateway(deps, await loadSnapshot(deps));
+    const g = new Gateway(deps, await loadSnapshot(deps));
+    g.prepareTargets();
+    return g;
+  }
+
+  /**
+   * Reads every host's credentials now rather than on its first task: a missing secret or an
+   * unreadable key shows in the log at start, and a first fan-out does not read them all at once.
+   */
+  private prepareTargets(): void {
+    for (const host of this.snap.loaded.inventory.hosts) {
+      try {
+        this.target(host);
+      } catch (err) {
+        const e = err instanceof SshgateError ? err : new SshgateError('internal', 'unexpected', '');
+        this.d.logger.warn({ alias: host.alias, code: e.code, hint: e.hint }, e.message);
+      }
+    }
   }
 
   listHosts(input: S.ListHostsInput): S.ListHostsResult {
@@ -212,6 +233,7 @@ export class Gateway {
     }
     this.snap = next;
     this.d.pool.retireAll();
+    this.prepareTargets();
     this.d.logger.info({ hosts: next.loaded.inventory.hosts.length, rules: next.loaded.policy.rules.length }, 'configuration reloaded');
     return {
       reloaded: true,
@@ -239,7 +261,7 @@ export class Gateway {
     const limit = effectiveLimits(this.snap.loaded.policy, host).values.max_seconds * 1000;
     const deadline = Date.now() + Math.min(limit, DEFAULTS.connectTimeoutSeconds * 1000);
     try {
-      const target = targetFor(host, this.targetContext());
+      const target = this.target(host);
       const ms = await this.d.pool.ping(target, signal ?? new AbortController().signal, deadline);
       return { alias: host.alias, reachable: true, latency_ms: Math.round(ms * 10) / 10 };
     } catch (err) {
@@ -257,7 +279,7 @@ export class Gateway {
     if (!decision.allowed) {
       throw new SshgateError('policy_denied', `host "${host.alias}": ${decision.reason}`, 'ssh_plan shows each part of the command and the rule that decides it; ask for a policy change if it should be allowed');
     }
-    const target = targetFor(host, this.targetContext());
+    const target = this.target(host);
     const limits = { ...decision.limits };
     if (input.timeout_seconds !== undefined) limits.max_seconds = Math.min(limits.max_seconds, input.timeout_seconds);
     const graceMs = this.d.graceMs ?? DEFAULTS.graceMs;
@@ -269,6 +291,17 @@ export class Gateway {
     );
   }
 
+  /** Keys and secrets are read on first use after a start or a reload; a failure is not kept. */
+  private target(host: HostEntry): HostTarget {
+    const snap = this.snap;
+    let target = snap.targets.get(host.alias);
+    if (!target) {
+      target = targetFor(host, this.targetContext());
+      snap.targets.set(host.alias, target);
+    }
+    return target;
+  }
+
   private targetContext(): TargetContext {
     const { inventory, engine } = this.snap.loaded;
     return {
@@ -276,6 +309,7 @@ export class Gateway {
       network: engine.network,
       hostKeys: this.snap.hostKeys,
       sources: { keysDir: this.d.paths.keysDir, secretsDir: this.d.paths.secretsDir, env: this.d.env },
+      auths: this.snap.auths,
     };
   }
 
@@ -312,7 +346,7 @@ async function loadSnapshot(d: GatewayDeps): Promise<Snapshot> {
     if (err instanceof SshgateError) throw new ConfigError([{ file: path, line: 1, col: 1, message: `${err.message}; ${err.hint ?? ''}` }]);
     throw err;
   }
-  return { loaded, hostKeys };
+  return { loaded, hostKeys, targets: new Map(), auths: new Map() };
 }
 
 /** The checks a command gets before the policy sees it: what no reviewed rule could mean. */

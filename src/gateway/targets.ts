@@ -3,10 +3,10 @@
  * jump chain (each hop a target of its own), the known_hosts checker and the network policy.
  */
 import type { Inventory } from '../config/load-inventory.js';
-import type { HostEntry } from '../config/schemas.js';
+import type { CredentialEntry, HostEntry } from '../config/schemas.js';
 import { SshgateError } from '../errors.js';
 import type { NetworkCheck } from '../policy/network.js';
-import { resolveAuth, type SecretSources } from '../ssh/auth.js';
+import { resolveAuth, type AuthConfig, type SecretSources } from '../ssh/auth.js';
 import type { HostKeyChecker } from '../ssh/known-hosts-file.js';
 import type { HostTarget } from '../ssh/pool.js';
 
@@ -15,6 +15,8 @@ export interface TargetContext {
   network: NetworkCheck;
   hostKeys: HostKeyChecker;
   sources: SecretSources;
+  /** Resolved logins by credential and user: a key file is read and parsed once, not per host. */
+  auths?: Map<string, AuthConfig>;
 }
 
 export function targetFor(host: HostEntry, ctx: TargetContext, seen: string[] = []): HostTarget {
@@ -27,7 +29,7 @@ export function targetFor(host: HostEntry, ctx: TargetContext, seen: string[] = 
     alias: host.alias,
     host: host.host,
     port: host.port,
-    auth: resolveAuth(host, cred, ctx.sources),
+    auth: authFor(host, cred, ctx),
     hostKeys: ctx.hostKeys,
     checkAddress: (address) => {
       const verdict = ctx.network.check(address);
@@ -42,4 +44,14 @@ export function targetFor(host: HostEntry, ctx: TargetContext, seen: string[] = 
     target.jump = targetFor(jump, ctx, [...seen, host.alias]);
   }
   return target;
+}
+
+function authFor(host: HostEntry, cred: CredentialEntry, ctx: TargetContext): AuthConfig {
+  const key = `${cred.name}\0${host.user ?? ''}`;
+  let auth = ctx.auths?.get(key);
+  if (!auth) {
+    auth = resolveAuth(host, cred, ctx.sources);
+    ctx.auths?.set(key, auth);
+  }
+  return auth;
 }

@@ -38,11 +38,22 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
   const network = compileNetwork(policy.network);
 
   const rulesFor = (host: HostRef): PolicyRule[] => policy.rules.filter((r) => applies(r, host));
+  // A fan-out decides one command for many hosts: parse it once. Results are never modified.
+  const parsed = new Map<string, ReturnType<ShellParser['parse']>>();
+  const parseOnce = (command: string) => {
+    let p = parsed.get(command);
+    if (!p) {
+      p = parser.parse(command);
+      if (parsed.size >= 256) parsed.delete(parsed.keys().next().value as string);
+      parsed.set(command, p);
+    }
+    return p;
+  };
 
   function decide(host: HostRef, command: string): Decision {
     const limits = effectiveLimits(policy, host).values;
     const base = { alias: host.alias, command: clip(command), limits };
-    const parsed = parser.parse(command);
+    const parsed = parseOnce(command);
     if (!parsed.ok) {
       const segment: SegmentVerdict = {
         text: clip(command.replace(/\s+/g, ' ').trim()),

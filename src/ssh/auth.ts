@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
+import ssh2, { type ParsedKey } from 'ssh2';
 import { keyPathProblem } from '../config/load-inventory.js';
 import type { CredentialEntry, HostEntry } from '../config/schemas.js';
 import { ENV } from '../defaults.js';
@@ -14,6 +14,8 @@ import { SshgateError } from '../errors.js';
 export interface AuthConfig {
   username: string;
   privateKey?: Buffer;
+  /** The key parsed (and decrypted) once, so that no connection parses it again. */
+  parsedKey?: ParsedKey;
   passphrase?: string;
   agent?: string;
   password?: string;
@@ -73,6 +75,7 @@ export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: Sec
       );
     }
     auth.privateKey = data;
+    auth.parsedKey = Array.isArray(parsed) ? (parsed[0] as ParsedKey) : parsed;
     if (passphrase !== undefined) auth.passphrase = passphrase;
   }
   if (cred.agent) {

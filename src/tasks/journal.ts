@@ -5,7 +5,7 @@
  * reported `lost`, never as succeeded. Several servers may share the dir: each record names its
  * server's pid, and only tasks of servers that no longer run are declared lost.
  */
-import { appendFileSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ERROR_CODES } from '../errors.js';
@@ -40,6 +40,8 @@ const COMPACT_BYTES = 8 * 1024 * 1024;
 export class TaskJournal {
   readonly path: string;
   private appended = 0;
+  /** Kept open: a fan-out writes three records per host, and an open per record adds up. */
+  private fd: number | undefined;
 
   constructor(
     readonly dir: string,
@@ -66,7 +68,8 @@ export class TaskJournal {
       server_pid: this.pid,
     };
     const text = `${JSON.stringify(line)}\n`;
-    appendFileSync(this.path, text, { mode: 0o600 });
+    this.fd ??= openSync(this.path, 'a', 0o600);
+    writeSync(this.fd, text);
     this.appended += text.length;
     if (this.appended > COMPACT_BYTES) {
       this.appended = 0;
@@ -125,6 +128,9 @@ export class TaskJournal {
     const tmp = `${this.path}.${this.pid}.tmp`;
     writeFileSync(tmp, keep.map((r) => `${JSON.stringify(r)}\n`).join(''), { mode: 0o600 });
     renameSync(tmp, this.path);
+    // The open descriptor still points at the file that was replaced.
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
   }
 
   private latest(): Map<string, JournalRecord> {

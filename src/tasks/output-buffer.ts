@@ -13,16 +13,29 @@ export interface Chunk {
 }
 
 export class OutputBuffer {
-  private readonly head: Buffer;
+  /** Grown as output comes, up to headCap: most commands print little, and a task costs that. */
+  private head: Buffer = Buffer.alloc(0);
   private headLength = 0;
-  private readonly tail: Buffer;
+  private readonly headCap: number;
+  /** Allocated (whole) only once the head is full. */
+  private ring: Buffer | undefined;
+  private readonly tailCap: number;
   /** Bytes ever written to the stream. */
   private total = 0;
 
   constructor(readonly limit: number) {
-    const headCap = Math.ceil(limit / 2);
-    this.head = Buffer.alloc(headCap);
-    this.tail = Buffer.alloc(limit - headCap);
+    this.headCap = Math.ceil(limit / 2);
+    this.tailCap = limit - this.headCap;
+  }
+
+  private get tail(): Buffer {
+    this.ring ??= Buffer.alloc(this.tailCap);
+    return this.ring;
+  }
+
+  /** Bytes of memory the buffer holds now (never more than the limit). */
+  get allocated(): number {
+    return this.head.length + (this.ring?.length ?? 0);
   }
 
   get written(): number {
@@ -31,7 +44,7 @@ export class OutputBuffer {
 
   /** Bytes written but no longer kept. */
   get dropped(): number {
-    return Math.max(0, this.total - this.headLength - this.tail.length);
+    return Math.max(0, this.total - this.headLength - this.tailCap);
   }
 
   get truncated(): boolean {
@@ -40,15 +53,20 @@ export class OutputBuffer {
 
   write(data: Buffer): void {
     let rest = data;
-    if (this.headLength < this.head.length) {
-      const n = Math.min(rest.length, this.head.length - this.headLength);
+    if (this.headLength < this.headCap) {
+      const n = Math.min(rest.length, this.headCap - this.headLength);
+      if (this.headLength + n > this.head.length) {
+        const grown = Buffer.alloc(Math.min(this.headCap, Math.max(this.headLength + n, this.head.length * 2, 4096)));
+        this.head.copy(grown, 0, 0, this.headLength);
+        this.head = grown;
+      }
       rest.copy(this.head, this.headLength, 0, n);
       this.headLength += n;
       this.total += n;
       rest = rest.subarray(n);
     }
     if (rest.length === 0) return;
-    const cap = this.tail.length;
+    const cap = this.tailCap;
     if (cap === 0) {
       this.total += rest.length;
       return;
@@ -78,7 +96,7 @@ export class OutputBuffer {
       at += n;
       budget -= n;
     }
-    const tailStart = Math.max(this.headLength, this.total - this.tail.length);
+    const tailStart = Math.max(this.headLength, this.total - this.tailCap);
     let dropped = 0;
     if (at >= this.headLength && at < tailStart && (budget > 0 || parts.length === 0)) {
       dropped = tailStart - at;
@@ -93,7 +111,7 @@ export class OutputBuffer {
   }
 
   private tailSlice(streamOffset: number, length: number): Buffer {
-    const cap = this.tail.length;
+    const cap = this.tailCap;
     const start = (streamOffset - this.headLength) % cap;
     const first = Math.min(length, cap - start);
     const a = this.tail.subarray(start, start + first);

@@ -69,4 +69,15 @@ describe('a task output buffer', () => {
       { numRuns: 500 },
     );
   });
+
+  it('holds memory for what was written, never more than the limit', () => {
+    const small = new OutputBuffer(1 << 20);
+    small.write(Buffer.from('ok\n'));
+    expect(small.allocated).toBeLessThanOrEqual(4096);
+    const flood = new OutputBuffer(1 << 20);
+    for (let i = 0; i < 50; i++) flood.write(Buffer.alloc(100_000, 0x79));
+    expect(flood.allocated).toBe(1 << 20);
+    expect(flood.dropped).toBe(5_000_000 - (1 << 20));
+  });
 });
+
