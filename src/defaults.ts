@@ -42,4 +42,5 @@ export const ENV = {
   secretPrefix: 'SSHGATE_SECRET_',
   logLevel: 'SSHGATE_LOG_LEVEL',
   stateDir: 'SSHGATE_STATE_DIR',
+  auditLog: 'SSHGATE_AUDIT_LOG',
 } as const;

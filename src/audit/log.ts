@@ -7,6 +7,7 @@ import { pino, type Logger } from 'pino';
 import type { Decision } from '../policy/decision.js';
 import type { Task } from '../tasks/task-manager.js';
 import { commandHash } from '../tasks/ids.js';
+import type { AuditFile } from './audit-file.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -26,11 +27,21 @@ export interface Auditor {
   taskEnd(task: Task): void;
 }
 
-export function createAuditor(logger: Logger): Auditor {
+/** Audit records go to the log and, when one is configured, to the hash-chained audit file. */
+export function createAuditor(logger: Logger, file?: AuditFile): Auditor {
   const audit = logger.child({ audit: true });
+  const emit = (record: Record<string, unknown>, msg: string) => {
+    audit.info(record, msg);
+    if (!file) return;
+    try {
+      file.append({ time: new Date().toISOString(), ...record });
+    } catch (err) {
+      logger.error({ path: file.path, err: (err as Error).message }, 'could not write the audit file');
+    }
+  };
   return {
     decision(d, context) {
-      audit.info(
+      emit(
         {
           event: 'decision',
           tool: context.tool,
@@ -46,7 +57,7 @@ export function createAuditor(logger: Logger): Auditor {
       );
     },
     taskEnd(t) {
-      audit.info(
+      emit(
         {
           event: 'task_end',
           task_id: t.id,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LOG_LEVELS, type LogLevel } from '../audit/log.js';
 import { DEFAULTS, ENV } from '../defaults.js';
+import { auditVerifyCommand } from './audit-verify.js';
 import { checkCommand } from './check.js';
 import { testsDirOf, type Io, type Paths } from './context.js';
 import { planCommand } from './plan.js';
@@ -18,11 +19,13 @@ commands:
   plan ALIAS|@TAG -- COMMAND    print what the policy decides for COMMAND, and why
   policy test [PATH]            run the policy test cases (default: <policy>/tests)
   policy diff OLD NEW           list the decisions that change from policy OLD to NEW
+  audit verify PATH             check the hash chain of an audit file (--audit-log)
 
 options:
   --config DIR     inventory and credentials directory  (env ${ENV.configDir}, default ${DEFAULTS.configDir})
   --policy PATH    policy file or directory              (env ${ENV.policyPath}, default ${DEFAULTS.policyPath})
   --log-level L    serve: fatal|error|warn|info|debug|trace|silent   (env ${ENV.logLevel}, default ${DEFAULTS.logLevel})
+  --audit-log PATH serve: append audit records, hash-chained, to this JSONL file   (env ${ENV.auditLog})
   --state-dir DIR  serve: where the task journal is kept   (env ${ENV.stateDir}, default $XDG_STATE_HOME/sshgate or ~/.local/state/sshgate)
   --json           plan: print the decision as JSON
   -h, --help       print this help
@@ -51,6 +54,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         json: { type: 'boolean', default: false },
         'log-level': { type: 'string' },
         'state-dir': { type: 'string' },
+        'audit-log': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -83,7 +87,14 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         const level = values['log-level'] ?? env[ENV.logLevel] ?? DEFAULTS.logLevel;
         if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`unknown log level "${level}"; expected one of ${LOG_LEVELS.join(', ')}`);
         const stateDir = values['state-dir'] ?? env[ENV.stateDir] ?? defaultStateDir(env);
-        return await serveCommand(paths, { logLevel: level as LogLevel, version, env, ...(stateDir ? { stateDir } : {}) }, io);
+        const auditLog = values['audit-log'] ?? env[ENV.auditLog];
+        return await serveCommand(paths, { logLevel: level as LogLevel, version, env, ...(stateDir ? { stateDir } : {}), ...(auditLog ? { auditLog } : {}) }, io);
+      }
+      case 'audit': {
+        const [sub, ...args] = rest;
+        if (sub !== 'verify') throw new UsageError(`unknown audit command "${sub ?? ''}"; expected verify`);
+        expectArgs(args, 1, 'audit verify needs the audit file: sshgate audit verify PATH');
+        return auditVerifyCommand(args[0] as string, io);
       }
       case 'check':
         expectArgs(rest, 0, 'check takes no arguments');

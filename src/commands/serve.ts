@@ -4,6 +4,7 @@
  * exits, within about two seconds.
  */
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { AuditFile } from '../audit/audit-file.js';
 import { createAuditor, createLogger, type LogLevel } from '../audit/log.js';
 import { DEFAULTS } from '../defaults.js';
 import { ConfigError } from '../errors.js';
@@ -18,6 +19,8 @@ export interface ServeOptions {
   logLevel: LogLevel;
   /** Where the task journal lives; none: no journal. */
   stateDir?: string;
+  /** The hash-chained audit file, if any. */
+  auditLog?: string;
   version: string;
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -27,7 +30,17 @@ const SHUTDOWN_MS = 1800;
 
 export async function serveCommand(paths: Paths, options: ServeOptions, io: Io): Promise<number> {
   const logger = createLogger(options.logLevel);
-  const audit = createAuditor(logger);
+  let auditFile: AuditFile | undefined;
+  if (options.auditLog) {
+    try {
+      auditFile = new AuditFile(options.auditLog);
+    } catch (err) {
+      // An audit trail that was asked for and cannot be kept is a reason not to serve.
+      io.err(`sshgate: the audit file cannot be used, not serving: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+      return 2;
+    }
+  }
+  const audit = createAuditor(logger, auditFile);
   const journal = openJournal(options.stateDir, logger);
   const tasks = new TaskManager({
     onEnd: (t) => {

@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/commands/dispatch.js';
 import { errorBody, goneWithin, pgrep, removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
 import { closedPort, startFleet, type Fleet } from '../support/sshd.js';
 
@@ -240,6 +241,29 @@ describe('the audit log', () => {
     const denied = gate.log().includes('"event":"decision"') && gate.log().includes('"allowed":false');
     expect(denied).toBe(true);
     expect(gate.log()).not.toContain('PRIVATE KEY');
+  });
+});
+
+describe('the audit file', () => {
+  it('gets a hash-chained record of every decision and task end, which sshgate audit verify accepts', async () => {
+    const path = join(gate.dir, 'audit.jsonl');
+    const g = await startGate(gate.dir, { SSHGATE_AUDIT_LOG: path });
+    try {
+      await g.ok('ssh_run', { alias: 'h1', command: 'echo chained' });
+      await g.fails('ssh_run', { alias: 'h1', command: 'reboot' });
+    } finally {
+      await g.close();
+    }
+    const records = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records.map((r) => [r.event, r.command])).toEqual([
+      ['decision', 'echo chained'],
+      ['task_end', 'echo chained'],
+      ['decision', 'reboot'],
+    ]);
+    let out = '';
+    const code = await runCli(['audit', 'verify', path], {}, { out: (t) => (out += t), err: (t) => (out += t) });
+    expect(code).toBe(0);
+    expect(out).toContain('3 records, chain intact');
   });
 });
 

@@ -1,0 +1,75 @@
+/**
+ * The audit file: one JSON line per audit record, appended only, each chained to the one before by
+ * a hash — `hash = sha256(prev + "\n" + the record's JSON without its hash)` — so that changing,
+ * removing or reordering any record breaks every hash after it. `sshgate audit verify` walks the
+ * chain. A chain cannot show that records were cut off the end: keep the last hash it prints
+ * somewhere else when that matters.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readFileSync, writeSync } from 'node:fs';
+
+export const GENESIS = '0'.repeat(64);
+
+export interface ChainState {
+  seq: number;
+  hash: string;
+}
+
+export class AuditFile {
+  private readonly fd: number;
+  private state: ChainState;
+
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'a', 0o600);
+    if (fstatSync(this.fd).size > 0) {
+      const v = verifyAuditText(readFileSync(path, 'utf8'));
+      // Appending after a broken chain would bury the break: refuse, and say where it is.
+      if (!v.ok) throw new Error(`the audit file ${path} fails verification at line ${v.line}: ${v.reason}`);
+      this.state = { seq: v.records, hash: v.lastHash };
+    } else {
+      this.state = { seq: 0, hash: GENESIS };
+    }
+  }
+
+  append(record: Record<string, unknown>): void {
+    const body = { seq: this.state.seq + 1, prev: this.state.hash, ...record };
+    const hash = chainHash(this.state.hash, JSON.stringify(body));
+    writeSync(this.fd, `${JSON.stringify({ ...body, hash })}\n`);
+    this.state = { seq: body.seq, hash };
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+export function chainHash(prev: string, json: string): string {
+  return createHash('sha256').update(prev).update('\n').update(json).digest('hex');
+}
+
+export type Verification = { ok: true; records: number; lastHash: string } | { ok: false; line: number; reason: string; records: number };
+
+/** Checks every line: valid JSON, consecutive seq, prev equal to the hash before, its own hash right. */
+export function verifyAuditText(text: string): Verification {
+  let prev = GENESIS;
+  let seq = 0;
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  for (let i = 0; i < lines.length; i++) {
+    const fail = (reason: string): Verification => ({ ok: false, line: i + 1, reason, records: seq });
+    let rec: Record<string, unknown>;
+    try {
+      rec = JSON.parse(lines[i] as string) as Record<string, unknown>;
+    } catch {
+      return fail('not a JSON record (the line was changed or cut)');
+    }
+    if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) return fail('not a JSON object');
+    const { hash, ...body } = rec;
+    if (body.seq !== seq + 1) return fail(`seq is ${String(body.seq)}, expected ${seq + 1} (a record was removed, added or moved)`);
+    if (body.prev !== prev) return fail('prev does not match the hash of the record before');
+    if (hash !== chainHash(prev, JSON.stringify(body))) return fail('the hash does not match the record (the record was changed)');
+    prev = hash;
+    seq++;
+  }
+  return { ok: true, records: seq, lastHash: prev };
+}

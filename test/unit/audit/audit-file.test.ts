@@ -1,0 +1,68 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AuditFile, verifyAuditText } from '../../../src/audit/audit-file.js';
+import { runCli } from '../../../src/commands/dispatch.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sshgate-audit-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+function written(records = 5): string {
+  const path = join(dir, `audit.${++n}.jsonl`);
+  const f = new AuditFile(path);
+  for (let i = 0; i < records; i++) f.append({ event: 'decision', alias: `h${i}`, command: `echo ${i}`, allowed: i % 2 === 0 });
+  f.close();
+  return path;
+}
+const lines = (path: string) => readFileSync(path, 'utf8').trim().split('\n');
+
+async function cli(...argv: string[]) {
+  let out = '';
+  const code = await runCli(argv, {}, { out: (t) => (out += t), err: (t) => (out += t) });
+  return { code, out };
+}
+
+describe('the audit file', () => {
+  it('chains every record to the one before, and verifies (mode 0600)', () => {
+    const path = written();
+    expect(verifyAuditText(readFileSync(path, 'utf8'))).toMatchObject({ ok: true, records: 5 });
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+
+  it('goes on with the chain after a restart', () => {
+    const path = written(2);
+    const again = new AuditFile(path);
+    again.append({ event: 'task_end' });
+    again.close();
+    expect(verifyAuditText(readFileSync(path, 'utf8'))).toMatchObject({ ok: true, records: 3 });
+  });
+
+  const tamper: [string, (l: string[]) => string[], number][] = [
+    ['a changed field', (l) => l.map((x, i) => (i === 2 ? x.replace('"allowed":true', '"allowed":false') : x)), 3],
+    ['a removed record', (l) => l.filter((_, i) => i !== 1), 2],
+    ['two records swapped', (l) => [l[0], l[2], l[1], l[3], l[4]] as string[], 2],
+    ['an inserted record', (l) => [l[0], l[1], l[1], ...l.slice(2)] as string[], 3],
+    ['a cut line', (l) => [l[0], (l[1] as string).slice(0, 30), ...l.slice(2)], 2],
+  ];
+  for (const [what, change, line] of tamper) {
+    it(`finds ${what} and names its line`, async () => {
+      const path = written();
+      writeFileSync(path, `${change(lines(path)).join('\n')}\n`);
+      expect(verifyAuditText(readFileSync(path, 'utf8'))).toMatchObject({ ok: false, line });
+      const r = await cli('audit', 'verify', path);
+      expect(r.code).toBe(1);
+      expect(r.out).toContain(`:${line}: TAMPERED`);
+      expect(() => new AuditFile(path)).toThrow(/fails verification/);
+    });
+  }
+
+  it('sshgate audit verify: 0 for an intact file, 2 for a missing one', async () => {
+    const ok = await cli('audit', 'verify', written());
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/5 records, chain intact; last hash [0-9a-f]{64}/);
+    expect((await cli('audit', 'verify', join(dir, 'missing'))).code).toBe(2);
+    expect((await cli('audit', 'check')).code).toBe(2);
+  });
+});
