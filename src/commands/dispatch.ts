@@ -1,4 +1,5 @@
 /** Turns a command line into one command call. Reads nothing but its arguments. */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LOG_LEVELS, type LogLevel } from '../audit/log.js';
@@ -27,6 +28,8 @@ options:
   --log-level L    serve: fatal|error|warn|info|debug|trace|silent   (env ${ENV.logLevel}, default ${DEFAULTS.logLevel})
   --audit-log PATH serve: append audit records, hash-chained, to this JSONL file   (env ${ENV.auditLog})
   --state-dir DIR  serve: where the task journal is kept   (env ${ENV.stateDir}, default $XDG_STATE_HOME/sshgate or ~/.local/state/sshgate)
+  --http HOST:PORT serve: MCP over Streamable HTTP at /mcp instead of stdio (needs a token)
+  --token-file F   serve --http: the bearer token, read from file F   (or env ${ENV.token})
   --json           plan: print the decision as JSON
   -h, --help       print this help
   -v, --version    print the version
@@ -55,6 +58,8 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         'log-level': { type: 'string' },
         'state-dir': { type: 'string' },
         'audit-log': { type: 'string' },
+        http: { type: 'string' },
+        'token-file': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -88,7 +93,12 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`unknown log level "${level}"; expected one of ${LOG_LEVELS.join(', ')}`);
         const stateDir = values['state-dir'] ?? env[ENV.stateDir] ?? defaultStateDir(env);
         const auditLog = values['audit-log'] ?? env[ENV.auditLog];
-        return await serveCommand(paths, { logLevel: level as LogLevel, version, env, ...(stateDir ? { stateDir } : {}), ...(auditLog ? { auditLog } : {}) }, io);
+        const http = values.http === undefined ? undefined : httpOptions(values.http, values['token-file'], env);
+        return await serveCommand(
+          paths,
+          { logLevel: level as LogLevel, version, env, ...(stateDir ? { stateDir } : {}), ...(auditLog ? { auditLog } : {}), ...(http ? { http } : {}) },
+          io,
+        );
       }
       case 'audit': {
         const [sub, ...args] = rest;
@@ -140,4 +150,27 @@ function defaultStateDir(env: Env): string | undefined {
   if (env.XDG_STATE_HOME) return join(env.XDG_STATE_HOME, DEFAULTS.stateDirName);
   if (env.HOME) return join(env.HOME, '.local', 'state', DEFAULTS.stateDirName);
   return undefined;
+}
+
+/** Minimum token length: a token is a password for running commands on every host. */
+const MIN_TOKEN = 16;
+
+function httpOptions(address: string, tokenFile: string | undefined, env: Env) {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) throw new UsageError(`--http needs HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080), not "${address}"`);
+  const host = (m[1] ?? m[2]) as string;
+  let token = env[ENV.token];
+  if (tokenFile !== undefined) {
+    try {
+      token = readFileSync(tokenFile, 'utf8').trim();
+    } catch {
+      throw new UsageError(`cannot read the token file ${tokenFile}`);
+    }
+  }
+  // Also on loopback: any local process or user could otherwise run commands through sshgate.
+  if (!token) throw new UsageError(`serve --http needs a bearer token: set ${ENV.token} or --token-file`);
+  if (token.length < MIN_TOKEN || /\s/.test(token)) throw new UsageError(`the token must be at least ${MIN_TOKEN} characters, without spaces (try: openssl rand -hex 32)`);
+  const list = (v: string | undefined) => (v ? v.split(',').map((x) => x.trim()).filter(Boolean) : []);
+  return { host, port, token, allowedHosts: list(env[ENV.allowedHosts]), allowedOrigins: list(env[ENV.allowedOrigins]) };
 }

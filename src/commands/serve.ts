@@ -9,6 +9,7 @@ import { createAuditor, createLogger, type LogLevel } from '../audit/log.js';
 import { DEFAULTS } from '../defaults.js';
 import { ConfigError } from '../errors.js';
 import { Gateway } from '../gateway/gateway.js';
+import { startHttp, type HttpOptions } from '../mcp/http.js';
 import { createServer } from '../mcp/server.js';
 import { ConnectionPool } from '../ssh/pool.js';
 import { TaskJournal } from '../tasks/journal.js';
@@ -21,6 +22,8 @@ export interface ServeOptions {
   stateDir?: string;
   /** The hash-chained audit file, if any. */
   auditLog?: string;
+  /** Serve Streamable HTTP instead of stdio. */
+  http?: Pick<HttpOptions, 'host' | 'port' | 'token' | 'allowedHosts' | 'allowedOrigins'>;
   version: string;
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -71,11 +74,10 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
     }
     throw err;
   }
-  const server = createServer({ gateway, logger, version: options.version });
-  const transport = new StdioServerTransport();
-
-  let stopping: Promise<void> | undefined;
+  let closeTransport: () => Promise<void> = async () => undefined;
+  let stopNow: (why: string) => void = () => undefined;
   const stopped = new Promise<string>((resolve) => {
+    let stopping: Promise<void> | undefined;
     const stop = (why: string) => {
       stopping ??= (async () => {
         logger.info({ why }, 'shutting down: cancelling tasks and closing connections');
@@ -86,18 +88,36 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
           })(),
           new Promise((r) => setTimeout(r, SHUTDOWN_MS).unref()),
         ]);
-        await server.close().catch(() => undefined);
+        await closeTransport().catch(() => undefined);
         resolve(why);
       })();
     };
-    process.stdin.once('end', () => stop('stdin closed'));
-    process.stdin.once('close', () => stop('stdin closed'));
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
-    transport.onclose = () => stop('transport closed');
+    if (!options.http) {
+      process.stdin.once('end', () => stop('stdin closed'));
+      process.stdin.once('close', () => stop('stdin closed'));
+    }
+    stopNow = stop;
   });
-  await server.connect(transport);
-  logger.info({ hosts: gateway.listHosts({}).hosts.length, version: options.version }, 'sshgate serving MCP over stdio');
+
+  if (options.http) {
+    try {
+      const handle = await startHttp({ ...options.http, gateway, logger, version: options.version });
+      closeTransport = () => handle.close();
+    } catch (err) {
+      io.err(`sshgate: cannot listen on ${options.http.host}:${options.http.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+      await pool.close();
+      return 2;
+    }
+  } else {
+    const server = createServer({ gateway, logger, version: options.version });
+    const transport = new StdioServerTransport();
+    transport.onclose = () => stopNow('transport closed');
+    closeTransport = () => server.close();
+    await server.connect(transport);
+    logger.info({ hosts: gateway.listHosts({}).hosts.length, version: options.version }, 'sshgate serving MCP over stdio');
+  }
   await stopped;
   // Whatever still holds the event loop (a socket mid-close) must not keep a stopped server alive.
   setTimeout(() => process.exit(0), 100).unref();

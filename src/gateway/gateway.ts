@@ -49,20 +49,28 @@ interface Snapshot {
 }
 
 export class Gateway {
-  private snap: Snapshot;
-
   private constructor(
     private readonly d: GatewayDeps,
-    snap: Snapshot,
-  ) {
-    this.snap = snap;
+    /** Shared by every view of the gateway, so that a reload through one is seen by all. */
+    private readonly current: { snap: Snapshot },
+    /** The caller whose tasks this view sees (an HTTP session); none: every task (stdio). */
+    private readonly owner?: string,
+  ) {}
+
+  private get snap(): Snapshot {
+    return this.current.snap;
   }
 
   /** Loads the configuration; a ConfigError says what is wrong with it. */
   static async create(deps: GatewayDeps): Promise<Gateway> {
-    const g = new Gateway(deps, await loadSnapshot(deps));
+    const g = new Gateway(deps, { snap: await loadSnapshot(deps) });
     g.prepareTargets();
     return g;
+  }
+
+  /** The same gateway for one caller: it starts tasks as theirs and sees no one else's. */
+  forOwner(owner: string): Gateway {
+    return new Gateway(this.d, this.current, owner);
   }
 
   /**
@@ -160,7 +168,8 @@ export class Gateway {
   }
 
   listTasks(input: S.ListTasksInput): S.ListTasksResult {
-    return { tasks: this.d.tasks.list(input.state).slice(0, input.limit ?? 50).map(taskStatus) };
+    const mine = this.d.tasks.list(input.state).filter((t) => this.owner === undefined || t.owner === this.owner);
+    return { tasks: mine.slice(0, input.limit ?? 50).map(taskStatus) };
   }
 
   /** Output from the cursor on; with wait_seconds, waits for some when there is none yet. */
@@ -208,7 +217,8 @@ export class Gateway {
 
   /** Cancels a task by id (a fan-out whose caller gave up); unknown ids are ignored. */
   cancelTask(id: string): void {
-    this.d.tasks.cancel(id);
+    const task = this.d.tasks.get(id);
+    if (task && (this.owner === undefined || task.owner === this.owner)) this.d.tasks.cancel(id);
   }
 
   private task(id: string): Task {
@@ -216,7 +226,8 @@ export class Gateway {
       throw new SshgateError('invalid_input', `"${clip(id)}" is not a task id`, 'a task id looks like alias:hash:timestamp, as ssh_run returned it');
     }
     const task = this.d.tasks.get(id);
-    if (!task) throw notFound(id);
+    // Another caller's task is as unknown to this one as a task that never was.
+    if (!task || (this.owner !== undefined && task.owner !== this.owner)) throw notFound(id);
     return task;
   }
 
@@ -231,7 +242,7 @@ export class Gateway {
       }
       throw err;
     }
-    this.snap = next;
+    this.current.snap = next;
     this.d.pool.retireAll();
     this.prepareTargets();
     this.d.logger.info({ hosts: next.loaded.inventory.hosts.length, rules: next.loaded.policy.rules.length }, 'configuration reloaded');
@@ -288,6 +299,7 @@ export class Gateway {
       command,
       limits,
       wrap((ctx) => this.d.pool.exec(target, command, { signal: ctx.signal, deadline: ctx.deadline, stdout: ctx.stdout, stderr: ctx.stderr, graceMs })),
+      this.owner,
     );
   }
 

@@ -44,6 +44,8 @@ export interface Task {
   readonly alias: string;
   readonly command: string;
   readonly limits: TaskLimits;
+  /** Who started it, where callers are told apart (an HTTP session). */
+  readonly owner?: string;
   state: TaskState;
   createdAt: number;
   startedAt?: number;
@@ -109,7 +111,7 @@ export class TaskManager {
     this.onChange = options.onChange ?? (() => undefined);
   }
 
-  start(alias: string, command: string, limits: TaskLimits, executor: Executor): Task {
+  start(alias: string, command: string, limits: TaskLimits, executor: Executor, owner?: string): Task {
     this.prune();
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
@@ -117,6 +119,7 @@ export class TaskManager {
       id: this.ids.next(alias, command),
       alias,
       command,
+      ...(owner !== undefined ? { owner } : {}),
       limits,
       state: 'queued',
       createdAt: this.now(),

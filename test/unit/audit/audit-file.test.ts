@@ -44,7 +44,7 @@ describe('the audit file', () => {
     ['a removed record', (l) => l.filter((_, i) => i !== 1), 2],
     ['two records swapped', (l) => [l[0], l[2], l[1], l[3], l[4]] as string[], 2],
     ['an inserted record', (l) => [l[0], l[1], l[1], ...l.slice(2)] as string[], 3],
-    ['a cut line', (l) => [l[0], (l[1] as string).slice(0, 30), ...l.slice(2)], 2],
+    ['a cut line', (l) => [l[0] as string, (l[1] as string).slice(0, 30), ...l.slice(2)], 2],
   ];
   for (const [what, change, line] of tamper) {
     it(`finds ${what} and names its line`, async () => {

@@ -1,0 +1,123 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import { join, resolve } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorBody, goneWithin, pgrep, removeConfig, writeConfig } from '../support/mcp.js';
+import { startFleet, type Fleet } from '../support/sshd.js';
+
+const TOKEN = 'test-token-0123456789abcdef';
+let fleet: Fleet;
+let dir: string;
+let server: ChildProcess;
+let port: number;
+let log = '';
+
+function serveArgs(extra: string[]): string[] {
+  return [resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies'), ...extra];
+}
+
+beforeAll(async () => {
+  fleet = await startFleet(1, { subnet: 69 });
+  dir = writeConfig(fleet, { hosts: fleet.hosts });
+  server = spawn(process.execPath, serveArgs(['--http', '127.0.0.1:0']), {
+    env: { PATH: process.env.PATH ?? '', SSHGATE_TOKEN: TOKEN, SSHGATE_STATE_DIR: join(dir, 'state') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  server.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  for (let i = 0; i < 100 && !/"port":(\d+)/.test(log); i++) await new Promise((r) => setTimeout(r, 50));
+  port = Number(/"port":(\d+)/.exec(log)?.[1]);
+  expect(port).toBeGreaterThan(0);
+});
+afterAll(async () => {
+  server?.kill('SIGTERM');
+  await new Promise((r) => server?.once('exit', r));
+  await fleet?.stop();
+  if (dir) removeConfig(dir);
+});
+
+async function connect(token = TOKEN): Promise<Client> {
+  const client = new Client({ name: 'http-test', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+  return client;
+}
+
+/** A raw HTTP request, Host and Origin headers included (fetch cannot set Host). */
+function raw(headers: Record<string, string>, body: unknown): Promise<{ status: number; headers: Record<string, unknown> }> {
+  return new Promise((resolveP, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/mcp', method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } }, (res) => {
+      res.resume();
+      resolveP({ status: res.statusCode ?? 0, headers: res.headers });
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+
+describe('serve --http', () => {
+  it('answers a missing or wrong token with 401, and runs nothing', async () => {
+    const call = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'ssh_run', arguments: { alias: 'h1', command: 'sleep 340' } } };
+    for (const headers of [{}, { authorization: 'Bearer wrong-token-0000000000' }, { authorization: `Basic ${TOKEN}` }]) {
+      const r = await raw({ host: `127.0.0.1:${port}`, ...headers }, call);
+      expect(r.status).toBe(401);
+      expect(r.headers['www-authenticate']).toContain('Bearer');
+    }
+    await expect(connect('wrong-token-0000000000')).rejects.toThrow(/unauthorized/);
+    expect(pgrep(fleet.user, 'sleep 340')).toBe('');
+    expect(log).not.toContain('"event":"decision"');
+  });
+
+  it('refuses a Host header that does not name it, and a foreign Origin (DNS rebinding)', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    expect((await raw({ ...auth, host: `evil.example:${port}` }, initialize)).status).toBe(403);
+    expect((await raw({ ...auth, host: `127.0.0.1:${port}`, origin: 'http://evil.example' }, initialize)).status).toBe(403);
+    expect((await raw({ ...auth, host: `localhost:${port}` }, initialize)).status).toBe(200);
+  });
+
+  it('serves the tools to a client with the token', async () => {
+    const client = await connect();
+    try {
+      expect((await client.listTools()).tools.length).toBe(12);
+      const r = (await client.callTool({ name: 'ssh_run', arguments: { alias: 'h1', command: 'echo over http' } })) as CallToolResult;
+      expect(r.structuredContent).toMatchObject({ state: 'succeeded', stdout: 'over http\n' });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("keeps sessions apart: one client can neither see nor cancel another's task", async () => {
+    const a = await connect();
+    const b = await connect();
+    try {
+      const started = (await a.callTool({ name: 'ssh_run_async', arguments: { alias: 'h1', command: 'sleep 341' } })) as CallToolResult;
+      const id = (started.structuredContent as { task_id: string }).task_id;
+      for (const name of ['ssh_get_task_status', 'ssh_cancel', 'ssh_get_task_output']) {
+        const r = (await b.callTool({ name, arguments: { task_id: id } })) as CallToolResult;
+        expect(r.isError, name).toBe(true);
+        expect(errorBody(r).code).toBe('not_found');
+      }
+      const listed = (await b.callTool({ name: 'ssh_list_tasks', arguments: {} })) as CallToolResult;
+      expect((listed.structuredContent as { tasks: unknown[] }).tasks).toEqual([]);
+      const mine = (await a.callTool({ name: 'ssh_cancel', arguments: { task_id: id } })) as CallToolResult;
+      expect(mine.structuredContent).toMatchObject({ result: 'cancelled' });
+      expect(await goneWithin(fleet.user, 'sleep 341', 3000)).toBe(true);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('refuses to start without a token, or with a short one', () => {
+    const env = { PATH: process.env.PATH ?? '' };
+    const none = spawnSync(process.execPath, serveArgs(['--http', '127.0.0.1:0']), { env, encoding: 'utf8', timeout: 10_000 });
+    expect(none.status).toBe(2);
+    expect(none.stderr).toContain('SSHGATE_TOKEN');
+    const short = spawnSync(process.execPath, serveArgs(['--http', '0.0.0.0:0']), { env: { ...env, SSHGATE_TOKEN: 'short' }, encoding: 'utf8', timeout: 10_000 });
+    expect(short.status).toBe(2);
+    expect(short.stderr).toContain('at least 16 characters');
+  });
+});
