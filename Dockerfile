@@ -1,0 +1,29 @@
+# sshgate: the MCP server, hardened. Build: docker build -t sshgate .
+# Runs as a non-root numeric user on a read-only root filesystem; it writes only to its state dir
+# (a tmpfs, see docker-compose.yml). Config, policies, keys and secrets are mounted read-only.
+
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production \
+    SSHGATE_CONFIG_DIR=/etc/sshgate/config \
+    SSHGATE_POLICY=/etc/sshgate/policies \
+    SSHGATE_KEYS_DIR=/run/secrets/keys \
+    SSHGATE_SECRETS_DIR=/run/secrets \
+    SSHGATE_STATE_DIR=/var/lib/sshgate
+WORKDIR /app
+COPY --from=build /src/package.json ./package.json
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+USER 10001:10001
+HEALTHCHECK --interval=60s --timeout=10s --retries=3 CMD ["node", "/app/dist/cli.js", "check"]
+ENTRYPOINT ["node", "/app/dist/cli.js"]
+CMD ["serve"]
