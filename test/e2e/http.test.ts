@@ -61,7 +61,8 @@ const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { prot
 describe('serve --http', () => {
   it('answers a missing or wrong token with 401, and runs nothing', async () => {
     const call = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'ssh_run', arguments: { alias: 'h1', command: 'sleep 340' } } };
-    for (const headers of [{}, { authorization: 'Bearer wrong-token-0000000000' }, { authorization: `Basic ${TOKEN}` }]) {
+    const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer wrong-token-0000000000' }, { authorization: `Basic ${TOKEN}` }];
+    for (const headers of attempts) {
       const r = await raw({ host: `127.0.0.1:${port}`, ...headers }, call);
       expect(r.status).toBe(401);
       expect(r.headers['www-authenticate']).toContain('Bearer');
