@@ -6,6 +6,7 @@ import { LOG_LEVELS, type LogLevel } from '../audit/log.js';
 import { DEFAULTS, ENV } from '../defaults.js';
 import { auditVerifyCommand } from './audit-verify.js';
 import { checkCommand } from './check.js';
+import { demoCommand } from './demo.js';
 import { testsDirOf, type Io, type Paths } from './context.js';
 import { planCommand } from './plan.js';
 import { policyDiffCommand } from './policy-diff.js';
@@ -21,6 +22,7 @@ commands:
   policy test [PATH]            run the policy test cases (default: <policy>/tests)
   policy diff OLD NEW           list the decisions that change from policy OLD to NEW
   audit verify PATH             check the hash chain of an audit file (--audit-log)
+  demo                          a scripted MCP session against a throwaway local SSH host
 
 options:
   --config DIR     inventory and credentials directory  (env ${ENV.configDir}, default ${DEFAULTS.configDir})
@@ -100,6 +102,9 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
           io,
         );
       }
+      case 'demo':
+        expectArgs(rest, 0, 'demo takes no arguments');
+        return await demoCommand(io, { host: env.SSHGATE_DEMO_HOST === 'embedded' ? 'embedded' : 'auto' });
       case 'audit': {
         const [sub, ...args] = rest;
         if (sub !== 'verify') throw new UsageError(`unknown audit command "${sub ?? ''}"; expected verify`);

@@ -118,7 +118,7 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
 }
 
 /** Creates the login user if needed; sshd refuses even key logins for a locked account. */
-function ensureUser(user: string): void {
+export function ensureUser(user: string): void {
   try {
     execFileSync('id', [user], { stdio: 'ignore' });
   } catch {
