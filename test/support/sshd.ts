@@ -4,7 +4,7 @@
  * sockets per process), a temporary host key, user key, authorized_keys and known_hosts.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +32,10 @@ export interface Fleet {
   /** The host key line as known_hosts holds it (`ssh-ed25519 AAAA…`). */
   hostPublicKey: string;
   stop(): Promise<void>;
+  /** SIGKILLs every sshd process of the fleet, established connections' included. */
+  crash(): Promise<void>;
+  /** Starts the fleet's sshd again on the same addresses, with a new host key if asked. */
+  restart(options?: { newHostKey?: boolean }): Promise<void>;
 }
 
 export interface FleetOptions {
@@ -67,6 +71,7 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
   writeFileSync(join(dir, 'known_hosts'), hosts.map((h) => `[${h.host}]:${h.port} ${hostPublicKey}\n`).join(''));
 
   const children: ChildProcess[] = [];
+  const configs: string[] = [];
   for (let first = 0; first < hosts.length; first += PER_PROCESS) {
     const group = hosts.slice(first, first + PER_PROCESS);
     const n = first / PER_PROCESS;
@@ -90,11 +95,17 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
         '',
       ].join('\n'),
     );
-    const child = spawn(SSHD, ['-D', '-f', config, '-E', join(dir, `sshd.${n}.log`)], { stdio: 'ignore' });
-    // A missing sshd is reported by waitForPort below, with the hint; not as an uncaught error.
-    child.on('error', (err) => writeFileSync(join(dir, `sshd.${n}.log`), `${SSHD}: ${err.message} (install openssh-server)\n`));
-    children.push(child);
+    configs.push(config);
   }
+  const launch = () => {
+    configs.forEach((config, n) => {
+      const child = spawn(SSHD, ['-D', '-f', config, '-E', join(dir, `sshd.${n}.log`)], { stdio: 'ignore' });
+      // A missing sshd is reported by waitForPort below, with the hint; not as an uncaught error.
+      child.on('error', (err) => writeFileSync(join(dir, `sshd.${n}.log`), `${SSHD}: ${err.message} (install openssh-server)\n`));
+      children.push(child);
+    });
+  };
+  launch();
   const fleet: Fleet = {
     dir,
     user,
@@ -105,6 +116,28 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
     async stop() {
       await Promise.all(children.map((c) => stopChild(c)));
       rmSync(dir, { recursive: true, force: true });
+    },
+    async crash() {
+      // Every sshd of this fleet, the per-connection ones included, as if the machine went away.
+      for (const c of children.splice(0)) {
+        for (const pid of [...descendants(c.pid as number), c.pid as number]) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+      }
+    },
+    async restart(restartOptions = {}) {
+      if (restartOptions.newHostKey) {
+        rmSync(join(dir, 'host_ed25519'), { force: true });
+        rmSync(join(dir, 'host_ed25519.pub'), { force: true });
+        keygen(join(dir, 'host_ed25519'));
+        fleet.hostPublicKey = readFileSync(join(dir, 'host_ed25519.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
+      }
+      launch();
+      await Promise.all(hosts.map((h) => waitForPort(h.host, h.port, 10_000)));
     },
   };
   try {
@@ -175,4 +208,23 @@ export async function closedPort(): Promise<number> {
   const port = (s.address() as { port: number }).port;
   await new Promise((r) => s.close(r));
   return port;
+}
+
+/** Every process below `pid`, from the parent pids in /proc. */
+function descendants(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = safeRead(join('/proc', entry, 'stat'));
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid) parent.set(Number(entry), ppid);
+  }
+  const out: number[] = [];
+  let frontier = [pid];
+  while (frontier.length > 0) {
+    const next = [...parent].filter(([, pp]) => frontier.includes(pp)).map(([p]) => p);
+    out.push(...next);
+    frontier = next;
+  }
+  return out;
 }
