@@ -1,84 +1,82 @@
 /**
  * Fan-out of `true` to 50 loopback OpenSSH hosts, in one run: sshgate's ssh_run_on_tag cold (a
  * fresh server, so every host needs a new connection) and warm (the same server again), beside
- * parallel-ssh (Debian package pssh) on the same hosts. Prints medians and ratios; asserts nothing.
+ * parallel-ssh (Debian package pssh) on the same hosts. Medians and ratios; asserts nothing.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeConfig, startGate, writeConfig } from '../test/support/mcp.js';
 import { startFleet } from '../test/support/sshd.js';
+import { median, type Section } from './stats.js';
 
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 50);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? HOSTS);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
-
-// One more host than the fan-out: a fresh server first connects to it, so that "cold" measures new
-// connections to the 50 hosts rather than the first run of a fresh process's code.
-const fleet = await startFleet(HOSTS + 1, { subnet: 91 });
-const dir = writeConfig(fleet, { hosts: fleet.hosts.map((h, i) => ({ ...h, tags: i < HOSTS ? ['all'] : ['warm-up'] })) });
-const cold: number[] = [];
-const warm: number[] = [];
-const pssh: number[] = [];
-try {
-  for (let round = 0; round < ROUNDS; round++) {
-    const gate = await startGate(dir, { SSHGATE_LOG_LEVEL: 'warn' });
-    const fan = async () => {
-      const t0 = performance.now();
-      const r = await gate.call('ssh_run_on_tag', { tag: 'all', command: 'true', concurrency: CONCURRENCY });
-      const ms = performance.now() - t0;
-      const summary = (r.structuredContent as { summary?: { succeeded: number } } | undefined)?.summary;
-      if (r.isError || summary?.succeeded !== HOSTS) throw new Error(`fan-out failed: ${JSON.stringify(r.structuredContent ?? r.content)}`);
-      return ms;
-    };
-    // A server that has been up a while has run its connection code before: ten pings (a new
-    // connection each) to the one host outside the fan-out stand for that.
-    for (let i = 0; i < 10; i++) {
-      const warmUp = await gate.call('ssh_ping', { alias: fleet.hosts[HOSTS]?.alias });
-      if (!(warmUp.structuredContent as { reachable?: boolean } | undefined)?.reachable) throw new Error(`warm-up failed: ${JSON.stringify(warmUp.content)}`);
+export async function fanOut(): Promise<Section> {
+  // One more host than the fan-out: a fresh server first connects to it, so that "cold" measures new
+  // connections to the 50 hosts rather than the first run of a fresh process's code.
+  const fleet = await startFleet(HOSTS + 1, { subnet: 91 });
+  const dir = writeConfig(fleet, { hosts: fleet.hosts.map((h, i) => ({ ...h, tags: i < HOSTS ? ['all'] : ['warm-up'] })) });
+  const cold: number[] = [];
+  const warm: number[] = [];
+  const pssh: number[] = [];
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      const gate = await startGate(dir, { SSHGATE_LOG_LEVEL: 'warn' });
+      const fan = async () => {
+        const t0 = performance.now();
+        const r = await gate.call('ssh_run_on_tag', { tag: 'all', command: 'true', concurrency: CONCURRENCY });
+        const ms = performance.now() - t0;
+        const summary = (r.structuredContent as { summary?: { succeeded: number } } | undefined)?.summary;
+        if (r.isError || summary?.succeeded !== HOSTS) throw new Error(`fan-out failed: ${JSON.stringify(r.structuredContent ?? r.content)}`);
+        return ms;
+      };
+      // A server that has been up a while has run its connection code before: ten pings (a new
+      // connection each) to the one host outside the fan-out stand for that.
+      for (let i = 0; i < 10; i++) {
+        const warmUp = await gate.call('ssh_ping', { alias: fleet.hosts[HOSTS]?.alias });
+        if (!(warmUp.structuredContent as { reachable?: boolean } | undefined)?.reachable) throw new Error(`warm-up failed: ${JSON.stringify(warmUp.content)}`);
+      }
+      const cpu = () => {
+        const f = readFileSync(`/proc/${gate.transport.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+        return (Number(f[11]) + Number(f[12])) * 10;
+      };
+      const before = cpu();
+      cold.push(await fan());
+      if (process.env.BENCH_CPU) process.stderr.write(`server cpu during cold fan-out: ${cpu() - before} ms of ${cold.at(-1)?.toFixed(0)} ms\n`);
+      for (let i = 0; i < 3; i++) warm.push(await fan());
+      await gate.close();
     }
-    const cpu = () => {
-      const f = readFileSync(`/proc/${gate.transport.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      return (Number(f[11]) + Number(f[12])) * 10;
-    };
-    const before = cpu();
-    cold.push(await fan());
-    if (process.env.BENCH_CPU) process.stderr.write(`server cpu during cold fan-out: ${cpu() - before} ms of ${cold.at(-1)?.toFixed(0)} ms\n`);
-    for (let i = 0; i < 3; i++) warm.push(await fan());
-    await gate.close();
+
+    const hostsFile = join(fleet.dir, 'pssh-hosts');
+    writeFileSync(hostsFile, fleet.hosts.slice(0, HOSTS).map((h) => `${h.host}:${h.port} ${fleet.user}\n`).join(''));
+    const args = ['-h', hostsFile, '-p', String(HOSTS), '-t', '30', '-x', `-i ${fleet.userKeyPath}`, '-O', `UserKnownHostsFile=${fleet.knownHostsPath}`, '-O', 'BatchMode=yes', '-O', 'LogLevel=ERROR', 'true'];
+    for (let round = 0; round < ROUNDS; round++) {
+      const t0 = performance.now();
+      execFileSync('parallel-ssh', args, { stdio: 'ignore' });
+      pssh.push(performance.now() - t0);
+    }
+  } finally {
+    await fleet.stop();
+    removeConfig(dir);
   }
 
-  const hostsFile = join(fleet.dir, 'pssh-hosts');
-  writeFileSync(hostsFile, fleet.hosts.slice(0, HOSTS).map((h) => `${h.host}:${h.port} ${fleet.user}\n`).join(''));
-  const args = ['-h', hostsFile, '-p', String(HOSTS), '-t', '30', '-x', `-i ${fleet.userKeyPath}`, '-O', `UserKnownHostsFile=${fleet.knownHostsPath}`, '-O', 'BatchMode=yes', '-O', 'LogLevel=ERROR', 'true'];
-  for (let round = 0; round < ROUNDS; round++) {
-    const t0 = performance.now();
-    execFileSync('parallel-ssh', args, { stdio: 'ignore' });
-    pssh.push(performance.now() - t0);
-  }
-} finally {
-  await fleet.stop();
-  removeConfig(dir);
+  const ref = median(pssh);
+  const row = (name: string, xs: number[]) => `| ${name} | ${xs.length} | ${median(xs).toFixed(1)} | ${(ref / median(xs)).toFixed(1)}× |`;
+  return {
+    title: `Fan-out of "true" to ${HOSTS} hosts (ssh_run_on_tag) beside parallel-ssh`,
+    table: [
+      '| path | runs | median ms | speed-up vs parallel-ssh |',
+      '|---|---:|---:|---:|',
+      row(`sshgate, cold (new connections, concurrency ${CONCURRENCY})`, cold),
+      row('sshgate, warm (pooled connections)', warm),
+      row(`parallel-ssh -p ${HOSTS}`, pssh),
+    ],
+    bars: [
+      { bar: 'cold fan-out ≥ 4× faster than parallel-ssh', met: ref / median(cold) >= 4, figure: `${(ref / median(cold)).toFixed(1)}×` },
+      { bar: 'warm fan-out < 150 ms', met: median(warm) < 150, figure: `${median(warm).toFixed(1)} ms` },
+    ],
+  };
 }
-
-const ref = median(pssh);
-const row = (name: string, xs: number[]) => `| ${name} | ${xs.length} | ${median(xs).toFixed(1)} | ${(ref / median(xs)).toFixed(1)}× |`;
-process.stdout.write(
-  [
-    '',
-    `fan-out of "true" to ${HOSTS} loopback OpenSSH hosts (median of each row's runs)`,
-    '',
-    '| path | runs | median ms | speed-up vs parallel-ssh |',
-    '|---|---:|---:|---:|',
-    row(`sshgate ssh_run_on_tag, cold (new connections, concurrency ${CONCURRENCY})`, cold),
-    row('sshgate ssh_run_on_tag, warm (pooled connections)', warm),
-    row(`parallel-ssh -p ${HOSTS}`, pssh),
-    '',
-  ].join('\n'),
-);

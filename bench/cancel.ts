@@ -1,0 +1,54 @@
+/**
+ * Cancel latency: from ssh_cancel returning to the remote command's processes being gone (a
+ * pipeline and a background job), found by scanning /proc — the fleet's sshd runs on this machine.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { removeConfig, startGate, writeConfig } from '../test/support/mcp.js';
+import { startFleet } from '../test/support/sshd.js';
+import { median, p90, type Section } from './stats.js';
+
+const ROUNDS = Number(process.env.BENCH_CANCEL_ROUNDS ?? 20);
+
+/** Pids whose command line is exactly `sleep <seconds>`. */
+function sleeping(seconds: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (readFileSync(`/proc/${e}/cmdline`, 'latin1') === `sleep\0${seconds}\0`) out.push(Number(e));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+export async function cancelLatency(): Promise<Section> {
+  const fleet = await startFleet(1, { subnet: 92 });
+  const dir = writeConfig(fleet, { hosts: fleet.hosts });
+  const gate = await startGate(dir, { SSHGATE_LOG_LEVEL: 'warn' });
+  const ms: number[] = [];
+  try {
+    for (let i = 0; i < ROUNDS; i++) {
+      const n = String(900 + i);
+      const r = await gate.ok<{ task_id: string; state: string }>('ssh_run', { alias: 'h1', command: `sleep ${n} | cat & sleep ${n}; wait`, wait_seconds: 0.3 });
+      while (sleeping(n).length < 2) await new Promise((res) => setTimeout(res, 5));
+      await gate.ok('ssh_cancel', { task_id: r.task_id });
+      const t0 = performance.now();
+      while (sleeping(n).length > 0) {
+        if (performance.now() - t0 > 10_000) throw new Error('a cancelled command is still running after 10 s');
+        await new Promise((res) => setImmediate(res));
+      }
+      ms.push(performance.now() - t0);
+    }
+  } finally {
+    await gate.close();
+    await fleet.stop();
+    removeConfig(dir);
+  }
+  return {
+    title: `Cancel latency: ssh_cancel returned → remote processes gone (N=${ROUNDS})`,
+    table: ['| command | runs | median ms | p90 ms |', '|---|---:|---:|---:|', `| \`sleep N \\| cat & sleep N; wait\` | ${ms.length} | ${median(ms).toFixed(1)} | ${p90(ms).toFixed(1)} |`],
+    bars: [{ bar: 'cancel ≤ 100 ms', met: median(ms) <= 100, figure: `${median(ms).toFixed(1)} ms` }],
+  };
+}

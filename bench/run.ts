@@ -1,0 +1,55 @@
+/**
+ * `npm run bench`: every benchmark in one run, against loopback OpenSSH hosts started here (as
+ * root: it creates the test user), printed and written to bench/RESULTS.md with the machine.
+ * Figures only; nothing is asserted. BENCH_ONLY=warm,fanout,cancel,stream,start picks some.
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { cancelLatency } from './cancel.js';
+import { fanOut } from './fan-out.js';
+import type { Section } from './stats.js';
+import { startup } from './startup.js';
+import { throughput } from './throughput.js';
+import { warmRun } from './warm-run.js';
+
+const all: [string, () => Promise<Section>][] = [
+  ['warm', warmRun],
+  ['fanout', fanOut],
+  ['cancel', cancelLatency],
+  ['stream', throughput],
+  ['start', startup],
+];
+const only = process.env.BENCH_ONLY?.split(',');
+const sections: Section[] = [];
+for (const [name, bench] of all) {
+  if (only && !only.includes(name)) continue;
+  process.stderr.write(`bench: ${name}…\n`);
+  const s = await bench();
+  sections.push(s);
+  process.stdout.write(`\n${s.title}\n\n${s.table.join('\n')}\n`);
+}
+
+const openssh = execFileSync('ssh', ['-V'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim() || 'unknown';
+let sshV = openssh;
+try {
+  sshV = execFileSync('sh', ['-c', 'ssh -V 2>&1'], { encoding: 'utf8' }).trim();
+} catch {
+  // keep what we have
+}
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; ${sshV}`;
+const bars = sections.flatMap((s) => s.bars);
+const report = [
+  '# sshgate benchmark results',
+  '',
+  `Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}. Machine: ${machine}.`,
+  'All hosts are OpenSSH sshd processes on loopback addresses of this machine; every row of a table was measured in the same run.',
+  '',
+  '| bar | figure | met |',
+  '|---|---:|:---:|',
+  ...bars.map((b) => `| ${b.bar} | ${b.figure} | ${b.met ? 'yes' : '**no**'} |`),
+  '',
+  ...sections.flatMap((s) => [`## ${s.title}`, '', ...s.table, '']),
+].join('\n');
+if (!only) writeFileSync(new URL('../../bench/RESULTS.md', import.meta.url), report);
+process.stdout.write(`\n${bars.map((b) => `${b.met ? 'met ' : 'MISS'}  ${b.bar}: ${b.figure}`).join('\n')}\n`);

@@ -1,0 +1,29 @@
+/** Timing helpers shared by the benchmarks. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+}
+
+export function p90(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * 0.9))] as number;
+}
+
+/** Runs `once` n times, one after the other, and returns each duration in ms. */
+export async function time(n: number, once: () => Promise<unknown> | unknown): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await once();
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+/** One benchmark's section of the report: a title, a markdown table, and whether its bar was met. */
+export interface Section {
+  title: string;
+  table: string[];
+  bars: { bar: string; met: boolean; figure: string }[];
+}

@@ -1,0 +1,52 @@
+/**
+ * Streaming throughput: `head -c 200000000 /dev/zero` through one task with a 32 MiB cap per
+ * stream, in MB/s of the task's own duration, and the server's peak RSS (VmHWM) while doing it.
+ */
+import { readFileSync } from 'node:fs';
+import { ALLOW_ALL_POLICY, removeConfig, startGate, writeConfig } from '../test/support/mcp.js';
+import { startFleet } from '../test/support/sshd.js';
+import { median, type Section } from './stats.js';
+
+const BYTES = 200_000_000;
+const CAP = Number(process.env.BENCH_STREAM_CAP ?? 32 * 1024 * 1024);
+const ROUNDS = Number(process.env.BENCH_STREAM_ROUNDS ?? 3);
+
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? 0) / 1024;
+}
+
+export async function throughput(): Promise<Section> {
+  const fleet = await startFleet(1, { subnet: 93 });
+  const dir = writeConfig(fleet, { hosts: fleet.hosts, policy: `limits: { max_output_bytes: ${CAP}, max_seconds: 120 }\n${ALLOW_ALL_POLICY}` });
+  const gate = await startGate(dir, { SSHGATE_LOG_LEVEL: 'warn', ...(process.env.BENCH_SERVER_ENV ? (JSON.parse(process.env.BENCH_SERVER_ENV) as Record<string, string>) : {}) });
+  const idle = peakRssMb(gate.transport.pid as number);
+  if (process.env.BENCH_CPU) process.stderr.write(`idle peak RSS ${idle.toFixed(0)} MB\n`);
+  const rates: number[] = [];
+  let rss = 0;
+  try {
+    for (let i = 0; i < ROUNDS; i++) {
+      const { task_id } = await gate.ok<{ task_id: string }>('ssh_run_async', { alias: 'h1', command: `head -c ${BYTES} /dev/zero` });
+      let s: { state: string; duration_ms: number; stdout_bytes: number };
+      do {
+        await new Promise((r) => setTimeout(r, 100));
+        s = await gate.ok('ssh_get_task_status', { task_id });
+      } while (s.state === 'running' || s.state === 'queued');
+      if (s.state !== 'succeeded' || s.stdout_bytes !== BYTES) throw new Error(`stream ended ${s.state} after ${s.stdout_bytes} bytes`);
+      rates.push(BYTES / 1e6 / (s.duration_ms / 1000));
+      rss = Math.max(rss, peakRssMb(gate.transport.pid as number));
+    }
+  } finally {
+    await gate.close();
+    await fleet.stop();
+    removeConfig(dir);
+  }
+  return {
+    title: `Streaming ${BYTES / 1e6} MB of output through one task (cap ${CAP / 1048576} MiB per stream)`,
+    table: ['| runs | median MB/s | server peak RSS MB |', '|---:|---:|---:|', `| ${rates.length} | ${median(rates).toFixed(0)} | ${rss.toFixed(0)} |`],
+    bars: [
+      { bar: '≥ 200 MB/s streaming', met: median(rates) >= 200, figure: `${median(rates).toFixed(0)} MB/s` },
+      { bar: 'peak RSS < 150 MB', met: rss < 150, figure: `${rss.toFixed(0)} MB` },
+    ],
+  };
+}
