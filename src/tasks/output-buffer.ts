@@ -12,9 +12,15 @@ export interface Chunk {
   dropped: number;
 }
 
+/** The head is kept in blocks of this size, so that growing it never copies what it holds. */
+const BLOCK = 65_536;
+
 export class OutputBuffer {
-  /** Grown as output comes, up to headCap: most commands print little, and a task costs that. */
-  private head: Buffer = Buffer.alloc(0);
+  /**
+   * Allocated as output comes, up to headCap: most commands print little, and a task costs that.
+   * The first block starts small and doubles up to BLOCK; the others are BLOCK long.
+   */
+  private blocks: Buffer[] = [];
   private headLength = 0;
   private readonly headCap: number;
   /** Allocated (whole) only once the head is full. */
@@ -35,7 +41,7 @@ export class OutputBuffer {
 
   /** Bytes of memory the buffer holds now (never more than the limit). */
   get allocated(): number {
-    return this.head.length + (this.ring?.length ?? 0);
+    return this.blocks.reduce((sum, b) => sum + b.length, 0) + (this.ring?.length ?? 0);
   }
 
   get written(): number {
@@ -55,13 +61,7 @@ export class OutputBuffer {
     let rest = data;
     if (this.headLength < this.headCap) {
       const n = Math.min(rest.length, this.headCap - this.headLength);
-      if (this.headLength + n > this.head.length) {
-        const grown = Buffer.alloc(Math.min(this.headCap, Math.max(this.headLength + n, this.head.length * 2, 4096)));
-        this.head.copy(grown, 0, 0, this.headLength);
-        this.head = grown;
-      }
-      rest.copy(this.head, this.headLength, 0, n);
-      this.headLength += n;
+      this.writeHead(rest.subarray(0, n));
       this.total += n;
       rest = rest.subarray(n);
     }
@@ -92,7 +92,7 @@ export class OutputBuffer {
     let budget = maxBytes;
     if (at < this.headLength && budget > 0) {
       const n = Math.min(this.headLength - at, budget);
-      parts.push(Buffer.from(this.head.subarray(at, at + n)));
+      parts.push(this.headSlice(at, n));
       at += n;
       budget -= n;
     }
@@ -108,6 +108,39 @@ export class OutputBuffer {
       at += n;
     }
     return { data: Buffer.concat(parts), next: at, dropped };
+  }
+
+  private writeHead(data: Buffer): void {
+    let off = 0;
+    while (off < data.length) {
+      const index = Math.floor(this.headLength / BLOCK);
+      const at = this.headLength % BLOCK;
+      const blockCap = Math.min(BLOCK, this.headCap - index * BLOCK);
+      const n = Math.min(data.length - off, blockCap - at);
+      let block = this.blocks[index];
+      if (!block || block.length < at + n) {
+        const grown = Buffer.alloc(index === 0 ? Math.min(blockCap, Math.max(at + n, (block?.length ?? 0) * 2, 4096)) : blockCap);
+        block?.copy(grown, 0, 0, at);
+        this.blocks[index] = grown;
+        block = grown;
+      }
+      data.copy(block, at, off, off + n);
+      off += n;
+      this.headLength += n;
+    }
+  }
+
+  private headSlice(start: number, length: number): Buffer {
+    const parts: Buffer[] = [];
+    let at = start;
+    while (at < start + length) {
+      const block = this.blocks[Math.floor(at / BLOCK)] as Buffer;
+      const from = at % BLOCK;
+      const n = Math.min(start + length - at, BLOCK - from);
+      parts.push(block.subarray(from, from + n));
+      at += n;
+    }
+    return Buffer.concat(parts);
   }
 
   private tailSlice(streamOffset: number, length: number): Buffer {

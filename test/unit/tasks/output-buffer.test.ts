@@ -70,6 +70,36 @@ describe('a task output buffer', () => {
     );
   });
 
+  it('keeps a head of many blocks byte for byte, whatever the write and read sizes', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 150_000, max: 400_000 }),
+        fc.array(fc.integer({ min: 1, max: 90_000 }), { minLength: 1, maxLength: 12 }),
+        fc.integer({ min: 1_000, max: 200_000 }),
+        (limit, sizes, step) => {
+          const buf = new OutputBuffer(limit);
+          const chunks = sizes.map((n, i) => Buffer.from(Array.from({ length: n }, (_, j) => (i * 31 + j) % 251)));
+          for (const c of chunks) buf.write(c);
+          const whole = Buffer.concat(chunks);
+          const headLen = Math.min(whole.length, Math.ceil(limit / 2));
+          const tailLen = Math.min(whole.length - headLen, limit - Math.ceil(limit / 2));
+          const expected = Buffer.concat([whole.subarray(0, headLen), whole.subarray(whole.length - tailLen)]);
+          const got: Buffer[] = [];
+          let cursor = 0;
+          for (;;) {
+            const c = buf.read(cursor, step);
+            got.push(c.data);
+            if (c.next === cursor) break;
+            cursor = c.next;
+          }
+          expect(Buffer.concat(got).equals(expected)).toBe(true);
+          expect(buf.allocated).toBeLessThanOrEqual(limit);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it('holds memory for what was written, never more than the limit', () => {
     const small = new OutputBuffer(1 << 20);
     small.write(Buffer.from('ok\n'));
