@@ -6,7 +6,7 @@
  * somewhere else when that matters.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 
 export const GENESIS = '0'.repeat(64);
 
@@ -19,12 +19,24 @@ export class AuditFile {
   private readonly fd: number;
   private state: ChainState;
 
+  private readonly unlock: () => void;
+
   constructor(readonly path: string) {
-    this.fd = openSync(path, 'a', 0o600);
+    // One writer per chain: two servers appending to one file would fork it.
+    this.unlock = holdWriterLock(`${path}.lock`);
+    try {
+      this.fd = openSync(path, 'a', 0o600);
+    } catch (err) {
+      this.unlock();
+      throw err;
+    }
     if (fstatSync(this.fd).size > 0) {
       const v = verifyAuditText(readFileSync(path, 'utf8'));
       // Appending after a broken chain would bury the break: refuse, and say where it is.
-      if (!v.ok) throw new Error(`the audit file ${path} fails verification at line ${v.line}: ${v.reason}`);
+      if (!v.ok) {
+        this.unlock();
+        throw new Error(`the audit file ${path} fails verification at line ${v.line}: ${v.reason}`);
+      }
       this.state = { seq: v.records, hash: v.lastHash };
     } else {
       this.state = { seq: 0, hash: GENESIS };
@@ -40,6 +52,42 @@ export class AuditFile {
 
   close(): void {
     closeSync(this.fd);
+    this.unlock();
+  }
+}
+
+/**
+ * A lock file holding this process's pid, for as long as the process writes the file. A lock whose
+ * process is gone is taken over; a live one is refused with its pid.
+ */
+function holdWriterLock(lockPath: string): () => void {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lockPath, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      const release = () => {
+        process.removeListener('exit', release);
+        rmSync(lockPath, { force: true });
+      };
+      process.once('exit', release);
+      return release;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(readFileSync(lockPath, 'utf8').trim());
+      if (Number.isInteger(holder) && holder > 0 && alive(holder)) {
+        throw new Error(`another sshgate (pid ${holder}) writes this audit file; give each server its own --audit-log`);
+      }
+      rmSync(lockPath, { force: true });
+    }
+  }
+  throw new Error(`cannot take the lock ${lockPath}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -68,6 +116,9 @@ export function verifyAuditText(text: string): Verification {
     if (body.seq !== seq + 1) return fail(`seq is ${String(body.seq)}, expected ${seq + 1} (a record was removed, added or moved)`);
     if (body.prev !== prev) return fail('prev does not match the hash of the record before');
     if (hash !== chainHash(prev, JSON.stringify(body))) return fail('the hash does not match the record (the record was changed)');
+    // The hash covers the record's meaning; the bytes must also be exactly as written, so that an
+    // escaped or duplicated key cannot show a reader something else.
+    if (JSON.stringify(rec) !== lines[i]) return fail('the line is not byte for byte as written (escapes, spacing or a duplicate key)');
     prev = hash;
     seq++;
   }

@@ -177,10 +177,14 @@ export class Gateway {
     const task = this.task(input.task_id);
     const cursor: Cursor = input.cursor ?? { stdout: 0, stderr: 0 };
     const until = Date.now() + (input.wait_seconds ?? 0) * 1000;
-    while (!hasNew(task, cursor) && !isFinal(task.state) && Date.now() < until && !signal?.aborted) {
+    for (;;) {
+      // What a read would return decides, not the byte counts: an unfinished UTF-8 character at
+      // the end is held back, and is not news until the rest of it arrives.
+      const r = readOutput(task, cursor, input.max_bytes ?? DEFAULT_OUTPUT_BYTES);
+      const news = r.stdout !== '' || r.stderr !== '' || r.dropped_bytes.stdout > 0 || r.dropped_bytes.stderr > 0;
+      if (news || r.done || isFinal(task.state) || Date.now() >= until || signal?.aborted) return r;
       await this.d.tasks.waitForChange(task, until - Date.now());
     }
-    return readOutput(task, cursor, input.max_bytes ?? DEFAULT_OUTPUT_BYTES);
   }
 
   /**

@@ -73,6 +73,24 @@ describe('async tasks', () => {
     expect(status).toMatchObject({ state: 'succeeded', exit_code: 0, stdout_bytes: text.length });
   });
 
+  it('waits for the rest of a character cut in two instead of answering empty at once', async () => {
+    const { task_id } = await gate.ok<{ task_id: string }>('ssh_run_async', { alias: 'h8', command: "sh -c 'printf \"\\342\\202\"; sleep 1; printf \"\\254\\n\"'" });
+    let cursor: Output['next_cursor'] | undefined;
+    let text = '';
+    const t0 = Date.now();
+    let empties = 0;
+    for (;;) {
+      const o: Output = await gate.ok('ssh_get_task_output', { task_id, wait_seconds: 5, ...(cursor ? { cursor } : {}) });
+      if (o.stdout === '' && !o.done) empties++;
+      text += o.stdout;
+      cursor = o.next_cursor;
+      if (o.done) break;
+      if (Date.now() - t0 > 10_000) break;
+    }
+    expect(text).toBe('€\n');
+    expect(empties).toBe(0);
+  });
+
   it('keeps head and tail of a flood within max_output_bytes and counts what it dropped', async () => {
     const total = 50_000_000;
     const cap = 1_048_576;
