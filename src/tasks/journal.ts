@@ -1,11 +1,12 @@
 /**
- * The task journal: one JSON line per task event (created, started, ended) in
- * `<state dir>/tasks.jsonl` — records, never output. After a restart the last record of each task
- * tells what became of it: a task some server left unfinished, and whose server is gone, is
- * reported `lost`, never as succeeded. Several servers may share the dir: each record names its
- * server's pid, and only tasks of servers that no longer run are declared lost.
+ * The task journal: one JSON line per task event (created, started, ended) — records, never
+ * output. Each server writes a file of its own, `<state dir>/tasks.<pid>.jsonl`, so servers that
+ * share the dir (every stdio server an agent starts) never write over each other. At start a
+ * server claims the files of servers that no longer run (an atomic rename: one claimant wins),
+ * reports their unfinished tasks `lost` — never as succeeded — and keeps their records that are
+ * still within their TTL in its own file.
  */
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ERROR_CODES } from '../errors.js';
@@ -37,6 +38,8 @@ export type JournalRecord = z.infer<typeof JournalRecord>;
 /** The journal is rewritten with only the records still worth keeping once it grows past this. */
 const COMPACT_BYTES = 8 * 1024 * 1024;
 
+const FILE_RE = /^tasks\.(\d+)\.jsonl$/;
+
 export class TaskJournal {
   readonly path: string;
   private appended = 0;
@@ -49,7 +52,7 @@ export class TaskJournal {
     private readonly isAlive: (pid: number) => boolean = processAlive,
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    this.path = join(dir, 'tasks.jsonl');
+    this.path = join(dir, `tasks.${pid}.jsonl`);
   }
 
   record(task: Task): void {
@@ -67,42 +70,41 @@ export class TaskJournal {
       limits: task.limits,
       server_pid: this.pid,
     };
-    const text = `${JSON.stringify(line)}\n`;
-    this.fd ??= openSync(this.path, 'a', 0o600);
-    writeSync(this.fd, text);
-    this.appended += text.length;
-    if (this.appended > COMPACT_BYTES) {
-      this.appended = 0;
-      this.compact(Date.now());
-    }
+    this.write([line]);
+    if (this.appended > COMPACT_BYTES) this.compact(Date.now());
   }
 
   /**
-   * Reads the journal at start: the finished tasks still within their TTL, with every task an
-   * ended server left unfinished turned `lost` (and recorded so). Unreadable lines are skipped.
+   * At start: claims the journals of servers that have ended (and an earlier file of this pid),
+   * turns their unfinished tasks `lost`, and returns every task still within its TTL.
    */
   recover(now: number): RestoredTask[] {
-    const latest = this.latest();
-    const out: RestoredTask[] = [];
-    for (const r of latest.values()) {
-      let rec = r;
-      if (!isFinal(r.state)) {
-        if (r.server_pid !== this.pid && this.isAlive(r.server_pid)) continue;
-        rec = {
-          ...r,
-          state: 'lost',
-          ended_at: now,
-          error: {
-            code: 'lost',
-            message: `sshgate stopped while the task was ${r.state} (server pid ${r.server_pid}); its outcome is unknown`,
-            hint: 'check on the host whether the command finished before running it again',
-          },
-        };
-        appendFileSync(this.path, `${JSON.stringify({ ...rec, server_pid: this.pid })}\n`, { mode: 0o600 });
+    const kept: JournalRecord[] = [];
+    for (const name of readdirSync(this.dir)) {
+      const m = FILE_RE.exec(name);
+      if (!m) continue;
+      const owner = Number(m[1]);
+      if (owner !== this.pid && this.isAlive(owner)) continue;
+      const claimed = join(this.dir, `${name}.claimed-by-${this.pid}`);
+      try {
+        renameSync(join(this.dir, name), claimed);
+      } catch {
+        continue; // another server claimed it first
       }
-      const ended = rec.ended_at ?? now;
-      if (now - ended > rec.limits.task_result_ttl * 1000) continue;
-      out.push({
+      const records = readRecords(claimed);
+      if (records === undefined) {
+        renameSync(claimed, join(this.dir, `${name}.unread`));
+        continue;
+      }
+      for (const r of records.values()) {
+        const rec = isFinal(r.state) ? r : lostRecord(r, now);
+        if (now - (rec.ended_at ?? now) <= rec.limits.task_result_ttl * 1000) kept.push(rec);
+      }
+      rmSync(claimed, { force: true });
+    }
+    this.write(kept);
+    return kept
+      .map((rec) => ({
         id: rec.id,
         alias: rec.alias,
         command: rec.command,
@@ -110,51 +112,72 @@ export class TaskJournal {
         state: rec.state as RestoredTask['state'],
         createdAt: rec.created_at,
         ...(rec.started_at !== undefined ? { startedAt: rec.started_at } : {}),
-        endedAt: ended,
+        endedAt: rec.ended_at ?? now,
         exitCode: rec.exit_code,
         signal: rec.signal,
         ...(rec.error ? { error: rec.error } : {}),
-      });
-    }
-    this.compact(now);
-    return out.sort((a, b) => a.createdAt - b.createdAt);
+      }))
+      .sort((a, b) => a.createdAt - b.createdAt);
   }
 
-  /** Rewrites the journal with the last record of each task that still matters. */
+  private write(records: JournalRecord[]): void {
+    if (records.length === 0) return;
+    const text = records.map((r) => `${JSON.stringify(r)}\n`).join('');
+    this.fd ??= openSync(this.path, 'a', 0o600);
+    writeSync(this.fd, text);
+    this.appended += text.length;
+  }
+
+  /** Rewrites this server's own journal with the last record of each task that still matters. */
   private compact(now: number): void {
-    const keep = [...this.latest().values()].filter(
-      (r) => !isFinal(r.state) || now - (r.ended_at ?? now) <= r.limits.task_result_ttl * 1000,
-    );
-    const tmp = `${this.path}.${this.pid}.tmp`;
+    const records = readRecords(this.path);
+    if (records === undefined) return;
+    const keep = [...records.values()].filter((r) => !isFinal(r.state) || now - (r.ended_at ?? now) <= r.limits.task_result_ttl * 1000);
+    const tmp = `${this.path}.tmp`;
     writeFileSync(tmp, keep.map((r) => `${JSON.stringify(r)}\n`).join(''), { mode: 0o600 });
     renameSync(tmp, this.path);
     // The open descriptor still points at the file that was replaced.
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+    this.appended = 0;
   }
+}
 
-  private latest(): Map<string, JournalRecord> {
-    const latest = new Map<string, JournalRecord>();
-    let text = '';
-    try {
-      if (statSync(this.path).size > 4 * COMPACT_BYTES) return latest;
-      text = readFileSync(this.path, 'utf8');
-    } catch {
-      return latest;
-    }
-    for (const line of text.split('\n')) {
-      if (line.trim() === '') continue;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(line);
-      } catch {
-        continue;
-      }
-      const r = JournalRecord.safeParse(parsed);
-      if (r.success) latest.set(r.data.id, r.data);
-    }
+function lostRecord(r: JournalRecord, now: number): JournalRecord {
+  return {
+    ...r,
+    state: 'lost',
+    ended_at: now,
+    error: {
+      code: 'lost',
+      message: `sshgate stopped while the task was ${r.state} (server pid ${r.server_pid}); its outcome is unknown`,
+      hint: 'check on the host whether the command finished before running it again',
+    },
+  };
+}
+
+/** The last record of each task in a journal file; undefined when the file is too large to read. */
+function readRecords(path: string): Map<string, JournalRecord> | undefined {
+  const latest = new Map<string, JournalRecord>();
+  let text: string;
+  try {
+    if (statSync(path).size > 4 * COMPACT_BYTES) return undefined;
+    text = readFileSync(path, 'utf8');
+  } catch {
     return latest;
   }
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    const r = JournalRecord.safeParse(parsed);
+    if (r.success) latest.set(r.data.id, r.data);
+  }
+  return latest;
 }
 
 function processAlive(pid: number): boolean {

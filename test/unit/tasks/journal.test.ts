@@ -49,9 +49,27 @@ describe('the task journal', () => {
     const dir = stateDir();
     const j = new TaskJournal(dir, 111, () => false);
     j.record(task('h1:000000000001:1', 'failed', { exitCode: 1, endedAt: Date.now() - 700_000 }));
-    appendFileSync(join(dir, 'tasks.jsonl'), 'not json\n{"id": 5}\n\u0000\u0001\n');
+    appendFileSync(join(dir, 'tasks.111.jsonl'), 'not json\n{"id": 5}\n\u0000\u0001\n');
     j.record(task('h1:000000000002:2', 'succeeded', { exitCode: 0, endedAt: Date.now() }));
     expect(new TaskJournal(dir, 222, () => false).recover(Date.now()).map((t) => t.id)).toEqual(['h1:000000000002:2']);
-    expect(readFileSync(join(dir, 'tasks.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1);
+    expect(readFileSync(join(dir, 'tasks.222.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+
+  it('keeps two live servers sharing the dir out of each other\'s files', () => {
+    const dir = stateDir();
+    const alive = new Set([111, 222]);
+    const a = new TaskJournal(dir, 111, (p) => alive.has(p));
+    a.record(task('h1:00000000000a:1', 'running', { startedAt: 1_000 }));
+    const b = new TaskJournal(dir, 222, (p) => alive.has(p));
+    expect(b.recover(Date.now())).toEqual([]);
+    b.record(task('h2:00000000000b:2', 'succeeded', { exitCode: 0, endedAt: Date.now() }));
+    a.record(task('h1:00000000000a:1', 'succeeded', { exitCode: 0, endedAt: Date.now() }));
+    alive.clear();
+    const restored = new TaskJournal(dir, 333, () => false).recover(Date.now());
+    expect(restored.map((t) => [t.id, t.state])).toEqual([
+      ['h1:00000000000a:1', 'succeeded'],
+      ['h2:00000000000b:2', 'succeeded'],
+    ]);
   });
 });
+
