@@ -46,4 +46,5 @@ export const ENV = {
   token: 'SSHGATE_TOKEN',
   allowedHosts: 'SSHGATE_ALLOWED_HOSTS',
   allowedOrigins: 'SSHGATE_ALLOWED_ORIGINS',
+  sessionIdle: 'SSHGATE_SESSION_IDLE_SECONDS',
 } as const;

@@ -177,5 +177,14 @@ function httpOptions(address: string, tokenFile: string | undefined, env: Env) {
   if (!token) throw new UsageError(`serve --http needs a bearer token: set ${ENV.token} or --token-file`);
   if (token.length < MIN_TOKEN || /\s/.test(token)) throw new UsageError(`the token must be at least ${MIN_TOKEN} characters, without spaces (try: openssl rand -hex 32)`);
   const list = (v: string | undefined) => (v ? v.split(',').map((x) => x.trim()).filter(Boolean) : []);
-  return { host, port, token, allowedHosts: list(env[ENV.allowedHosts]), allowedOrigins: list(env[ENV.allowedOrigins]) };
+  const idle = env[ENV.sessionIdle];
+  if (idle !== undefined && !/^\d+(\.\d+)?$/.test(idle)) throw new UsageError(`${ENV.sessionIdle} must be a number of seconds, not "${idle}"`);
+  return {
+    host,
+    port,
+    token,
+    allowedHosts: list(env[ENV.allowedHosts]),
+    allowedOrigins: list(env[ENV.allowedOrigins]),
+    ...(idle !== undefined ? { sessionIdleMs: Number(idle) * 1000 } : {}),
+  };
 }

@@ -23,7 +23,7 @@ export interface ServeOptions {
   /** The hash-chained audit file, if any. */
   auditLog?: string;
   /** Serve Streamable HTTP instead of stdio. */
-  http?: Pick<HttpOptions, 'host' | 'port' | 'token' | 'allowedHosts' | 'allowedOrigins'>;
+  http?: Pick<HttpOptions, 'host' | 'port' | 'token' | 'allowedHosts' | 'allowedOrigins' | 'sessionIdleMs'>;
   version: string;
   env: Readonly<Record<string, string | undefined>>;
 }

@@ -219,6 +219,14 @@ export class Gateway {
     return { task_id: input.task_id, result: outcome.result, state: outcome.task.state };
   }
 
+  /** Cancels every unfinished task of this view's owner (its session ended); returns how many. */
+  cancelOwned(): number {
+    if (this.owner === undefined) return 0;
+    const mine = this.d.tasks.list().filter((t) => t.owner === this.owner && !isFinal(t.state));
+    for (const t of mine) this.d.tasks.cancel(t.id);
+    return mine.length;
+  }
+
   /** Cancels a task by id (a fan-out whose caller gave up); unknown ids are ignored. */
   cancelTask(id: string): void {
     const task = this.d.tasks.get(id);

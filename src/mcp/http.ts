@@ -24,6 +24,8 @@ export interface HttpOptions {
   /** Origins a browser-based client may come from; none by default. */
   allowedOrigins?: readonly string[];
   maxSessions?: number;
+  /** Close a session with no request in flight after this long (default SESSION_IDLE_MS). */
+  sessionIdleMs?: number;
 }
 
 export interface HttpHandle {
@@ -33,6 +35,18 @@ export interface HttpHandle {
 }
 
 const MAX_BODY_BYTES = 1_048_576;
+/** A request body must arrive within this; SSE streams (GET) are not bodies and stay open. */
+const BODY_TIMEOUT_MS = 30_000;
+/** A session with no request in flight for this long is closed, and its unfinished tasks cancelled. */
+export const SESSION_IDLE_MS = 30 * 60_000;
+const MAX_CONNECTIONS = 256;
+
+interface Session {
+  transport: StreamableHTTPServerTransport;
+  /** Requests of this session in flight (an SSE stream counts while it is open). */
+  active: number;
+  lastSeen: number;
+}
 
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
@@ -41,7 +55,7 @@ export function isLoopback(host: string): boolean {
 }
 
 export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
-  const sessions = new Map<string, StreamableHTTPServerTransport>();
+  const sessions = new Map<string, Session>();
   const maxSessions = o.maxSessions ?? 100;
   const tokenDigest = digest(o.token);
   let hosts: Set<string> = new Set();
@@ -67,26 +81,53 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
     if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return refuse(res, 413, 'too_large', 'the request body is too large');
 
     const sessionId = req.headers['mcp-session-id'];
+    const body = req.method === 'POST' ? await readJsonBody(req, res) : undefined;
+    if (body === NO_BODY) return;
     if (typeof sessionId === 'string') {
-      const transport = sessions.get(sessionId);
-      if (!transport) return refuse(res, 404, 'unknown_session', 'no such MCP session; initialize a new one');
-      return transport.handleRequest(req, res);
+      const session = sessions.get(sessionId);
+      if (!session) return refuse(res, 404, 'unknown_session', 'no such MCP session; initialize a new one');
+      session.active++;
+      session.lastSeen = Date.now();
+      res.once('close', () => {
+        session.active--;
+        session.lastSeen = Date.now();
+      });
+      return session.transport.handleRequest(req, res, body);
     }
     if (req.method !== 'POST') return refuse(res, 400, 'no_session', 'send an initialize request first');
     if (sessions.size >= maxSessions) return refuse(res, 503, 'too_many_sessions', 'too many open MCP sessions; close one (DELETE /mcp)');
     // A new session: its id is chosen here, so that its gateway view exists before its first call.
     const id = randomUUID();
+    const view = o.gateway.forOwner(id);
+    const end = () => {
+      if (!sessions.delete(id)) return;
+      // Nobody else can see these tasks: with their session gone, they would run unwatched.
+      const cancelled = view.cancelOwned();
+      o.logger.info({ session: id, cancelled }, 'MCP session ended');
+    };
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
-      onsessioninitialized: (sid) => void sessions.set(sid, transport),
-      onsessionclosed: (sid) => void sessions.delete(sid),
+      onsessioninitialized: (sid) => void sessions.set(sid, { transport, active: 0, lastSeen: Date.now() }),
+      onsessionclosed: () => end(),
     });
-    transport.onclose = () => sessions.delete(id);
-    const server = createServer({ gateway: o.gateway.forOwner(id), logger: o.logger, version: o.version });
+    transport.onclose = end;
+    const server = createServer({ gateway: view, logger: o.logger, version: o.version });
     await server.connect(transport);
-    await transport.handleRequest(req, res);
+    await transport.handleRequest(req, res, body);
     if (!transport.sessionId) await server.close();
   };
+
+  const idleMs = o.sessionIdleMs ?? SESSION_IDLE_MS;
+  const expire = setInterval(() => {
+    const now = Date.now();
+    for (const [id, s] of sessions) {
+      if (s.active === 0 && now - s.lastSeen > idleMs) {
+        o.logger.info({ session: id }, 'closing an idle MCP session');
+        void s.transport.close().catch(() => undefined);
+      }
+    }
+  }, Math.min(60_000, Math.max(250, idleMs / 4)));
+  expire.unref();
 
   const http: HttpServer = createHttpServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -95,7 +136,8 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
       else res.end();
     });
   });
-  http.requestTimeout = 0; // long polls and SSE streams stay open; each call has its own limits
+  http.requestTimeout = 0; // long polls and SSE streams stay open; bodies have their own timeout
+  http.maxConnections = MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(o.port, o.host, () => resolve());
@@ -106,13 +148,51 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
   return {
     port,
     async close() {
-      await Promise.all([...sessions.values()].map((t) => t.close().catch(() => undefined)));
+      clearInterval(expire);
+      await Promise.all([...sessions.values()].map((s) => s.transport.close().catch(() => undefined)));
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         http.closeAllConnections();
       });
     },
   };
+}
+
+const NO_BODY = Symbol('no body');
+
+/**
+ * Reads a POST body as JSON, counting bytes as they come (a chunked body has no Content-Length)
+ * and giving up after BODY_TIMEOUT_MS; answers the request itself when the body is refused.
+ */
+async function readJsonBody(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const outcome = await new Promise<'ok' | 'too_large' | 'timeout' | 'aborted'>((resolve) => {
+    const timer = setTimeout(() => resolve('timeout'), BODY_TIMEOUT_MS);
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        clearTimeout(timer);
+        resolve('too_large');
+      } else chunks.push(c);
+    });
+    req.once('end', () => (clearTimeout(timer), resolve('ok')));
+    req.once('error', () => (clearTimeout(timer), resolve('aborted')));
+  });
+  const fail = (status: number, code: number, message: string) => {
+    res.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
+    res.end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
+    req.destroy();
+    return NO_BODY;
+  };
+  if (outcome === 'too_large') return fail(413, -32600, `the request body is over ${MAX_BODY_BYTES} bytes`);
+  if (outcome === 'timeout') return fail(408, -32600, 'the request body did not arrive in time');
+  if (outcome === 'aborted') return NO_BODY;
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch {
+    return fail(400, -32700, 'the request body is not JSON');
+  }
 }
 
 /** The Host header values that name this server: the bound address, and loopback's other names. */

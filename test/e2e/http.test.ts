@@ -23,7 +23,7 @@ beforeAll(async () => {
   fleet = await startFleet(1, { subnet: 69 });
   dir = writeConfig(fleet, { hosts: fleet.hosts });
   server = spawn(process.execPath, serveArgs(['--http', '127.0.0.1:0']), {
-    env: { PATH: process.env.PATH ?? '', SSHGATE_TOKEN: TOKEN, SSHGATE_STATE_DIR: join(dir, 'state') },
+    env: { PATH: process.env.PATH ?? '', SSHGATE_TOKEN: TOKEN, SSHGATE_STATE_DIR: join(dir, 'state'), SSHGATE_SESSION_IDLE_SECONDS: '2' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   server.stderr?.on('data', (d: Buffer) => (log += d.toString()));
@@ -110,6 +110,41 @@ describe('serve --http', () => {
       await a.close();
       await b.close();
     }
+  });
+
+  it('refuses a body over 1 MiB even without a Content-Length (chunked)', async () => {
+    const status = await new Promise<number>((resolveP, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/mcp', method: 'POST', headers: { host: `127.0.0.1:${port}`, authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+        res.resume();
+        resolveP(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      for (let i = 0; i < 24; i++) req.write(chunk);
+      req.end();
+    });
+    expect(status).toBe(413);
+  });
+
+  it("cancels a session's unfinished tasks when the session ends, or after it has been idle", async () => {
+    const run = async (c: Client, n: string) => ((await c.callTool({ name: 'ssh_run_async', arguments: { alias: 'h1', command: `sleep ${n}` } })) as CallToolResult).structuredContent;
+    const closing = await connect();
+    await run(closing, '342');
+    for (let i = 0; i < 40 && pgrep(fleet.user, 'sleep 342') === ''; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(pgrep(fleet.user, 'sleep 342')).not.toBe('');
+    await (closing.transport as StreamableHTTPClientTransport).terminateSession();
+    await closing.close();
+    expect(await goneWithin(fleet.user, 'sleep 342', 3000)).toBe(true);
+
+    const idle = await connect();
+    await run(idle, '343');
+    for (let i = 0; i < 40 && pgrep(fleet.user, 'sleep 343') === ''; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(pgrep(fleet.user, 'sleep 343')).not.toBe('');
+    // A client that goes away without ending its session (its streams close, no DELETE): after
+    // SSHGATE_SESSION_IDLE_SECONDS (2 s here) with nothing in flight, the session is closed.
+    await idle.close();
+    expect(await goneWithin(fleet.user, 'sleep 343', 6000)).toBe(true);
+    expect(log).toContain('closing an idle MCP session');
   });
 
   it('refuses to start without a token, or with a short one', () => {
