@@ -41,6 +41,17 @@ export async function demoCommand(io: Io, options: DemoOptions = {}): Promise<nu
   const say = (s: string) => io.out(`${s}\n`);
   let host: DemoHost | undefined;
   let client: Client | undefined;
+  let cleaning: Promise<void> | undefined;
+  // The demo host, its key and the server must not outlive the demo, also when it is interrupted.
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      await client?.close().catch(() => undefined);
+      await host?.stop().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    })());
+  const signals = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+  const onSignal = (sig: keyof typeof signals) => void cleanup().finally(() => process.exit(signals[sig]));
+  for (const sig of Object.keys(signals) as (keyof typeof signals)[]) process.once(sig, onSignal);
   try {
     say('sshgate demo — a scripted MCP session against a throwaway SSH host\n');
     const user = userInfo().username;
@@ -66,9 +77,8 @@ export async function demoCommand(io: Io, options: DemoOptions = {}): Promise<nu
     io.err(`sshgate demo: ${(err as Error).message}\n`);
     return 1;
   } finally {
-    await client?.close().catch(() => undefined);
-    await host?.stop().catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
+    await cleanup();
+    for (const sig of Object.keys(signals) as (keyof typeof signals)[]) process.removeListener(sig, onSignal);
   }
 }
 

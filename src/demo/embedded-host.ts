@@ -51,9 +51,16 @@ export async function startEmbeddedHost(userPublicKey: string): Promise<DemoHost
         });
         session.on('exec', (accept, _reject, info) => {
           const channel = accept();
-          child = run(info.command, channel);
-          children.add(child);
-          child.on('close', () => children.delete(child as ChildProcess));
+          const started = run(info.command, channel);
+          child = started;
+          children.add(started);
+          started.on('close', () => children.delete(started));
+          // Unlike sshd, the demo host leaves nothing running once the channel or connection is gone.
+          const reap = () => {
+            if (started.exitCode === null && started.signalCode === null && started.pid) killGroup(started.pid);
+          };
+          channel.once('close', reap);
+          client.once('close', reap);
         });
       });
     });

@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureUser, TEST_USER } from '../support/sshd.js';
@@ -27,4 +28,23 @@ describe('sshgate demo', () => {
     expect(r.stdout).toContain('the system OpenSSH sshd');
     for (const step of STEPS) expect(r.stdout).toContain(step);
   });
+
+  it('leaves no process, listener or key behind when it is interrupted', async () => {
+    const child = spawn(process.execPath, [resolve('dist/cli.js'), 'demo'], { env: { PATH: process.env.PATH ?? '', SSHGATE_DEMO_HOST: 'embedded' }, cwd: '/tmp', stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    for (let i = 0; i < 200 && !out.includes('running after 1 s'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(out).toContain('running after 1 s');
+    const dir = /\[config\] (\S+):/.exec(out)?.[1] as string;
+    const port = /DEMO host 127\.0\.0\.1:(\d+)/.exec(out)?.[1] as string;
+    child.kill('SIGTERM');
+    expect(await exited).toBe(143);
+    expect(existsSync(dir)).toBe(false);
+    const sleeping = spawnSync('pgrep', ['-f', '^sleep 120$'], { encoding: 'utf8' });
+    expect(sleeping.stdout.trim()).toBe('');
+    const listening = spawnSync('sh', ['-c', `ss -ltn 'sport = :${port}' | tail -n +2`], { encoding: 'utf8' });
+    expect(listening.stdout.trim()).toBe('');
+  });
 });
+
