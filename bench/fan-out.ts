@@ -1,12 +1,14 @@
 /**
- * Fan-out of `true` to 50 loopback OpenSSH hosts, in one run: sshgate's ssh_run_on_tag cold (a
- * fresh server, so every host needs a new connection) and warm (the same server again), beside
- * parallel-ssh (Debian package pssh) on the same hosts. Medians and ratios; asserts nothing.
+ * Fan-out of `true` to 50 loopback OpenSSH hosts, in one run, beside parallel-ssh (Debian package
+ * pssh) on the same hosts: sshgate's ssh_run_on_tag cold (a new connection to every host, from a
+ * server that has been working — on one other host — before), warm (pooled connections), and the
+ * very first call of a freshly started process (new connections and code run for the first time).
+ * Medians and ratios; asserts nothing.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { removeConfig, startGate, writeConfig } from '../test/support/mcp.js';
+import { removeConfig, startGate, writeConfig, type Gate } from '../test/support/mcp.js';
 import { startFleet } from '../test/support/sshd.js';
 import { median, type Section } from './stats.js';
 
@@ -14,39 +16,41 @@ const HOSTS = Number(process.env.BENCH_HOSTS ?? 50);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? HOSTS);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
+async function fanOutOnce(gate: Gate, concurrency: number, hosts: number): Promise<number> {
+  const t0 = performance.now();
+  const r = await gate.call('ssh_run_on_tag', { tag: 'all', command: 'true', concurrency });
+  const ms = performance.now() - t0;
+  const summary = (r.structuredContent as { summary?: { succeeded: number } } | undefined)?.summary;
+  if (r.isError || summary?.succeeded !== hosts) throw new Error(`fan-out failed: ${JSON.stringify(r.structuredContent ?? r.content)}`);
+  return ms;
+}
+
 export async function fanOut(): Promise<Section> {
   // One more host than the fan-out: a fresh server first connects to it, so that "cold" measures new
   // connections to the 50 hosts rather than the first run of a fresh process's code.
   const fleet = await startFleet(HOSTS + 1, { subnet: 91 });
   const dir = writeConfig(fleet, { hosts: fleet.hosts.map((h, i) => ({ ...h, tags: i < HOSTS ? ['all'] : ['warm-up'] })) });
+  const first: number[] = [];
   const cold: number[] = [];
   const warm: number[] = [];
   const pssh: number[] = [];
   try {
     for (let round = 0; round < ROUNDS; round++) {
+      // The first call of a freshly started server: new connections, and code run for the first time.
+      const fresh = await startGate(dir, { SSHGATE_LOG_LEVEL: 'warn' });
+      first.push(await fanOutOnce(fresh, CONCURRENCY, HOSTS));
+      await fresh.close();
+
       const gate = await startGate(dir, { SSHGATE_LOG_LEVEL: 'warn' });
-      const fan = async () => {
-        const t0 = performance.now();
-        const r = await gate.call('ssh_run_on_tag', { tag: 'all', command: 'true', concurrency: CONCURRENCY });
-        const ms = performance.now() - t0;
-        const summary = (r.structuredContent as { summary?: { succeeded: number } } | undefined)?.summary;
-        if (r.isError || summary?.succeeded !== HOSTS) throw new Error(`fan-out failed: ${JSON.stringify(r.structuredContent ?? r.content)}`);
-        return ms;
-      };
-      // A server that has been up a while has run its connection code before: ten pings (a new
-      // connection each) to the one host outside the fan-out stand for that.
+      // A server that has been up a while has run its code before: ten pings (a new connection
+      // each) and ten fan-outs to the one host outside the measured fan-out stand for that.
       for (let i = 0; i < 10; i++) {
         const warmUp = await gate.call('ssh_ping', { alias: fleet.hosts[HOSTS]?.alias });
         if (!(warmUp.structuredContent as { reachable?: boolean } | undefined)?.reachable) throw new Error(`warm-up failed: ${JSON.stringify(warmUp.content)}`);
+        await gate.ok('ssh_run_on_tag', { tag: 'warm-up', command: 'true' });
       }
-      const cpu = () => {
-        const f = readFileSync(`/proc/${gate.transport.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-        return (Number(f[11]) + Number(f[12])) * 10;
-      };
-      const before = cpu();
-      cold.push(await fan());
-      if (process.env.BENCH_CPU) process.stderr.write(`server cpu during cold fan-out: ${cpu() - before} ms of ${cold.at(-1)?.toFixed(0)} ms\n`);
-      for (let i = 0; i < 3; i++) warm.push(await fan());
+      cold.push(await fanOutOnce(gate, CONCURRENCY, HOSTS));
+      for (let i = 0; i < 3; i++) warm.push(await fanOutOnce(gate, CONCURRENCY, HOSTS));
       await gate.close();
     }
 
@@ -70,7 +74,8 @@ export async function fanOut(): Promise<Section> {
     table: [
       '| path | runs | median ms | speed-up vs parallel-ssh |',
       '|---|---:|---:|---:|',
-      row(`sshgate, cold (new connections, concurrency ${CONCURRENCY})`, cold),
+      row(`sshgate, cold: new connections on a running server (concurrency ${CONCURRENCY})`, cold),
+    row('sshgate, the first call of a freshly started server', first),
       row('sshgate, warm (pooled connections)', warm),
       row(`parallel-ssh -p ${HOSTS}`, pssh),
     ],
