@@ -1,17 +1,14 @@
-/** Turns a command line into one command call. Reads nothing but its arguments. */
+/**
+ * Turns a command line into one command call. Reads nothing but its arguments. Each command's
+ * module is loaded when it runs: a stdio server does not carry the HTTP transport, the MCP client
+ * of the demo or the policy-diff machinery in its memory.
+ */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LOG_LEVELS, type LogLevel } from '../audit/log.js';
 import { DEFAULTS, ENV } from '../defaults.js';
-import { auditVerifyCommand } from './audit-verify.js';
-import { checkCommand } from './check.js';
-import { demoCommand } from './demo.js';
 import { testsDirOf, type Io, type Paths } from './context.js';
-import { planCommand } from './plan.js';
-import { policyDiffCommand } from './policy-diff.js';
-import { policyTestCommand } from './policy-test.js';
-import { serveCommand } from './serve.js';
 
 export const USAGE = `usage: sshgate <command> [options]
 
@@ -96,28 +93,35 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         const stateDir = values['state-dir'] ?? env[ENV.stateDir] ?? defaultStateDir(env);
         const auditLog = values['audit-log'] ?? env[ENV.auditLog];
         const http = values.http === undefined ? undefined : httpOptions(values.http, values['token-file'], env);
+        const { serveCommand } = await import('./serve.js');
         return await serveCommand(
           paths,
           { logLevel: level as LogLevel, version, env, ...(stateDir ? { stateDir } : {}), ...(auditLog ? { auditLog } : {}), ...(http ? { http } : {}) },
           io,
         );
       }
-      case 'demo':
+      case 'demo': {
         expectArgs(rest, 0, 'demo takes no arguments');
+        const { demoCommand } = await import('./demo.js');
         return await demoCommand(io, { host: env.SSHGATE_DEMO_HOST === 'embedded' ? 'embedded' : 'auto' });
+      }
       case 'audit': {
         const [sub, ...args] = rest;
         if (sub !== 'verify') throw new UsageError(`unknown audit command "${sub ?? ''}"; expected verify`);
         expectArgs(args, 1, 'audit verify needs the audit file: sshgate audit verify PATH');
+        const { auditVerifyCommand } = await import('./audit-verify.js');
         return auditVerifyCommand(args[0] as string, io);
       }
-      case 'check':
+      case 'check': {
         expectArgs(rest, 0, 'check takes no arguments');
+        const { checkCommand } = await import('./check.js');
         return await checkCommand(paths, io);
+      }
       case 'plan': {
         expectArgs(rest, 1, 'plan needs one target: an alias or @tag');
         const text = after.join(' ');
         if (dash === -1 || text.trim() === '') throw new UsageError('plan needs a command after "--": sshgate plan web1 -- uptime');
+        const { planCommand } = await import('./plan.js');
         return await planCommand(paths, rest[0] as string, text, values.json, io);
       }
       case 'policy': {
@@ -126,10 +130,12 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
           if (args.length > 1) throw new UsageError('policy test takes at most one path');
           const casesPath = args[0] ?? testsDirOf(paths.policyPath);
           if (!casesPath) throw new UsageError(`no tests folder beside ${paths.policyPath}; name the cases file or folder`);
+          const { policyTestCommand } = await import('./policy-test.js');
           return await policyTestCommand(paths, casesPath, io);
         }
         if (sub === 'diff') {
           expectArgs(args, 2, 'policy diff needs two policies: OLD NEW');
+          const { policyDiffCommand } = await import('./policy-diff.js');
           return await policyDiffCommand(paths, args[0] as string, args[1] as string, io);
         }
         throw new UsageError(`unknown policy command "${sub ?? ''}"; expected test or diff`);

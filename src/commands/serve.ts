@@ -9,7 +9,7 @@ import { createAuditor, createLogger, type LogLevel } from '../audit/log.js';
 import { DEFAULTS } from '../defaults.js';
 import { ConfigError } from '../errors.js';
 import { Gateway } from '../gateway/gateway.js';
-import { startHttp, type HttpOptions } from '../mcp/http.js';
+import type { HttpOptions } from '../mcp/http.js';
 import { createServer } from '../mcp/server.js';
 import { ConnectionPool } from '../ssh/pool.js';
 import { TaskJournal } from '../tasks/journal.js';
@@ -103,6 +103,7 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
 
   if (options.http) {
     try {
+      const { startHttp } = await import('../mcp/http.js');
       const handle = await startHttp({ ...options.http, gateway, logger, version: options.version });
       closeTransport = () => handle.close();
     } catch (err) {
