@@ -37,3 +37,43 @@ export function globMatch(pattern: string, text: string): boolean {
 export function hasWildcard(pattern: string): boolean {
   return pattern.includes('*') || pattern.includes('?');
 }
+
+/**
+ * Whether some text matches both `pattern` (policy wildcards `*` and `?`) and `wild`, a command
+ * word sequence in which WILD_ANY and WILD_ONE stand for the shell's own wildcards (which match
+ * neither "/" nor, in this text, a space or a quote): a deny rule must catch `/etc/shado?` as surely as `/etc/shadow`. Dynamic
+ * programming over both strings, O(pattern × text).
+ */
+const OUTSIDE_WILDCARDS = new Set(['/', ' ', "'"]);
+
+export function globsIntersect(pattern: string, wild: string, any = '\uE000', one = '\uE001'): boolean {
+  const p = Array.from(pattern);
+  const t = Array.from(wild);
+  const n = p.length;
+  const m = t.length;
+  const w = m + 1;
+  const reach = new Uint8Array((n + 1) * w);
+  reach[0] = 1;
+  for (let i = 0; i <= n; i++) {
+    for (let j = 0; j <= m; j++) {
+      if (!reach[i * w + j]) continue;
+      const pc = p[i];
+      const tc = t[j];
+      if (pc === '*') {
+        reach[(i + 1) * w + j] = 1;
+        if (j < m) reach[i * w + j + 1] = 1;
+      }
+      // The shell's wildcards stay within one path component (never a "/"), and a name with a
+      // space or a quote in it would show quoted in the text the rules read: not those either.
+      const wildCan = pc !== undefined && !OUTSIDE_WILDCARDS.has(pc);
+      if (tc === any) {
+        reach[i * w + j + 1] = 1;
+        if (wildCan) reach[(i + 1) * w + j] = 1;
+      }
+      if (pc !== undefined && tc !== undefined && pc !== '*' && tc !== any && (pc === '?' || (tc === one && wildCan) || pc === tc)) {
+        reach[(i + 1) * w + j + 1] = 1;
+      }
+    }
+  }
+  return reach[n * w + m] === 1;
+}

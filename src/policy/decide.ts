@@ -6,7 +6,7 @@ import { posix } from 'node:path';
 import type { PolicyRule, PolicySet } from '../config/load-policy.js';
 import { BUILTIN_DENY_SUBSTRINGS, WRAPPER_COMMANDS } from './builtin.js';
 import type { Decision, SegmentVerdict } from './decision.js';
-import { globMatch, hasWildcard } from '../glob.js';
+import { globMatch, globsIntersect, hasWildcard } from '../glob.js';
 import { effectiveLimits, type HostRef } from './limits.js';
 import { compileNetwork, type NetworkCheck } from './network.js';
 import type { Feature, Segment, ShellParser } from './parse.js';
@@ -32,6 +32,8 @@ const FEATURE_MARKERS: Record<Feature, { label: string; named: (pattern: string)
 };
 
 const DISPLAY_LIMIT = 1000;
+/** Longest command (with wildcard arguments) matched against deny rules by intersection. */
+const WILD_LIMIT = 4096;
 
 export function createPolicyEngine(policy: PolicySet, parser: ShellParser): PolicyEngine {
   const denySubstrings = [...new Set([...BUILTIN_DENY_SUBSTRINGS, ...policy.denySubstrings])];
@@ -106,13 +108,18 @@ function judge(seg: Segment, rules: PolicyRule[], matched: Map<string, PolicyRul
   if (seg.unsupported) return verdict(false, `${seg.unsupported} is not supported; no rule can allow it`);
 
   const candidates = denyCandidates(seg);
+  const wild = wildCandidates(seg);
+  if (wild.some((c) => c.length > WILD_LIMIT)) {
+    return verdict(false, `an argument with shell wildcards in a command over ${WILD_LIMIT} characters; no rule can allow it`);
+  }
   let deny: { rule: PolicyRule; pattern: string } | undefined;
   let allow: { rule: PolicyRule; pattern: string } | undefined;
   let unnamed: { rule: PolicyRule; missing: string[] } | undefined;
   for (const rule of rules) {
     for (const pattern of rule.commands) {
       if (rule.action === 'deny') {
-        if (candidates.some((c) => globMatch(pattern, c))) {
+        // Also against every name the shell's own wildcards may expand to.
+        if (candidates.some((c) => globMatch(pattern, c)) || wild.some((c) => globsIntersect(pattern, c))) {
           matched.set(rule.name, rule);
           deny ??= { rule, pattern };
         }
@@ -167,6 +174,17 @@ function denyCandidates(seg: Segment): string[] {
     for (let i = 1; i < seg.argv.length; i++) {
       out.push([posix.basename(seg.argv[i] as string), ...argv.slice(i + 1)].join(' '));
     }
+  }
+  return out;
+}
+
+/** The wild forms of the deny candidates: only for a segment whose arguments hold wildcards. */
+function wildCandidates(seg: Segment): string[] {
+  if (!seg.wild || seg.argv.length === 0) return [];
+  const out = [seg.wild.join(' ')];
+  out.push([posix.basename(seg.argv[0] as string), ...seg.wild.slice(1)].join(' '));
+  if (seg.argv.some((a) => WRAPPER_COMMANDS.has(posix.basename(a)))) {
+    for (let i = 1; i < seg.argv.length; i++) out.push([posix.basename(seg.argv[i] as string), ...seg.wild.slice(i + 1)].join(' '));
   }
   return out;
 }

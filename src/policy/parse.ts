@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import { Language, Parser, type Node } from 'web-tree-sitter';
 import { DEFAULTS } from '../defaults.js';
-import { decodeWord, quoteWord } from './words.js';
+import { decodeWord, quoteWord, wildForm } from './words.js';
 
 /** Constructs that are denied unless an allow rule names them explicitly. */
 export type Feature = 'substitution' | 'process_substitution' | 'expansion' | 'redirection' | 'heredoc' | 'assignment';
@@ -23,6 +23,11 @@ export interface Segment {
   nested: boolean;
   /** Why the segment cannot be classified; such a segment is always denied. */
   unsupported?: string;
+  /**
+   * When an argument holds wildcards the shell would expand: the words with those wildcards as
+   * WILD_ANY/WILD_ONE (the others as in `text`), so that deny rules see every name they may become.
+   */
+  wild?: string[];
 }
 
 export type ParseResult = { ok: true; segments: Segment[] } | { ok: false; reason: string };
@@ -180,6 +185,8 @@ interface WordInfo {
   text: string;
   value?: string;
   unquotedGlob: boolean;
+  /** The word with the shell's wildcards marked (see wildForm), or as in the text. */
+  wild?: string;
 }
 
 function simpleCommand(cmd: Node, redirects: Node[], nested: boolean, out: Segment[], bareAssignment = false): void {
@@ -216,6 +223,7 @@ function simpleCommand(cmd: Node, redirects: Node[], nested: boolean, out: Segme
   const text = [...assignments, ...words.map((w) => w.text), ...redirTexts].join(' ');
   const argv = words.every((w) => w.value !== undefined) ? words.map((w) => w.value as string) : [];
   const seg: Segment = { text, argv, features: [...b.features].sort(), nested };
+  if (argv.length > 0 && words.some((w) => w.unquotedGlob)) seg.wild = words.map((w) => w.wild ?? w.text);
   if (b.problem) seg.unsupported = b.problem;
   out.push(seg, ...b.inner);
 }
@@ -266,7 +274,8 @@ function word(node: Node, b: Builder): WordInfo {
     b.problem ??= `a word that is not plain text (${decoded.reason}): ${collapse(node.text)}`;
     return { start, text: collapse(node.text), unquotedGlob: false };
   }
-  return { start, text: quoteWord(decoded.value), value: decoded.value, unquotedGlob: decoded.unquotedGlob };
+  const text = quoteWord(decoded.value);
+  return { start, text, value: decoded.value, unquotedGlob: decoded.unquotedGlob, wild: decoded.unquotedGlob ? wildForm(decoded.value, decoded.globs) : text };
 }
 
 function handleRedirect(r: Node, b: Builder, words: WordInfo[], redirTexts: string[]): void {

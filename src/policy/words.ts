@@ -4,7 +4,8 @@
  * word the grammar misread can never pass as a harmless literal.
  */
 export type DecodedWord =
-  | { ok: true; value: string; unquotedGlob: boolean }
+  /** `globs`: the positions in `value` of wildcard characters the shell would expand. */
+  | { ok: true; value: string; unquotedGlob: boolean; globs: number[] }
   | { ok: false; reason: string };
 
 const UNQUOTED_FORBIDDEN = new Set(['$', '`', '(', ')', ';', '&', '|', '<', '>', ' ', '\t', '\n', '\r', '{', '}']);
@@ -13,9 +14,10 @@ const DQ_ESCAPABLE = new Set(['$', '`', '"', '\\', '\n']);
 
 export function decodeWord(source: string): DecodedWord {
   // `{}` is literal in every shell (find -exec uses it); any other brace may be brace expansion.
-  if (source === '{}') return { ok: true, value: '{}', unquotedGlob: false };
+  if (source === '{}') return { ok: true, value: '{}', unquotedGlob: false, globs: [] };
   let value = '';
   let unquotedGlob = false;
+  const globs: number[] = [];
   let i = 0;
   while (i < source.length) {
     const ch = source[i] as string;
@@ -48,12 +50,44 @@ export function decodeWord(source: string): DecodedWord {
     } else if (UNQUOTED_FORBIDDEN.has(ch)) {
       return { ok: false, reason: `an unquoted "${ch === '\n' ? '\\n' : ch}"` };
     } else {
-      if (GLOB_CHARS.has(ch)) unquotedGlob = true;
+      if (GLOB_CHARS.has(ch)) {
+        unquotedGlob = true;
+        globs.push(value.length);
+      }
       value += ch;
       i++;
     }
   }
-  return { ok: true, value, unquotedGlob };
+  return { ok: true, value, unquotedGlob, globs };
+}
+
+/** Stand-ins for the shell's wildcards in a word's wild form: any run of characters, and one. */
+export const WILD_ANY = '\uE000';
+export const WILD_ONE = '\uE001';
+
+/**
+ * The word as the set of names the shell may expand it to: its unquoted `*` becomes WILD_ANY, and
+ * its unquoted `?` and `[…]` become WILD_ONE; everything else stands for itself.
+ */
+export function wildForm(value: string, globs: readonly number[]): string {
+  const at = new Set(globs);
+  let out = '';
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i] as string;
+    if (!at.has(i)) out += ch;
+    else if (ch === '*') out += WILD_ANY;
+    else if (ch === '?') out += WILD_ONE;
+    else {
+      // A bracket expression is one character; without its closing bracket it is a literal "[".
+      const close = value.indexOf(']', i + 2);
+      if (close === -1) out += ch;
+      else {
+        out += WILD_ONE;
+        i = close;
+      }
+    }
+  }
+  return out;
 }
 
 const SAFE_UNQUOTED = /^[A-Za-z0-9_@%+=:,./~^*?[\]#!-]+$/;

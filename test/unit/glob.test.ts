@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { globMatch } from '../../src/glob.js';
-import { decodeWord, quoteWord } from '../../src/policy/words.js';
+import { globMatch, globsIntersect } from '../../src/glob.js';
+import { decodeWord, quoteWord, wildForm } from '../../src/policy/words.js';
 
 describe('policy globs', () => {
   it('treat * as any run of characters, slashes and spaces included, and ? as one character', () => {
@@ -27,11 +27,31 @@ describe('policy globs', () => {
 
 describe('words', () => {
   it('are decoded as a shell removes quotes', () => {
-    expect(decodeWord(`re''bo"o"t`)).toEqual({ ok: true, value: 'reboot', unquotedGlob: false });
+    expect(decodeWord(`re''bo"o"t`)).toEqual({ ok: true, value: 'reboot', unquotedGlob: false, globs: [] });
     expect(decodeWord('\\reboot')).toMatchObject({ value: 'reboot' });
     expect(decodeWord('"a\\"b\\\\c\\d"')).toMatchObject({ value: 'a"b\\c\\d' });
     expect(decodeWord('*.log')).toMatchObject({ unquotedGlob: true });
     expect(decodeWord("'*.log'")).toMatchObject({ unquotedGlob: false });
+    expect(decodeWord("a'*'b*c?")).toMatchObject({ value: 'a*b*c?', globs: [3, 5] });
+  });
+
+  it('intersect with a policy pattern as the names a shell wildcard may expand to', () => {
+    const A = '\uE000';
+    const O = '\uE001';
+    expect(globsIntersect('*/etc/shadow*', `head /etc/shado${O}`)).toBe(true);
+    expect(globsIntersect('*/../*', `tail /var/log/.${O}/x`)).toBe(true);
+    expect(globsIntersect('*/etc/shadow*', `cat /e${A}/shadow`)).toBe(true);
+    // A wildcard stays inside one path component and shows no space or quote.
+    expect(globsIntersect('*/../*', `ls /var/log/${A}.log`)).toBe(false);
+    expect(globsIntersect('* ../*', `head /e${A}/x`)).toBe(false);
+    expect(globsIntersect('*/etc/shadow*', 'cat /etc/hosts')).toBe(false);
+    expect(globsIntersect('rm *', `ls ${A}`)).toBe(false);
+  });
+
+  it('turns unquoted wildcards into their wild form', () => {
+    expect(wildForm('/etc/shado?', [10])).toBe('/etc/shado\uE001');
+    expect(wildForm('a*[xy]z', [1, 2])).toBe('a\uE000\uE001z');
+    expect(wildForm('a[b', [1])).toBe('a[b');
   });
 
   it('are refused when they hide an expansion or an operator', () => {
