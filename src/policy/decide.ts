@@ -26,7 +26,8 @@ const FEATURE_MARKERS: Record<Feature, { label: string; named: (pattern: string)
   substitution: { label: 'command substitution', named: (p) => p.includes('$(') || p.includes('`') },
   process_substitution: { label: 'process substitution', named: (p) => p.includes('<(') || p.includes('>(') },
   expansion: { label: 'parameter expansion ($…)', named: (p) => p.includes('$') },
-  redirection: { label: 'redirection', named: (p) => p.includes('>') || p.includes('<') },
+  // "<<" and "<<<" name a heredoc or here-string, never a redirection to or from a file.
+  redirection: { label: 'redirection', named: (p) => /[<>]/.test(p.replace(/<<<?/g, '')) },
   heredoc: { label: 'a heredoc or here-string', named: (p) => p.includes('<<') },
   assignment: { label: 'a variable assignment', named: (p) => (p.split(' ')[0] ?? '').includes('=') },
 };

@@ -43,6 +43,11 @@ const FD_DUP_OPS = new Set(['>&', '<&']);
 const OUTPUT_OPS = new Set(['>', '>>', '&>', '&>>', '>|', '>&']);
 const WORD_TYPES = new Set(['word', 'string', 'string_content', 'raw_string', 'concatenation', 'number']);
 const EXPANSION_TYPES = new Set(['simple_expansion', 'expansion', 'arithmetic_expansion']);
+/**
+ * Parameter expansions that evaluate arithmetic: substrings `${x:1}` (but not `${x:-…}`,
+ * `${x:=…}`, `${x:?…}`, `${x:+…}`), subscripts `${x[…]}`, indirection `${!x}`, and `$[…]`.
+ */
+const ARITHMETIC_EXPANSION = /^\$\{!|^\$\{#?[A-Za-z_][A-Za-z0-9_]*\[|^\$\{#?[A-Za-z_0-9@*]+:[^-=?+]|^\$\[/;
 const DESCRIBED: Record<string, string> = {
   subshell: 'a subshell ( … )',
   compound_statement: 'a command group { … }',
@@ -251,6 +256,11 @@ function scan(n: Node, b: Builder, lenient: boolean): boolean {
     return true;
   }
   let dynamic = false;
+  if (n.type === 'arithmetic_expansion' || (n.type === 'expansion' && ARITHMETIC_EXPANSION.test(n.text))) {
+    // bash evaluates these as arithmetic, and arithmetic evaluates variables' contents as
+    // expressions again: `$((x))` with x='a[$(reboot)]' runs reboot. Never allowed.
+    b.problem ??= 'arithmetic evaluation ($((…)), $[…], ${x:offset}, ${x[…]}, ${!x})';
+  }
   if (EXPANSION_TYPES.has(n.type)) {
     b.features.add('expansion');
     dynamic = true;
@@ -278,6 +288,34 @@ function word(node: Node, b: Builder): WordInfo {
   return { start, text, value: decoded.value, unquotedGlob: decoded.unquotedGlob, wild: decoded.unquotedGlob ? wildForm(decoded.value, decoded.globs) : text };
 }
 
+/**
+ * Checks a heredoc the way the shell will read it, not the grammar: its delimiter must be a plain
+ * word, its body must end at the first line that is exactly the delimiter (tree-sitter also ends
+ * it at " EOF" or at a quoted spelling), and a body the shell would expand (unquoted delimiter
+ * with $, ` or \\ in it) is refused. Returns what is wrong, or undefined.
+ */
+function heredocTrouble(r: Node, op: string): string | undefined {
+  const start = r.namedChildren.find((c) => c?.type === 'heredoc_start');
+  const end = r.namedChildren.find((c) => c?.type === 'heredoc_end');
+  const body = r.namedChildren.find((c) => c?.type === 'heredoc_body');
+  if (!start || !end) return 'a heredoc without its end line';
+  const delim = decodeWord(start.text);
+  if (!delim.ok || !/^[A-Za-z0-9_]+$/.test(delim.value)) return 'a heredoc whose delimiter is not a plain word (letters, digits, _)';
+  const quoted = /['"\\]/.test(start.text);
+  const source = r.tree.rootNode.text;
+  const stripTabs = op === '<<-';
+  const line = (s: string) => (stripTabs ? s.replace(/^\t+/, '') : s);
+  const endLineStart = source.lastIndexOf('\n', end.startIndex - 1) + 1;
+  const nl = source.indexOf('\n', end.startIndex);
+  const endLine = source.slice(endLineStart, nl === -1 ? undefined : nl);
+  if (line(endLine) !== delim.value) return 'a heredoc whose end line the shell would not see as its end';
+  const bodyStart = source.indexOf('\n', start.endIndex) + 1;
+  const bodyText = bodyStart > 0 && bodyStart <= endLineStart ? source.slice(bodyStart, endLineStart) : '';
+  if (bodyText.split('\n').some((l) => line(l) === delim.value)) return 'a heredoc that the shell would end earlier than it seems to';
+  if (!quoted && /[$`\\]/.test(body?.text ?? bodyText)) return "a heredoc body the shell would expand (quote the delimiter: <<'EOF')";
+  return undefined;
+}
+
 function handleRedirect(r: Node, b: Builder, words: WordInfo[], redirTexts: string[]): void {
   if (r.type === 'heredoc_redirect' || r.type === 'herestring_redirect') {
     b.features.add('heredoc');
@@ -289,6 +327,8 @@ function handleRedirect(r: Node, b: Builder, words: WordInfo[], redirTexts: stri
     }
     const start = r.namedChildren.find((c) => c?.type === 'heredoc_start');
     redirTexts.push(`${op}${start?.text ?? ''}`);
+    const trouble = heredocTrouble(r, op);
+    if (trouble) b.problem ??= trouble;
     for (const c of r.namedChildren) {
       if (!c) continue;
       if (c.type === 'heredoc_body') scan(c, b, true);

@@ -191,3 +191,39 @@ describe('limits', () => {
     expect(engine.decide({ alias: 'x', tags: [] }, 'uptime').limits.max_seconds).toBe(60);
   });
 });
+
+describe('commands found to slip past the policy in review', () => {
+  const BYPASS_POLICY = `
+rules:
+  - { name: heredocs, action: allow, commands: ["cat <<*", "grep * <<*", "wc -l <<< *"] }
+  - { name: blank lines, action: allow, commands: ["grep -c '^$' *"] }
+  - { name: logs, action: allow, commands: ["head -n *", "tail -n * /var/log/*"] }
+  - { name: secrets, action: deny, commands: ["*/etc/shadow*", "*/../*"] }
+`;
+  let bypass: PolicyEngine;
+  beforeAll(async () => {
+    bypass = await engineFromYaml(BYPASS_POLICY);
+  });
+  const denied: [string, string][] = [
+    ['a heredoc delimiter that is an expansion', 'cat <<$x\n$(reboot)\n$x'],
+    ['a heredoc the grammar ends at an indented delimiter', 'cat <<EOF\n EOF\ncat <<Z\nEOF\nreboot\nZ'],
+    ['a heredoc the grammar ends at a quoted spelling', 'cat <<E"O"F\nx\nEOF\nreboot\nE"O"F'],
+    ['an unquoted heredoc body with a substitution', 'cat <<EOF\n`reboot`\nEOF'],
+    ['a file redirection passed off as a heredoc', 'grep "" >~/.bashrc <<EOF\nreboot\nEOF'],
+    ['a file redirection passed off as a here-string', 'wc -l <<< x >/etc/cron.d/x'],
+    ['arithmetic that evaluates a variable holding a substitution', "grep -c '^$' ${x:='a[$(reboot)]'} $((x))"],
+    ['a substring offset, evaluated as arithmetic', "grep -c '^$' ${y:x}"],
+    ['a wildcard spelling a denied path', 'head -n 100 /etc/shado?'],
+    ['a wildcard spelling a path traversal', 'tail -n 5 /var/log/.?/.?/etc/shado?'],
+  ];
+  for (const [what, command] of denied) {
+    it(`denies ${what}`, () => {
+      expect(bypass.decide(web1, command).allowed).toBe(false);
+    });
+  }
+
+  it('still allows a plain heredoc with a quoted or a plain delimiter', () => {
+    expect(bypass.decide(web1, "cat <<'EOF'\nhello $x\nEOF").allowed).toBe(true);
+    expect(bypass.decide(web1, 'cat <<EOF\nhello\nEOF').allowed).toBe(true);
+  });
+});
