@@ -10,6 +10,7 @@ export const ERROR_CODES = [
   'timeout',
   'not_found',
   'lost',
+  'busy',
   'internal',
 ] as const;
 

@@ -72,6 +72,8 @@ interface Entry extends Task {
 export interface TaskManagerOptions {
   /** At most this many tasks are remembered; the oldest finished ones go first. */
   maxTasks?: number;
+  /** At most this many queued tasks per host and caller. */
+  maxQueuedPerHost?: number;
   now?: () => number;
   ids?: TaskIdFactory;
   /** Called once per task, when it reaches its final state (the audit record, the journal). */
@@ -98,6 +100,7 @@ export interface RestoredTask {
 export class TaskManager {
   private readonly tasks = new Map<string, Entry>();
   private readonly maxTasks: number;
+  private readonly maxQueuedPerHost: number;
   private readonly now: () => number;
   private readonly ids: TaskIdFactory;
   private readonly onEnd: (task: Task) => void;
@@ -105,6 +108,7 @@ export class TaskManager {
 
   constructor(options: TaskManagerOptions = {}) {
     this.maxTasks = options.maxTasks ?? 1000;
+    this.maxQueuedPerHost = options.maxQueuedPerHost ?? 200;
     this.now = options.now ?? Date.now;
     this.ids = options.ids ?? new TaskIdFactory();
     this.onEnd = options.onEnd ?? (() => undefined);
@@ -113,6 +117,12 @@ export class TaskManager {
 
   start(alias: string, command: string, limits: TaskLimits, executor: Executor, owner?: string): Task {
     this.prune();
+    // One caller cannot fill a host's queue for everyone else.
+    let waiting = 0;
+    for (const t of this.tasks.values()) if (t.state === 'queued' && t.alias === alias && t.owner === owner) waiting++;
+    if (waiting >= this.maxQueuedPerHost) {
+      throw new SshgateError('busy', `${waiting} tasks of this caller already wait for host "${alias}"`, 'wait for some to finish (ssh_list_tasks state=queued), or cancel them');
+    }
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
     const entry: Entry = {
@@ -310,10 +320,19 @@ export class TaskManager {
     for (const [id, t] of this.tasks) {
       if (isFinal(t.state) && t.endedAt !== undefined && now - t.endedAt > t.limits.task_result_ttl * 1000) this.tasks.delete(id);
     }
-    if (this.tasks.size < this.maxTasks) return;
-    for (const [id, t] of this.tasks) {
-      if (this.tasks.size < this.maxTasks) break;
-      if (isFinal(t.state)) this.tasks.delete(id);
+    // Over the bound, the caller holding the most finished tasks loses its oldest first, so that one
+    // busy caller cannot push everyone else's results out before their TTL.
+    while (this.tasks.size >= this.maxTasks) {
+      const finished = new Map<string | undefined, string[]>();
+      for (const [id, t] of this.tasks) {
+        if (!isFinal(t.state)) continue;
+        const ids = finished.get(t.owner) ?? [];
+        ids.push(id);
+        finished.set(t.owner, ids);
+      }
+      const largest = [...finished.values()].sort((a, b) => b.length - a.length)[0];
+      if (!largest) return;
+      this.tasks.delete(largest[0] as string);
     }
   }
 }
