@@ -19,12 +19,13 @@ commands:
   policy test [PATH]            run the policy test cases (default: <policy>/tests)
   policy diff OLD NEW           list the decisions that change from policy OLD to NEW
   audit verify PATH             check the hash chain of an audit file (--audit-log)
+  run ALIAS|@TAG -- COMMAND     run COMMAND as an agent would: policy first, output streamed
   demo                          a scripted MCP session against a throwaway local SSH host
 
 options:
   --config DIR     inventory and credentials directory  (env ${ENV.configDir}, default ${DEFAULTS.configDir})
   --policy PATH    policy file or directory              (env ${ENV.policyPath}, default ${DEFAULTS.policyPath})
-  --log-level L    serve: fatal|error|warn|info|debug|trace|silent   (env ${ENV.logLevel}, default ${DEFAULTS.logLevel})
+  --log-level L    serve, run: fatal|error|warn|info|debug|trace|silent (run: default warn)   (env ${ENV.logLevel}, default ${DEFAULTS.logLevel})
   --audit-log PATH serve: append audit records, hash-chained, to this JSONL file   (env ${ENV.auditLog})
   --state-dir DIR  serve: where the task journal is kept   (env ${ENV.stateDir}, default $XDG_STATE_HOME/sshgate or ~/.local/state/sshgate)
   --http HOST:PORT serve: MCP over Streamable HTTP at /mcp instead of stdio (needs a token)
@@ -99,6 +100,15 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
           { logLevel: level as LogLevel, version, env, ...(stateDir ? { stateDir } : {}), ...(auditLog ? { auditLog } : {}), ...(http ? { http } : {}) },
           io,
         );
+      }
+      case 'run': {
+        expectArgs(rest, 1, 'run needs one target: an alias or @tag');
+        const text = after.join(' ');
+        if (dash === -1 || text.trim() === '') throw new UsageError('run needs a command after "--": sshgate run web1 -- uptime');
+        const level = values['log-level'] ?? env[ENV.logLevel] ?? 'warn';
+        if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`unknown log level "${level}"; expected one of ${LOG_LEVELS.join(', ')}`);
+        const { runCommand } = await import('./run.js');
+        return await runCommand(paths, rest[0] as string, text, io, env, level as LogLevel);
       }
       case 'demo': {
         expectArgs(rest, 0, 'demo takes no arguments');

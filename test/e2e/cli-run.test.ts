@@ -1,0 +1,52 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { goneWithin, pgrep, removeConfig, writeConfig } from '../support/mcp.js';
+import { startFleet, type Fleet } from '../support/sshd.js';
+
+let fleet: Fleet;
+let dir: string;
+beforeAll(async () => {
+  fleet = await startFleet(2, { subnet: 74 });
+  dir = writeConfig(fleet, { hosts: fleet.hosts.map((h) => ({ ...h, tags: ['pair'] })) });
+});
+afterAll(async () => {
+  await fleet?.stop();
+  if (dir) removeConfig(dir);
+});
+
+const args = (...rest: string[]) => [resolve('dist/cli.js'), 'run', '--config', join(dir, 'config'), '--policy', join(dir, 'policies'), ...rest];
+const run = (...rest: string[]) => spawnSync(process.execPath, args(...rest), { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 30_000 });
+
+describe('sshgate run', () => {
+  it("prints the command's output and exits with its status", () => {
+    const ok = run('h1', '--', 'echo out; echo err >&2');
+    expect(ok).toMatchObject({ status: 0, stdout: 'out\n', stderr: 'err\n' });
+    expect(run('h1', '--', 'exit 7').status).toBe(7);
+  });
+
+  it('refuses a denied command with status 255, the reason and a hint', () => {
+    const r = run('h1', '--', 'uptime; reboot');
+    expect(r.status).toBe(255);
+    expect(r.stderr).toContain('reboot');
+    expect(r.stderr).toContain('hint:');
+  });
+
+  it('runs on every host of a @tag and sums up', () => {
+    const r = run('@pair', '--', 'hostname -I >/dev/null; echo hi');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('== h1: succeeded, exit 0');
+    expect(r.stdout).toContain('== h2: succeeded, exit 0');
+    expect(r.stdout).toContain('2 hosts: 2 succeeded, 0 failed, 0 denied');
+  });
+
+  it('stops the remote command on Ctrl-C', async () => {
+    const child = spawn(process.execPath, args('h2', '--', 'sleep 360 & sleep 361; wait'), { env: { PATH: process.env.PATH ?? '' }, stdio: 'ignore' });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    for (let i = 0; i < 100 && pgrep(fleet.user, 'sleep 36[01]') === ''; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(pgrep(fleet.user, 'sleep 36[01]')).not.toBe('');
+    child.kill('SIGINT');
+    expect(await exited).toBeGreaterThan(128);
+    expect(await goneWithin(fleet.user, 'sleep 36[01]', 3000)).toBe(true);
+  });
+});
