@@ -6,6 +6,7 @@
  * somewhere else when that matters.
  */
 import { createHash } from 'node:crypto';
+import { processAlive } from '../process-alive.js';
 import { closeSync, fstatSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 
 export const GENESIS = '0'.repeat(64);
@@ -73,22 +74,13 @@ function holdWriterLock(lockPath: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number(readFileSync(lockPath, 'utf8').trim());
-      if (Number.isInteger(holder) && holder > 0 && alive(holder)) {
+      if (Number.isInteger(holder) && holder > 0 && processAlive(holder)) {
         throw new Error(`another sshgate (pid ${holder}) writes this audit file; give each server its own --audit-log`);
       }
       rmSync(lockPath, { force: true });
     }
   }
   throw new Error(`cannot take the lock ${lockPath}`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export function chainHash(prev: string, json: string): string {

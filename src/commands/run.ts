@@ -5,13 +5,12 @@
  * refused or could not run it (as ssh does).
  */
 import { createAuditor, createLogger, type LogLevel } from '../audit/log.js';
-import { DEFAULTS } from '../defaults.js';
 import { ConfigError, SshgateError } from '../errors.js';
 import { runOnTag } from '../gateway/fan-out.js';
-import { Gateway, neverRan } from '../gateway/gateway.js';
-import { readOutput, type Cursor } from '../gateway/views.js';
+import { Gateway } from '../gateway/gateway.js';
+import type { Cursor } from '../gateway/views.js';
 import { ConnectionPool } from '../ssh/pool.js';
-import { isFinal, TaskManager } from '../tasks/task-manager.js';
+import { TaskManager } from '../tasks/task-manager.js';
 import type { Io, Paths } from './context.js';
 
 export const RUN_FAILED = 255;
@@ -22,12 +21,7 @@ export async function runCommand(paths: Paths, target: string, command: string, 
   const logger = createLogger(logLevel);
   const audit = createAuditor(logger);
   const tasks = new TaskManager({ onEnd: (t) => audit.taskEnd(t) });
-  const pool = new ConnectionPool({
-    logger,
-    idleMs: DEFAULTS.idleSeconds * 1000,
-    keepaliveMs: DEFAULTS.keepaliveSeconds * 1000,
-    connectTimeoutMs: DEFAULTS.connectTimeoutSeconds * 1000,
-  });
+  const pool = ConnectionPool.withDefaults(logger);
   const fail = (e: { message: string; hint?: string }) => {
     io.err(`sshgate: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
     return RUN_FAILED;
@@ -39,18 +33,17 @@ export async function runCommand(paths: Paths, target: string, command: string, 
     const gateway = await Gateway.create({ paths, env, logger, audit, tasks, pool });
     if (target.startsWith('@')) return await onTag(gateway, target.slice(1), command, io);
     const task = gateway.startTask({ alias: target, command }, 'cli run');
-    let cursor: Cursor = { stdout: 0, stderr: 0 };
+    // The same cursor reads as ssh_get_task_output: each byte once, characters never cut in two.
+    let cursor: Cursor | undefined;
     for (;;) {
-      const chunk = readOutput(task, cursor, 1 << 20);
+      const chunk = await gateway.output({ task_id: task.id, max_bytes: 1 << 20, wait_seconds: 50, ...(cursor ? { cursor } : {}) });
       if (chunk.stdout) io.out(chunk.stdout);
       if (chunk.stderr) io.err(chunk.stderr);
       cursor = chunk.next_cursor;
       if (chunk.done) break;
-      if (!chunk.stdout && !chunk.stderr) await tasks.waitForChange(task, 1000);
     }
-    if (neverRan(task) || (isFinal(task.state) && task.error && task.exitCode === null && task.signal === null)) {
-      return fail(task.error ?? { message: `the task ended ${task.state}` });
-    }
+    // An error with no exit status: it never ran, or how it ended is unknown.
+    if (task.error && task.exitCode === null && task.signal === null) return fail(task.error);
     if (task.exitCode !== null) return task.exitCode;
     if (task.signal) return 128 + (SIGNALS[task.signal.replace(/^SIG/, '')] ?? 0);
     return RUN_FAILED;

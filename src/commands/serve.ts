@@ -6,7 +6,6 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { AuditFile } from '../audit/audit-file.js';
 import { createAuditor, createLogger, type LogLevel } from '../audit/log.js';
-import { DEFAULTS } from '../defaults.js';
 import { ConfigError } from '../errors.js';
 import { Gateway } from '../gateway/gateway.js';
 import type { HttpOptions } from '../mcp/http.js';
@@ -55,15 +54,9 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
   if (journal) {
     const restored = journal.recover(Date.now());
     tasks.restore(restored);
-    const lost = restored.filter((t) => t.state === 'lost' && t.error?.message.startsWith('sshgate stopped'));
-    logger.info({ journal: journal.path, restored: restored.length, lost: lost.length }, 'task journal read');
+    logger.info({ journal: journal.path, restored: restored.length, lost: restored.filter((t) => t.state === 'lost').length }, 'task journal read');
   }
-  const pool = new ConnectionPool({
-    logger,
-    idleMs: DEFAULTS.idleSeconds * 1000,
-    keepaliveMs: DEFAULTS.keepaliveSeconds * 1000,
-    connectTimeoutMs: DEFAULTS.connectTimeoutSeconds * 1000,
-  });
+  const pool = ConnectionPool.withDefaults(logger);
   let gateway: Gateway;
   try {
     gateway = await Gateway.create({ paths, env: options.env, logger, audit, tasks, pool });

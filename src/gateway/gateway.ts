@@ -168,7 +168,7 @@ export class Gateway {
   }
 
   listTasks(input: S.ListTasksInput): S.ListTasksResult {
-    const mine = this.d.tasks.list(input.state).filter((t) => this.owner === undefined || t.owner === this.owner);
+    const mine = this.d.tasks.list(input.state).filter((t) => this.owns(t));
     return { tasks: mine.slice(0, input.limit ?? 50).map(taskStatus) };
   }
 
@@ -213,16 +213,15 @@ export class Gateway {
   }
 
   cancel(input: S.CancelInput): S.CancelResult {
-    this.task(input.task_id);
-    const outcome = this.d.tasks.cancel(input.task_id);
-    if (outcome.result === 'not_found' || !outcome.task) throw notFound(input.task_id);
-    return { task_id: input.task_id, result: outcome.result, state: outcome.task.state };
+    const task = this.task(input.task_id);
+    const { result } = this.d.tasks.cancel(task.id);
+    return { task_id: task.id, result: result === 'cancelled' ? 'cancelled' : 'already_finished', state: task.state };
   }
 
   /** Cancels every unfinished task of this view's owner (its session ended); returns how many. */
   cancelOwned(): number {
     if (this.owner === undefined) return 0;
-    const mine = this.d.tasks.list().filter((t) => t.owner === this.owner && !isFinal(t.state));
+    const mine = this.d.tasks.list().filter((t) => this.owns(t) && !isFinal(t.state));
     for (const t of mine) this.d.tasks.cancel(t.id);
     return mine.length;
   }
@@ -230,7 +229,12 @@ export class Gateway {
   /** Cancels a task by id (a fan-out whose caller gave up); unknown ids are ignored. */
   cancelTask(id: string): void {
     const task = this.d.tasks.get(id);
-    if (task && (this.owner === undefined || task.owner === this.owner)) this.d.tasks.cancel(id);
+    if (task && this.owns(task)) this.d.tasks.cancel(id);
+  }
+
+  /** Another caller's task is as unknown to this view as a task that never was. */
+  private owns(task: Task): boolean {
+    return this.owner === undefined || task.owner === this.owner;
   }
 
   private task(id: string): Task {
@@ -238,8 +242,7 @@ export class Gateway {
       throw new SshgateError('invalid_input', `"${clip(id)}" is not a task id`, 'a task id looks like alias:hash:timestamp, as ssh_run returned it');
     }
     const task = this.d.tasks.get(id);
-    // Another caller's task is as unknown to this one as a task that never was.
-    if (!task || (this.owner !== undefined && task.owner !== this.owner)) throw notFound(id);
+    if (!task || !this.owns(task)) throw notFound(id);
     return task;
   }
 

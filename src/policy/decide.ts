@@ -165,29 +165,29 @@ function notNamed(seg: Segment, pattern: string): string[] {
  * The texts a deny rule is tried against: the segment itself, the command by its base name
  * (`/sbin/reboot` is `reboot`), and for wrappers every command they may run (`sudo -n reboot`).
  */
-function denyCandidates(seg: Segment): string[] {
-  const out = [seg.text];
-  const argv = seg.argv.map(quoteWord);
+/**
+ * The texts deny rules are tried against: the command as written, by the base name of its
+ * program, and behind each wrapper (`sudo -n reboot` → `reboot`). `words` are the argv as the text
+ * shows them: quoted, or in their wild form.
+ */
+function candidatesOf(seg: Segment, words: readonly string[], whole: string): string[] {
+  const out = [whole];
   const first = seg.argv[0];
   if (first === undefined) return out;
-  out.push([posix.basename(first), ...argv.slice(1)].join(' '));
+  out.push([posix.basename(first), ...words.slice(1)].join(' '));
   if (seg.argv.some((a) => WRAPPER_COMMANDS.has(posix.basename(a)))) {
-    for (let i = 1; i < seg.argv.length; i++) {
-      out.push([posix.basename(seg.argv[i] as string), ...argv.slice(i + 1)].join(' '));
-    }
+    for (let i = 1; i < seg.argv.length; i++) out.push([posix.basename(seg.argv[i] as string), ...words.slice(i + 1)].join(' '));
   }
   return out;
 }
 
-/** The wild forms of the deny candidates: only for a segment whose arguments hold wildcards. */
+function denyCandidates(seg: Segment): string[] {
+  return candidatesOf(seg, seg.argv.map(quoteWord), seg.text);
+}
+
+/** The same, with the names the shell's wildcards may expand to: only when an argument has any. */
 function wildCandidates(seg: Segment): string[] {
-  if (!seg.wild || seg.argv.length === 0) return [];
-  const out = [seg.wild.join(' ')];
-  out.push([posix.basename(seg.argv[0] as string), ...seg.wild.slice(1)].join(' '));
-  if (seg.argv.some((a) => WRAPPER_COMMANDS.has(posix.basename(a)))) {
-    for (let i = 1; i < seg.argv.length; i++) out.push([posix.basename(seg.argv[i] as string), ...seg.wild.slice(i + 1)].join(' '));
-  }
-  return out;
+  return seg.wild && seg.argv.length > 0 ? candidatesOf(seg, seg.wild, seg.wild.join(' ')) : [];
 }
 
 function summary(matched: Map<string, PolicyRule>): Decision['matched_rules'] {

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Client } from 'ssh2';
+import { DEFAULTS } from '../defaults.js';
 import { SshgateError } from '../errors.js';
 import type { AuthConfig } from './auth.js';
 import { openConnection } from './connect.js';
@@ -78,6 +79,16 @@ export class ConnectionPool {
   private closed = false;
 
   constructor(private readonly o: PoolOptions) {}
+
+  /** The pool with the timings of defaults.ts, as the commands use it. */
+  static withDefaults(logger: Logger): ConnectionPool {
+    return new ConnectionPool({
+      logger,
+      idleMs: DEFAULTS.idleSeconds * 1000,
+      keepaliveMs: DEFAULTS.keepaliveSeconds * 1000,
+      connectTimeoutMs: DEFAULTS.connectTimeoutSeconds * 1000,
+    });
+  }
 
   /** Runs a command on the target; resolves when it has ended, the cancel sweep included. */
   async exec(target: HostTarget, command: string, x: PoolExecOptions): Promise<ExecOutcome> {
@@ -228,7 +239,7 @@ export class ConnectionPool {
     if (conn.dead) return;
     if (this.closed) return void conn.client.end();
     slot.conns.push(conn);
-    this.release(conn, 'sessions', 0);
+    this.idleWhenUnused(conn);
   }
 
   private hold(conn: Conn, what: 'sessions' | 'tunnels'): void {
@@ -237,8 +248,13 @@ export class ConnectionPool {
     conn.idle = undefined;
   }
 
-  private release(conn: Conn, what: 'sessions' | 'tunnels', by = 1): void {
-    conn[what] -= by;
+  private release(conn: Conn, what: 'sessions' | 'tunnels'): void {
+    conn[what]--;
+    this.idleWhenUnused(conn);
+  }
+
+  /** A connection nothing runs on closes after idleMs, or at once when it is retired. */
+  private idleWhenUnused(conn: Conn): void {
     if (conn.dead || conn.sessions > 0 || conn.tunnels > 0) return;
     clearTimeout(conn.idle);
     if (conn.retired) return void conn.client.end();

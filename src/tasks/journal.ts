@@ -10,6 +10,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, 
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ERROR_CODES } from '../errors.js';
+import { processAlive } from '../process-alive.js';
 import { FINAL_STATES, isFinal, type RestoredTask, type Task } from './task-manager.js';
 
 const Limits = z.object({
@@ -178,13 +179,4 @@ function readRecords(path: string): Map<string, JournalRecord> | undefined {
     if (r.success) latest.set(r.data.id, r.data);
   }
   return latest;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
