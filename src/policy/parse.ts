@@ -7,6 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import { Language, Parser, type Node } from 'web-tree-sitter';
+import { compileWasmWithoutTierUp } from '../memory.js';
 import { DEFAULTS } from '../defaults.js';
 import { decodeWord, quoteWord, wildForm } from './words.js';
 
@@ -74,6 +75,7 @@ const CONTROL_RE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
 export async function createShellParser(): Promise<ShellParser> {
   const require = createRequire(import.meta.url);
+  compileWasmWithoutTierUp();
   await Parser.init();
   const bash = await Language.load(require.resolve('tree-sitter-bash/tree-sitter-bash.wasm'));
   const parser = new Parser();

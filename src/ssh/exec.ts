@@ -9,6 +9,7 @@
  */
 import type { Client, ClientChannel } from 'ssh2';
 import { SshgateError } from '../errors.js';
+import { receiveReclaimer } from '../memory.js';
 
 export interface ExecOptions {
   signal: AbortSignal;
@@ -94,8 +95,14 @@ function run(channel: ClientChannel, grace: number, options: ExecOptions, resolv
   const timers: NodeJS.Timeout[] = [];
 
   channel.eof();
-  channel.on('data', (d: Buffer) => options.stdout(d));
-  channel.stderr.on('data', (d: Buffer) => options.stderr(d));
+  channel.on('data', (d: Buffer) => {
+    receiveReclaimer.noteReceived(d.length);
+    options.stdout(d);
+  });
+  channel.stderr.on('data', (d: Buffer) => {
+    receiveReclaimer.noteReceived(d.length);
+    options.stderr(d);
+  });
   channel.on('exit', (code: number | null, signal?: string) => {
     exited = true;
     if (typeof code === 'number') exitCode = code;
