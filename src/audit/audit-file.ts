@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { processAlive } from '../process-alive.js';
-import { closeSync, fstatSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 
 export const GENESIS = '0'.repeat(64);
 
@@ -26,19 +26,23 @@ export class AuditFile {
     // One writer per chain: two servers appending to one file would fork it.
     this.unlock = holdWriterLock(`${path}.lock`);
     try {
-      this.fd = openSync(path, 'a', 0o600);
+      this.fd = openSync(path, 'a+', 0o600);
     } catch (err) {
       this.unlock();
       throw err;
     }
     if (fstatSync(this.fd).size > 0) {
-      const v = verifyAuditText(readFileSync(path, 'utf8'));
+      const v = verifyAuditFile(path);
       // Appending after a broken chain would bury the break: refuse, and say where it is.
       if (!v.ok) {
         this.unlock();
         throw new Error(`the audit file ${path} fails verification at line ${v.line}: ${v.reason}`);
       }
       this.state = { seq: v.records, hash: v.lastHash };
+      // A last record whose newline never reached the disk: the next record must not join its line.
+      const last = Buffer.alloc(1);
+      readSync(this.fd, last, 0, 1, fstatSync(this.fd).size - 1);
+      if (last[0] !== 0x0a) writeSync(this.fd, '\n');
     } else {
       this.state = { seq: 0, hash: GENESIS };
     }
@@ -89,17 +93,50 @@ export function chainHash(prev: string, json: string): string {
 
 export type Verification = { ok: true; records: number; lastHash: string } | { ok: false; line: number; reason: string; records: number };
 
+/** Read at a time: the file is walked in bounded memory, however long it has grown. */
+const READ_BYTES = 1 << 20;
+
+/** Checks every line of the file as verifyLines does, reading it piece by piece. */
+export function verifyAuditFile(path: string, readBytes = READ_BYTES): Verification {
+  const fd = openSync(path, 'r');
+  try {
+    return verifyLines(linesOf(fd, readBytes));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The file's lines, without their newlines; a last line without one is a line too. */
+function* linesOf(fd: number, readBytes: number): Generator<string> {
+  const buf = Buffer.alloc(readBytes);
+  let partial: Buffer[] = [];
+  for (;;) {
+    const n = readSync(fd, buf, 0, readBytes, null);
+    if (n === 0) break;
+    let start = 0;
+    for (let nl = buf.indexOf(0x0a, 0); nl !== -1 && nl < n; nl = buf.indexOf(0x0a, start)) {
+      partial.push(buf.subarray(start, nl));
+      // Lines are decoded whole: a character cut by a read boundary is joined first.
+      yield Buffer.concat(partial).toString('utf8');
+      partial = [];
+      start = nl + 1;
+    }
+    if (start < n) partial.push(Buffer.from(buf.subarray(start, n)));
+  }
+  if (partial.length > 0) yield Buffer.concat(partial).toString('utf8');
+}
+
 /** Checks every line: valid JSON, consecutive seq, prev equal to the hash before, its own hash right. */
-export function verifyAuditText(text: string): Verification {
+export function verifyLines(lines: Iterable<string>): Verification {
   let prev = GENESIS;
   let seq = 0;
-  const lines = text.split('\n');
-  if (lines.at(-1) === '') lines.pop();
-  for (let i = 0; i < lines.length; i++) {
-    const fail = (reason: string): Verification => ({ ok: false, line: i + 1, reason, records: seq });
+  let line = 0;
+  for (const text of lines) {
+    line++;
+    const fail = (reason: string): Verification => ({ ok: false, line, reason, records: seq });
     let rec: Record<string, unknown>;
     try {
-      rec = JSON.parse(lines[i] as string) as Record<string, unknown>;
+      rec = JSON.parse(text) as Record<string, unknown>;
     } catch {
       return fail('not a JSON record (the line was changed or cut)');
     }
@@ -110,7 +147,7 @@ export function verifyAuditText(text: string): Verification {
     if (hash !== chainHash(prev, JSON.stringify(body))) return fail('the hash does not match the record (the record was changed)');
     // The hash covers the record's meaning; the bytes must also be exactly as written, so that an
     // escaped or duplicated key cannot show a reader something else.
-    if (JSON.stringify(rec) !== lines[i]) return fail('the line is not byte for byte as written (escapes, spacing or a duplicate key)');
+    if (JSON.stringify(rec) !== text) return fail('the line is not byte for byte as written (escapes, spacing or a duplicate key)');
     prev = hash;
     seq++;
   }

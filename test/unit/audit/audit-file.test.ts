@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AuditFile, verifyAuditText } from '../../../src/audit/audit-file.js';
+import { AuditFile, verifyAuditFile } from '../../../src/audit/audit-file.js';
 import { runCli } from '../../../src/commands/dispatch.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sshgate-audit-'));
@@ -27,7 +27,7 @@ async function cli(...argv: string[]) {
 describe('the audit file', () => {
   it('chains every record to the one before, and verifies (mode 0600)', () => {
     const path = written();
-    expect(verifyAuditText(readFileSync(path, 'utf8'))).toMatchObject({ ok: true, records: 5 });
+    expect(verifyAuditFile(path)).toMatchObject({ ok: true, records: 5 });
     expect(statSync(path).mode & 0o777).toBe(0o600);
   });
 
@@ -36,7 +36,7 @@ describe('the audit file', () => {
     const again = new AuditFile(path);
     again.append({ event: 'task_end' });
     again.close();
-    expect(verifyAuditText(readFileSync(path, 'utf8'))).toMatchObject({ ok: true, records: 3 });
+    expect(verifyAuditFile(path)).toMatchObject({ ok: true, records: 3 });
   });
 
   const tamper: [string, (l: string[]) => string[], number][] = [
@@ -52,13 +52,35 @@ describe('the audit file', () => {
     it(`finds ${what} and names its line`, async () => {
       const path = written();
       writeFileSync(path, `${change(lines(path)).join('\n')}\n`);
-      expect(verifyAuditText(readFileSync(path, 'utf8'))).toMatchObject({ ok: false, line });
+      expect(verifyAuditFile(path)).toMatchObject({ ok: false, line });
+      // Read a few bytes at a time, lines and characters cut by every boundary: the same verdict.
+      for (const readBytes of [1, 7, 64]) expect(verifyAuditFile(path, readBytes)).toEqual(verifyAuditFile(path));
       const r = await cli('audit', 'verify', path);
       expect(r.code).toBe(1);
       expect(r.out).toContain(`:${line}: TAMPERED`);
       expect(() => new AuditFile(path)).toThrow(/fails verification/);
     });
   }
+
+  it('is read piece by piece: any read size gives the same verdict, multi-byte characters and a last line without its newline included', () => {
+    const path = join(dir, `audit.${++n}.jsonl`);
+    const f = new AuditFile(path);
+    for (let i = 0; i < 20; i++) f.append({ event: 'decision', command: `echo ${'é€😀'.repeat(i)}` });
+    f.close();
+    const whole = verifyAuditFile(path);
+    expect(whole).toMatchObject({ ok: true, records: 20 });
+    for (const readBytes of [1, 2, 3, 5, 100, 4096]) expect(verifyAuditFile(path, readBytes)).toEqual(whole);
+    // A final record whose newline is missing still verifies as a record; a blank line does not.
+    writeFileSync(path, readFileSync(path, 'utf8').slice(0, -1));
+    expect(verifyAuditFile(path, 3)).toEqual(whole);
+    // The server goes on after such a record on a line of its own.
+    const again = new AuditFile(path);
+    again.append({ event: 'task_end' });
+    again.close();
+    expect(verifyAuditFile(path)).toMatchObject({ ok: true, records: 21 });
+    writeFileSync(path, `${readFileSync(path, 'utf8')}\n`);
+    expect(verifyAuditFile(path, 3)).toMatchObject({ ok: false, line: 22 });
+  });
 
   it('refuses a second writer while the first holds the file, and takes over a dead one\'s lock', () => {
     const path = join(dir, `audit.${++n}.jsonl`);
@@ -69,7 +91,7 @@ describe('the audit file', () => {
     const second = new AuditFile(path);
     second.append({ event: 'x' });
     second.close();
-    expect(verifyAuditText(readFileSync(path, 'utf8'))).toMatchObject({ ok: true, records: 1 });
+    expect(verifyAuditFile(path)).toMatchObject({ ok: true, records: 1 });
   });
 
   it('sshgate audit verify: 0 for an intact file, 2 for a missing one', async () => {
