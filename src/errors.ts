@@ -57,3 +57,8 @@ export class ConfigError extends SshgateError {
     this.name = 'ConfigError';
   }
 }
+
+/** A caller's value quoted in a message: long enough to recognise, never a flood. */
+export function clip(s: string): string {
+  return s.length > 120 ? `${s.slice(0, 120)}…` : s;
+}

@@ -1,5 +1,7 @@
 /** `sshgate plan ALIAS|@TAG -- COMMAND`: what the policy decides, and why, without running anything. */
 import type { HostEntry } from '../config/schemas.js';
+import { selectHosts } from '../config/select-hosts.js';
+import { SshgateError } from '../errors.js';
 import type { Decision } from '../policy/decision.js';
 import { effectiveLimits } from '../policy/limits.js';
 import { decideForHost } from '../policy/plan.js';
@@ -17,20 +19,12 @@ export async function planCommand(paths: Paths, target: string, command: string,
   }
   const { inventory, engine } = loaded;
   let hosts: HostEntry[];
-  if (target.startsWith('@')) {
-    const tag = target.slice(1);
-    hosts = inventory.hosts.filter((h) => h.tags.includes(tag));
-    if (hosts.length === 0) {
-      io.err(`no host has the tag "${tag}"\n`);
-      return PLAN_EXIT.usage;
-    }
-  } else {
-    const host = inventory.byAlias.get(target);
-    if (!host) {
-      io.err(`unknown host "${target}"; known aliases: ${inventory.hosts.map((h) => h.alias).join(', ')}\n`);
-      return PLAN_EXIT.usage;
-    }
-    hosts = [host];
+  try {
+    hosts = selectHosts(inventory, target.startsWith('@') ? { tag: target.slice(1) } : { alias: target });
+  } catch (err) {
+    if (!(err instanceof SshgateError)) throw err;
+    io.err(`sshgate: ${err.message}\n${err.hint ? `  hint: ${err.hint}\n` : ''}`);
+    return PLAN_EXIT.usage;
   }
   const decisions = hosts.map((h) => decideForHost(engine, h, command));
   const allowed = decisions.every((d) => d.allowed);

@@ -7,9 +7,10 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Auditor } from '../audit/log.js';
 import { jumpChain } from '../config/load-inventory.js';
+import { hostByAlias, hostsWithTag, selectHosts } from '../config/select-hosts.js';
 import type { HostEntry } from '../config/schemas.js';
 import { DEFAULTS } from '../defaults.js';
-import { ConfigError, SshgateError } from '../errors.js';
+import { clip, ConfigError, SshgateError } from '../errors.js';
 import { effectiveLimits } from '../policy/limits.js';
 import { loadAll, type Loaded, type Paths } from '../policy/load.js';
 import { decideForHost } from '../policy/plan.js';
@@ -118,7 +119,7 @@ export class Gateway {
 
   plan(input: S.PlanInput): S.PlanResult {
     const command = checkCommand(input.command);
-    const hosts = this.targetsOf(input);
+    const hosts = selectHosts(this.snap.loaded.inventory, input);
     const decisions = hosts.map((h) => decideForHost(this.snap.loaded.engine, h, command));
     for (const d of decisions) this.d.audit.decision(d, { tool: 'ssh_plan', ...(input.tag ? { tag: input.tag } : {}) });
     const allowed = decisions.every((d) => d.allowed);
@@ -341,24 +342,11 @@ export class Gateway {
   }
 
   private host(alias: string): HostEntry {
-    const host = this.snap.loaded.inventory.byAlias.get(alias);
-    if (!host) throw new SshgateError('unknown_host', `no host "${clip(alias)}" in the inventory`, 'ssh_list_hosts lists the aliases you can use');
-    return host;
+    return hostByAlias(this.snap.loaded.inventory, alias);
   }
 
-  /** The hosts with a tag, in inventory order; unknown_host when there are none. */
   hostsWithTag(tag: string): HostEntry[] {
-    const hosts = this.snap.loaded.inventory.hosts.filter((h) => h.tags.includes(tag));
-    if (hosts.length === 0) throw new SshgateError('unknown_host', `no host has the tag "${tag}"`, 'ssh_list_hosts shows the hosts and their tags');
-    return hosts;
-  }
-
-  private targetsOf(input: S.PlanInput): HostEntry[] {
-    if ((input.alias === undefined) === (input.tag === undefined)) {
-      throw new SshgateError('invalid_input', 'give either alias or tag, not both and not neither', 'ssh_plan {"alias": "web1", "command": "uptime"}');
-    }
-    if (input.alias !== undefined) return [this.host(input.alias)];
-    return this.hostsWithTag(input.tag as string);
+    return hostsWithTag(this.snap.loaded.inventory, tag);
   }
 }
 
@@ -396,6 +384,3 @@ function notFound(id: string): SshgateError {
   return new SshgateError('not_found', `no task "${clip(id)}"`, 'finished tasks are forgotten after their task_result_ttl; ssh_list_tasks lists the known ones');
 }
 
-function clip(s: string): string {
-  return s.length > 120 ? `${s.slice(0, 120)}…` : s;
-}

@@ -71,8 +71,12 @@ describe('sshgate plan', () => {
 
   it('exits 2 for bad usage, an unknown host and a bad config', async () => {
     expect((await cli('plan', 'web1')).code).toBe(2);
-    expect((await cli('plan', 'nohost', '--', 'uptime')).err).toMatch(/unknown host "nohost"/);
-    expect((await cli('plan', '@nosuchtag', '--', 'uptime')).code).toBe(2);
+    const noHost = await cli('plan', 'nohost', '--', 'uptime');
+    expect(noHost.code).toBe(2);
+    expect(noHost.err).toMatch(/no host "nohost" in the inventory\n {2}hint: .*sshgate check/);
+    const noTag = await cli('plan', '@nosuchtag', '--', 'uptime');
+    expect(noTag.code).toBe(2);
+    expect(noTag.err).toMatch(/no host has the tag "nosuchtag"/);
     expect((await cli('plan', '--config', tempDir(), 'web1', '--', 'uptime')).code).toBe(2);
     expect((await cli('frobnicate')).code).toBe(2);
     expect((await cli('check', '--bogus')).err).toMatch(/Unknown option '--bogus'/);
