@@ -32,17 +32,21 @@ export class AuditFile {
       throw err;
     }
     if (fstatSync(this.fd).size > 0) {
-      const v = verifyAuditFile(path);
-      // Appending after a broken chain would bury the break: refuse, and say where it is.
-      if (!v.ok) {
+      let v: Verification;
+      try {
+        v = verifyAuditFile(path);
+        // Appending after a broken chain would bury the break: refuse, and say where it is.
+        if (!v.ok) throw new Error(`the audit file ${path} fails verification at line ${v.line}: ${v.reason}`);
+        // A last record whose newline never reached the disk: the next record must not join its line.
+        const last = Buffer.alloc(1);
+        readSync(this.fd, last, 0, 1, fstatSync(this.fd).size - 1);
+        if (last[0] !== 0x0a) writeSync(this.fd, '\n');
+      } catch (err) {
+        closeSync(this.fd);
         this.unlock();
-        throw new Error(`the audit file ${path} fails verification at line ${v.line}: ${v.reason}`);
+        throw err;
       }
       this.state = { seq: v.records, hash: v.lastHash };
-      // A last record whose newline never reached the disk: the next record must not join its line.
-      const last = Buffer.alloc(1);
-      readSync(this.fd, last, 0, 1, fstatSync(this.fd).size - 1);
-      if (last[0] !== 0x0a) writeSync(this.fd, '\n');
     } else {
       this.state = { seq: 0, hash: GENESIS };
     }
@@ -95,6 +99,9 @@ export type Verification = { ok: true; records: number; lastHash: string } | { o
 
 /** Read at a time: the file is walked in bounded memory, however long it has grown. */
 const READ_BYTES = 1 << 20;
+/** Far above any record sshgate writes (a command is at most a few KiB): a longer line is not one. */
+const MAX_LINE_BYTES = 16 << 20;
+const TOO_LONG = Symbol('too long');
 
 /** Checks every line of the file as verifyLines does, reading it piece by piece. */
 export function verifyAuditFile(path: string, readBytes = READ_BYTES): Verification {
@@ -106,37 +113,43 @@ export function verifyAuditFile(path: string, readBytes = READ_BYTES): Verificat
   }
 }
 
-/** The file's lines, without their newlines; a last line without one is a line too. */
-function* linesOf(fd: number, readBytes: number): Generator<string> {
+/** The file's lines as bytes, without their newlines; a last line without one is a line too. */
+function* linesOf(fd: number, readBytes: number): Generator<Buffer | typeof TOO_LONG> {
   const buf = Buffer.alloc(readBytes);
   let partial: Buffer[] = [];
+  let partialBytes = 0;
   for (;;) {
     const n = readSync(fd, buf, 0, readBytes, null);
     if (n === 0) break;
     let start = 0;
     for (let nl = buf.indexOf(0x0a, 0); nl !== -1 && nl < n; nl = buf.indexOf(0x0a, start)) {
       partial.push(buf.subarray(start, nl));
-      // Lines are decoded whole: a character cut by a read boundary is joined first.
-      yield Buffer.concat(partial).toString('utf8');
+      yield Buffer.concat(partial);
       partial = [];
+      partialBytes = 0;
       start = nl + 1;
     }
-    if (start < n) partial.push(Buffer.from(buf.subarray(start, n)));
+    if (start < n) {
+      partial.push(Buffer.from(buf.subarray(start, n)));
+      partialBytes += n - start;
+      if (partialBytes > MAX_LINE_BYTES) return yield TOO_LONG;
+    }
   }
-  if (partial.length > 0) yield Buffer.concat(partial).toString('utf8');
+  if (partial.length > 0) yield Buffer.concat(partial);
 }
 
 /** Checks every line: valid JSON, consecutive seq, prev equal to the hash before, its own hash right. */
-export function verifyLines(lines: Iterable<string>): Verification {
+export function verifyLines(lines: Iterable<Buffer | typeof TOO_LONG>): Verification {
   let prev = GENESIS;
   let seq = 0;
   let line = 0;
-  for (const text of lines) {
+  for (const raw of lines) {
     line++;
     const fail = (reason: string): Verification => ({ ok: false, line, reason, records: seq });
+    if (raw === TOO_LONG) return fail(`a line longer than ${MAX_LINE_BYTES >> 20} MiB is not a record`);
     let rec: Record<string, unknown>;
     try {
-      rec = JSON.parse(text) as Record<string, unknown>;
+      rec = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
     } catch {
       return fail('not a JSON record (the line was changed or cut)');
     }
@@ -146,8 +159,8 @@ export function verifyLines(lines: Iterable<string>): Verification {
     if (body.prev !== prev) return fail('prev does not match the hash of the record before');
     if (hash !== chainHash(prev, JSON.stringify(body))) return fail('the hash does not match the record (the record was changed)');
     // The hash covers the record's meaning; the bytes must also be exactly as written, so that an
-    // escaped or duplicated key cannot show a reader something else.
-    if (JSON.stringify(rec) !== text) return fail('the line is not byte for byte as written (escapes, spacing or a duplicate key)');
+    // escaped or duplicated key, or a byte that is not UTF-8, cannot show a reader something else.
+    if (!Buffer.from(JSON.stringify(rec)).equals(raw)) return fail('the line is not byte for byte as written (escapes, spacing, a duplicate key or invalid UTF-8)');
     prev = hash;
     seq++;
   }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -80,6 +80,30 @@ describe('the audit file', () => {
     expect(verifyAuditFile(path)).toMatchObject({ ok: true, records: 21 });
     writeFileSync(path, `${readFileSync(path, 'utf8')}\n`);
     expect(verifyAuditFile(path, 3)).toMatchObject({ ok: false, line: 22 });
+  });
+
+  it('compares bytes, not decoded text: an invalid byte where a U+FFFD was written is found', () => {
+    const path = join(dir, `audit.${++n}.jsonl`);
+    const f = new AuditFile(path);
+    f.append({ event: 'decision', command: 'echo \ufffd' });
+    f.append({ event: 'task_end' });
+    f.close();
+    const bytes = readFileSync(path);
+    const at = bytes.indexOf(Buffer.from('\ufffd'));
+    // The same text once decoded, other bytes on disk.
+    writeFileSync(path, Buffer.concat([bytes.subarray(0, at), Buffer.from([0xff]), bytes.subarray(at + 3)]));
+    expect(verifyAuditFile(path)).toMatchObject({ ok: false, line: 1, reason: expect.stringContaining('invalid UTF-8') });
+  });
+
+  it('stops at a line too long to be a record, in bounded memory, and leaves no descriptor or lock behind', () => {
+    const path = written(2);
+    writeFileSync(path, `${readFileSync(path, 'utf8')}${'x'.repeat(17 << 20)}`);
+    expect(verifyAuditFile(path)).toMatchObject({ ok: false, line: 3, records: 2, reason: expect.stringContaining('longer than 16 MiB') });
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    expect(() => new AuditFile(path)).toThrow(/fails verification at line 3/);
+    expect(fds()).toBe(before);
+    expect(existsSync(`${path}.lock`)).toBe(false);
   });
 
   it('refuses a second writer while the first holds the file, and takes over a dead one\'s lock', () => {
