@@ -1,6 +1,8 @@
 /** `sshgate check`: validates every file and prints what is configured, or every problem. */
+import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { BUILTIN_DENY_SUBSTRINGS } from '../policy/builtin.js';
+import { openKnownHosts } from '../ssh/known-hosts-file.js';
 import { loadAll, reportConfigError, type Io, type Paths } from './context.js';
 
 export async function checkCommand(paths: Paths, io: Io): Promise<number> {
@@ -12,6 +14,13 @@ export async function checkCommand(paths: Paths, io: Io): Promise<number> {
     throw err;
   }
   const { inventory, policy, engine } = loaded;
+  let hostKeys;
+  try {
+    hostKeys = openKnownHosts(policy.knownHostsPath, paths.configDir, policy.hostKeyPolicy);
+  } catch (err) {
+    if (reportConfigError(io, err)) return 1;
+    throw err;
+  }
   const tags = new Map<string, number>();
   for (const h of inventory.hosts) for (const t of h.tags) tags.set(t, (tags.get(t) ?? 0) + 1);
   const method = (c: (typeof inventory.credentials)[number]) =>
@@ -28,7 +37,7 @@ export async function checkCommand(paths: Paths, io: Io): Promise<number> {
     `  overrides: tags ${Object.keys(policy.overrides.tags).join(', ') || 'none'}; aliases ${Object.keys(policy.overrides.aliases).join(', ') || 'none'}`,
     `  network: allow ${[...policy.network.allow_cidrs, ...policy.network.allow_ips].join(', ') || 'any'}; block ${[...policy.network.block_cidrs, ...policy.network.block_ips].join(', ') || 'none'}`,
     `  deny substrings: ${BUILTIN_DENY_SUBSTRINGS.length} built-in + ${engine.denySubstrings.length - BUILTIN_DENY_SUBSTRINGS.length} from the policy`,
-    `  host keys: ${policy.hostKeyPolicy}${policy.knownHostsPath ? ` (${policy.knownHostsPath})` : ''}`,
+    `  host keys: ${policy.hostKeyPolicy}, ${hostKeys.path}`,
     '  rule order: any matching deny rule wins over every allow rule, whatever the order (mcp-ssh-orchestrator let the last matching rule win)',
   ];
   const warnings = [];
@@ -47,6 +56,10 @@ export async function checkCommand(paths: Paths, io: Io): Promise<number> {
     if (isIP(h.host) === 0) continue;
     const net = engine.network.check(h.host);
     if (!net.allowed) warnings.push(`host "${h.alias}": ${net.reason}; sshgate will refuse to connect to it`);
+  }
+  for (const k of hostKeys.skipped) warnings.push(`${hostKeys.path}:${k.line}: ignored — ${k.reason}`);
+  if (!existsSync(hostKeys.path) && policy.hostKeyPolicy === 'strict' && inventory.hosts.length > 0) {
+    warnings.push(`${hostKeys.path} does not exist: under host_key_policy strict every host is refused (host_key_unknown) until its key is there`);
   }
   io.out(`${lines.join('\n')}\n`);
   if (warnings.length > 0) io.out(`warnings:\n${warnings.map((w) => `  ${w}`).join('\n')}\n`);

@@ -42,6 +42,7 @@ export type Env = Readonly<Record<string, string | undefined>>;
 class UsageError extends Error {}
 
 export async function runCli(argv: readonly string[], env: Env, io: Io, version = '0.0.0'): Promise<number> {
+  const setting = (name: string) => settingOf(env, name);
   const dash = argv.indexOf('--');
   const before = dash === -1 ? [...argv] : argv.slice(0, dash);
   const after = dash === -1 ? [] : argv.slice(dash + 1);
@@ -78,21 +79,21 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
     (command === undefined && !values.help ? io.err : io.out)(USAGE);
     return command === undefined && !values.help ? 2 : 0;
   }
-  const configDir = values.config ?? env[ENV.configDir] ?? DEFAULTS.configDir;
+  const configDir = values.config ?? setting(ENV.configDir) ?? DEFAULTS.configDir;
   const paths: Paths = {
     configDir,
-    policyPath: values.policy ?? env[ENV.policyPath] ?? DEFAULTS.policyPath,
-    keysDir: env[ENV.keysDir] ?? join(configDir, DEFAULTS.keysDirName),
-    secretsDir: env[ENV.secretsDir] ?? DEFAULTS.secretsDir,
+    policyPath: values.policy ?? setting(ENV.policyPath) ?? DEFAULTS.policyPath,
+    keysDir: setting(ENV.keysDir) ?? join(configDir, DEFAULTS.keysDirName),
+    secretsDir: setting(ENV.secretsDir) ?? DEFAULTS.secretsDir,
   };
   try {
     switch (command) {
       case 'serve': {
         expectArgs(rest, 0, 'serve takes no arguments');
-        const level = values['log-level'] ?? env[ENV.logLevel] ?? DEFAULTS.logLevel;
+        const level = values['log-level'] ?? setting(ENV.logLevel) ?? DEFAULTS.logLevel;
         if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`unknown log level "${level}"; expected one of ${LOG_LEVELS.join(', ')}`);
-        const stateDir = values['state-dir'] ?? env[ENV.stateDir] ?? defaultStateDir(env);
-        const auditLog = values['audit-log'] ?? env[ENV.auditLog];
+        const stateDir = values['state-dir'] ?? setting(ENV.stateDir) ?? defaultStateDir(env);
+        const auditLog = values['audit-log'] ?? setting(ENV.auditLog);
         const http = values.http === undefined ? undefined : httpOptions(values.http, values['token-file'], env);
         const { serveCommand } = await import('./serve.js');
         return await serveCommand(
@@ -105,7 +106,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         expectArgs(rest, 1, 'run needs one target: an alias or @tag');
         const text = after.join(' ');
         if (dash === -1 || text.trim() === '') throw new UsageError('run needs a command after "--": sshgate run web1 -- uptime');
-        const level = values['log-level'] ?? env[ENV.logLevel] ?? 'warn';
+        const level = values['log-level'] ?? setting(ENV.logLevel) ?? 'warn';
         if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`unknown log level "${level}"; expected one of ${LOG_LEVELS.join(', ')}`);
         const { runCommand } = await import('./run.js');
         return await runCommand(paths, rest[0] as string, text, io, env, level as LogLevel);
@@ -176,12 +177,18 @@ function defaultStateDir(env: Env): string | undefined {
 /** Minimum token length: a token is a password for running commands on every host. */
 const MIN_TOKEN = 16;
 
+/** `SSHGATE_CONFIG_DIR=` in a unit or compose file means "not set", as in most tools, not "here". */
+function settingOf(env: Env, name: string): string | undefined {
+  return env[name] === '' ? undefined : env[name];
+}
+
 function httpOptions(address: string, tokenFile: string | undefined, env: Env) {
+  const setting = (name: string) => settingOf(env, name);
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
   const port = Number(m?.[3]);
   if (!m || port > 65535) throw new UsageError(`--http needs HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080), not "${address}"`);
   const host = (m[1] ?? m[2]) as string;
-  let token = env[ENV.token];
+  let token = setting(ENV.token);
   if (tokenFile !== undefined) {
     try {
       token = readFileSync(tokenFile, 'utf8').trim();
@@ -193,14 +200,14 @@ function httpOptions(address: string, tokenFile: string | undefined, env: Env) {
   if (!token) throw new UsageError(`serve --http needs a bearer token: set ${ENV.token} or --token-file`);
   if (token.length < MIN_TOKEN || /\s/.test(token)) throw new UsageError(`the token must be at least ${MIN_TOKEN} characters, without spaces (try: openssl rand -hex 32)`);
   const list = (v: string | undefined) => (v ? v.split(',').map((x) => x.trim()).filter(Boolean) : []);
-  const idle = env[ENV.sessionIdle];
+  const idle = setting(ENV.sessionIdle);
   if (idle !== undefined && !/^\d+(\.\d+)?$/.test(idle)) throw new UsageError(`${ENV.sessionIdle} must be a number of seconds, not "${idle}"`);
   return {
     host,
     port,
     token,
-    allowedHosts: list(env[ENV.allowedHosts]),
-    allowedOrigins: list(env[ENV.allowedOrigins]),
+    allowedHosts: list(setting(ENV.allowedHosts)),
+    allowedOrigins: list(setting(ENV.allowedOrigins)),
     ...(idle !== undefined ? { sessionIdleMs: Number(idle) * 1000 } : {}),
   };
 }

@@ -3,7 +3,6 @@
  * policy, and only then turn it into a task on a pooled connection. The configuration is one
  * immutable snapshot swapped whole on reload; a task keeps the snapshot it started under.
  */
-import { isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Auditor } from '../audit/log.js';
 import { jumpChain } from '../config/load-inventory.js';
@@ -14,7 +13,7 @@ import { clip, ConfigError, SshgateError } from '../errors.js';
 import { effectiveLimits } from '../policy/limits.js';
 import { loadAll, type Loaded, type Paths } from '../policy/load.js';
 import { decideForHost } from '../policy/plan.js';
-import { KnownHostsFile } from '../ssh/known-hosts-file.js';
+import { openKnownHosts, type KnownHostsFile } from '../ssh/known-hosts-file.js';
 import type { AuthConfig } from '../ssh/auth.js';
 import type { ConnectionPool, HostTarget } from '../ssh/pool.js';
 import { parseTaskId } from '../tasks/ids.js';
@@ -352,15 +351,10 @@ export class Gateway {
 
 async function loadSnapshot(d: GatewayDeps): Promise<Snapshot> {
   const loaded = await loadAll(d.paths);
-  const configured = loaded.policy.knownHostsPath;
-  const path = configured ? (isAbsolute(configured) ? configured : resolve(configured)) : join(d.paths.configDir, DEFAULTS.knownHostsName);
-  let hostKeys: KnownHostsFile;
-  try {
-    hostKeys = new KnownHostsFile(path, loaded.policy.hostKeyPolicy, (k) => d.logger.warn(k, 'host key of a new host recorded (accept-new)'));
-  } catch (err) {
-    if (err instanceof SshgateError) throw new ConfigError([{ file: path, line: 1, col: 1, message: `${err.message}; ${err.hint ?? ''}` }]);
-    throw err;
-  }
+  const hostKeys = openKnownHosts(loaded.policy.knownHostsPath, d.paths.configDir, loaded.policy.hostKeyPolicy, (k) =>
+    d.logger.warn(k, 'host key of a new host recorded (accept-new)'),
+  );
+  for (const s of hostKeys.skipped) d.logger.warn({ file: hostKeys.path, line: s.line }, `known_hosts line ignored: ${s.reason}`);
   return { loaded, hostKeys, targets: new Map(), auths: new Map() };
 }
 

@@ -8,7 +8,7 @@ import { globMatch } from '../glob.js';
 
 export interface KnownHostEntry {
   line: number;
-  marker: 'revoked' | 'cert-authority' | undefined;
+  marker: 'revoked' | undefined;
   patterns: string[];
   keyType: string;
   key: Buffer;
@@ -45,9 +45,11 @@ export function parseKnownHosts(text: string): KnownHosts {
     let marker: KnownHostEntry['marker'];
     if (fields[0]?.startsWith('@')) {
       const m = fields.shift();
-      if (m === '@revoked') marker = 'revoked';
-      else if (m === '@cert-authority') marker = 'cert-authority';
-      else return void skipped.push({ line: i + 1, reason: `unknown marker ${m}` });
+      if (m === '@cert-authority') {
+        return void skipped.push({ line: i + 1, reason: '@cert-authority: sshgate checks host keys, not host certificates; a host known only through this CA is refused' });
+      }
+      if (m !== '@revoked') return void skipped.push({ line: i + 1, reason: `unknown marker ${m}` });
+      marker = 'revoked';
     }
     const [hosts, keyType, keyB64] = fields;
     if (!hosts || !keyType || !keyB64) return void skipped.push({ line: i + 1, reason: 'expected: hosts key-type base64-key' });
@@ -62,7 +64,7 @@ export function parseKnownHosts(text: string): KnownHosts {
 
 export function verifyHostKey(known: KnownHosts, host: string, port: number, offered: Buffer): HostKeyVerdict {
   const token = hostToken(host, port);
-  const applicable = known.entries.filter((e) => e.marker !== 'cert-authority' && appliesTo(e.patterns, token));
+  const applicable = known.entries.filter((e) => appliesTo(e.patterns, token));
   if (applicable.some((e) => e.marker === 'revoked' && e.key.equals(offered))) {
     return { status: 'revoked', offered: fingerprint(offered) };
   }

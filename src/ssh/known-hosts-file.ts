@@ -4,7 +4,9 @@
  * key is still refused — that is the whole point of the file). There is no accept-anything mode.
  */
 import { appendFileSync, closeSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { SshgateError } from '../errors.js';
+import { isAbsolute, join, resolve } from 'node:path';
+import { DEFAULTS } from '../defaults.js';
+import { ConfigError, SshgateError } from '../errors.js';
 import { knownHostsLine, parseKnownHosts, verifyHostKey, type HostKeyVerdict, type KnownHosts } from './host-keys.js';
 
 export type HostKeyPolicy = 'strict' | 'accept-new';
@@ -19,6 +21,23 @@ export interface AcceptedKey {
   keyType: string;
 }
 
+/** `known_hosts_path` from the policy (relative to the working directory), else `<config>/known_hosts`. */
+export function knownHostsPathFor(configured: string | undefined, configDir: string): string {
+  if (!configured) return join(configDir, DEFAULTS.knownHostsName);
+  return isAbsolute(configured) ? configured : resolve(configured);
+}
+
+/** The known_hosts a configuration names, read; one that cannot be read is a configuration error. */
+export function openKnownHosts(configured: string | undefined, configDir: string, policy: HostKeyPolicy, onAccept?: (k: AcceptedKey) => void): KnownHostsFile {
+  const path = knownHostsPathFor(configured, configDir);
+  try {
+    return new KnownHostsFile(path, policy, onAccept);
+  } catch (err) {
+    if (err instanceof SshgateError) throw new ConfigError([{ file: path, line: 1, col: 1, message: `${err.message}; ${err.hint ?? ''}` }]);
+    throw err;
+  }
+}
+
 export class KnownHostsFile implements HostKeyChecker {
   private known: KnownHosts;
 
@@ -30,6 +49,7 @@ export class KnownHostsFile implements HostKeyChecker {
     this.known = parseKnownHosts(readKnownHosts(path));
   }
 
+  /** Lines not used for checking, each with why: `sshgate check` and the server log name them. */
   get skipped(): KnownHosts['skipped'] {
     return this.known.skipped;
   }

@@ -45,7 +45,8 @@ beforeAll(async () => {
     { ...h4, alias: 'behind-rekeyed', jump: 'rekeyed' },
   ];
   const line = (h: { host: string; port: number }, key: string) => `[${h.host}]:${h.port} ${key}\n`;
-  const knownHosts = line(h1, fleet.hostPublicKey) + line(h2, wrongKey) + line(h4, fleet.hostPublicKey);
+  // Lines 3 and 4 are not host keys: the server says so and uses the others.
+  const knownHosts = line(h1, fleet.hostPublicKey) + line(h2, wrongKey) + 'garbage line\n' + `@cert-authority * ${fleet.hostPublicKey}\n` + line(h4, fleet.hostPublicKey);
   gate = await startGate(writeConfig(fleet, { hosts, knownHosts }));
 });
 afterAll(async () => {
@@ -61,6 +62,17 @@ describe('host keys', () => {
     expect(e.message).toContain(fingerprintOf(wrongKey));
     expect(e.message).toContain(fingerprintOf(fleet.hostPublicKey));
     expect(e.hint).toContain('known_hosts');
+  });
+
+  it('logs each known_hosts line it ignores, with the line, and still uses the lines around them', async () => {
+    const ignored = gate
+      .log()
+      .split('\n')
+      .filter((l) => l.includes('known_hosts line ignored'))
+      .map((l) => JSON.parse(l) as { line: number; msg: string });
+    expect(ignored.map((l) => l.line)).toEqual([3, 4]);
+    expect(ignored[1]?.msg).toContain('@cert-authority');
+    expect((await gate.ok<{ stdout: string }>('ssh_run', { alias: 'inner', command: 'echo after' })).stdout).toBe('after\n');
   });
 
   it('refuses a host that is not in known_hosts under strict', async () => {

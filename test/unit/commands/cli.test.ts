@@ -20,6 +20,32 @@ describe('sshgate check', () => {
     expect(r.out).toMatch(/\nOK\n$/);
   });
 
+  it('takes an empty SSHGATE_* variable as not set, not as the current directory', async () => {
+    const io = captureIo();
+    const code = await runCli(['check'], { SSHGATE_CONFIG_DIR: '', SSHGATE_POLICY: '', SSHGATE_KEYS_DIR: '', SSHGATE_SECRETS_DIR: '' }, io);
+    expect(code).toBe(0);
+    expect(io.stdout()).toMatch(/^config: \.\/config\n/);
+    const set = captureIo();
+    expect(await runCli(['check'], { SSHGATE_CONFIG_DIR: 'nowhere' }, set)).toBe(1);
+  });
+
+  it('names every known_hosts line it ignores, and warns when strict has no file at all', async () => {
+    const config = tempDir();
+    cpSync('config', config, { recursive: true });
+    const key = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
+    writeFileSync(join(config, 'known_hosts'), `web1 ${key}\ngarbage line\nweb2 ssh-ed25519 AAAA!!\n@cert-authority *.lab ${key}\n`);
+    const r = await cli('check', '--config', config);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`${config}/known_hosts:2: ignored — expected: hosts key-type base64-key`);
+    expect(r.out).toContain(`${config}/known_hosts:3: ignored — the key is not valid base64`);
+    expect(r.out).toMatch(new RegExp(`${config}/known_hosts:4: ignored — @cert-authority: `));
+    expect(r.out).not.toContain('known_hosts:1:');
+    expect(r.out).not.toContain('does not exist');
+    const bare = tempDir();
+    cpSync('config', bare, { recursive: true });
+    expect((await cli('check', '--config', bare)).out).toContain(`${bare}/known_hosts does not exist: under host_key_policy strict every host is refused`);
+  });
+
   it('lists every error of every broken file with file:line:column and exits 1', async () => {
     const config = writeTree({
       'servers.yml': 'hosts:\n  - alias: web1\n    host: 10.0.0.1\n    credentials: missing\n    colour: blue\n',
