@@ -9,13 +9,18 @@ import { runInNewContext } from 'node:vm';
 /**
  * WebAssembly is compiled by Liftoff only, never tiered up to TurboFan. The bash grammar's lexer
  * is one very large function: optimising it took about 30 MB of compiler memory in V8's worker
- * threads (which glibc keeps) and a burst of CPU during the first commands. Liftoff code parses
- * a command as fast for everything a person types, and about a third slower for 8 KiB of words.
- * Process-wide; the other WebAssembly here is ssh2's poly1305, used only for chacha20 hosts.
- * Must run before the first module is compiled.
+ * threads on Node 20 (which glibc keeps), and a parser kept hot peaked at 596 MB RSS on Node 24
+ * (the Docker image's) against 110 MB with these flags; the compiler also competed with the first
+ * commands for the CPU. Liftoff code parses a command as fast for everything a person types, and
+ * about a third slower for 8 KiB of words. --liftoff-only implies the other two in V8's flag
+ * table; they are set as well so that the result does not hang on how a V8 version applies
+ * implications to flags set at run time. Process-wide; the other WebAssembly here is ssh2's
+ * poly1305, used only for chacha20 hosts. Must run before the first module is compiled.
  */
+export const WASM_FLAGS = ['--liftoff-only', '--no-wasm-tier-up', '--no-wasm-dynamic-tiering'] as const;
+
 export function compileWasmWithoutTierUp(): void {
-  setFlagsFromString('--liftoff-only');
+  for (const flag of WASM_FLAGS) setFlagsFromString(flag);
 }
 
 /** One young-generation collection per this many bytes received. */
@@ -48,10 +53,17 @@ export class ReceiveReclaimer {
   }
 }
 
-/** V8 installs gc() in contexts created after the flag is set: the server's own globals stay as they are. */
+/**
+ * V8 installs gc() in contexts created while the flag is set: one context is made to take it, and
+ * the flag is cleared again, so neither the server's globals nor any later context or worker has it.
+ */
 function exposeGc(): Collect {
   setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as Collect;
+  try {
+    return runInNewContext('gc') as Collect;
+  } finally {
+    setFlagsFromString('--no-expose-gc');
+  }
 }
 
 /** The one reclaimer of the process: every SSH channel reports what it received here. */
