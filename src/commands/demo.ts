@@ -74,7 +74,8 @@ export async function demoCommand(io: Io, options: DemoOptions = {}): Promise<nu
     say('\ndone: every step worked. Next: point --config and --policy at your own files (see the README).');
     return 0;
   } catch (err) {
-    io.err(`sshgate demo: ${(err as Error).message}\n`);
+    // Interrupted: the steps fail because the cleanup took their server away; that is no news.
+    if (!cleaning) io.err(`sshgate demo: ${(err as Error).message}\n`);
     return 1;
   } finally {
     await cleanup();

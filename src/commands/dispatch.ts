@@ -103,7 +103,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         );
       }
       case 'run': {
-        expectArgs(rest, 1, 'run needs one target: an alias or @tag');
+        expectTarget(rest, dash, 'run');
         const text = after.join(' ');
         if (dash === -1 || text.trim() === '') throw new UsageError('run needs a command after "--": sshgate run web1 -- uptime');
         const level = values['log-level'] ?? setting(ENV.logLevel) ?? 'warn';
@@ -114,7 +114,9 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
       case 'demo': {
         expectArgs(rest, 0, 'demo takes no arguments');
         const { demoCommand } = await import('./demo.js');
-        return await demoCommand(io, { host: env.SSHGATE_DEMO_HOST === 'embedded' ? 'embedded' : 'auto' });
+        const demoHost = setting('SSHGATE_DEMO_HOST') ?? 'auto';
+        if (demoHost !== 'auto' && demoHost !== 'embedded') throw new UsageError(`SSHGATE_DEMO_HOST must be auto or embedded, not "${demoHost}"`);
+        return await demoCommand(io, { host: demoHost });
       }
       case 'audit': {
         const [sub, ...args] = rest;
@@ -129,7 +131,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         return await checkCommand(paths, io);
       }
       case 'plan': {
-        expectArgs(rest, 1, 'plan needs one target: an alias or @tag');
+        expectTarget(rest, dash, 'plan');
         const text = after.join(' ');
         if (dash === -1 || text.trim() === '') throw new UsageError('plan needs a command after "--": sshgate plan web1 -- uptime');
         const { planCommand } = await import('./plan.js');
@@ -165,6 +167,14 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
 
 function expectArgs(args: readonly string[], n: number, message: string): void {
   if (args.length !== n) throw new UsageError(message);
+}
+
+/** One alias or @tag before `--`; words after the target without a `--` are a forgotten `--`. */
+function expectTarget(args: readonly string[], dash: number, command: string): void {
+  if (args.length > 1 && dash === -1) {
+    throw new UsageError(`${command} needs "--" between the target and the command: sshgate ${command} ${args[0] ?? 'web1'} -- ${args.slice(1).join(' ')}`);
+  }
+  expectArgs(args, 1, `${command} needs one target: an alias or @tag`);
 }
 
 /** $XDG_STATE_HOME/sshgate, else ~/.local/state/sshgate; none when there is no home either. */

@@ -22,9 +22,9 @@ export async function runCommand(paths: Paths, target: string, command: string, 
   const audit = createAuditor(logger);
   const tasks = new TaskManager({ onEnd: (t) => audit.taskEnd(t) });
   const pool = ConnectionPool.withDefaults(logger);
-  const fail = (e: { message: string; hint?: string }) => {
+  const fail = (e: { message: string; hint?: string }, status = RUN_FAILED) => {
     io.err(`sshgate: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
-    return RUN_FAILED;
+    return status;
   };
   const interrupted = () => void tasks.shutdown();
   process.once('SIGINT', interrupted);
@@ -52,7 +52,8 @@ export async function runCommand(paths: Paths, target: string, command: string, 
       io.err(`sshgate: the configuration is invalid:\n${err.message}\n`);
       return 2;
     }
-    if (err instanceof SshgateError) return fail(err);
+    // A target that names no host is a mistake in the call, as for plan: 2, not the 255 of a refusal.
+    if (err instanceof SshgateError) return fail(err, err.code === 'unknown_host' || err.code === 'invalid_input' ? 2 : RUN_FAILED);
     throw err;
   } finally {
     process.removeListener('SIGINT', interrupted);

@@ -32,6 +32,12 @@ describe('sshgate run', () => {
     expect(r.stderr).toContain('hint:');
   });
 
+  it('exits 2 for a target that names no host, as plan does, and names a forgotten --', () => {
+    expect(run('nosuch', '--', 'uptime')).toMatchObject({ status: 2, stderr: expect.stringContaining('no host "nosuch"') });
+    expect(run('@nosuch', '--', 'uptime')).toMatchObject({ status: 2, stderr: expect.stringContaining('no host has the tag "nosuch"') });
+    expect(run('h1', 'uptime')).toMatchObject({ status: 2, stderr: expect.stringContaining('run needs "--" between the target and the command: sshgate run h1 -- uptime') });
+  });
+
   it('runs on every host of a @tag and sums up', () => {
     const r = run('@pair', '--', 'hostname -I >/dev/null; echo hi');
     expect(r.status).toBe(0);

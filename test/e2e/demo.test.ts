@@ -47,5 +47,29 @@ describe('sshgate demo', () => {
     const listening = spawnSync('sh', ['-c', `ss -ltn 'sport = :${port}' | tail -n +2`], { encoding: 'utf8' });
     expect(listening.stdout.trim()).toBe('');
   }, 60_000);
-});
 
+  it('cleans up the same way when its reader goes away (sshgate demo | head -3), without a word on stderr', async () => {
+    const child = spawn(process.execPath, [resolve('dist/cli.js'), 'demo'], { env: { PATH: process.env.PATH ?? '', SSHGATE_DEMO_HOST: 'embedded' }, cwd: '/tmp', stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    await new Promise<void>((r) =>
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('[config]')) r();
+      }),
+    );
+    const dir = /\[config\] (\S+):/.exec(out)?.[1] as string;
+    child.stdout.destroy();
+    expect(await exited).toBe(143);
+    expect(existsSync(dir)).toBe(false);
+    expect(err).toBe('');
+  }, 60_000);
+
+  it('stops quietly when a pipe closes early: no stack trace (sshgate check | head -c 10)', () => {
+    const r = spawnSync('sh', ['-c', `${process.execPath} ${resolve('dist/cli.js')} check --config ${resolve('config')} --policy ${resolve('policies')} | head -c 10`], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.stdout).toHaveLength(10);
+    expect(r.stderr).toBe('');
+  });
+});

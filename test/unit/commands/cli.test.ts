@@ -105,6 +105,10 @@ describe('sshgate plan', () => {
     expect(noTag.err).toMatch(/no host has the tag "nosuchtag"/);
     expect((await cli('plan', '--config', tempDir(), 'web1', '--', 'uptime')).code).toBe(2);
     expect((await cli('frobnicate')).code).toBe(2);
+    expect((await cli('plan', 'web1', 'uptime')).err).toContain('plan needs "--" between the target and the command: sshgate plan web1 -- uptime');
+    const io = captureIo();
+    expect(await runCli(['demo'], { SSHGATE_DEMO_HOST: 'bogus' }, io)).toBe(2);
+    expect(io.stderr()).toContain('SSHGATE_DEMO_HOST must be auto or embedded');
     expect((await cli('check', '--bogus')).err).toMatch(/Unknown option '--bogus'/);
   });
 });
