@@ -128,7 +128,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
       case 'check': {
         expectArgs(rest, 0, 'check takes no arguments');
         const { checkCommand } = await import('./check.js');
-        return await checkCommand(paths, io);
+        return await checkCommand(paths, io, env);
       }
       case 'plan': {
         expectTarget(rest, dash, 'plan');

@@ -19,7 +19,7 @@ import type { ConnectionPool, HostTarget } from '../ssh/pool.js';
 import { parseTaskId } from '../tasks/ids.js';
 import { isFinal, type Executor, type Task, type TaskManager } from '../tasks/task-manager.js';
 import type * as S from './schemas.js';
-import { targetFor, type TargetContext } from './targets.js';
+import { targetFor, targetProblems, type TargetContext } from './targets.js';
 import { hasNew, readOutput, runResult, taskStatus, type Cursor } from './views.js';
 
 /** What a long call can tell its caller while it waits (MCP progress notifications). */
@@ -38,6 +38,8 @@ export interface GatewayDeps {
   tasks: TaskManager;
   pool: ConnectionPool;
   graceMs?: number;
+  /** Default true; `sshgate run` reads only the hosts it runs on, and warns of no others. */
+  readCredentialsAtStart?: boolean;
 }
 
 interface Snapshot {
@@ -78,13 +80,9 @@ export class Gateway {
    * unreadable key shows in the log at start, and a first fan-out does not read them all at once.
    */
   private prepareTargets(): void {
-    for (const host of this.snap.loaded.inventory.hosts) {
-      try {
-        this.target(host);
-      } catch (err) {
-        const e = err instanceof SshgateError ? err : new SshgateError('internal', 'unexpected', '');
-        this.d.logger.warn({ alias: host.alias, code: e.code, hint: e.hint }, e.message);
-      }
+    if (this.d.readCredentialsAtStart === false) return;
+    for (const { alias, error } of targetProblems(this.snap.loaded.inventory.hosts, (h) => this.target(h))) {
+      this.d.logger.warn({ alias, code: error.code, hint: error.hint }, error.message);
     }
   }
 
@@ -303,7 +301,7 @@ export class Gateway {
     const decision = decideForHost(this.snap.loaded.engine, host, command);
     this.d.audit.decision(decision, { tool });
     if (!decision.allowed) {
-      throw new SshgateError('policy_denied', `host "${host.alias}": ${decision.reason}`, 'ssh_plan shows each part of the command and the rule that decides it; ask for a policy change if it should be allowed');
+      throw new SshgateError('policy_denied', `host "${host.alias}": ${decision.reason}`, 'ssh_plan (or sshgate plan) shows each part of the command and the rule that decides it; ask for a policy change if it should be allowed');
     }
     const target = this.target(host);
     const limits = { ...decision.limits };

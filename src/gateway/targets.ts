@@ -19,6 +19,19 @@ export interface TargetContext {
   auths?: Map<string, AuthConfig>;
 }
 
+/** Builds every host's target now, keys read and secrets looked up; what failed, host by host. */
+export function targetProblems(hosts: readonly HostEntry[], build: (host: HostEntry) => HostTarget): { alias: string; error: SshgateError }[] {
+  const problems = [];
+  for (const host of hosts) {
+    try {
+      build(host);
+    } catch (err) {
+      problems.push({ alias: host.alias, error: err instanceof SshgateError ? err : new SshgateError('internal', 'the host could not be prepared', 'see the server log') });
+    }
+  }
+  return problems;
+}
+
 export function targetFor(host: HostEntry, ctx: TargetContext, seen: string[] = []): HostTarget {
   if (seen.includes(host.alias)) {
     throw new SshgateError('invalid_config', `the jump chain of host "${seen[0]}" loops at "${host.alias}"`, 'fix the jump: entries in servers.yml');

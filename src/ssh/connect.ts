@@ -135,7 +135,7 @@ function hostKeyError(o: ConnectOptions, v: HostKeyVerdict): SshgateError {
   }
   return new SshgateError(
     'host_key_unknown',
-    `host "${o.alias}" (${o.host}:${o.port}) is not in known_hosts`,
+    `host "${o.alias}" (${o.host}:${o.port}) is not in known_hosts (${o.hostKeys.path})`,
     'add its key to known_hosts (ssh-keyscan, checked out of band), or set host_key_policy: accept-new with a writable known_hosts',
   );
 }

@@ -12,6 +12,8 @@ import { knownHostsLine, parseKnownHosts, verifyHostKey, type HostKeyVerdict, ty
 export type HostKeyPolicy = 'strict' | 'accept-new';
 
 export interface HostKeyChecker {
+  /** The file, named in errors so that a person edits the right one. */
+  readonly path: string;
   verify(host: string, port: number, key: Buffer): HostKeyVerdict;
 }
 

@@ -8,7 +8,12 @@ let fleet: Fleet;
 let dir: string;
 beforeAll(async () => {
   fleet = await startFleet(2, { subnet: 74 });
-  dir = writeConfig(fleet, { hosts: fleet.hosts.map((h) => ({ ...h, tags: ['pair'] })) });
+  // A third host whose secret is missing: it must not be spoken of when the command runs elsewhere.
+  const [h1] = fleet.hosts as [Fleet['hosts'][number]];
+  dir = writeConfig(fleet, {
+    hosts: [...fleet.hosts.map((h) => ({ ...h, tags: ['pair'] })), { ...h1, alias: 'locked', credentials: 'nosecret' }],
+    credentials: [`{ name: nosecret, username: ${fleet.user}, password_secret: never_set }`],
+  });
 });
 afterAll(async () => {
   await fleet?.stop();
@@ -21,6 +26,7 @@ const run = (...rest: string[]) => spawnSync(process.execPath, args(...rest), { 
 describe('sshgate run', () => {
   it("prints the command's output and exits with its status", () => {
     const ok = run('h1', '--', 'echo out; echo err >&2');
+    // stderr holds the command's own and nothing of the "locked" host's missing secret.
     expect(ok).toMatchObject({ status: 0, stdout: 'out\n', stderr: 'err\n' });
     expect(run('h1', '--', 'exit 7').status).toBe(7);
   });

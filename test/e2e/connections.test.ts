@@ -78,6 +78,8 @@ describe('host keys', () => {
   it('refuses a host that is not in known_hosts under strict', async () => {
     const e = await gate.fails('ssh_run', { alias: 'stranger', command: 'echo never' });
     expect(e.code).toBe('host_key_unknown');
+    // The file it looked in: a known_hosts_path relative to another working directory misleads.
+    expect(e.message).toContain(`(${join(gate.dir, 'config', 'known_hosts')})`);
     expect(e.hint).toContain('accept-new');
   });
 

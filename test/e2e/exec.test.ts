@@ -25,7 +25,7 @@ function connectTo(h: FleetHost, knownHosts = readFileSync(fleet.knownHostsPath,
     host: h.host,
     port: h.port,
     auth: { username: fleet.user, privateKey: readFileSync(fleet.userKeyPath) },
-    hostKeys: { verify: (host, port, key) => verifyHostKey(parseKnownHosts(knownHosts), host, port, key) },
+    hostKeys: { path: fleet.knownHostsPath, verify: (host, port, key) => verifyHostKey(parseKnownHosts(knownHosts), host, port, key) },
     timeoutMs: 5000,
   });
 }

@@ -18,7 +18,7 @@ beforeAll(async () => {
     host: h.host,
     port: h.port,
     auth: { username: fleet.user, privateKey: readFileSync(fleet.userKeyPath) },
-    hostKeys: { verify: (host, port, key) => verifyHostKey(known, host, port, key) },
+    hostKeys: { path: fleet.knownHostsPath, verify: (host, port, key) => verifyHostKey(known, host, port, key) },
   };
   pool = new ConnectionPool({ logger: pino({ level: 'silent' }), idleMs: 400, keepaliveMs: 5000, connectTimeoutMs: 5000 });
 });

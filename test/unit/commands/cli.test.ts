@@ -20,6 +20,17 @@ describe('sshgate check', () => {
     expect(r.out).toMatch(/\nOK\n$/);
   });
 
+  it("warns of each host whose key or secret serve could not read, as serve would, and only of those", async () => {
+    const r = await cli('check');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('host "bastion": the key of credential "deploy-key" cannot be read');
+    expect(r.out).toContain('host "stg-app-1": secret "legacy_pw" is not set');
+    const io = captureIo();
+    expect(await runCli(['check'], { SSHGATE_SECRET_LEGACY_PW: 'hunter2hunter2' }, io)).toBe(0);
+    expect(io.stdout()).not.toContain('host "stg-app-1"');
+    expect(io.stdout()).not.toContain('hunter2');
+  });
+
   it('takes an empty SSHGATE_* variable as not set, not as the current directory', async () => {
     const io = captureIo();
     const code = await runCli(['check'], { SSHGATE_CONFIG_DIR: '', SSHGATE_POLICY: '', SSHGATE_KEYS_DIR: '', SSHGATE_SECRETS_DIR: '' }, io);
