@@ -87,6 +87,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
     secretsDir: setting(ENV.secretsDir) ?? DEFAULTS.secretsDir,
   };
   try {
+    if (values.json && command !== 'plan') throw new UsageError('--json is an option of plan only');
     switch (command) {
       case 'serve': {
         expectArgs(rest, 0, 'serve takes no arguments');
