@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { goneWithin, pgrep, removeConfig, writeConfig } from '../support/mcp.js';
+import { goneWithin, removeConfig, writeConfig, presentWithin } from '../support/mcp.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
 
 let fleet: Fleet;
@@ -55,8 +55,7 @@ describe('sshgate run', () => {
   it('stops the remote command on Ctrl-C', async () => {
     const child = spawn(process.execPath, args('h2', '--', 'sleep 360 & sleep 361; wait'), { env: { PATH: process.env.PATH ?? '' }, stdio: 'ignore' });
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    for (let i = 0; i < 100 && pgrep(fleet.user, 'sleep 36[01]') === ''; i++) await new Promise((r) => setTimeout(r, 50));
-    expect(pgrep(fleet.user, 'sleep 36[01]')).not.toBe('');
+    expect(await presentWithin(fleet.user, 'sleep 36[01]')).not.toBe('');
     child.kill('SIGINT');
     expect(await exited).toBeGreaterThan(128);
     expect(await goneWithin(fleet.user, 'sleep 36[01]', 3000)).toBe(true);

@@ -32,11 +32,15 @@ describe('sshgate demo', () => {
   it('leaves no process, listener or key behind when it is interrupted', async () => {
     const child = spawn(process.execPath, [resolve('dist/cli.js'), 'demo'], { env: { PATH: process.env.PATH ?? '', SSHGATE_DEMO_HOST: 'embedded' }, cwd: '/tmp', stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    let exitCode: number | null | undefined;
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r((exitCode = code))));
     // Generous: under a loaded CI machine the scripted steps before this one can take a while.
-    for (let i = 0; i < 900 && !out.includes('running after 1 s'); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(out).toContain('running after 1 s');
+    const started = Date.now();
+    while (Date.now() - started < 45_000 && exitCode === undefined && !out.includes('running after 1 s')) await new Promise((r) => setTimeout(r, 50));
+    expect(out, `after ${Date.now() - started} ms, exit ${String(exitCode)}, stderr: ${err}`).toContain('running after 1 s');
     const dir = /\[config\] (\S+):/.exec(out)?.[1] as string;
     const port = /DEMO host 127\.0\.0\.1:(\d+)/.exec(out)?.[1] as string;
     child.kill('SIGTERM');

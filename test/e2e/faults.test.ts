@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acceptedLogins } from '../support/sshd.js';
-import { goneWithin, pgrep, removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
+import { goneWithin, pgrep, removeConfig, startGate, writeConfig, type Gate, presentWithin } from '../support/mcp.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
 
 interface Status {
@@ -137,8 +137,7 @@ overrides:
     const pid = g.transport.pid as number;
     const call = g.call('ssh_run', { alias: 'h3', command: 'sleep 352' });
     call.catch(() => undefined);
-    await until(async () => pgrep(fleet.user, 'sleep 352'), (p) => p !== '', 3000);
-    expect(pgrep(fleet.user, 'sleep 352')).not.toBe('');
+    expect(await presentWithin(fleet.user, 'sleep 352')).not.toBe('');
     const t0 = Date.now();
     const closing = g.close();
     for (;;) {

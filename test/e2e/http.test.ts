@@ -5,7 +5,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorBody, goneWithin, pgrep, removeConfig, writeConfig } from '../support/mcp.js';
+import { errorBody, goneWithin, pgrep, removeConfig, writeConfig, presentWithin } from '../support/mcp.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
@@ -130,16 +130,14 @@ describe('serve --http', () => {
     const run = async (c: Client, n: string) => ((await c.callTool({ name: 'ssh_run_async', arguments: { alias: 'h1', command: `sleep ${n}` } })) as CallToolResult).structuredContent;
     const closing = await connect();
     await run(closing, '342');
-    for (let i = 0; i < 40 && pgrep(fleet.user, 'sleep 342') === ''; i++) await new Promise((r) => setTimeout(r, 50));
-    expect(pgrep(fleet.user, 'sleep 342')).not.toBe('');
+    expect(await presentWithin(fleet.user, 'sleep 342')).not.toBe('');
     await (closing.transport as StreamableHTTPClientTransport).terminateSession();
     await closing.close();
     expect(await goneWithin(fleet.user, 'sleep 342', 3000)).toBe(true);
 
     const idle = await connect();
     await run(idle, '343');
-    for (let i = 0; i < 40 && pgrep(fleet.user, 'sleep 343') === ''; i++) await new Promise((r) => setTimeout(r, 50));
-    expect(pgrep(fleet.user, 'sleep 343')).not.toBe('');
+    expect(await presentWithin(fleet.user, 'sleep 343')).not.toBe('');
     // A client that goes away without ending its session (its streams close, no DELETE): after
     // SSHGATE_SESSION_IDLE_SECONDS (2 s here) with nothing in flight, the session is closed.
     await idle.close();

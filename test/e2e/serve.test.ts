@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/commands/dispatch.js';
-import { errorBody, goneWithin, pgrep, removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
+import { errorBody, goneWithin, removeConfig, startGate, writeConfig, type Gate, presentWithin } from '../support/mcp.js';
 import { closedPort, startFleet, type Fleet } from '../support/sshd.js';
 
 interface RunResult {
@@ -144,7 +144,7 @@ describe('ssh_run', () => {
   it('cancels a background job and its sibling: no process is left within 3 s', async () => {
     const r = await gate.ok<RunResult>('ssh_run', { alias: 'h1', command: 'sleep 300 & sleep 301; wait', wait_seconds: 0.5 });
     expect(r.state).toBe('running');
-    expect(pgrep(fleet.user, 'sleep 30[01]')).not.toBe('');
+    expect(await presentWithin(fleet.user, 'sleep 30[01]')).not.toBe('');
     const c = await gate.ok('ssh_cancel', { task_id: r.task_id });
     expect(c).toMatchObject({ task_id: r.task_id, result: 'cancelled' });
     expect(await goneWithin(fleet.user, 'sleep 30[01]', 3000)).toBe(true);
@@ -155,7 +155,7 @@ describe('ssh_run', () => {
   it('cancels a pipeline: no process is left within 3 s', async () => {
     const r = await gate.ok<RunResult>('ssh_run', { alias: 'h2', command: 'yes | tail -c 1', wait_seconds: 0.5 });
     expect(r.state).toBe('running');
-    expect(pgrep(fleet.user, '^yes$')).not.toBe('');
+    expect(await presentWithin(fleet.user, '^yes$')).not.toBe('');
     await gate.ok('ssh_cancel', { task_id: r.task_id });
     expect(await goneWithin(fleet.user, '^yes$|^tail -c 1$', 3000)).toBe(true);
   });

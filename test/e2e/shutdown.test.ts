@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { goneWithin, pgrep, removeConfig, startGate, writeConfig } from '../support/mcp.js';
+import { goneWithin, removeConfig, startGate, writeConfig, presentWithin } from '../support/mcp.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
 
 let fleet: Fleet;
@@ -37,7 +37,7 @@ describe('the server stops cleanly', () => {
     const pid = gate.transport.pid as number;
     const r = await gate.ok<{ state: string }>('ssh_run', { alias: 'h1', command: 'sleep 304 & sleep 305; wait', wait_seconds: 0.3 });
     expect(r.state).toBe('running');
-    expect(pgrep(fleet.user, 'sleep 30[45]')).not.toBe('');
+    expect(await presentWithin(fleet.user, 'sleep 30[45]')).not.toBe('');
     const t0 = Date.now();
     // close() ends the server's stdin, and sends SIGTERM only if it is still there after 2 s.
     const closing = gate.close();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALLOW_ALL_POLICY, goneWithin, pgrep, removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
+import { ALLOW_ALL_POLICY, goneWithin, removeConfig, startGate, writeConfig, type Gate, presentWithin } from '../support/mcp.js';
 import { closedPort, startFleet, type Fleet } from '../support/sshd.js';
 
 interface Output {
@@ -162,8 +162,7 @@ describe('ssh_run as a long call', () => {
     const controller = new AbortController();
     const call = gate.client.callTool({ name: 'ssh_run', arguments: { alias: 'h5', command: 'sleep 310' } }, undefined, { signal: controller.signal });
     call.catch(() => undefined);
-    for (let i = 0; i < 40 && pgrep(fleet.user, 'sleep 310') === ''; i++) await new Promise((r) => setTimeout(r, 50));
-    expect(pgrep(fleet.user, 'sleep 310')).not.toBe('');
+    expect(await presentWithin(fleet.user, 'sleep 310')).not.toBe('');
     controller.abort();
     expect(await goneWithin(fleet.user, 'sleep 310', 3000)).toBe(true);
     const cancelled = await gate.ok<{ tasks: { alias: string; state: string }[] }>('ssh_list_tasks', { state: 'cancelled' });

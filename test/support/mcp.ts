@@ -124,6 +124,19 @@ export function pgrep(user: string, pattern: string): string {
 }
 
 /** Polls until no process of the user matches, or the time is up. */
+/**
+ * The fleet user's processes matching, once there are any (pgrep's lines), or '' after `ms`: a
+ * command reported running may still be on its way through sshd on a loaded machine.
+ */
+export async function presentWithin(user: string, pattern: string, ms = 5000): Promise<string> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const found = pgrep(user, pattern);
+    if (found !== '' || Date.now() > deadline) return found;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export async function goneWithin(user: string, pattern: string, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   for (;;) {
