@@ -7,17 +7,22 @@ const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url),
 let readerGone = false;
 const io = {
   out: (text: string) => void (readerGone || process.stdout.write(text)),
-  err: (text: string) => void process.stderr.write(text),
+  err: (text: string) => void (readerGone || process.stderr.write(text)),
 };
-// The reader went away (`sshgate check | head -1`): write no more. A command that holds something
-// (the demo's host, run's remote command, serve's tasks) cleans up as on SIGTERM; the others end
-// at once with the status of a SIGPIPE death, which shells do not report.
-process.stdout.on('error', () => {
+// The reader went away (`sshgate check | head -1`, also `2>&1 | head`): write no more. A command
+// that holds something (the demo's host, run's remote command, serve's tasks) cleans up as on
+// SIGTERM: its handlers are called, not emitted to, so that they stay in place for a real SIGTERM
+// during the cleanup. The others end at once with the status of a SIGPIPE death, which shells do
+// not report.
+const readerWentAway = () => {
   if (readerGone) return;
   readerGone = true;
-  if (process.listenerCount('SIGTERM') > 0) process.emit('SIGTERM', 'SIGTERM');
-  else process.exit(128 + 13);
-});
+  const handlers = process.listeners('SIGTERM');
+  if (handlers.length === 0) process.exit(128 + 13);
+  for (const handler of handlers) handler('SIGTERM');
+};
+process.stdout.on('error', readerWentAway);
+process.stderr.on('error', readerWentAway);
 
 try {
   process.exitCode = await runCli(process.argv.slice(2), process.env, io, pkg.version);

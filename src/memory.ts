@@ -48,8 +48,13 @@ export class ReceiveReclaimer {
     this.pending += bytes;
     if (this.pending < this.everyBytes) return;
     this.pending = 0;
-    this.collect ??= this.resolveCollect();
-    this.collect({ type: 'minor' });
+    // Called from ssh2's data handler: a V8 that refused the flag or the call must not cost output.
+    try {
+      this.collect ??= this.resolveCollect();
+      this.collect({ type: 'minor' });
+    } catch {
+      this.collect = () => undefined;
+    }
   }
 }
 

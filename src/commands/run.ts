@@ -53,7 +53,7 @@ export async function runCommand(paths: Paths, target: string, command: string, 
       return 2;
     }
     // A target that names no host is a mistake in the call, as for plan: 2, not the 255 of a refusal.
-    if (err instanceof SshgateError) return fail(err, err.code === 'unknown_host' || err.code === 'invalid_input' ? 2 : RUN_FAILED);
+    if (err instanceof SshgateError) return fail(err, err.code === 'unknown_host' ? 2 : RUN_FAILED);
     throw err;
   } finally {
     process.removeListener('SIGINT', interrupted);

@@ -38,7 +38,11 @@ export interface GatewayDeps {
   tasks: TaskManager;
   pool: ConnectionPool;
   graceMs?: number;
-  /** Default true; `sshgate run` reads only the hosts it runs on, and warns of no others. */
+  /**
+   * Default true: every host's credentials are read, and the problems of the configuration (those
+   * and ignored known_hosts lines) logged, at start and on reload. `sshgate run` reads only the
+   * hosts it runs on and warns of nothing else: its stderr is the remote command's.
+   */
   readCredentialsAtStart?: boolean;
 }
 
@@ -352,7 +356,9 @@ async function loadSnapshot(d: GatewayDeps): Promise<Snapshot> {
   const hostKeys = openKnownHosts(loaded.policy.knownHostsPath, d.paths.configDir, loaded.policy.hostKeyPolicy, (k) =>
     d.logger.warn(k, 'host key of a new host recorded (accept-new)'),
   );
-  for (const s of hostKeys.skipped) d.logger.warn({ file: hostKeys.path, line: s.line }, `known_hosts line ignored: ${s.reason}`);
+  if (d.readCredentialsAtStart !== false) {
+    for (const s of hostKeys.skipped) d.logger.warn({ file: hostKeys.path, line: s.line }, `known_hosts line ignored: ${s.reason}`);
+  }
   return { loaded, hostKeys, targets: new Map(), auths: new Map() };
 }
 

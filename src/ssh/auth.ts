@@ -32,8 +32,9 @@ export function secretEnvName(name: string): string {
 }
 
 export function readSecret(name: string, sources: SecretSources): string {
+  // Empty counts as not set, as for every SSHGATE_ variable (a compose file's `${UNSET}` is "").
   const fromEnv = sources.env[secretEnvName(name)];
-  if (fromEnv !== undefined) return fromEnv;
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
   const file = join(sources.secretsDir, name);
   try {
     return readFileSync(file, 'utf8').replace(/\r?\n$/, '');

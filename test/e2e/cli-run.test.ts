@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goneWithin, removeConfig, writeConfig, presentWithin } from '../support/mcp.js';
@@ -13,6 +14,8 @@ beforeAll(async () => {
   dir = writeConfig(fleet, {
     hosts: [...fleet.hosts.map((h) => ({ ...h, tags: ['pair'] })), { ...h1, alias: 'locked', credentials: 'nosecret' }],
     credentials: [`{ name: nosecret, username: ${fleet.user}, password_secret: never_set }`],
+    // A line sshgate ignores: serve logs it, run (whose stderr is the command's) does not.
+    knownHosts: `${readFileSync(fleet.knownHostsPath, 'utf8')}garbage line\n`,
   });
 });
 afterAll(async () => {
@@ -26,7 +29,7 @@ const run = (...rest: string[]) => spawnSync(process.execPath, args(...rest), { 
 describe('sshgate run', () => {
   it("prints the command's output and exits with its status", () => {
     const ok = run('h1', '--', 'echo out; echo err >&2');
-    // stderr holds the command's own and nothing of the "locked" host's missing secret.
+    // stderr holds the command's own: nothing of the "locked" host's missing secret or known_hosts.
     expect(ok).toMatchObject({ status: 0, stdout: 'out\n', stderr: 'err\n' });
     expect(run('h1', '--', 'exit 7').status).toBe(7);
   });
@@ -50,6 +53,16 @@ describe('sshgate run', () => {
     expect(r.stdout).toContain('== h1: succeeded, exit 0');
     expect(r.stdout).toContain('== h2: succeeded, exit 0');
     expect(r.stdout).toContain('2 hosts: 2 succeeded, 0 failed, 0 denied');
+  });
+
+  it('stops the remote command when its reader goes away, also through stderr (2>&1 | head)', async () => {
+    // A duration of its own: what an earlier, failed run left behind does not count here.
+    const sleep = `sleep 377.${process.pid}`;
+    const cli = [process.execPath, ...args('h1', '--', `'${sleep} & seq 1 300000 >&2; wait'`)].join(' ');
+    const r = spawnSync('bash', ['-c', `${cli} 2>&1 | head -c 10 >/dev/null; echo "status \${PIPESTATUS[0]}"`], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 30_000 });
+    // Ended by the cancel it made itself (the command died of TERM), not by an unhandled EPIPE (1).
+    expect(r.stdout).toBe('status 143\n');
+    expect(await goneWithin(fleet.user, sleep, 5000)).toBe(true);
   });
 
   it('stops the remote command on Ctrl-C', async () => {

@@ -66,6 +66,8 @@ describe('sshgate demo', () => {
     );
     const dir = /\[config\] (\S+):/.exec(out)?.[1] as string;
     child.stdout.destroy();
+    // A real SIGTERM during that cleanup still finds the demo's handler: it does not kill it midway.
+    setTimeout(() => child.kill('SIGTERM'), 20);
     expect(await exited).toBe(143);
     expect(existsSync(dir)).toBe(false);
     expect(err).toBe('');

@@ -24,6 +24,16 @@ describe('ReceiveReclaimer', () => {
     expect(resolved).toBe(1);
   });
 
+  it('goes quietly without collections when V8 refuses them: output must never be lost to it', () => {
+    let tries = 0;
+    const r = new ReceiveReclaimer(10, () => {
+      tries++;
+      throw new Error('no gc here');
+    });
+    for (let i = 0; i < 5; i++) expect(() => r.noteReceived(10)).not.toThrow();
+    expect(tries).toBe(1);
+  });
+
   it('collects per MiB by default', () => {
     expect(RECLAIM_EVERY_BYTES).toBe(1024 * 1024);
   });

@@ -42,6 +42,8 @@ describe('credentials', () => {
     expect(secretEnvName('a.b-c')).toBe('SSHGATE_SECRET_A_B_C');
     expect(readSecret('deploy_pass', sources())).toBe('hunter2-passphrase');
     expect(readSecret('deploy_pass', sources({ SSHGATE_SECRET_DEPLOY_PASS: 'from-env' }))).toBe('from-env');
+    // Empty is not set, as for every SSHGATE_ variable: the file is read.
+    expect(readSecret('deploy_pass', sources({ SSHGATE_SECRET_DEPLOY_PASS: '' }))).toBe('hunter2-passphrase');
   });
 
   it('decrypt a key with its passphrase secret', () => {
