@@ -15,6 +15,7 @@ import ssh2 from 'ssh2';
 import { startEmbeddedHost, type DemoHost } from '../demo/embedded-host.js';
 import { startOpenSshHost } from '../demo/openssh-host.js';
 import type { Io } from './context.js';
+import { ed25519KeyPair } from '../demo/keys.js';
 
 const LOOP = "sh -c 'for i in 1 2 3 4 5; do echo tick $i; sleep 0.3; done'";
 
@@ -55,7 +56,7 @@ export async function demoCommand(io: Io, options: DemoOptions = {}): Promise<nu
   try {
     say('sshgate demo — a scripted MCP session against a throwaway SSH host\n');
     const user = userInfo().username;
-    const key = ssh2.utils.generateKeyPairSync('ed25519');
+    const key = ed25519KeyPair();
     host = await startHost(dir, key.public, user, key.private, options.host ?? 'auto', say);
     say(`[host]   DEMO host ${host.host}:${host.port} (${host.kind === 'openssh' ? 'the system OpenSSH sshd' : 'embedded ssh2 server'}) — commands run on THIS machine as ${user}`);
     writeDemoConfig(dir, host, user, key.private);

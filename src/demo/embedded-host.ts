@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { timingSafeEqual } from 'node:crypto';
 import ssh2, { type Connection, type ParsedKey, type ServerChannel } from 'ssh2';
+import { ed25519KeyPair } from './keys.js';
 
 export interface DemoHost {
   host: string;
@@ -18,7 +19,7 @@ export interface DemoHost {
 }
 
 export async function startEmbeddedHost(userPublicKey: string): Promise<DemoHost> {
-  const hostKey = ssh2.utils.generateKeyPairSync('ed25519');
+  const hostKey = ed25519KeyPair();
   const allowed = ssh2.utils.parseKey(userPublicKey) as ParsedKey;
   const children = new Set<ChildProcess>();
   const connections = new Set<Connection>();

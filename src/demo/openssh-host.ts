@@ -9,14 +9,14 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
 import type { DemoHost } from './embedded-host.js';
+import { ed25519KeyPair } from './keys.js';
 
 export const SSHD = '/usr/sbin/sshd';
 
 export async function startOpenSshHost(dir: string, userPublicKey: string): Promise<DemoHost> {
   if (!existsSync(SSHD)) throw new Error(`${SSHD} is not installed`);
-  const hostKey = ssh2.utils.generateKeyPairSync('ed25519');
+  const hostKey = ed25519KeyPair();
   writeFileSync(join(dir, 'host_ed25519'), hostKey.private, { mode: 0o600 });
   writeFileSync(join(dir, 'authorized_keys'), `${userPublicKey}\n`, { mode: 0o600 });
   const port = await freePort();
