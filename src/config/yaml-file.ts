@@ -2,7 +2,7 @@
  * Reads one YAML file defensively and locates problems in it: every issue carries the file, the
  * line and the column, so a reviewer can jump straight to it.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMap, isNode, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { z } from 'zod';
@@ -60,12 +60,12 @@ export function describePath(path: readonly PathKey[]): string {
 export function readYamlFile(path: string, display: string, sink: IssueSink): YamlFile | undefined {
   let bytes: Buffer;
   try {
-    const size = statSync(path).size;
-    if (size > DEFAULTS.maxFileBytes) {
-      sink.whole(display, `file is ${size} bytes; configuration files are limited to ${DEFAULTS.maxFileBytes} bytes`);
+    const read = readBounded(path, DEFAULTS.maxFileBytes);
+    if (typeof read === 'string') {
+      sink.whole(display, read);
       return undefined;
     }
-    bytes = readFileSync(path);
+    bytes = read;
   } catch (err) {
     sink.whole(display, readErrorMessage(err));
     return undefined;
@@ -97,10 +97,18 @@ export function readYamlFile(path: string, display: string, sink: IssueSink): Ya
     sink.whole(display, 'file is empty; expected a YAML mapping');
     return undefined;
   }
-  if (doc.errors.length > 0) {
-    for (const e of doc.errors) {
+  // YAML 1.1 reads `0100` as 64 and `yes` as true: a reviewer would not see what the file means.
+  if (doc.directives?.yaml.version !== '1.2') {
+    sink.whole(display, `a %YAML ${doc.directives?.yaml.version ?? ''} directive; sshgate reads YAML 1.2 only`);
+    return undefined;
+  }
+  // Warnings too: an unknown tag (`!!js/function`, `!deny`) is dropped by the parser, and the
+  // value read as a plain string would not mean what its author meant.
+  const problems = [...doc.errors.map((e) => ({ e, what: 'YAML syntax' })), ...doc.warnings.map((e) => ({ e, what: 'YAML' }))];
+  if (problems.length > 0) {
+    for (const { e, what } of problems) {
       const pos = lines.linePos(e.pos[0]);
-      sink.issues.push({ file: display, line: pos.line, col: pos.col, message: `YAML syntax: ${firstLine(e.message)}` });
+      sink.issues.push({ file: display, line: pos.line, col: pos.col, message: `${what}: ${firstLine(e.message)}` });
     }
     return undefined;
   }
@@ -118,6 +126,27 @@ export function readYamlFile(path: string, display: string, sink: IssueSink): Ya
     return undefined;
   }
   return { display, doc, lines, data };
+}
+
+/**
+ * At most `max` bytes of a regular file, or why not: a FIFO would block, and a device or a /proc
+ * file reports no size that bounds what it yields.
+ */
+function readBounded(path: string, max: number): Buffer | string {
+  // Non-blocking: opening a FIFO for reading would otherwise wait for a writer, forever.
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return 'not a regular file; expected a YAML file';
+    if (st.size > max) return `file is ${st.size} bytes; configuration files are limited to ${max} bytes`;
+    const buf = Buffer.alloc(Math.min(st.size, max) + 1);
+    let n = 0;
+    for (let r = -1; r !== 0 && n < buf.length; n += r) r = readSync(fd, buf, n, buf.length - n, null);
+    if (n > max) return `file is over ${max} bytes; configuration files are limited to ${max} bytes`;
+    return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function offsetOf(doc: Document, path: readonly PathKey[], onKey: boolean): number {
@@ -161,9 +190,18 @@ export function yamlFilesAt(path: string): string[] {
     throw new ConfigError([{ file: path, line: 1, col: 1, message: readErrorMessage(err) }]);
   }
   if (!isDir) return [path];
+  // Any case: a Deny.YML passed over would be deny rules that never apply. Anything but a folder
+  // stays in — a dangling link, a FIFO, a device — and is reported as the file it should have been.
+  const notAFolder = (f: string) => {
+    try {
+      return !statSync(f).isDirectory();
+    } catch {
+      return true;
+    }
+  };
   return readdirSync(path)
-    .filter((f) => /\.ya?ml$/.test(f))
+    .filter((f) => /\.ya?ml$/i.test(f))
     .sort()
     .map((f) => join(path, f))
-    .filter((f) => statSync(f).isFile());
+    .filter(notAFolder);
 }

@@ -1,4 +1,5 @@
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadInventory } from '../../../src/config/load-inventory.js';
@@ -132,6 +133,35 @@ describe('hostile files', () => {
   it('refuses a binary file and a non-UTF-8 file', () => {
     expect(policyErrors(Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x00, 0x01]))[0]).toMatch(/binary file \(NUL byte at offset 4\)/);
     expect(policyErrors(Buffer.from([0x72, 0x3a, 0x20, 0xff, 0xfe]))[0]).toMatch(/not valid UTF-8/);
+  });
+
+  it('reads YAML 1.2 only, and refuses a tag it does not know instead of dropping it', () => {
+    // Under 1.1, `0100` is 64 and `yes` is true: not what a reviewer reads.
+    expect(policyErrors('%YAML 1.1\n---\nlimits: { max_seconds: 0100 }\n')[0]).toMatch(/^p\.yml:1:1: a %YAML 1\.1 directive; sshgate reads YAML 1\.2 only/);
+    const tags = policyErrors('rules:\n  - action: !deny allow\n    commands: [!!js/function "uptime"]\n');
+    expect(tags[0]).toMatch(/^p\.yml:2:13: YAML: Unresolved tag: !deny/);
+    expect(tags[1]).toMatch(/^p\.yml:3:16: YAML: Unresolved tag/);
+  });
+
+  it('refuses what is not a regular file (a FIFO would block, /dev/zero never ends) and names a dangling link', () => {
+    const dir = tempDir();
+    execFileSync('mkfifo', [join(dir, 'fifo.yml')]);
+    symlinkSync('/dev/zero', join(dir, 'zero.yml'));
+    symlinkSync(join(dir, 'gone'), join(dir, 'link.yml'));
+    writeFileSync(join(dir, 'Deny.YML'), 'rules: [{ action: deny, commands: ["rm *"] }]\n');
+    let message = '';
+    try {
+      loadPolicy(dir);
+    } catch (err) {
+      message = (err as ConfigError).message;
+    }
+    expect(message).toContain(`${join(dir, 'fifo.yml')}:1:1: not a regular file`);
+    expect(message).toContain(`${join(dir, 'zero.yml')}:1:1: not a regular file`);
+    expect(message).toContain(`${join(dir, 'link.yml')}:1:1: file not found`);
+    // An upper-case extension is a policy file too: its deny rules are not passed over.
+    writeFileSync(join(dir, 'Deny.YML'), 'rules: [{ action: deny, commands: ["rm *"] }]\n');
+    for (const f of ['fifo.yml', 'zero.yml', 'link.yml']) rmSync(join(dir, f));
+    expect(loadPolicy(dir).rules.map((r) => r.source)).toEqual([expect.stringContaining('Deny.YML')]);
   });
 
   it('refuses an empty file and a second document', () => {
