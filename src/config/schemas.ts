@@ -39,11 +39,22 @@ const Text = (what: string, max: number) =>
     .max(max, `${what} is longer than ${max} characters`)
     .refine((s) => !CONTROL_RE.test(s), `${what} must not contain control characters`);
 
+/**
+ * A name whose last label is a number (`010.0.0.11`, `2130706433`, `0x7f.1`) is no host name (no
+ * top-level domain is numeric), but the system resolver reads it as an IPv4 address in octal, hex
+ * or one number: somewhere other than it looks, past the network policy's checks on names.
+ */
+const NUMERIC_LAST_LABEL_RE = /(?:^|\.)(?:0x[0-9a-f]*|[0-9]+)\.?$/i;
+
 const Address = z
   .string()
   .refine(
     (s) => isIP(s) !== 0 || HOSTNAME_RE.test(s),
     'expected a host name or an IPv4/IPv6 address (no brackets, no port)',
+  )
+  .refine(
+    (s) => isIP(s) !== 0 || !NUMERIC_LAST_LABEL_RE.test(s),
+    'not an address in the usual dotted form, and a host name cannot end in a number: write the IPv4 address as four decimal numbers without leading zeros',
   );
 
 // ---------------------------------------------------------------- config/servers.yml

@@ -109,6 +109,11 @@ function parseCommand(parser: Parser, command: string): ParseResult {
     walkList(root, false, out);
     if (out.length === 0) return { ok: false, reason: 'the command has nothing to run (only comments?)' };
     return { ok: true, segments: out };
+  } catch (err) {
+    // The walk recurses with the nesting: `$($($(…)))` thousands deep runs out of stack. Such a
+    // command is denied, with a reason, like any other it cannot judge — and audited as one.
+    if (err instanceof RangeError) return { ok: false, reason: 'the command nests too deeply to be judged' };
+    throw err;
   } finally {
     tree.delete();
   }

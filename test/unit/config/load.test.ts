@@ -98,6 +98,16 @@ describe('the inventory loader', () => {
     ]);
   });
 
+  it('refuses a host that reads as an address in another base (010.0.0.11 is 8.0.0.11 to the resolver)', () => {
+    for (const host of ['010.0.0.11', '10.0.0.011', '0177.0.0.1', '2130706433', '0x7f.1', 'web.0x10']) {
+      const errors = inventoryErrors(`hosts:\n  - { alias: a, host: "${host}", credentials: k }\n`);
+      expect(errors[0], host).toMatch(/^servers\.yml:2:\d+: .*a host name cannot end in a number/);
+    }
+    // Names with digits elsewhere, and plain addresses, are what they look like.
+    const ok = writeTree({ 'servers.yml': 'hosts:\n  - { alias: a, host: web01.example, credentials: k }\n  - { alias: b, host: 10.0.0.11, credentials: k }\n  - { alias: c, host: 3com.example, credentials: k }\n', 'credentials.yml': CREDS });
+    expect(loadInventory({ configDir: ok, keysDir: join(ok, 'keys') }).hosts).toHaveLength(3);
+  });
+
   it('says a host has no user when neither it nor its credential names one', () => {
     const errors = inventoryErrors('hosts:\n  - { alias: a, host: h.example, credentials: k }\n', 'entries:\n  - { name: k, agent: true }\n');
     expect(errors[0]).toMatch(/host "a" has no user/);

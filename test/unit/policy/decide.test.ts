@@ -103,6 +103,16 @@ describe('hostile commands are denied even when every visible part is allowed', 
   });
 });
 
+describe('nesting', () => {
+  it('denies, with a reason, a command nested too deeply to walk, instead of failing', () => {
+    // 12.5 KB, under the size limit: thousands of substitutions deep.
+    const deep = `${'$('.repeat(2500)}uptime${')'.repeat(2500)}`;
+    const d = engine.decide(web1, `echo ${deep}`);
+    expect(d.allowed).toBe(false);
+    expect(d.reason).toContain('nests too deeply');
+  });
+});
+
 describe('allow rules', () => {
   it('allows each allowed simple command of a pipeline and a chain', () => {
     expect(allowed('df -h | grep sda && hostname; date')).toBe(true);
