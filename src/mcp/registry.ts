@@ -7,7 +7,10 @@
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { ServerNotification, ServerRequest, Tool, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { SshgateError } from '../errors.js';
+import { clip, SshgateError } from '../errors.js';
+
+/** Problems named in one invalid_input error; the rest are counted. */
+const SHOWN_ISSUES = 5;
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -48,6 +51,9 @@ export class ToolRegistry {
 export function parseInput<I extends z.ZodObject>(tool: ToolDef<I>, args: unknown): z.infer<I> {
   const parsed = tool.input.safeParse(args ?? {});
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : 'arguments'}: ${i.message}`);
+  // The issues quote the caller's keys: a few of them, each clipped, never megabytes of echo.
+  const issues = parsed.error.issues;
+  const problems = issues.slice(0, SHOWN_ISSUES).map((i) => clip(`${i.path.length ? i.path.join('.') : 'arguments'}: ${i.message}`));
+  if (issues.length > SHOWN_ISSUES) problems.push(`and ${issues.length - SHOWN_ISSUES} more`);
   throw new SshgateError('invalid_input', `invalid arguments for ${tool.name}: ${problems.join('; ')}`, `the input schema of ${tool.name} (tools/list) gives each field and its type`);
 }

@@ -209,6 +209,8 @@ describe('bad input over MCP', () => {
     ['an alias with a newline', 'ssh_describe_host', { alias: 'h1\nh2' }, 'invalid_input'],
     ['both alias and tag', 'ssh_plan', { alias: 'h1', tag: 'test', command: 'uptime' }, 'invalid_input'],
     ['an unknown tool', 'ssh_format_disk', {}, 'invalid_input'],
+    ['a 200 kB unknown key', 'ssh_list_hosts', { ['k'.repeat(200_000)]: 1 }, 'invalid_input'],
+    ['a thousand unknown keys', 'ssh_list_hosts', Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`key${i}`, i])), 'invalid_input'],
   ];
   for (const [what, tool, args, code] of cases) {
     it(`answers ${what} with ${code} and a hint`, async () => {
