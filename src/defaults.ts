@@ -17,6 +17,11 @@ export const DEFAULTS = {
   maxFileBytes: 1_048_576,
   /** YAML aliases allowed per file; more is how a "billion laughs" file explodes. */
   maxYamlAliases: 100,
+  /**
+   * Command patterns in a whole policy, after alias expansion: every command is matched against
+   * them, so a policy past this is slow to decide with, and far past what a person reviews.
+   */
+  maxPolicyPatterns: 20_000,
   /** known_hosts beside servers.yml unless the policy names another file. */
   knownHostsName: 'known_hosts',
   /** How long ssh_run waits before it returns a still-running task: under the usual 60 s client timeout. */

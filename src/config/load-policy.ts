@@ -62,6 +62,10 @@ export function loadPolicy(path: string): PolicySet {
     else sink.zod(file, [], result.error);
   }
   const merged = merge(parsed, sink);
+  const patterns = merged.rules.reduce((n, r) => n + r.commands.length, 0);
+  if (patterns > DEFAULTS.maxPolicyPatterns) {
+    sink.whole(path, `the policy has ${patterns} command patterns (YAML aliases expanded); at most ${DEFAULTS.maxPolicyPatterns} are accepted`);
+  }
   if (sink.issues.length > 0) throw new ConfigError(sink.issues);
   return merged;
 }

@@ -132,6 +132,13 @@ describe('hostile files', () => {
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
+  it('refuses a policy that aliases multiply past 20,000 patterns, small as the file is', () => {
+    const commands = Array.from({ length: 300 }, (_, i) => `"c${i}"`).join(', ');
+    const yaml = `rules:\n  - &r { action: allow, commands: [${commands}] }\n${'  - *r\n'.repeat(99)}`;
+    expect(Buffer.byteLength(yaml)).toBeLessThan(4096);
+    expect(policyErrors(yaml)[0]).toMatch(/the policy has 30000 command patterns \(YAML aliases expanded\); at most 20000 are accepted/);
+  });
+
   it('refuses a 50 MB file without reading it', () => {
     const dir = tempDir();
     const big = join(dir, 'p.yml');
