@@ -6,7 +6,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import type { Gateway } from '../gateway/gateway.js';
-import { SshgateError } from '../errors.js';
+import { clip, SshgateError } from '../errors.js';
 import { parseInput, ToolRegistry } from './registry.js';
 import { toToolError, toToolResult } from './results.js';
 import { registerTools } from './tools/index.js';
@@ -30,6 +30,8 @@ export function createServer(deps: ServerDeps): Server {
         'Start with ssh_list_hosts; check a command with ssh_plan before running it with ssh_run.',
     },
   );
+  // A line that is not JSON-RPC gets no answer from the SDK: the operator at least sees it.
+  server.onerror = (err) => deps.logger.warn({ error: clip(err.message) }, 'an MCP message could not be read or handled');
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: listed }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
     const name = request.params.name;

@@ -1,6 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/commands/dispatch.js';
 import { errorBody, goneWithin, removeConfig, startGate, writeConfig, type Gate, presentWithin } from '../support/mcp.js';
@@ -220,6 +221,20 @@ describe('bad input over MCP', () => {
       expect(e.hint).toBeTruthy();
     });
   }
+
+  it('logs a line that is not JSON-RPC, writes nothing for it on stdout, and goes on', () => {
+    const initialize = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    const r = spawnSync(process.execPath, [resolve('dist/cli.js'), 'serve', '--config', resolve('config'), '--policy', resolve('policies'), '--state-dir', join(gate.dir, 'raw-state')], {
+      input: `this is not json\n[1,2]\n${initialize}\n`,
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(r.stderr.match(/an MCP message could not be read or handled/g)).toHaveLength(2);
+    // stdout is the protocol channel: the one answer is to initialize.
+    const answers = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: number; result?: unknown });
+    expect(answers).toHaveLength(1);
+    expect(answers[0]).toMatchObject({ id: 1, result: expect.anything() });
+  });
 
   it('keeps serving afterwards', async () => {
     const r = await gate.ok<RunResult>('ssh_run', { alias: 'h1', command: 'echo still here' });
