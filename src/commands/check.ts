@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { BUILTIN_DENY_SUBSTRINGS } from '../policy/builtin.js';
-import { targetFor, targetProblems } from '../gateway/targets.js';
+import { targetContextFor, targetFor, targetProblems } from '../gateway/targets.js';
 import { openKnownHosts } from '../ssh/known-hosts-file.js';
 import { loadAll, reportConfigError, type Io, type Paths } from './context.js';
 
@@ -59,7 +59,7 @@ export async function checkCommand(paths: Paths, io: Io, env: Readonly<Record<st
     if (!net.allowed) warnings.push(`host "${h.alias}": ${net.reason}; sshgate will refuse to connect to it`);
   }
   // Each host's key and secrets, read as serve reads them at start: what would fail its tasks.
-  const ctx = { inventory, network: engine.network, hostKeys, sources: { keysDir: paths.keysDir, secretsDir: paths.secretsDir, env }, auths: new Map() };
+  const ctx = targetContextFor(loaded, hostKeys, paths, env, new Map());
   for (const { alias, error } of targetProblems(inventory.hosts, (h) => targetFor(h, ctx))) warnings.push(`host "${alias}": ${error.message}`);
   for (const k of hostKeys.skipped) warnings.push(`${hostKeys.path}:${k.line}: ignored — ${k.reason}`);
   if (!existsSync(hostKeys.path) && policy.hostKeyPolicy === 'strict' && inventory.hosts.length > 0) {

@@ -17,6 +17,11 @@ export function reportConfigError(io: Io, err: unknown): boolean {
   return true;
 }
 
+/** Prints an error as `sshgate: message`, with its hint on the next line. */
+export function reportError(io: Io, e: { message: string; hint?: string }): void {
+  io.err(`sshgate: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
+}
+
 /** The tests folder that goes with a policy: `<dir>/tests`, or `tests/` beside a single file. */
 export function testsDirOf(policyPath: string): string | undefined {
   const base = existsSync(policyPath) && statSync(policyPath).isDirectory() ? policyPath : dirname(policyPath);

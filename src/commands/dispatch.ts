@@ -91,15 +91,14 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
     switch (command) {
       case 'serve': {
         expectArgs(rest, 0, 'serve takes no arguments');
-        const level = values['log-level'] ?? setting(ENV.logLevel) ?? DEFAULTS.logLevel;
-        if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`unknown log level "${level}"; expected one of ${LOG_LEVELS.join(', ')}`);
+        const level = logLevelOf(values['log-level'] ?? setting(ENV.logLevel) ?? DEFAULTS.logLevel);
         const stateDir = values['state-dir'] ?? setting(ENV.stateDir) ?? defaultStateDir(env);
         const auditLog = values['audit-log'] ?? setting(ENV.auditLog);
         const http = values.http === undefined ? undefined : httpOptions(values.http, values['token-file'], env);
         const { serveCommand } = await import('./serve.js');
         return await serveCommand(
           paths,
-          { logLevel: level as LogLevel, version, env, ...(stateDir ? { stateDir } : {}), ...(auditLog ? { auditLog } : {}), ...(http ? { http } : {}) },
+          { logLevel: level, version, env, ...(stateDir ? { stateDir } : {}), ...(auditLog ? { auditLog } : {}), ...(http ? { http } : {}) },
           io,
         );
       }
@@ -107,10 +106,9 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         expectTarget(rest, dash, 'run');
         const text = after.join(' ');
         if (dash === -1 || text.trim() === '') throw new UsageError('run needs a command after "--": sshgate run web1 -- uptime');
-        const level = values['log-level'] ?? setting(ENV.logLevel) ?? 'warn';
-        if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`unknown log level "${level}"; expected one of ${LOG_LEVELS.join(', ')}`);
+        const level = logLevelOf(values['log-level'] ?? setting(ENV.logLevel) ?? 'warn');
         const { runCommand } = await import('./run.js');
-        return await runCommand(paths, rest[0] as string, text, io, env, level as LogLevel);
+        return await runCommand(paths, rest[0] as string, text, io, env, level);
       }
       case 'demo': {
         expectArgs(rest, 0, 'demo takes no arguments');
@@ -168,6 +166,11 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
 
 function expectArgs(args: readonly string[], n: number, message: string): void {
   if (args.length !== n) throw new UsageError(message);
+}
+
+function logLevelOf(level: string): LogLevel {
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`unknown log level "${level}"; expected one of ${LOG_LEVELS.join(', ')}`);
+  return level as LogLevel;
 }
 
 /** One alias or @tag before `--`; words after the target without a `--` are a forgotten `--`. */

@@ -5,7 +5,7 @@ import { SshgateError } from '../errors.js';
 import type { Decision } from '../policy/decision.js';
 import { effectiveLimits } from '../policy/limits.js';
 import { decideForHost } from '../policy/plan.js';
-import { loadAll, reportConfigError, type Io, type Paths } from './context.js';
+import { loadAll, reportConfigError, reportError, type Io, type Paths } from './context.js';
 
 export const PLAN_EXIT = { allowed: 0, denied: 1, usage: 2 } as const;
 
@@ -23,7 +23,7 @@ export async function planCommand(paths: Paths, target: string, command: string,
     hosts = selectHosts(inventory, target.startsWith('@') ? { tag: target.slice(1) } : { alias: target });
   } catch (err) {
     if (!(err instanceof SshgateError)) throw err;
-    io.err(`sshgate: ${err.message}\n${err.hint ? `  hint: ${err.hint}\n` : ''}`);
+    reportError(io, err);
     return PLAN_EXIT.usage;
   }
   const decisions = hosts.map((h) => decideForHost(engine, h, command));

@@ -11,7 +11,7 @@ import { Gateway } from '../gateway/gateway.js';
 import type { Cursor } from '../gateway/views.js';
 import { ConnectionPool } from '../ssh/pool.js';
 import { TaskManager } from '../tasks/task-manager.js';
-import type { Io, Paths } from './context.js';
+import { reportError, type Io, type Paths } from './context.js';
 
 export const RUN_FAILED = 255;
 
@@ -23,7 +23,7 @@ export async function runCommand(paths: Paths, target: string, command: string, 
   const tasks = new TaskManager({ onEnd: (t) => audit.taskEnd(t) });
   const pool = ConnectionPool.withDefaults(logger);
   const fail = (e: { message: string; hint?: string }, status = RUN_FAILED) => {
-    io.err(`sshgate: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
+    reportError(io, e);
     return status;
   };
   const interrupted = () => void tasks.shutdown();

@@ -19,7 +19,7 @@ import type { ConnectionPool, HostTarget } from '../ssh/pool.js';
 import { parseTaskId } from '../tasks/ids.js';
 import { isFinal, type Executor, type Task, type TaskManager } from '../tasks/task-manager.js';
 import type * as S from './schemas.js';
-import { targetFor, targetProblems, type TargetContext } from './targets.js';
+import { targetContextFor, targetFor, targetProblems, type TargetContext } from './targets.js';
 import { hasNew, readOutput, runResult, taskStatus, type Cursor } from './views.js';
 
 /** What a long call can tell its caller while it waits (MCP progress notifications). */
@@ -80,12 +80,15 @@ export class Gateway {
   }
 
   /**
-   * Reads every host's credentials now rather than on its first task: a missing secret or an
-   * unreadable key shows in the log at start, and a first fan-out does not read them all at once.
+   * Reads every host's credentials now rather than on its first task: a missing secret, an
+   * unreadable key or an ignored known_hosts line shows in the log at start and on reload, and a
+   * first fan-out does not read them all at once.
    */
   private prepareTargets(): void {
     if (this.d.readCredentialsAtStart === false) return;
-    for (const { alias, error } of targetProblems(this.snap.loaded.inventory.hosts, (h) => this.target(h))) {
+    const { hostKeys, loaded } = this.snap;
+    for (const s of hostKeys.skipped) this.d.logger.warn({ file: hostKeys.path, line: s.line }, `known_hosts line ignored: ${s.reason}`);
+    for (const { alias, error } of targetProblems(loaded.inventory.hosts, (h) => this.target(h))) {
       this.d.logger.warn({ alias, code: error.code, hint: error.hint }, error.message);
     }
   }
@@ -332,14 +335,7 @@ export class Gateway {
   }
 
   private targetContext(): TargetContext {
-    const { inventory, engine } = this.snap.loaded;
-    return {
-      inventory,
-      network: engine.network,
-      hostKeys: this.snap.hostKeys,
-      sources: { keysDir: this.d.paths.keysDir, secretsDir: this.d.paths.secretsDir, env: this.d.env },
-      auths: this.snap.auths,
-    };
+    return targetContextFor(this.snap.loaded, this.snap.hostKeys, this.d.paths, this.d.env, this.snap.auths);
   }
 
   private host(alias: string): HostEntry {
@@ -356,9 +352,6 @@ async function loadSnapshot(d: GatewayDeps): Promise<Snapshot> {
   const hostKeys = openKnownHosts(loaded.policy.knownHostsPath, d.paths.configDir, loaded.policy.hostKeyPolicy, (k) =>
     d.logger.warn(k, 'host key of a new host recorded (accept-new)'),
   );
-  if (d.readCredentialsAtStart !== false) {
-    for (const s of hostKeys.skipped) d.logger.warn({ file: hostKeys.path, line: s.line }, `known_hosts line ignored: ${s.reason}`);
-  }
   return { loaded, hostKeys, targets: new Map(), auths: new Map() };
 }
 

@@ -19,6 +19,17 @@ export interface TargetContext {
   auths?: Map<string, AuthConfig>;
 }
 
+/** The context for a loaded configuration; `auths` is the cache its targets share. */
+export function targetContextFor(
+  loaded: { inventory: Inventory; engine: { network: NetworkCheck } },
+  hostKeys: HostKeyChecker,
+  dirs: { keysDir: string; secretsDir: string },
+  env: SecretSources['env'],
+  auths: Map<string, AuthConfig>,
+): TargetContext {
+  return { inventory: loaded.inventory, network: loaded.engine.network, hostKeys, sources: { keysDir: dirs.keysDir, secretsDir: dirs.secretsDir, env }, auths };
+}
+
 /** Builds every host's target now, keys read and secrets looked up; what failed, host by host. */
 export function targetProblems(hosts: readonly HostEntry[], build: (host: HostEntry) => HostTarget): { alias: string; error: SshgateError }[] {
   const problems = [];

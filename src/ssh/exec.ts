@@ -95,14 +95,12 @@ function run(channel: ClientChannel, grace: number, options: ExecOptions, resolv
   const timers: NodeJS.Timeout[] = [];
 
   channel.eof();
-  channel.on('data', (d: Buffer) => {
+  const received = (sink: (d: Buffer) => void) => (d: Buffer) => {
     receiveReclaimer.noteReceived(d.length);
-    options.stdout(d);
-  });
-  channel.stderr.on('data', (d: Buffer) => {
-    receiveReclaimer.noteReceived(d.length);
-    options.stderr(d);
-  });
+    sink(d);
+  };
+  channel.on('data', received(options.stdout));
+  channel.stderr.on('data', received(options.stderr));
   channel.on('exit', (code: number | null, signal?: string) => {
     exited = true;
     if (typeof code === 'number') exitCode = code;

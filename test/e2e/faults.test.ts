@@ -1,9 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acceptedLogins } from '../support/sshd.js';
-import { goneWithin, pgrep, removeConfig, startGate, writeConfig, type Gate, presentWithin } from '../support/mcp.js';
+import { goneWithin, pgrep, pkillFleet, presentWithin, removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
 
 interface Status {
@@ -32,11 +31,7 @@ describe('a host that goes away', () => {
   });
   afterAll(async () => {
     await gate?.close();
-    try {
-      execFileSync('pkill', ['-u', fleet.user, '-f', 'sleep 35[01]']);
-    } catch {
-      // none left
-    }
+    pkillFleet(fleet.user, 'sleep 35[01]');
     await fleet?.stop();
     if (gate) removeConfig(gate.dir);
   });

@@ -1,10 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALLOW_ALL_POLICY, goneWithin, removeConfig, startGate, writeConfig, type Gate, presentWithin } from '../support/mcp.js';
+import { ALLOW_ALL_POLICY, goneWithin, pkillFleet, presentWithin, removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
 import { closedPort, startFleet, type Fleet } from '../support/sshd.js';
 
 interface Output {
@@ -40,11 +39,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await gate?.close();
-  try {
-    execFileSync('pkill', ['-u', fleet.user, '-f', 'sleep 32[01]']);
-  } catch {
-    // nothing left
-  }
+  pkillFleet(fleet.user, 'sleep 32[01]');
   await fleet?.stop();
   if (dir) removeConfig(dir);
   if (stateDir) rmSync(stateDir, { recursive: true, force: true });

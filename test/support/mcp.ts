@@ -124,6 +124,15 @@ export function pgrep(user: string, pattern: string): string {
 }
 
 /** Polls until no process of the user matches, or the time is up. */
+/** Kills the fleet user's processes matching, if any: what a test's commands may have left. */
+export function pkillFleet(user: string, pattern: string): void {
+  try {
+    execFileSync('pkill', ['-u', user, '-f', pattern]);
+  } catch {
+    // none left
+  }
+}
+
 /**
  * The fleet user's processes matching, once there are any (pgrep's lines), or '' after `ms`: a
  * command reported running may still be on its way through sshd on a loaded machine.
