@@ -9,6 +9,7 @@ import type { Decision, SegmentVerdict } from './decision.js';
 import { globMatch, globsIntersect, hasWildcard } from '../glob.js';
 import { effectiveLimits, type HostRef } from './limits.js';
 import { compileNetwork, type NetworkCheck } from './network.js';
+import type { Dialect } from './lexer.js';
 import type { Feature, Segment, ShellParser } from './parse.js';
 import { quoteWord } from './words.js';
 
@@ -43,12 +44,13 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
   const rulesFor = (host: HostRef): PolicyRule[] => policy.rules.filter((r) => applies(r, host));
   // A fan-out decides one command for many hosts: parse it once. Results are never modified.
   const parsed = new Map<string, ReturnType<ShellParser['parse']>>();
-  const parseOnce = (command: string) => {
-    let p = parsed.get(command);
+  const parseOnce = (command: string, dialect: Dialect) => {
+    const key = `${dialect}\0${command}`;
+    let p = parsed.get(key);
     if (!p) {
-      p = parser.parse(command);
+      p = parser.parse(command, dialect);
       if (parsed.size >= 256) parsed.delete(parsed.keys().next().value as string);
-      parsed.set(command, p);
+      parsed.set(key, p);
     }
     return p;
   };
@@ -56,7 +58,7 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
   function decide(host: HostRef, command: string): Decision {
     const limits = effectiveLimits(policy, host).values;
     const base = { alias: host.alias, command: clip(command), limits };
-    const parsed = parseOnce(command);
+    const parsed = parseOnce(command, host.shell ?? 'bash');
     if (!parsed.ok) {
       const segment: SegmentVerdict = {
         text: clip(command.replace(/\s+/g, ' ').trim()),

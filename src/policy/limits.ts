@@ -4,10 +4,13 @@
  * the same limit, the smallest value wins, so the order of tags in the inventory never matters.
  */
 import type { LimitKey, Limits, PolicySet } from '../config/load-policy.js';
+import type { Dialect } from './lexer.js';
 
 export interface HostRef {
   alias: string;
   tags: readonly string[];
+  /** The interpreter the host pins (inventory `shell:`); bash when absent. */
+  shell?: Dialect;
 }
 
 export interface EffectiveLimits {

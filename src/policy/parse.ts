@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { Language, Parser, type Node } from 'web-tree-sitter';
 import { compileWasmWithoutTierUp } from '../memory.js';
 import { DEFAULTS } from '../defaults.js';
+import { lex, signature, type Dialect, type Token } from './lexer.js';
 import { decodeWord, quoteWord, wildForm } from './words.js';
 
 /** Constructs that are denied unless an allow rule names them explicitly. */
@@ -34,7 +35,8 @@ export interface Segment {
 export type ParseResult = { ok: true; segments: Segment[] } | { ok: false; reason: string };
 
 export interface ShellParser {
-  parse(command: string): ParseResult;
+  /** Reads the command as the host's pinned shell would (bash unless said otherwise). */
+  parse(command: string, dialect?: Dialect): ParseResult;
 }
 
 const SEPARATORS = new Set([';', '&', '&&', '||', '|', '|&', '\n']);
@@ -80,10 +82,10 @@ export async function createShellParser(): Promise<ShellParser> {
   const bash = await Language.load(require.resolve('tree-sitter-bash/tree-sitter-bash.wasm'));
   const parser = new Parser();
   parser.setLanguage(bash);
-  return { parse: (command) => parseCommand(parser, command) };
+  return { parse: (command, dialect = 'bash') => parseCommand(parser, command, dialect) };
 }
 
-function parseCommand(parser: Parser, command: string): ParseResult {
+function parseCommand(parser: Parser, command: string, dialect: Dialect): ParseResult {
   if (command.trim() === '') return { ok: false, reason: 'the command is empty' };
   const bytes = Buffer.byteLength(command, 'utf8');
   if (bytes > DEFAULTS.maxCommandBytes) {
@@ -106,8 +108,12 @@ function parseCommand(parser: Parser, command: string): ParseResult {
     const root = tree.rootNode;
     if (root.hasError) return { ok: false, reason: syntaxErrorReason(root) };
     const out: Segment[] = [];
-    walkList(root, false, out);
+    const log: TokenLog = { commands: [], others: [] };
+    walkList(root, { nested: false, out, log });
     if (out.length === 0) return { ok: false, reason: 'the command has nothing to run (only comments?)' };
+    if (out.some((seg) => seg.unsupported)) return { ok: true, segments: out };
+    const disagreement = compareWithShell(command, dialect, root, log);
+    if (disagreement) return { ok: false, reason: disagreement };
     return { ok: true, segments: out };
   } catch (err) {
     // The walk recurses with the nesting: `$($($(…)))` thousands deep runs out of stack. Such a
@@ -135,6 +141,50 @@ function syntaxErrorReason(root: Node): string {
   return `the command is not valid shell syntax${where} (an unbalanced quote, bracket or operator?)`;
 }
 
+/** What the walk has read, token by token, to be compared with the shell's reading (lexer.ts). */
+interface TokenLog {
+  commands: Token[][];
+  others: Token[];
+}
+
+/** Where the walk is: inside a substitution or not, where segments go, and the token log. */
+interface Walk {
+  nested: boolean;
+  out: Segment[];
+  log: TokenLog;
+}
+
+/**
+ * The grammar's reading against the pinned shell's (lexer.ts): the same simple commands made of
+ * the same words, operators, comments and heredoc ends at the same offsets, or a reason to deny.
+ */
+function compareWithShell(command: string, dialect: Dialect, root: Node, log: TokenLog): string | undefined {
+  const shell = lex(command, dialect);
+  const name = dialect === 'bash' ? 'bash' : 'sh';
+  if (!shell.ok) return `the command cannot be judged as ${name} reads it: ${shell.reason} (offset ${shell.at})`;
+  const others = [...log.others];
+  const leaves = (n: Node): void => {
+    if (n.type === 'comment') others.push({ kind: 'comment', start: n.startIndex, end: n.endIndex });
+    else if (n.type === 'heredoc_end') others.push({ kind: 'heredoc_end', start: n.startIndex, end: n.endIndex });
+    else for (const c of n.children) if (c) leaves(c);
+  };
+  leaves(root);
+  const ours = signature(log.commands, others).split('\n');
+  const theirs = signature(shell.commands, shell.others).split('\n');
+  if (ours.length === theirs.length && ours.every((line, i) => line === theirs[i])) return undefined;
+  const at = firstDifference(ours, theirs);
+  return `${name} would split this command differently from how it reads here${at === undefined ? '' : ` (near offset ${at})`}; write it more plainly`;
+}
+
+/** The offset of the first token the two signatures disagree on. */
+function firstDifference(a: string[], b: string[]): number | undefined {
+  const offsets = (lines: string[]) => new Set(lines.flatMap((l) => [...l.matchAll(/ (\d+)-\d+/g)].map((m) => Number(m[1]))));
+  const x = offsets(a);
+  const y = offsets(b);
+  const only = [...x].filter((o) => !y.has(o)).concat([...y].filter((o) => !x.has(o)));
+  return only.length > 0 ? Math.min(...only) : undefined;
+}
+
 function unsupported(what: string, nested: boolean, source: string): Segment {
   return { text: collapse(source), argv: [], features: [], nested, unsupported: what };
 }
@@ -143,40 +193,42 @@ function collapse(source: string): string {
   return source.replace(/\s+/g, ' ').trim();
 }
 
-function walkList(node: Node, nested: boolean, out: Segment[], delimiters?: Set<string>): void {
+function walkList(node: Node, walk: Walk, delimiters?: Set<string>): void {
   for (const child of node.children) {
     if (!child) continue;
     if (!child.isNamed) {
-      if (!SEPARATORS.has(child.type) && !delimiters?.has(child.type)) out.push(unsupported(`the operator "${child.type}"`, nested, child.text));
+      if (delimiters?.has(child.type)) continue;
+      if (!SEPARATORS.has(child.type)) walk.out.push(unsupported(`the operator "${child.type}"`, walk.nested, child.text));
+      else if (child.type !== '\n') walk.log.others.push({ kind: 'control', op: child.type, start: child.startIndex, end: child.endIndex });
       continue;
     }
-    statement(child, nested, out);
+    statement(child, walk);
   }
 }
 
-function statement(node: Node, nested: boolean, out: Segment[]): void {
+function statement(node: Node, walk: Walk): void {
   switch (node.type) {
     case 'comment':
       return;
     case 'list':
     case 'pipeline':
-      walkList(node, nested, out);
+      walkList(node, walk);
       return;
     case 'command':
-      simpleCommand(node, [], nested, out);
+      simpleCommand(node, [], walk);
       return;
     case 'redirected_statement': {
       const body = node.childForFieldName('body');
       const redirects = node.namedChildren.filter((c): c is Node => c !== null && c.id !== body?.id);
-      if (body?.type === 'command') simpleCommand(body, redirects, nested, out);
-      else out.push(unsupported(`a redirection of ${describe(body?.type ?? 'nothing')}`, nested, node.text));
+      if (body?.type === 'command') simpleCommand(body, redirects, walk);
+      else walk.out.push(unsupported(`a redirection of ${describe(body?.type ?? 'nothing')}`, walk.nested, node.text));
       return;
     }
     case 'variable_assignment':
-      simpleCommand(node, [], nested, out, true);
+      simpleCommand(node, [], walk, true);
       return;
     default:
-      out.push(unsupported(describe(node.type), nested, node.text));
+      walk.out.push(unsupported(describe(node.type), walk.nested, node.text));
   }
 }
 
@@ -185,10 +237,12 @@ function describe(type: string): string {
 }
 
 interface Builder {
-  nested: boolean;
+  walk: Walk;
   features: Set<Feature>;
   /** Segments found inside substitutions; reported after the command that holds them. */
   inner: Segment[];
+  /** This command's tokens, for the comparison with the shell's reading. */
+  tokens: Token[];
   problem?: string;
 }
 
@@ -201,8 +255,9 @@ interface WordInfo {
   wild?: string;
 }
 
-function simpleCommand(cmd: Node, redirects: Node[], nested: boolean, out: Segment[], bareAssignment = false): void {
-  const b: Builder = { nested, features: new Set(), inner: [] };
+function simpleCommand(cmd: Node, redirects: Node[], walk: Walk, bareAssignment = false): void {
+  const inner: Segment[] = [];
+  const b: Builder = { walk: { ...walk, out: inner }, features: new Set(), inner, tokens: [] };
   const assignments: string[] = [];
   const words: WordInfo[] = [];
   const redirTexts: string[] = [];
@@ -212,7 +267,7 @@ function simpleCommand(cmd: Node, redirects: Node[], nested: boolean, out: Segme
     b.features.add('assignment');
     assignments.push(assignmentText(cmd, b));
   } else {
-    for (const child of cmd.namedChildren) {
+    for (const child of cmd.children) {
       if (!child) continue;
       if (child.type === 'variable_assignment') {
         b.features.add('assignment');
@@ -223,21 +278,24 @@ function simpleCommand(cmd: Node, redirects: Node[], nested: boolean, out: Segme
       } else if (child.type.endsWith('_redirect')) {
         redirect(child);
       } else if (child.type !== 'comment') {
+        // Unnamed children too: the grammar makes tokens of `==` and `=~`; the shell passes
+        // them as arguments like any word.
         words.push(word(child, b));
       }
     }
   }
   for (const r of redirects) redirect(r);
+  walk.log.commands.push(b.tokens);
 
   words.sort((x, y) => x.start - y.start);
   const name = words[0];
   if (name?.unquotedGlob) b.problem ??= 'a wildcard in the command name';
   const text = [...assignments, ...words.map((w) => w.text), ...redirTexts].join(' ');
   const argv = words.every((w) => w.value !== undefined) ? words.map((w) => w.value as string) : [];
-  const seg: Segment = { text, argv, features: [...b.features].sort(), nested };
+  const seg: Segment = { text, argv, features: [...b.features].sort(), nested: walk.nested };
   if (argv.length > 0 && words.some((w) => w.unquotedGlob)) seg.wild = words.map((w) => w.wild ?? w.text);
   if (b.problem) seg.unsupported = b.problem;
-  out.push(seg, ...b.inner);
+  walk.out.push(seg, ...b.inner);
 }
 
 function assignmentText(node: Node, b: Builder): string {
@@ -247,8 +305,9 @@ function assignmentText(node: Node, b: Builder): string {
     b.problem ??= describe(node.type);
     return collapse(node.text);
   }
+  b.tokens.push({ kind: 'word', start: node.startIndex, end: node.endIndex });
   if (!valueNode) return `${nameNode.text}=`;
-  return `${nameNode.text}=${word(valueNode, b).text}`;
+  return `${nameNode.text}=${word(valueNode, b, 'value').text}`;
 }
 
 /**
@@ -259,7 +318,7 @@ function assignmentText(node: Node, b: Builder): string {
 function scan(n: Node, b: Builder, lenient: boolean): boolean {
   if (n.type === 'command_substitution' || n.type === 'process_substitution') {
     b.features.add(n.type === 'command_substitution' ? 'substitution' : 'process_substitution');
-    walkList(n, true, b.inner, SUBSTITUTION_DELIMITERS);
+    walkList(n, { ...b.walk, nested: true }, SUBSTITUTION_DELIMITERS);
     return true;
   }
   let dynamic = false;
@@ -279,9 +338,13 @@ function scan(n: Node, b: Builder, lenient: boolean): boolean {
   return dynamic;
 }
 
-/** Analyses one word: a literal gets decoded; one with substitutions or expansions keeps its source. */
-function word(node: Node, b: Builder): WordInfo {
+/**
+ * Analyses one word: a literal gets decoded; one with substitutions or expansions keeps its
+ * source. The word is logged as a token of `kind` (an assignment's value is part of its word).
+ */
+function word(node: Node, b: Builder, kind: Token['kind'] | 'value' = 'word'): WordInfo {
   const start = node.startIndex;
+  if (kind !== 'value') b.tokens.push({ kind, start, end: node.endIndex });
   const problemBefore = b.problem;
   if (scan(node, b, false) || b.problem !== problemBefore) {
     return { start, text: collapse(node.text), unquotedGlob: false };
@@ -326,20 +389,23 @@ function heredocTrouble(r: Node, op: string): string | undefined {
 function handleRedirect(r: Node, b: Builder, words: WordInfo[], redirTexts: string[]): void {
   if (r.type === 'heredoc_redirect' || r.type === 'herestring_redirect') {
     b.features.add('heredoc');
-    const op = r.children.find((c) => c && !c.isNamed)?.type ?? '<<';
+    const opNode = r.children.find((c) => c && !c.isNamed);
+    const op = opNode?.type ?? '<<';
+    if (opNode) b.tokens.push({ kind: 'redirect', op, start: opNode.startIndex, end: opNode.endIndex });
     if (r.type === 'herestring_redirect') {
       const target = r.namedChildren[0];
-      redirTexts.push(`${op} ${target ? word(target, b).text : ''}`.trim());
+      redirTexts.push(`${op} ${target ? word(target, b, 'target').text : ''}`.trim());
       return;
     }
     const start = r.namedChildren.find((c) => c?.type === 'heredoc_start');
+    if (start) b.tokens.push({ kind: 'target', start: start.startIndex, end: start.endIndex });
     redirTexts.push(`${op}${start?.text ?? ''}`);
     const trouble = heredocTrouble(r, op);
     if (trouble) b.problem ??= trouble;
     for (const c of r.namedChildren) {
       if (!c) continue;
       if (c.type === 'heredoc_body') scan(c, b, true);
-      else if (c.type !== 'heredoc_start' && c.type !== 'heredoc_end') statement(c, b.nested, b.inner);
+      else if (c.type !== 'heredoc_start' && c.type !== 'heredoc_end') statement(c, b.walk);
     }
     return;
   }
@@ -347,15 +413,24 @@ function handleRedirect(r: Node, b: Builder, words: WordInfo[], redirTexts: stri
     b.problem ??= describe(r.type);
     return;
   }
-  const op = r.children.find((c) => c && !c.isNamed)?.type ?? '';
-  const fd = r.namedChildren.find((c) => c?.type === 'file_descriptor')?.text ?? '';
+  const opNode = r.children.find((c) => c && !c.isNamed);
+  const op = opNode?.type ?? '';
+  const fdNode = r.namedChildren.find((c) => c?.type === 'file_descriptor');
+  const fd = fdNode?.text ?? '';
+  if (fdNode) b.tokens.push({ kind: 'fd', start: fdNode.startIndex, end: fdNode.endIndex });
+  const closesFd = op === '>&-' || op === '<&-';
+  if (opNode) {
+    // The grammar reads `>&-` as one token; a shell reads the operator `>&` and the word `-`.
+    const opEnd = closesFd ? opNode.endIndex - 1 : opNode.endIndex;
+    b.tokens.push({ kind: 'redirect', op: closesFd ? op.slice(0, -1) : op, start: opNode.startIndex, end: opEnd });
+    if (closesFd) b.tokens.push({ kind: 'target', start: opEnd, end: opNode.endIndex });
+  }
   const targets = r.namedChildren.filter((c): c is Node => c !== null && c.type !== 'file_descriptor');
   // The grammar hangs the words after a redirection's target on the redirection;
   // a shell passes them to the command as arguments, and so do we.
-  for (const extra of targets.slice(1)) words.push(word(extra, b));
-  const target = targets[0] ? word(targets[0], b) : undefined;
-  const closesFd = op === '>&-' || op === '<&-';
+  for (const extra of targets.slice(closesFd ? 0 : 1)) words.push(word(extra, b));
   if (closesFd) return;
+  const target = targets[0] ? word(targets[0], b, 'target') : undefined;
   if (FD_DUP_OPS.has(op) && target?.value !== undefined && /^\d+$/.test(target.value)) return;
   if (OUTPUT_OPS.has(op) && target?.value === '/dev/null') return;
   b.features.add('redirection');
