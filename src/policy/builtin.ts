@@ -31,4 +31,77 @@ export const WRAPPER_COMMANDS: ReadonlySet<string> = new Set([
   'sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'fish', 'csh', 'tcsh', 'busybox', 'script',
   'python', 'python2', 'python3', 'perl', 'ruby', 'node', 'php', 'lua', 'awk', 'gawk', 'mawk', 'nawk',
   'find', 'ssh', 'parallel', 'at', 'batch', 'crontab', 'systemd-run', 'docker', 'kubectl', 'podman',
+  'sed', 'runcon', 'sg', 'newgrp', 'setpriv', 'capsh', 'firejail', 'bwrap', 'systemd-nspawn', 'machinectl',
+  'tclsh', 'wish', 'expect', 'Rscript', 'julia', 'pwsh', 'osascript', 'jshell', 'deno', 'bun', 'tsx', 'ts-node', 'nodejs',
+  'python3.11', 'python3.12', 'python3.13', 'pypy', 'pypy3', 'perl5', 'irb', 'erl', 'escript', 'guile', 'sbcl', 'ghci', 'gdb',
+  'yash', 'posh', 'rbash', 'elvish', 'nu', 'xonsh', 'rc', 'es', 'oksh', 'loksh', 'pdksh', 'ksh93', 'scsh',
 ]);
+
+/**
+ * bash builtins that evaluate an argument as arithmetic or run it as code, or that change how
+ * later commands are read (shopt, set, alias). A rule allows them only by naming them literally,
+ * like wrappers; the forms that evaluate arithmetic (an array subscript in a name, `let`) are
+ * never allowed at all (programs.ts).
+ */
+export const EVALUATING_BUILTINS: ReadonlySet<string> = new Set([
+  'printf', 'test', '[', 'read', 'mapfile', 'readarray', 'compgen', 'complete', 'compopt', 'hash', 'let',
+  'declare', 'typeset', 'local', 'export', 'readonly', 'unset', 'getopts', 'wait', 'fc', 'bind', 'shopt',
+  'set', 'history', 'ulimit', 'unalias', 'caller', 'disown', 'suspend', 'logout', 'dirs', 'pushd', 'popd',
+]);
+
+/** Shells whose `-c` string the engine reads as a command of its own, in this dialect. */
+export const SHELL_DIALECTS: Readonly<Record<string, 'bash' | 'sh'>> = {
+  sh: 'sh', dash: 'sh', ash: 'sh', bash: 'bash',
+};
+
+/**
+ * Flags whose value is code the engine cannot read (or, for sh and bash, a shell other than
+ * the one it models runs). A rule allows them only by naming the flag literally as written,
+ * bundle and all (`perl -lne *` allows `perl -lne '…'`, not `perl -e '…'`).
+ */
+export const CODE_FLAGS: Readonly<Record<string, readonly string[]>> = {
+  ...Object.fromEntries(['zsh', 'ksh', 'mksh', 'fish', 'csh', 'tcsh', 'yash', 'posh', 'rbash', 'oksh', 'loksh', 'pdksh', 'ksh93', 'elvish', 'nu', 'xonsh', 'rc', 'es', 'scsh'].map((s) => [s, ['-c']])),
+  ...Object.fromEntries(['python', 'python2', 'python3', 'python3.11', 'python3.12', 'python3.13', 'pypy', 'pypy3'].map((p) => [p, ['-c', '-m']])),
+  perl: ['-e', '-E', '-M', '-m', '-x'],
+  perl5: ['-e', '-E', '-M', '-m', '-x'],
+  ruby: ['-e', '-r'],
+  irb: ['-r'],
+  node: ['-e', '-p', '-r', '--eval', '--print', '--require', '--import', '--loader'],
+  nodejs: ['-e', '-p', '-r', '--eval', '--print', '--require', '--import', '--loader'],
+  deno: ['eval'],
+  bun: ['-e', '--eval', '-p', '--print'],
+  php: ['-r', '-B', '-R', '-E', '-F'],
+  lua: ['-e', '-l'],
+  tclsh: ['-c'],
+  Rscript: ['-e'],
+  julia: ['-e', '-E'],
+  pwsh: ['-c', '-Command', '-EncodedCommand'],
+  gdb: ['-ex', '-eval-command', '--eval-command', '-x'],
+  guile: ['-c', '-e'],
+  sbcl: ['--eval'],
+  erl: ['-eval', '-s', '-run'],
+  su: ['-c', '--command', '--session-command', '-s', '--shell'],
+  runuser: ['-c', '--command', '--session-command', '-s', '--shell'],
+  script: ['-c', '--command'],
+  env: ['-S', '--split-string'],
+  sudo: ['-s', '-i', '--shell', '--login'],
+  awk: ['-e', '--source'],
+  gawk: ['-e', '--source'],
+  sed: ['-e', '--expression'],
+  mapfile: ['-C'],
+  readarray: ['-C'],
+  compgen: ['-C', '-F'],
+  complete: ['-C', '-F'],
+  compopt: ['-C', '-F'],
+  bind: ['-x'],
+  hash: ['-p'],
+  expect: ['-c'],
+  busybox: [],
+};
+
+/** Programs whose first operand is code unless a flag brings the code in (awk 'BEGIN{…}', sed 's/…/e'). */
+export const PROGRAM_OPERAND: Readonly<Record<string, { inline: readonly string[]; valued: readonly string[] }>> = {
+  ...Object.fromEntries(['awk', 'gawk', 'mawk', 'nawk'].map((a) => [a, { inline: ['-f', '--file', '-e', '--source'], valued: ['-F', '-v', '-f'] }])),
+  sed: { inline: ['-e', '--expression', '-f', '--file'], valued: ['-l'] },
+  trap: { inline: [], valued: [] },
+};

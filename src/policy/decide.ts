@@ -4,13 +4,15 @@
  */
 import { posix } from 'node:path';
 import type { PolicyRule, PolicySet } from '../config/load-policy.js';
-import { BUILTIN_DENY_SUBSTRINGS, WRAPPER_COMMANDS } from './builtin.js';
+import { BUILTIN_DENY_SUBSTRINGS, EVALUATING_BUILTINS, WRAPPER_COMMANDS } from './builtin.js';
+import { denyPatternVariants } from './deny-patterns.js';
 import type { Decision, SegmentVerdict } from './decision.js';
 import { globMatch, globsIntersect, hasWildcard } from '../glob.js';
 import { effectiveLimits, type HostRef } from './limits.js';
 import { compileNetwork, type NetworkCheck } from './network.js';
 import type { Dialect } from './lexer.js';
-import type { Feature, Segment, ShellParser } from './parse.js';
+import type { Feature, ParseResult, Segment, ShellParser } from './parse.js';
+import { codeArguments, commandName, commandPositions, evaluationProblem, mustBeNamed, type CodeArgument } from './programs.js';
 import { quoteWord } from './words.js';
 
 export interface PolicyEngine {
@@ -36,12 +38,36 @@ const FEATURE_MARKERS: Record<Feature, { label: string; named: (pattern: string)
 const DISPLAY_LIMIT = 1000;
 /** Longest command (with wildcard arguments) matched against deny rules by intersection. */
 const WILD_LIMIT = 4096;
+/**
+ * The most text (all candidates of a segment together) tried against deny rules, and the most
+ * words behind a wrapper: past these a segment is denied rather than judged slowly, so that every
+ * decision stays within milliseconds whatever the input.
+ */
+const CANDIDATE_BUDGET = 64 * 1024;
+const MAX_WRAPPED_WORDS = 128;
+/** How deep `sh -c "sh -c '…'"` may nest before the engine stops reading. */
+const MAX_CODE_NESTING = 4;
+
+/** A deny pattern, widened (deny-patterns.ts), with the literal text every match starts with. */
+interface DenyPattern {
+  rule: PolicyRule;
+  pattern: string;
+  variants: { text: string; head: string }[];
+}
 
 export function createPolicyEngine(policy: PolicySet, parser: ShellParser): PolicyEngine {
   const denySubstrings = [...new Set([...BUILTIN_DENY_SUBSTRINGS, ...policy.denySubstrings])];
   const network = compileNetwork(policy.network);
 
   const rulesFor = (host: HostRef): PolicyRule[] => policy.rules.filter((r) => applies(r, host));
+  const denyPatterns = new Map<PolicyRule, DenyPattern[]>();
+  for (const rule of policy.rules) {
+    if (rule.action !== 'deny') continue;
+    denyPatterns.set(
+      rule,
+      rule.commands.map((pattern) => ({ rule, pattern, variants: denyPatternVariants(pattern).map((text) => ({ text, head: literalHead(text) })) })),
+    );
+  }
   // A fan-out decides one command for many hosts: parse it once. Results are never modified.
   const parsed = new Map<string, ReturnType<ShellParser['parse']>>();
   const parseOnce = (command: string, dialect: Dialect) => {
@@ -72,10 +98,12 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
     }
 
     const rules = rulesFor(host);
+    const deny = rules.flatMap((r) => denyPatterns.get(r) ?? []);
     const matched = new Map<string, PolicyRule>();
-    const segments = parsed.segments.map((seg) => judge(seg, rules, matched));
+    const all = withNestedCode(parsed.segments, parseOnce, 0);
+    const segments = all.map((seg) => judge(seg, rules, deny, matched));
 
-    const substring = denySubstrings.find((s) => command.includes(s) || parsed.segments.some((g) => g.text.includes(s)));
+    const substring = denySubstrings.find((s) => command.includes(s) || all.some((g) => g.text.includes(s)));
     if (substring !== undefined) {
       const reason = `contains the denied substring "${substring}"`;
       for (const v of segments) {
@@ -99,7 +127,63 @@ function applies(rule: PolicyRule, host: HostRef): boolean {
   return true;
 }
 
-function judge(seg: Segment, rules: PolicyRule[], matched: Map<string, PolicyRule>): SegmentVerdict {
+/**
+ * The segments with, after each, the commands of the sh or bash `-c` strings it runs, read as
+ * commands of their own in that shell's dialect; a string that cannot be read denies its segment.
+ * Parsed segments are shared through the cache, so they are copied, never changed.
+ */
+function withNestedCode(segments: readonly Segment[], parse: (code: string, dialect: Dialect) => ParseResult, depth: number): Segment[] {
+  const out: Segment[] = [];
+  for (const seg of segments) {
+    const inner: Segment[] = [];
+    let problem: string | undefined;
+    for (const code of seg.unsupported ? [] : allCode(seg.argv)) {
+      if (!code.shell) continue;
+      const shell = commandName(seg.argv[code.at] as string);
+      if (depth >= MAX_CODE_NESTING) {
+        problem = `shell code nested more than ${MAX_CODE_NESTING} deep`;
+        break;
+      }
+      const r = parse(seg.argv[code.shell.index] as string, code.shell.dialect);
+      if (!r.ok) {
+        problem = `the code ${shell} -c runs, where ${r.reason}`;
+        break;
+      }
+      inner.push(...withNestedCode(r.segments, parse, depth + 1).map((s) => ({ ...s, nested: true })));
+    }
+    out.push(problem ? { ...seg, unsupported: problem } : seg, ...inner);
+  }
+  return out;
+}
+
+/** Every code argument of every command a segment's words may start. */
+function allCode(argv: readonly string[]): (CodeArgument & { at: number })[] {
+  if (argv.length > MAX_WRAPPED_WORDS && WRAPPER_COMMANDS.has(commandName(argv[0] as string))) return [];
+  return commandPositions(argv).flatMap((at) => codeArguments(argv, at).map((c) => ({ ...c, at })));
+}
+
+/** Why no rule can allow this segment, whatever the policy says, or undefined. */
+function neverAllowed(seg: Segment): string | undefined {
+  if (seg.unsupported) return `${seg.unsupported} is not supported; no rule can allow it`;
+  const positions = commandPositions(seg.argv);
+  if (positions.length > MAX_WRAPPED_WORDS) {
+    return `more than ${MAX_WRAPPED_WORDS} words after "${quoteWord(seg.argv[0] as string)}", which runs other commands, are too many to judge`;
+  }
+  for (const at of positions) {
+    const problem = evaluationProblem(seg.argv, at);
+    if (problem) return `${problem}, is never allowed`;
+    // A wildcard where a wrapped command's name stands could expand to a name no rule names.
+    const wild = at > 0 ? seg.wild?.[at] : undefined;
+    if (wild !== undefined && /[\uE000\uE001]/.test(wild)) {
+      const name = commandName(wild);
+      const could = [...WRAPPER_COMMANDS, ...EVALUATING_BUILTINS].find((w) => globsIntersect(w, name));
+      if (could) return `a wildcard where a command run by "${quoteWord(seg.argv[0] as string)}" may stand (it could expand to "${could}"); no rule can allow it`;
+    }
+  }
+  return undefined;
+}
+
+function judge(seg: Segment, rules: PolicyRule[], denyPatterns: readonly DenyPattern[], matched: Map<string, PolicyRule>): SegmentVerdict {
   const verdict = (allowed: boolean, reason: string, rule?: PolicyRule): SegmentVerdict => ({
     text: clip(seg.text),
     allowed,
@@ -108,32 +192,40 @@ function judge(seg: Segment, rules: PolicyRule[], matched: Map<string, PolicyRul
     reason,
     nested: seg.nested,
   });
-  if (seg.unsupported) return verdict(false, `${seg.unsupported} is not supported; no rule can allow it`);
+  const never = neverAllowed(seg);
+  if (never) return verdict(false, never);
 
   const candidates = denyCandidates(seg);
   const wild = wildCandidates(seg);
   if (wild.some((c) => c.length > WILD_LIMIT)) {
     return verdict(false, `an argument with shell wildcards in a command over ${WILD_LIMIT} characters; no rule can allow it`);
   }
-  let deny: { rule: PolicyRule; pattern: string } | undefined;
+  if ([...candidates, ...wild].reduce((n, c) => n + c.length, 0) > CANDIDATE_BUDGET) {
+    return verdict(false, 'the command is too long to judge against the deny rules behind its wrappers; no rule can allow it');
+  }
+  let deny: DenyPattern | undefined;
+  for (const d of denyPatterns) {
+    const hit = d.variants.some(
+      (v) => candidates.some((c) => c.startsWith(v.head) && globMatch(v.text, c)) || wild.some((c) => headFits(v.head, c) && globsIntersect(v.text, c)),
+    );
+    if (hit) {
+      matched.set(d.rule.name, d.rule);
+      deny ??= d;
+    }
+  }
+  const code = allCode(seg.argv);
   let allow: { rule: PolicyRule; pattern: string } | undefined;
   let unnamed: { rule: PolicyRule; missing: string[] } | undefined;
   for (const rule of rules) {
+    if (rule.action !== 'allow') continue;
     for (const pattern of rule.commands) {
-      if (rule.action === 'deny') {
-        // Also against every name the shell's own wildcards may expand to.
-        if (candidates.some((c) => globMatch(pattern, c)) || wild.some((c) => globsIntersect(pattern, c))) {
-          matched.set(rule.name, rule);
-          deny ??= { rule, pattern };
-        }
-      } else if (globMatch(pattern, seg.text)) {
-        const missing = notNamed(seg, pattern);
-        if (missing.length === 0) {
-          matched.set(rule.name, rule);
-          allow ??= { rule, pattern };
-        } else {
-          unnamed ??= { rule, missing };
-        }
+      if (!globMatch(pattern, seg.text)) continue;
+      const missing = notNamed(seg, pattern, code);
+      if (missing.length === 0) {
+        matched.set(rule.name, rule);
+        allow ??= { rule, pattern };
+      } else {
+        unnamed ??= { rule, missing };
       }
     }
   }
@@ -142,7 +234,7 @@ function judge(seg: Segment, rules: PolicyRule[], matched: Map<string, PolicyRul
   if (unnamed) {
     return verdict(
       false,
-      `contains ${unnamed.missing.join(' and ')}, which rule "${unnamed.rule.name}" does not name explicitly`,
+      `contains ${unnamed.missing.join(' and ')}, which rule "${unnamed.rule.name}" does not name literally`,
     );
   }
   const labels = seg.features.map((f) => FEATURE_MARKERS[f].label);
@@ -150,46 +242,78 @@ function judge(seg: Segment, rules: PolicyRule[], matched: Map<string, PolicyRul
   return verdict(false, `no allow rule matches it (deny by default)${note}`);
 }
 
-/** The constructs in a segment that an allow pattern fails to name explicitly. */
-function notNamed(seg: Segment, pattern: string): string[] {
+/**
+ * What an allow pattern fails to name explicitly: constructs, every word that runs other
+ * commands or evaluates its arguments, and every code flag or program (literally, as written).
+ */
+function notNamed(seg: Segment, pattern: string, code: readonly CodeArgument[]): string[] {
   const missing = seg.features.filter((f) => !FEATURE_MARKERS[f].named(pattern)).map((f) => FEATURE_MARKERS[f].label);
-  const cmd = seg.argv[0];
-  if (cmd !== undefined && WRAPPER_COMMANDS.has(posix.basename(cmd))) {
-    const word = quoteWord(cmd);
-    if (!pattern.split(' ').some((w) => w === word && !hasWildcard(w))) {
-      missing.push(`"${word}", which runs other commands,`);
-    }
+  const literal = new Set(pattern.split(' ').filter((w) => !hasWildcard(w)));
+  const named = (i: number) => literal.has(quoteWord(seg.argv[i] as string));
+  for (const at of commandPositions(seg.argv)) {
+    if (mustBeNamed(seg.argv[at] as string) && !named(at)) missing.push(`"${quoteWord(seg.argv[at] as string)}" (it runs other commands or evaluates its arguments)`);
   }
-  return missing;
+  for (const c of code) {
+    if (!c.shell && !named(c.index)) missing.push(`"${clip(quoteWord(seg.argv[c.index] as string))}" (code)`);
+  }
+  return [...new Set(missing)];
+}
+
+/** The literal text before a pattern's first wildcard: a text can match only if it starts so. */
+function literalHead(pattern: string): string {
+  const i = pattern.search(/[*?]/);
+  return i === -1 ? pattern : pattern.slice(0, i);
+}
+
+/** Whether a text with shell wildcards may start with `head`. */
+function headFits(head: string, wild: string): boolean {
+  const stop = wild.search(/[\uE000\uE001]/);
+  const n = Math.min(head.length, stop === -1 ? wild.length : stop);
+  return head.slice(0, n) === wild.slice(0, n);
 }
 
 /**
- * The texts a deny rule is tried against: the segment itself, the command by its base name
- * (`/sbin/reboot` is `reboot`), and for wrappers every command they may run (`sudo -n reboot`).
- */
-/**
  * The texts deny rules are tried against: the command as written, by the base name of its
- * program, and behind each wrapper (`sudo -n reboot` → `reboot`). `words` are the argv as the text
- * shows them: quoted, or in their wild form.
+ * program, and behind each wrapper (`sudo -n reboot` → `reboot`), each also with paths
+ * normalised (`/etc//./shadow` → `/etc/shadow`) and short option bundles spelled out
+ * (`-qH` → `-q -H`). `words` are the argv as the text shows them: quoted, or in their wild form.
  */
-function candidatesOf(seg: Segment, words: readonly string[], whole: string): string[] {
-  const out = [whole];
-  const first = seg.argv[0];
-  if (first === undefined) return out;
-  out.push([posix.basename(first), ...words.slice(1)].join(' '));
-  if (seg.argv.some((a) => WRAPPER_COMMANDS.has(posix.basename(a)))) {
-    for (let i = 1; i < seg.argv.length; i++) out.push([posix.basename(seg.argv[i] as string), ...words.slice(i + 1)].join(' '));
+function candidatesOf(seg: Segment, words: readonly string[], whole: string, wild: boolean): string[] {
+  const out = new Set([whole]);
+  if (seg.argv.length === 0) return [...out];
+  const normalised = words.map(normalisePath);
+  const spellings = wild ? [words, normalised] : [words, normalised, normalised.map(spellOutOptions)];
+  const starts = seg.argv.some((a) => WRAPPER_COMMANDS.has(commandName(a))) ? seg.argv.map((_, i) => i) : [0];
+  for (const spelled of spellings) {
+    out.add(spelled.join(' '));
+    for (const i of starts) {
+      const name = wild ? commandName(words[i] as string) : quoteWord(commandName(seg.argv[i] as string));
+      out.add([name, ...spelled.slice(i + 1)].join(' '));
+    }
   }
-  return out;
+  return [...out];
 }
 
 function denyCandidates(seg: Segment): string[] {
-  return candidatesOf(seg, seg.argv.map(quoteWord), seg.text);
+  return candidatesOf(seg, seg.argv.map(quoteWord), seg.text, false);
 }
 
 /** The same, with the names the shell's wildcards may expand to: only when an argument has any. */
 function wildCandidates(seg: Segment): string[] {
-  return seg.wild && seg.argv.length > 0 ? candidatesOf(seg, seg.wild, seg.wild.join(' ')) : [];
+  return seg.wild && seg.argv.length > 0 ? candidatesOf(seg, seg.wild, seg.wild.join(' '), true) : [];
+}
+
+/** A path spelled the short way (`//`, `/./`, `x/..` resolved lexically); other words as they are. */
+function normalisePath(word: string): string {
+  return word.includes('/') ? posix.normalize(word) : word;
+}
+
+/** A bundle of short options spelled out (`-qH` → `-q -H`; `-n5` → `-n -5`); other words as they are. */
+function spellOutOptions(word: string): string {
+  const m = /^-([A-Za-z0-9]{2,})(.*)$/.exec(word);
+  if (!m) return word;
+  const flags = [...(m[1] as string)].map((f) => `-${f}`);
+  return `${flags.join(' ')}${m[2]}`;
 }
 
 function summary(matched: Map<string, PolicyRule>): Decision['matched_rules'] {

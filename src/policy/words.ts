@@ -79,7 +79,7 @@ export function wildForm(value: string, globs: readonly number[]): string {
     else if (ch === '?') out += WILD_ONE;
     else {
       // A bracket expression is one character; without its closing bracket it is a literal "[".
-      const close = value.indexOf(']', i + 2);
+      const close = bracketEnd(value, i);
       if (close === -1) out += ch;
       else {
         out += WILD_ONE;
@@ -88,6 +88,30 @@ export function wildForm(value: string, globs: readonly number[]): string {
     }
   }
   return out;
+}
+
+/**
+ * The index of the "]" that closes the POSIX bracket expression opened at `open`, or -1: a
+ * leading "!" or "^" negates, a "]" right after the opening (or the negation) is a member, and
+ * "[:class:]", "[=c=]" and "[.c.]" are members whose own "]" does not close the expression.
+ */
+export function bracketEnd(value: string, open: number): number {
+  let j = open + 1;
+  if (value[j] === '!' || value[j] === '^') j++;
+  if (value[j] === ']') j++;
+  while (j < value.length) {
+    const ch = value[j];
+    if (ch === ']') return j;
+    if (ch === '[' && (value[j + 1] === ':' || value[j + 1] === '=' || value[j + 1] === '.')) {
+      const end = value.indexOf(`${value[j + 1]}]`, j + 2);
+      if (end !== -1) {
+        j = end + 2;
+        continue;
+      }
+    }
+    j++;
+  }
+  return -1;
 }
 
 const SAFE_UNQUOTED = /^[A-Za-z0-9_@%+=:,./~^*?[\]#!-]+$/;

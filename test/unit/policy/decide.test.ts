@@ -144,7 +144,7 @@ describe('allow rules', () => {
     expect(allowed('echo $(date)')).toBe(true);
     expect(allowed('echo $(reboot)')).toBe(false);
     const d = engine.decide(web1, 'ls > /tmp/x');
-    expect(d.segments[0]?.reason).toMatch(/redirection, which rule "diagnostics" does not name explicitly/);
+    expect(d.segments[0]?.reason).toMatch(/redirection, which rule "diagnostics" does not name literally/);
   });
 
   it('checks the commands inside an explicitly allowed substitution on their own', () => {

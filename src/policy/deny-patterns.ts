@@ -1,0 +1,63 @@
+/**
+ * A deny pattern as the texts it must catch. Reviewers write deny rules the way a command is
+ * usually spelled; programs accept other spellings of the same thing, so each deny pattern is
+ * widened once, when the policy loads:
+ * - a long option also denies every GNU abbreviation of it: `--host*` denies `--h`, `--ho`,
+ *   `--hos` (alone, with `=…`, or followed by a value), since getopt_long accepts any unambiguous
+ *   prefix (all prefixes are denied: an ambiguous one is refused by the program anyway);
+ * - ` * ` between two words also matches a single space, so `systemctl * -H*` denies
+ *   `systemctl -H host status`, where nothing stands between the two, and a trailing ` *`
+ *   also matches nothing, so `touch *` denies `xargs touch`.
+ * Short-option bundles (`-qH`) are handled on the command's side (decide.ts).
+ */
+const LONG_OPTION = /^--([A-Za-z0-9][A-Za-z0-9-]*)(.*)$/;
+/** More variants than this from one pattern means a pattern nobody wrote by hand. */
+const MAX_VARIANTS = 4096;
+
+export function denyPatternVariants(pattern: string): string[] {
+  const out = new Set<string>([pattern]);
+  for (const p of [...out]) for (const v of abbreviations(p)) out.add(v);
+  for (const p of [...out]) for (const v of emptyStars(p)) out.add(v);
+  return [...out].slice(0, MAX_VARIANTS);
+}
+
+/** Every long option word of the pattern, abbreviated one at a time. */
+function abbreviations(pattern: string): string[] {
+  const words = pattern.split(' ');
+  const out: string[] = [];
+  words.forEach((word, i) => {
+    const m = LONG_OPTION.exec(word);
+    if (!m) return;
+    const name = m[1] as string;
+    const rest = words.slice(i + 1);
+    const before = words.slice(0, i);
+    for (let k = 1; k < name.length; k++) {
+      const prefix = `--${name.slice(0, k)}`;
+      out.push([...before, prefix, ...rest].join(' '));
+      out.push([...before, `${prefix}=*`, ...rest].join(' '));
+      if (rest.length === 0) out.push([...before, prefix, '*'].join(' '));
+    }
+  });
+  return out;
+}
+
+/** The pattern with one or more of its ` * ` reduced to ` ` (all combinations, up to three). */
+function emptyStars(pattern: string): string[] {
+  // A trailing ` *` also matches nothing: `touch *` denies a bare `touch` (xargs touch).
+  if (pattern.endsWith(' *')) return [pattern.slice(0, -2), ...emptyStars(pattern.slice(0, -2)), ...emptyStarsInside(pattern)];
+  return emptyStarsInside(pattern);
+}
+
+function emptyStarsInside(pattern: string): string[] {
+  const parts = pattern.split(' * ');
+  const gaps = parts.length - 1;
+  if (gaps === 0) return [];
+  if (gaps > 3) return [parts.join(' ')];
+  const out: string[] = [];
+  for (let mask = 1; mask < 1 << gaps; mask++) {
+    let s = parts[0] as string;
+    for (let g = 0; g < gaps; g++) s += (mask & (1 << g) ? ' ' : ' * ') + parts[g + 1];
+    out.push(s);
+  }
+  return out;
+}
