@@ -1,12 +1,13 @@
 /**
  * `npm run bench`: every benchmark in one run, against loopback OpenSSH hosts started here (as
  * root: it creates the test user), printed and written to bench/RESULTS.md with the machine.
- * Figures only; nothing is asserted. BENCH_ONLY=warm,fanout,cancel,stream,start picks some.
+ * Figures only; nothing is asserted. BENCH_ONLY=warm,fanout,cancel,stream,start,decide picks some.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { cancelLatency } from './cancel.js';
+import { decisionCost } from './decide.js';
 import { fanOut } from './fan-out.js';
 import type { Section } from './stats.js';
 import { startup } from './startup.js';
@@ -19,6 +20,7 @@ const all: [string, () => Promise<Section>][] = [
   ['cancel', cancelLatency],
   ['stream', throughput],
   ['start', startup],
+  ['decide', decisionCost],
 ];
 const only = process.env.BENCH_ONLY?.split(',');
 const sections: Section[] = [];

@@ -5,7 +5,7 @@
 import { posix } from 'node:path';
 import type { PolicyRule, PolicySet } from '../config/load-policy.js';
 import { BUILTIN_DENY_SUBSTRINGS, EVALUATING_BUILTINS, WRAPPER_COMMANDS } from './builtin.js';
-import { denyPatternVariants } from './deny-patterns.js';
+import { DenyIndex } from './deny-patterns.js';
 import type { Decision, SegmentVerdict } from './decision.js';
 import { globMatch, globsIntersect, hasWildcard } from '../glob.js';
 import { effectiveLimits, type HostRef } from './limits.js';
@@ -44,15 +44,15 @@ const WILD_LIMIT = 4096;
  * decision stays within milliseconds whatever the input.
  */
 const CANDIDATE_BUDGET = 64 * 1024;
+const WILD_WORK = 4_000_000;
 const MAX_WRAPPED_WORDS = 128;
 /** How deep `sh -c "sh -c '…'"` may nest before the engine stops reading. */
 const MAX_CODE_NESTING = 4;
 
-/** A deny pattern, widened (deny-patterns.ts), with the literal text every match starts with. */
+/** A deny pattern as a rule wrote it; its widened variants are in the engine's DenyIndex. */
 interface DenyPattern {
   rule: PolicyRule;
   pattern: string;
-  variants: { text: string; head: string }[];
 }
 
 export function createPolicyEngine(policy: PolicySet, parser: ShellParser): PolicyEngine {
@@ -60,13 +60,9 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
   const network = compileNetwork(policy.network);
 
   const rulesFor = (host: HostRef): PolicyRule[] => policy.rules.filter((r) => applies(r, host));
-  const denyPatterns = new Map<PolicyRule, DenyPattern[]>();
+  const denyIndex = new DenyIndex<DenyPattern>();
   for (const rule of policy.rules) {
-    if (rule.action !== 'deny') continue;
-    denyPatterns.set(
-      rule,
-      rule.commands.map((pattern) => ({ rule, pattern, variants: denyPatternVariants(pattern).map((text) => ({ text, head: literalHead(text) })) })),
-    );
+    if (rule.action === 'deny') for (const pattern of rule.commands) denyIndex.add({ rule, pattern }, pattern);
   }
   // A fan-out decides one command for many hosts: parse it once. Results are never modified.
   const parsed = new Map<string, ReturnType<ShellParser['parse']>>();
@@ -98,10 +94,16 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
     }
 
     const rules = rulesFor(host);
-    const deny = rules.flatMap((r) => denyPatterns.get(r) ?? []);
     const matched = new Map<string, PolicyRule>();
     const all = withNestedCode(parsed.segments, parseOnce, 0);
-    const segments = all.map((seg) => judge(seg, rules, deny, matched));
+    // A segment repeated in one command is judged once.
+    const judged = new Map<string, SegmentVerdict>();
+    const segments = all.map((seg) => {
+      const key = JSON.stringify([seg.text, seg.argv, seg.wild, seg.features, seg.unsupported]);
+      let v = judged.get(key);
+      if (!v) judged.set(key, (v = judge(seg, rules, denyIndex, matched)));
+      return { ...v, nested: seg.nested };
+    });
 
     const substring = denySubstrings.find((s) => command.includes(s) || all.some((g) => g.text.includes(s)));
     if (substring !== undefined) {
@@ -183,7 +185,7 @@ function neverAllowed(seg: Segment): string | undefined {
   return undefined;
 }
 
-function judge(seg: Segment, rules: PolicyRule[], denyPatterns: readonly DenyPattern[], matched: Map<string, PolicyRule>): SegmentVerdict {
+function judge(seg: Segment, rules: PolicyRule[], denyIndex: DenyIndex<DenyPattern>, matched: Map<string, PolicyRule>): SegmentVerdict {
   const verdict = (allowed: boolean, reason: string, rule?: PolicyRule): SegmentVerdict => ({
     text: clip(seg.text),
     allowed,
@@ -203,13 +205,31 @@ function judge(seg: Segment, rules: PolicyRule[], denyPatterns: readonly DenyPat
   if ([...candidates, ...wild].reduce((n, c) => n + c.length, 0) > CANDIDATE_BUDGET) {
     return verdict(false, 'the command is too long to judge against the deny rules behind its wrappers; no rule can allow it');
   }
+  const applicable = new Set(rules);
+  const hits = new Set<DenyPattern>();
+  for (const c of candidates) {
+    for (const v of denyIndex.for(firstWord(c))) {
+      if (!hits.has(v.owner) && applicable.has(v.owner.rule) && c.startsWith(v.head) && c.includes(v.needle) && globMatch(v.text, c)) hits.add(v.owner);
+    }
+  }
+  // Intersection is quadratic (pattern × text): its total work is bounded, as a count, so a
+  // decision takes the same answer on every machine.
+  let work = 0;
+  for (const c of wild) {
+    const first = firstWord(c);
+    for (const v of denyIndex.for(/[\uE000\uE001]/.test(first) ? undefined : first)) {
+      if (hits.has(v.owner) || !applicable.has(v.owner.rule) || !headFits(v.head, c)) continue;
+      work += (v.text.length + 1) * (c.length + 1);
+      if (work > WILD_WORK) return verdict(false, 'the wildcards in this command take too long to check against the deny rules; no rule can allow it');
+      if (globsIntersect(v.text, c)) hits.add(v.owner);
+    }
+  }
+  // The first in the policy's order decides; every one is named.
   let deny: DenyPattern | undefined;
-  for (const d of denyPatterns) {
-    const hit = d.variants.some(
-      (v) => candidates.some((c) => c.startsWith(v.head) && globMatch(v.text, c)) || wild.some((c) => headFits(v.head, c) && globsIntersect(v.text, c)),
-    );
-    if (hit) {
-      matched.set(d.rule.name, d.rule);
+  for (const rule of rules) {
+    for (const d of hits) {
+      if (d.rule !== rule) continue;
+      matched.set(rule.name, rule);
       deny ??= d;
     }
   }
@@ -259,10 +279,9 @@ function notNamed(seg: Segment, pattern: string, code: readonly CodeArgument[]):
   return [...new Set(missing)];
 }
 
-/** The literal text before a pattern's first wildcard: a text can match only if it starts so. */
-function literalHead(pattern: string): string {
-  const i = pattern.search(/[*?]/);
-  return i === -1 ? pattern : pattern.slice(0, i);
+function firstWord(text: string): string {
+  const space = text.indexOf(' ');
+  return space === -1 ? text : text.slice(0, space);
 }
 
 /** Whether a text with shell wildcards may start with `head`. */

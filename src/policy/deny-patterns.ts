@@ -61,3 +61,57 @@ function emptyStarsInside(pattern: string): string[] {
   }
   return out;
 }
+
+/** One widened spelling of a deny pattern, with the literal text every match starts with. */
+export interface DenyVariant<T> {
+  owner: T;
+  text: string;
+  head: string;
+  /** The longest literal run of the pattern: a text that lacks it cannot match (a fast first test). */
+  needle: string;
+}
+
+/**
+ * Deny variants by the first word they can match, so a command is tried against the patterns
+ * that name its program (and those that start with a wildcard), not against every pattern.
+ */
+export class DenyIndex<T> {
+  private readonly byWord = new Map<string, DenyVariant<T>[]>();
+  /** Variants whose literal head ends inside the first word (`reboot*`) or is empty (a leading wildcard). */
+  private readonly loose: DenyVariant<T>[] = [];
+  private readonly all: DenyVariant<T>[] = [];
+
+  add(owner: T, pattern: string): void {
+    for (const text of denyPatternVariants(pattern)) {
+      const head = literalHead(text);
+      const needle = text.split(/[*?]/).reduce((a, b) => (b.length > a.length ? b : a), '');
+      const v = { owner, text, head, needle };
+      this.all.push(v);
+      const space = head.indexOf(' ');
+      if (space === -1) this.loose.push(v);
+      else {
+        const word = head.slice(0, space);
+        const list = this.byWord.get(word);
+        if (list) list.push(v);
+        else this.byWord.set(word, [v]);
+      }
+    }
+  }
+
+  get size(): number {
+    return this.all.length;
+  }
+
+  /** The variants a text starting with `firstWord` may match; every variant when that word is unknown (wildcards). */
+  *for(firstWord: string | undefined): Iterable<DenyVariant<T>> {
+    if (firstWord === undefined) return yield* this.all;
+    yield* this.byWord.get(firstWord) ?? [];
+    yield* this.loose;
+  }
+}
+
+/** The literal text before a pattern's first wildcard: a text can match only if it starts so. */
+export function literalHead(pattern: string): string {
+  const i = pattern.search(/[*?]/);
+  return i === -1 ? pattern : pattern.slice(0, i);
+}

@@ -24,7 +24,7 @@ export interface Token {
 
 export type Lexed =
   /** `commands`: the tokens of each simple command, nested ones included; `others`: the rest. */
-  | { ok: true; commands: Token[][]; others: Token[] }
+  | { ok: true; commands: Token[][]; others: Token[]; parts: number }
   | { ok: false; at: number; reason: string };
 
 class Unmodeled extends Error {
@@ -63,7 +63,7 @@ export function lex(source: string, dialect: Dialect): Lexed {
   try {
     lexer.list(0, source.length, false);
     if (lexer.pending.length > 0) throw new Unmodeled(source.length, 'a heredoc without its end line');
-    return { ok: true, commands: lexer.commands, others: lexer.others };
+    return { ok: true, commands: lexer.commands, others: lexer.others, parts: lexer.parts };
   } catch (err) {
     if (err instanceof Unmodeled) return { ok: false, at: err.at, reason: err.reason };
     if (err instanceof RangeError) return { ok: false, at: 0, reason: 'the command nests too deeply' };
@@ -75,6 +75,8 @@ class Lexer {
   readonly commands: Token[][] = [];
   readonly others: Token[] = [];
   pending: PendingHeredoc[] = [];
+  /** Quoted strings and expansions inside words: the grammar makes a node of each. */
+  parts = 0;
 
   constructor(
     private readonly s: string,
@@ -166,12 +168,15 @@ class Lexer {
         if (i + 1 >= end) throw new Unmodeled(i, 'a backslash at the end of the command');
         i += 2;
       } else if (ch === "'") {
+        this.parts++;
         const close = this.s.indexOf("'", i + 1);
         if (close === -1 || close >= end) throw new Unmodeled(i, 'an unbalanced single quote');
         i = close + 1;
       } else if (ch === '"') {
+        this.parts++;
         i = this.doubleQuoted(i + 1, end);
       } else if (ch === '$') {
+        this.parts++;
         i = this.dollar(i, end, false);
       } else if (ch === '`') {
         i = this.backquoted(i, end);

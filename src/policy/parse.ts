@@ -9,8 +9,14 @@ import { createRequire } from 'node:module';
 import { Language, Parser, type Node } from 'web-tree-sitter';
 import { compileWasmWithoutTierUp } from '../memory.js';
 import { DEFAULTS } from '../defaults.js';
-import { lex, signature, type Dialect, type Token } from './lexer.js';
+import { lex, signature, type Dialect, type Lexed, type Token } from './lexer.js';
 import { decodeWord, quoteWord, wildForm } from './words.js';
+
+/** Past these a command is denied unread: no person types more into one command line. */
+const MAX_TOKENS = 1024;
+const MAX_COMMANDS = 256;
+/** A command the strict lexer cannot read is given to the grammar for a precise reason only up to this length. */
+const LONG_UNREADABLE = 4096;
 
 /** Constructs that are denied unless an allow rule names them explicitly. */
 export type Feature = 'substitution' | 'process_substitution' | 'expansion' | 'redirection' | 'heredoc' | 'assignment';
@@ -102,6 +108,16 @@ function parseCommand(parser: Parser, command: string, dialect: Dialect): ParseR
   if (continuation) {
     return { ok: false, reason: `the command continues a line with a backslash at offset ${continuation.index}; write it on one line` };
   }
+  // The strict lexer is linear and reads first: it bounds what the grammar (far slower per
+  // token) and the rules are given, so no command of any shape takes long to decide.
+  const shell = lex(command, dialect);
+  if (shell.ok) {
+    const tokens = shell.commands.reduce((n, c) => n + c.length, shell.others.length + shell.parts);
+    if (tokens > MAX_TOKENS) return { ok: false, reason: `the command has ${tokens} words, operators and quoted parts; at most ${MAX_TOKENS} are judged` };
+    if (shell.commands.length > MAX_COMMANDS) return { ok: false, reason: `the command has ${shell.commands.length} simple commands; at most ${MAX_COMMANDS} are judged` };
+  } else if (command.length > LONG_UNREADABLE) {
+    return { ok: false, reason: lexReason(shell, dialect) };
+  }
   const tree = parser.parse(command);
   if (!tree) return { ok: false, reason: 'the command could not be parsed' };
   try {
@@ -112,7 +128,7 @@ function parseCommand(parser: Parser, command: string, dialect: Dialect): ParseR
     walkList(root, { nested: false, out, log });
     if (out.length === 0) return { ok: false, reason: 'the command has nothing to run (only comments?)' };
     if (out.some((seg) => seg.unsupported)) return { ok: true, segments: out };
-    const disagreement = compareWithShell(command, dialect, root, log);
+    const disagreement = compareWithShell(shell, dialect, root, log);
     if (disagreement) return { ok: false, reason: disagreement };
     return { ok: true, segments: out };
   } catch (err) {
@@ -158,10 +174,9 @@ interface Walk {
  * The grammar's reading against the pinned shell's (lexer.ts): the same simple commands made of
  * the same words, operators, comments and heredoc ends at the same offsets, or a reason to deny.
  */
-function compareWithShell(command: string, dialect: Dialect, root: Node, log: TokenLog): string | undefined {
-  const shell = lex(command, dialect);
-  const name = dialect === 'bash' ? 'bash' : 'sh';
-  if (!shell.ok) return `the command cannot be judged as ${name} reads it: ${shell.reason} (offset ${shell.at})`;
+function compareWithShell(shell: Lexed, dialect: Dialect, root: Node, log: TokenLog): string | undefined {
+  const name = dialect;
+  if (!shell.ok) return lexReason(shell, dialect);
   const others = [...log.others];
   const leaves = (n: Node): void => {
     if (n.type === 'comment') others.push({ kind: 'comment', start: n.startIndex, end: n.endIndex });
@@ -174,6 +189,10 @@ function compareWithShell(command: string, dialect: Dialect, root: Node, log: To
   if (ours.length === theirs.length && ours.every((line, i) => line === theirs[i])) return undefined;
   const at = firstDifference(ours, theirs);
   return `${name} would split this command differently from how it reads here${at === undefined ? '' : ` (near offset ${at})`}; write it more plainly`;
+}
+
+function lexReason(shell: Lexed & { ok: false }, dialect: Dialect): string {
+  return `the command cannot be judged as ${dialect} reads it: ${shell.reason} (offset ${shell.at})`;
 }
 
 /** The offset of the first token the two signatures disagree on. */

@@ -1,0 +1,75 @@
+/**
+ * Decision cost: how long `decide` takes for ordinary commands and for inputs built to be slow
+ * (up to the 16 KiB limit), with the example policy. The reference is the decision of `uptime`
+ * measured in the same run, so the ratios hold across machines.
+ */
+import { readFileSync } from 'node:fs';
+import { shellParser } from '../src/commands/context.js';
+import { loadPolicy } from '../src/config/load-policy.js';
+import { createPolicyEngine } from '../src/policy/decide.js';
+import { median, type Section } from './stats.js';
+
+const LIMIT = 16 * 1024;
+const repeat = (head: string, arg: string, sep = ' ') => (head + (sep + arg).repeat(LIMIT)).slice(0, LIMIT);
+const joined = (part: string, sep: string) => Array.from({ length: LIMIT }, () => part).join(sep).slice(0, LIMIT);
+
+/** Inputs built to be slow: wrappers with wildcard arguments, option abbreviations, nesting, long words. */
+export const ADVERSARIAL: Record<string, string> = {
+  'four wrappers, ? arguments': Array.from({ length: 4 }, () => repeat('timeout', '?').slice(0, LIMIT / 4 - 2)).join('; '),
+  'sudo, wildcard words': repeat('sudo', 'a?'),
+  'find, /* arguments': repeat('find', '/*'),
+  'one long wildcard word': `ls ${'?'.repeat(LIMIT - 3)}`,
+  'short wildcard words': repeat('ls', '/e?c/s?a*'),
+  'option abbreviations': repeat('journalctl', '--r'),
+  'bundled short options': repeat('systemctl', '-qHM'),
+  'many segments': joined('ls -l', ';'),
+  'pipeline of wrappers': joined('sudo ls', '|'),
+  'nested sh -c': `sh -c ${"'sh -c \"sh -c uptime\"'".padEnd(40)}`,
+  'deep substitutions': `${'$('.repeat(2000)}uptime${')'.repeat(2000)}`,
+  'long quoted word': `grep '${'x'.repeat(LIMIT - 10)}'`,
+  'long heredoc': `cat <<'EOF'\n${'line\n'.repeat((LIMIT - 30) / 5)}EOF`,
+  'unbalanced quotes': `echo ${"'a".repeat(LIMIT / 2 - 3)}`,
+};
+
+function ordinary(): string[] {
+  const cases = readFileSync('policies/tests/default.yml', 'utf8').match(/command: "((?:[^"\\]|\\.)*)"/g) ?? [];
+  return cases.map((c) => JSON.parse(c.slice('command: '.length)) as string);
+}
+
+function timeOne(run: () => unknown): number {
+  const t0 = performance.now();
+  run();
+  return performance.now() - t0;
+}
+
+export async function decisionCost(): Promise<Section> {
+  const engine = createPolicyEngine(loadPolicy('policies/default.yml'), await shellParser());
+  const host = { alias: 'web1', tags: ['web', 'prod'] };
+  // Each timing decides a command not seen before (the engine caches parses): a trailing space differs.
+  let n = 0;
+  const decide = (cmd: string) => timeOne(() => engine.decide(host, `${cmd}${' '.repeat(n++ % 7)}`));
+  for (let i = 0; i < 200; i++) decide('uptime');
+  for (const c of [...ordinary(), ...Object.values(ADVERSARIAL)]) decide(c.slice(0, LIMIT - 8));
+  const reference = median(Array.from({ length: 500 }, () => decide('uptime')));
+  const typical = ordinary().flatMap((c) => Array.from({ length: 20 }, () => decide(c)));
+  typical.sort((a, b) => a - b);
+  const p99 = typical[Math.floor(typical.length * 0.99)] as number;
+  const rows = Object.entries(ADVERSARIAL).map(([name, cmd]) => {
+    const ms = Array.from({ length: 5 }, () => decide(cmd.slice(0, LIMIT - 8)));
+    return { name, bytes: Buffer.byteLength(cmd), max: Math.max(...ms), med: median(ms) };
+  });
+  const worst = Math.max(...rows.map((r) => r.max));
+  return {
+    title: `Policy decision cost (example policy; reference: deciding "uptime", ${reference.toFixed(3)} ms)`,
+    table: [
+      '| input | bytes | median ms | max ms | max × reference |',
+      '|---|---:|---:|---:|---:|',
+      `| ${typical.length / 20} ordinary commands ×20, p99 | — | ${median(typical).toFixed(3)} | ${p99.toFixed(3)} | ${(p99 / reference).toFixed(0)} |`,
+      ...rows.map((r) => `| ${r.name} | ${r.bytes} | ${r.med.toFixed(2)} | ${r.max.toFixed(2)} | ${(r.max / reference).toFixed(0)} |`),
+    ],
+    bars: [
+      { bar: 'ordinary decision p99 ≤ 5 ms', met: p99 <= 5, figure: `${p99.toFixed(2)} ms` },
+      { bar: 'any decision ≤ 50 ms', met: worst <= 50, figure: `${worst.toFixed(1)} ms` },
+    ],
+  };
+}
