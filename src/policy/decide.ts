@@ -7,7 +7,7 @@ import type { PolicyRule, PolicySet } from '../config/load-policy.js';
 import { BUILTIN_DENY_SUBSTRINGS, EVALUATING_BUILTINS, WRAPPER_COMMANDS } from './builtin.js';
 import { DenyIndex } from './deny-patterns.js';
 import type { Decision, SegmentVerdict } from './decision.js';
-import { globMatch, globsIntersect, hasWildcard } from '../glob.js';
+import { globMatch, globsIntersect } from '../glob.js';
 import { effectiveLimits, type HostRef } from './limits.js';
 import { compileNetwork, type NetworkCheck } from './network.js';
 import type { Dialect } from './lexer.js';
@@ -268,8 +268,9 @@ function judge(seg: Segment, rules: PolicyRule[], denyIndex: DenyIndex<DenyPatte
  */
 function notNamed(seg: Segment, pattern: string, code: readonly CodeArgument[]): string[] {
   const missing = seg.features.filter((f) => !FEATURE_MARKERS[f].named(pattern)).map((f) => FEATURE_MARKERS[f].label);
-  const literal = new Set(pattern.split(' ').filter((w) => !hasWildcard(w)));
-  const named = (i: number) => literal.has(quoteWord(seg.argv[i] as string));
+  // A quoted word may hold spaces (`awk '{print $1}'`): look for it whole, between spaces.
+  const padded = ` ${pattern} `;
+  const named = (i: number) => padded.includes(` ${quoteWord(seg.argv[i] as string)} `);
   for (const at of commandPositions(seg.argv)) {
     if (mustBeNamed(seg.argv[at] as string) && !named(at)) missing.push(`"${quoteWord(seg.argv[at] as string)}" (it runs other commands or evaluates its arguments)`);
   }

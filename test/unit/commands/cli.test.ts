@@ -15,7 +15,7 @@ describe('sshgate check', () => {
     const r = await cli('check');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/5 hosts: bastion, web1, web2, db1, stg-app-1/);
-    expect(r.out).toMatch(/9 rules: 4 allow, 5 deny/);
+    expect(r.out).toMatch(/11 rules: 4 allow, 7 deny/);
     expect(r.out).toMatch(/any matching deny rule wins/);
     expect(r.out).toMatch(/\nOK\n$/);
   });
