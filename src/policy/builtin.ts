@@ -35,6 +35,11 @@ export const WRAPPER_COMMANDS: ReadonlySet<string> = new Set([
   'tclsh', 'wish', 'expect', 'Rscript', 'julia', 'pwsh', 'osascript', 'jshell', 'deno', 'bun', 'tsx', 'ts-node', 'nodejs',
   'python3.11', 'python3.12', 'python3.13', 'pypy', 'pypy3', 'perl5', 'irb', 'erl', 'escript', 'guile', 'sbcl', 'ghci', 'gdb',
   'yash', 'posh', 'rbash', 'elvish', 'nu', 'xonsh', 'rc', 'es', 'oksh', 'loksh', 'pdksh', 'ksh93', 'scsh',
+  'numactl', 'prlimit', 'cgexec', 'chpst', 'setarch', 'linux32', 'linux64', 'faketime', 'proxychains', 'proxychains4',
+  'torsocks', 'rlwrap', 'unbuffer', 'catchsegv', 'valgrind', 'ltrace', 'perf', 'systemd-cat', 'dbus-launch', 'xvfb-run',
+  'daemonize', 'start-stop-daemon', 'run-parts', 'make', 'vim', 'vi', 'nvim', 'ex', 'view', 'ed', 'emacs', 'less', 'more',
+  'most', 'man', 'pager', 'editor', 'sensible-editor', 'sensible-pager', 'ip', 'schroot', 'lxc-attach', 'toolbox',
+  'distrobox', 'flatpak', 'snap', 'nix-shell', 'fakeroot', 'fakechroot', 'eatmydata', 'caffeinate', 'sem',
 ]);
 
 /**
@@ -96,7 +101,13 @@ export const CODE_FLAGS: Readonly<Record<string, readonly string[]>> = {
   bind: ['-x'],
   hash: ['-p'],
   expect: ['-c'],
-  busybox: [],
+  git: ['-c', '--config-env', '--exec-path', '--upload-pack', '--receive-pack'],
+  rsync: ['-e', '--rsh', '--rsync-path'],
+  scp: ['-S', '-o'],
+  sftp: ['-S', '-o'],
+  tar: ['--to-command', '-I', '--use-compress-program', '--checkpoint-action', '--info-script', '-F', '--new-volume-script', '--rsh-command'],
+  sort: ['--compress-program'],
+  zip: ['-TT', '--unzip-command'],
 };
 
 /** Programs whose first operand is code unless a flag brings the code in (awk 'BEGIN{…}', sed 's/…/e'). */
