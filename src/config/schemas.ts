@@ -59,6 +59,12 @@ const Address = z
 
 // ---------------------------------------------------------------- config/servers.yml
 
+/** The shell that runs a host's commands, whatever the account's login shell is. */
+export const HostShell = z.enum(['bash', 'sh'], {
+  error: 'expected bash (commands run under /bin/bash --noprofile --norc) or sh (under /bin/sh)',
+});
+export type HostShell = z.infer<typeof HostShell>;
+
 export const HostEntry = strict({
   alias: Alias,
   host: Address,
@@ -68,6 +74,7 @@ export const HostEntry = strict({
   tags: z.array(Tag).default([]),
   description: z.string().max(1000).default(''),
   jump: optional(Alias),
+  shell: HostShell.default('bash'),
 });
 export type HostEntry = z.infer<typeof HostEntry>;
 

@@ -113,6 +113,7 @@ export class Gateway {
       user: host.user ?? cred?.username ?? null,
       tags: host.tags,
       description: host.description,
+      shell: host.shell,
       jump_chain: jumpChain(inventory, host.alias).slice(0, -1),
       credential: host.credentials,
       auth_methods: methods,

@@ -3,7 +3,7 @@
  * them as their input and output schemas, and the handlers' types are inferred from them.
  */
 import { z } from 'zod';
-import { Alias, Tag } from '../config/schemas.js';
+import { Alias, HostShell, Tag } from '../config/schemas.js';
 import { LimitsSchema, SegmentVerdict } from '../policy/decision.js';
 import { FINAL_STATES } from '../tasks/task-manager.js';
 
@@ -33,6 +33,7 @@ export const DescribeHostResult = z.object({
   user: z.string().nullable(),
   tags: z.array(z.string()),
   description: z.string(),
+  shell: HostShell.describe('the shell that runs commands there: bash (/bin/bash --noprofile --norc) or sh (/bin/sh), whatever the login shell'),
   jump_chain: z.array(z.string()).describe('the hops from the first jump host to this host'),
   credential: z.string().describe('the name of the credential entry; never its secret'),
   auth_methods: z.array(z.enum(['key', 'agent', 'password'])),

@@ -30,7 +30,7 @@ export function runCase(engine: PolicyEngine, inventory: Inventory, c: LocatedCa
 export function decideCase(engine: PolicyEngine, inventory: Inventory, c: PolicyCase): Decision | undefined {
   const host = inventory.byAlias.get(c.alias);
   if (c.tags) {
-    const stand = host ?? { alias: c.alias, host: '', port: 22, credentials: '', tags: [], description: '' };
+    const stand = host ?? { alias: c.alias, host: '', port: 22, credentials: '', tags: [], description: '', shell: 'bash' as const };
     return decideForHost(engine, { ...stand, tags: c.tags }, c.command);
   }
   return host ? decideForHost(engine, host, c.command) : undefined;

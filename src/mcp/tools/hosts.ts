@@ -18,7 +18,7 @@ export function registerHostTools(tools: ToolRegistry, gateway: Gateway): void {
   tools.register({
     name: 'ssh_describe_host',
     title: 'Describe a host',
-    description: 'Show one host: address, port, user, tags, jump chain, effective limits and the policy rules that apply to it. Connects to nothing; shows no secret.',
+    description: 'Show one host: address, port, user, tags, the shell its commands run under (bash or sh), jump chain, effective limits and the policy rules that apply to it. Connects to nothing; shows no secret.',
     input: DescribeHostInput,
     output: DescribeHostResult,
     annotations: READ_ONLY,

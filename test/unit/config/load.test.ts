@@ -49,7 +49,7 @@ describe('the inventory loader', () => {
       'hosts:\n  - alias: web1\n    host: 10.0.0.1\n    prot: 22\n    credentials: k\n  - alias: "bad alias"\n    host: x\n    port: "22"\n    credentials: k\n',
     );
     expect(errors).toEqual([
-      'servers.yml:4:5: unknown key "prot"; expected one of: alias, host, port, user, credentials, tags, description, jump',
+      'servers.yml:4:5: unknown key "prot"; expected one of: alias, host, port, user, credentials, tags, description, jump, shell',
       expect.stringMatching(/^servers\.yml:6:12: hosts\[1\]\.alias: an alias is 1 to 100/),
       expect.stringMatching(/^servers\.yml:8:11: hosts\[1\]\.port: .*expected number/),
     ]);
@@ -106,6 +106,15 @@ describe('the inventory loader', () => {
     // Names with digits elsewhere, and plain addresses, are what they look like.
     const ok = writeTree({ 'servers.yml': 'hosts:\n  - { alias: a, host: web01.example, credentials: k }\n  - { alias: b, host: 10.0.0.11, credentials: k }\n  - { alias: c, host: 3com.example, credentials: k }\n', 'credentials.yml': CREDS });
     expect(loadInventory({ configDir: ok, keysDir: join(ok, 'keys') }).hosts).toHaveLength(3);
+  });
+
+  it('takes shell: bash or sh, bash by default, and names both choices for anything else', () => {
+    const ok = writeTree({ 'servers.yml': 'hosts:\n  - { alias: a, host: h.example, credentials: k }\n  - { alias: b, host: h.example, credentials: k, shell: sh }\n', 'credentials.yml': CREDS });
+    expect(loadInventory({ configDir: ok, keysDir: join(ok, 'keys') }).hosts.map((h) => h.shell)).toEqual(['bash', 'sh']);
+    for (const shell of ['zsh', '/bin/bash', 'Bash', '""', '1']) {
+      const errors = inventoryErrors(`hosts:\n  - alias: a\n    host: h.example\n    credentials: k\n    shell: ${shell}\n`);
+      expect(errors, shell).toEqual([expect.stringMatching(/^servers\.yml:5:12: hosts\[0\]\.shell: expected bash \(commands run under \/bin\/bash --noprofile --norc\) or sh \(under \/bin\/sh\)$/)]);
+    }
   });
 
   it('says a host has no user when neither it nor its credential names one', () => {

@@ -9,7 +9,7 @@ import { tempDir } from '../../support/policy.js';
 
 let keysDir: string;
 let secretsDir: string;
-const host: HostEntry = { alias: 'web1', host: '10.0.0.1', port: 22, credentials: 'k', tags: [], description: '' };
+const host: HostEntry = { alias: 'web1', host: '10.0.0.1', port: 22, credentials: 'k', tags: [], description: '', shell: 'bash' };
 const cred = (c: Partial<CredentialEntry>): CredentialEntry => ({ name: 'k', agent: false, username: 'deploy', ...c });
 
 beforeAll(() => {
