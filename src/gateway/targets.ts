@@ -53,6 +53,7 @@ export function targetFor(host: HostEntry, ctx: TargetContext, seen: string[] = 
     alias: host.alias,
     host: host.host,
     port: host.port,
+    shell: host.shell,
     auth: authFor(host, cred, ctx),
     hostKeys: ctx.hostKeys,
     checkAddress: (address) => {

@@ -14,6 +14,7 @@ import { SshgateError } from '../errors.js';
 import type { AuthConfig } from './auth.js';
 import { openConnection } from './connect.js';
 import { ChannelRefused, DEFAULT_GRACE_MS, ExecFailed, execOnConnection, graceFor, NotConnected, type ExecOutcome } from './exec.js';
+import { pinnedCommand, type HostShell } from './interpreter.js';
 import type { HostKeyChecker } from './known-hosts-file.js';
 import { PidLineReader, pidMarker, sweepScript, withPidLine } from './sweep.js';
 
@@ -22,6 +23,8 @@ export interface HostTarget {
   host: string;
   port: number;
   auth: AuthConfig;
+  /** The shell that runs commands there, whatever the login shell (see interpreter.ts). */
+  shell: HostShell;
   /** The first hop, itself a target (chains allowed). */
   jump?: HostTarget;
   hostKeys: HostKeyChecker;
@@ -276,7 +279,8 @@ export class ConnectionPool {
     const marker = pidMarker();
     const reader = new PidLineReader(marker);
     let sweep: Promise<void> | undefined;
-    const outcome = await execOnConnection(conn.client, withPidLine(command, marker), {
+    // The marker's `$$` is the pinned shell's pid, which is the pid sshd started.
+    const outcome = await execOnConnection(conn.client, pinnedCommand(target.shell, withPidLine(command, marker)), {
       signal: x.signal,
       graceMs: grace,
       stdout: (d) => {
@@ -304,7 +308,8 @@ export class ConnectionPool {
   private sweep(conn: Conn, target: HostTarget, pid: number, graceMs: number): { listed: Promise<void>; done: Promise<void> } {
     let listed!: () => void;
     const listedP = new Promise<void>((r) => (listed = r));
-    const script = sweepScript(pid, graceMs);
+    // POSIX sh, whatever the host's shell is.
+    const script = pinnedCommand('sh', sweepScript(pid, graceMs));
     const runOn = (client: Client) =>
       new Promise<boolean>((resolve) => {
         try {

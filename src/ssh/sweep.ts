@@ -6,8 +6,9 @@
  * on a second channel: list the command's processes while the tree is intact, TERM them, KILL what
  * is left after the grace period.
  *
- * sshd starts each command's shell with setsid(), so the shell's pid is also the session id of
- * everything the command starts, and Linux does not hand that number to a new process while any
+ * sshd starts each command's login shell with setsid(), and the login shell execs the pinned
+ * shell (interpreter.ts), which keeps that pid: so the pinned shell's pid is also the session id
+ * of everything the command starts, and Linux does not hand that number to a new process while any
  * member of the session lives. The sweep takes every process of that session — also when the
  * shell itself has exited — and, only while the shell still leads its session, the descendants
  * that moved to sessions of their own.
@@ -19,7 +20,10 @@ export function pidMarker(): string {
   return `sshgate-pid-${randomBytes(6).toString('hex')}`;
 }
 
-/** What the command is prefixed with, so that its shell prints `<marker> <pid>` first. */
+/**
+ * What the command is prefixed with, so that its shell prints `<marker> <pid>` first. It runs in
+ * the pinned shell, never the login shell (fish has no `$$`).
+ */
 export function withPidLine(command: string, marker: string): string {
   return `echo ${marker} $$; ${command}`;
 }

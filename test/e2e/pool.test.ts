@@ -17,6 +17,7 @@ beforeAll(async () => {
     alias: h.alias,
     host: h.host,
     port: h.port,
+    shell: 'bash',
     auth: { username: fleet.user, privateKey: readFileSync(fleet.userKeyPath) },
     hostKeys: { path: fleet.knownHostsPath, verify: (host, port, key) => verifyHostKey(known, host, port, key) },
   };
