@@ -4,7 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/commands/dispatch.js';
-import { errorBody, goneWithin, removeConfig, startGate, writeConfig, type Gate, presentWithin } from '../support/mcp.js';
+import { endedWithin, errorBody, goneWithin, removeConfig, startGate, writeConfig, type Gate, presentWithin } from '../support/mcp.js';
 import { closedPort, startFleet, type Fleet } from '../support/sshd.js';
 
 interface RunResult {
@@ -149,6 +149,7 @@ describe('ssh_run', () => {
     const c = await gate.ok('ssh_cancel', { task_id: r.task_id });
     expect(c).toMatchObject({ task_id: r.task_id, result: 'cancelled' });
     expect(await goneWithin(fleet.user, 'sleep 30[01]', 3000)).toBe(true);
+    expect(await endedWithin(gate, r.task_id)).toBe('cancelled');
     const again = await gate.ok('ssh_cancel', { task_id: r.task_id });
     expect(again).toMatchObject({ result: 'already_finished', state: 'cancelled' });
   });

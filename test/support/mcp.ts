@@ -155,6 +155,19 @@ export async function goneWithin(user: string, pattern: string, ms: number): Pro
   }
 }
 
+/**
+ * The task's state once it has ended, or the state it is still in after `ms`: a cancel returns at
+ * once, and the task ends when its channel has closed and its sweep has finished.
+ */
+export async function endedWithin(gate: Gate, taskId: string, ms = 5000): Promise<string> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const { state } = await gate.ok<{ state: string }>('ssh_get_task_status', { task_id: taskId });
+    if (!['queued', 'running'].includes(state) || Date.now() > deadline) return state;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** The `{ code, message, hint }` of a tool error, from its JSON text. */
 export function errorBody(r: CallToolResult): { code: string; message: string; hint?: string } {
   const first = r.content[0];
