@@ -20,6 +20,10 @@ export interface HostSpec {
   jump?: string;
   /** A credential name; `fleet` (the fleet's own key) by default. */
   credentials?: string;
+  /** The login user, instead of the credential's (the fleet's users differ by login shell). */
+  user?: string;
+  /** servers.yml `shell:`; absent: the default. */
+  shell?: 'bash' | 'sh';
 }
 
 export interface GateConfig {
@@ -48,7 +52,7 @@ export function writeConfig(fleet: Fleet, c: GateConfig): string {
   mkdirSync(join(dir, 'policies'));
   copyFileSync(fleet.userKeyPath, join(config, 'keys', 'fleet'));
   const hosts = c.hosts.map((h) =>
-    `  - { alias: ${h.alias}, host: "${h.host}", port: ${h.port}, credentials: ${h.credentials ?? 'fleet'}, tags: [${(h.tags ?? ['test']).join(', ')}]${h.jump ? `, jump: ${h.jump}` : ''} }`,
+    `  - { alias: ${h.alias}, host: "${h.host}", port: ${h.port}, credentials: ${h.credentials ?? 'fleet'}, tags: [${(h.tags ?? ['test']).join(', ')}]${h.jump ? `, jump: ${h.jump}` : ''}${h.user ? `, user: ${h.user}` : ''}${h.shell ? `, shell: ${h.shell}` : ''} }`,
   );
   writeFileSync(join(config, 'servers.yml'), `hosts:\n${hosts.join('\n')}\n`);
   for (const [name, source] of Object.entries(c.keys ?? {})) copyFileSync(source, join(config, 'keys', name));

@@ -7,7 +7,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 export const SSHD = '/usr/sbin/sshd';
 /**
@@ -15,6 +15,15 @@ export const SSHD = '/usr/sbin/sshd';
  * separated child, and then refuses "signal" channel requests, so cancellation could not be tested.
  */
 export const TEST_USER = 'sshgate-test';
+
+/**
+ * The fleet's user whose login shell is `shell` (a path): `sshgate-test-<name>`. Every fleet user
+ * logs in with the fleet's key (authorized_keys is one file for all), so a test picks the login
+ * shell by the host's `user:`.
+ */
+export function shellUser(shell: string): string {
+  return `${TEST_USER}-${basename(shell)}`;
+}
 const PER_PROCESS = 16;
 
 export interface FleetHost {
@@ -46,6 +55,8 @@ export interface FleetOptions {
   maxSessions?: number;
   /** Accept password logins too (the test user's password is set by the test). */
   passwordAuthentication?: boolean;
+  /** Login shells (paths) to have a user each, `shellUser(shell)`, besides TEST_USER's bash. */
+  loginShells?: string[];
 }
 
 export async function startFleet(count: number, options: FleetOptions = {}): Promise<Fleet> {
@@ -54,6 +65,7 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
   chmodSync(dir, 0o755);
   const user = TEST_USER;
   ensureUser(user);
+  for (const shell of options.loginShells ?? []) ensureUser(shellUser(shell), shell);
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const keygen = (file: string) => execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'sshgate-test', '-f', file]);
   keygen(join(dir, 'host_ed25519'));
@@ -150,13 +162,18 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
   return fleet;
 }
 
-/** Creates the login user if needed; sshd refuses even key logins for a locked account. */
-export function ensureUser(user: string): void {
+/**
+ * Creates the login user if needed, with `shell` as its login shell (set again if it differs);
+ * sshd refuses even key logins for a locked account.
+ */
+export function ensureUser(user: string, shell = '/bin/bash'): void {
+  let entry = '';
   try {
-    execFileSync('id', [user], { stdio: 'ignore' });
+    entry = execFileSync('getent', ['passwd', user], { encoding: 'utf8' }).trim();
   } catch {
-    execFileSync('useradd', ['--create-home', '--shell', '/bin/bash', user]);
+    execFileSync('useradd', ['--create-home', '--shell', shell, user]);
   }
+  if (entry && entry.split(':')[6] !== shell) execFileSync('usermod', ['--shell', shell, user]);
   const status = execFileSync('passwd', ['-S', user], { encoding: 'utf8' }).split(' ')[1];
   if (status === 'L') execFileSync('usermod', ['-p', '*', user]);
 }
