@@ -41,7 +41,7 @@ export interface GateConfig {
 export const ALLOW_ALL_POLICY = `
 rules:
   - { name: "no reboots", action: deny, commands: ["reboot*", "shutdown*"] }
-  - { name: "tests run anything else", action: allow, commands: ["*", "* > *", "* 2>&1", "*$(*)*", "*\${*}*", "*$*"] }
+  - { name: "tests run anything else", action: allow, commands: ["*", "* > *", "* 2>&1", "*$(*)*", "*\${*}*", "*$*", "wait"] }
 `;
 
 /** Writes config/ (servers, credentials, keys, known_hosts) and policies/ for the fleet. */
