@@ -1,9 +1,15 @@
 /**
- * Names the class of trouble a hit belongs to, from the text of the line, so a run's hits can be
- * counted by what the engine must learn. The first class that matches wins, in the order below:
- * the ways the grammar misreads the line come first (they hide everything after them), then the
- * builtins that run their arguments, then the wrappers. A hit that matches none is `other`, to be
- * looked at by hand.
+ * Names the class of trouble a hit belongs to, so a run's hits can be counted by what the engine
+ * must learn. Each class recognises its signature in the line; the classes that read the line
+ * differently from the shell also know a repair: the line rewritten so that the engine reads it
+ * as the shell does (`\<tab>#` → `\<tab>\#`, `&>` → `& >` for dash, a bracket class → `?`).
+ *
+ * When a line shows several signatures, the cause is the first class whose repair alone makes the
+ * engine deny the line: in `echo ==⏎cat SEC[[:upper:]]ET` the == joins the lines, but the secret
+ * is read because of the bracket class. Without a way to ask the engine, or when no single repair
+ * does it, the first matching class wins, in the order below: grammar misreadings first (they hide
+ * what follows), then builtins that run their arguments, then wrappers. A hit that matches no
+ * class is `other`, to be looked at by hand.
  */
 import type { Shell } from './engine.js';
 
@@ -12,50 +18,93 @@ export interface HitClass {
   /** What the engine misses, in one sentence. */
   what: string;
   test: (line: string, shell: Shell) => boolean;
+  /** The line as the engine would have to read it to see what the shell runs. */
+  repair?: (line: string, shell: Shell) => string;
 }
 
 const WRAPPER = '(?:timeout|env|nice|nohup|sudo|xargs|command|builtin)';
 /** A wrapper, its options, numbers, assignments and further wrappers, then a word with a wildcard. */
 const WRAPPED_GLOB = new RegExp(`(?:^|[\\s;&|])${WRAPPER}\\s+(?:(?:-\\S*|\\d\\S*|[A-Z]+|\\w+=\\S*|${WRAPPER})\\s+)*[^\\s-]\\S*[?*[]`);
+/** An unescaped backslash (after an even number of backslashes), then a blank, then #. */
+const ESCAPED_BLANK_HASH = /((?:^|[^\\])(?:\\\\)*\\[ \t])#/g;
+const FD_OP_HASH = /([<>]&[-0-9]*)#/g;
+const TEST_WORD = /(^|[\s;&|])(==|=~|!=)(?=$|[\s;&|\\])/g;
+const SPECIAL_BRACKET = /\[(?:\[[:=.]|!?\]|\^\])/;
 
-/** An unescaped backslash (one preceded by an even number of backslashes), then `tail`. */
-const escaped = (tail: string) => new RegExp(`(?:^|[^\\\\])(?:\\\\\\\\)*\\\\${tail}`);
+/** Every bracket expression `[…]` (classes, equivalence classes, collating symbols, a leading `]`) as `?`. */
+function bracketsAsQuestionMarks(line: string): string {
+  let out = '';
+  for (let i = 0; i < line.length; i++) {
+    const end = line[i] === '[' ? bracketEnd(line, i) : -1;
+    if (end === -1) out += line[i];
+    else {
+      out += '?';
+      i = end;
+    }
+  }
+  return out;
+}
+
+/** The index of the `]` that closes the bracket expression opened at `start`, or -1. */
+function bracketEnd(s: string, start: number): number {
+  let i = start + 1;
+  if (s[i] === '!' || s[i] === '^') i++;
+  if (s[i] === ']') i++;
+  while (i < s.length) {
+    const c = s[i];
+    if (c === ']') return i;
+    if (c === '/' || c === '\n' || c === ' ') return -1;
+    if (c === '[' && (s[i + 1] === ':' || s[i + 1] === '=' || s[i + 1] === '.')) {
+      const close = s.indexOf(`${s[i + 1]}]`, i + 2);
+      if (close === -1) return -1;
+      i = close + 2;
+    } else i++;
+  }
+  return -1;
+}
 
 export const CLASSES: readonly HitClass[] = [
   {
     name: 'escaped-blank-comment',
     what: 'after a backslash-escaped blank (\\<space>, \\<tab>) a # is part of the word to the shell; the grammar starts a comment there',
-    test: (l) => escaped('[ \\t]#').test(l),
+    test: (l) => new RegExp(ESCAPED_BLANK_HASH.source).test(l),
+    repair: (l) => l.replace(ESCAPED_BLANK_HASH, '$1\\#'),
   },
   {
     name: 'fd-op-comment',
     what: 'in <&-# / >&-# / 2>&1# the # is part of the redirection word to the shell (dash: always); the grammar starts a comment',
-    test: (l) => /[<>]&[-0-9]*#/.test(l),
+    test: (l) => new RegExp(FD_OP_HASH.source).test(l),
+    repair: (l) => l.replace(FD_OP_HASH, '$1\\#'),
   },
   {
     name: 'dash-ampersand-redirect',
-    what: 'dash reads &> as & (background) then >: the words after the target are a second command',
+    what: 'dash reads &> as & (background) then >: the target is created, and the words after it are a second command',
     test: (l, shell) => shell === 'sh' && /&>/.test(l),
+    repair: (l, shell) => (shell === 'sh' ? l.replace(/&>/g, '& >') : l),
   },
   {
     name: 'test-operator-words',
     what: 'a == / =~ / != word outside [[ ]] is an argument to the shell; the grammar reads a test expression that swallows the newline and what follows',
-    test: (l) => /(?:^|[\s;&|])(?:==|=~|!=)(?:$|[\s;&|\\])/.test(l),
+    test: (l) => new RegExp(TEST_WORD.source).test(l),
+    repair: (l) => l.replace(TEST_WORD, "$1'$2'"),
   },
   {
     name: 'nested-backquote',
     what: 'an escaped backquote inside backquotes opens a nested command substitution; the grammar reads a literal',
     test: (l) => /`[^`]*\\`/.test(l),
+    repair: (l) => l.replace(/\\`([^`\\]*)\\`/g, '$($1)'),
   },
   {
     name: 'backquote-in-expansion',
     what: 'backquotes in the word of ${x-…} / ${x:-…} / ${x=…} run when the expansion is taken; the grammar sees no substitution there',
     test: (l) => /\$\{[^}]*`/.test(l),
+    repair: (l) => l.replace(/(\$\{[^}`]*)`([^`]*)`/g, '$1$($2)'),
   },
   {
     name: 'multi-digit-fd',
     what: 'dash takes only one digit as a redirection fd: 12>x is the word 12 then >x',
     test: (l, shell) => shell === 'sh' && /(?:^|[\s;&|])\d{2,}[<>]/.test(l),
+    repair: (l, shell) => (shell === 'sh' ? l.replace(/((?:^|[\s;&|])\d{2,})([<>])/g, '$1 $2') : l),
   },
   {
     name: 'wrapped-glob',
@@ -65,12 +114,14 @@ export const CLASSES: readonly HitClass[] = [
   {
     name: 'bracket-glob',
     what: 'a bracket expression with a class, equivalence class or collating symbol ([[:alpha:]], [[=c=]], [[.c.]]) or a leading ] is one character to the shell; the engine ends it at its first ], so deny rules miss the names it matches',
-    test: (l) => /\[(?:\[[:=.]|!?\]|\^\])/.test(l),
+    test: (l) => SPECIAL_BRACKET.test(l),
+    repair: bracketsAsQuestionMarks,
   },
   {
     name: 'dropped-word',
-    what: 'a word the grammar gives no argument node (the word after a closed fd: <&- x; a lone $) is dropped from argv, so deny rules never see it; the shell passes it',
-    test: (l) => /[<>]&-(?:[ \t]*[^\s#;&|<>])/.test(l) || /(?:^|[\s;&|])\$(?=$|[\s;&|])/.test(l),
+    what: 'a word the grammar gives no argument node (the word after a closed fd: <&- x, <&-*; a lone $) is dropped from argv, so deny rules never see it; the shell passes it',
+    test: (l) => /[<>]&-[ \t]*[^\s#;&|<>]/.test(l) || /(?:^|[\s;&|])\$(?=$|[\s;&|])/.test(l),
+    repair: (l) => l.replace(/[<>]&-([ \t]*[^\s#;&|<>])/g, ' $1').replace(/(^|[\s;&|])\$(?=$|[\s;&|])/g, "$1'$'"),
   },
   {
     name: 'alias',
@@ -110,6 +161,16 @@ export const CLASSES: readonly HitClass[] = [
   },
 ];
 
-export function classify(line: string, shell: Shell): string {
-  return CLASSES.find((c) => c.test(line, shell))?.name ?? 'other';
+/**
+ * The class of a hit. `allowed`, when given, asks the engine (as the policies that allowed the
+ * hit did) whether it allows a rewritten line; with it, the cause among several signatures is the
+ * first whose repair alone gets the line denied.
+ */
+export function classify(line: string, shell: Shell, allowed?: (line: string) => boolean): string {
+  const matching = CLASSES.filter((c) => c.test(line, shell));
+  if (matching.length > 1 && allowed) {
+    const cause = matching.find((c) => c.repair && !allowed(c.repair(line, shell)));
+    if (cause) return cause.name;
+  }
+  return matching[0]?.name ?? 'other';
 }

@@ -125,7 +125,7 @@ export async function fuzz(opts: FuzzOptions): Promise<Summary> {
       created: result.created,
       leaked: result.leaked,
       exec: opts.executor.mode,
-      class: classify(line, shell),
+      class: classify(line, shell, (l) => opts.policies.some((p) => policies.includes(p.name) && decideFor(p, shell, l).allowed)),
     };
     hits.push(hit);
     opts.onHit?.(hit);

@@ -92,8 +92,8 @@ export async function minimiseHits(hits: readonly Hit[], perClass: number, deps:
 }
 
 export async function stillHits(line: string, shell: Shell, policy: FuzzPolicy, cls: string, deps: MinimiseDeps): Promise<boolean> {
-  if (classify(line, shell) !== cls) return false;
-  if (!decideFor(policy, shell, line).allowed) return false;
+  const allowed = (l: string) => decideFor(policy, shell, l).allowed;
+  if (!allowed(line) || classify(line, shell, allowed) !== cls) return false;
   const result = await deps.pool.run(deps.executor.argv(shell, line));
   return result.created.length > 0 || result.leaked;
 }
