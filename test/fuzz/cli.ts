@@ -1,7 +1,7 @@
 /**
  * `npm run fuzz -- --lines N --seed S [--shell bash|sh|both] [--policy FILE]... [--out hits.jsonl]
- *  [--exec auto|plain|pinned] [--login-shell PATH] [--workers N] [--timeout-ms MS] [--start I]
- *  [--minimise K] [--record]`
+ *  [--exec auto|plain|pinned] [--login-shell PATH] [--workers N] [--engine-workers N]
+ *  [--timeout-ms MS] [--start I] [--minimise K] [--record]`
  * `npm run fuzz -- --promote`
  *
  * Progress goes to stderr once a second; the summary to stdout at the end; every hit, as one JSON
@@ -21,8 +21,8 @@ import { executorFor, startPool, type ExecMode } from './sandbox.js';
 
 const USAGE =
   'usage: npm run fuzz -- --lines N --seed S [--shell bash|sh|both] [--policy FILE]... [--out hits.jsonl]\n' +
-  '         [--exec auto|plain|pinned] [--login-shell PATH] [--workers N] [--timeout-ms MS] [--start I]\n' +
-  '         [--minimise K] [--record]\n' +
+  '         [--exec auto|plain|pinned] [--login-shell PATH] [--workers N] [--engine-workers N] [--timeout-ms MS]\n' +
+  '         [--start I] [--minimise K] [--record]\n' +
   '       npm run fuzz -- --promote';
 
 function usage(message: string): never {
@@ -50,6 +50,7 @@ function parse() {
       exec: { type: 'string' },
       'login-shell': { type: 'string' },
       workers: { type: 'string' },
+      'engine-workers': { type: 'string' },
       'timeout-ms': { type: 'string' },
       minimise: { type: 'string' },
       record: { type: 'boolean' },
@@ -73,6 +74,7 @@ const lines = count(args.lines, 'lines', 10_000, 1);
 const seed = count(args.seed, 'seed', 1);
 const start = count(args.start, 'start', 0);
 const workers = count(args.workers, 'workers', 2 * availableParallelism(), 1);
+const engineWorkers = count(args['engine-workers'], 'engine-workers', availableParallelism());
 const timeoutMs = count(args['timeout-ms'], 'timeout-ms', 2000, 10);
 const minimiseK = count(args.minimise, 'minimise', 0);
 const shellArg = args.shell ?? 'both';
@@ -100,7 +102,7 @@ const report = (p: Progress) =>
 
 process.stderr.write(
   `fuzz: ${fmt(lines)} lines from seed ${seed}${start ? ` index ${start}` : ''}; shells ${shells.join(', ')}; ` +
-    `policies ${policies.map((p) => p.name).join(', ')}; exec ${executor.mode}; ${workers} workers\n`,
+    `policies ${policies.map((p) => p.name).join(', ')}; exec ${executor.mode}; ${workers} sandboxes, ${engineWorkers} engine threads\n`,
 );
 let summary: Summary;
 try {
@@ -113,6 +115,7 @@ try {
     pool,
     executor,
     inFlight: workers * 8,
+    engineWorkers,
     onProgress: report,
     onHit: (h: Hit) => out?.write(`${JSON.stringify(h)}\n`),
   });

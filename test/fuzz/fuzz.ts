@@ -5,7 +5,7 @@
  */
 import { classify } from './classify.js';
 import { decideFor, type FuzzPolicy, type Shell } from './engine.js';
-import { generateLine } from './generate.js';
+import { inThisThread, inWorkers, type Batch } from './judge.js';
 import type { RunResult } from './runner.js';
 import type { Executor, Pool } from './sandbox.js';
 
@@ -30,7 +30,7 @@ export interface Progress {
   seconds: number;
   /** Lines generated and judged (every policy, every shell) per second of wall time. */
   linesPerSecond: number;
-  /** Lines judged per second of engine time alone. */
+  /** Lines judged per second of engine time alone (one thread's time: the sum over workers). */
   engineLinesPerSecond: number;
   allowed: number;
   executed: number;
@@ -65,10 +65,15 @@ export interface FuzzOptions {
   executor: Executor;
   /** Executions queued at once; beyond it generation waits. */
   inFlight?: number;
+  /** Worker threads that generate and judge lines (only when compiled, in dist-fuzz/); 0: this thread. */
+  engineWorkers?: number;
   progressMs?: number;
   onProgress?: (p: Progress) => void;
   onHit?: (h: Hit) => void;
 }
+
+/** Lines generated and judged at a time. */
+const BATCH = 256;
 
 export async function fuzz(opts: FuzzOptions): Promise<Summary> {
   const start = opts.start ?? 0;
@@ -131,31 +136,46 @@ export async function fuzz(opts: FuzzOptions): Promise<Summary> {
     opts.onHit?.(hit);
   };
 
-  for (let i = 0; i < opts.lines; i++) {
-    const index = start + i;
-    const { line, template } = generateLine(opts.seed, index);
-    for (const shell of opts.shells) {
-      const t0 = performance.now();
-      const by = opts.policies.filter((p) => decideFor(p, shell, line).allowed).map((p) => p.name);
-      engineMs += performance.now() - t0;
-      if (by.length === 0) continue;
-      allowed++;
-      for (const p of by) allowedBy[`${p}/${shell}`] = (allowedBy[`${p}/${shell}`] ?? 0) + 1;
-      const key = `${shell}\0${line}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      while (pending >= limit) await new Promise<void>((resolve) => (wake = resolve));
-      if (failure) throw failure;
-      pending++;
-      void execute(line, shell, by, index, template);
+  const judge = inWorkers(opts.engineWorkers ?? 0, opts.seed, opts.shells, opts.policies) ?? inThisThread(opts.seed, opts.shells, opts.policies);
+  const batches: Promise<Batch>[] = [];
+  let judgedLines = 0;
+  let nextStart = start;
+  const end = start + opts.lines;
+  const request = () => {
+    if (nextStart >= end) return;
+    const count = Math.min(BATCH, end - nextStart);
+    batches.push(judge.batch(nextStart, count).then((b) => ({ ...b, count }) as Batch & { count: number }));
+    nextStart += count;
+  };
+  try {
+    for (let i = 0; i < judge.parallel; i++) request();
+    // Batches are taken in order, so a run's hits come in the same order every time.
+    for (let b = batches.shift(); b; b = batches.shift()) {
+      const batch = (await b) as Batch & { count: number };
+      request();
+      engineMs += batch.engineMs;
+      judgedLines += batch.count;
+      for (const j of batch.judged) {
+        for (const { shell, policies: by } of j.allowed) {
+          allowed++;
+          for (const p of by) allowedBy[`${p}/${shell}`] = (allowedBy[`${p}/${shell}`] ?? 0) + 1;
+          const key = `${shell}\0${j.line}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          while (pending >= limit) await new Promise<void>((resolve) => (wake = resolve));
+          if (failure) throw failure;
+          pending++;
+          void execute(j.line, shell, by, j.index, j.template);
+        }
+      }
+      const now = performance.now();
+      if (opts.onProgress && now - lastReport >= (opts.progressMs ?? 1000)) {
+        lastReport = now;
+        opts.onProgress(progress(judgedLines));
+      }
     }
-    const now = performance.now();
-    if (opts.onProgress && now - lastReport >= (opts.progressMs ?? 1000)) {
-      lastReport = now;
-      opts.onProgress(progress(i + 1));
-    }
-    // Let results in now and then, even while nothing waits for a free slot.
-    if (i % 256 === 255) await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    await judge.close();
   }
   while (pending > 0) await new Promise<void>((resolve) => (wake = resolve));
   if (failure) throw failure;
