@@ -95,9 +95,10 @@ export const CODE_FLAGS: Readonly<Record<string, readonly string[]>> = {
   sed: ['-e', '--expression'],
   mapfile: ['-C'],
   readarray: ['-C'],
-  compgen: ['-C', '-F'],
-  complete: ['-C', '-F'],
-  compopt: ['-C', '-F'],
+  // -W's word list is expanded (command substitution included); -X, -P, -S and -G take patterns and text it expands too.
+  compgen: ['-C', '-F', '-W', '-X', '-P', '-S', '-G'],
+  complete: ['-C', '-F', '-W', '-X', '-P', '-S', '-G'],
+  compopt: ['-C', '-F', '-W', '-X', '-P', '-S', '-G'],
   bind: ['-x'],
   hash: ['-p'],
   expect: ['-c'],

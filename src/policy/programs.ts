@@ -102,6 +102,9 @@ export function evaluationProblem(argv: readonly string[], at: number): string |
   const subscript = (a: string) => a.includes('[');
   if (name === 'let') return 'let, which evaluates arithmetic';
   if (name === 'fc') return 'fc, which runs commands from the history or an editor';
+  // dash (and bash with expand_aliases) expands aliases while reading later lines: the engine
+  // would judge `ls x` where the shell runs what the alias says.
+  if (name === 'alias' && args.some((a) => a.includes('='))) return 'an alias definition, which changes how later commands are read';
   if (SUBSCRIPT_BUILTINS.has(name) && args.some(subscript)) return `${name} with an array subscript, which bash evaluates as arithmetic`;
   if (name === 'printf') {
     const v = args.findIndex((a) => a.startsWith('-v'));
