@@ -7,6 +7,8 @@
  *
  *   exec /bin/sh -c '<decoder>' sh '<base64>' '<base64>' …
  *
+ * (or, for a plain script, `exec /bin/bash --noprofile --norc -c '<script>' bash`: see PLAIN).
+ *
  * The login shell sees `exec`, four bare words and single-quoted words. Inside single quotes,
  * sh, dash, bash, ksh, mksh and zsh take every character literally; fish treats only `\\` and
  * `\'` as escapes; csh and tcsh still expand `!` (history) and refuse a newline. The quoted
@@ -39,10 +41,19 @@ const PINNED: Record<HostShell, string> = {
 /** Half of bsd-csh's longest word, and short enough for any shell's line buffer. */
 const CHUNK = 4000;
 
+/**
+ * A script of printable ASCII without `'`, `\` or `!` is read the same by every one of these
+ * login shells when it stands between single quotes (`$`, `"`, `#`, backquotes, `;`, `|`, `*`
+ * and the rest are all literal there; bsd-csh may mangle bytes above 0x7f). Such a script, the
+ * usual one-line command, is sent as it is: no decoder and no base64 process on the host.
+ */
+const PLAIN = /^[\x20-\x26\x28-\x5b\x5d-\x7e]*$/;
+
 /** The exit status when the script could not be decoded (as for a command not found). */
 export const DECODE_FAILED_STATUS = 127;
 
 export function pinnedCommand(shell: HostShell, script: string): string {
+  if (script.length <= CHUNK && PLAIN.test(script) && !script.includes('!')) return `exec ${PINNED[shell]} -c '${script}' ${shell}`;
   const encoded = Buffer.from(`${script}.`, 'utf8').toString('base64');
   const words: string[] = [];
   for (let i = 0; i < encoded.length; i += CHUNK) words.push(`'${encoded.slice(i, i + CHUNK)}'`);

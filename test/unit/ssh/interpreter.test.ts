@@ -77,14 +77,22 @@ const SCRIPTS: Record<string, string> = {
   'stdin': 'read -r line; echo "read: $line"; cat; echo "rest done"',
   'bash syntax': '[[ -n $BASH_VERSION ]] && echo in bash; arr=(a b); echo "${arr[1]}"',
   'the command limit, with its pid line': withPidLine(bigCommand, MARKER),
+  'plain ASCII, sent as it is': withPidLine('echo "a b" $HOME ${x-y} `echo bq` #c ; ls / | wc -l & wait; echo ~ * ? [a] {b,c} % ^ ; true && false || echo "or $0" ; exit 3', MARKER),
+  'plain ASCII that is not a command': 'if ; then "unbalanced',
 };
+
+/** The scripts the login shell gets between single quotes as they are, without base64. */
+const PLAIN_SCRIPTS = ['plain ASCII, sent as it is', 'plain ASCII that is not a command'];
 
 describe('pinnedCommand', () => {
   it('gives the login shell only bare words and single-quoted words without \' \\ ! or a newline', () => {
     for (const shell of ['bash', 'sh'] as const) {
-      for (const script of Object.values(SCRIPTS)) {
+      const plain = `exec ${shell === 'bash' ? '/bin/bash --noprofile --norc' : '/bin/sh'} -c '`;
+      for (const [name, script] of Object.entries(SCRIPTS)) {
         const line = pinnedCommand(shell, script);
-        expect(line).toMatch(/^exec \/bin\/sh -c '[^'\\!\n]*' sh( '[A-Za-z0-9+/=]{1,4000}')+$/);
+        const sentPlain = line === `${plain}${script}' ${shell}`;
+        if (!sentPlain) expect(line, name).toMatch(/^exec \/bin\/sh -c '[^'\\!\n]*' sh( '[A-Za-z0-9+/=]{1,4000}')+$/);
+        expect(sentPlain, name).toBe(PLAIN_SCRIPTS.includes(name) || (!/['\\!\n\t\u0080-\uffff]/.test(script) && script.length <= 4000));
       }
     }
   });
@@ -141,7 +149,7 @@ describe('pinnedCommand', () => {
           [noBase64, /base64: (command )?not found/],
           [`${failing}:${PATH}`, /base64: broken/],
         ] as const) {
-          const r = seen(viaLogin(login as string, 'bash', 'echo ran; exit 0', path));
+          const r = seen(viaLogin(login as string, 'bash', "echo 'ran'; exit 0", path));
           expect(r, `${name}, PATH=${path}`).toMatchObject({ status: DECODE_FAILED_STATUS, stdout: '' });
           expect(r.stderr).toMatch(why);
           expect(r.stderr).toContain('sshgate: base64 -d failed on this host, so the command did not run');
