@@ -46,21 +46,9 @@ export function codeArguments(argv: readonly string[], at: number): CodeArgument
   const out: CodeArgument[] = [];
   const dialect = SHELL_DIALECTS[name];
   if (dialect) {
-    // sh [-abefhmnuvx] [-o opt]… -c string [name [arg…]]: the string is the first operand.
-    let i = at + 1;
-    let c = false;
-    for (; i < argv.length; i++) {
-      const a = argv[i] as string;
-      if (a === '--') {
-        i++;
-        break;
-      }
-      if (!/^[-+][A-Za-z]/.test(a)) break;
-      if (!a.startsWith('--') && a.slice(1).includes('c')) c = true;
-      if (/^[-+][A-Za-z]*[oO]$/.test(a)) i++;
-    }
-    if (c && i < argv.length) out.push({ index: i, shell: { index: i, dialect } });
-    else if (c) out.push({ index: at });
+    const call = shellCall(argv, at);
+    if (call.c && call.operand !== undefined) out.push({ index: call.operand, shell: { index: call.operand, dialect } });
+    else if (call.c) out.push({ index: at });
   }
   const flags = CODE_FLAGS[name] ?? [];
   for (let i = at + 1; i < argv.length; i++) {
@@ -80,6 +68,31 @@ export function codeArguments(argv: readonly string[], at: number): CodeArgument
     if (i < argv.length) out.push({ index: i });
   }
   return out;
+}
+
+/**
+ * How a shell is called: sh [-abefhmnuvx] [-o opt]… [-c] [more options] [operand…]. The options
+ * end at the first word that is not one (long ones, --norc, included) or at `--` or `-`;
+ * -o/+o/-O/+O and bash's --rcfile and --init-file take the next word. With -c the first operand
+ * is code; without, it is a script file, and with none (or with -s) the shell reads its commands
+ * from standard input.
+ */
+export function shellCall(argv: readonly string[], at: number): { c: boolean; s: boolean; operand?: number } {
+  let i = at + 1;
+  let c = false;
+  let s = false;
+  for (; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--' || a === '-') {
+      i++;
+      break;
+    }
+    if (!/^[-+]./.test(a)) break;
+    if (/^-[A-Za-z]*c/.test(a)) c = true;
+    if (/^-[A-Za-z]*[si]/.test(a)) s = true;
+    if (/^[-+][A-Za-z]*[oO]$/.test(a) || a === '--rcfile' || a === '--init-file') i++;
+  }
+  return { c, s, operand: i < argv.length ? i : undefined };
 }
 
 /** Whether `arg` gives `flag`: `--eval` or `--eval=…`, or a short flag alone or in a bundle (`-lne`). */
@@ -102,6 +115,10 @@ export function evaluationProblem(argv: readonly string[], at: number): string |
   const subscript = (a: string) => a.includes('[');
   if (name === 'let') return 'let, which evaluates arithmetic';
   if (name === 'fc') return 'fc, which runs commands from the history or an editor';
+  if (SHELL_DIALECTS[name] || CODE_FLAGS[name]?.includes('-c') === true && /sh$/.test(name)) {
+    const call = shellCall(argv, at);
+    if (!call.c && (call.s || call.operand === undefined)) return `${name} reading its commands from standard input, which the engine cannot see`;
+  }
   // dash (and bash with expand_aliases) expands aliases while reading later lines: the engine
   // would judge `ls x` where the shell runs what the alias says.
   if (name === 'alias' && args.some((a) => a.includes('='))) return 'an alias definition, which changes how later commands are read';

@@ -153,7 +153,8 @@ export const payload: Gen = some([
   [1, (r) => `\`${touchWord(r)} ${marker(r)}\``],
   [1, (r) => `echo $(${touchWord(r)} ${marker(r)})`],
   [1, (r) => `eval ${spell(r, code(r))}`],
-  [1, (r) => `${r.pick(['sh', 'bash', 'dash'])} -c ${spell(r, code(r))}`],
+  [1, (r) => `${r.pick(SHELL_C)} ${spell(r, code(r))}`],
+  [1, (r) => `${r.pick(SHELL_C)} ${spell(r, `${r.pick(ALLOWED)}${r.pick(['; ', ' && ', ' | ', '\n'])}${touchWord(r)} ${marker(r)}`)}`],
 ]);
 
 /** An array subscript holding code: arithmetic evaluation runs it. */
@@ -315,13 +316,20 @@ const evaluating: Gen = (r) => {
   return r.chance(0.25) ? `${allowed(r)}${separator(r)}${body}` : body;
 };
 
+/** A shell given code with -c, its options before and after the -c (bash --norc -c, sh -c -e, bash -c -). */
+const SHELL_C: readonly string[] = [
+  'sh -c', 'bash -c', 'dash -c', '/bin/sh -c', '/bin/bash -c', 'sh -e -c', 'bash --norc -c', 'bash -o posix -c',
+  'bash --rcfile /dev/null -c', 'bash -O extglob -c', 'sh -c -e', 'bash -c -', 'sh -c --', 'sh -ec', 'bash -xc', 'bash -lc',
+  'sh -- -c', 'bash - -c',
+];
+
 /** A wrapper the policy names, running something it does not. */
 const WRAPPERS: readonly string[] = [
   'timeout 5', 'timeout -s KILL 5', 'timeout 5s', 'env', 'env -i', 'env X=1', 'env --', 'nice', 'nice -n 5', 'nohup',
   'sudo', 'sudo -n', 'sudo --', 'command', 'builtin', 'command -p', 'exec', 'nice timeout 5', 'timeout 5 env',
 ];
 const inner: Gen = some([
-  [4, (r) => `${r.pick(['sh', 'bash', 'dash', '/bin/sh', '/bin/bash', 'sh -e', 'bash --norc'])} -c ${spell(r, code(r))}`],
+  [4, (r) => `${r.pick(SHELL_C)} ${spell(r, code(r))}`],
   [4, (r) => `${touchWord(r)} ${marker(r)}`],
   [1, (r) => `python3 -c ${spell(r, r.pick([`open("PAY"+"LOAD","w")`, `import os;os.system("touch P")`, `open('x','w')`]))}`],
   [1, (r) => `perl -e ${spell(r, r.pick([`open(F,">PAY"."LOAD")`, `system("touch P")`, 'open(F,">x")']))}`],

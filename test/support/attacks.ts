@@ -12,7 +12,7 @@ rules:
     commands: ["echo *", "ls *", "cat *", "grep *", "uptime", "printf *", "test *", "read *", "timeout *", "env *",
                "sudo *", "find /tmp *", "xargs *", "nice *", "mapfile *", "compgen *", "hash *", "timeout * sh -c *",
                "systemctl status *", "journalctl *", "python3 *", "awk *",
-               "awk '{print $1}' *", "sh -c *", "bash -c *"]
+               "awk '{print $1}' *", "sh -c *", "bash -c *", "bash *"]
   - name: everything
     action: allow
     aliases: ["star*"]
@@ -44,6 +44,15 @@ export const MUST_DENY: [string, string][] = [
   ['wrapper', "timeout 5 bash -c 'uptime; touch x'"],
   ['wrapper', "timeout 5 sh -c 'sh -c \"touch x\"'"],
   ['wrapper', "find /tmp -exec sh -c 'touch x' \\;"],
+  ['wrapper', "bash --norc -c 'touch x'"],
+  ['wrapper', "bash -o posix -c 'touch x'"],
+  ['wrapper', "bash --rcfile /dev/null -c 'touch x'"],
+  ['wrapper', "bash -c -e 'touch x'"],
+  ['wrapper', "bash -ec 'touch x'"],
+  ['wrapper', "bash -c - 'touch x'"],
+  ['wrapper', "echo 'touch x' | sh -e"],
+  ['wrapper', 'echo touch x | bash -s'],
+  ['wrapper', "echo 'touch x' | sudo sh"],
   ['wrapper', "timeout 5 python3 -c 'import os; os.system(\"touch x\")'"],
   ['wrapper', "timeout 5 perl -e 'system(\"touch x\")'"],
   ['wrapper', 'timeout 5 awk \'BEGIN{system("touch x")}\''],
