@@ -4,7 +4,7 @@
  * the unprivileged user `sshgate-fuzz`. Needs root, to make the user and the namespaces.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -14,6 +14,11 @@ import type { Shell } from './engine.js';
 export const FUZZ_USER = 'sshgate-fuzz';
 /** Created on the host, empty; each runner mounts its own tmpfs over it. */
 const ROOT = '/run/sshgate-fuzz';
+/**
+ * Where each runner sees this Node binary: it may live under a directory that gets a tmpfs (the
+ * image's Node in a checkout under /tmp), so it is bind-mounted here before those mounts.
+ */
+const NODE_SEEN_AS = '/run/sshgate-fuzz-node';
 /** Where the fuzz user may write outside the box (found with find / -perm -o+w): a tmpfs each. */
 const WATCHED = ['/tmp', '/var/tmp', '/run/lock', '/dev/shm'];
 /** What the SECRET fixture holds: output with it means a denied file was read. */
@@ -129,17 +134,19 @@ export async function startPool(opts: PoolOptions): Promise<Pool> {
   if (why) throw new Error(why);
   const user = ensureUser();
   mkdirSync(ROOT, { recursive: true, mode: 0o755 });
+  if (!existsSync(NODE_SEEN_AS)) writeFileSync(NODE_SEEN_AS, '', { mode: 0o755 });
   const source = `${await runnerSource()}\nstartRunner(JSON.parse(process.env.FUZZ_RUNNER_CONFIG));\n`;
   const config: RunnerConfig = { uid: user.uid, gid: user.gid, user: FUZZ_USER, box: join(ROOT, 'box'), watch: WATCHED, fixtures: FIXTURES, secret: SECRET_TEXT };
   // pid 1 of each namespace is this sh: it mounts the tmpfs, then waits for node (not exec'd, so
   // that orphans of the lines are reaped by a shell, which reaps any child).
   const init = [
     'set -e',
+    `mount --bind "$FUZZ_NODE" ${NODE_SEEN_AS}`,
     ...[...WATCHED, ROOT].map((d) => `mount -t tmpfs -o size=16m,mode=${d === ROOT ? '0755' : '1777'} fuzz "${d}"`),
     `mkdir -m 0700 "${config.box}"`,
     'ulimit -c 0',
     'ulimit -p 4096',
-    '"$FUZZ_NODE" --input-type=module -e "$FUZZ_RUNNER_SOURCE"',
+    `${NODE_SEEN_AS} --input-type=module -e "$FUZZ_RUNNER_SOURCE"`,
     'exit $?',
   ].join('\n');
   let nextId = 1;
