@@ -303,7 +303,7 @@ function candidatesOf(seg: Segment, words: readonly string[], whole: string, wil
   if (seg.argv.length === 0) return [...out];
   const normalised = words.map(normalisePath);
   const spellings = wild ? [words, normalised] : [words, normalised, normalised.map(spellOutOptions)];
-  const starts = seg.argv.some((a) => WRAPPER_COMMANDS.has(commandName(a))) ? seg.argv.map((_, i) => i) : [0];
+  const starts = commandPositions(seg.argv);
   for (const spelled of spellings) {
     out.add(spelled.join(' '));
     for (const i of starts) {
