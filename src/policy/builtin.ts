@@ -40,6 +40,8 @@ export const WRAPPER_COMMANDS: ReadonlySet<string> = new Set([
   'daemonize', 'start-stop-daemon', 'run-parts', 'make', 'vim', 'vi', 'nvim', 'ex', 'view', 'ed', 'emacs', 'less', 'more',
   'most', 'man', 'pager', 'editor', 'sensible-editor', 'sensible-pager', 'ip', 'schroot', 'lxc-attach', 'toolbox',
   'distrobox', 'flatpak', 'snap', 'nix-shell', 'fakeroot', 'fakechroot', 'eatmydata', 'caffeinate', 'sem',
+  'ssh-agent', 'dbus-run-session', 'systemd-inhibit', 'tmux', 'screen', 'run0', 'sqlite3', 'flatpak-spawn', 'entr',
+  'dc',
 ]);
 
 /**
@@ -51,7 +53,7 @@ export const WRAPPER_COMMANDS: ReadonlySet<string> = new Set([
 export const EVALUATING_BUILTINS: ReadonlySet<string> = new Set([
   'printf', 'test', '[', 'read', 'mapfile', 'readarray', 'compgen', 'complete', 'compopt', 'hash', 'let',
   'declare', 'typeset', 'local', 'export', 'readonly', 'unset', 'getopts', 'wait', 'fc', 'bind', 'shopt',
-  'set', 'history', 'ulimit', 'unalias', 'caller', 'disown', 'suspend', 'logout', 'dirs', 'pushd', 'popd',
+  'set', 'history', 'ulimit', 'unalias', 'caller', 'disown', 'suspend', 'logout', 'dirs', 'pushd', 'popd', 'cd',
 ]);
 
 /** Shells whose `-c` string the engine reads as a command of its own, in this dialect. */
@@ -102,7 +104,8 @@ export const CODE_FLAGS: Readonly<Record<string, readonly string[]>> = {
   bind: ['-x'],
   hash: ['-p'],
   expect: ['-c'],
-  git: ['-c', '--config-env', '--exec-path', '--upload-pack', '--receive-pack'],
+  git: ['-c', '--config-env', '--exec-path', '--upload-pack', '--receive-pack', '-x', '--exec', '--extcmd'],
+  split: ['--filter'],
   rsync: ['-e', '--rsh', '--rsync-path'],
   scp: ['-S', '-o'],
   sftp: ['-S', '-o'],

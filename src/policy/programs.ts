@@ -53,7 +53,9 @@ export function codeArguments(argv: readonly string[], at: number): CodeArgument
   const flags = CODE_FLAGS[name] ?? [];
   for (let i = at + 1; i < argv.length; i++) {
     const a = argv[i] as string;
-    if (flags.some((f) => isFlag(a, f))) out.push({ index: i });
+    // tar's first word may be a bundle without its dash (tar cIf …).
+    const spelled = name === 'tar' && i === at + 1 && !a.startsWith('-') ? `-${a}` : a;
+    if (flags.some((f) => isFlag(spelled, f))) out.push({ index: i });
   }
   const program = PROGRAM_OPERAND[name];
   if (program && !argv.slice(at + 1).some((a) => program.inline.some((f) => isFlag(a, f)))) {
@@ -90,17 +92,40 @@ export function shellCall(argv: readonly string[], at: number): { c: boolean; s:
     if (!/^[-+]./.test(a)) break;
     if (/^-[A-Za-z]*c/.test(a)) c = true;
     if (/^-[A-Za-z]*[si]/.test(a)) s = true;
-    if (/^[-+][A-Za-z]*[oO]$/.test(a) || a === '--rcfile' || a === '--init-file') i++;
+    // Each o or O of a bundle (-o, -oc, -eOc) takes the next word: an option name.
+    if (/^[-+][A-Za-z]+$/.test(a)) i += (a.match(/[oO]/g) ?? []).length;
+    else if (a === '--rcfile' || a === '--init-file') i++;
   }
   return { c, s, operand: i < argv.length ? i : undefined };
 }
 
+/** A path that names the reading end of standard input (`-`, /dev/stdin, /dev/fd/0, /proc/self/fd/0…). */
+export function isStdinPath(word: string): boolean {
+  return word === '-' || /^\/dev\/(stdin|fd\/\d+)$|^\/proc\/[^/]+\/fd\/\d+$|^\/dev\/tty/.test(word);
+}
+
 /** Whether `arg` gives `flag`: `--eval` or `--eval=…`, or a short flag alone or in a bundle (`-lne`). */
 function isFlag(arg: string, flag: string): boolean {
-  if (flag.startsWith('--')) return arg === flag || arg.startsWith(`${flag}=`);
+  if (flag.startsWith('--')) {
+    // getopt_long takes any abbreviation: --split and --sp are --split-string.
+    const name = arg.split('=')[0] as string;
+    return name.length > 2 && name.startsWith('--') && flag.startsWith(name);
+  }
   if (arg.startsWith('--') || !arg.startsWith('-')) return false;
   return arg.slice(1).includes(flag.slice(1));
 }
+
+/** Interpreters that read their program from standard input when given no operand and no code flag. */
+const INTERPRETERS = new Set(['python', 'python2', 'python3', 'python3.11', 'python3.12', 'python3.13', 'pypy', 'pypy3', 'perl', 'perl5', 'ruby', 'node', 'nodejs', 'php', 'lua', 'tclsh', 'Rscript', 'julia', 'bun', 'deno', 'guile', 'sbcl', 'expect', 'gdb', 'sqlite3', 'dc']);
+/** Options that print and exit, for which an interpreter reads nothing. */
+const INFO_OPTIONS = new Set(['--version', '-V', '--help', '-h']);
+/**
+ * Builtins that assign the variables their arguments name. Assigning an upper-case name (PATH,
+ * HOME, IFS, PS4, LC_ALL, OPTIND, RANDOM…) changes how later commands are found, read or
+ * evaluated (bash evaluates a value given to an integer variable as arithmetic): never allowed.
+ */
+const NAME_TAKING = new Set(['read', 'mapfile', 'readarray', 'getopts', 'wait', 'export', 'declare', 'typeset', 'local', 'readonly', 'unset']);
+const RESERVED_NAME = /^[A-Z_][A-Z0-9_]*$/;
 
 const SUBSCRIPT_BUILTINS = new Set(['read', 'mapfile', 'readarray', 'getopts', 'wait', 'unset', 'declare', 'typeset', 'local', 'export', 'readonly']);
 
@@ -115,9 +140,31 @@ export function evaluationProblem(argv: readonly string[], at: number): string |
   const subscript = (a: string) => a.includes('[');
   if (name === 'let') return 'let, which evaluates arithmetic';
   if (name === 'fc') return 'fc, which runs commands from the history or an editor';
-  if (SHELL_DIALECTS[name] || CODE_FLAGS[name]?.includes('-c') === true && /sh$/.test(name)) {
+  const stdin = `${name} reading its code from standard input, which the engine cannot see`;
+  if (SHELL_DIALECTS[name] || (CODE_FLAGS[name]?.includes('-c') === true && /sh$/.test(name))) {
     const call = shellCall(argv, at);
-    if (!call.c && (call.s || call.operand === undefined)) return `${name} reading its commands from standard input, which the engine cannot see`;
+    if (call.s || call.operand === undefined || (!call.c && isStdinPath(argv[call.operand] as string))) return stdin;
+    if (call.c && call.operand === undefined) return `${name} -c without its code (it would come from elsewhere)`;
+  }
+  if (INTERPRETERS.has(name) || PROGRAM_OPERAND[name]) {
+    if (args.some(isStdinPath)) return stdin;
+    const operands = args.filter((a) => !a.startsWith('-'));
+    const code = (CODE_FLAGS[name] ?? []).some((f) => args.some((a) => isFlag(a, f)));
+    if (INTERPRETERS.has(name) && operands.length === 0 && !code && !args.every((a) => INFO_OPTIONS.has(a))) return stdin;
+  }
+  if ((name === 'xargs' || name === 'parallel') && args.some((a) => WRAPPER_COMMANDS.has(commandName(a)))) {
+    return `${name} running a command that runs others: its input would become that command`;
+  }
+  if (name === 'find') {
+    const slot = args.findIndex((a, i) => i > 0 && /^-(exec|execdir|ok|okdir)$/.test(args[i - 1] as string) && a.includes('{}'));
+    if (slot !== -1) return 'find -exec running a found file as the command';
+  }
+  if (name === 'shopt' && args.some((a) => /^-[suo]/.test(a))) return 'shopt changing an option, which changes how later commands are read';
+  if (name === 'set' && args.some((a) => /^[-+][^-]/.test(a))) return 'set changing an option, which changes how later commands are read';
+  if (name === 'enable' && args.length > 0) return 'enable loading or switching builtins';
+  if (NAME_TAKING.has(name)) {
+    const reserved = args.find((a) => RESERVED_NAME.test(a.split('=')[0] as string));
+    if (reserved !== undefined) return `${name} assigning ${reserved.split('=')[0]}, a variable of the shell or the environment (upper case), which changes how later commands run`;
   }
   // dash (and bash with expand_aliases) expands aliases while reading later lines: the engine
   // would judge `ls x` where the shell runs what the alias says.
@@ -127,6 +174,7 @@ export function evaluationProblem(argv: readonly string[], at: number): string |
     const v = args.findIndex((a) => a.startsWith('-v'));
     const target = v === -1 ? undefined : args[v] === '-v' ? args[v + 1] : args[v]?.slice(2);
     if (target !== undefined && subscript(target)) return 'printf -v with an array subscript, which bash evaluates as arithmetic';
+    if (target !== undefined && RESERVED_NAME.test(target)) return `printf -v assigning ${target}, a variable of the shell or the environment (upper case), which changes how later commands run`;
   }
   if ((name === 'test' || name === '[') && args.some((a) => a === '-v' || a === '-R') && args.slice(0, name === '[' ? -1 : undefined).some(subscript)) {
     return `${name} -v with an array subscript, which bash evaluates as arithmetic`;
