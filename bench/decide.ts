@@ -29,6 +29,12 @@ export const ADVERSARIAL: Record<string, string> = {
   'long quoted word': `grep '${'x'.repeat(LIMIT - 10)}'`,
   'long heredoc': `cat <<'EOF'\n${'line\n'.repeat((LIMIT - 30) / 5)}EOF`,
   'unbalanced quotes': `echo ${"'a".repeat(LIMIT / 2 - 3)}`,
+  'unreadable <> runs': repeat('x', '<>', ''),
+  'unreadable <&> runs': `x ${'<&>'.repeat(LIMIT / 3 - 1)}`,
+  'unreadable > runs': `x ${'>'.repeat(LIMIT - 3)}`,
+  'unreadable <> runs the grammar still reads': `x ${'<>'.repeat(126)}`,
+  'case terminators': joined(';;', ' '),
+  'open parentheses': `${'('.repeat(LIMIT / 2)}uptime`,
 };
 
 function ordinary(): string[] {

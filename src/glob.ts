@@ -46,7 +46,7 @@ export function hasWildcard(pattern: string): boolean {
  */
 const OUTSIDE_WILDCARDS = new Set(['/', ' ', "'"]);
 
-export function globsIntersect(pattern: string, wild: string, any = '\uE000', one = '\uE001'): boolean {
+export function globsIntersect(pattern: string, wild: string, any = '\uE000', one = '\uE001', all = '\uE002'): boolean {
   const p = Array.from(pattern);
   const t = Array.from(wild);
   const n = p.length;
@@ -70,7 +70,12 @@ export function globsIntersect(pattern: string, wild: string, any = '\uE000', on
         reach[i * w + j + 1] = 1;
         if (wildCan) reach[(i + 1) * w + j] = 1;
       }
-      if (pc !== undefined && tc !== undefined && pc !== '*' && tc !== any && (pc === '?' || (tc === one && wildCan) || pc === tc)) {
+      // An expansion's value: any run of characters, whatever they are.
+      if (tc === all) {
+        reach[i * w + j + 1] = 1;
+        if (pc !== undefined) reach[(i + 1) * w + j] = 1;
+      }
+      if (pc !== undefined && tc !== undefined && pc !== '*' && tc !== any && tc !== all && (pc === '?' || (tc === one && wildCan) || pc === tc)) {
         reach[(i + 1) * w + j + 1] = 1;
       }
     }

@@ -13,7 +13,7 @@ import { compileNetwork, type NetworkCheck } from './network.js';
 import type { Dialect } from './lexer.js';
 import type { Feature, ParseResult, Segment, ShellParser } from './parse.js';
 import { codeArguments, commandName, commandPositions, evaluationProblem, mustBeNamed, type CodeArgument } from './programs.js';
-import { quoteWord } from './words.js';
+import { quoteWord, WILD_ALL } from './words.js';
 
 export interface PolicyEngine {
   readonly policy: PolicySet;
@@ -48,6 +48,7 @@ const WILD_WORK = 4_000_000;
 const MAX_WRAPPED_WORDS = 128;
 /** How deep `sh -c "sh -c '…'"` may nest before the engine stops reading. */
 const MAX_CODE_NESTING = 4;
+const DIRECTORY_CHANGERS = new Set(['cd', 'pushd', 'popd']);
 
 /** A deny pattern as a rule wrote it; its widened variants are in the engine's DenyIndex. */
 interface DenyPattern {
@@ -98,10 +99,14 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
     const all = withNestedCode(parsed.segments, parseOnce, 0);
     // A segment repeated in one command is judged once.
     const judged = new Map<string, SegmentVerdict>();
+    // After a cd (pushd, popd) a relative path may lead anywhere: deny rules then see each
+    // relative word as under any directory.
+    let moved = false;
     const segments = all.map((seg) => {
-      const key = JSON.stringify([seg.text, seg.argv, seg.wild, seg.features, seg.unsupported]);
+      const key = JSON.stringify([seg.text, seg.argv, seg.wild, seg.dynamic, seg.features, seg.unsupported, moved]);
       let v = judged.get(key);
-      if (!v) judged.set(key, (v = judge(seg, rules, denyIndex, matched)));
+      if (!v) judged.set(key, (v = judge(moved ? relocated(seg) : seg, rules, denyIndex, matched)));
+      if (changesDirectory(seg)) moved = true;
       return { ...v, nested: seg.nested };
     });
 
@@ -171,7 +176,14 @@ function neverAllowed(seg: Segment): string | undefined {
   if (positions.length > MAX_WRAPPED_WORDS) {
     return `more than ${MAX_WRAPPED_WORDS} words after "${quoteWord(seg.argv[0] as string)}", which runs other commands, are too many to judge`;
   }
+  const dynamic = new Set(seg.dynamic ?? []);
   for (const at of positions) {
+    // A computed word where a command may stand, or given to a program that runs or evaluates
+    // its arguments, could be anything: such a command cannot be judged.
+    if (dynamic.has(at)) return `a command name that comes from an expansion or substitution (${clip(quoteWord(seg.argv[at] as string))}); no rule can allow it`;
+    if (mustBeNamed(seg.argv[at] as string) && [...dynamic].some((d) => d > at)) {
+      return `an expansion or substitution given to "${quoteWord(seg.argv[at] as string)}", which runs other commands or evaluates its arguments; no rule can allow it`;
+    }
     const problem = evaluationProblem(seg.argv, at);
     if (problem) return `${problem}, is never allowed`;
     // A wildcard where a wrapped command's name stands could expand to a name no rule names.
@@ -217,7 +229,7 @@ function judge(seg: Segment, rules: PolicyRule[], denyIndex: DenyIndex<DenyPatte
   let work = 0;
   for (const c of wild) {
     const first = firstWord(c);
-    for (const v of denyIndex.for(/[\uE000\uE001]/.test(first) ? undefined : first)) {
+    for (const v of denyIndex.for(/[\uE000-\uE002]/.test(first) ? undefined : first)) {
       if (hits.has(v.owner) || !applicable.has(v.owner.rule) || !headFits(v.head, c)) continue;
       work += (v.text.length + 1) * (c.length + 1);
       if (work > WILD_WORK) return verdict(false, 'the wildcards in this command take too long to check against the deny rules; no rule can allow it');
@@ -267,7 +279,9 @@ function judge(seg: Segment, rules: PolicyRule[], denyIndex: DenyIndex<DenyPatte
  * commands or evaluates its arguments, and every code flag or program (literally, as written).
  */
 function notNamed(seg: Segment, pattern: string, code: readonly CodeArgument[]): string[] {
-  const missing = seg.features.filter((f) => !FEATURE_MARKERS[f].named(pattern)).map((f) => FEATURE_MARKERS[f].label);
+  // A construct is named outside quotes: the `$1` of `awk '{print $1}' *` names no expansion.
+  const unquoted = pattern.replace(/'[^']*'/g, "''");
+  const missing = seg.features.filter((f) => !FEATURE_MARKERS[f].named(unquoted)).map((f) => FEATURE_MARKERS[f].label);
   // A quoted word may hold spaces (`awk '{print $1}'`): look for it whole, between spaces.
   const padded = ` ${pattern} `;
   const named = (i: number) => padded.includes(` ${quoteWord(seg.argv[i] as string)} `);
@@ -287,7 +301,7 @@ function firstWord(text: string): string {
 
 /** Whether a text with shell wildcards may start with `head`. */
 function headFits(head: string, wild: string): boolean {
-  const stop = wild.search(/[\uE000\uE001]/);
+  const stop = wild.search(/[\uE000-\uE002]/);
   const n = Math.min(head.length, stop === -1 ? wild.length : stop);
   return head.slice(0, n) === wild.slice(0, n);
 }
@@ -312,6 +326,18 @@ function candidatesOf(seg: Segment, words: readonly string[], whole: string, wil
     }
   }
   return [...out];
+}
+
+function changesDirectory(seg: Segment): boolean {
+  return commandPositions(seg.argv).some((at) => DIRECTORY_CHANGERS.has(commandName(seg.argv[at] as string)));
+}
+
+/** The segment with each relative argument also under an unknown directory, for deny rules. */
+function relocated(seg: Segment): Segment {
+  if (seg.argv.length < 2) return seg;
+  const words = seg.argv.map((a, i) => seg.wild?.[i] ?? quoteWord(a));
+  const wild = words.map((w, i) => (i === 0 || w.startsWith('/') || w.startsWith('-') ? w : `${WILD_ALL}/${w}`));
+  return { ...seg, wild };
 }
 
 function denyCandidates(seg: Segment): string[] {

@@ -51,7 +51,10 @@ const SPECIAL_PARAMETERS = new Set(['@', '*', '#', '?', '-', '$', '!']);
 const NAME_START = /[A-Za-z_]/;
 const NAME_CHAR = /[A-Za-z0-9_]/;
 /** `${…}` forms the engine models: a name, optionally its length, or one operator and plain text. */
-const BRACED_PARAMETER = /^#?(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])(?:(?::?[-=?+]|##?|%%?)[^'"\\$`{}]*)?$/;
+const BRACED_PARAMETER = /^#?(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])(?:(?::?[-=?+]|##?|%%?)[^'"\\$`{}<>()|;&]*)?$/;
+
+/** Words that open or close compound commands when they come first: never allowed, so not modelled. */
+const RESERVED_WORDS = new Set(['!', '{', '}', '[[', ']]', 'case', 'do', 'done', 'elif', 'else', 'esac', 'fi', 'for', 'function', 'if', 'in', 'select', 'then', 'until', 'while']);
 
 interface PendingHeredoc {
   delimiter: string;
@@ -89,7 +92,6 @@ class Lexer {
    */
   list(i: number, end: number, nested: boolean): number {
     let command: Token[] = [];
-    let parens = 0;
     /** Set after a redirection operator: the next word is its target. */
     let wantTarget: { heredoc?: boolean; stripTabs?: boolean } | undefined;
     const flush = () => {
@@ -121,12 +123,14 @@ class Lexer {
           i += op.length;
           continue;
         }
-        if (op === ')' && nested && parens === 0) {
+        if (op === ')' && nested) {
           flush();
           return i + 1;
         }
-        if (op === '(') parens++;
-        if (op === ')') parens--;
+        // Subshells and case statements are never allowed; the grammar's error recovery on
+        // long runs of them is slow, so they are refused here, before it reads them.
+        if (op === '(' || op === ')') throw new Unmodeled(i, op === '(' ? 'a subshell or a "(" inside a command' : 'a ")" that closes nothing the engine models');
+        if (op.startsWith(';;') || op === ';&') throw new Unmodeled(i, `the case terminator "${op}"`);
         flush();
         this.others.push({ kind: 'control', op, start: i, end: i + op.length });
         i += op.length;
@@ -144,6 +148,8 @@ class Lexer {
           if (wantTarget.heredoc) this.pending.push({ delimiter: this.heredocDelimiter(start, i), stripTabs: wantTarget.stripTabs === true });
           wantTarget = undefined;
         } else {
+          const text = this.s.slice(start, i);
+          if (command.length === 0 && RESERVED_WORDS.has(text)) throw new Unmodeled(start, `the reserved word "${text}" (control flow, groups and tests are never allowed)`);
           command.push({ kind: 'word', start, end: i });
         }
       }

@@ -10,13 +10,18 @@ import { Language, Parser, type Node } from 'web-tree-sitter';
 import { compileWasmWithoutTierUp } from '../memory.js';
 import { DEFAULTS } from '../defaults.js';
 import { lex, signature, type Dialect, type Lexed, type Token } from './lexer.js';
-import { decodeWord, quoteWord, wildForm } from './words.js';
+import { decodeWord, quoteWord, WILD_ALL, wildForm } from './words.js';
+
+const GLUED_TO_NON_ASCII = /[\u0080-\uffff]([\\`|{}[\]])/;
 
 /** Past these a command is denied unread: no person types more into one command line. */
 const MAX_TOKENS = 1024;
 const MAX_COMMANDS = 256;
-/** A command the strict lexer cannot read is given to the grammar for a precise reason only up to this length. */
-const LONG_UNREADABLE = 4096;
+/**
+ * A command the strict lexer cannot read is given to the grammar, for a precise reason, only up
+ * to this length: the grammar's error recovery is quadratic (4 KiB of `<>` took 360 ms, 512 bytes 29 ms).
+ */
+const LONG_UNREADABLE = 256;
 
 /** Constructs that are denied unless an allow rule names them explicitly. */
 export type Feature = 'substitution' | 'process_substitution' | 'expansion' | 'redirection' | 'heredoc' | 'assignment';
@@ -24,8 +29,13 @@ export type Feature = 'substitution' | 'process_substitution' | 'expansion' | 'r
 export interface Segment {
   /** Canonical text: words after quote removal, re-quoted one way, single spaces. */
   text: string;
-  /** Decoded words, assignments excluded; empty when a word could not be decoded statically. */
+  /**
+   * Decoded words, assignments excluded. A word whose value comes from an expansion or a
+   * substitution stands here as its source text, and its index is in `dynamic`.
+   */
   argv: string[];
+  /** Indices in argv of words the shell computes (`$x`, `${x-…}`, `$(…)`): their value is unknown. */
+  dynamic?: number[];
   features: Feature[];
   /** Inside a command or process substitution of another segment. */
   nested: boolean;
@@ -107,6 +117,12 @@ function parseCommand(parser: Parser, command: string, dialect: Dialect): ParseR
   const continuation = /\\\r?\n/.exec(command);
   if (continuation) {
     return { ok: false, reason: `the command continues a line with a backslash at offset ${continuation.index}; write it on one line` };
+  }
+  // In a legacy multibyte locale (Big5, GBK, Shift_JIS) a byte of 0x40-0x7e after a non-ASCII
+  // byte can be the second half of one character: the shell would not see that \ or ` or | at all.
+  const glued = GLUED_TO_NON_ASCII.exec(command);
+  if (glued) {
+    return { ok: false, reason: `a non-ASCII character directly followed by "${glued[1]}" at offset ${glued.index + glued[0].length - 1}: a shell in a Big5, GBK or Shift_JIS locale reads them as one character; put a space or a quote between them` };
   }
   // The strict lexer is linear and reads first: it bounds what the grammar (far slower per
   // token) and the rules are given, so no command of any shape takes long to decide.
@@ -310,9 +326,12 @@ function simpleCommand(cmd: Node, redirects: Node[], walk: Walk, bareAssignment 
   const name = words[0];
   if (name?.unquotedGlob) b.problem ??= 'a wildcard in the command name';
   const text = [...assignments, ...words.map((w) => w.text), ...redirTexts].join(' ');
-  const argv = words.every((w) => w.value !== undefined) ? words.map((w) => w.value as string) : [];
+  const argv = words.map((w) => w.value ?? w.text);
   const seg: Segment = { text, argv, features: [...b.features].sort(), nested: walk.nested };
-  if (argv.length > 0 && words.some((w) => w.unquotedGlob)) seg.wild = words.map((w) => w.wild ?? w.text);
+  const dynamic = words.flatMap((w, i) => (w.value === undefined ? [i] : []));
+  if (dynamic.length > 0) seg.dynamic = dynamic;
+  // For deny rules, a computed word may be anything: WILD_ALL, which also spans "/" and spaces.
+  if (dynamic.length > 0 || words.some((w) => w.unquotedGlob)) seg.wild = words.map((w) => (w.value === undefined ? WILD_ALL : (w.wild ?? w.text)));
   if (b.problem) seg.unsupported = b.problem;
   walk.out.push(seg, ...b.inner);
 }

@@ -64,6 +64,8 @@ export function decodeWord(source: string): DecodedWord {
 /** Stand-ins for the shell's wildcards in a word's wild form: any run of characters, and one. */
 export const WILD_ANY = '\uE000';
 export const WILD_ONE = '\uE001';
+/** The value of an expansion or substitution: any text at all, "/" and spaces included. */
+export const WILD_ALL = '\uE002';
 
 /**
  * The word as the set of names the shell may expand it to: its unquoted `*` becomes WILD_ANY, and
