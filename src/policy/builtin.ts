@@ -57,16 +57,18 @@ export const EVALUATING_BUILTINS: ReadonlySet<string> = new Set([
 ]);
 
 /** Shells whose `-c` string the engine reads as a command of its own, in this dialect. */
-export const SHELL_DIALECTS: Readonly<Record<string, 'bash' | 'sh'>> = {
-  sh: 'sh', dash: 'sh', ash: 'sh', bash: 'bash',
-};
+export const SHELL_DIALECTS: ReadonlyMap<string, 'bash' | 'sh'> = new Map([
+  ['sh', 'sh'], ['dash', 'sh'], ['ash', 'sh'], ['bash', 'bash'],
+]);
+
+// Looked up with a command's name, which the agent chooses: Maps, so `__proto__` is no key.
 
 /**
  * Flags whose value is code the engine cannot read (or, for sh and bash, a shell other than
  * the one it models runs). A rule allows them only by naming the flag literally as written,
  * bundle and all (`perl -lne *` allows `perl -lne '…'`, not `perl -e '…'`).
  */
-export const CODE_FLAGS: Readonly<Record<string, readonly string[]>> = {
+export const CODE_FLAGS: ReadonlyMap<string, readonly string[]> = new Map(Object.entries({
   ...Object.fromEntries(['zsh', 'ksh', 'mksh', 'fish', 'csh', 'tcsh', 'yash', 'posh', 'rbash', 'oksh', 'loksh', 'pdksh', 'ksh93', 'elvish', 'nu', 'xonsh', 'rc', 'es', 'scsh'].map((s) => [s, ['-c']])),
   ...Object.fromEntries(['python', 'python2', 'python3', 'python3.11', 'python3.12', 'python3.13', 'pypy', 'pypy3'].map((p) => [p, ['-c', '-m']])),
   perl: ['-e', '-E', '-M', '-m', '-x'],
@@ -112,11 +114,11 @@ export const CODE_FLAGS: Readonly<Record<string, readonly string[]>> = {
   tar: ['--to-command', '-I', '--use-compress-program', '--checkpoint-action', '--info-script', '-F', '--new-volume-script', '--rsh-command'],
   sort: ['--compress-program'],
   zip: ['-TT', '--unzip-command'],
-};
+}));
 
 /** Programs whose first operand is code unless a flag brings the code in (awk 'BEGIN{…}', sed 's/…/e'). */
-export const PROGRAM_OPERAND: Readonly<Record<string, { inline: readonly string[]; valued: readonly string[] }>> = {
+export const PROGRAM_OPERAND: ReadonlyMap<string, { inline: readonly string[]; valued: readonly string[] }> = new Map(Object.entries({
   ...Object.fromEntries(['awk', 'gawk', 'mawk', 'nawk'].map((a) => [a, { inline: ['-f', '--file', '-e', '--source'], valued: ['-F', '-v', '-f'] }])),
   sed: { inline: ['-e', '--expression', '-f', '--file'], valued: ['-l'] },
   trap: { inline: [], valued: [] },
-};
+}));

@@ -44,20 +44,20 @@ export interface CodeArgument {
 export function codeArguments(argv: readonly string[], at: number): CodeArgument[] {
   const name = commandName(argv[at] as string);
   const out: CodeArgument[] = [];
-  const dialect = SHELL_DIALECTS[name];
+  const dialect = SHELL_DIALECTS.get(name);
   if (dialect) {
     const call = shellCall(argv, at);
     if (call.c && call.operand !== undefined) out.push({ index: call.operand, shell: { index: call.operand, dialect } });
     else if (call.c) out.push({ index: at });
   }
-  const flags = CODE_FLAGS[name] ?? [];
+  const flags = CODE_FLAGS.get(name) ?? [];
   for (let i = at + 1; i < argv.length; i++) {
     const a = argv[i] as string;
     // tar's first word may be a bundle without its dash (tar cIf …).
     const spelled = name === 'tar' && i === at + 1 && !a.startsWith('-') ? `-${a}` : a;
     if (flags.some((f) => isFlag(spelled, f))) out.push({ index: i });
   }
-  const program = PROGRAM_OPERAND[name];
+  const program = PROGRAM_OPERAND.get(name);
   if (program && !argv.slice(at + 1).some((a) => program.inline.some((f) => isFlag(a, f)))) {
     let i = at + 1;
     while (i < argv.length && (argv[i] as string).startsWith('-') && argv[i] !== '-') {
@@ -141,15 +141,15 @@ export function evaluationProblem(argv: readonly string[], at: number): string |
   if (name === 'let') return 'let, which evaluates arithmetic';
   if (name === 'fc') return 'fc, which runs commands from the history or an editor';
   const stdin = `${name} reading its code from standard input, which the engine cannot see`;
-  if (SHELL_DIALECTS[name] || (CODE_FLAGS[name]?.includes('-c') === true && /sh$/.test(name))) {
+  if (SHELL_DIALECTS.get(name) || (CODE_FLAGS.get(name)?.includes('-c') === true && /sh$/.test(name))) {
     const call = shellCall(argv, at);
     if (call.s || call.operand === undefined || (!call.c && isStdinPath(argv[call.operand] as string))) return stdin;
     if (call.c && call.operand === undefined) return `${name} -c without its code (it would come from elsewhere)`;
   }
-  if (INTERPRETERS.has(name) || PROGRAM_OPERAND[name]) {
+  if (INTERPRETERS.has(name) || PROGRAM_OPERAND.get(name)) {
     if (args.some(isStdinPath)) return stdin;
     const operands = args.filter((a) => !a.startsWith('-'));
-    const code = (CODE_FLAGS[name] ?? []).some((f) => args.some((a) => isFlag(a, f)));
+    const code = (CODE_FLAGS.get(name) ?? []).some((f) => args.some((a) => isFlag(a, f)));
     if (INTERPRETERS.has(name) && operands.length === 0 && !code && !args.every((a) => INFO_OPTIONS.has(a))) return stdin;
   }
   if ((name === 'xargs' || name === 'parallel') && args.some((a) => WRAPPER_COMMANDS.has(commandName(a)))) {
