@@ -120,19 +120,21 @@ const INTERPRETERS = new Set(['python', 'python2', 'python3', 'python3.11', 'pyt
 /** Options that print and exit, for which an interpreter reads nothing. */
 const INFO_OPTIONS = new Set(['--version', '-V', '--help', '-h']);
 /**
- * Builtins that assign the variables their arguments name. Assigning an upper-case name (PATH,
- * HOME, IFS, PS4, LC_ALL, OPTIND, RANDOM…) changes how later commands are found, read or
- * evaluated (bash evaluates a value given to an integer variable as arithmetic): never allowed.
+ * Builtins that assign the variables their arguments name. bash evaluates an array subscript in
+ * such a name as arithmetic; and assigning an upper-case name (PATH, HOME, IFS, PS4, LC_ALL,
+ * OPTIND, RANDOM…) changes how later commands are found, read or evaluated (a value given to an
+ * integer variable is evaluated as arithmetic too). Both are never allowed.
  */
 const NAME_TAKING = new Set(['read', 'mapfile', 'readarray', 'getopts', 'wait', 'export', 'declare', 'typeset', 'local', 'readonly', 'unset']);
 const RESERVED_NAME = /^[A-Z_][A-Z0-9_]*$/;
 
-const SUBSCRIPT_BUILTINS = new Set(['read', 'mapfile', 'readarray', 'getopts', 'wait', 'unset', 'declare', 'typeset', 'local', 'export', 'readonly']);
-
 /**
- * A builtin call that evaluates an argument as arithmetic: bash evaluates an array subscript in a
- * variable name (`printf -v 'a[$(reboot)]'`, `read 'a[…]'`, `test -v 'a[…]'`), and `let` always.
- * Never allowed, like every other arithmetic evaluation. Returns why, or undefined.
+ * Why the command that starts at `argv[at]` can never be allowed, whatever a rule says, or
+ * undefined: arithmetic evaluation (`let`, a subscript in a name a builtin assigns: `printf -v
+ * 'a[$(reboot)]'`, `read 'a[…]'`, `test -v 'a[…]'`), code the engine cannot see (a shell or an
+ * interpreter reading stdin, xargs handing its input to a wrapper, find -exec {}), and builtins
+ * that change how later commands are read or found (alias definitions, shopt/set options,
+ * enable, upper-case variables).
  */
 export function evaluationProblem(argv: readonly string[], at: number): string | undefined {
   const name = commandName(argv[at] as string);
@@ -143,8 +145,8 @@ export function evaluationProblem(argv: readonly string[], at: number): string |
   const stdin = `${name} reading its code from standard input, which the engine cannot see`;
   if (SHELL_DIALECTS.get(name) || (CODE_FLAGS.get(name)?.includes('-c') === true && /sh$/.test(name))) {
     const call = shellCall(argv, at);
-    if (call.s || call.operand === undefined || (!call.c && isStdinPath(argv[call.operand] as string))) return stdin;
     if (call.c && call.operand === undefined) return `${name} -c without its code (it would come from elsewhere)`;
+    if (call.s || call.operand === undefined || (!call.c && isStdinPath(argv[call.operand] as string))) return stdin;
   }
   if (INTERPRETERS.has(name) || PROGRAM_OPERAND.get(name)) {
     if (args.some(isStdinPath)) return stdin;
@@ -169,7 +171,7 @@ export function evaluationProblem(argv: readonly string[], at: number): string |
   // dash (and bash with expand_aliases) expands aliases while reading later lines: the engine
   // would judge `ls x` where the shell runs what the alias says.
   if (name === 'alias' && args.some((a) => a.includes('='))) return 'an alias definition, which changes how later commands are read';
-  if (SUBSCRIPT_BUILTINS.has(name) && args.some(subscript)) return `${name} with an array subscript, which bash evaluates as arithmetic`;
+  if (NAME_TAKING.has(name) && args.some(subscript)) return `${name} with an array subscript, which bash evaluates as arithmetic`;
   if (name === 'printf') {
     const v = args.findIndex((a) => a.startsWith('-v'));
     const target = v === -1 ? undefined : args[v] === '-v' ? args[v + 1] : args[v]?.slice(2);
