@@ -160,8 +160,15 @@ describe('ssh_run as a long call', () => {
     expect(await presentWithin(fleet.user, 'sleep 310')).not.toBe('');
     controller.abort();
     expect(await goneWithin(fleet.user, 'sleep 310', 3000)).toBe(true);
-    const cancelled = await gate.ok<{ tasks: { alias: string; state: string }[] }>('ssh_list_tasks', { state: 'cancelled' });
-    expect(cancelled.tasks.some((t) => t.alias === 'h5')).toBe(true);
+    // The process is gone a moment before the task records its end (channel closed, sweep done).
+    const deadline = Date.now() + 3000;
+    let cancelled = false;
+    while (!cancelled && Date.now() < deadline) {
+      const list = await gate.ok<{ tasks: { alias: string; state: string }[] }>('ssh_list_tasks', { state: 'cancelled' });
+      cancelled = list.tasks.some((t) => t.alias === 'h5');
+      if (!cancelled) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(cancelled).toBe(true);
   });
 });
 
