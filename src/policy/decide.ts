@@ -12,7 +12,7 @@ import { effectiveLimits, type HostRef } from './limits.js';
 import { compileNetwork, type NetworkCheck } from './network.js';
 import type { Dialect } from './lexer.js';
 import type { Feature, ParseResult, Segment, ShellParser } from './parse.js';
-import { codeArguments, commandName, commandPositions, evaluationProblem, mustBeNamed, type CodeArgument } from './programs.js';
+import { changesDirectory, codeArguments, commandName, commandPositions, evaluationProblem, mustBeNamed, type CodeArgument } from './programs.js';
 import { quoteWord, WILD_ALL } from './words.js';
 
 export interface PolicyEngine {
@@ -43,12 +43,11 @@ const WILD_LIMIT = 4096;
  * words behind a wrapper: past these a segment is denied rather than judged slowly, so that every
  * decision stays within milliseconds whatever the input.
  */
-const CANDIDATE_BUDGET = 64 * 1024;
-const WILD_WORK = 4_000_000;
+const CANDIDATE_BUDGET = 32 * 1024;
+const WILD_WORK = 1_000_000;
 const MAX_WRAPPED_WORDS = 128;
 /** How deep `sh -c "sh -c '…'"` may nest before the engine stops reading. */
 const MAX_CODE_NESTING = 4;
-const DIRECTORY_CHANGERS = new Set(['cd', 'pushd', 'popd']);
 
 /** A deny pattern as a rule wrote it; its widened variants are in the engine's DenyIndex. */
 interface DenyPattern {
@@ -103,10 +102,11 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
     // relative word as under any directory.
     let moved = false;
     const segments = all.map((seg) => {
+      // A command that runs elsewhere itself (env -C /etc cat shadow) is judged as moved too.
+      if (commandPositions(seg.argv).some((at) => changesDirectory(seg.argv, at))) moved = true;
       const key = JSON.stringify([seg.text, seg.argv, seg.wild, seg.dynamic, seg.features, seg.unsupported, moved]);
       let v = judged.get(key);
       if (!v) judged.set(key, (v = judge(moved ? relocated(seg) : seg, rules, denyIndex, matched)));
-      if (changesDirectory(seg)) moved = true;
       return { ...v, nested: seg.nested };
     });
 
@@ -326,10 +326,6 @@ function candidatesOf(seg: Segment, words: readonly string[], whole: string, wil
     }
   }
   return [...out];
-}
-
-function changesDirectory(seg: Segment): boolean {
-  return commandPositions(seg.argv).some((at) => DIRECTORY_CHANGERS.has(commandName(seg.argv[at] as string)));
 }
 
 /** The segment with each relative argument also under an unknown directory, for deny rules. */

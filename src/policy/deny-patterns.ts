@@ -18,10 +18,20 @@ export function denyPatternVariants(pattern: string): string[] {
   const out = new Set<string>([pattern]);
   for (const p of [...out]) for (const v of abbreviations(p)) out.add(v);
   for (const p of [...out]) for (const v of emptyStars(p)) out.add(v);
-  return [...out].slice(0, MAX_VARIANTS);
+  if (out.size <= MAX_VARIANTS) return [...out];
+  // Too many spellings to list: deny more instead, with every long option as any long option.
+  const coarse = pattern
+    .split(' ')
+    .map((w) => (LONG_OPTION.test(w) ? '--*' : w))
+    .join(' ');
+  return [pattern, coarse, ...emptyStars(coarse)];
 }
 
-/** Every long option word of the pattern, abbreviated one at a time. */
+/**
+ * Every long option word of the pattern in every spelling getopt_long accepts: each prefix of its
+ * name (the full name included), alone, with `=value`, or followed by a value word. `--host=*`
+ * thus also denies `--host evil`, and `--directory *` also `--directory=/x`.
+ */
 function abbreviations(pattern: string): string[] {
   const words = pattern.split(' ');
   const out: string[] = [];
@@ -31,17 +41,17 @@ function abbreviations(pattern: string): string[] {
     const name = m[1] as string;
     const rest = words.slice(i + 1);
     const before = words.slice(0, i);
-    for (let k = 1; k < name.length; k++) {
+    for (let k = 1; k <= name.length; k++) {
       const prefix = `--${name.slice(0, k)}`;
       out.push([...before, prefix, ...rest].join(' '));
       out.push([...before, `${prefix}=*`, ...rest].join(' '));
-      if (rest.length === 0) out.push([...before, prefix, '*'].join(' '));
+      out.push([...before, prefix, '*', ...rest].join(' '));
     }
   });
   return out;
 }
 
-/** The pattern with one or more of its ` * ` reduced to ` ` (all combinations, up to three). */
+/** The pattern with one or more of its ` * ` reduced to ` `, in every combination (up to six gaps). */
 function emptyStars(pattern: string): string[] {
   // A trailing ` *` also matches nothing: `touch *` denies a bare `touch` (xargs touch).
   if (pattern.endsWith(' *')) return [pattern.slice(0, -2), ...emptyStars(pattern.slice(0, -2)), ...emptyStarsInside(pattern)];
@@ -52,7 +62,8 @@ function emptyStarsInside(pattern: string): string[] {
   const parts = pattern.split(' * ');
   const gaps = parts.length - 1;
   if (gaps === 0) return [];
-  if (gaps > 3) return [parts.join(' ')];
+  // Past six gaps, ` *` standing for ` * ` covers every combination at once (and a little more).
+  if (gaps > 6) return [parts.join(' *')];
   const out: string[] = [];
   for (let mask = 1; mask < 1 << gaps; mask++) {
     let s = parts[0] as string;

@@ -72,6 +72,27 @@ export function codeArguments(argv: readonly string[], at: number): CodeArgument
   return out;
 }
 
+/** Options with which a program runs in, or reads relative paths from, another directory. */
+const DIRECTORY_OPTIONS: ReadonlyMap<string, readonly string[]> = new Map<string, readonly string[]>([
+  ['env', ['-C', '--chdir']],
+  ['tar', ['-C', '--directory']],
+  ['sudo', ['-D', '--chdir']],
+  ['git', ['-C']],
+  ['make', ['-C', '--directory']],
+  ['unshare', ['--wd']],
+  ['nsenter', ['-w', '--wd']],
+  ['systemd-run', ['--working-directory']],
+  ['bwrap', ['--chdir']],
+]);
+
+/** Whether the command at `at` changes the directory for what follows (cd) or for itself (env -C). */
+export function changesDirectory(argv: readonly string[], at: number): boolean {
+  const name = commandName(argv[at] as string);
+  if (name === 'cd' || name === 'pushd' || name === 'popd') return true;
+  const options = DIRECTORY_OPTIONS.get(name) ?? [];
+  return argv.slice(at + 1).some((a) => options.some((o) => isFlag(a, o)));
+}
+
 /**
  * How a shell is called: sh [-abefhmnuvx] [-o opt]… [-c] [more options] [operand…]. The options
  * end at the first word that is not one (long ones, --norc, included) or at `--` or `-`;
@@ -90,8 +111,9 @@ export function shellCall(argv: readonly string[], at: number): { c: boolean; s:
       break;
     }
     if (!/^[-+]./.test(a)) break;
-    if (/^-[A-Za-z]*c/.test(a)) c = true;
-    if (/^-[A-Za-z]*[si]/.test(a)) s = true;
+    // bash and dash take an option given with + as with -: +c is -c, +s is -s.
+    if (/^[-+][A-Za-z]*c/.test(a)) c = true;
+    if (/^[-+][A-Za-z]*[si]/.test(a)) s = true;
     // Each o or O of a bundle (-o, -oc, -eOc) takes the next word: an option name.
     if (/^[-+][A-Za-z]+$/.test(a)) i += (a.match(/[oO]/g) ?? []).length;
     else if (a === '--rcfile' || a === '--init-file') i++;
@@ -99,9 +121,16 @@ export function shellCall(argv: readonly string[], at: number): { c: boolean; s:
   return { c, s, operand: i < argv.length ? i : undefined };
 }
 
-/** A path that names the reading end of standard input (`-`, /dev/stdin, /dev/fd/0, /proc/self/fd/0…). */
+/**
+ * A path that may name standard input or a terminal (`-`, /dev/stdin, /dev/fd/0, /proc/self/fd/0,
+ * /dev/tty…), however it is spelled: `//dev/stdin`, `/dev/./stdin`, `/proc/self/root/dev/stdin`,
+ * and a relative `stdin` or `fd/0` (after a cd) count too.
+ */
 export function isStdinPath(word: string): boolean {
-  return word === '-' || /^\/dev\/(stdin|fd\/\d+)$|^\/proc\/[^/]+\/fd\/\d+$|^\/dev\/tty/.test(word);
+  if (word === '-') return true;
+  let path = posix.normalize(word);
+  while (/^\/proc\/[^/]+\/root\//.test(path)) path = path.replace(/^\/proc\/[^/]+\/root/, '');
+  return /(^|\/)(stdin|tty[^/]*|fd\/\d+)$/.test(path) || /^\/dev\/(fd|pts)(\/|$)/.test(path);
 }
 
 /** Whether `arg` gives `flag`: `--eval` or `--eval=…`, or a short flag alone or in a bundle (`-lne`). */
@@ -117,6 +146,34 @@ function isFlag(arg: string, flag: string): boolean {
 
 /** Interpreters that read their program from standard input when given no operand and no code flag. */
 const INTERPRETERS = new Set(['python', 'python2', 'python3', 'python3.11', 'python3.12', 'python3.13', 'pypy', 'pypy3', 'perl', 'perl5', 'ruby', 'node', 'nodejs', 'php', 'lua', 'tclsh', 'Rscript', 'julia', 'bun', 'deno', 'guile', 'sbcl', 'expect', 'gdb', 'sqlite3', 'dc']);
+/** Options of interpreters that take the next word as their value (python3 -W ignore). */
+const VALUED_OPTIONS: ReadonlyMap<string, readonly string[]> = new Map<string, readonly string[]>([
+  ...['python', 'python2', 'python3', 'python3.11', 'python3.12', 'python3.13', 'pypy', 'pypy3'].map((p): [string, readonly string[]] => [p, ['-W', '-X', '-Q', '--check-hash-based-pycs']]),
+  ['perl', ['-I', '-m', '-M', '-x', '-C', '-D', '-V']],
+  ['perl5', ['-I', '-m', '-M', '-x', '-C', '-D', '-V']],
+  ['ruby', ['-I', '-r', '-C', '-E', '-K', '-W', '-x', '--encoding', '--external-encoding', '--internal-encoding']],
+  ['node', ['-r', '--require', '--import', '--loader', '--input-type', '--conditions', '-C', '--env-file', '--title']],
+  ['nodejs', ['-r', '--require', '--import', '--loader', '--input-type', '--conditions', '-C', '--env-file', '--title']],
+  ['php', ['-c', '-d', '-z', '-t']],
+  ['lua', ['-l', '-W']],
+]);
+
+/**
+ * Whether the interpreter is given a program file: a word that is not an option and not the value
+ * of one. For an interpreter whose options the engine does not list, every option may take the
+ * next word, so only a word after a non-option counts.
+ */
+function hasProgramOperand(name: string, args: readonly string[]): boolean {
+  const valued = VALUED_OPTIONS.get(name);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '--') return i + 1 < args.length;
+    if (!a.startsWith('-')) return true;
+    if (valued === undefined ? !a.includes('=') && a.length === 2 : valued.includes(a)) i++;
+  }
+  return false;
+}
+
 /** Options that print and exit, for which an interpreter reads nothing. */
 const INFO_OPTIONS = new Set(['--version', '-V', '--help', '-h']);
 /**
@@ -127,6 +184,18 @@ const INFO_OPTIONS = new Set(['--version', '-V', '--help', '-h']);
  */
 const NAME_TAKING = new Set(['read', 'mapfile', 'readarray', 'getopts', 'wait', 'export', 'declare', 'typeset', 'local', 'readonly', 'unset']);
 const RESERVED_NAME = /^[A-Z_][A-Z0-9_]*$/;
+
+/** The names printf -v assigns: the value of each -v among the options before the format. */
+function printfTargets(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '--' || !a.startsWith('-')) break;
+    if (a === '-v') out.push(args[++i] ?? '');
+    else if (a.startsWith('-v')) out.push(a.slice(2));
+  }
+  return out;
+}
 
 /**
  * Why the command that starts at `argv[at]` can never be allowed, whatever a rule says, or
@@ -150,9 +219,8 @@ export function evaluationProblem(argv: readonly string[], at: number): string |
   }
   if (INTERPRETERS.has(name) || PROGRAM_OPERAND.get(name)) {
     if (args.some(isStdinPath)) return stdin;
-    const operands = args.filter((a) => !a.startsWith('-'));
     const code = (CODE_FLAGS.get(name) ?? []).some((f) => args.some((a) => isFlag(a, f)));
-    if (INTERPRETERS.has(name) && operands.length === 0 && !code && !args.every((a) => INFO_OPTIONS.has(a))) return stdin;
+    if (INTERPRETERS.has(name) && !code && !args.every((a) => INFO_OPTIONS.has(a)) && !hasProgramOperand(name, args)) return stdin;
   }
   if ((name === 'xargs' || name === 'parallel') && args.some((a) => WRAPPER_COMMANDS.has(commandName(a)))) {
     return `${name} running a command that runs others: its input would become that command`;
@@ -161,7 +229,7 @@ export function evaluationProblem(argv: readonly string[], at: number): string |
     const slot = args.findIndex((a, i) => i > 0 && /^-(exec|execdir|ok|okdir)$/.test(args[i - 1] as string) && a.includes('{}'));
     if (slot !== -1) return 'find -exec running a found file as the command';
   }
-  if (name === 'shopt' && args.some((a) => /^-[suo]/.test(a))) return 'shopt changing an option, which changes how later commands are read';
+  if (name === 'shopt' && args.some((a) => /^-[A-Za-z]*[suo]/.test(a))) return 'shopt changing an option, which changes how later commands are read';
   if (name === 'set' && args.some((a) => /^[-+][^-]/.test(a))) return 'set changing an option, which changes how later commands are read';
   if (name === 'enable' && args.length > 0) return 'enable loading or switching builtins';
   if (NAME_TAKING.has(name)) {
@@ -173,10 +241,11 @@ export function evaluationProblem(argv: readonly string[], at: number): string |
   if (name === 'alias' && args.some((a) => a.includes('='))) return 'an alias definition, which changes how later commands are read';
   if (NAME_TAKING.has(name) && args.some(subscript)) return `${name} with an array subscript, which bash evaluates as arithmetic`;
   if (name === 'printf') {
-    const v = args.findIndex((a) => a.startsWith('-v'));
-    const target = v === -1 ? undefined : args[v] === '-v' ? args[v + 1] : args[v]?.slice(2);
-    if (target !== undefined && subscript(target)) return 'printf -v with an array subscript, which bash evaluates as arithmetic';
-    if (target !== undefined && RESERVED_NAME.test(target)) return `printf -v assigning ${target}, a variable of the shell or the environment (upper case), which changes how later commands run`;
+    // bash takes the last -v of several; every one is checked.
+    for (const target of printfTargets(args)) {
+      if (subscript(target)) return 'printf -v with an array subscript, which bash evaluates as arithmetic';
+      if (RESERVED_NAME.test(target)) return `printf -v assigning ${target}, a variable of the shell or the environment (upper case), which changes how later commands run`;
+    }
   }
   if ((name === 'test' || name === '[') && args.some((a) => a === '-v' || a === '-R') && args.slice(0, name === '[' ? -1 : undefined).some(subscript)) {
     return `${name} -v with an array subscript, which bash evaluates as arithmetic`;
