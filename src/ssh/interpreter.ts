@@ -7,7 +7,7 @@
  *
  *   exec /bin/sh -c '<decoder>' sh '<base64>' '<base64>' …
  *
- * (or, for a plain script, `exec /bin/bash --noprofile --norc -c '<script>' bash`: see PLAIN).
+ * (or, for a plain script, `exec /bin/bash --noprofile --norc -c -- '<script>' bash`: see PLAIN).
  *
  * The login shell sees `exec`, four bare words and single-quoted words. Inside single quotes,
  * sh, dash, bash, ksh, mksh and zsh take every character literally; fish treats only `\\` and
@@ -53,13 +53,14 @@ const PLAIN = /^[\x20-\x26\x28-\x5b\x5d-\x7e]*$/;
 export const DECODE_FAILED_STATUS = 127;
 
 export function pinnedCommand(shell: HostShell, script: string): string {
-  if (script.length <= CHUNK && PLAIN.test(script) && !script.includes('!')) return `exec ${PINNED[shell]} -c '${script}' ${shell}`;
+  // `--` ends the pinned shell's options: a script that starts with "-" is the script, not an option.
+  if (script.length <= CHUNK && PLAIN.test(script) && !script.includes('!')) return `exec ${PINNED[shell]} -c -- '${script}' ${shell}`;
   const encoded = Buffer.from(`${script}.`, 'utf8').toString('base64');
   const words: string[] = [];
   for (let i = 0; i < encoded.length; i += CHUNK) words.push(`'${encoded.slice(i, i + CHUNK)}'`);
   const decoder =
     `s=$(printf %s "$@" | base64 -d) || ` +
     `{ echo "sshgate: base64 -d failed on this host, so the command did not run" >&2; exit ${DECODE_FAILED_STATUS}; }; ` +
-    `exec ${PINNED[shell]} -c "\${s%.}" ${shell}`;
+    `exec ${PINNED[shell]} -c -- "\${s%.}" ${shell}`;
   return `exec /bin/sh -c '${decoder}' sh ${words.join(' ')}`;
 }

@@ -35,7 +35,7 @@ function run(file: string, args: string[], path?: string): SpawnSyncReturns<Buff
 
 /** What the script does when the pinned shell is started directly (as the brief of the host says). */
 function direct(shell: HostShell, script: string): SpawnSyncReturns<Buffer> {
-  return shell === 'bash' ? run('/bin/bash', ['--noprofile', '--norc', '-c', script, 'bash']) : run('/bin/sh', ['-c', script, 'sh']);
+  return shell === 'bash' ? run('/bin/bash', ['--noprofile', '--norc', '-c', '--', script, 'bash']) : run('/bin/sh', ['-c', '--', script, 'sh']);
 }
 
 /** What it does when sent through a login shell, as sshd runs an exec request. */
@@ -79,15 +79,17 @@ const SCRIPTS: Record<string, string> = {
   'the command limit, with its pid line': withPidLine(bigCommand, MARKER),
   'plain ASCII, sent as it is': withPidLine('echo "a b" $HOME ${x-y} `echo bq` #c ; ls / | wc -l & wait; echo ~ * ? [a] {b,c} % ^ ; true && false || echo "or $0" ; exit 3', MARKER),
   'plain ASCII that is not a command': 'if ; then "unbalanced',
+  'a script that looks like an option': '-x',
+  'a script that is the end of options': '--',
 };
 
 /** The scripts the login shell gets between single quotes as they are, without base64. */
-const PLAIN_SCRIPTS = ['plain ASCII, sent as it is', 'plain ASCII that is not a command'];
+const PLAIN_SCRIPTS = ['plain ASCII, sent as it is', 'plain ASCII that is not a command', 'a script that looks like an option', 'a script that is the end of options'];
 
 describe('pinnedCommand', () => {
   it('gives the login shell only bare words and single-quoted words without \' \\ ! or a newline', () => {
     for (const shell of ['bash', 'sh'] as const) {
-      const plain = `exec ${shell === 'bash' ? '/bin/bash --noprofile --norc' : '/bin/sh'} -c '`;
+      const plain = `exec ${shell === 'bash' ? '/bin/bash --noprofile --norc' : '/bin/sh'} -c -- '`;
       for (const [name, script] of Object.entries(SCRIPTS)) {
         const line = pinnedCommand(shell, script);
         const sentPlain = line === `${plain}${script}' ${shell}`;
