@@ -33,6 +33,7 @@ export const ADVERSARIAL: Record<string, string> = {
   'unreadable <&> runs': `x ${'<&>'.repeat(LIMIT / 3 - 1)}`,
   'unreadable > runs': `x ${'>'.repeat(LIMIT - 3)}`,
   'unreadable <> runs the grammar still reads': `x ${'<>'.repeat(126)}`,
+  'sudo and 90 wildcard words': `sudo ${Array(90).fill('.ssh?').join(' ')}`,
   'case terminators': joined(';;', ' '),
   'open parentheses': `${'('.repeat(LIMIT / 2)}uptime`,
 };

@@ -20,7 +20,8 @@ rules:
     commands: ["*"]
   - name: the payload
     action: deny
-    commands: ["touch *", "*/etc/shadow*", "*.ssh/*", "systemctl * -H*", "systemctl * --host*", "journalctl * --directory*", "grep * -r*"]
+    commands: ["touch *", "*/etc/shadow*", "*.ssh/*", "systemctl * -H*", "systemctl * --host*", "journalctl * --directory*", "grep * -r*",
+               "systemctl * --machine=*", "journalctl * --root *", "x * a * b * c * d * e"]
 `;
 
 /** [class, command] pairs that must be denied on both hosts, with both pinned shells. */
@@ -112,6 +113,32 @@ export const MUST_DENY: [string, string][] = [
   ['review', 'find /tmp -name x -exec {} \\;'],
   ['review', 'sudo $CMD'],
   ['review', 'timeout 5 $(echo touch) x'],
+  ['review 2', "bash +c 'touch x'"],
+  ['review 2', "bash +ec 'touch x'"],
+  ['review 2', "sh +c 'touch x'"],
+  ['review 2', "echo 'touch x' | bash +s /etc/hostname"],
+  ['review 2', "echo 'touch x' | bash //dev/stdin"],
+  ['review 2', "echo 'touch x' | bash /proc/self/fd//0"],
+  ['review 2', "echo 'touch x' | bash -- /dev//stdin"],
+  ['review 2', "echo 'touch x' | sh /dev/./stdin"],
+  ['review 2', "echo 'touch x' | bash /proc/self/root/dev/stdin"],
+  ['review 2', "cd /dev; bash stdin"],
+  ['review 2', 'echo \'BEGIN{system("touch x")}\' | awk -f //dev/stdin'],
+  ['review 2', 'echo \'import os;os.system("touch x")\' | python3 -W ignore'],
+  ['review 2', 'shopt -qs nocaseglob\ncat /[E]TC/SHADO[W]'],
+  ['review 2', 'shopt -qs expand_aliases'],
+  ['review 2', "printf -v a -v 'b[$(touch x)]' y"],
+  ['review 2', 'printf -v a -v HOME /etc; cat ~/shadow'],
+  ['review 2', 'env -C /etc cat shadow'],
+  ['review 2', 'env --chdir=/etc cat shadow'],
+  ['review 2', 'tar -C /etc -cf - shadow'],
+  ['review 2', 'sudo -D /etc cat shadow'],
+  ['review 2', 'git -C /root/.ssh ls-files'],
+  ['review 2', 'systemctl status x --host evil'],
+  ['review 2', 'systemctl status x --machine evil'],
+  ['review 2', 'journalctl -n 1 --directory=/x'],
+  ['review 2', 'journalctl -n 1 --root=/x'],
+  ['review 2', 'x 1 a b 2 c 3 d 4 e'],
   ['glob', 'cat /etc/sha[[.d.]]ow'],
   ['glob', 'cat /etc/sha[[=d=]]ow'],
   ['glob', 'cat /etc/shado[[:alpha:]]'],
