@@ -28,6 +28,16 @@ export type ProgressSink = (p: { progress: number; message: string }) => void;
 /** Progress messages go out at most this often, each with at most this much output. */
 const PROGRESS_EVERY_MS = 250;
 const PROGRESS_MAX_CHARS = 4000;
+
+/**
+ * The last `max` UTF-16 units of `text`, or one fewer where the cut would fall inside a surrogate
+ * pair: a lone half is no character, and strict JSON parsers (serde_json) refuse the message.
+ */
+export function tail(text: string, max: number): string {
+  const start = text.length - max;
+  const code = text.charCodeAt(start);
+  return text.slice(code >= 0xdc00 && code <= 0xdfff ? start + 1 : start);
+}
 const DEFAULT_OUTPUT_BYTES = 65_536;
 
 export interface GatewayDeps {
@@ -211,7 +221,7 @@ export class Gateway {
       const text = [chunk.stdout, chunk.stderr ? `[stderr] ${chunk.stderr}` : ''].join('');
       const total = cursor.stdout + cursor.stderr;
       if (text && total > sent) {
-        progress({ progress: total, message: text.length > PROGRESS_MAX_CHARS ? `…${text.slice(-PROGRESS_MAX_CHARS)}` : text });
+        progress({ progress: total, message: text.length > PROGRESS_MAX_CHARS ? `…${tail(text, PROGRESS_MAX_CHARS)}` : text });
         sent = total;
       }
       await new Promise((r) => setTimeout(r, Math.max(0, Math.min(PROGRESS_EVERY_MS, until - Date.now()))));

@@ -153,6 +153,18 @@ describe('ssh_run as a long call', () => {
     expect(messages.length).toBeGreaterThanOrEqual(3);
   });
 
+  it('cuts progress text on whole characters: no lone surrogate for strict JSON parsers', async () => {
+    const messages: string[] = [];
+    await gate.client.callTool(
+      { name: 'ssh_run', arguments: { alias: 'h4', command: `sh -c 'printf ${'😀'.repeat(3000)}y; sleep 0.6'` } },
+      undefined,
+      { onprogress: (p) => messages.push(p.message ?? '') },
+    );
+    const output = messages.slice(1);
+    expect(output.join('')).toContain('😀');
+    for (const m of output) expect(/\p{Cs}/u.test(m), JSON.stringify(m.slice(0, 12))).toBe(false);
+  });
+
   it('cancels the task when the client abandons the call', async () => {
     const controller = new AbortController();
     const call = gate.client.callTool({ name: 'ssh_run', arguments: { alias: 'h5', command: 'sleep 310' } }, undefined, { signal: controller.signal });
