@@ -4,6 +4,7 @@
  * own limit; every host's result stands on its own, so a slow or dead host costs only its own
  * time limit. Hosts still running after wait_seconds are returned as running tasks.
  */
+import { whenAborted } from '../abort.js';
 import { DEFAULTS } from '../defaults.js';
 import { SshgateError } from '../errors.js';
 import type { Executor, Task } from '../tasks/task-manager.js';
@@ -25,14 +26,13 @@ export async function runOnTag(gateway: Gateway, input: S.RunOnTagInput, signal?
     }
   });
   const tasks = started.flatMap((s) => (s.task ? [s.task] : []));
-  const onGone = () => tasks.forEach((t) => gateway.cancelTask(t.id));
-  signal?.addEventListener('abort', onGone, { once: true });
+  const stopListening = whenAborted(signal, () => tasks.forEach((t) => gateway.cancelTask(t.id)));
   let finished = 0;
   for (const t of tasks) void t.done.then(() => progress?.({ progress: ++finished, message: `${t.alias}: ${t.state} (${finished}/${tasks.length})` }));
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([Promise.all(tasks.map((t) => t.done)), new Promise((r) => (timer = setTimeout(r, (input.wait_seconds ?? DEFAULTS.waitSeconds) * 1000)))]);
   clearTimeout(timer);
-  signal?.removeEventListener('abort', onGone);
+  stopListening();
 
   const results = started.map((s) => s.early ?? outcomeOf(s.task as Task));
   const count = (...states: S.HostOutcome['status'][]) => results.filter((r) => states.includes(r.status)).length;
@@ -107,6 +107,7 @@ class Slots {
         if (i >= 0) this.line.splice(i, 1);
         reject(new SshgateError('timeout', 'the task ended while it waited for a fan-out slot', 'raise concurrency, or the time limit'));
       };
+      if (signal.aborted) return leave();
       this.line.push(go);
       signal.addEventListener('abort', leave, { once: true });
     });

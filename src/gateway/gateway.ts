@@ -3,6 +3,7 @@
  * policy, and only then turn it into a task on a pooled connection. The configuration is one
  * immutable snapshot swapped whole on reload; a task keeps the snapshot it started under.
  */
+import { whenAborted } from '../abort.js';
 import type { Logger } from 'pino';
 import type { Auditor } from '../audit/log.js';
 import { jumpChain } from '../config/load-inventory.js';
@@ -159,12 +160,11 @@ export class Gateway {
   /** Decides, starts the task, and waits for it up to wait_seconds (or until the caller gives up). */
   async run(input: S.RunInput, callerSignal?: AbortSignal, progress?: ProgressSink): Promise<S.RunResult> {
     const task = this.startTask(input, 'ssh_run');
-    const onGone = () => this.d.tasks.cancel(task.id);
-    callerSignal?.addEventListener('abort', onGone, { once: true });
+    const stopListening = whenAborted(callerSignal, () => this.d.tasks.cancel(task.id));
     try {
       await this.follow(task, (input.wait_seconds ?? DEFAULTS.waitSeconds) * 1000, progress);
     } finally {
-      callerSignal?.removeEventListener('abort', onGone);
+      stopListening();
     }
     if (neverRan(task)) {
       const e = task.error as NonNullable<Task['error']>;
