@@ -4,7 +4,7 @@
  * error rather than a silent winner. Either the whole policy loads, or a ConfigError lists every
  * problem.
  */
-import { basename } from 'node:path';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { DEFAULTS } from '../defaults.js';
 import { ConfigError } from '../errors.js';
 import type { LimitsOverride, NetworkPolicy, PolicyFile } from './schemas.js';
@@ -133,8 +133,11 @@ function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink):
       set.network.allow_ips.push(...data.network.allow_ips);
       set.network.block_ips.push(...data.network.block_ips);
     }
-    if (data.known_hosts_path !== undefined && single(file, ['known_hosts_path'], data.known_hosts_path)) {
-      set.knownHostsPath = data.known_hosts_path;
+    if (data.known_hosts_path !== undefined) {
+      // Relative to the policy file that names it, like every other path in the configuration:
+      // an MCP client starts the server in a working directory of its own choosing (often /).
+      const known = isAbsolute(data.known_hosts_path) ? data.known_hosts_path : resolve(dirname(file.display), data.known_hosts_path);
+      if (single(file, ['known_hosts_path'], known)) set.knownHostsPath = known;
     }
     if (data.host_key_policy !== undefined && single(file, ['host_key_policy'], data.host_key_policy)) {
       set.hostKeyPolicy = data.host_key_policy;

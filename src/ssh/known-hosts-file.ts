@@ -23,7 +23,7 @@ export interface AcceptedKey {
   keyType: string;
 }
 
-/** `known_hosts_path` from the policy (relative to the working directory), else `<config>/known_hosts`. */
+/** `known_hosts_path` from the policy (resolved against the policy file that names it), else `<config>/known_hosts`. */
 export function knownHostsPathFor(configured: string | undefined, configDir: string): string {
   if (!configured) return join(configDir, DEFAULTS.knownHostsName);
   return isAbsolute(configured) ? configured : resolve(configured);

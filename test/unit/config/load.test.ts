@@ -205,6 +205,17 @@ describe('the policy loader', () => {
     expect(p.overrides.tags.longrun?.task_result_ttl).toBe(1800);
   });
 
+  it('resolves a relative known_hosts_path against the policy file, whatever the working directory', () => {
+    const root = writeTree({ 'deploy/policies/p.yml': 'known_hosts_path: ../config/known_hosts\n' });
+    const cwd = process.cwd();
+    try {
+      process.chdir('/');
+      expect(loadPolicy(join(root, 'deploy/policies')).knownHostsPath).toBe(join(root, 'deploy/config/known_hosts'));
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
   it('refuses host_key_auto_add: true and require_known_host: false with the reason', () => {
     const errors = policyErrors('limits:\n  host_key_auto_add: true\nnetwork:\n  require_known_host: false\n');
     expect(errors[0]).toMatch(/^p\.yml:2:22: limits\.host_key_auto_add: sshgate never adds host keys silently/);
