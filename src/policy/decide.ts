@@ -13,7 +13,7 @@ import { compileNetwork, type NetworkCheck } from './network.js';
 import type { Dialect } from './lexer.js';
 import type { Feature, ParseResult, Segment, ShellParser } from './parse.js';
 import { changesDirectory, codeArguments, commandName, commandPositions, evaluationProblem, mustBeNamed, type CodeArgument } from './programs.js';
-import { quoteWord, WILD_ALL } from './words.js';
+import { quoteWord, WILD_ALL, WILD_MARK } from './words.js';
 
 export interface PolicyEngine {
   readonly policy: PolicySet;
@@ -188,7 +188,7 @@ function neverAllowed(seg: Segment): string | undefined {
     if (problem) return `${problem}, is never allowed`;
     // A wildcard where a wrapped command's name stands could expand to a name no rule names.
     const wild = at > 0 ? seg.wild?.[at] : undefined;
-    if (wild !== undefined && /[\uE000\uE001]/.test(wild)) {
+    if (wild !== undefined && WILD_MARK.test(wild)) {
       const name = commandName(wild);
       const could = [...WRAPPER_COMMANDS, ...EVALUATING_BUILTINS].find((w) => globsIntersect(w, name));
       if (could) return `a wildcard where a command run by "${quoteWord(seg.argv[0] as string)}" may stand (it could expand to "${could}"); no rule can allow it`;
@@ -229,7 +229,7 @@ function judge(seg: Segment, rules: PolicyRule[], denyIndex: DenyIndex<DenyPatte
   let work = 0;
   for (const c of wild) {
     const first = firstWord(c);
-    for (const v of denyIndex.for(/[\uE000-\uE002]/.test(first) ? undefined : first)) {
+    for (const v of denyIndex.for(WILD_MARK.test(first) ? undefined : first)) {
       if (hits.has(v.owner) || !applicable.has(v.owner.rule) || !headFits(v.head, c)) continue;
       work += (v.text.length + 1) * (c.length + 1);
       if (work > WILD_WORK) return verdict(false, 'the wildcards in this command take too long to check against the deny rules; no rule can allow it');
@@ -301,7 +301,7 @@ function firstWord(text: string): string {
 
 /** Whether a text with shell wildcards may start with `head`. */
 function headFits(head: string, wild: string): boolean {
-  const stop = wild.search(/[\uE000-\uE002]/);
+  const stop = wild.search(WILD_MARK);
   const n = Math.min(head.length, stop === -1 ? wild.length : stop);
   return head.slice(0, n) === wild.slice(0, n);
 }

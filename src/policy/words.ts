@@ -66,6 +66,8 @@ export const WILD_ANY = '\uE000';
 export const WILD_ONE = '\uE001';
 /** The value of an expansion or substitution: any text at all, "/" and spaces included. */
 export const WILD_ALL = '\uE002';
+/** Any of the three stand-ins: a text holding one may stand for names no rule sees literally. */
+export const WILD_MARK = /[\uE000-\uE002]/;
 
 /**
  * The word as the set of names the shell may expand it to: its unquoted `*` becomes WILD_ANY, and
