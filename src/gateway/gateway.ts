@@ -40,6 +40,11 @@ export function tail(text: string, max: number): string {
   return text.slice(code >= 0xdc00 && code <= 0xdfff ? start + 1 : start);
 }
 const DEFAULT_OUTPUT_BYTES = 65_536;
+/**
+ * ssh_cancel waits for the task to end at most the grace period plus this: room for the sweep to
+ * list the processes (up to 1 s), the close after KILL (200 ms) and a slow host.
+ */
+const CANCEL_MARGIN_MS = 3000;
 
 export interface GatewayDeps {
   paths: Paths;
@@ -231,10 +236,33 @@ export class Gateway {
     }
   }
 
-  cancel(input: S.CancelInput): S.CancelResult {
+  /**
+   * Cancels the task and answers once it has ended — TERM, grace period, KILL and the pid sweep all
+   * done — so a status read right after sees the final state. The wait is bounded: a host that
+   * never closes the channel gets an answer with `final: false` after the grace period plus a margin.
+   */
+  async cancel(input: S.CancelInput, callerSignal?: AbortSignal): Promise<S.CancelResult> {
     const task = this.task(input.task_id);
     const { result } = this.d.tasks.cancel(task.id);
-    return { task_id: task.id, result: result === 'cancelled' ? 'cancelled' : 'already_finished', state: task.state };
+    const started = Date.now();
+    if (!isFinal(task.state)) {
+      const bound = (this.d.graceMs ?? DEFAULTS.graceMs) + CANCEL_MARGIN_MS;
+      let stopListening = (): void => undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const gaveUp = new Promise<void>((r) => (stopListening = whenAborted(callerSignal, r)));
+      await Promise.race([task.done, gaveUp, new Promise<void>((r) => (timer = setTimeout(r, bound)))]);
+      stopListening();
+      clearTimeout(timer);
+    }
+    const final = isFinal(task.state);
+    return {
+      task_id: task.id,
+      result: result === 'cancelled' ? 'cancelled' : 'already_finished',
+      state: task.state,
+      final,
+      waited_ms: Date.now() - started,
+      ...(final ? {} : { note: 'the task had not ended when the wait ran out; ssh_get_task_status shows when it has' }),
+    };
   }
 
   /** Cancels every unfinished task of this view's owner (its session ended); returns how many. */

@@ -83,7 +83,10 @@ export const CancelInput = z.strictObject({ task_id: TaskId });
 export const CancelResult = z.object({
   task_id: z.string(),
   result: z.enum(['cancelled', 'already_finished']),
-  state: TaskState,
+  state: TaskState.describe('the state when the answer was sent: final unless the wait ran out'),
+  final: z.boolean().describe('the task has ended: its processes are gone (TERM, grace period, KILL, sweep)'),
+  waited_ms: z.number().describe('how long the cancel waited for the task to end'),
+  note: z.string().optional().describe('set when the wait ran out before the task ended'),
 });
 
 // ------------------------------------------------------------------ async tasks

@@ -24,10 +24,11 @@ export function registerRunTools(tools: ToolRegistry, gateway: Gateway): void {
     title: 'Cancel a task',
     description:
       'Stop a running or queued task: the remote command gets TERM, then KILL after a grace period, and every process it started is removed. ' +
-      'Answers already_finished for a task that has ended.',
+      'Answers once the task has ended (final: true, state cancelled), so a status read right after sees it; the wait is bounded by the grace period plus 3 s (final: false if it ran out). ' +
+      'Answers already_finished for a task that had ended.',
     input: CancelInput,
     output: CancelResult,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
-    handler: (input) => gateway.cancel(input),
+    handler: (input, extra) => gateway.cancel(input, extra.signal),
   });
 }
