@@ -10,6 +10,7 @@ import { SshgateError } from '../errors.js';
 import type { Executor, Task } from '../tasks/task-manager.js';
 import { neverRan, type Gateway, type ProgressSink } from './gateway.js';
 import type * as S from './schemas.js';
+import { DEFAULT_INLINE_BYTES, FAN_OUT_INLINE_BYTES, FAN_OUT_OUTPUT_COST, FAN_OUT_RESULTS_COST } from './budget.js';
 import { runResult } from './views.js';
 
 export const DEFAULT_FAN_OUT = 16;
@@ -28,17 +29,23 @@ export async function runOnTag(gateway: Gateway, input: S.RunOnTagInput, signal?
   const tasks = started.flatMap((s) => (s.task ? [s.task] : []));
   const stopListening = whenAborted(signal, () => tasks.forEach((t) => gateway.cancelTask(t.id)));
   let finished = 0;
-  for (const t of tasks) void t.done.then(() => progress?.({ progress: ++finished, message: `${t.alias}: ${t.state} (${finished}/${tasks.length})` }));
+  for (const t of tasks) void t.done.then(() => progress?.({ progress: ++finished, total: tasks.length, message: `${t.alias}: ${t.state} (${finished}/${tasks.length})` }));
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([Promise.all(tasks.map((t) => t.done)), new Promise((r) => (timer = setTimeout(r, (input.wait_seconds ?? DEFAULTS.waitSeconds) * 1000)))]);
   clearTimeout(timer);
   stopListening();
 
-  const results = started.map((s) => s.early ?? outcomeOf(s.task as Task));
-  const count = (...states: S.HostOutcome['status'][]) => results.filter((r) => states.includes(r.status)).length;
+  // Output is shared out evenly, so the result's size does not grow with the number of hosts.
+  const shares = Math.max(1, 2 * tasks.length);
+  const maxBytes = Math.min(input.max_bytes ?? DEFAULT_INLINE_BYTES, Math.floor(FAN_OUT_INLINE_BYTES / shares));
+  const maxCost = Math.floor(FAN_OUT_OUTPUT_COST / shares);
+  const all = started.map((s) => s.early ?? outcomeOf(s.task as Task, maxBytes, maxCost));
+  const count = (...states: S.HostOutcome['status'][]) => all.filter((r) => states.includes(r.status)).length;
+  const { results, omitted } = withinMessage(all);
   return {
     tag: input.tag,
     results,
+    ...(omitted ? { omitted_hosts: omitted } : {}),
     summary: {
       total: results.length,
       succeeded: count('succeeded'),
@@ -49,8 +56,32 @@ export async function runOnTag(gateway: Gateway, input: S.RunOnTagInput, signal?
   };
 }
 
-function outcomeOf(task: Task): S.HostOutcome {
-  const r = runResult(task);
+/**
+ * The hosts' outcomes, as many as fit in one message beside the rest of the result: over the
+ * limit, succeeded hosts go first (from the last), then the others, so what needs attention stays.
+ */
+function withinMessage(all: S.HostOutcome[]): { results: S.HostOutcome[]; omitted: number } {
+  const costs = all.map(outcomeCost);
+  let total = costs.reduce((a, b) => a + b, 0);
+  if (total <= FAN_OUT_RESULTS_COST) return { results: all, omitted: 0 };
+  const byPriority = all.map((_, i) => i).sort((a, b) => Number(all[b]?.status === 'succeeded') - Number(all[a]?.status === 'succeeded') || b - a);
+  const left = new Set<number>();
+  for (const i of byPriority) {
+    if (total <= FAN_OUT_RESULTS_COST) break;
+    left.add(i);
+    total -= costs[i] as number;
+  }
+  return { results: all.filter((_, i) => !left.has(i)), omitted: left.size };
+}
+
+/** What an outcome costs in the message: its JSON, and that JSON again as the text copy. */
+function outcomeCost(o: S.HostOutcome): number {
+  const json = JSON.stringify(o);
+  return Buffer.byteLength(json) + Buffer.byteLength(JSON.stringify(json)) + 2;
+}
+
+function outcomeOf(task: Task, maxBytes: number, maxCost: number): S.HostOutcome {
+  const r = runResult(task, maxBytes, maxCost);
   const base = {
     alias: task.alias,
     task_id: task.id,
@@ -59,7 +90,12 @@ function outcomeOf(task: Task): S.HostOutcome {
     stdout: r.stdout,
     stderr: r.stderr,
     truncated: r.truncated,
+    stdout_bytes: r.stdout_bytes,
+    stderr_bytes: r.stderr_bytes,
+    omitted_bytes: r.omitted_bytes,
+    read_cursor: r.read_cursor,
     duration_ms: task.startedAt === undefined ? null : r.duration_ms,
+    limits: r.limits,
     ...(task.error ? { error: task.error } : {}),
   };
   return { ...base, status: neverRan(task) ? 'error' : task.state };
@@ -67,7 +103,21 @@ function outcomeOf(task: Task): S.HostOutcome {
 
 function failedBeforeStart(alias: string, err: unknown): S.HostOutcome {
   const e = err instanceof SshgateError ? err : new SshgateError('internal', 'the task could not start', 'see the server log');
-  const blank = { alias, task_id: null, exit_code: null, signal: null, stdout: '', stderr: '', truncated: false, duration_ms: null };
+  const none = { stdout: 0, stderr: 0 };
+  const blank = {
+    alias,
+    task_id: null,
+    exit_code: null,
+    signal: null,
+    stdout: '',
+    stderr: '',
+    truncated: false,
+    stdout_bytes: 0,
+    stderr_bytes: 0,
+    omitted_bytes: none,
+    read_cursor: none,
+    duration_ms: null,
+  };
   if (e.code === 'policy_denied') return { ...blank, status: 'denied', reason: e.message };
   return { ...blank, status: 'error', error: e.toJSON() };
 }

@@ -19,12 +19,13 @@ import type { AuthConfig } from '../ssh/auth.js';
 import type { ConnectionPool, HostTarget } from '../ssh/pool.js';
 import { parseTaskId } from '../tasks/ids.js';
 import { isFinal, type Executor, type Task, type TaskManager } from '../tasks/task-manager.js';
+import { DEFAULT_INLINE_BYTES } from './budget.js';
 import type * as S from './schemas.js';
 import { targetContextFor, targetFor, targetProblems, type TargetContext } from './targets.js';
 import { hasNew, readOutput, runResult, taskStatus, type Cursor } from './views.js';
 
 /** What a long call can tell its caller while it waits (MCP progress notifications). */
-export type ProgressSink = (p: { progress: number; message: string }) => void;
+export type ProgressSink = (p: { progress: number; total?: number; message: string }) => void;
 
 /** Progress messages go out at most this often, each with at most this much output. */
 const PROGRESS_EVERY_MS = 250;
@@ -179,7 +180,7 @@ export class Gateway {
       // It never ran, or its outcome is unknown: an error, with the task id to look it up by.
       throw new SshgateError(e.code, e.message, `${e.hint ?? ''}${e.hint ? ' ' : ''}(task ${task.id})`);
     }
-    return runResult(task);
+    return runResult(task, input.max_bytes ?? DEFAULT_INLINE_BYTES);
   }
 
   runAsync(input: S.RunAsyncInput): S.RunAsyncResult {

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { Alias, HostShell, Tag } from '../config/schemas.js';
 import { LimitsSchema, SegmentVerdict } from '../policy/decision.js';
 import { FINAL_STATES } from '../tasks/task-manager.js';
+import { DEFAULT_INLINE_BYTES, FAN_OUT_INLINE_BYTES, MAX_INLINE_BYTES, MAX_READ_BYTES } from './budget.js';
 
 export const TaskState = z.enum(['queued', 'running', ...FINAL_STATES]);
 
@@ -61,12 +62,24 @@ export const PlanResult = z.object({
 
 // ------------------------------------------------------------------ run, cancel
 
+const InlineBytes = z
+  .number()
+  .int()
+  .min(0)
+  .max(MAX_INLINE_BYTES)
+  .describe(`output shown in the result, per stream (default ${DEFAULT_INLINE_BYTES}); beyond it the head and tail are shown and the rest is read by cursor with ssh_get_task_output`);
+
 export const RunInput = z.strictObject({
   alias: Alias,
   command: Command,
   timeout_seconds: z.number().int().min(1).max(86_400).optional().describe('shortens the policy max_seconds, never extends it'),
   wait_seconds: z.number().min(0).max(600).optional().describe('how long to wait before returning a still-running task (default 50)'),
+  max_bytes: InlineBytes.optional(),
 });
+const StreamCounts = z.object({ stdout: z.number(), stderr: z.number() });
+const ReadCursor = z
+  .object({ stdout: z.number(), stderr: z.number() })
+  .describe('where ssh_get_task_output goes on from: the first byte not shown, per stream');
 export const RunResult = z.object({
   task_id: z.string(),
   state: TaskState,
@@ -74,8 +87,13 @@ export const RunResult = z.object({
   signal: z.string().nullable(),
   stdout: z.string(),
   stderr: z.string(),
-  truncated: z.boolean().describe('output beyond max_output_bytes was dropped from the middle'),
+  truncated: z.boolean().describe('output beyond max_output_bytes was dropped from the middle and is not kept'),
+  stdout_bytes: z.number().describe('bytes the command wrote to stdout, shown or not'),
+  stderr_bytes: z.number(),
+  omitted_bytes: StreamCounts.describe('bytes between the head and the tail shown (max_bytes), per stream'),
+  read_cursor: ReadCursor,
   duration_ms: z.number(),
+  limits: LimitsSchema.describe('the limits the task runs under: the policy\'s, shortened by timeout_seconds'),
   error: ErrorBody.optional().describe('why the task ended without an exit status (timeout, lost connection)'),
 });
 
@@ -128,7 +146,13 @@ const Cursor = z.object({
 export const TaskOutputInput = z.strictObject({
   task_id: TaskId,
   cursor: Cursor.optional().describe('next_cursor of the previous call; from the start when absent'),
-  max_bytes: z.number().int().min(64).max(1_048_576).optional().describe('per stream (default 65536)'),
+  max_bytes: z
+    .number()
+    .int()
+    .min(64)
+    .max(MAX_READ_BYTES)
+    .optional()
+    .describe(`per stream (default 65536, at most ${MAX_READ_BYTES}); a read returns less when JSON escaping would make the message too large`),
   wait_seconds: z.number().min(0).max(50).optional().describe('wait this long for new output when there is none yet (default 0)'),
 });
 export const TaskOutputResult = z.object({
@@ -149,6 +173,9 @@ export const RunOnTagInput = z.strictObject({
   concurrency: z.number().int().min(1).max(256).optional().describe('hosts at once (default 16)'),
   timeout_seconds: RunInput.shape.timeout_seconds,
   wait_seconds: RunInput.shape.wait_seconds,
+  max_bytes: InlineBytes.optional().describe(
+    `output shown per host and stream (default ${DEFAULT_INLINE_BYTES}), shared out of ${FAN_OUT_INLINE_BYTES} bytes for the whole result; the rest is read by cursor with ssh_get_task_output`,
+  ),
 });
 export const HostOutcome = z.object({
   alias: z.string(),
@@ -159,7 +186,12 @@ export const HostOutcome = z.object({
   stdout: z.string(),
   stderr: z.string(),
   truncated: z.boolean(),
+  stdout_bytes: z.number(),
+  stderr_bytes: z.number(),
+  omitted_bytes: StreamCounts,
+  read_cursor: ReadCursor,
   duration_ms: z.number().nullable(),
+  limits: LimitsSchema.optional().describe('the limits its task runs under'),
   reason: z.string().optional().describe('why the policy denied it'),
   error: ErrorBody.optional(),
 });
@@ -167,6 +199,10 @@ export const RunOnTagResult = z.object({
   tag: z.string(),
   results: z.array(HostOutcome),
   summary: z.object({ total: z.number(), succeeded: z.number(), failed: z.number(), denied: z.number(), running: z.number() }),
+  omitted_hosts: z
+    .number()
+    .optional()
+    .describe('hosts left out of results to keep the result within its size; the summary counts them, ssh_list_tasks lists their tasks'),
 });
 
 // ------------------------------------------------------------------ config, ping

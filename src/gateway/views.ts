@@ -6,18 +6,32 @@
 import type { OutputBuffer } from '../tasks/output-buffer.js';
 import type { Task } from '../tasks/task-manager.js';
 import { isFinal } from '../tasks/task-manager.js';
+import { prefixWithin, STREAM_COST, suffixWithin } from './budget.js';
 import type * as S from './schemas.js';
 
-export function runResult(task: Task): S.RunResult {
+/**
+ * A task's result with its output budgeted: each stream shows at most `maxBytes` (head and tail
+ * around a marker when there is more) and costs at most `maxCost` in the message. `read_cursor`
+ * is where ssh_get_task_output goes on from: the first byte not shown, or the end of what was.
+ */
+export function runResult(task: Task, maxBytes: number, maxCost = STREAM_COST): S.RunResult {
+  const final = isFinal(task.state);
+  const out = inlineOutput(task.stdout, maxBytes, maxCost, final);
+  const err = inlineOutput(task.stderr, maxBytes, maxCost, final);
   return {
     task_id: task.id,
     state: task.state,
     exit_code: task.exitCode,
     signal: task.signal,
-    stdout: keptText(task.stdout),
-    stderr: keptText(task.stderr),
+    stdout: out.text,
+    stderr: err.text,
     truncated: task.stdout.truncated || task.stderr.truncated,
+    stdout_bytes: task.stdout.written,
+    stderr_bytes: task.stderr.written,
+    omitted_bytes: { stdout: out.omitted, stderr: err.omitted },
+    read_cursor: { stdout: out.cursor, stderr: err.cursor },
     duration_ms: durationOf(task) ?? 0,
+    limits: { ...task.limits },
     ...(task.error ? { error: task.error } : {}),
   };
 }
@@ -73,12 +87,18 @@ function durationOf(task: Task): number | null {
 }
 
 function readText(buffer: OutputBuffer, cursor: number, maxBytes: number, final: boolean): { text: string; next: number; dropped: number } {
-  const chunk = buffer.read(cursor, maxBytes);
-  let data = chunk.data;
+  // A shorter read is read again rather than cut: the data may jump over bytes the buffer dropped,
+  // and only the buffer knows where the cursor then stands.
+  let chunk = buffer.read(cursor, maxBytes);
+  // What escaping would make too large for one message waits for the next read.
+  const fits = prefixWithin(chunk.data, STREAM_COST);
+  if (fits < chunk.data.length) chunk = buffer.read(cursor, fits);
   // Hold back an unfinished character at the end, unless no more bytes can come after it.
-  const atEnd = chunk.next >= buffer.written;
-  if (!(final && atEnd)) data = data.subarray(0, utf8Boundary(data));
-  return { text: data.toString('utf8'), next: chunk.next - (chunk.data.length - data.length), dropped: chunk.dropped };
+  if (!(final && chunk.next >= buffer.written)) {
+    const whole = utf8Boundary(chunk.data);
+    if (whole < chunk.data.length) chunk = buffer.read(cursor, whole);
+  }
+  return { text: chunk.data.toString('utf8'), next: chunk.next, dropped: chunk.dropped };
 }
 
 /** The length of the longest prefix of `b` that does not end inside a UTF-8 sequence. */
@@ -93,11 +113,40 @@ export function utf8Boundary(b: Buffer): number {
   return n;
 }
 
-/** The kept output as text; where the middle was dropped, a marker says how much. */
-function keptText(buffer: OutputBuffer): string {
-  const head = buffer.read(0, Math.ceil(buffer.limit / 2));
-  if (head.next >= buffer.written) return head.data.toString('utf8');
-  const rest = buffer.read(head.next, buffer.limit);
-  const dropped = rest.dropped ? `\n[… ${rest.dropped} bytes dropped …]\n` : '';
-  return head.data.toString('utf8') + dropped + rest.data.toString('utf8');
+interface Inline {
+  text: string;
+  /** Bytes of the stream between head and tail that the text leaves out, kept or not. */
+  omitted: number;
+  cursor: number;
+}
+
+/**
+ * What a result shows of one stream: all of it when it fits, else the head and the tail around a
+ * marker that says how much was left out and how to read it. Of a running task, an unfinished
+ * character at the end is held back.
+ */
+export function inlineOutput(buffer: OutputBuffer, maxBytes: number, maxCost: number, final: boolean): Inline {
+  const total = buffer.written;
+  if (total <= maxBytes && !buffer.truncated) {
+    const data = buffer.read(0, total).data;
+    let n = prefixWithin(data, maxCost);
+    if (n === data.length) {
+      if (!final) n = utf8Boundary(data);
+      return { text: data.subarray(0, n).toString('utf8'), omitted: 0, cursor: n };
+    }
+  }
+  // The head comes from the kept head of the buffer only, never across what it dropped.
+  const headData = buffer.read(0, Math.min(Math.floor(maxBytes / 2), Math.ceil(buffer.limit / 2), total)).data;
+  const head = prefixWithin(headData, Math.floor(maxCost / 2));
+  // The tail comes from the kept tail only, so that what is read from `from` on is contiguous.
+  const keptTail = buffer.truncated ? total - (buffer.limit - Math.ceil(buffer.limit / 2)) : 0;
+  const from = Math.max(head, keptTail, total - (maxBytes - head));
+  const chunk = buffer.read(from, total - from);
+  const s = suffixWithin(chunk.data, Math.floor(maxCost / 2));
+  let tailData = chunk.data.subarray(s);
+  if (!final) tailData = tailData.subarray(0, utf8Boundary(tailData));
+  const omitted = chunk.next - chunk.data.length + s - head;
+  const notKept = Math.min(buffer.dropped, omitted);
+  const marker = `\n[… ${omitted} bytes not shown${notKept ? ` (${notKept} of them no longer kept: beyond max_output_bytes)` : ''}; ssh_get_task_output from read_cursor reads them …]\n`;
+  return { text: headData.subarray(0, head).toString('utf8') + marker + tailData.toString('utf8'), omitted, cursor: head };
 }

@@ -5,6 +5,8 @@ import type { Extra } from './registry.js';
 export function progressSink(extra: Extra): ProgressSink | undefined {
   const token = extra._meta?.progressToken;
   if (token === undefined) return undefined;
-  return ({ progress, message }) =>
-    void extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, message } }).catch(() => undefined);
+  return ({ progress, total, message }) =>
+    void extra
+      .sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, ...(total !== undefined ? { total } : {}), message } })
+      .catch(() => undefined);
 }

@@ -100,7 +100,7 @@ describe('async tasks', () => {
     let dropped = 0;
     let cursor = { stdout: 0, stderr: 0 };
     do {
-      o = await gate.ok('ssh_get_task_output', { task_id, cursor, max_bytes: 1_048_576 });
+      o = await gate.ok('ssh_get_task_output', { task_id, cursor, max_bytes: 131_072 });
       kept += Buffer.byteLength(o.stdout);
       dropped += o.dropped_bytes.stdout;
       cursor = o.next_cursor;
