@@ -29,11 +29,19 @@ export async function runOnTag(gateway: Gateway, input: S.RunOnTagInput, signal?
   const tasks = started.flatMap((s) => (s.task ? [s.task] : []));
   const stopListening = whenAborted(signal, () => tasks.forEach((t) => gateway.cancelTask(t.id)));
   let finished = 0;
-  for (const t of tasks) void t.done.then(() => progress?.({ progress: ++finished, total: tasks.length, message: `${t.alias}: ${t.state} (${finished}/${tasks.length})` }));
+  const sent: Promise<void>[] = [];
+  const told = tasks.map((t) =>
+    t.done.then(() => {
+      const p = progress?.({ progress: ++finished, total: tasks.length, message: `${t.alias}: ${t.state} (${finished}/${tasks.length})` });
+      if (p) sent.push(p);
+    }),
+  );
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([Promise.all(tasks.map((t) => t.done)), new Promise((r) => (timer = setTimeout(r, (input.wait_seconds ?? DEFAULTS.waitSeconds) * 1000)))]);
+  await Promise.race([Promise.all(told), new Promise((r) => (timer = setTimeout(r, (input.wait_seconds ?? DEFAULTS.waitSeconds) * 1000)))]);
   clearTimeout(timer);
   stopListening();
+  // The result must not overtake the last progress notifications: clients drop those that come after it.
+  await Promise.all(sent);
 
   // Output is shared out evenly, so the result's size does not grow with the number of hosts.
   const shares = Math.max(1, 2 * tasks.length);

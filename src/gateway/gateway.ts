@@ -25,7 +25,8 @@ import { targetContextFor, targetFor, targetProblems, type TargetContext } from 
 import { hasNew, readOutput, runResult, taskStatus, type Cursor } from './views.js';
 
 /** What a long call can tell its caller while it waits (MCP progress notifications). */
-export type ProgressSink = (p: { progress: number; total?: number; message: string }) => void;
+/** Settles once the notification is on its way: a result sent after it cannot overtake it. */
+export type ProgressSink = (p: { progress: number; total?: number; message: string }) => Promise<void> | void;
 
 /** Progress messages go out at most this often, each with at most this much output. */
 const PROGRESS_EVERY_MS = 250;

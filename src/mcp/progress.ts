@@ -6,7 +6,7 @@ export function progressSink(extra: Extra): ProgressSink | undefined {
   const token = extra._meta?.progressToken;
   if (token === undefined) return undefined;
   return ({ progress, total, message }) =>
-    void extra
+    extra
       .sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, ...(total !== undefined ? { total } : {}), message } })
       .catch(() => undefined);
 }

@@ -22,6 +22,48 @@ export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends z.ZodObj
   output: O;
   annotations: Required<Pick<ToolAnnotations, 'readOnlyHint' | 'destructiveHint' | 'idempotentHint' | 'openWorldHint'>>;
   handler: (input: z.infer<I>, extra: Extra) => Promise<z.infer<O>> | z.infer<O>;
+  /** JSON Schema keywords zod cannot say, merged into the input schema (e.g. oneOf required). */
+  inputConstraints?: Record<string, unknown>;
+}
+
+type JsonSchema = { [key: string]: unknown };
+
+/**
+ * The output schema as results are sent (results.ts leaves null fields out): a nullable field
+ * becomes an optional one of its non-null type, and every other schema is walked as it is.
+ */
+export function optionalForNull(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(optionalForNull);
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const s = { ...(schema as JsonSchema) };
+  if (s.properties && typeof s.properties === 'object') {
+    const props: JsonSchema = {};
+    const nullable = new Set<string>();
+    for (const [k, v] of Object.entries(s.properties as JsonSchema)) {
+      const plain = withoutNull(v as JsonSchema);
+      if (plain) nullable.add(k);
+      props[k] = optionalForNull(plain ?? v);
+    }
+    s.properties = props;
+    if (Array.isArray(s.required)) s.required = (s.required as string[]).filter((k) => !nullable.has(k));
+  }
+  for (const key of ['items', 'anyOf', 'oneOf', 'allOf', 'additionalProperties']) if (key in s) s[key] = optionalForNull(s[key]);
+  return s;
+}
+
+/** The non-null form of a nullable schema, or undefined when it is not nullable. */
+function withoutNull(s: JsonSchema): JsonSchema | undefined {
+  if (Array.isArray(s.type) && s.type.includes('null')) {
+    const rest = (s.type as string[]).filter((t) => t !== 'null');
+    return { ...s, type: rest.length === 1 ? rest[0] : rest };
+  }
+  if (Array.isArray(s.anyOf) && s.anyOf.some((b: JsonSchema) => b.type === 'null')) {
+    const rest = (s.anyOf as JsonSchema[]).filter((b) => b.type !== 'null');
+    const others = { ...s };
+    delete others.anyOf;
+    return rest.length === 1 ? { ...others, ...rest[0] } : { ...others, anyOf: rest };
+  }
+  return undefined;
 }
 
 export class ToolRegistry {
@@ -40,8 +82,8 @@ export class ToolRegistry {
       name: t.name,
       title: t.title,
       description: t.description,
-      inputSchema: z.toJSONSchema(t.input, { io: 'input' }) as Tool['inputSchema'],
-      outputSchema: z.toJSONSchema(t.output, { io: 'output' }) as Tool['outputSchema'],
+      inputSchema: { ...(z.toJSONSchema(t.input, { io: 'input' }) as Tool['inputSchema']), ...t.inputConstraints },
+      outputSchema: optionalForNull(z.toJSONSchema(t.output, { io: 'output' })) as Tool['outputSchema'],
       annotations: { title: t.title, ...t.annotations },
     }));
   }

@@ -8,7 +8,21 @@ import type { Logger } from 'pino';
 import { SshgateError } from '../errors.js';
 
 export function toToolResult(value: Record<string, unknown>): CallToolResult {
-  return { content: [{ type: 'text', text: JSON.stringify(value) }], structuredContent: value };
+  const structured = withoutNulls(value) as Record<string, unknown>;
+  return { content: [{ type: 'text', text: JSON.stringify(structured) }], structuredContent: structured };
+}
+
+/**
+ * The value with every null field left out: a field with nothing to say is absent, as the
+ * published output schemas say (registry.ts), not null — nullable types (`["number", "null"]`,
+ * or an anyOf with null) are what strict schema checkers such as MCP Inspector's warn about.
+ */
+export function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== null) out[k] = withoutNulls(v);
+  return out;
 }
 
 export function toToolError(err: unknown, logger: Logger, tool: string): CallToolResult {

@@ -3,11 +3,14 @@
  * and turned into a tool result. Starts nothing; the serve command connects a transport.
  */
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Protocol } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import { ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
+import { z } from 'zod';
+import { MESSAGE_LIMIT } from '../gateway/budget.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { clip, SshgateError } from '../errors.js';
-import { parseInput, ToolRegistry } from './registry.js';
+import { parseInput, ToolRegistry, type Extra } from './registry.js';
 import { toToolError, toToolResult } from './results.js';
 import { registerTools } from './tools/index.js';
 
@@ -22,7 +25,7 @@ export function createServer(deps: ServerDeps): Server {
   registerTools(tools, deps.gateway);
   const listed = tools.list();
   const server = new Server(
-    { name: 'sshgate', version: deps.version },
+    { name: 'sshgate', title: 'sshgate: SSH under a reviewed policy', version: deps.version },
     {
       capabilities: { tools: {} },
       instructions:
@@ -32,17 +35,49 @@ export function createServer(deps: ServerDeps): Server {
   );
   // A line that is not JSON-RPC gets no answer from the SDK: the operator at least sees it.
   server.onerror = (err) => deps.logger.warn({ error: clip(err.message) }, 'an MCP message could not be read or handled');
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: listed }));
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
-    const name = request.params.name;
+  server.setRequestHandler(ListToolsRequestSchema, (request) => {
+    // Every tool is on the one page there is: a cursor can only be one this server never gave.
+    if (request.params?.cursor !== undefined) throw new McpError(ErrorCode.InvalidParams, 'invalid cursor: this server lists all its tools in one page, so there is no next page');
+    return { tools: listed };
+  });
+  // Registered past the SDK's Server wrapper, which answers a malformed call with its raw schema
+  // dump (and the Protocol's own parse with -32603): the request is checked here instead.
+  Protocol.prototype.setRequestHandler.call(server, AnyCallToolRequest, async (request: AnyCallToolRequest, extra: Extra): Promise<CallToolResult> => {
+    const { name, args } = callOf(request.params);
     const tool = tools.get(name);
+    if (!tool) throw new McpError(ErrorCode.InvalidParams, `unknown tool "${clip(name)}"; tools/list names the tools this server offers`);
+    let result: CallToolResult;
     try {
-      if (!tool) throw new SshgateError('invalid_input', `no tool "${name.slice(0, 100)}"`, 'tools/list names the tools this server offers');
-      const input = parseInput(tool, request.params.arguments);
-      return toToolResult(await tool.handler(input, extra));
+      result = toToolResult(await tool.handler(parseInput(tool, args), extra));
     } catch (err) {
       return toToolError(err, deps.logger, name);
     }
+    return withinLimit(result, deps.logger, name);
   });
   return server;
+}
+
+/** tools/call as it may arrive: anything in params, checked by callOf. */
+const AnyCallToolRequest = z.object({ method: z.literal('tools/call'), params: z.unknown() });
+type AnyCallToolRequest = z.infer<typeof AnyCallToolRequest>;
+
+/** The tool name and arguments of a call, or -32602 with a message a person can act on. */
+function callOf(params: unknown): { name: string; args: unknown } {
+  const invalid = (why: string) => new McpError(ErrorCode.InvalidParams, `invalid tools/call: ${why}`);
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) throw invalid('params must be an object with the tool name and its arguments');
+  const { name, arguments: args } = params as { name?: unknown; arguments?: unknown };
+  if (typeof name !== 'string' || name === '') throw invalid('params.name must be the name of a tool, as tools/list gives it');
+  if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) throw invalid('params.arguments must be an object of the tool\'s arguments');
+  return { name, args };
+}
+
+/**
+ * The last guard of the message limit: the budgets keep every result below it, and a result that
+ * still is not is an error (logged), never a message a client would refuse.
+ */
+function withinLimit(result: CallToolResult, logger: Logger, tool: string): CallToolResult {
+  const size = Buffer.byteLength(JSON.stringify(result));
+  if (size <= MESSAGE_LIMIT - 1024) return result;
+  logger.error({ tool, bytes: size }, 'a tool result was larger than the message limit');
+  return toToolError(new SshgateError('internal', `the result of ${tool} was too large to send (${size} bytes)`, 'ask for less output (max_bytes), or read it by cursor with ssh_get_task_output'), logger, tool);
 }

@@ -127,7 +127,9 @@ describe('hosts and plans', () => {
 describe('ssh_run', () => {
   it('returns stdout, stderr, exit code, signal and duration', async () => {
     const r = await gate.ok<RunResult>('ssh_run', { alias: 'h1', command: 'echo out; echo err >&2' });
-    expect(r).toMatchObject({ state: 'succeeded', exit_code: 0, signal: null, stdout: 'out\n', stderr: 'err\n', truncated: false });
+    expect(r).toMatchObject({ state: 'succeeded', exit_code: 0, stdout: 'out\n', stderr: 'err\n', truncated: false });
+    // No signal ended it: the field is absent (results leave out what has no value).
+    expect(r).not.toHaveProperty('signal');
     expect(r.task_id).toMatch(/^h1:[0-9a-f]{12}:[0-9]+$/);
     expect(r.duration_ms).toBeGreaterThanOrEqual(0);
   });
@@ -216,7 +218,6 @@ describe('bad input over MCP', () => {
     ['an unknown argument', 'ssh_run', { alias: 'h1', command: 'uptime', sudo: true }, 'invalid_input'],
     ['an alias with a newline', 'ssh_describe_host', { alias: 'h1\nh2' }, 'invalid_input'],
     ['both alias and tag', 'ssh_plan', { alias: 'h1', tag: 'test', command: 'uptime' }, 'invalid_input'],
-    ['an unknown tool', 'ssh_format_disk', {}, 'invalid_input'],
     ['a 200 kB unknown key', 'ssh_list_hosts', { ['k'.repeat(200_000)]: 1 }, 'invalid_input'],
     ['a thousand unknown keys', 'ssh_list_hosts', Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`key${i}`, i])), 'invalid_input'],
   ];

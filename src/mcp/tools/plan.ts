@@ -8,11 +8,12 @@ export function registerPlanTools(tools: ToolRegistry, gateway: Gateway): void {
     name: 'ssh_plan',
     title: 'Check a command against the policy',
     description:
-      'Ask whether a command would be allowed on a host (alias) or on every host with a tag, without running it. ' +
+      'Ask whether a command would be allowed on a host (alias) or on every host with a tag, without running it; give exactly one of alias and tag. ' +
       'The command is parsed as shell; each simple command (segment) is shown with the rule that allows or denies it, and the limits that would apply.',
     input: PlanInput,
     output: PlanResult,
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     handler: (input) => gateway.plan(input),
+    inputConstraints: { oneOf: [{ required: ['alias'] }, { required: ['tag'] }] },
   });
 }
