@@ -23,7 +23,8 @@ export function createLogger(level: LogLevel, fd = 2): Logger {
 }
 
 export interface Auditor {
-  decision(d: Decision, context: { tool: string; tag?: string }): void;
+  /** `context`: the tool, the tag of a fan-out, and what a call gave beside its command (names, sizes, digests). */
+  decision(d: Decision, context: { tool: string; tag?: string } & Record<string, unknown>): void;
   taskEnd(task: Task): void;
 }
 
@@ -44,8 +45,7 @@ export function createAuditor(logger: Logger, file?: AuditFile): Auditor {
       emit(
         {
           event: 'decision',
-          tool: context.tool,
-          ...(context.tag ? { tag: context.tag } : {}),
+          ...context,
           alias: d.alias,
           command: d.command,
           command_hash: commandHash(d.command),

@@ -39,6 +39,10 @@ export interface PolicySet {
   knownHostsPath?: string;
   hostKeyPolicy: 'strict' | 'accept-new';
   taskProgressInterval?: number;
+  /** Directories a call may run in (`workdir`), as globs; none: a workdir is refused. */
+  workdirs: { pattern: string; source: string }[];
+  /** Environment variables a call may set (`env`); none: env is refused. */
+  env: { name: string; source: string }[];
 }
 
 export function policyFiles(path: string): string[] {
@@ -80,6 +84,8 @@ function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink):
     network: { allow_cidrs: [], block_cidrs: [], allow_ips: [], block_ips: [] },
     denySubstrings: [],
     hostKeyPolicy: 'strict',
+    workdirs: [],
+    env: [],
   };
   // Where each single-valued setting was first given, to report a conflicting second one.
   const firstSeen = new Map<string, { value: unknown; where: string }>();
@@ -122,6 +128,12 @@ function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink):
       }
     }
     set.denySubstrings.push(...data.deny_substrings);
+    const where = (path: (string | number)[]) => {
+      const pos = file.lines.linePos(nodeOffset(file, path));
+      return `${file.display}:${pos.line}:${pos.col}`;
+    };
+    data.workdirs.forEach((pattern, i) => set.workdirs.push({ pattern, source: where(['workdirs', i]) }));
+    data.env.forEach((name, i) => set.env.push({ name, source: where(['env', i]) }));
     for (const kind of ['tags', 'aliases'] as const) {
       for (const [name, override] of Object.entries(data.overrides?.[kind] ?? {})) {
         if (single(file, ['overrides', kind, name], override)) set.overrides[kind][name] = override;

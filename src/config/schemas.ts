@@ -29,6 +29,12 @@ export const Alias = z
   .string()
   .regex(NAME_RE, 'an alias is 1 to 100 of the characters A-Z a-z 0-9 . _ -');
 export const Tag = z.string().regex(NAME_RE, 'a tag is 1 to 100 of the characters A-Z a-z 0-9 . _ -');
+/** Every host of the inventory, where a call names hosts by tag: "@all", or "*". */
+export const ALL_HOSTS = ['@all', '*'] as const;
+/** A tag, or one of ALL_HOSTS: what a call may name hosts by. */
+export const TargetTag = z
+  .string()
+  .regex(/^(@all|\*|[A-Za-z0-9._-]{1,100})$/, 'a tag is 1 to 100 of the characters A-Z a-z 0-9 . _ -, or "@all" (or "*") for every host');
 export const SecretName = z
   .string()
   .regex(NAME_RE, 'a secret name is 1 to 100 of the characters A-Z a-z 0-9 . _ -');
@@ -158,8 +164,23 @@ export const NetworkPolicy = strict({
 });
 export type NetworkPolicy = z.infer<typeof NetworkPolicy>;
 
+/**
+ * Variables that change how the pinned shell itself reads the script, or which program a name
+ * runs: with one of them set by the caller, the engine's judgement would no longer hold.
+ */
+export const SHELL_ENV_NAMES = new Set(['PATH', 'IFS', 'ENV', 'BASH_ENV', 'SHELLOPTS', 'BASHOPTS', 'PS4', 'PROMPT_COMMAND', 'CDPATH', 'GLOBIGNORE', 'HOME', 'SHELL', 'POSIXLY_CORRECT', 'BASH_XTRACEFD', 'EXECIGNORE']);
+const EnvName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name is letters, digits and _, not starting with a digit')
+  .refine((n) => !SHELL_ENV_NAMES.has(n) && !/^(LD_|DYLD_|BASH_FUNC_)/.test(n), {
+    error: (issue) => `${String(issue.input)} changes how the shell reads the command or which program runs, so the policy could not judge the command any more; it cannot be listed`,
+  });
+const WorkdirGlob = Text('a workdir glob', 1000).refine((g) => g.startsWith('/'), 'a workdir glob is an absolute path, such as /srv/* or /var/log');
+
 export const PolicyFile = strict({
   known_hosts_path: optional(Text('known_hosts_path', 4096)),
+  workdirs: z.array(WorkdirGlob).default([]).describe('directories a call may give as workdir'),
+  env: z.array(EnvName).default([]).describe('environment variables a call may set'),
   host_key_policy: z.enum(['strict', 'accept-new']).optional(),
   limits: PolicyLimits.optional(),
   rules: z.array(Rule).default([]),

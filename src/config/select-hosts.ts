@@ -1,7 +1,7 @@
 /** Which hosts a call names: one alias, or every host with a tag — for the tools and the CLI alike. */
 import { clip, SshgateError } from '../errors.js';
 import type { Inventory } from './load-inventory.js';
-import type { HostEntry } from './schemas.js';
+import { ALL_HOSTS, type HostEntry } from './schemas.js';
 
 export function hostByAlias(inventory: Inventory, alias: string): HostEntry {
   const host = inventory.byAlias.get(alias);
@@ -9,9 +9,10 @@ export function hostByAlias(inventory: Inventory, alias: string): HostEntry {
   return host;
 }
 
-/** In inventory order; unknown_host when no host has the tag. */
+/** In inventory order; unknown_host when no host has the tag. "@all" and "*" are every host. */
 export function hostsWithTag(inventory: Inventory, tag: string): HostEntry[] {
-  const hosts = inventory.hosts.filter((h) => h.tags.includes(tag));
+  const all = (ALL_HOSTS as readonly string[]).includes(tag);
+  const hosts = all ? inventory.hosts : inventory.hosts.filter((h) => h.tags.includes(tag));
   if (hosts.length === 0) throw new SshgateError('unknown_host', `no host has the tag "${clip(tag)}"`, 'ssh_list_hosts (or sshgate check) shows the hosts and their tags');
   return hosts;
 }

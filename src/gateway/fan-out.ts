@@ -20,7 +20,8 @@ export async function runOnTag(gateway: Gateway, input: S.RunOnTagInput, signal?
   const slots = new Slots(input.concurrency ?? DEFAULT_FAN_OUT);
   const started: { alias: string; task?: Task; early?: S.HostOutcome }[] = hosts.map((h) => {
     try {
-      const task = gateway.startTask({ alias: h.alias, command: input.command, ...(input.timeout_seconds ? { timeout_seconds: input.timeout_seconds } : {}) }, 'ssh_run_on_tag', (run) => slots.gate(run));
+      const call = { alias: h.alias, command: input.command, timeout_seconds: input.timeout_seconds, stdin: input.stdin, workdir: input.workdir, env: input.env };
+      const task = gateway.startTask(call, 'ssh_run_on_tag', (run) => slots.gate(run));
       return { alias: h.alias, task };
     } catch (err) {
       return { alias: h.alias, early: failedBeforeStart(h.alias, err) };

@@ -20,6 +20,7 @@ import type { ConnectionPool, HostTarget } from '../ssh/pool.js';
 import { parseTaskId } from '../tasks/ids.js';
 import { isFinal, type Executor, type Task, type TaskManager } from '../tasks/task-manager.js';
 import { DEFAULT_INLINE_BYTES } from './budget.js';
+import { callExtras } from './call-extras.js';
 import type * as S from './schemas.js';
 import { targetContextFor, targetFor, targetProblems, type TargetContext } from './targets.js';
 import { hasNew, readOutput, runResult, taskStatus, type Cursor } from './views.js';
@@ -349,8 +350,9 @@ export class Gateway {
   startTask(input: S.RunAsyncInput, tool: string, wrap: (run: Executor) => Executor = (run) => run): Task {
     const host = this.host(input.alias);
     const command = checkCommand(input.command);
-    const decision = decideForHost(this.snap.loaded.engine, host, command);
-    this.d.audit.decision(decision, { tool });
+    const extras = callExtras(this.snap.loaded.policy, input);
+    const decision = decideForHost(this.snap.loaded.engine, host, command, extras.workdir !== undefined ? { workdir: extras.workdir } : {});
+    this.d.audit.decision(decision, { tool, ...extras.audit });
     if (!decision.allowed) {
       throw new SshgateError('policy_denied', `host "${host.alias}": ${decision.reason}`, 'ssh_plan (or sshgate plan) shows each part of the command and the rule that decides it; ask for a policy change if it should be allowed');
     }
@@ -362,7 +364,16 @@ export class Gateway {
       host.alias,
       command,
       limits,
-      wrap((ctx) => this.d.pool.exec(target, command, { signal: ctx.signal, deadline: ctx.deadline, stdout: ctx.stdout, stderr: ctx.stderr, graceMs })),
+      wrap((ctx) =>
+        this.d.pool.exec(target, extras.prelude + command, {
+          signal: ctx.signal,
+          deadline: ctx.deadline,
+          stdout: ctx.stdout,
+          stderr: ctx.stderr,
+          graceMs,
+          ...(extras.stdin ? { stdin: extras.stdin } : {}),
+        }),
+      ),
       this.owner,
     );
   }

@@ -3,9 +3,10 @@
  * them as their input and output schemas, and the handlers' types are inferred from them.
  */
 import { z } from 'zod';
-import { Alias, HostShell, Tag } from '../config/schemas.js';
+import { Alias, HostShell, Tag, TargetTag } from '../config/schemas.js';
 import { LimitsSchema, SegmentVerdict } from '../policy/decision.js';
 import { FINAL_STATES } from '../tasks/task-manager.js';
+import { MAX_STDIN_BYTES } from './call-extras.js';
 import { DEFAULT_INLINE_BYTES, FAN_OUT_INLINE_BYTES, MAX_INLINE_BYTES, MAX_READ_BYTES } from './budget.js';
 
 export const TaskState = z.enum(['queued', 'running', ...FINAL_STATES]);
@@ -46,7 +47,7 @@ export const DescribeHostResult = z.object({
 
 export const PlanInput = z.strictObject({
   alias: Alias.optional(),
-  tag: Tag.optional(),
+  tag: TargetTag.optional().describe('every host with this tag; "@all" (or "*") for every host'),
   command: Command,
 });
 export const PlanResult = z.object({
@@ -69,9 +70,21 @@ const InlineBytes = z
   .max(MAX_INLINE_BYTES)
   .describe(`output shown in the result, per stream (default ${DEFAULT_INLINE_BYTES}); beyond it the head and tail are shown and the rest is read by cursor with ssh_get_task_output`);
 
+const Stdin = z
+  .string()
+  .refine((s) => !s.includes('\0'), 'stdin cannot carry a NUL byte')
+  .describe(`written to the command's stdin, then EOF (at most ${MAX_STDIN_BYTES} bytes as UTF-8); without it stdin is empty`);
+const Workdir = z.string().max(4096).describe('the directory the command starts in: an absolute path the policy lists under workdirs');
+const Env = z
+  .record(z.string().max(128), z.string().max(4096).refine((v) => !v.includes('\0'), 'a value cannot carry a NUL byte'))
+  .refine((e) => Object.keys(e).length <= 64, 'at most 64 variables')
+  .describe('environment variables for the command: only names the policy lists under env');
+const CallExtras = { stdin: Stdin.optional(), workdir: Workdir.optional(), env: Env.optional() };
+
 export const RunInput = z.strictObject({
   alias: Alias,
   command: Command,
+  ...CallExtras,
   timeout_seconds: z.number().int().min(1).max(86_400).optional().describe('shortens the policy max_seconds, never extends it'),
   wait_seconds: z.number().min(0).max(600).optional().describe('how long to wait before returning a still-running task (default 50)'),
   max_bytes: InlineBytes.optional(),
@@ -112,6 +125,7 @@ export const CancelResult = z.object({
 export const RunAsyncInput = z.strictObject({
   alias: Alias,
   command: Command,
+  ...CallExtras,
   timeout_seconds: RunInput.shape.timeout_seconds,
 });
 export const RunAsyncResult = z.object({ task_id: z.string(), state: TaskState });
@@ -168,8 +182,9 @@ export const TaskOutputResult = z.object({
 // ------------------------------------------------------------------ fan-out
 
 export const RunOnTagInput = z.strictObject({
-  tag: Tag,
+  tag: TargetTag.describe('every host with this tag; "@all" (or "*") for every host of the inventory, each decided by the policy on its own'),
   command: Command,
+  ...CallExtras,
   concurrency: z.number().int().min(1).max(256).optional().describe('hosts at once (default 16)'),
   timeout_seconds: RunInput.shape.timeout_seconds,
   wait_seconds: RunInput.shape.wait_seconds,

@@ -19,7 +19,8 @@ export interface PolicyEngine {
   readonly policy: PolicySet;
   readonly denySubstrings: readonly string[];
   readonly network: NetworkCheck;
-  decide(host: HostRef, command: string): Decision;
+  /** `workdir`: the command starts there (a call's workdir), not in the login directory. */
+  decide(host: HostRef, command: string, options?: { workdir?: string }): Decision;
   /** The rules that apply to a host, deny and allow alike. */
   rulesFor(host: HostRef): PolicyRule[];
 }
@@ -77,7 +78,7 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
     return p;
   };
 
-  function decide(host: HostRef, command: string): Decision {
+  function decide(host: HostRef, command: string, options: { workdir?: string } = {}): Decision {
     const limits = effectiveLimits(policy, host).values;
     const base = { alias: host.alias, command: clip(command), limits };
     const parsed = parseOnce(command, host.shell ?? 'bash');
@@ -101,12 +102,13 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
     // After a cd (pushd, popd) a relative path may lead anywhere: deny rules then see each
     // relative word as under any directory.
     let moved = false;
+    const start = options.workdir;
     const segments = all.map((seg) => {
       // A command that runs elsewhere itself (env -C /etc cat shadow) is judged as moved too.
       if (commandPositions(seg.argv).some((at) => changesDirectory(seg.argv, at))) moved = true;
       const key = JSON.stringify([seg.text, seg.argv, seg.wild, seg.dynamic, seg.features, seg.unsupported, moved]);
       let v = judged.get(key);
-      if (!v) judged.set(key, (v = judge(moved ? relocated(seg) : seg, rules, denyIndex, matched)));
+      if (!v) judged.set(key, (v = judge(moved ? relocated(seg) : start !== undefined ? relocated(seg, start) : seg, rules, denyIndex, matched)));
       return { ...v, nested: seg.nested };
     });
 
@@ -328,11 +330,15 @@ function candidatesOf(seg: Segment, words: readonly string[], whole: string, wil
   return [...out];
 }
 
-/** The segment with each relative argument also under an unknown directory, for deny rules. */
-function relocated(seg: Segment): Segment {
+/**
+ * The segment with each relative argument also under `dir` — a known directory (a call's workdir,
+ * when its name needs no quoting) or any directory — for deny rules.
+ */
+function relocated(seg: Segment, dir?: string): Segment {
   if (seg.argv.length < 2) return seg;
+  const under = dir !== undefined && quoteWord(dir) === dir ? (dir === '/' ? '' : dir) : WILD_ALL;
   const words = seg.argv.map((a, i) => seg.wild?.[i] ?? quoteWord(a));
-  const wild = words.map((w, i) => (i === 0 || w.startsWith('/') || w.startsWith('-') ? w : `${WILD_ALL}/${w}`));
+  const wild = words.map((w, i) => (i === 0 || w.startsWith('/') || w.startsWith('-') ? w : `${under}/${w}`));
   return { ...seg, wild };
 }
 

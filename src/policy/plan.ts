@@ -7,8 +7,8 @@ import type { HostEntry } from '../config/schemas.js';
 import type { PolicyEngine } from './decide.js';
 import type { Decision } from './decision.js';
 
-export function decideForHost(engine: PolicyEngine, host: HostEntry, command: string): Decision {
-  const decision = engine.decide(host, command);
+export function decideForHost(engine: PolicyEngine, host: HostEntry, command: string, options: { workdir?: string } = {}): Decision {
+  const decision = engine.decide(host, command, options);
   if (decision.allowed && isIP(host.host) !== 0) {
     const net = engine.network.check(host.host);
     if (!net.allowed) return { ...decision, allowed: false, reason: `network policy: ${net.reason}` };

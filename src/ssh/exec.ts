@@ -17,6 +17,8 @@ export interface ExecOptions {
   stderr(data: Buffer): void;
   /** Between TERM and KILL. */
   graceMs?: number;
+  /** Written to the command's stdin before the EOF; without it, stdin is closed at once. */
+  stdin?: Buffer;
   /**
    * Runs after the abort and before the first signal (bounded by BEFORE_SIGNAL_MS): the pid sweep
    * lists the command's descendants here, while the process tree is still intact.
@@ -94,7 +96,9 @@ function run(channel: ClientChannel, grace: number, options: ExecOptions, resolv
   let exited = false;
   const timers: NodeJS.Timeout[] = [];
 
-  channel.eof();
+  // EOF goes only after the data has left: ssh2 sends eof() at once, past any queued writes.
+  if (options.stdin && options.stdin.length > 0) channel.write(options.stdin, () => channel.eof());
+  else channel.eof();
   const received = (sink: (d: Buffer) => void) => (d: Buffer) => {
     receiveReclaimer.noteReceived(d.length);
     sink(d);

@@ -51,6 +51,7 @@ export interface PoolExecOptions {
   /** Epoch ms by which the task must be over; connecting counts against it. */
   deadline: number;
   graceMs?: number;
+  stdin?: Buffer;
 }
 
 interface Conn {
@@ -283,6 +284,7 @@ export class ConnectionPool {
     const outcome = await execOnConnection(conn.client, pinnedCommand(target.shell, withPidLine(command, marker)), {
       signal: x.signal,
       graceMs: grace,
+      ...(x.stdin ? { stdin: x.stdin } : {}),
       stdout: (d) => {
         const out = reader.push(d);
         if (out.length > 0) x.stdout(out);
