@@ -69,7 +69,7 @@ export async function runOnTag(gateway: Gateway, input: S.RunOnTagInput, signal?
  * The hosts' outcomes, as many as fit in one message beside the rest of the result: over the
  * limit, succeeded hosts go first (from the last), then the others, so what needs attention stays.
  */
-function withinMessage(all: S.HostOutcome[]): { results: S.HostOutcome[]; omitted: number } {
+export function withinMessage(all: S.HostOutcome[]): { results: S.HostOutcome[]; omitted: number } {
   const costs = all.map(outcomeCost);
   let total = costs.reduce((a, b) => a + b, 0);
   if (total <= FAN_OUT_RESULTS_COST) return { results: all, omitted: 0 };
