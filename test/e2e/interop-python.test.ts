@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { goneWithin, removeConfig, writeConfig } from '../support/mcp.js';
+import { goneWithin, pgrep, removeConfig, writeConfig } from '../support/mcp.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
 
 const PYTHON = resolve('.venv-interop/bin/python');
@@ -262,4 +262,37 @@ describe.each(CASES)('the MCP Python SDK over $transport, protocol: $protocol', 
     expect(c.gone_while_connected).toBe(true);
     expect(await goneWithin(fleet.user, c.pattern, 5000)).toBe(true);
   });
+});
+
+interface BigResult {
+  transport: Transport;
+  allowed: boolean;
+  is_error: boolean;
+  error: unknown;
+  message_bytes: number;
+  stdout_chars: number;
+  fields: Record<string, unknown>;
+  problems: string[];
+}
+
+// Results sized for a model: an ssh_run result shows a bounded part of its output, says how much
+// there was and where ssh_get_task_output reads on, and no message passes 512 KiB (the SDK's SSE
+// reader refuses an event over 1 MiB). The message size is measured as big_result.py says.
+describe('a 50 MB ssh_run result, as the MCP Python SDK receives it', () => {
+  it.each(['stdio', 'http'] as const)(
+    'arrives budgeted over %s: a bounded stdout, the byte counts, what was omitted and a cursor to read on',
+    async (transport) => {
+      const s = await drive<BigResult>('big_result.py', connectArgs(transport, `state-big-${transport}`));
+      expect(s.allowed).toBe(true);
+      expect(s.is_error, JSON.stringify(s.error)).toBe(false);
+      expect(s.problems).toEqual([]);
+      expect(s.stdout_chars).toBeLessThanOrEqual(70_000);
+      expect(s.fields).toMatchObject({ state: 'succeeded', stdout_bytes: 50_000_000 });
+      expect((s.fields.omitted_bytes as { stdout?: number } | undefined)?.stdout).toBeGreaterThan(0);
+      expect(s.fields.read_cursor).toEqual({ stdout: expect.any(Number), stderr: expect.any(Number) });
+      expect(s.message_bytes).toBeLessThan(512 * 1024);
+      expect(pgrep(fleet.user, 'head -c 50000000')).toBe('');
+    },
+    DRIVER_MS + 10_000,
+  );
 });
