@@ -40,6 +40,11 @@ const BODY_TIMEOUT_MS = 30_000;
 /** A session with no request in flight for this long is closed, and its unfinished tasks cancelled. */
 export const SESSION_IDLE_MS = 30 * 60_000;
 const MAX_CONNECTIONS = 256;
+/**
+ * While a call runs, its SSE stream carries a comment line (`: keepalive`) this often, so that a
+ * client or proxy with a read timeout (often 5 s) does not give up on a long ssh_run.
+ */
+export const SSE_KEEPALIVE_MS = 2000;
 
 interface Session {
   transport: StreamableHTTPServerTransport;
@@ -107,6 +112,8 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
     };
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
+      // The SDK writes each comment as one whole frame between events, never inside one.
+      keepAliveMs: SSE_KEEPALIVE_MS,
       onsessioninitialized: (sid) => void sessions.set(sid, { transport, active: 0, lastSeen: Date.now() }),
       onsessionclosed: () => end(),
     });

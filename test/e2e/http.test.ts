@@ -5,6 +5,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { answerTo, openSession, send, toolCall, type Endpoint } from '../support/http-mcp.js';
 import { errorBody, goneWithin, pgrep, removeConfig, writeConfig, presentWithin } from '../support/mcp.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
 
@@ -14,6 +15,7 @@ let dir: string;
 let server: ChildProcess;
 let port: number;
 let log = '';
+let ep: Endpoint;
 
 function serveArgs(extra: string[]): string[] {
   return [resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies'), ...extra];
@@ -30,6 +32,7 @@ beforeAll(async () => {
   for (let i = 0; i < 100 && !/"port":(\d+)/.test(log); i++) await new Promise((r) => setTimeout(r, 50));
   port = Number(/"port":(\d+)/.exec(log)?.[1]);
   expect(port).toBeGreaterThan(0);
+  ep = { port, token: TOKEN };
 });
 afterAll(async () => {
   server?.kill('SIGTERM');
@@ -143,6 +146,15 @@ describe('serve --http', () => {
     await idle.close();
     expect(await goneWithin(fleet.user, 'sleep 343', 6000)).toBe(true);
     expect(log).toContain('closing an idle MCP session');
+  });
+
+  it('keeps a long call alive: a client that gives up after 3 s without a byte completes a 7 s ssh_run', async () => {
+    const sessionId = await openSession(ep);
+    const r = await send(ep, 'POST', toolCall(2, 'ssh_run', { alias: 'h1', command: 'sleep 7; echo slept' }), { sessionId, readTimeoutMs: 3000 });
+    expect(answerTo(r, 2)).toMatchObject({ result: { structuredContent: { state: 'succeeded', stdout: 'slept\n' } } });
+    // What kept it alive: SSE comments, which every SSE client skips.
+    expect(r.comments).toBeGreaterThan(0);
+    expect((await send(ep, 'DELETE', undefined, { sessionId })).status).toBe(200);
   });
 
   it('refuses to start without a token, or with a short one', () => {
