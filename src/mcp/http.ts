@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Logger } from 'pino';
 import type { Gateway } from '../gateway/gateway.js';
+import { AbandonedCalls, requestIds } from './abandoned-calls.js';
 import { createServer } from './server.js';
 
 export interface HttpOptions {
@@ -48,6 +49,7 @@ export const SSE_KEEPALIVE_MS = 2000;
 
 interface Session {
   transport: StreamableHTTPServerTransport;
+  calls: AbandonedCalls;
   /** Requests of this session in flight (an SSE stream counts while it is open). */
   active: number;
   lastSeen: number;
@@ -86,6 +88,10 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
     if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return refuse(res, 413, 'too_large', 'the request body is too large');
 
     const sessionId = req.headers['mcp-session-id'];
+    // A client that goes away before the transport has its calls (while its body is read, say)
+    // has cancelled them all the same.
+    let gone = false;
+    res.once('close', () => (gone = !res.writableFinished));
     const body = req.method === 'POST' ? await readJsonBody(req, res) : undefined;
     if (body === NO_BODY) return;
     if (typeof sessionId === 'string') {
@@ -97,7 +103,12 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
         session.active--;
         session.lastSeen = Date.now();
       });
-      return session.transport.handleRequest(req, res, body);
+      const handled = session.calls.watch(requestIds(body), res, gone);
+      try {
+        return await session.transport.handleRequest(req, res, body);
+      } finally {
+        handled();
+      }
     }
     if (req.method !== 'POST') return refuse(res, 400, 'no_session', 'send an initialize request first');
     if (sessions.size >= maxSessions) return refuse(res, 503, 'too_many_sessions', 'too many open MCP sessions; close one (DELETE /mcp)');
@@ -114,13 +125,19 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
       sessionIdGenerator: () => id,
       // The SDK writes each comment as one whole frame between events, never inside one.
       keepAliveMs: SSE_KEEPALIVE_MS,
-      onsessioninitialized: (sid) => void sessions.set(sid, { transport, active: 0, lastSeen: Date.now() }),
+      onsessioninitialized: (sid) => void sessions.set(sid, { transport, calls, active: 0, lastSeen: Date.now() }),
       onsessionclosed: () => end(),
     });
     transport.onclose = end;
     const server = createServer({ gateway: view, logger: o.logger, version: o.version });
     await server.connect(transport);
-    await transport.handleRequest(req, res, body);
+    const calls = new AbandonedCalls(transport);
+    const handled = calls.watch(requestIds(body), res, gone);
+    try {
+      await transport.handleRequest(req, res, body);
+    } finally {
+      handled();
+    }
     if (!transport.sessionId) await server.close();
   };
 

@@ -119,3 +119,20 @@ function parseBody(contentType: string, body: string): { messages: Record<string
   }
   return { messages, comments };
 }
+
+/**
+ * Holds the session's GET stream open, as a client that listens for server messages does (a
+ * session with an open stream is never idle); returns what closes it.
+ */
+export function holdStream(ep: Endpoint, sessionId: string): Promise<() => void> {
+  return new Promise((resolve, reject) => {
+    const headers = { host: `127.0.0.1:${ep.port}`, authorization: `Bearer ${ep.token}`, accept: 'text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': PROTOCOL_VERSION };
+    const req = request({ host: '127.0.0.1', port: ep.port, path: '/mcp', method: 'GET', headers, agent: false }, (res) => {
+      if (res.statusCode !== 200) reject(new Error(`GET /mcp answered ${res.statusCode}`));
+      res.resume();
+      resolve(() => req.destroy());
+    });
+    req.once('error', reject);
+    req.end();
+  });
+}
