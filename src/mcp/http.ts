@@ -11,6 +11,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import type { Logger } from 'pino';
 import type { Gateway } from '../gateway/gateway.js';
 import { AbandonedCalls, requestIds } from './abandoned-calls.js';
+import { guardConnections } from './http-connections.js';
 import { createServer } from './server.js';
 
 export interface HttpOptions {
@@ -36,11 +37,17 @@ export interface HttpHandle {
 }
 
 const MAX_BODY_BYTES = 1_048_576;
-/** A request body must arrive within this; SSE streams (GET) are not bodies and stay open. */
-const BODY_TIMEOUT_MS = 30_000;
+/**
+ * A request's headers must arrive within HEADERS_TIMEOUT_MS of its start, and the whole request,
+ * body included, within REQUEST_TIMEOUT_MS (node answers 408 and closes the connection); the
+ * answer is not limited, so SSE streams and long calls stay open. Node checks every
+ * TIMEOUT_CHECK_MS.
+ */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+const TIMEOUT_CHECK_MS = 1000;
 /** A session with no request in flight for this long is closed, and its unfinished tasks cancelled. */
 export const SESSION_IDLE_MS = 30 * 60_000;
-const MAX_CONNECTIONS = 256;
 /**
  * While a call runs, its SSE stream carries a comment line (`: keepalive`) this often, so that a
  * client or proxy with a read timeout (often 5 s) does not give up on a long ssh_run.
@@ -153,15 +160,15 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
   }, Math.min(60_000, Math.max(250, idleMs / 4)));
   expire.unref();
 
-  const http: HttpServer = createHttpServer((req, res) => {
+  const timeouts = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS };
+  const http: HttpServer = createHttpServer(timeouts, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       o.logger.error({ err }, 'HTTP request failed');
       if (!res.headersSent) refuse(res, 500, 'internal', 'the request failed; see the server log');
       else res.end();
     });
   });
-  http.requestTimeout = 0; // long polls and SSE streams stay open; bodies have their own timeout
-  http.maxConnections = MAX_CONNECTIONS;
+  guardConnections(http, o.logger);
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(o.port, o.host, () => resolve());
@@ -185,23 +192,22 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
 const NO_BODY = Symbol('no body');
 
 /**
- * Reads a POST body as JSON, counting bytes as they come (a chunked body has no Content-Length)
- * and giving up after BODY_TIMEOUT_MS; answers the request itself when the body is refused.
+ * Reads a POST body as JSON, counting bytes as they come (a chunked body has no Content-Length);
+ * answers the request itself when the body is refused. A body that does not arrive within
+ * REQUEST_TIMEOUT_MS is node's to refuse.
  */
 async function readJsonBody(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
-  const outcome = await new Promise<'ok' | 'too_large' | 'timeout' | 'aborted'>((resolve) => {
-    const timer = setTimeout(() => resolve('timeout'), BODY_TIMEOUT_MS);
+  const outcome = await new Promise<'ok' | 'too_large' | 'aborted'>((resolve) => {
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        clearTimeout(timer);
-        resolve('too_large');
-      } else chunks.push(c);
+      if (size > MAX_BODY_BYTES) resolve('too_large');
+      else chunks.push(c);
     });
-    req.once('end', () => (clearTimeout(timer), resolve('ok')));
-    req.once('error', () => (clearTimeout(timer), resolve('aborted')));
+    req.once('end', () => resolve('ok'));
+    req.once('error', () => resolve('aborted'));
+    req.once('close', () => resolve('aborted'));
   });
   const fail = (status: number, code: number, message: string) => {
     res.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
@@ -210,7 +216,6 @@ async function readJsonBody(req: IncomingMessage, res: ServerResponse): Promise<
     return NO_BODY;
   };
   if (outcome === 'too_large') return fail(413, -32600, `the request body is over ${MAX_BODY_BYTES} bytes`);
-  if (outcome === 'timeout') return fail(408, -32600, 'the request body did not arrive in time');
   if (outcome === 'aborted') return NO_BODY;
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
