@@ -9,9 +9,11 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { isIP } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Logger } from 'pino';
+import { clip } from '../errors.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { AbandonedCalls, requestIds } from './abandoned-calls.js';
 import { guardConnections } from './http-connections.js';
+import { MAX_SESSIONS_PER_TOKEN, SessionTable } from './http-sessions.js';
 import { createServer } from './server.js';
 
 export interface HttpOptions {
@@ -25,6 +27,7 @@ export interface HttpOptions {
   allowedHosts?: readonly string[];
   /** Origins a browser-based client may come from; none by default. */
   allowedOrigins?: readonly string[];
+  /** Open sessions per bearer token (default MAX_SESSIONS_PER_TOKEN). */
   maxSessions?: number;
   /** Close a session with no request in flight after this long (default SESSION_IDLE_MS). */
   sessionIdleMs?: number;
@@ -54,14 +57,6 @@ export const SESSION_IDLE_MS = 30 * 60_000;
  */
 export const SSE_KEEPALIVE_MS = 2000;
 
-interface Session {
-  transport: StreamableHTTPServerTransport;
-  calls: AbandonedCalls;
-  /** Requests of this session in flight (an SSE stream counts while it is open). */
-  active: number;
-  lastSeen: number;
-}
-
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
@@ -69,14 +64,16 @@ export function isLoopback(host: string): boolean {
 }
 
 export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
-  const sessions = new Map<string, Session>();
-  const maxSessions = o.maxSessions ?? 100;
+  const sessions = new SessionTable(o.maxSessions ?? MAX_SESSIONS_PER_TOKEN);
   const tokenDigest = digest(o.token);
+  /** Whose sessions they are: the one token sshgate knows, by a digest of it. */
+  const tokenId = tokenDigest.toString('hex').slice(0, 16);
+  const idleMs = o.sessionIdleMs ?? SESSION_IDLE_MS;
   let hosts: Set<string> = new Set();
 
-  const refuse = (res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) => {
+  const refuse = (res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}, hint?: string) => {
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
-    res.end(JSON.stringify({ error: { code, message } }));
+    res.end(JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}) } }));
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -103,7 +100,11 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
     if (body === NO_BODY) return;
     if (typeof sessionId === 'string') {
       const session = sessions.get(sessionId);
-      if (!session) return refuse(res, 404, 'unknown_session', 'no such MCP session; initialize a new one');
+      if (!session) {
+        const why = sessions.whyClosed(sessionId);
+        const message = why ? `MCP session ${sessionId} was closed: ${why}` : `there is no MCP session ${clip(sessionId)}`;
+        return refuse(res, 404, 'unknown_session', message, {}, 'start a new session: POST an initialize request without Mcp-Session-Id');
+      }
       session.active++;
       session.lastSeen = Date.now();
       res.once('close', () => {
@@ -118,24 +119,42 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
       }
     }
     if (req.method !== 'POST') return refuse(res, 400, 'no_session', 'send an initialize request first');
-    if (sessions.size >= maxSessions) return refuse(res, 503, 'too_many_sessions', 'too many open MCP sessions; close one (DELETE /mcp)');
+    const withTasks = () => o.gateway.ownersWithUnfinishedTasks();
+    if (sessions.toEvict(tokenId, withTasks) === 'full') {
+      const message = `all ${sessions.maxPerToken} MCP sessions of this token have a request in flight`;
+      return refuse(res, 503, 'too_many_sessions', message, {}, 'wait for a call to finish, or end a session (DELETE /mcp)');
+    }
+    /** Once the new session exists (the request was a valid initialize), an idle one makes room. */
+    const makeRoom = () => {
+      const evict = sessions.toEvict(tokenId, withTasks);
+      if (evict === undefined || evict === 'full') return;
+      o.logger.info({ session: evict.id }, 'closing an MCP session to make room for a new one');
+      evict.close(`it was the least recently used idle one of ${sessions.maxPerToken} sessions, and a new session took its place`);
+    };
     // A new session: its id is chosen here, so that its gateway view exists before its first call.
     const id = randomUUID();
     const view = o.gateway.forOwner(id);
-    const end = () => {
-      if (!sessions.delete(id)) return;
+    const end = (why: string) => {
+      if (!sessions.remove(id, why)) return;
       // Nobody else can see these tasks: with their session gone, they would run unwatched.
       const cancelled = view.cancelOwned();
-      o.logger.info({ session: id, cancelled }, 'MCP session ended');
+      o.logger.info({ session: id, cancelled, why }, 'MCP session ended');
     };
-    const transport = new StreamableHTTPServerTransport({
+    const close = (why: string) => {
+      end(why);
+      void transport.close().catch(() => undefined);
+    };
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
       // The SDK writes each comment as one whole frame between events, never inside one.
       keepAliveMs: SSE_KEEPALIVE_MS,
-      onsessioninitialized: (sid) => void sessions.set(sid, { transport, calls, active: 0, lastSeen: Date.now() }),
-      onsessionclosed: () => end(),
+      onsessioninitialized: (sid) => {
+        makeRoom();
+        sessions.add({ id: sid, token: tokenId, transport, calls, active: 0, lastSeen: Date.now(), close });
+      },
+      onsessionclosed: () => end('the client ended it (DELETE)'),
     });
-    transport.onclose = end;
+    transport.onclose = () => end('the server closed it');
     const server = createServer({ gateway: view, logger: o.logger, version: o.version });
     await server.connect(transport);
     const calls = new AbandonedCalls(transport);
@@ -148,13 +167,12 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
     if (!transport.sessionId) await server.close();
   };
 
-  const idleMs = o.sessionIdleMs ?? SESSION_IDLE_MS;
   const expire = setInterval(() => {
     const now = Date.now();
-    for (const [id, s] of sessions) {
+    for (const s of sessions.all()) {
       if (s.active === 0 && now - s.lastSeen > idleMs) {
-        o.logger.info({ session: id }, 'closing an idle MCP session');
-        void s.transport.close().catch(() => undefined);
+        o.logger.info({ session: s.id }, 'closing an idle MCP session');
+        s.close(`it had no request for ${Math.round(idleMs / 1000)} s (SSHGATE_SESSION_IDLE_SECONDS)`);
       }
     }
   }, Math.min(60_000, Math.max(250, idleMs / 4)));
@@ -180,7 +198,7 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
     port,
     async close() {
       clearInterval(expire);
-      await Promise.all([...sessions.values()].map((s) => s.transport.close().catch(() => undefined)));
+      await Promise.all(sessions.all().map((s) => s.transport.close().catch(() => undefined)));
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         http.closeAllConnections();

@@ -1,14 +1,15 @@
 /**
- * sshgate over HTTP under abuse, from clients that need no token: connections held open without
- * ever completing a request (slowloris). Every address is loopback here; a client's source
- * address (127.0.0.2, 127.0.1.x, …) is what makes it another client to the server.
+ * sshgate over HTTP under abuse: connections held open without ever completing a request
+ * (slowloris; no token needed), and clients that never end their sessions. Every address is
+ * loopback here; a client's source address (127.0.0.2, 127.0.1.x, …) is what makes it another
+ * client to the server.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { answerTo, openSession, send, toolCall, type Endpoint } from '../support/http-mcp.js';
-import { removeConfig, writeConfig } from '../support/mcp.js';
+import { goneWithin, pkillFleet, presentWithin, removeConfig, writeConfig } from '../support/mcp.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
 
 const TOKEN = 'test-token-abuse-0123456789';
@@ -34,6 +35,7 @@ beforeAll(async () => {
 afterAll(async () => {
   server?.kill('SIGTERM');
   await new Promise((r) => server?.once('exit', r));
+  if (fleet) pkillFleet(fleet.user, 'sleep 820[12]');
   await fleet?.stop();
   if (dir) removeConfig(dir);
 });
@@ -102,4 +104,40 @@ describe('serve --http under a slowloris flood', () => {
       flood.forEach((s) => s.destroy());
     }
   }, 90_000);
+});
+
+describe('serve --http with a full session table (100 per token)', () => {
+  it('lets a new session in by closing the least recently used idle one, never one with a call in flight; the closed one gets 404', async () => {
+    const run = (sessionId: string, id: number, command: string, name = 'ssh_run') => send(ep, 'POST', toolCall(id, name, { alias: 'h1', command }), { sessionId, totalTimeoutMs: 120_000 });
+    // The oldest session has a call in flight all along.
+    const busy = await openSession(ep);
+    const inFlight = run(busy, 2, 'sleep 8201');
+    expect(await presentWithin(fleet.user, 'sleep 8201')).not.toBe('');
+    // The next oldest is idle but has a task still running, started by ssh_run_async.
+    const withTask = await openSession(ep);
+    expect(answerTo(await run(withTask, 2, 'sleep 8202', 'ssh_run_async'), 2)).toMatchObject({ result: { structuredContent: { state: expect.any(String) } } });
+    // 98 more that are never ended, as a CLI run or a health probe leaves them: the table is full.
+    const leaky: string[] = [];
+    for (let i = 0; i < 98; i++) leaky.push(await openSession(ep));
+
+    const fresh = await openSession(ep);
+    expect(answerTo(await run(fresh, 2, 'echo fresh'), 2)).toMatchObject({ result: { structuredContent: { stdout: 'fresh\n' } } });
+    // The least recently used idle session without tasks made room; a request for it gets 404,
+    // which tells the client (MCP spec, session management) to start a new session.
+    const gone = await send(ep, 'POST', toolCall(3, 'ssh_list_tasks', {}), { sessionId: leaky[0] });
+    expect(gone.status).toBe(404);
+    expect(JSON.parse(gone.body)).toMatchObject({ error: { code: 'unknown_session', message: expect.stringMatching(/least recently used idle one/), hint: expect.stringMatching(/initialize/) } });
+    // The next new session takes the next one's place.
+    await openSession(ep);
+    expect((await send(ep, 'POST', toolCall(3, 'ssh_list_tasks', {}), { sessionId: leaky[1] })).status).toBe(404);
+    expect((await send(ep, 'POST', toolCall(3, 'ssh_list_tasks', {}), { sessionId: leaky[2] })).status).toBe(200);
+    // The session with a task and the one with a call in flight are still there, their commands too.
+    expect((await send(ep, 'POST', toolCall(3, 'ssh_list_tasks', {}), { sessionId: withTask })).status).toBe(200);
+    expect(await presentWithin(fleet.user, 'sleep 8202')).not.toBe('');
+    expect(await presentWithin(fleet.user, 'sleep 8201')).not.toBe('');
+    expect((await send(ep, 'DELETE', undefined, { sessionId: busy })).status).toBe(200);
+    await inFlight;
+    expect((await send(ep, 'DELETE', undefined, { sessionId: withTask })).status).toBe(200);
+    expect(await goneWithin(fleet.user, 'sleep 820[12]', 8000)).toBe(true);
+  }, 120_000);
 });
