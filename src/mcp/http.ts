@@ -1,7 +1,8 @@
 /**
  * MCP over Streamable HTTP at `/mcp`. Every request must carry the bearer token (compared in
  * constant time) and a Host header naming this server, and a browser's Origin must be one that was
- * allowed: a web page cannot reach sshgate through DNS rebinding. Each MCP session gets its own
+ * allowed: a web page cannot reach sshgate through DNS rebinding. A page from an allowed origin
+ * gets the CORS answers it needs (a preflight carries no token). Each MCP session gets its own
  * server over a view of the gateway that sees only the session's own tasks.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
@@ -49,6 +50,12 @@ const MAX_BODY_BYTES = 1_048_576;
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
 const TIMEOUT_CHECK_MS = 1000;
+/** What a browser page from an allowed origin may send and read (CORS); other origins get 403. */
+const CORS_ALLOW_METHODS = 'POST, GET, DELETE, OPTIONS';
+const CORS_ALLOW_HEADERS = 'content-type, authorization, mcp-session-id, mcp-protocol-version, last-event-id';
+const CORS_EXPOSE_HEADERS = 'Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate';
+/** How long a browser may reuse a preflight's answer. */
+export const CORS_MAX_AGE_SECONDS = 600;
 /** A session with no request in flight for this long is closed, and its unfinished tasks cancelled. */
 export const SESSION_IDLE_MS = 30 * 60_000;
 /**
@@ -85,6 +92,17 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
     const origin = req.headers.origin;
     if (origin !== undefined && !(o.allowedOrigins ?? []).includes(origin)) {
       return refuse(res, 403, 'forbidden_origin', 'requests from this Origin are not allowed');
+    }
+    res.setHeader('vary', 'Origin');
+    if (origin !== undefined) {
+      res.setHeader('access-control-allow-origin', origin);
+      res.setHeader('access-control-expose-headers', CORS_EXPOSE_HEADERS);
+    }
+    if (req.method === 'OPTIONS') {
+      // A browser's preflight never carries the token; it learns only what it may send.
+      const cors = { 'access-control-allow-methods': CORS_ALLOW_METHODS, 'access-control-allow-headers': CORS_ALLOW_HEADERS, 'access-control-max-age': String(CORS_MAX_AGE_SECONDS) };
+      res.writeHead(204, { allow: CORS_ALLOW_METHODS, ...(origin !== undefined ? cors : {}) });
+      return res.end();
     }
     if (!authorized(req.headers.authorization, tokenDigest)) {
       return refuse(res, 401, 'unauthorized', 'a valid bearer token is required', { 'www-authenticate': 'Bearer realm="sshgate"' });
