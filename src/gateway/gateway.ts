@@ -276,6 +276,13 @@ export class Gateway {
     return mine.length;
   }
 
+  /** The owners (HTTP sessions) that have a task not yet ended. */
+  ownersWithUnfinishedTasks(): Set<string> {
+    const owners = new Set<string>();
+    for (const t of this.d.tasks.list()) if (t.owner !== undefined && !isFinal(t.state)) owners.add(t.owner);
+    return owners;
+  }
+
   /** Cancels a task by id (a fan-out whose caller gave up); unknown ids are ignored. */
   cancelTask(id: string): void {
     const task = this.d.tasks.get(id);

@@ -1,7 +1,8 @@
 /**
  * MCP over Streamable HTTP at `/mcp`. Every request must carry the bearer token (compared in
  * constant time) and a Host header naming this server, and a browser's Origin must be one that was
- * allowed: a web page cannot reach sshgate through DNS rebinding. Each MCP session gets its own
+ * allowed: a web page cannot reach sshgate through DNS rebinding. A page from an allowed origin
+ * gets the CORS answers it needs (a preflight carries no token). Each MCP session gets its own
  * server over a view of the gateway that sees only the session's own tasks.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
@@ -9,7 +10,11 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { isIP } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { Logger } from 'pino';
+import { clip } from '../errors.js';
 import type { Gateway } from '../gateway/gateway.js';
+import { AbandonedCalls, requestIds } from './abandoned-calls.js';
+import { guardConnections } from './http-connections.js';
+import { MAX_SESSIONS_PER_TOKEN, SessionTable } from './http-sessions.js';
 import { createServer } from './server.js';
 
 export interface HttpOptions {
@@ -23,6 +28,7 @@ export interface HttpOptions {
   allowedHosts?: readonly string[];
   /** Origins a browser-based client may come from; none by default. */
   allowedOrigins?: readonly string[];
+  /** Open sessions per bearer token (default MAX_SESSIONS_PER_TOKEN). */
   maxSessions?: number;
   /** Close a session with no request in flight after this long (default SESSION_IDLE_MS). */
   sessionIdleMs?: number;
@@ -35,18 +41,28 @@ export interface HttpHandle {
 }
 
 const MAX_BODY_BYTES = 1_048_576;
-/** A request body must arrive within this; SSE streams (GET) are not bodies and stay open. */
-const BODY_TIMEOUT_MS = 30_000;
+/**
+ * A request's headers must arrive within HEADERS_TIMEOUT_MS of its start, and the whole request,
+ * body included, within REQUEST_TIMEOUT_MS (node answers 408 and closes the connection); the
+ * answer is not limited, so SSE streams and long calls stay open. Node checks every
+ * TIMEOUT_CHECK_MS.
+ */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+const TIMEOUT_CHECK_MS = 1000;
+/** What a browser page from an allowed origin may send and read (CORS); other origins get 403. */
+const CORS_ALLOW_METHODS = 'POST, GET, DELETE, OPTIONS';
+const CORS_ALLOW_HEADERS = 'content-type, authorization, mcp-session-id, mcp-protocol-version, last-event-id';
+const CORS_EXPOSE_HEADERS = 'Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate';
+/** How long a browser may reuse a preflight's answer. */
+export const CORS_MAX_AGE_SECONDS = 600;
 /** A session with no request in flight for this long is closed, and its unfinished tasks cancelled. */
 export const SESSION_IDLE_MS = 30 * 60_000;
-const MAX_CONNECTIONS = 256;
-
-interface Session {
-  transport: StreamableHTTPServerTransport;
-  /** Requests of this session in flight (an SSE stream counts while it is open). */
-  active: number;
-  lastSeen: number;
-}
+/**
+ * While a call runs, its SSE stream carries a comment line (`: keepalive`) this often, so that a
+ * client or proxy with a read timeout (often 5 s) does not give up on a long ssh_run.
+ */
+export const SSE_KEEPALIVE_MS = 2000;
 
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
@@ -55,14 +71,16 @@ export function isLoopback(host: string): boolean {
 }
 
 export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
-  const sessions = new Map<string, Session>();
-  const maxSessions = o.maxSessions ?? 100;
+  const sessions = new SessionTable(o.maxSessions ?? MAX_SESSIONS_PER_TOKEN);
   const tokenDigest = digest(o.token);
+  /** Whose sessions they are: the one token sshgate knows, by a digest of it. */
+  const tokenId = tokenDigest.toString('hex').slice(0, 16);
+  const idleMs = o.sessionIdleMs ?? SESSION_IDLE_MS;
   let hosts: Set<string> = new Set();
 
-  const refuse = (res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) => {
+  const refuse = (res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}, hint?: string) => {
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
-    res.end(JSON.stringify({ error: { code, message } }));
+    res.end(JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}) } }));
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -75,69 +93,118 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
     if (origin !== undefined && !(o.allowedOrigins ?? []).includes(origin)) {
       return refuse(res, 403, 'forbidden_origin', 'requests from this Origin are not allowed');
     }
+    res.setHeader('vary', 'Origin');
+    if (origin !== undefined) {
+      res.setHeader('access-control-allow-origin', origin);
+      res.setHeader('access-control-expose-headers', CORS_EXPOSE_HEADERS);
+    }
+    if (req.method === 'OPTIONS') {
+      // A browser's preflight never carries the token; it learns only what it may send.
+      const cors = { 'access-control-allow-methods': CORS_ALLOW_METHODS, 'access-control-allow-headers': CORS_ALLOW_HEADERS, 'access-control-max-age': String(CORS_MAX_AGE_SECONDS) };
+      res.writeHead(204, { allow: CORS_ALLOW_METHODS, ...(origin !== undefined ? cors : {}) });
+      return res.end();
+    }
     if (!authorized(req.headers.authorization, tokenDigest)) {
       return refuse(res, 401, 'unauthorized', 'a valid bearer token is required', { 'www-authenticate': 'Bearer realm="sshgate"' });
     }
     if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return refuse(res, 413, 'too_large', 'the request body is too large');
 
     const sessionId = req.headers['mcp-session-id'];
+    // A client that goes away before the transport has its calls (while its body is read, say)
+    // has cancelled them all the same.
+    let gone = false;
+    res.once('close', () => (gone = !res.writableFinished));
     const body = req.method === 'POST' ? await readJsonBody(req, res) : undefined;
     if (body === NO_BODY) return;
     if (typeof sessionId === 'string') {
       const session = sessions.get(sessionId);
-      if (!session) return refuse(res, 404, 'unknown_session', 'no such MCP session; initialize a new one');
+      if (!session) {
+        const why = sessions.whyClosed(sessionId);
+        const message = why ? `MCP session ${sessionId} was closed: ${why}` : `there is no MCP session ${clip(sessionId)}`;
+        return refuse(res, 404, 'unknown_session', message, {}, 'start a new session: POST an initialize request without Mcp-Session-Id');
+      }
       session.active++;
       session.lastSeen = Date.now();
       res.once('close', () => {
         session.active--;
         session.lastSeen = Date.now();
       });
-      return session.transport.handleRequest(req, res, body);
+      const handled = session.calls.watch(requestIds(body), res, gone);
+      try {
+        return await session.transport.handleRequest(req, res, body);
+      } finally {
+        handled();
+      }
     }
     if (req.method !== 'POST') return refuse(res, 400, 'no_session', 'send an initialize request first');
-    if (sessions.size >= maxSessions) return refuse(res, 503, 'too_many_sessions', 'too many open MCP sessions; close one (DELETE /mcp)');
+    const withTasks = () => o.gateway.ownersWithUnfinishedTasks();
+    if (sessions.toEvict(tokenId, withTasks) === 'full') {
+      const message = `all ${sessions.maxPerToken} MCP sessions of this token have a request in flight`;
+      return refuse(res, 503, 'too_many_sessions', message, {}, 'wait for a call to finish, or end a session (DELETE /mcp)');
+    }
+    /** Once the new session exists (the request was a valid initialize), an idle one makes room. */
+    const makeRoom = () => {
+      const evict = sessions.toEvict(tokenId, withTasks);
+      if (evict === undefined || evict === 'full') return;
+      o.logger.info({ session: evict.id }, 'closing an MCP session to make room for a new one');
+      evict.close(`it was the least recently used idle one of ${sessions.maxPerToken} sessions, and a new session took its place`);
+    };
     // A new session: its id is chosen here, so that its gateway view exists before its first call.
     const id = randomUUID();
     const view = o.gateway.forOwner(id);
-    const end = () => {
-      if (!sessions.delete(id)) return;
+    const end = (why: string) => {
+      if (!sessions.remove(id, why)) return;
       // Nobody else can see these tasks: with their session gone, they would run unwatched.
       const cancelled = view.cancelOwned();
-      o.logger.info({ session: id, cancelled }, 'MCP session ended');
+      o.logger.info({ session: id, cancelled, why }, 'MCP session ended');
     };
-    const transport = new StreamableHTTPServerTransport({
+    const close = (why: string) => {
+      end(why);
+      void transport.close().catch(() => undefined);
+    };
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
-      onsessioninitialized: (sid) => void sessions.set(sid, { transport, active: 0, lastSeen: Date.now() }),
-      onsessionclosed: () => end(),
+      // The SDK writes each comment as one whole frame between events, never inside one.
+      keepAliveMs: SSE_KEEPALIVE_MS,
+      onsessioninitialized: (sid) => {
+        makeRoom();
+        sessions.add({ id: sid, token: tokenId, transport, calls, active: 0, lastSeen: Date.now(), close });
+      },
+      onsessionclosed: () => end('the client ended it (DELETE)'),
     });
-    transport.onclose = end;
+    transport.onclose = () => end('the server closed it');
     const server = createServer({ gateway: view, logger: o.logger, version: o.version });
     await server.connect(transport);
-    await transport.handleRequest(req, res, body);
+    const calls = new AbandonedCalls(transport);
+    const handled = calls.watch(requestIds(body), res, gone);
+    try {
+      await transport.handleRequest(req, res, body);
+    } finally {
+      handled();
+    }
     if (!transport.sessionId) await server.close();
   };
 
-  const idleMs = o.sessionIdleMs ?? SESSION_IDLE_MS;
   const expire = setInterval(() => {
     const now = Date.now();
-    for (const [id, s] of sessions) {
+    for (const s of sessions.all()) {
       if (s.active === 0 && now - s.lastSeen > idleMs) {
-        o.logger.info({ session: id }, 'closing an idle MCP session');
-        void s.transport.close().catch(() => undefined);
+        o.logger.info({ session: s.id }, 'closing an idle MCP session');
+        s.close(`it had no request for ${Math.round(idleMs / 1000)} s (SSHGATE_SESSION_IDLE_SECONDS)`);
       }
     }
   }, Math.min(60_000, Math.max(250, idleMs / 4)));
   expire.unref();
 
-  const http: HttpServer = createHttpServer((req, res) => {
+  const timeouts = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS };
+  const http: HttpServer = createHttpServer(timeouts, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       o.logger.error({ err }, 'HTTP request failed');
       if (!res.headersSent) refuse(res, 500, 'internal', 'the request failed; see the server log');
       else res.end();
     });
   });
-  http.requestTimeout = 0; // long polls and SSE streams stay open; bodies have their own timeout
-  http.maxConnections = MAX_CONNECTIONS;
+  guardConnections(http, o.logger);
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(o.port, o.host, () => resolve());
@@ -149,7 +216,7 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
     port,
     async close() {
       clearInterval(expire);
-      await Promise.all([...sessions.values()].map((s) => s.transport.close().catch(() => undefined)));
+      await Promise.all(sessions.all().map((s) => s.transport.close().catch(() => undefined)));
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         http.closeAllConnections();
@@ -161,23 +228,22 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
 const NO_BODY = Symbol('no body');
 
 /**
- * Reads a POST body as JSON, counting bytes as they come (a chunked body has no Content-Length)
- * and giving up after BODY_TIMEOUT_MS; answers the request itself when the body is refused.
+ * Reads a POST body as JSON, counting bytes as they come (a chunked body has no Content-Length);
+ * answers the request itself when the body is refused. A body that does not arrive within
+ * REQUEST_TIMEOUT_MS is node's to refuse.
  */
 async function readJsonBody(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
-  const outcome = await new Promise<'ok' | 'too_large' | 'timeout' | 'aborted'>((resolve) => {
-    const timer = setTimeout(() => resolve('timeout'), BODY_TIMEOUT_MS);
+  const outcome = await new Promise<'ok' | 'too_large' | 'aborted'>((resolve) => {
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        clearTimeout(timer);
-        resolve('too_large');
-      } else chunks.push(c);
+      if (size > MAX_BODY_BYTES) resolve('too_large');
+      else chunks.push(c);
     });
-    req.once('end', () => (clearTimeout(timer), resolve('ok')));
-    req.once('error', () => (clearTimeout(timer), resolve('aborted')));
+    req.once('end', () => resolve('ok'));
+    req.once('error', () => resolve('aborted'));
+    req.once('close', () => resolve('aborted'));
   });
   const fail = (status: number, code: number, message: string) => {
     res.writeHead(status, { 'content-type': 'application/json', connection: 'close' });
@@ -186,7 +252,6 @@ async function readJsonBody(req: IncomingMessage, res: ServerResponse): Promise<
     return NO_BODY;
   };
   if (outcome === 'too_large') return fail(413, -32600, `the request body is over ${MAX_BODY_BYTES} bytes`);
-  if (outcome === 'timeout') return fail(408, -32600, 'the request body did not arrive in time');
   if (outcome === 'aborted') return NO_BODY;
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;

@@ -1,11 +1,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
+import { connect as tcpConnect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorBody, goneWithin, pgrep, removeConfig, writeConfig, presentWithin } from '../support/mcp.js';
+import { answerTo, holdStream, openSession, postBytes, send, toolCall, type Endpoint } from '../support/http-mcp.js';
+import { errorBody, goneWithin, pgrep, pkillFleet, removeConfig, writeConfig, presentWithin } from '../support/mcp.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
@@ -14,6 +16,7 @@ let dir: string;
 let server: ChildProcess;
 let port: number;
 let log = '';
+let ep: Endpoint;
 
 function serveArgs(extra: string[]): string[] {
   return [resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies'), ...extra];
@@ -30,10 +33,12 @@ beforeAll(async () => {
   for (let i = 0; i < 100 && !/"port":(\d+)/.test(log); i++) await new Promise((r) => setTimeout(r, 50));
   port = Number(/"port":(\d+)/.exec(log)?.[1]);
   expect(port).toBeGreaterThan(0);
+  ep = { port, token: TOKEN };
 });
 afterAll(async () => {
   server?.kill('SIGTERM');
   await new Promise((r) => server?.once('exit', r));
+  if (fleet) pkillFleet(fleet.user, 'sleep 810[0-9]');
   await fleet?.stop();
   if (dir) removeConfig(dir);
 });
@@ -143,6 +148,48 @@ describe('serve --http', () => {
     await idle.close();
     expect(await goneWithin(fleet.user, 'sleep 343', 6000)).toBe(true);
     expect(log).toContain('closing an idle MCP session');
+  });
+
+  it('keeps a long call alive: a client that gives up after 3 s without a byte completes a 7 s ssh_run', async () => {
+    const sessionId = await openSession(ep);
+    const r = await send(ep, 'POST', toolCall(2, 'ssh_run', { alias: 'h1', command: 'sleep 7; echo slept' }), { sessionId, readTimeoutMs: 3000 });
+    expect(answerTo(r, 2)).toMatchObject({ result: { structuredContent: { state: 'succeeded', stdout: 'slept\n' } } });
+    // What kept it alive: SSE comments, which every SSE client skips.
+    expect(r.comments).toBeGreaterThan(0);
+    expect((await send(ep, 'DELETE', undefined, { sessionId })).status).toBe(200);
+  });
+
+  it('cancels a call whose client closed the connection in the same tick as it sent it, 10 times in a row', async () => {
+    const sessionId = await openSession(ep);
+    // Its own GET stream keeps the session from closing when idle (which would cancel its tasks too).
+    const release = await holdStream(ep, sessionId);
+    for (let i = 0; i < 10; i++) {
+      // The whole POST in one write, then the socket closed at once: the client has gone before
+      // sshgate has read the call, let alone started listening for its end.
+      await new Promise<void>((resolveP, reject) => {
+        const socket = tcpConnect({ host: '127.0.0.1', port }, () => {
+          socket.write(postBytes(ep, toolCall(10 + i, 'ssh_run', { alias: 'h1', command: `sleep ${8100 + i}` }), sessionId));
+          socket.destroy();
+          resolveP();
+        });
+        socket.once('error', reject);
+      });
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await goneWithin(fleet.user, 'sleep 810[0-9]', 8000), pgrep(fleet.user, 'sleep 810')).toBe(true);
+    // The control: every call reached sshgate and became a task, and every task ended cancelled.
+    let states: string[] = [];
+    for (let tries = 0; tries < 100; tries++) {
+      const listed = await send(ep, 'POST', toolCall(99, 'ssh_list_tasks', { limit: 100 }), { sessionId });
+      expect(answerTo(listed, 99), listed.body).toBeDefined();
+      const tasks = ((answerTo(listed, 99)?.result as CallToolResult).structuredContent as { tasks: { command: string; state: string }[] }).tasks;
+      states = tasks.filter((t) => /^sleep 810\d$/.test(t.command)).map((t) => t.state);
+      if (states.length === 10 && states.every((s) => s === 'cancelled')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(states).toEqual(Array(10).fill('cancelled'));
+    release();
+    expect((await send(ep, 'DELETE', undefined, { sessionId })).status).toBe(200);
   });
 
   it('refuses to start without a token, or with a short one', () => {

@@ -1,0 +1,122 @@
+/**
+ * The HTTP server's connections, counted per client and in all. A client that holds connections
+ * open without completing a request (slowloris: no token needed) must not keep others out, so at
+ * a limit the oldest connection with no request in progress gives way to the new one — one that
+ * never completed a request's headers first, then an idle keep-alive one; only when every
+ * connection is serving a request is the new one refused.
+ */
+import { isIP, type Socket } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+
+/** Open connections in all. */
+export const MAX_CONNECTIONS = 256;
+/** Open connections from one client address (an IPv6 client: its /64). */
+export const MAX_CONNECTIONS_PER_CLIENT = 64;
+/** At most one warning per this long while connections are being closed or refused. */
+const WARN_EVERY_MS = 10_000;
+
+interface Connection {
+  socket: Socket;
+  client: string;
+  /** Requests in progress on it: between its headers and the end of its response. */
+  requests: number;
+  /** Whether it has ever completed a request's headers. */
+  served: boolean;
+}
+
+/** Counts the server's connections from now on, and keeps them within the limits. */
+export function guardConnections(server: Server, logger: Logger): void {
+  new ConnectionGuard(server, logger);
+}
+
+class ConnectionGuard {
+  /** Each client's connections, oldest first. */
+  private readonly byClient = new Map<string, Set<Connection>>();
+  private readonly bySocket = new Map<Socket, Connection>();
+  private dropped = 0;
+  private lastWarning = 0;
+
+  constructor(
+    server: Server,
+    private readonly logger: Logger,
+  ) {
+    server.on('connection', (socket: Socket) => this.admit(socket));
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const c = this.bySocket.get(req.socket);
+      if (!c) return;
+      c.requests++;
+      c.served = true;
+      res.once('close', () => c.requests--);
+    });
+  }
+
+  private admit(socket: Socket): void {
+    const client = clientKey(socket.remoteAddress);
+    const mine = this.byClient.get(client) ?? new Set<Connection>();
+    if (mine.size >= MAX_CONNECTIONS_PER_CLIENT && !this.evictFrom([mine])) return this.refuse(socket, client);
+    if (this.bySocket.size >= MAX_CONNECTIONS) {
+      // The client holding the most connections gives way first.
+      const clients = [...this.byClient.values()].sort((a, b) => b.size - a.size);
+      if (!this.evictFrom(clients)) return this.refuse(socket, client);
+    }
+    const c: Connection = { socket, client, requests: 0, served: false };
+    this.byClient.set(client, mine.add(c));
+    this.bySocket.set(socket, c);
+    socket.once('close', () => this.forget(c));
+  }
+
+  /** Closes the oldest connection with no request in progress, half-open ones first. */
+  private evictFrom(groups: Iterable<Set<Connection>>): boolean {
+    for (const group of groups) {
+      let idle: Connection | undefined;
+      for (const c of group) {
+        if (c.requests > 0) continue;
+        if (!c.served) return this.evict(c);
+        idle ??= c;
+      }
+      if (idle) return this.evict(idle);
+    }
+    return false;
+  }
+
+  private evict(c: Connection): true {
+    this.forget(c);
+    c.socket.destroy();
+    this.noteDropped(c.client);
+    return true;
+  }
+
+  private refuse(socket: Socket, client: string): void {
+    socket.destroy();
+    this.noteDropped(client);
+  }
+
+  private forget(c: Connection): void {
+    this.bySocket.delete(c.socket);
+    const group = this.byClient.get(c.client);
+    if (group?.delete(c) && group.size === 0) this.byClient.delete(c.client);
+  }
+
+  private noteDropped(client: string): void {
+    this.dropped++;
+    const now = Date.now();
+    if (now - this.lastWarning < WARN_EVERY_MS) return;
+    this.logger.warn({ client, closed: this.dropped }, 'HTTP connections over the limits: closing half-open or idle ones');
+    this.lastWarning = now;
+    this.dropped = 0;
+  }
+}
+
+/** Whom a connection counts against: its IPv4 address, or its IPv6 /64 (one host's usual share). */
+export function clientKey(address: string | undefined): string {
+  if (!address) return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped?.[1]) return mapped[1];
+  if (isIP(address) !== 6 || address.includes('.')) return address;
+  const [head = '', tail] = address.toLowerCase().split('::');
+  const front = head === '' ? [] : head.split(':');
+  const back = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = [...front, ...Array<string>(8 - front.length - back.length).fill('0'), ...back];
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
