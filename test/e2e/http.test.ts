@@ -150,9 +150,10 @@ describe('serve --http', () => {
     expect(log).toContain('closing an idle MCP session');
   });
 
-  it('keeps a long call alive: a client that gives up after 3 s without a byte completes a 7 s ssh_run', async () => {
+  it('keeps a long call alive: a client that gives up after 4 s without a byte completes a 9 s ssh_run', async () => {
     const sessionId = await openSession(ep);
-    const r = await send(ep, 'POST', toolCall(2, 'ssh_run', { alias: 'h1', command: 'sleep 7; echo slept' }), { sessionId, readTimeoutMs: 3000 });
+    // Keepalives come every 2 s: 4 s leaves a busy machine room for one late one.
+    const r = await send(ep, 'POST', toolCall(2, 'ssh_run', { alias: 'h1', command: 'sleep 9; echo slept' }), { sessionId, readTimeoutMs: 4000 });
     expect(answerTo(r, 2)).toMatchObject({ result: { structuredContent: { state: 'succeeded', stdout: 'slept\n' } } });
     // What kept it alive: SSE comments, which every SSE client skips.
     expect(r.comments).toBeGreaterThan(0);
