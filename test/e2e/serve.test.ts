@@ -155,7 +155,7 @@ describe('ssh_run', () => {
     expect(await presentWithin(fleet.user, 'sleep 30[01]')).not.toBe('');
     const c = await gate.ok('ssh_cancel', { task_id: r.task_id });
     // The answer comes once the task has ended: its processes are already gone, its state final.
-    expect(pgrep(fleet.user, 'sleep 30[01]')).toBe('');
+    expect(pgrep(fleet.user, 'sleep 30[01]( |;|$)')).toBe('');
     expect(c).toMatchObject({ task_id: r.task_id, result: 'cancelled', state: 'cancelled', final: true });
     expect((await gate.ok<{ state: string }>('ssh_get_task_status', { task_id: r.task_id })).state).toBe('cancelled');
     const again = await gate.ok('ssh_cancel', { task_id: r.task_id });

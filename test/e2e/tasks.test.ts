@@ -117,7 +117,7 @@ describe('async tasks', () => {
       expect(c).toMatchObject({ result: 'cancelled', state: 'cancelled', final: true });
       expect((await gate.ok<{ state: string }>('ssh_get_task_status', { task_id })).state).toBe('cancelled');
     }
-    expect(pgrep(fleet.user, 'sleep 330')).toBe('');
+    expect(pgrep(fleet.user, 'sleep 330( |;|$)')).toBe('');
   });
 
   it('queues tasks beyond the per-host limit', async () => {
