@@ -3,13 +3,13 @@
  * passphrase secret), the agent socket, or the password secret. Secrets are read from
  * SSHGATE_SECRET_<NAME> or, failing that, from <secrets dir>/<name>; they never appear in errors.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import ssh2, { type ParsedKey } from 'ssh2';
 import { keyPathProblem } from '../config/load-inventory.js';
 import type { CredentialEntry, HostEntry } from '../config/schemas.js';
 import { ENV } from '../defaults.js';
-import { SshgateError } from '../errors.js';
+import { shellQuote, SshgateError } from '../errors.js';
 
 export interface AuthConfig {
   username: string;
@@ -57,11 +57,15 @@ export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: Sec
     const problem = keyPathProblem(cred.key_path, sources.keysDir);
     if (problem) throw new SshgateError('invalid_config', problem, 'move the key under the keys dir');
     const file = join(sources.keysDir, cred.key_path);
-    let data: Buffer;
-    try {
-      data = readFileSync(file);
-    } catch {
-      throw new SshgateError('invalid_config', `the key of credential "${cred.name}" cannot be read: ${file}`, `put the private key at ${file}, readable by sshgate`);
+    const { data, stat } = readKeyFile(file, cred.name);
+    // OpenSSH's rule (sshkey_perm_ok): a key its user owns must be open to no one else, or it is
+    // refused. A key another user owns is not judged by its mode (a Docker secret is root's, 0444).
+    if ((stat.mode & 0o077) !== 0 && stat.uid === process.getuid?.()) {
+      throw new SshgateError(
+        'invalid_config',
+        `the key of credential "${cred.name}" (${file}) has mode 0${(stat.mode & 0o777).toString(8)}, open to others than its owner; OpenSSH refuses such a key, and so does sshgate`,
+        `chmod 600 ${shellQuote(file)}`,
+      );
     }
     const passphrase = cred.key_passphrase_secret ? readSecret(cred.key_passphrase_secret, sources) : undefined;
     const parsed = ssh2.utils.parseKey(data, passphrase);
@@ -86,4 +90,17 @@ export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: Sec
   }
   if (cred.password_secret) auth.password = readSecret(cred.password_secret, sources);
   return auth;
+}
+
+/** The key file's bytes and the mode it had when read (one open: no swap between the two). */
+function readKeyFile(file: string, credential: string): { data: Buffer; stat: Stats } {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    return { stat: fstatSync(fd), data: readFileSync(fd) };
+  } catch {
+    throw new SshgateError('invalid_config', `the key of credential "${credential}" cannot be read: ${file}`, `put the private key at ${file}, readable by sshgate`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CredentialEntry, HostEntry } from '../../../src/config/schemas.js';
@@ -21,7 +21,7 @@ beforeAll(() => {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'hunter2-passphrase', '-f', join(keysDir, 'deploy', 'id_ed25519')]);
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keysDir, 'plain')]);
   writeFileSync(join(secretsDir, 'deploy_pass'), 'hunter2-passphrase\n');
-  writeFileSync(join(keysDir, 'not-a-key'), 'hello');
+  writeFileSync(join(keysDir, 'not-a-key'), 'hello', { mode: 0o600 });
 });
 
 const sources = (env: Record<string, string> = {}) => ({ keysDir, secretsDir, env });
@@ -78,5 +78,34 @@ describe('credentials', () => {
     expect(resolveAuth({ ...host, user: 'ops' }, cred({ agent: true }), sources({ SSH_AUTH_SOCK: '/tmp/agent.sock' }))).toEqual({ username: 'ops', agent: '/tmp/agent.sock' });
     expect(failure(() => resolveAuth(host, cred({ agent: true }), sources())).message).toMatch(/SSH_AUTH_SOCK is not set/);
     expect(resolveAuth(host, cred({ key_path: 'plain', password_secret: 'deploy_pass' }), sources())).toMatchObject({ password: 'hunter2-passphrase' });
+  });
+
+  it('refuse a key that group or others may read or write, as OpenSSH does, with the chmod to run', () => {
+    for (const mode of [0o644, 0o640, 0o604, 0o620, 0o602, 0o660]) {
+      const name = `open-${mode.toString(8)}`;
+      copyFileSync(join(keysDir, 'plain'), join(keysDir, name));
+      chmodSync(join(keysDir, name), mode);
+      const err = failure(() => resolveAuth(host, cred({ key_path: name }), sources()));
+      expect(err.code).toBe('invalid_config');
+      expect(err.message).toBe(`the key of credential "k" (${join(keysDir, name)}) has mode 0${mode.toString(8)}, open to others than its owner; OpenSSH refuses such a key, and so does sshgate`);
+      expect(err.hint).toBe(`chmod 600 ${join(keysDir, name)}`);
+    }
+    // The hint is a command to paste: a path with a space is quoted.
+    mkdirSync(join(keysDir, 'my keys'));
+    copyFileSync(join(keysDir, 'plain'), join(keysDir, 'my keys', 'id'));
+    chmodSync(join(keysDir, 'my keys', 'id'), 0o644);
+    expect(failure(() => resolveAuth(host, cred({ key_path: 'my keys/id' }), sources())).hint).toBe(`chmod 600 '${join(keysDir, 'my keys', 'id')}'`);
+  });
+
+  it('take a key of mode 600 or 400, and one owned by another user whatever its mode (a Docker secret)', () => {
+    copyFileSync(join(keysDir, 'plain'), join(keysDir, 'read-only'));
+    chmodSync(join(keysDir, 'read-only'), 0o400);
+    expect(resolveAuth(host, cred({ key_path: 'read-only' }), sources()).parsedKey).toBeDefined();
+    expect(resolveAuth(host, cred({ key_path: 'plain' }), sources()).parsedKey).toBeDefined();
+    // OpenSSH checks only the modes of a key the user owns; these tests run as root.
+    copyFileSync(join(keysDir, 'plain'), join(keysDir, 'theirs'));
+    chmodSync(join(keysDir, 'theirs'), 0o444);
+    chownSync(join(keysDir, 'theirs'), 65534, 65534);
+    expect(resolveAuth(host, cred({ key_path: 'theirs' }), sources()).parsedKey).toBeDefined();
   });
 });

@@ -1,0 +1,52 @@
+/**
+ * What `sshgate run` says when it cannot log in, against a real sshd: the refusal a person meets
+ * first, and a hint that points at the thing to change.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeConfig, writeConfig } from '../support/mcp.js';
+import { startFleet, type Fleet } from '../support/sshd.js';
+
+let fleet: Fleet;
+let dir: string;
+let keys: string;
+beforeAll(async () => {
+  fleet = await startFleet(1, { subnet: 131 });
+  const h = fleet.hosts[0] as Fleet['hosts'][number];
+  dir = writeConfig(fleet, {
+    hosts: [
+      { ...h, alias: 'open-key', credentials: 'open-key' },
+    ],
+    credentials: [
+      `{ name: open-key, username: ${fleet.user}, key_path: open }`,
+    ],
+  });
+  keys = join(dir, 'config', 'keys');
+  copyFileSync(fleet.userKeyPath, join(keys, 'open'));
+  chmodSync(join(keys, 'open'), 0o644);
+});
+afterAll(async () => {
+  await fleet?.stop();
+  if (dir) removeConfig(dir);
+});
+
+function run(alias: string, env: Record<string, string> = {}) {
+  const args = [resolve('dist/cli.js'), 'run', '--config', join(dir, 'config'), '--policy', join(dir, 'policies'), alias, '--', 'echo in'];
+  return spawnSync(process.execPath, args, { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 });
+}
+
+describe('sshgate run, refused before it logs in', () => {
+  it('refuses a key open to group and others, and the chmod in its hint is the fix', () => {
+    const key = join(keys, 'open');
+    const r = run('open-key');
+    expect(r.status).toBe(255);
+    expect(r.stderr).toBe(
+      `sshgate: the key of credential "open-key" (${key}) has mode 0644, open to others than its owner; OpenSSH refuses such a key, and so does sshgate\n` +
+        `  hint: chmod 600 ${key}\n`,
+    );
+    expect(spawnSync('sh', ['-c', (/hint: (.*)/.exec(r.stderr) as RegExpExecArray)[1] as string]).status).toBe(0);
+    expect(run('open-key')).toMatchObject({ status: 0, stdout: 'in\n', stderr: '' });
+  });
+});
