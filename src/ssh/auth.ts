@@ -57,7 +57,19 @@ export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: Sec
     const problem = keyPathProblem(cred.key_path, sources.keysDir);
     if (problem) throw new SshgateError('invalid_config', problem, 'move the key under the keys dir');
     const file = join(sources.keysDir, cred.key_path);
-    const { data, stat } = readKeyFile(file, cred.name);
+    const { data, stat } = readKeyFile(file, cred.name, cred.key_path);
+    // Before the mode: a .pub file is 644 by design, and the fix is the path, not a chmod.
+    const plain = ssh2.utils.parseKey(data);
+    if (!(plain instanceof Error) && !(Array.isArray(plain) ? plain[0] : plain)?.isPrivateKey()) {
+      const priv = privateBeside(cred.key_path);
+      throw new SshgateError(
+        'invalid_config',
+        `key_path of credential "${cred.name}" names a public key (${file}); sshgate logs in with the private key`,
+        priv !== undefined
+          ? `set key_path: ${priv}, the private key beside it`
+          : 'set key_path to the private key file (ssh-keygen wrote it beside the .pub file, without the .pub)',
+      );
+    }
     // OpenSSH's rule (sshkey_perm_ok): a key its user owns must be open to no one else, or it is
     // refused. A key another user owns is not judged by its mode (a Docker secret is root's, 0444).
     if ((stat.mode & 0o077) !== 0 && stat.uid === process.getuid?.()) {
@@ -68,7 +80,7 @@ export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: Sec
       );
     }
     const passphrase = cred.key_passphrase_secret ? readSecret(cred.key_passphrase_secret, sources) : undefined;
-    const parsed = ssh2.utils.parseKey(data, passphrase);
+    const parsed = passphrase === undefined ? plain : ssh2.utils.parseKey(data, passphrase);
     if (parsed instanceof Error) {
       const encrypted = /encrypted|passphrase|decrypt/i.test(parsed.message);
       throw new SshgateError(
@@ -93,14 +105,21 @@ export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: Sec
 }
 
 /** The key file's bytes and the mode it had when read (one open: no swap between the two). */
-function readKeyFile(file: string, credential: string): { data: Buffer; stat: Stats } {
+function readKeyFile(file: string, credential: string, keyPath: string): { data: Buffer; stat: Stats } {
   let fd: number | undefined;
   try {
     fd = openSync(file, 'r');
     return { stat: fstatSync(fd), data: readFileSync(fd) };
   } catch {
-    throw new SshgateError('invalid_config', `the key of credential "${credential}" cannot be read: ${file}`, `put the private key at ${file}, readable by sshgate`);
+    const priv = privateBeside(keyPath);
+    const hint = priv !== undefined ? `key_path names a .pub file: set it to the private key, ${priv}` : `put the private key at ${file}, readable by sshgate`;
+    throw new SshgateError('invalid_config', `the key of credential "${credential}" cannot be read: ${file}`, hint);
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** For a key_path ending in .pub, the private key's path by ssh-keygen's naming (`id_ed25519.pub` → `id_ed25519`). */
+function privateBeside(keyPath: string): string | undefined {
+  return /.\.pub$/i.test(keyPath) ? keyPath.slice(0, -4) : undefined;
 }

@@ -18,14 +18,17 @@ beforeAll(async () => {
   dir = writeConfig(fleet, {
     hosts: [
       { ...h, alias: 'open-key', credentials: 'open-key' },
+      { ...h, alias: 'pub-key', credentials: 'pub-key' },
     ],
     credentials: [
       `{ name: open-key, username: ${fleet.user}, key_path: open }`,
+      `{ name: pub-key, username: ${fleet.user}, key_path: fleet.pub }`,
     ],
   });
   keys = join(dir, 'config', 'keys');
   copyFileSync(fleet.userKeyPath, join(keys, 'open'));
   chmodSync(join(keys, 'open'), 0o644);
+  copyFileSync(`${fleet.userKeyPath}.pub`, join(keys, 'fleet.pub'));
 });
 afterAll(async () => {
   await fleet?.stop();
@@ -48,5 +51,14 @@ describe('sshgate run, refused before it logs in', () => {
     );
     expect(spawnSync('sh', ['-c', (/hint: (.*)/.exec(r.stderr) as RegExpExecArray)[1] as string]).status).toBe(0);
     expect(run('open-key')).toMatchObject({ status: 0, stdout: 'in\n', stderr: '' });
+  });
+
+  it('refuses a key_path naming the .pub file, and names the private key beside it', () => {
+    const r = run('pub-key');
+    expect(r.status).toBe(255);
+    expect(r.stderr).toBe(
+      `sshgate: key_path of credential "pub-key" names a public key (${join(keys, 'fleet.pub')}); sshgate logs in with the private key\n` +
+        '  hint: set key_path: fleet, the private key beside it\n',
+    );
   });
 });

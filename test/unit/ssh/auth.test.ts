@@ -108,4 +108,16 @@ describe('credentials', () => {
     chownSync(join(keysDir, 'theirs'), 65534, 65534);
     expect(resolveAuth(host, cred({ key_path: 'theirs' }), sources()).parsedKey).toBeDefined();
   });
+
+  it('refuse a key_path that names the public key, and name the private one to give instead', () => {
+    // A .pub file is usually mode 644: what to fix is the path, not the mode.
+    const pub = failure(() => resolveAuth(host, cred({ key_path: 'plain.pub' }), sources()));
+    expect(pub.message).toBe(`key_path of credential "k" names a public key (${join(keysDir, 'plain.pub')}); sshgate logs in with the private key`);
+    expect(pub.hint).toBe('set key_path: plain, the private key beside it');
+    copyFileSync(join(keysDir, 'plain.pub'), join(keysDir, 'id-copy'));
+    expect(failure(() => resolveAuth(host, cred({ key_path: 'id-copy' }), sources())).hint).toBe('set key_path to the private key file (ssh-keygen wrote it beside the .pub file, without the .pub)');
+    const absent = failure(() => resolveAuth(host, cred({ key_path: 'deploy/id_rsa.pub' }), sources()));
+    expect(absent.message).toMatch(/cannot be read/);
+    expect(absent.hint).toBe('key_path names a .pub file: set it to the private key, deploy/id_rsa');
+  });
 });
