@@ -41,32 +41,44 @@ export async function checkCommand(paths: Paths, io: Io, env: Readonly<Record<st
     `  host keys: ${policy.hostKeyPolicy}, ${hostKeys.path}`,
     '  rule order: any matching deny rule wins over every allow rule, whatever the order (mcp-ssh-orchestrator let the last matching rule win)',
   ];
-  const warnings = [];
+  const warnings: Warning[] = [];
   for (const r of policy.rules) {
     if (!inventory.hosts.some((h) => engine.rulesFor(h).includes(r))) {
-      warnings.push(`rule "${r.name}" (${r.source}) applies to no host in the inventory`);
+      warnings.push(warn(`rule "${r.name}" (${r.source}) applies to no host in the inventory`));
     }
   }
   for (const t of Object.keys(policy.overrides.tags)) {
-    if (!tags.has(t)) warnings.push(`overrides.tags.${t}: no host has the tag "${t}"`);
+    if (!tags.has(t)) warnings.push(warn(`overrides.tags.${t}: no host has the tag "${t}"`));
   }
   for (const a of Object.keys(policy.overrides.aliases)) {
-    if (!inventory.byAlias.has(a)) warnings.push(`overrides.aliases.${a}: no host has the alias "${a}"`);
+    if (!inventory.byAlias.has(a)) warnings.push(warn(`overrides.aliases.${a}: no host has the alias "${a}"`));
   }
   for (const h of inventory.hosts) {
     if (isIP(h.host) === 0) continue;
     const net = engine.network.check(h.host);
-    if (!net.allowed) warnings.push(`host "${h.alias}": ${net.reason}; sshgate will refuse to connect to it`);
+    if (!net.allowed) warnings.push(warn(`host "${h.alias}": ${net.reason}; sshgate will refuse to connect to it`));
   }
   // Each host's key and secrets, read as serve reads them at start: what would fail its tasks.
   const ctx = targetContextFor(loaded, hostKeys, paths, env, new Map());
-  for (const { alias, error } of targetProblems(inventory.hosts, (h) => targetFor(h, ctx))) warnings.push(`host "${alias}": ${error.message}`);
-  for (const k of hostKeys.skipped) warnings.push(`${hostKeys.path}:${k.line}: ignored — ${k.reason}`);
+  for (const { aliases, error } of targetProblems(inventory.hosts, (h) => targetFor(h, ctx))) {
+    warnings.push(warn(`${aliases.length === 1 ? 'host' : 'hosts'} ${aliases.map((a) => `"${a}"`).join(', ')}: ${error.message}`, error.hint));
+  }
+  for (const k of hostKeys.skipped) warnings.push(warn(`${hostKeys.path}:${k.line}: ignored — ${k.reason}`));
   if (!existsSync(hostKeys.path) && policy.hostKeyPolicy === 'strict' && inventory.hosts.length > 0) {
-    warnings.push(`${hostKeys.path} does not exist: under host_key_policy strict every host is refused (host_key_unknown) until its key is there`);
+    warnings.push(warn(`${hostKeys.path} does not exist: under host_key_policy strict every host is refused (host_key_unknown) until its key is there`));
   }
   io.out(`${lines.join('\n')}\n`);
-  if (warnings.length > 0) io.out(`warnings:\n${warnings.map((w) => `  ${w}`).join('\n')}\n`);
+  if (warnings.length > 0) io.out(`warnings:\n${warnings.map((w) => `  ${w.text}\n${w.hint ? `    hint: ${w.hint}\n` : ''}`).join('')}`);
   io.out('OK\n');
   return 0;
+}
+
+/** A finding that does not fail the check, and what to do about it. */
+interface Warning {
+  text: string;
+  hint?: string;
+}
+
+function warn(text: string, hint?: string): Warning {
+  return hint === undefined ? { text } : { text, hint };
 }

@@ -102,8 +102,8 @@ export class Gateway {
     // unexpected shows here, not as "not in known_hosts" on each host.
     this.d.logger.info({ known_hosts: hostKeys.path, hosts: loaded.inventory.hosts.length, host_key_policy: loaded.policy.hostKeyPolicy }, 'host keys are checked against this known_hosts file');
     for (const s of hostKeys.skipped) this.d.logger.warn({ file: hostKeys.path, line: s.line }, `known_hosts line ignored: ${s.reason}`);
-    for (const { alias, error } of targetProblems(loaded.inventory.hosts, (h) => this.target(h))) {
-      this.d.logger.warn({ alias, code: error.code, hint: error.hint }, error.message);
+    for (const { aliases, error } of targetProblems(loaded.inventory.hosts, (h) => this.target(h))) {
+      this.d.logger.warn({ aliases, code: error.code, hint: error.hint }, error.message);
     }
   }
 

@@ -23,7 +23,7 @@ describe('sshgate check', () => {
   it("warns of each host whose key or secret serve could not read, as serve would, and only of those", async () => {
     const r = await cli('check');
     expect(r.code).toBe(0);
-    expect(r.out).toContain('host "bastion": the key of credential "deploy-key" cannot be read');
+    expect(r.out).toContain('hosts "bastion", "web1", "web2": the key of credential "deploy-key" cannot be read');
     expect(r.out).toContain('host "stg-app-1": secret "legacy_pw" is not set');
     const io = captureIo();
     expect(await runCli(['check'], { SSHGATE_SECRET_LEGACY_PW: 'hunter2hunter2' }, io)).toBe(0);
