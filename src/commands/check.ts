@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { BUILTIN_DENY_SUBSTRINGS } from '../policy/builtin.js';
 import { targetContextFor, targetFor, targetProblems } from '../gateway/targets.js';
+import { AGENT_HINT, agentSilence, agentSocketProblem } from '../ssh/auth.js';
 import { openKnownHosts } from '../ssh/known-hosts-file.js';
 import { loadAll, reportConfigError, type Io, type Paths } from './context.js';
 
@@ -60,8 +61,13 @@ export async function checkCommand(paths: Paths, io: Io, env: Readonly<Record<st
   }
   // Each host's key and secrets, read as serve reads them at start: what would fail its tasks.
   const ctx = targetContextFor(loaded, hostKeys, paths, env, new Map());
-  for (const { aliases, error } of targetProblems(inventory.hosts, (h) => targetFor(h, ctx))) {
-    warnings.push(warn(`${aliases.length === 1 ? 'host' : 'hosts'} ${aliases.map((a) => `"${a}"`).join(', ')}: ${error.message}`, error.hint));
+  for (const { aliases, error } of targetProblems(inventory.hosts, (h) => targetFor(h, ctx))) warnings.push(warn(`${hostList(aliases)}: ${error.message}`, error.hint));
+  // A socket an ended agent left behind looks like any other until something connects to it.
+  const sock = env.SSH_AUTH_SOCK;
+  const agentHosts = inventory.hosts.filter((h) => inventory.credentialByName.get(h.credentials)?.agent).map((h) => h.alias);
+  if (sock && agentHosts.length > 0 && agentSocketProblem(sock) === undefined) {
+    const silent = await agentSilence(sock);
+    if (silent) warnings.push(warn(`${hostList(agentHosts)}: the ssh-agent at SSH_AUTH_SOCK (${sock}) does not answer (${silent})`, AGENT_HINT));
   }
   for (const k of hostKeys.skipped) warnings.push(warn(`${hostKeys.path}:${k.line}: ignored — ${k.reason}`));
   if (!existsSync(hostKeys.path) && policy.hostKeyPolicy === 'strict' && inventory.hosts.length > 0) {
@@ -81,4 +87,9 @@ interface Warning {
 
 function warn(text: string, hint?: string): Warning {
   return hint === undefined ? { text } : { text, hint };
+}
+
+/** `host "db1"`, or `hosts "bastion", "web1"`. */
+function hostList(aliases: readonly string[]): string {
+  return `${aliases.length === 1 ? 'host' : 'hosts'} ${aliases.map((a) => `"${a}"`).join(', ')}`;
 }

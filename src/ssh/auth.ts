@@ -3,7 +3,8 @@
  * passphrase secret), the agent socket, or the password secret. Secrets are read from
  * SSHGATE_SECRET_<NAME> or, failing that, from <secrets dir>/<name>; they never appear in errors.
  */
-import { closeSync, fstatSync, openSync, readFileSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import ssh2, { type ParsedKey } from 'ssh2';
 import { keyPathProblem } from '../config/load-inventory.js';
@@ -45,6 +46,39 @@ export function readSecret(name: string, sources: SecretSources): string {
       `set ${secretEnvName(name)} or create the file ${file}`,
     );
   }
+}
+
+/** What to do when the ssh-agent of SSH_AUTH_SOCK cannot be used. */
+export const AGENT_HINT = 'start ssh-agent and ssh-add the key, then give sshgate the SSH_AUTH_SOCK that ssh-agent prints';
+
+/** Why SSH_AUTH_SOCK cannot lead to an agent, seen without connecting; undefined when it may. */
+export function agentSocketProblem(sock: string): string | undefined {
+  let stat: Stats;
+  try {
+    stat = statSync(sock);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `nothing is at SSH_AUTH_SOCK (${sock})` : `SSH_AUTH_SOCK (${sock}) cannot be reached (${code ?? 'error'})`;
+  }
+  return stat.isSocket() ? undefined : `SSH_AUTH_SOCK (${sock}) is not a socket`;
+}
+
+/**
+ * Whether something accepts connections at the agent's socket: undefined if so, else why not
+ * (a socket left behind by an agent that has ended: ECONNREFUSED).
+ */
+export function agentSilence(sock: string, timeoutMs = 2000): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect(sock);
+    const done = (why: string | undefined) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(why);
+    };
+    const timer = setTimeout(() => done(`no answer within ${timeoutMs / 1000} s`), timeoutMs);
+    socket.once('connect', () => done(undefined));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
+  });
 }
 
 export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: SecretSources): AuthConfig {
@@ -98,6 +132,8 @@ export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: Sec
   if (cred.agent) {
     const sock = sources.env.SSH_AUTH_SOCK;
     if (!sock) throw new SshgateError('invalid_config', `credential "${cred.name}" uses the agent, but SSH_AUTH_SOCK is not set`, 'start ssh-agent and export SSH_AUTH_SOCK for sshgate');
+    const dead = agentSocketProblem(sock);
+    if (dead) throw new SshgateError('invalid_config', `credential "${cred.name}" uses the agent, but ${dead}`, AGENT_HINT);
     auth.agent = sock;
   }
   if (cred.password_secret) auth.password = readSecret(cred.password_secret, sources);

@@ -7,6 +7,7 @@ import { chmodSync, copyFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeConfig, writeConfig } from '../support/mcp.js';
+import { staleSocket } from '../support/sockets.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
 
 let fleet: Fleet;
@@ -19,10 +20,12 @@ beforeAll(async () => {
     hosts: [
       { ...h, alias: 'open-key', credentials: 'open-key' },
       { ...h, alias: 'pub-key', credentials: 'pub-key' },
+      { ...h, alias: 'by-agent', credentials: 'agent' },
     ],
     credentials: [
       `{ name: open-key, username: ${fleet.user}, key_path: open }`,
       `{ name: pub-key, username: ${fleet.user}, key_path: fleet.pub }`,
+      `{ name: agent, username: ${fleet.user}, agent: true }`,
     ],
   });
   keys = join(dir, 'config', 'keys');
@@ -60,5 +63,20 @@ describe('sshgate run, refused before it logs in', () => {
       `sshgate: key_path of credential "pub-key" names a public key (${join(keys, 'fleet.pub')}); sshgate logs in with the private key\n` +
         '  hint: set key_path: fleet, the private key beside it\n',
     );
+  });
+});
+
+describe('sshgate run, refused at the login', () => {
+  it('says that the ssh-agent could not be used, not that the port may not speak SSH', () => {
+    const sock = staleSocket(join(dir, 'agent.sock'));
+    const r = run('by-agent', { SSH_AUTH_SOCK: sock });
+    expect(r.status).toBe(255);
+    expect(r.stderr).toBe(
+      `sshgate: cannot log in to host "by-agent" as "${fleet.user}": the ssh-agent at SSH_AUTH_SOCK (${sock}) could not be used (Failed to connect to agent)\n` +
+        '  hint: start ssh-agent and ssh-add the key, then give sshgate the SSH_AUTH_SOCK that ssh-agent prints\n',
+    );
+    // Where nothing is at all, it is refused before connecting.
+    const gone = run('by-agent', { SSH_AUTH_SOCK: join(dir, 'gone.sock') });
+    expect(gone).toMatchObject({ status: 255, stderr: expect.stringMatching(/^sshgate: credential "agent" uses the agent, but nothing is at SSH_AUTH_SOCK \(.*gone\.sock\)\n {2}hint: start ssh-agent/) });
   });
 });

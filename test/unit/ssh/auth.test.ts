@@ -1,19 +1,24 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import type { Server } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CredentialEntry, HostEntry } from '../../../src/config/schemas.js';
 import { SshgateError } from '../../../src/errors.js';
 import { readSecret, resolveAuth, secretEnvName } from '../../../src/ssh/auth.js';
 import { tempDir } from '../../support/policy.js';
+import { listeningSocket, staleSocket } from '../../support/sockets.js';
 
 let keysDir: string;
 let secretsDir: string;
+let root: string;
+let agent: Server;
 const host: HostEntry = { alias: 'web1', host: '10.0.0.1', port: 22, credentials: 'k', tags: [], description: '', shell: 'bash' };
 const cred = (c: Partial<CredentialEntry>): CredentialEntry => ({ name: 'k', agent: false, username: 'deploy', ...c });
 
-beforeAll(() => {
-  const root = tempDir();
+beforeAll(async () => {
+  root = tempDir();
+  agent = await listeningSocket(join(root, 'agent.sock'));
   keysDir = join(root, 'keys');
   secretsDir = join(root, 'secrets');
   mkdirSync(join(keysDir, 'deploy'), { recursive: true });
@@ -23,6 +28,8 @@ beforeAll(() => {
   writeFileSync(join(secretsDir, 'deploy_pass'), 'hunter2-passphrase\n');
   writeFileSync(join(keysDir, 'not-a-key'), 'hello', { mode: 0o600 });
 });
+
+afterAll(() => agent?.close());
 
 const sources = (env: Record<string, string> = {}) => ({ keysDir, secretsDir, env });
 
@@ -75,7 +82,8 @@ describe('credentials', () => {
   });
 
   it('use the agent socket, the password secret, and the host user over the credential username', () => {
-    expect(resolveAuth({ ...host, user: 'ops' }, cred({ agent: true }), sources({ SSH_AUTH_SOCK: '/tmp/agent.sock' }))).toEqual({ username: 'ops', agent: '/tmp/agent.sock' });
+    const sock = join(root, 'agent.sock');
+    expect(resolveAuth({ ...host, user: 'ops' }, cred({ agent: true }), sources({ SSH_AUTH_SOCK: sock }))).toEqual({ username: 'ops', agent: sock });
     expect(failure(() => resolveAuth(host, cred({ agent: true }), sources())).message).toMatch(/SSH_AUTH_SOCK is not set/);
     expect(resolveAuth(host, cred({ key_path: 'plain', password_secret: 'deploy_pass' }), sources())).toMatchObject({ password: 'hunter2-passphrase' });
   });
@@ -119,5 +127,15 @@ describe('credentials', () => {
     const absent = failure(() => resolveAuth(host, cred({ key_path: 'deploy/id_rsa.pub' }), sources()));
     expect(absent.message).toMatch(/cannot be read/);
     expect(absent.hint).toBe('key_path names a .pub file: set it to the private key, deploy/id_rsa');
+  });
+
+  it('refuse an SSH_AUTH_SOCK where nothing is, or that is no socket, with what to start', () => {
+    const gone = failure(() => resolveAuth(host, cred({ agent: true }), sources({ SSH_AUTH_SOCK: join(root, 'gone.sock') })));
+    expect(gone.message).toBe(`credential "k" uses the agent, but nothing is at SSH_AUTH_SOCK (${join(root, 'gone.sock')})`);
+    expect(gone.hint).toBe('start ssh-agent and ssh-add the key, then give sshgate the SSH_AUTH_SOCK that ssh-agent prints');
+    const file = failure(() => resolveAuth(host, cred({ agent: true }), sources({ SSH_AUTH_SOCK: join(secretsDir, 'deploy_pass') })));
+    expect(file.message).toBe(`credential "k" uses the agent, but SSH_AUTH_SOCK (${join(secretsDir, 'deploy_pass')}) is not a socket`);
+    // A socket left behind is a socket: only connecting tells (sshgate check, and the connection).
+    expect(resolveAuth(host, cred({ agent: true }), sources({ SSH_AUTH_SOCK: staleSocket(join(root, 'stale.sock')) })).agent).toBe(join(root, 'stale.sock'));
   });
 });
