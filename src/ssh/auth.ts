@@ -32,19 +32,20 @@ export function secretEnvName(name: string): string {
   return `${ENV.secretPrefix}${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }
 
-export function readSecret(name: string, sources: SecretSources): string {
+/** Where the secret `name` is read from: its variable when set, else its file. */
+export function secretSource(name: string, sources: SecretSources): string {
   // Empty counts as not set, as for every SSHGATE_ variable (a compose file's `${UNSET}` is "").
   const fromEnv = sources.env[secretEnvName(name)];
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  const file = join(sources.secretsDir, name);
+  return fromEnv !== undefined && fromEnv !== '' ? secretEnvName(name) : join(sources.secretsDir, name);
+}
+
+export function readSecret(name: string, sources: SecretSources): string {
+  const source = secretSource(name, sources);
+  if (source === secretEnvName(name)) return sources.env[source] as string;
   try {
-    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    return readFileSync(source, 'utf8').replace(/\r?\n$/, '');
   } catch {
-    throw new SshgateError(
-      'invalid_config',
-      `secret "${name}" is not set`,
-      `set ${secretEnvName(name)} or create the file ${file}`,
-    );
+    throw new SshgateError('invalid_config', `secret "${name}" is not set`, `set ${secretEnvName(name)} or create the file ${source}`);
   }
 }
 
@@ -116,13 +117,18 @@ export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: Sec
     const passphrase = cred.key_passphrase_secret ? readSecret(cred.key_passphrase_secret, sources) : undefined;
     const parsed = passphrase === undefined ? plain : ssh2.utils.parseKey(data, passphrase);
     if (parsed instanceof Error) {
-      const encrypted = /encrypted|passphrase|decrypt/i.test(parsed.message);
+      if (!/encrypted|passphrase|decrypt/i.test(parsed.message)) {
+        throw new SshgateError('invalid_config', `the key of credential "${cred.name}" is not a private key sshgate can read (${file})`, 'use an OpenSSH or PEM private key');
+      }
+      const secret = cred.key_passphrase_secret;
+      if (passphrase === undefined || !secret) {
+        throw new SshgateError('invalid_config', `the key of credential "${cred.name}" cannot be decrypted: it needs a passphrase`, `set key_passphrase_secret and its secret for credential "${cred.name}"`);
+      }
+      // The secret is named already: what to fix is its value, where it was read from.
       throw new SshgateError(
         'invalid_config',
-        encrypted
-          ? `the key of credential "${cred.name}" cannot be decrypted: ${passphrase === undefined ? 'it needs a passphrase' : 'wrong passphrase'}`
-          : `the key of credential "${cred.name}" is not a private key sshgate can read (${file})`,
-        encrypted ? `set key_passphrase_secret and its secret for credential "${cred.name}"` : 'use an OpenSSH or PEM private key',
+        `the key of credential "${cred.name}" cannot be decrypted: wrong passphrase`,
+        `the passphrase of secret "${secret}", read from ${secretSource(secret, sources)}, does not open ${file}: set it to the key's passphrase (ssh-keygen -y -f ${shellQuote(file)} tests one)`,
       );
     }
     auth.privateKey = data;

@@ -65,7 +65,21 @@ describe('credentials', () => {
     );
     expect(wrong.message).toMatch(/cannot be decrypted: wrong passphrase/);
     expect(JSON.stringify(wrong)).not.toContain('not-it-xyz');
-    expect(failure(() => resolveAuth(host, cred({ key_path: 'deploy/id_ed25519' }), sources())).message).toMatch(/needs a passphrase/);
+    const needs = failure(() => resolveAuth(host, cred({ key_path: 'deploy/id_ed25519' }), sources()));
+    expect(needs.message).toMatch(/needs a passphrase/);
+    expect(needs.hint).toBe('set key_passphrase_secret and its secret for credential "k"');
+  });
+
+  it('say where a wrong passphrase was read from, since key_passphrase_secret is already set', () => {
+    const key = join(keysDir, 'deploy', 'id_ed25519');
+    const fromEnv = failure(() =>
+      resolveAuth(host, cred({ key_path: 'deploy/id_ed25519', key_passphrase_secret: 'deploy_pass' }), sources({ SSHGATE_SECRET_DEPLOY_PASS: 'not-it-xyz' })),
+    );
+    expect(fromEnv.hint).toBe(`the passphrase of secret "deploy_pass", read from SSHGATE_SECRET_DEPLOY_PASS, does not open ${key}: set it to the key's passphrase (ssh-keygen -y -f ${key} tests one)`);
+    writeFileSync(join(secretsDir, 'stale_pass'), 'an old passphrase\n');
+    const fromFile = failure(() => resolveAuth(host, cred({ key_path: 'deploy/id_ed25519', key_passphrase_secret: 'stale_pass' }), sources()));
+    expect(fromFile.hint).toBe(`the passphrase of secret "stale_pass", read from ${join(secretsDir, 'stale_pass')}, does not open ${key}: set it to the key's passphrase (ssh-keygen -y -f ${key} tests one)`);
+    expect(JSON.stringify(fromFile)).not.toContain('an old passphrase');
   });
 
   it('say which secret is missing and where it was looked for', () => {
