@@ -20,6 +20,16 @@ export interface AuthConfig {
   passphrase?: string;
   agent?: string;
   password?: string;
+  /** Where the login was configured, for a person reading a refusal; never a secret. */
+  origin?: AuthOrigin;
+}
+
+export interface AuthOrigin {
+  /** The file that set the user: the host's `user:`, or the credential's `username:`. */
+  userFrom: 'servers.yml' | 'credentials.yml';
+  credential: string;
+  /** What the credential offers, as a person names it: `the key deploy/id_ed25519`. */
+  offered: string[];
 }
 
 export interface SecretSources {
@@ -47,6 +57,16 @@ export function readSecret(name: string, sources: SecretSources): string {
   } catch {
     throw new SshgateError('invalid_config', `secret "${name}" is not set`, `set ${secretEnvName(name)} or create the file ${source}`);
   }
+}
+
+/** What to check when a host refuses every method: the files the user and the credential came from. */
+export function refusalHint(alias: string, auth: AuthConfig): string {
+  const o = auth.origin;
+  if (!o) return 'check the user and the credential named for this host';
+  const accept = `the account must exist on the host and accept ${o.offered.join(' or ')}`;
+  return o.userFrom === 'servers.yml'
+    ? `check user "${auth.username}" of host "${alias}" in servers.yml, and credential "${o.credential}" in credentials.yml: ${accept}`
+    : `check credential "${o.credential}" in credentials.yml, whose username "${auth.username}" is the login: ${accept}`;
 }
 
 /** What to do when the ssh-agent of SSH_AUTH_SOCK cannot be used. */
@@ -87,7 +107,12 @@ export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: Sec
   if (!username) {
     throw new SshgateError('invalid_config', `host "${host.alias}" has no user`, `set user in servers.yml or username in credential "${cred.name}"`);
   }
-  const auth: AuthConfig = { username };
+  const offered = [
+    cred.key_path && `the key ${cred.key_path}`,
+    cred.agent && 'a key of the ssh-agent',
+    cred.password_secret && `the password of secret "${cred.password_secret}"`,
+  ].filter((o): o is string => typeof o === 'string');
+  const auth: AuthConfig = { username, origin: { userFrom: host.user ? 'servers.yml' : 'credentials.yml', credential: cred.name, offered } };
   if (cred.key_path) {
     const problem = keyPathProblem(cred.key_path, sources.keysDir);
     if (problem) throw new SshgateError('invalid_config', problem, 'move the key under the keys dir');

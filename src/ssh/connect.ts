@@ -9,7 +9,7 @@ import { isIP, connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import ssh2, { type AnyAuthMethod, type Client } from 'ssh2';
 import { SshgateError } from '../errors.js';
-import { AGENT_HINT, type AuthConfig } from './auth.js';
+import { AGENT_HINT, refusalHint, type AuthConfig } from './auth.js';
 import type { HostKeyVerdict } from './host-keys.js';
 import type { HostKeyChecker } from './known-hosts-file.js';
 
@@ -148,7 +148,7 @@ function authRefused(o: ConnectOptions, agentFailure: string | undefined): Sshga
       AGENT_HINT,
     );
   }
-  return new SshgateError('connect_failed', `host "${o.alias}" refused the credentials for user "${o.auth.username}"`, 'check the credential named for this host in credentials.yml');
+  return new SshgateError('connect_failed', `host "${o.alias}" refused the credentials for user "${o.auth.username}"`, refusalHint(o.alias, o.auth));
 }
 
 /** The login methods to try, in order: key, agent, password. */

@@ -21,11 +21,14 @@ beforeAll(async () => {
       { ...h, alias: 'open-key', credentials: 'open-key' },
       { ...h, alias: 'pub-key', credentials: 'pub-key' },
       { ...h, alias: 'by-agent', credentials: 'agent' },
+      { ...h, alias: 'user-from-servers', user: 'no-such-user' },
+      { ...h, alias: 'user-from-credentials', credentials: 'no-such-username' },
     ],
     credentials: [
       `{ name: open-key, username: ${fleet.user}, key_path: open }`,
       `{ name: pub-key, username: ${fleet.user}, key_path: fleet.pub }`,
       `{ name: agent, username: ${fleet.user}, agent: true }`,
+      '{ name: no-such-username, username: no-such-user, key_path: fleet }',
     ],
   });
   keys = join(dir, 'config', 'keys');
@@ -78,5 +81,20 @@ describe('sshgate run, refused at the login', () => {
     // Where nothing is at all, it is refused before connecting.
     const gone = run('by-agent', { SSH_AUTH_SOCK: join(dir, 'gone.sock') });
     expect(gone).toMatchObject({ status: 255, stderr: expect.stringMatching(/^sshgate: credential "agent" uses the agent, but nothing is at SSH_AUTH_SOCK \(.*gone\.sock\)\n {2}hint: start ssh-agent/) });
+  });
+
+  it('points at servers.yml for a user set there, and at credentials.yml for one set there', () => {
+    expect(run('user-from-servers')).toMatchObject({
+      status: 255,
+      stderr:
+        'sshgate: host "user-from-servers" refused the credentials for user "no-such-user"\n' +
+        '  hint: check user "no-such-user" of host "user-from-servers" in servers.yml, and credential "fleet" in credentials.yml: the account must exist on the host and accept the key fleet\n',
+    });
+    expect(run('user-from-credentials')).toMatchObject({
+      status: 255,
+      stderr:
+        'sshgate: host "user-from-credentials" refused the credentials for user "no-such-user"\n' +
+        '  hint: check credential "no-such-username" in credentials.yml, whose username "no-such-user" is the login: the account must exist on the host and accept the key fleet\n',
+    });
   });
 });

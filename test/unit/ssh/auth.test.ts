@@ -97,7 +97,16 @@ describe('credentials', () => {
 
   it('use the agent socket, the password secret, and the host user over the credential username', () => {
     const sock = join(root, 'agent.sock');
-    expect(resolveAuth({ ...host, user: 'ops' }, cred({ agent: true }), sources({ SSH_AUTH_SOCK: sock }))).toEqual({ username: 'ops', agent: sock });
+    expect(resolveAuth({ ...host, user: 'ops' }, cred({ agent: true }), sources({ SSH_AUTH_SOCK: sock }))).toEqual({
+      username: 'ops',
+      agent: sock,
+      origin: { userFrom: 'servers.yml', credential: 'k', offered: ['a key of the ssh-agent'] },
+    });
+    expect(resolveAuth(host, cred({ key_path: 'plain', agent: true }), sources({ SSH_AUTH_SOCK: sock })).origin).toEqual({
+      userFrom: 'credentials.yml',
+      credential: 'k',
+      offered: ['the key plain', 'a key of the ssh-agent'],
+    });
     expect(failure(() => resolveAuth(host, cred({ agent: true }), sources())).message).toMatch(/SSH_AUTH_SOCK is not set/);
     expect(resolveAuth(host, cred({ key_path: 'plain', password_secret: 'deploy_pass' }), sources())).toMatchObject({ password: 'hunter2-passphrase' });
   });
