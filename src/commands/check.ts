@@ -4,7 +4,11 @@ import { isIP } from 'node:net';
 import { BUILTIN_DENY_SUBSTRINGS } from '../policy/builtin.js';
 import { targetContextFor, targetFor, targetProblems } from '../gateway/targets.js';
 import { AGENT_HINT, agentSilence, agentSocketProblem } from '../ssh/auth.js';
-import { openKnownHosts } from '../ssh/known-hosts-file.js';
+import { jumpChain, type Inventory } from '../config/load-inventory.js';
+import type { HostEntry } from '../config/schemas.js';
+import { shellQuote } from '../errors.js';
+import { hostToken } from '../ssh/host-keys.js';
+import { openKnownHosts, type HostKeyPolicy, type KnownHostsFile } from '../ssh/known-hosts-file.js';
 import { loadAll, reportConfigError, type Io, type Paths } from './context.js';
 
 export async function checkCommand(paths: Paths, io: Io, env: Readonly<Record<string, string | undefined>>): Promise<number> {
@@ -73,6 +77,7 @@ export async function checkCommand(paths: Paths, io: Io, env: Readonly<Record<st
   if (!existsSync(hostKeys.path) && policy.hostKeyPolicy === 'strict' && inventory.hosts.length > 0) {
     warnings.push(warn(`${hostKeys.path} does not exist: under host_key_policy strict every host is refused (host_key_unknown) until its key is there`));
   }
+  warnings.push(...hostKeyWarnings(inventory, hostKeys, policy.hostKeyPolicy));
   io.out(`${lines.join('\n')}\n`);
   if (warnings.length > 0) io.out(`warnings:\n${warnings.map((w) => `  ${w.text}\n${w.hint ? `    hint: ${w.hint}\n` : ''}`).join('')}`);
   io.out('OK\n');
@@ -92,4 +97,52 @@ function warn(text: string, hint?: string): Warning {
 /** `host "db1"`, or `hosts "bastion", "web1"`. */
 function hostList(aliases: readonly string[]): string {
   return `${aliases.length === 1 ? 'host' : 'hosts'} ${aliases.map((a) => `"${a}"`).join(', ')}`;
+}
+
+/**
+ * Hosts whose key known_hosts lacks, each with the command that adds it. Under strict such a host
+ * is refused; under accept-new its key is recorded on first use, but an entry recorded for port
+ * 22 of a host on another port is passed over either way (OpenSSH looks up `[host]:port`).
+ */
+function hostKeyWarnings(inventory: Inventory, hostKeys: KnownHostsFile, policy: HostKeyPolicy): Warning[] {
+  const warnings: Warning[] = [];
+  const file = hostKeys.path;
+  for (const h of inventory.hosts) {
+    if (hostKeys.keysFor(h.host, h.port).length > 0) continue;
+    const add = keyscanLine(inventory, h, file);
+    const on22 = h.port === 22 ? undefined : hostKeys.keysFor(h.host, 22)[0];
+    const token = hostToken(h.host, h.port);
+    if (on22) {
+      warnings.push(
+        warn(
+          `host "${h.alias}": ${file}:${on22.line} records ${h.host} on port 22, but the host listens on port ${h.port}, where OpenSSH and sshgate look up ${token} — which has no entry`,
+          `if that key is the one on port ${h.port}, write the line's host as ${token}; else add it: ${add}`,
+        ),
+      );
+    } else if (policy === 'strict') {
+      warnings.push(
+        warn(
+          `host "${h.alias}" (${token}) has no entry in ${file}: under host_key_policy strict it is refused (host_key_unknown)`,
+          `add its key, and check its fingerprint out of band: ${add}`,
+        ),
+      );
+    }
+  }
+  return warnings;
+}
+
+/** The README's way to fetch a host's key: ssh-keyscan, run on the last jump host when there is one. */
+function keyscanLine(inventory: Inventory, host: HostEntry, file: string): string {
+  const scan = `ssh-keyscan -t ed25519 ${host.port === 22 ? '' : `-p ${host.port} `}${host.host} >> ${shellQuote(file)}`;
+  const hops = jumpChain(inventory, host.alias)
+    .slice(0, -1)
+    .map((alias) => inventory.byAlias.get(alias) as HostEntry);
+  const last = hops.pop();
+  if (!last) return scan;
+  const login = (h: HostEntry) => {
+    const user = h.user ?? inventory.credentialByName.get(h.credentials)?.username;
+    return user ? `${user}@` : '';
+  };
+  const through = hops.map((h) => `${login(h)}${isIP(h.host) === 6 ? `[${h.host}]` : h.host}${h.port === 22 ? '' : `:${h.port}`}`);
+  return `ssh ${through.length > 0 ? `-J ${shellQuote(through.join(','))} ` : ''}${last.port === 22 ? '' : `-p ${last.port} `}${login(last)}${last.host} ${scan}`;
 }

@@ -62,9 +62,14 @@ export function parseKnownHosts(text: string): KnownHosts {
   return { entries, skipped };
 }
 
-export function verifyHostKey(known: KnownHosts, host: string, port: number, offered: Buffer): HostKeyVerdict {
+/** The entries that apply to `host` on `port`, under the name OpenSSH looks up (`[host]:port` off 22). */
+export function entriesFor(known: KnownHosts, host: string, port: number): KnownHostEntry[] {
   const token = hostToken(host, port);
-  const applicable = known.entries.filter((e) => appliesTo(e.patterns, token));
+  return known.entries.filter((e) => appliesTo(e.patterns, token));
+}
+
+export function verifyHostKey(known: KnownHosts, host: string, port: number, offered: Buffer): HostKeyVerdict {
+  const applicable = entriesFor(known, host, port);
   if (applicable.some((e) => e.marker === 'revoked' && e.key.equals(offered))) {
     return { status: 'revoked', offered: fingerprint(offered) };
   }

@@ -27,7 +27,7 @@ describe('sshgate check', () => {
     expect(r.out).toContain('host "stg-app-1": secret "legacy_pw" is not set');
     const io = captureIo();
     expect(await runCli(['check'], { SSHGATE_SECRET_LEGACY_PW: 'hunter2hunter2' }, io)).toBe(0);
-    expect(io.stdout()).not.toContain('host "stg-app-1"');
+    expect(io.stdout()).not.toContain('host "stg-app-1": secret');
     expect(io.stdout()).not.toContain('hunter2');
   });
 
