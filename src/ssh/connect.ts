@@ -131,6 +131,15 @@ function hostKeyError(o: ConnectOptions, v: HostKeyVerdict): SshgateError {
   if (v.status === 'revoked') {
     return new SshgateError('host_key_mismatch', `host "${o.alias}" offered a revoked key (${v.offered})`, 'the key is marked @revoked in known_hosts');
   }
+  if (v.status === 'unknown' && v.port22Line !== undefined) {
+    // A plain ssh-keyscan (no -p) records the host for port 22; OpenSSH looks up [host]:port.
+    const token = `[${o.host}]:${o.port}`;
+    return new SshgateError(
+      'host_key_unknown',
+      `host "${o.alias}" (${o.host}:${o.port}) is not in known_hosts (${o.hostKeys.path}): line ${v.port22Line} records ${o.host} on port 22, but the host listens on port ${o.port}, where its key is looked up as ${token}`,
+      `if that key is the one on port ${o.port}, write the line's host as ${token}; else add the key, checked out of band (ssh-keyscan -t ed25519 -p ${o.port} ${o.host})`,
+    );
+  }
   return new SshgateError(
     'host_key_unknown',
     `host "${o.alias}" (${o.host}:${o.port}) is not in known_hosts (${o.hostKeys.path})`,

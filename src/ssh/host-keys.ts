@@ -22,7 +22,8 @@ export interface KnownHosts {
 
 export type HostKeyVerdict =
   | { status: 'match' }
-  | { status: 'unknown' }
+  /** `port22Line`: a line records the host for port 22, and it was looked up on another port. */
+  | { status: 'unknown'; port22Line?: number }
   | { status: 'revoked'; offered: string }
   | { status: 'mismatch'; offered: string; expected: string[] };
 
@@ -75,7 +76,10 @@ export function verifyHostKey(known: KnownHosts, host: string, port: number, off
   }
   const keys = applicable.filter((e) => e.marker === undefined);
   if (keys.some((e) => e.key.equals(offered))) return { status: 'match' };
-  if (keys.length === 0) return { status: 'unknown' };
+  if (keys.length === 0) {
+    const on22 = port === 22 ? undefined : entriesFor(known, host, 22).find((e) => e.marker === undefined);
+    return on22 ? { status: 'unknown', port22Line: on22.line } : { status: 'unknown' };
+  }
   return { status: 'mismatch', offered: fingerprint(offered), expected: [...new Set(keys.map((e) => fingerprint(e.key)))] };
 }
 

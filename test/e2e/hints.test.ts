@@ -14,8 +14,8 @@ let fleet: Fleet;
 let dir: string;
 let keys: string;
 beforeAll(async () => {
-  fleet = await startFleet(1, { subnet: 131 });
-  const h = fleet.hosts[0] as Fleet['hosts'][number];
+  fleet = await startFleet(2, { subnet: 131 });
+  const [h, h2] = fleet.hosts as [Fleet['hosts'][number], Fleet['hosts'][number]];
   dir = writeConfig(fleet, {
     hosts: [
       { ...h, alias: 'open-key', credentials: 'open-key' },
@@ -23,7 +23,10 @@ beforeAll(async () => {
       { ...h, alias: 'by-agent', credentials: 'agent' },
       { ...h, alias: 'user-from-servers', user: 'no-such-user' },
       { ...h, alias: 'user-from-credentials', credentials: 'no-such-username' },
+      { ...h2, alias: 'recorded-for-22' },
     ],
+    // The second host's key recorded as a plain ssh-keyscan (no -p) records it: for port 22.
+    knownHosts: `[${h.host}]:${h.port} ${fleet.hostPublicKey}\n${h2.host} ${fleet.hostPublicKey}\n`,
     credentials: [
       `{ name: open-key, username: ${fleet.user}, key_path: open }`,
       `{ name: pub-key, username: ${fleet.user}, key_path: fleet.pub }`,
@@ -95,6 +98,17 @@ describe('sshgate run, refused at the login', () => {
       stderr:
         'sshgate: host "user-from-credentials" refused the credentials for user "no-such-user"\n' +
         '  hint: check credential "no-such-username" in credentials.yml, whose username "no-such-user" is the login: the account must exist on the host and accept the key fleet\n',
+    });
+  });
+
+  it('names the known_hosts line recorded for port 22 when the host listens on another port', () => {
+    const h2 = fleet.hosts[1] as Fleet['hosts'][number];
+    const known = join(dir, 'config', 'known_hosts');
+    expect(run('recorded-for-22')).toMatchObject({
+      status: 255,
+      stderr:
+        `sshgate: host "recorded-for-22" (${h2.host}:${h2.port}) is not in known_hosts (${known}): line 2 records ${h2.host} on port 22, but the host listens on port ${h2.port}, where its key is looked up as [${h2.host}]:${h2.port}\n` +
+        `  hint: if that key is the one on port ${h2.port}, write the line's host as [${h2.host}]:${h2.port}; else add the key, checked out of band (ssh-keyscan -t ed25519 -p ${h2.port} ${h2.host})\n`,
     });
   });
 });
