@@ -62,3 +62,8 @@ export class ConfigError extends SshgateError {
 export function clip(s: string): string {
   return s.length > 120 ? `${s.slice(0, 120)}…` : s;
 }
+
+/** A word of a command in a hint, quoted for a POSIX shell when it needs it: `chmod 600 'my keys/id'`. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}

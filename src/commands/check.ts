@@ -3,7 +3,12 @@ import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { BUILTIN_DENY_SUBSTRINGS } from '../policy/builtin.js';
 import { targetContextFor, targetFor, targetProblems } from '../gateway/targets.js';
-import { openKnownHosts } from '../ssh/known-hosts-file.js';
+import { AGENT_HINT, agentSilence, agentSocketProblem } from '../ssh/auth.js';
+import { jumpChain, type Inventory } from '../config/load-inventory.js';
+import type { HostEntry } from '../config/schemas.js';
+import { shellQuote } from '../errors.js';
+import { hostToken } from '../ssh/host-keys.js';
+import { openKnownHosts, type HostKeyPolicy, type KnownHostsFile } from '../ssh/known-hosts-file.js';
 import { loadAll, reportConfigError, type Io, type Paths } from './context.js';
 
 export async function checkCommand(paths: Paths, io: Io, env: Readonly<Record<string, string | undefined>>): Promise<number> {
@@ -41,32 +46,103 @@ export async function checkCommand(paths: Paths, io: Io, env: Readonly<Record<st
     `  host keys: ${policy.hostKeyPolicy}, ${hostKeys.path}`,
     '  rule order: any matching deny rule wins over every allow rule, whatever the order (mcp-ssh-orchestrator let the last matching rule win)',
   ];
-  const warnings = [];
+  const warnings: Warning[] = [];
   for (const r of policy.rules) {
     if (!inventory.hosts.some((h) => engine.rulesFor(h).includes(r))) {
-      warnings.push(`rule "${r.name}" (${r.source}) applies to no host in the inventory`);
+      warnings.push(warn(`rule "${r.name}" (${r.source}) applies to no host in the inventory`));
     }
   }
   for (const t of Object.keys(policy.overrides.tags)) {
-    if (!tags.has(t)) warnings.push(`overrides.tags.${t}: no host has the tag "${t}"`);
+    if (!tags.has(t)) warnings.push(warn(`overrides.tags.${t}: no host has the tag "${t}"`));
   }
   for (const a of Object.keys(policy.overrides.aliases)) {
-    if (!inventory.byAlias.has(a)) warnings.push(`overrides.aliases.${a}: no host has the alias "${a}"`);
+    if (!inventory.byAlias.has(a)) warnings.push(warn(`overrides.aliases.${a}: no host has the alias "${a}"`));
   }
   for (const h of inventory.hosts) {
     if (isIP(h.host) === 0) continue;
     const net = engine.network.check(h.host);
-    if (!net.allowed) warnings.push(`host "${h.alias}": ${net.reason}; sshgate will refuse to connect to it`);
+    if (!net.allowed) warnings.push(warn(`host "${h.alias}": ${net.reason}; sshgate will refuse to connect to it`));
   }
   // Each host's key and secrets, read as serve reads them at start: what would fail its tasks.
   const ctx = targetContextFor(loaded, hostKeys, paths, env, new Map());
-  for (const { alias, error } of targetProblems(inventory.hosts, (h) => targetFor(h, ctx))) warnings.push(`host "${alias}": ${error.message}`);
-  for (const k of hostKeys.skipped) warnings.push(`${hostKeys.path}:${k.line}: ignored — ${k.reason}`);
-  if (!existsSync(hostKeys.path) && policy.hostKeyPolicy === 'strict' && inventory.hosts.length > 0) {
-    warnings.push(`${hostKeys.path} does not exist: under host_key_policy strict every host is refused (host_key_unknown) until its key is there`);
+  for (const { aliases, error } of targetProblems(inventory.hosts, (h) => targetFor(h, ctx))) warnings.push(warn(`${hostList(aliases)}: ${error.message}`, error.hint));
+  // A socket an ended agent left behind looks like any other until something connects to it.
+  const sock = env.SSH_AUTH_SOCK;
+  const agentHosts = inventory.hosts.filter((h) => inventory.credentialByName.get(h.credentials)?.agent).map((h) => h.alias);
+  if (sock && agentHosts.length > 0 && agentSocketProblem(sock) === undefined) {
+    const silent = await agentSilence(sock);
+    if (silent) warnings.push(warn(`${hostList(agentHosts)}: the ssh-agent at SSH_AUTH_SOCK (${sock}) does not answer (${silent})`, AGENT_HINT));
   }
+  for (const k of hostKeys.skipped) warnings.push(warn(`${hostKeys.path}:${k.line}: ignored — ${k.reason}`));
+  if (!existsSync(hostKeys.path) && policy.hostKeyPolicy === 'strict' && inventory.hosts.length > 0) {
+    warnings.push(warn(`${hostKeys.path} does not exist: under host_key_policy strict every host is refused (host_key_unknown) until its key is there`));
+  }
+  warnings.push(...hostKeyWarnings(inventory, hostKeys, policy.hostKeyPolicy));
   io.out(`${lines.join('\n')}\n`);
-  if (warnings.length > 0) io.out(`warnings:\n${warnings.map((w) => `  ${w}`).join('\n')}\n`);
+  if (warnings.length > 0) io.out(`warnings:\n${warnings.map((w) => `  ${w.text}\n${w.hint ? `    hint: ${w.hint}\n` : ''}`).join('')}`);
   io.out('OK\n');
   return 0;
+}
+
+/** A finding that does not fail the check, and what to do about it. */
+interface Warning {
+  text: string;
+  hint?: string;
+}
+
+function warn(text: string, hint?: string): Warning {
+  return hint === undefined ? { text } : { text, hint };
+}
+
+/** `host "db1"`, or `hosts "bastion", "web1"`. */
+function hostList(aliases: readonly string[]): string {
+  return `${aliases.length === 1 ? 'host' : 'hosts'} ${aliases.map((a) => `"${a}"`).join(', ')}`;
+}
+
+/**
+ * Hosts whose key known_hosts lacks, each with the command that adds it. Under strict such a host
+ * is refused; under accept-new its key is recorded on first use, but an entry recorded for port
+ * 22 of a host on another port is passed over either way (OpenSSH looks up `[host]:port`).
+ */
+function hostKeyWarnings(inventory: Inventory, hostKeys: KnownHostsFile, policy: HostKeyPolicy): Warning[] {
+  const warnings: Warning[] = [];
+  const file = hostKeys.path;
+  for (const h of inventory.hosts) {
+    if (hostKeys.keysFor(h.host, h.port).length > 0) continue;
+    const add = keyscanLine(inventory, h, file);
+    const on22 = h.port === 22 ? undefined : hostKeys.keysFor(h.host, 22)[0];
+    const token = hostToken(h.host, h.port);
+    if (on22) {
+      warnings.push(
+        warn(
+          `host "${h.alias}": ${file}:${on22.line} records ${h.host} on port 22, but the host listens on port ${h.port}, where OpenSSH and sshgate look up ${token} — which has no entry`,
+          `if that key is the one on port ${h.port}, write the line's host as ${token}; else add it: ${add}`,
+        ),
+      );
+    } else if (policy === 'strict') {
+      warnings.push(
+        warn(
+          `host "${h.alias}" (${token}) has no entry in ${file}: under host_key_policy strict it is refused (host_key_unknown)`,
+          `add its key, and check its fingerprint out of band: ${add}`,
+        ),
+      );
+    }
+  }
+  return warnings;
+}
+
+/** The README's way to fetch a host's key: ssh-keyscan, run on the last jump host when there is one. */
+function keyscanLine(inventory: Inventory, host: HostEntry, file: string): string {
+  const scan = `ssh-keyscan -t ed25519 ${host.port === 22 ? '' : `-p ${host.port} `}${host.host} >> ${shellQuote(file)}`;
+  const hops = jumpChain(inventory, host.alias)
+    .slice(0, -1)
+    .map((alias) => inventory.byAlias.get(alias) as HostEntry);
+  const last = hops.pop();
+  if (!last) return scan;
+  const login = (h: HostEntry) => {
+    const user = h.user ?? inventory.credentialByName.get(h.credentials)?.username;
+    return user ? `${user}@` : '';
+  };
+  const through = hops.map((h) => `${login(h)}${isIP(h.host) === 6 ? `[${h.host}]` : h.host}${h.port === 22 ? '' : `:${h.port}`}`);
+  return `ssh ${through.length > 0 ? `-J ${shellQuote(through.join(','))} ` : ''}${last.port === 22 ? '' : `-p ${last.port} `}${login(last)}${last.host} ${scan}`;
 }

@@ -25,7 +25,7 @@ commands:
 options:
   --config DIR     inventory and credentials directory  (env ${ENV.configDir}, default ${DEFAULTS.configDir})
   --policy PATH    policy file or directory              (env ${ENV.policyPath}, default ${DEFAULTS.policyPath})
-  --log-level L    serve, run: fatal|error|warn|info|debug|trace|silent (run: default warn)   (env ${ENV.logLevel}, default ${DEFAULTS.logLevel})
+  --log-level L    serve, run: fatal|error|warn|info|debug|trace|silent (run: default silent)   (env ${ENV.logLevel}, default ${DEFAULTS.logLevel})
   --audit-log PATH serve: append audit records, hash-chained, to this JSONL file   (env ${ENV.auditLog})
   --state-dir DIR  serve: where the task journal is kept   (env ${ENV.stateDir}, default $XDG_STATE_HOME/sshgate or ~/.local/state/sshgate)
   --http HOST:PORT serve: MCP over Streamable HTTP at /mcp instead of stdio (needs a token)
@@ -106,7 +106,8 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         expectTarget(rest, dash, 'run');
         const text = after.join(' ');
         if (dash === -1 || text.trim() === '') throw new UsageError('run needs a command after "--": sshgate run web1 -- uptime');
-        const level = logLevelOf(values['log-level'] ?? setting(ENV.logLevel) ?? 'warn');
+        // Its errors are printed for a person, one line and a hint: the JSON log only when asked.
+        const level = logLevelOf(values['log-level'] ?? setting(ENV.logLevel) ?? 'silent');
         const { runCommand } = await import('./run.js');
         return await runCommand(paths, rest[0] as string, text, io, env, level);
       }

@@ -30,7 +30,8 @@ export async function runCommand(paths: Paths, target: string, command: string, 
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   try {
-    const gateway = await Gateway.create({ paths, env, logger, audit, tasks, pool, readCredentialsAtStart: false });
+    const notice = (message: string) => io.err(`sshgate: ${message}\n`);
+    const gateway = await Gateway.create({ paths, env, logger, audit, tasks, pool, readCredentialsAtStart: false, notice });
     if (target.startsWith('@')) return await onTag(gateway, target.slice(1), command, io);
     const task = gateway.startTask({ alias: target, command }, 'cli run');
     // The same cursor reads as ssh_get_task_output: each byte once, characters never cut in two.

@@ -29,20 +29,18 @@ export function loadInventory(options: InventoryOptions): Inventory {
     join(options.configDir, 'credentials.yml'),
     sink,
   );
-  const hosts = servers ? validItems(servers, ServersFile, 'hosts', HostEntry, sink) : [];
-  const credentials = creds ? validItems(creds, CredentialsFile, 'entries', CredentialEntry, sink) : [];
-  const invalid = hosts.some((h) => !h.valid) || credentials.some((c) => !c.valid);
+  const hosts = servers ? validItems(servers, ServersFile, 'hosts', HostEntry, 'alias', sink) : undefined;
+  const credentials = creds ? validItems(creds, CredentialsFile, 'entries', CredentialEntry, 'name', sink) : undefined;
 
   const credentialByName = new Map<string, CredentialEntry>();
-  if (creds) checkCredentials(creds, credentials, credentialByName, options.keysDir, sink);
+  if (creds && credentials) checkCredentials(creds, credentials.valid, credentialByName, options.keysDir, sink);
   const byAlias = new Map<string, HostEntry>();
-  const credentialNames = new Set(credentials.map((c) => c.value.name));
-  if (servers) checkHosts(servers, hosts, byAlias, creds ? { valid: credentialByName, names: credentialNames } : undefined, sink);
+  if (servers && hosts) checkHosts(servers, hosts, byAlias, credentials ? { valid: credentialByName, failed: credentials.failed } : undefined, sink);
 
-  if (sink.issues.length > 0 || invalid) throw new ConfigError(sink.issues);
+  if (sink.issues.length > 0) throw new ConfigError(sink.issues);
   return {
-    hosts: hosts.map((h) => h.value),
-    credentials: credentials.map((c) => c.value),
+    hosts: (hosts?.valid ?? []).map((h) => h.value),
+    credentials: (credentials?.valid ?? []).map((c) => c.value),
     byAlias,
     credentialByName,
   };
@@ -51,8 +49,17 @@ export function loadInventory(options: InventoryOptions): Inventory {
 interface Item<T> {
   index: number;
   value: T;
-  /** False for an item already reported, kept (unknown keys dropped) so cross-checks still run. */
-  valid: boolean;
+}
+
+interface Checked<T> {
+  /** The items that passed their schema. */
+  valid: Item<T>[];
+  /**
+   * The names of the items that failed it. Each is reported once, at its own problem: no
+   * cross-check speaks of it, or of an item that names it (a host whose port has the wrong type
+   * is still the jump host "bastion" that another host names).
+   */
+  failed: Set<string>;
 }
 
 /**
@@ -63,32 +70,25 @@ function validItems<T>(
   file: YamlFile,
   outer: typeof ServersFile | typeof CredentialsFile,
   listKey: 'hosts' | 'entries',
-  itemSchema: z.ZodType<T> & { shape: z.ZodRawShape },
+  itemSchema: z.ZodType<T>,
+  nameKey: 'alias' | 'name',
   sink: IssueSink,
-): Item<T>[] {
-  const lenient = z.object(itemSchema.shape) as unknown as z.ZodType<T>;
+): Checked<T> {
+  const checked: Checked<T> = { valid: [], failed: new Set() };
   const top = outer.safeParse(file.data);
   if (!top.success) {
     sink.zod(file, [], top.error);
-    return [];
+    return checked;
   }
   const list = (top.data as Record<string, unknown[]>)[listKey] ?? [];
-  const out: Item<T>[] = [];
   list.forEach((raw, index) => {
     const parsed = itemSchema.safeParse(raw);
-    if (parsed.success) {
-      out.push({ index, value: parsed.data, valid: true });
-      return;
-    }
+    if (parsed.success) return void checked.valid.push({ index, value: parsed.data });
     sink.zod(file, [listKey, index], parsed.error);
-    const partial = lenient.safeParse(raw);
-    if (partial.success) out.push({ index, value: partial.data, valid: false });
-    else if (listKey === 'entries' && typeof (raw as { name?: unknown })?.name === 'string') {
-      // A credential too broken to use still exists: hosts naming it are not told otherwise.
-      out.push({ index, value: { name: (raw as { name: string }).name, agent: true } as T, valid: false });
-    }
+    const name = (raw as Record<string, unknown> | null)?.[nameKey];
+    if (typeof name === 'string') checked.failed.add(name);
   });
-  return out;
+  return checked;
 }
 
 function checkCredentials(
@@ -99,7 +99,7 @@ function checkCredentials(
   sink: IssueSink,
 ): void {
   const firstIndex = new Map<string, number>();
-  for (const { index, value: c, valid } of items) {
+  for (const { index, value: c } of items) {
     const at = (key: string, message: string) => sink.at(file, ['entries', index, key], message);
     const seen = firstIndex.get(c.name);
     if (seen !== undefined) {
@@ -107,7 +107,6 @@ function checkCredentials(
       continue;
     }
     firstIndex.set(c.name, index);
-    if (!valid) continue;
     byName.set(c.name, c);
     if (!c.key_path && !c.agent && !c.password_secret) {
       at('name', `credential "${c.name}" has no way to log in: set key_path, agent: true or password_secret`);
@@ -142,13 +141,13 @@ export function keyPathProblem(keyPath: string, keysDir: string): string | undef
 
 function checkHosts(
   file: YamlFile,
-  items: Item<HostEntry>[],
+  hosts: Checked<HostEntry>,
   byAlias: Map<string, HostEntry>,
-  credentials: { valid: ReadonlyMap<string, CredentialEntry>; names: ReadonlySet<string> } | undefined,
+  credentials: { valid: ReadonlyMap<string, CredentialEntry>; failed: ReadonlySet<string> } | undefined,
   sink: IssueSink,
 ): void {
   const firstIndex = new Map<string, number>();
-  for (const { index, value: h } of items) {
+  for (const { index, value: h } of hosts.valid) {
     const at = (key: string, message: string) => sink.at(file, ['hosts', index, key], message);
     const seen = firstIndex.get(h.alias);
     if (seen !== undefined) {
@@ -157,18 +156,18 @@ function checkHosts(
     }
     firstIndex.set(h.alias, index);
     byAlias.set(h.alias, h);
-    if (credentials) {
+    if (credentials && !credentials.failed.has(h.credentials)) {
       const cred = credentials.valid.get(h.credentials);
-      if (!credentials.names.has(h.credentials)) {
-        const known = [...credentials.names].join(', ') || 'none';
+      if (!cred) {
+        const known = [...credentials.valid.keys(), ...credentials.failed].join(', ') || 'none';
         at('credentials', `credential "${h.credentials}" is not defined in credentials.yml (defined: ${known})`);
-      } else if (cred && !h.user && !cred.username) {
+      } else if (!h.user && !cred.username) {
         at('alias', `host "${h.alias}" has no user: set user here or username in credential "${cred.name}"`);
       }
     }
   }
-  for (const { index, value: h } of items) {
-    if (!h.jump || byAlias.get(h.alias) !== h) continue;
+  for (const { index, value: h } of hosts.valid) {
+    if (!h.jump || byAlias.get(h.alias) !== h || hosts.failed.has(h.jump)) continue;
     if (!byAlias.has(h.jump)) {
       sink.at(file, ['hosts', index, 'jump'], `jump host "${h.jump}" is not an alias in this inventory`);
       continue;

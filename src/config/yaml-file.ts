@@ -33,15 +33,22 @@ export class IssueSink {
     this.issues.push({ file: display, line: 1, col: 1, message });
   }
 
-  /** Reports every zod issue, each at the place in the file it is about. */
+  /**
+   * Reports zod's issues, each at the place in the file it is about: the first per node only, since
+   * a value too long and full of control characters is one thing to fix, not two.
+   */
   zod(file: YamlFile, prefix: readonly PathKey[], error: z.ZodError): void {
+    const reported = new Set<string>();
     for (const issue of error.issues) {
       const path = [...prefix, ...(issue.path as PathKey[])];
       if (issue.code === 'unrecognized_keys') {
         for (const key of issue.keys) this.at(file, [...path, key], `unknown key "${key}"; ${issue.message}`, true);
-      } else {
-        this.at(file, path, `${describePath(path)}: ${issue.message}`);
+        continue;
       }
+      const node = JSON.stringify(path);
+      if (reported.has(node)) continue;
+      reported.add(node);
+      this.at(file, path, `${describePath(path)}: ${issue.message}`);
     }
   }
 }
@@ -102,9 +109,12 @@ export function readYamlFile(path: string, display: string, sink: IssueSink): Ya
     sink.whole(display, `a %YAML ${doc.directives?.yaml.version ?? ''} directive; sshgate reads YAML 1.2 only`);
     return undefined;
   }
-  // Warnings too: an unknown tag (`!!js/function`, `!deny`) is dropped by the parser, and the
-  // value read as a plain string would not mean what its author meant.
-  const problems = [...doc.errors.map((e) => ({ e, what: 'YAML syntax' })), ...doc.warnings.map((e) => ({ e, what: 'YAML' }))];
+  // The first syntax error only: the parser goes on past it and reports what it then misreads
+  // (one tab in an indentation is 8 errors), which sends a reader to lines that are fine. With no
+  // syntax error, warnings too: an unknown tag (`!!js/function`, `!deny`) is dropped by the
+  // parser, and the value read as a plain string would not mean what its author meant.
+  const problems =
+    doc.errors.length > 0 ? doc.errors.slice(0, 1).map((e) => ({ e, what: 'YAML syntax' })) : doc.warnings.map((e) => ({ e, what: 'YAML' }));
   if (problems.length > 0) {
     for (const { e, what } of problems) {
       const pos = lines.linePos(e.pos[0]);

@@ -14,6 +14,7 @@ import { clip, ConfigError, SshgateError } from '../errors.js';
 import { effectiveLimits } from '../policy/limits.js';
 import { loadAll, type Loaded, type Paths } from '../policy/load.js';
 import { decideForHost } from '../policy/plan.js';
+import { hostToken } from '../ssh/host-keys.js';
 import { openKnownHosts, type KnownHostsFile } from '../ssh/known-hosts-file.js';
 import type { AuthConfig } from '../ssh/auth.js';
 import type { ConnectionPool, HostTarget } from '../ssh/pool.js';
@@ -63,6 +64,8 @@ export interface GatewayDeps {
    * hosts it runs on and warns of nothing else: its stderr is the remote command's.
    */
   readCredentialsAtStart?: boolean;
+  /** What a person at a terminal sees even with the log off (`sshgate run`): a host key recorded. */
+  notice?: (message: string) => void;
 }
 
 interface Snapshot {
@@ -110,8 +113,8 @@ export class Gateway {
     // unexpected shows here, not as "not in known_hosts" on each host.
     this.d.logger.info({ known_hosts: hostKeys.path, hosts: loaded.inventory.hosts.length, host_key_policy: loaded.policy.hostKeyPolicy }, 'host keys are checked against this known_hosts file');
     for (const s of hostKeys.skipped) this.d.logger.warn({ file: hostKeys.path, line: s.line }, `known_hosts line ignored: ${s.reason}`);
-    for (const { alias, error } of targetProblems(loaded.inventory.hosts, (h) => this.target(h))) {
-      this.d.logger.warn({ alias, code: error.code, hint: error.hint }, error.message);
+    for (const { aliases, error } of targetProblems(loaded.inventory.hosts, (h) => this.target(h))) {
+      this.d.logger.warn({ aliases, code: error.code, hint: error.hint }, error.message);
     }
   }
 
@@ -411,9 +414,10 @@ export class Gateway {
 
 async function loadSnapshot(d: GatewayDeps): Promise<Snapshot> {
   const loaded = await loadAll(d.paths);
-  const hostKeys = openKnownHosts(loaded.policy.knownHostsPath, d.paths.configDir, loaded.policy.hostKeyPolicy, (k) =>
-    d.logger.warn(k, 'host key of a new host recorded (accept-new)'),
-  );
+  const hostKeys = openKnownHosts(loaded.policy.knownHostsPath, d.paths.configDir, loaded.policy.hostKeyPolicy, (k) => {
+    d.logger.warn(k, 'host key of a new host recorded (accept-new)');
+    d.notice?.(`recorded the ${k.keyType} host key of ${hostToken(k.host, k.port)} in ${hostKeys.path} (host_key_policy: accept-new)`);
+  });
   return { loaded, hostKeys, targets: new Map(), auths: new Map() };
 }
 

@@ -30,17 +30,24 @@ export function targetContextFor(
   return { inventory: loaded.inventory, network: loaded.engine.network, hostKeys, sources: { keysDir: dirs.keysDir, secretsDir: dirs.secretsDir, env }, auths };
 }
 
-/** Builds every host's target now, keys read and secrets looked up; what failed, host by host. */
-export function targetProblems(hosts: readonly HostEntry[], build: (host: HostEntry) => HostTarget): { alias: string; error: SshgateError }[] {
-  const problems = [];
+/**
+ * Builds every host's target now, keys read and secrets looked up; what failed, each problem once
+ * with every host it stops (a credential's unreadable key is one problem, however many hosts use it).
+ */
+export function targetProblems(hosts: readonly HostEntry[], build: (host: HostEntry) => HostTarget): { aliases: string[]; error: SshgateError }[] {
+  const problems = new Map<string, { aliases: string[]; error: SshgateError }>();
   for (const host of hosts) {
     try {
       build(host);
     } catch (err) {
-      problems.push({ alias: host.alias, error: err instanceof SshgateError ? err : new SshgateError('internal', 'the host could not be prepared', 'see the server log') });
+      const error = err instanceof SshgateError ? err : new SshgateError('internal', 'the host could not be prepared', 'see the server log');
+      const key = `${error.code}\0${error.message}\0${error.hint ?? ''}`;
+      const problem = problems.get(key) ?? { aliases: [], error };
+      problem.aliases.push(host.alias);
+      problems.set(key, problem);
     }
   }
-  return problems;
+  return [...problems.values()];
 }
 
 export function targetFor(host: HostEntry, ctx: TargetContext, seen: string[] = []): HostTarget {

@@ -3,13 +3,14 @@
  * passphrase secret), the agent socket, or the password secret. Secrets are read from
  * SSHGATE_SECRET_<NAME> or, failing that, from <secrets dir>/<name>; they never appear in errors.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import ssh2, { type ParsedKey } from 'ssh2';
 import { keyPathProblem } from '../config/load-inventory.js';
 import type { CredentialEntry, HostEntry } from '../config/schemas.js';
 import { ENV } from '../defaults.js';
-import { SshgateError } from '../errors.js';
+import { shellQuote, SshgateError } from '../errors.js';
 
 export interface AuthConfig {
   username: string;
@@ -19,6 +20,16 @@ export interface AuthConfig {
   passphrase?: string;
   agent?: string;
   password?: string;
+  /** Where the login was configured, for a person reading a refusal; never a secret. */
+  origin?: AuthOrigin;
+}
+
+export interface AuthOrigin {
+  /** The file that set the user: the host's `user:`, or the credential's `username:`. */
+  userFrom: 'servers.yml' | 'credentials.yml';
+  credential: string;
+  /** What the credential offers, as a person names it: `the key deploy/id_ed25519`. */
+  offered: string[];
 }
 
 export interface SecretSources {
@@ -31,20 +42,64 @@ export function secretEnvName(name: string): string {
   return `${ENV.secretPrefix}${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }
 
-export function readSecret(name: string, sources: SecretSources): string {
+/** Where the secret `name` is read from: its variable when set, else its file. */
+export function secretSource(name: string, sources: SecretSources): string {
   // Empty counts as not set, as for every SSHGATE_ variable (a compose file's `${UNSET}` is "").
   const fromEnv = sources.env[secretEnvName(name)];
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  const file = join(sources.secretsDir, name);
+  return fromEnv !== undefined && fromEnv !== '' ? secretEnvName(name) : join(sources.secretsDir, name);
+}
+
+export function readSecret(name: string, sources: SecretSources): string {
+  const source = secretSource(name, sources);
+  if (source === secretEnvName(name)) return sources.env[source] as string;
   try {
-    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    return readFileSync(source, 'utf8').replace(/\r?\n$/, '');
   } catch {
-    throw new SshgateError(
-      'invalid_config',
-      `secret "${name}" is not set`,
-      `set ${secretEnvName(name)} or create the file ${file}`,
-    );
+    throw new SshgateError('invalid_config', `secret "${name}" is not set`, `set ${secretEnvName(name)} or create the file ${source}`);
   }
+}
+
+/** What to check when a host refuses every method: the files the user and the credential came from. */
+export function refusalHint(alias: string, auth: AuthConfig): string {
+  const o = auth.origin;
+  if (!o) return 'check the user and the credential named for this host';
+  const accept = `the account must exist on the host and accept ${o.offered.join(' or ')}`;
+  return o.userFrom === 'servers.yml'
+    ? `check user "${auth.username}" of host "${alias}" in servers.yml, and credential "${o.credential}" in credentials.yml: ${accept}`
+    : `check credential "${o.credential}" in credentials.yml, whose username "${auth.username}" is the login: ${accept}`;
+}
+
+/** What to do when the ssh-agent of SSH_AUTH_SOCK cannot be used. */
+export const AGENT_HINT = 'start ssh-agent and ssh-add the key, then give sshgate the SSH_AUTH_SOCK that ssh-agent prints';
+
+/** Why SSH_AUTH_SOCK cannot lead to an agent, seen without connecting; undefined when it may. */
+export function agentSocketProblem(sock: string): string | undefined {
+  let stat: Stats;
+  try {
+    stat = statSync(sock);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `nothing is at SSH_AUTH_SOCK (${sock})` : `SSH_AUTH_SOCK (${sock}) cannot be reached (${code ?? 'error'})`;
+  }
+  return stat.isSocket() ? undefined : `SSH_AUTH_SOCK (${sock}) is not a socket`;
+}
+
+/**
+ * Whether something accepts connections at the agent's socket: undefined if so, else why not
+ * (a socket left behind by an agent that has ended: ECONNREFUSED).
+ */
+export function agentSilence(sock: string, timeoutMs = 2000): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect(sock);
+    const done = (why: string | undefined) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(why);
+    };
+    const timer = setTimeout(() => done(`no answer within ${timeoutMs / 1000} s`), timeoutMs);
+    socket.once('connect', () => done(undefined));
+    socket.once('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
+  });
 }
 
 export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: SecretSources): AuthConfig {
@@ -52,27 +107,53 @@ export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: Sec
   if (!username) {
     throw new SshgateError('invalid_config', `host "${host.alias}" has no user`, `set user in servers.yml or username in credential "${cred.name}"`);
   }
-  const auth: AuthConfig = { username };
+  const offered = [
+    cred.key_path && `the key ${cred.key_path}`,
+    cred.agent && 'a key of the ssh-agent',
+    cred.password_secret && `the password of secret "${cred.password_secret}"`,
+  ].filter((o): o is string => typeof o === 'string');
+  const auth: AuthConfig = { username, origin: { userFrom: host.user ? 'servers.yml' : 'credentials.yml', credential: cred.name, offered } };
   if (cred.key_path) {
     const problem = keyPathProblem(cred.key_path, sources.keysDir);
     if (problem) throw new SshgateError('invalid_config', problem, 'move the key under the keys dir');
     const file = join(sources.keysDir, cred.key_path);
-    let data: Buffer;
-    try {
-      data = readFileSync(file);
-    } catch {
-      throw new SshgateError('invalid_config', `the key of credential "${cred.name}" cannot be read: ${file}`, `put the private key at ${file}, readable by sshgate`);
-    }
-    const passphrase = cred.key_passphrase_secret ? readSecret(cred.key_passphrase_secret, sources) : undefined;
-    const parsed = ssh2.utils.parseKey(data, passphrase);
-    if (parsed instanceof Error) {
-      const encrypted = /encrypted|passphrase|decrypt/i.test(parsed.message);
+    const { data, stat } = readKeyFile(file, cred.name, cred.key_path);
+    // Before the mode: a .pub file is 644 by design, and the fix is the path, not a chmod.
+    const plain = ssh2.utils.parseKey(data);
+    if (!(plain instanceof Error) && !(Array.isArray(plain) ? plain[0] : plain)?.isPrivateKey()) {
+      const priv = privateBeside(cred.key_path);
       throw new SshgateError(
         'invalid_config',
-        encrypted
-          ? `the key of credential "${cred.name}" cannot be decrypted: ${passphrase === undefined ? 'it needs a passphrase' : 'wrong passphrase'}`
-          : `the key of credential "${cred.name}" is not a private key sshgate can read (${file})`,
-        encrypted ? `set key_passphrase_secret and its secret for credential "${cred.name}"` : 'use an OpenSSH or PEM private key',
+        `key_path of credential "${cred.name}" names a public key (${file}); sshgate logs in with the private key`,
+        priv !== undefined
+          ? `set key_path: ${priv}, the private key beside it`
+          : 'set key_path to the private key file (ssh-keygen wrote it beside the .pub file, without the .pub)',
+      );
+    }
+    // OpenSSH's rule (sshkey_perm_ok): a key its user owns must be open to no one else, or it is
+    // refused. A key another user owns is not judged by its mode (a Docker secret is root's, 0444).
+    if ((stat.mode & 0o077) !== 0 && stat.uid === process.getuid?.()) {
+      throw new SshgateError(
+        'invalid_config',
+        `the key of credential "${cred.name}" (${file}) has mode 0${(stat.mode & 0o777).toString(8)}, open to others than its owner; OpenSSH refuses such a key, and so does sshgate`,
+        `chmod 600 ${shellQuote(file)}`,
+      );
+    }
+    const passphrase = cred.key_passphrase_secret ? readSecret(cred.key_passphrase_secret, sources) : undefined;
+    const parsed = passphrase === undefined ? plain : ssh2.utils.parseKey(data, passphrase);
+    if (parsed instanceof Error) {
+      if (!/encrypted|passphrase|decrypt/i.test(parsed.message)) {
+        throw new SshgateError('invalid_config', `the key of credential "${cred.name}" is not a private key sshgate can read (${file})`, 'use an OpenSSH or PEM private key');
+      }
+      const secret = cred.key_passphrase_secret;
+      if (passphrase === undefined || !secret) {
+        throw new SshgateError('invalid_config', `the key of credential "${cred.name}" cannot be decrypted: it needs a passphrase`, `set key_passphrase_secret and its secret for credential "${cred.name}"`);
+      }
+      // The secret is named already: what to fix is its value, where it was read from.
+      throw new SshgateError(
+        'invalid_config',
+        `the key of credential "${cred.name}" cannot be decrypted: wrong passphrase`,
+        `the passphrase of secret "${secret}", read from ${secretSource(secret, sources)}, does not open ${file}: set it to the key's passphrase (ssh-keygen -y -f ${shellQuote(file)} tests one)`,
       );
     }
     auth.privateKey = data;
@@ -82,8 +163,30 @@ export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: Sec
   if (cred.agent) {
     const sock = sources.env.SSH_AUTH_SOCK;
     if (!sock) throw new SshgateError('invalid_config', `credential "${cred.name}" uses the agent, but SSH_AUTH_SOCK is not set`, 'start ssh-agent and export SSH_AUTH_SOCK for sshgate');
+    const dead = agentSocketProblem(sock);
+    if (dead) throw new SshgateError('invalid_config', `credential "${cred.name}" uses the agent, but ${dead}`, AGENT_HINT);
     auth.agent = sock;
   }
   if (cred.password_secret) auth.password = readSecret(cred.password_secret, sources);
   return auth;
+}
+
+/** The key file's bytes and the mode it had when read (one open: no swap between the two). */
+function readKeyFile(file: string, credential: string, keyPath: string): { data: Buffer; stat: Stats } {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    return { stat: fstatSync(fd), data: readFileSync(fd) };
+  } catch {
+    const priv = privateBeside(keyPath);
+    const hint = priv !== undefined ? `key_path names a .pub file: set it to the private key, ${priv}` : `put the private key at ${file}, readable by sshgate`;
+    throw new SshgateError('invalid_config', `the key of credential "${credential}" cannot be read: ${file}`, hint);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** For a key_path ending in .pub, the private key's path by ssh-keygen's naming (`id_ed25519.pub` → `id_ed25519`). */
+function privateBeside(keyPath: string): string | undefined {
+  return /.\.pub$/i.test(keyPath) ? keyPath.slice(0, -4) : undefined;
 }

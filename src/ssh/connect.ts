@@ -9,7 +9,7 @@ import { isIP, connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import ssh2, { type AnyAuthMethod, type Client } from 'ssh2';
 import { SshgateError } from '../errors.js';
-import type { AuthConfig } from './auth.js';
+import { AGENT_HINT, refusalHint, type AuthConfig } from './auth.js';
 import type { HostKeyVerdict } from './host-keys.js';
 import type { HostKeyChecker } from './known-hosts-file.js';
 
@@ -32,6 +32,7 @@ export function openConnection(o: ConnectOptions): Promise<Client> {
   return new Promise((resolve, reject) => {
     const client = new ssh2.Client();
     let verdict: HostKeyVerdict | undefined;
+    let agentFailure: string | undefined;
     let settled = false;
     const held: { socket?: Duplex } = {};
     const fail = (err: SshgateError) => {
@@ -59,16 +60,13 @@ export function openConnection(o: ConnectOptions): Promise<Client> {
         o.signal?.removeEventListener('abort', onAbort);
         resolve(client);
       });
-      client.on('error', (err: Error & { level?: string }) => {
+      client.on('error', (err: Error & { level?: string; code?: string }) => {
         if (verdict && verdict.status !== 'match') return fail(hostKeyError(o, verdict));
-        const auth = err.level === 'client-authentication';
-        fail(
-          new SshgateError(
-            'connect_failed',
-            auth ? `host "${o.alias}" refused the credentials for user "${o.auth.username}"` : `SSH with host "${o.alias}" failed: ${err.message}`,
-            auth ? 'check the credential named for this host in credentials.yml' : 'check that the port speaks SSH',
-          ),
-        );
+        // An agent that cannot be reached or cannot sign: ssh2 goes on with the next method, and
+        // the refusal at the end says why the agent offered nothing.
+        if (err.level === 'agent') return void (agentFailure ??= err.code ?? err.message);
+        if (err.level === 'client-authentication') return fail(authRefused(o, agentFailure));
+        fail(new SshgateError('connect_failed', `SSH with host "${o.alias}" failed: ${err.message}`, 'check that the port speaks SSH'));
       });
       client.on('close', () => fail(new SshgateError('connect_failed', `host "${o.alias}" closed the connection during the SSH handshake`, 'check that the port speaks SSH and that sshd accepts this client')));
       const methods = authMethods(o.auth);
@@ -133,11 +131,33 @@ function hostKeyError(o: ConnectOptions, v: HostKeyVerdict): SshgateError {
   if (v.status === 'revoked') {
     return new SshgateError('host_key_mismatch', `host "${o.alias}" offered a revoked key (${v.offered})`, 'the key is marked @revoked in known_hosts');
   }
+  if (v.status === 'unknown' && v.port22Line !== undefined) {
+    // A plain ssh-keyscan (no -p) records the host for port 22; OpenSSH looks up [host]:port.
+    const token = `[${o.host}]:${o.port}`;
+    return new SshgateError(
+      'host_key_unknown',
+      `host "${o.alias}" (${o.host}:${o.port}) is not in known_hosts (${o.hostKeys.path}): line ${v.port22Line} records ${o.host} on port 22, but the host listens on port ${o.port}, where its key is looked up as ${token}`,
+      `if that key is the one on port ${o.port}, write the line's host as ${token}; else add the key, checked out of band (ssh-keyscan -t ed25519 -p ${o.port} ${o.host})`,
+    );
+  }
   return new SshgateError(
     'host_key_unknown',
     `host "${o.alias}" (${o.host}:${o.port}) is not in known_hosts (${o.hostKeys.path})`,
     'add its key to known_hosts (ssh-keyscan, checked out of band), or set host_key_policy: accept-new with a writable known_hosts',
   );
+}
+
+/** The host said no to every method; when the agent could not even be asked, that first. */
+function authRefused(o: ConnectOptions, agentFailure: string | undefined): SshgateError {
+  if (agentFailure !== undefined && o.auth.agent) {
+    const others = o.auth.privateKey !== undefined || o.auth.password !== undefined;
+    return new SshgateError(
+      'connect_failed',
+      `cannot log in to host "${o.alias}" as "${o.auth.username}": the ssh-agent at SSH_AUTH_SOCK (${o.auth.agent}) could not be used (${agentFailure})${others ? ', and the host refused the other credentials' : ''}`,
+      AGENT_HINT,
+    );
+  }
+  return new SshgateError('connect_failed', `host "${o.alias}" refused the credentials for user "${o.auth.username}"`, refusalHint(o.alias, o.auth));
 }
 
 /** The login methods to try, in order: key, agent, password. */

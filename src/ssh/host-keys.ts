@@ -22,7 +22,8 @@ export interface KnownHosts {
 
 export type HostKeyVerdict =
   | { status: 'match' }
-  | { status: 'unknown' }
+  /** `port22Line`: a line records the host for port 22, and it was looked up on another port. */
+  | { status: 'unknown'; port22Line?: number }
   | { status: 'revoked'; offered: string }
   | { status: 'mismatch'; offered: string; expected: string[] };
 
@@ -62,15 +63,23 @@ export function parseKnownHosts(text: string): KnownHosts {
   return { entries, skipped };
 }
 
-export function verifyHostKey(known: KnownHosts, host: string, port: number, offered: Buffer): HostKeyVerdict {
+/** The entries that apply to `host` on `port`, under the name OpenSSH looks up (`[host]:port` off 22). */
+export function entriesFor(known: KnownHosts, host: string, port: number): KnownHostEntry[] {
   const token = hostToken(host, port);
-  const applicable = known.entries.filter((e) => appliesTo(e.patterns, token));
+  return known.entries.filter((e) => appliesTo(e.patterns, token));
+}
+
+export function verifyHostKey(known: KnownHosts, host: string, port: number, offered: Buffer): HostKeyVerdict {
+  const applicable = entriesFor(known, host, port);
   if (applicable.some((e) => e.marker === 'revoked' && e.key.equals(offered))) {
     return { status: 'revoked', offered: fingerprint(offered) };
   }
   const keys = applicable.filter((e) => e.marker === undefined);
   if (keys.some((e) => e.key.equals(offered))) return { status: 'match' };
-  if (keys.length === 0) return { status: 'unknown' };
+  if (keys.length === 0) {
+    const on22 = port === 22 ? undefined : entriesFor(known, host, 22).find((e) => e.marker === undefined);
+    return on22 ? { status: 'unknown', port22Line: on22.line } : { status: 'unknown' };
+  }
   return { status: 'mismatch', offered: fingerprint(offered), expected: [...new Set(keys.map((e) => fingerprint(e.key)))] };
 }
 

@@ -7,7 +7,7 @@ import { appendFileSync, closeSync, openSync, readFileSync, rmSync, statSync } f
 import { isAbsolute, join, resolve } from 'node:path';
 import { DEFAULTS } from '../defaults.js';
 import { ConfigError, SshgateError } from '../errors.js';
-import { knownHostsLine, parseKnownHosts, verifyHostKey, type HostKeyVerdict, type KnownHosts } from './host-keys.js';
+import { entriesFor, knownHostsLine, parseKnownHosts, verifyHostKey, type HostKeyVerdict, type KnownHostEntry, type KnownHosts } from './host-keys.js';
 
 export type HostKeyPolicy = 'strict' | 'accept-new';
 
@@ -54,6 +54,11 @@ export class KnownHostsFile implements HostKeyChecker {
   /** Lines not used for checking, each with why: `sshgate check` and the server log name them. */
   get skipped(): KnownHosts['skipped'] {
     return this.known.skipped;
+  }
+
+  /** The keys recorded for `host` on `port` (revoked ones aside): none means the host is unknown. */
+  keysFor(host: string, port: number): KnownHostEntry[] {
+    return entriesFor(this.known, host, port).filter((e) => e.marker === undefined);
   }
 
   verify(host: string, port: number, key: Buffer): HostKeyVerdict {

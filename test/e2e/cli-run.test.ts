@@ -2,17 +2,19 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { goneWithin, removeConfig, writeConfig, presentWithin } from '../support/mcp.js';
-import { startFleet, type Fleet } from '../support/sshd.js';
+import { ALLOW_ALL_POLICY, goneWithin, removeConfig, writeConfig, presentWithin } from '../support/mcp.js';
+import { closedPort, startFleet, type Fleet } from '../support/sshd.js';
 
 let fleet: Fleet;
 let dir: string;
+let deadPort: number;
 beforeAll(async () => {
   fleet = await startFleet(2, { subnet: 74 });
+  deadPort = await closedPort();
   // A third host whose secret is missing: it must not be spoken of when the command runs elsewhere.
   const [h1] = fleet.hosts as [Fleet['hosts'][number]];
   dir = writeConfig(fleet, {
-    hosts: [...fleet.hosts.map((h) => ({ ...h, tags: ['pair'] })), { ...h1, alias: 'locked', credentials: 'nosecret' }],
+    hosts: [...fleet.hosts.map((h) => ({ ...h, tags: ['pair'] })), { ...h1, alias: 'locked', credentials: 'nosecret' }, { alias: 'dead', host: '127.0.0.1', port: deadPort }],
     credentials: [`{ name: nosecret, username: ${fleet.user}, password_secret: never_set }`],
     // A line sshgate ignores: serve logs it, run (whose stderr is the command's) does not.
     knownHosts: `${readFileSync(fleet.knownHostsPath, 'utf8')}garbage line\n`,
@@ -25,6 +27,7 @@ afterAll(async () => {
 
 const args = (...rest: string[]) => [resolve('dist/cli.js'), 'run', '--config', join(dir, 'config'), '--policy', join(dir, 'policies'), ...rest];
 const run = (...rest: string[]) => spawnSync(process.execPath, args(...rest), { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 30_000 });
+const runWith = (env: Record<string, string>, ...rest: string[]) => spawnSync(process.execPath, args(...rest), { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 });
 
 describe('sshgate run', () => {
   it("prints the command's output and exits with its status", () => {
@@ -39,6 +42,34 @@ describe('sshgate run', () => {
     expect(r.status).toBe(255);
     expect(r.stderr).toContain('reboot');
     expect(r.stderr).toContain('hint:');
+  });
+
+  it('says why it could not run in one human line and its hint, with the JSON log only when asked', () => {
+    const human = `sshgate: cannot reach host "dead" at 127.0.0.1:${deadPort} (ECONNREFUSED)\n  hint: check the address, the port and the network policy\n`;
+    expect(run('dead', '--', 'uptime')).toMatchObject({ status: 255, stdout: '', stderr: human });
+    for (const asked of [runWith({}, '--log-level', 'warn', 'dead', '--', 'uptime'), runWith({ SSHGATE_LOG_LEVEL: 'warn' }, 'dead', '--', 'uptime')]) {
+      const [json, ...rest] = asked.stderr.split('\n');
+      expect(JSON.parse(json as string)).toMatchObject({ level: 40, alias: 'dead', code: 'connect_failed' });
+      expect(`${rest.join('\n')}`).toBe(human);
+    }
+  });
+
+  it('says in one human line that it recorded a new host key under accept-new', () => {
+    const h1 = fleet.hosts[0] as Fleet['hosts'][number];
+    const fresh = writeConfig(fleet, { hosts: [{ ...h1, alias: 'fresh' }], knownHosts: '', policy: `${ALLOW_ALL_POLICY}host_key_policy: accept-new\n` });
+    try {
+      const cli = (...rest: string[]) =>
+        spawnSync(process.execPath, [resolve('dist/cli.js'), 'run', '--config', join(fresh, 'config'), '--policy', join(fresh, 'policies'), ...rest], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 30_000 });
+      const known = join(fresh, 'config', 'known_hosts');
+      expect(cli('fresh', '--', 'echo in')).toMatchObject({
+        status: 0,
+        stdout: 'in\n',
+        stderr: `sshgate: recorded the ssh-ed25519 host key of [${h1.host}]:${h1.port} in ${known} (host_key_policy: accept-new)\n`,
+      });
+      expect(cli('fresh', '--', 'echo again')).toMatchObject({ status: 0, stdout: 'again\n', stderr: '' });
+    } finally {
+      removeConfig(fresh);
+    }
   });
 
   it('exits 2 for a target that names no host, as plan does, and names a forgotten --', () => {

@@ -23,11 +23,11 @@ describe('sshgate check', () => {
   it("warns of each host whose key or secret serve could not read, as serve would, and only of those", async () => {
     const r = await cli('check');
     expect(r.code).toBe(0);
-    expect(r.out).toContain('host "bastion": the key of credential "deploy-key" cannot be read');
+    expect(r.out).toContain('hosts "bastion", "web1", "web2": the key of credential "deploy-key" cannot be read');
     expect(r.out).toContain('host "stg-app-1": secret "legacy_pw" is not set');
     const io = captureIo();
     expect(await runCli(['check'], { SSHGATE_SECRET_LEGACY_PW: 'hunter2hunter2' }, io)).toBe(0);
-    expect(io.stdout()).not.toContain('host "stg-app-1"');
+    expect(io.stdout()).not.toContain('host "stg-app-1": secret');
     expect(io.stdout()).not.toContain('hunter2');
   });
 
@@ -59,14 +59,16 @@ describe('sshgate check', () => {
 
   it('lists every error of every broken file with file:line:column and exits 1', async () => {
     const config = writeTree({
-      'servers.yml': 'hosts:\n  - alias: web1\n    host: 10.0.0.1\n    credentials: missing\n    colour: blue\n',
+      'servers.yml': 'hosts:\n  - alias: web1\n    host: 10.0.0.1\n    credentials: missing\n    colour: blue\n  - { alias: web2, host: 10.0.0.2, credentials: missing }\n',
       'credentials.yml': 'entries:\n  - name: k\n    username: u\n    agent: yes-please\n',
     });
     const policy = writeTree({ 'p.yml': 'rules:\n  - action: allow\n    commands: "uptime"\n' });
     const r = await cli('check', '--config', config, '--policy', policy);
     expect(r.code).toBe(1);
     expect(r.err).toContain(`${config}/servers.yml:5:5: unknown key "colour"`);
-    expect(r.err).toContain(`${config}/servers.yml:4:18: credential "missing" is not defined`);
+    expect(r.err).toContain(`${config}/servers.yml:6:49: credential "missing" is not defined`);
+    // One problem per host: web1's unknown key, not also its credential.
+    expect(r.err).not.toContain(`${config}/servers.yml:4:18:`);
     expect(r.err).toContain(`${config}/credentials.yml:4:12: entries[0].agent:`);
     expect(r.err).toContain(`${policy}/p.yml:3:15: rules[0].commands:`);
     expect(r.out).toBe('');

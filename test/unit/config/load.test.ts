@@ -75,6 +75,25 @@ describe('the inventory loader', () => {
     ]);
   });
 
+  it('reports a host that failed its schema once: no cross-check speaks of it, or of what names it', () => {
+    const errors = inventoryErrors(
+      [
+        'hosts:',
+        '  - { alias: bastion, host: 10.0.0.2, port: "22", credentials: k }',
+        '  - { alias: web1, host: 10.0.0.11, credentials: k, jump: bastion }',
+        '  - { alias: web2, host: 10.0.0.12, credentials: nope, colour: blue }',
+        '  - { alias: web3, host: 10.0.0.13, credentials: broken }',
+        '  - { alias: web2, host: 10.0.0.14, credentials: k }',
+      ].join('\n'),
+      `${CREDS}  - { name: broken, agent: "yes" }\n`,
+    );
+    expect(errors).toEqual([
+      expect.stringMatching(/^servers\.yml:2:45: hosts\[0\]\.port: .*expected number/),
+      expect.stringMatching(/^servers\.yml:4:56: unknown key "colour"/),
+      expect.stringMatching(/^credentials\.yml:5:28: entries\[1\]\.agent: .*expected boolean/),
+    ]);
+  });
+
   it('refuses a key path with "..", an absolute one, and a symlink out of the keys dir', () => {
     const dir = writeTree({
       'servers.yml': 'hosts: []\n',

@@ -34,6 +34,16 @@ describe('known_hosts', () => {
     });
   });
 
+  it('says which line records a host on port 22 when it is looked up on another port, hashed or not', () => {
+    const known = parseKnownHosts(`# keys\n10.0.0.21 ${keys.a?.line}\n`);
+    expect(verifyHostKey(known, '10.0.0.21', 2222, keys.a!.blob)).toEqual({ status: 'unknown', port22Line: 2 });
+    expect(verifyHostKey(known, '10.0.0.22', 2222, keys.a!.blob)).toEqual({ status: 'unknown' });
+    const file = join(dir, 'known_hosts_22');
+    writeFileSync(file, `10.0.0.21 ${keys.a?.line}\n`);
+    execFileSync('ssh-keygen', ['-q', '-H', '-f', file]);
+    expect(verifyHostKey(parseKnownHosts(readFileSync(file, 'utf8')), '10.0.0.21', 2222, keys.a!.blob)).toEqual({ status: 'unknown', port22Line: 1 });
+  });
+
   it('reads entries hashed by ssh-keygen -H', () => {
     const file = join(dir, 'known_hosts');
     writeFileSync(file, `web1.example ${keys.a?.line}\n[10.0.0.5]:2222 ${keys.b?.line}\n`);

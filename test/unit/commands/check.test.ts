@@ -1,0 +1,116 @@
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../../src/commands/dispatch.js';
+import { captureIo, tempDir, writeTree } from '../../support/policy.js';
+import { listeningSocket, staleSocket } from '../../support/sockets.js';
+
+async function check(env: Record<string, string> = {}, ...argv: string[]) {
+  const io = captureIo();
+  const code = await runCli(['check', ...argv], env, io);
+  return { code, out: io.stdout(), err: io.stderr() };
+}
+
+const count = (text: string, part: string) => text.split(part).length - 1;
+
+describe('sshgate check: credentials', () => {
+  it('warns of a credential problem once, naming every host it stops, with its hint', async () => {
+    const r = await check();
+    expect(r.code).toBe(0);
+    // bastion, web1 and web2 share deploy-key: one warning, not three.
+    expect(count(r.out, 'the key of credential "deploy-key" cannot be read')).toBe(1);
+    expect(r.out).toContain(
+      '  hosts "bastion", "web1", "web2": the key of credential "deploy-key" cannot be read: config/keys/deploy/id_ed25519\n' +
+        '    hint: put the private key at config/keys/deploy/id_ed25519, readable by sshgate\n',
+    );
+    expect(r.out).toContain('  host "stg-app-1": secret "legacy_pw" is not set\n    hint: set SSHGATE_SECRET_LEGACY_PW or create the file /run/secrets/legacy_pw\n');
+  });
+
+
+  it('warns once when SSH_AUTH_SOCK is a socket nothing answers at, and not when an agent listens', async () => {
+    const dir = tempDir();
+    const stale = staleSocket(join(dir, 'stale.sock'));
+    const r = await check({ SSH_AUTH_SOCK: stale });
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(
+      `  host "db1": the ssh-agent at SSH_AUTH_SOCK (${stale}) does not answer (ECONNREFUSED)\n` +
+        '    hint: start ssh-agent and ssh-add the key, then give sshgate the SSH_AUTH_SOCK that ssh-agent prints\n',
+    );
+    expect(count(r.out, 'SSH_AUTH_SOCK (')).toBe(1);
+    const gone = await check({ SSH_AUTH_SOCK: join(dir, 'gone.sock') });
+    expect(gone.out).toContain(`  host "db1": credential "ops-agent" uses the agent, but nothing is at SSH_AUTH_SOCK (${join(dir, 'gone.sock')})\n`);
+    expect(count(gone.out, 'SSH_AUTH_SOCK (')).toBe(1);
+    const agent = await listeningSocket(join(dir, 'agent.sock'));
+    try {
+      expect((await check({ SSH_AUTH_SOCK: join(dir, 'agent.sock') })).out).not.toContain('SSH_AUTH_SOCK');
+    } finally {
+      agent.close();
+    }
+  });
+});
+
+const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
+
+/** The example config, with this known_hosts text. */
+function exampleWith(knownHosts: string): string {
+  const dir = tempDir();
+  cpSync('config', dir, { recursive: true });
+  writeFileSync(join(dir, 'known_hosts'), knownHosts);
+  return dir;
+}
+
+describe('sshgate check: known_hosts', () => {
+  it("names each host with no entry, with the README's ssh-keyscan line to add it, through its jump host", async () => {
+    // bastion, web1 and stg-app-1 are there; db1 on port 2222 and web2 behind the bastion are not.
+    const config = exampleWith(`10.0.0.2 ${KEY}\n10.0.0.11 ${KEY}\n10.20.0.15 ${KEY}\n`);
+    const known = join(config, 'known_hosts');
+    const r = await check({}, '--config', config);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(
+      `  host "web2" (10.0.0.12) has no entry in ${known}: under host_key_policy strict it is refused (host_key_unknown)\n` +
+        `    hint: add its key, and check its fingerprint out of band: ssh jump@10.0.0.2 ssh-keyscan -t ed25519 10.0.0.12 >> ${known}\n`,
+    );
+    expect(r.out).toContain(
+      `  host "db1" ([10.0.0.21]:2222) has no entry in ${known}: under host_key_policy strict it is refused (host_key_unknown)\n` +
+        `    hint: add its key, and check its fingerprint out of band: ssh-keyscan -t ed25519 -p 2222 10.0.0.21 >> ${known}\n`,
+    );
+    for (const alias of ['bastion', 'web1', 'stg-app-1']) expect(r.out).not.toContain(`host "${alias}" (`);
+  });
+
+  it('says when the entry is recorded for port 22 and the host listens elsewhere', async () => {
+    const config = exampleWith(`10.0.0.2 ${KEY}\n10.0.0.11 ${KEY}\n10.0.0.12 ${KEY}\n10.20.0.15 ${KEY}\n10.0.0.21 ${KEY}\n`);
+    const known = join(config, 'known_hosts');
+    const r = await check({}, '--config', config);
+    expect(r.out).toContain(
+      `  host "db1": ${known}:5 records 10.0.0.21 on port 22, but the host listens on port 2222, where OpenSSH and sshgate look up [10.0.0.21]:2222 — which has no entry\n` +
+        `    hint: if that key is the one on port 2222, write the line's host as [10.0.0.21]:2222; else add it: ssh-keyscan -t ed25519 -p 2222 10.0.0.21 >> ${known}\n`,
+    );
+    expect(r.out).not.toContain('has no entry in');
+    // Under accept-new a missing entry is recorded on the first connection, but a port-22 entry
+    // would be passed over for a new one: that is still said.
+    const policy = writeTree({ 'p.yml': `${readPolicy()}\nhost_key_policy: accept-new\n` });
+    const accept = await check({}, '--config', exampleWith(`10.0.0.21 ${KEY}\n`), '--policy', policy);
+    expect(accept.out).toContain('records 10.0.0.21 on port 22, but the host listens on port 2222');
+    expect(accept.out).not.toContain('has no entry in');
+  });
+
+  it('goes through every hop of a jump chain with ssh -J, ports and IPv6 included', async () => {
+    const config = writeTree({
+      'servers.yml': [
+        'hosts:',
+        '  - { alias: outer, host: "2001:db8::1", port: 2200, user: a, credentials: k }',
+        '  - { alias: middle, host: mid.example, user: b, credentials: k, jump: outer }',
+        '  - { alias: inner, host: 10.1.2.3, port: 2222, credentials: k, jump: middle }',
+        '',
+      ].join('\n'),
+      'credentials.yml': 'entries:\n  - { name: k, username: c, password_secret: pw }\n',
+      'known_hosts': `[2001:db8::1]:2200 ${KEY}\nmid.example ${KEY}\n`,
+    });
+    const r = await check({ SSHGATE_SECRET_PW: 'x' }, '--config', config, '--policy', writeTree({ 'p.yml': 'rules: []\n' }));
+    expect(r.out).toContain(`hint: add its key, and check its fingerprint out of band: ssh -J 'a@[2001:db8::1]:2200' b@mid.example ssh-keyscan -t ed25519 -p 2222 10.1.2.3 >> ${join(config, 'known_hosts')}\n`);
+  });
+});
+
+function readPolicy(): string {
+  return readFileSync('policies/default.yml', 'utf8');
+}
