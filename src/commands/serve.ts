@@ -50,6 +50,7 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
       journal?.record(t);
     },
     onChange: (t) => journal?.record(t),
+    onForget: (t) => journal?.forget(t.id),
   });
   if (journal) {
     const restored = journal.recover(Date.now());

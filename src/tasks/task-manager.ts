@@ -80,6 +80,8 @@ export interface TaskManagerOptions {
   onEnd?: (task: Task) => void;
   /** Called when a task is created and when it starts running (the journal). */
   onChange?: (task: Task) => void;
+  /** Called when a finished task is forgotten, past its TTL or over the bound (the journal drops it). */
+  onForget?: (task: Task) => void;
 }
 
 /** A finished task known from elsewhere (the journal of an earlier run): state only, no output. */
@@ -116,6 +118,7 @@ export class TaskManager {
   private readonly ids: TaskIdFactory;
   private readonly onEnd: (task: Task) => void;
   private readonly onChange: (task: Task) => void;
+  private readonly onForget: (task: Task) => void;
 
   constructor(options: TaskManagerOptions = {}) {
     this.maxTasks = options.maxTasks ?? 1000;
@@ -124,6 +127,7 @@ export class TaskManager {
     this.ids = options.ids ?? new TaskIdFactory();
     this.onEnd = options.onEnd ?? (() => undefined);
     this.onChange = options.onChange ?? (() => undefined);
+    this.onForget = options.onForget ?? (() => undefined);
   }
 
   start(alias: string, command: string, limits: TaskLimits, executor: Executor, owner?: string): Task {
@@ -341,7 +345,7 @@ export class TaskManager {
   private prune(): void {
     const now = this.now();
     for (const [id, t] of this.tasks) {
-      if (isFinal(t.state) && t.endedAt !== undefined && now - t.endedAt > t.limits.task_result_ttl * 1000) this.tasks.delete(id);
+      if (isFinal(t.state) && t.endedAt !== undefined && now - t.endedAt > t.limits.task_result_ttl * 1000) this.forget(id, t);
     }
     // Room for one more below the bound.
     const excess = this.tasks.size - this.maxTasks + 1;
@@ -377,7 +381,17 @@ export class TaskManager {
         }
       }
       if (!pick) return;
-      this.tasks.delete(pick.ids[pick.next++] as string);
+      const id = pick.ids[pick.next++] as string;
+      this.forget(id, this.tasks.get(id) as Entry);
+    }
+  }
+
+  private forget(id: string, entry: Entry): void {
+    this.tasks.delete(id);
+    try {
+      this.onForget(entry);
+    } catch {
+      // As for onEnd.
     }
   }
 }
