@@ -35,6 +35,9 @@ export const JournalRecord = z.object({
   error: z.object({ code: z.enum(ERROR_CODES), message: z.string(), hint: z.string().optional() }).optional(),
   limits: Limits,
   server_pid: z.number(),
+  /** Bytes written to each stream, in the record of the end. */
+  stdout_bytes: z.number().int().nonnegative().optional(),
+  stderr_bytes: z.number().int().nonnegative().optional(),
 });
 export type JournalRecord = z.infer<typeof JournalRecord>;
 
@@ -84,6 +87,7 @@ export class TaskJournal {
       ...(task.error ? { error: task.error } : {}),
       limits: task.limits,
       server_pid: this.pid,
+      ...(isFinal(task.state) ? { stdout_bytes: task.stdout.written, stderr_bytes: task.stderr.written } : {}),
     };
     this.write([line]);
     this.compactIfMostlyDead();
@@ -147,6 +151,8 @@ export class TaskJournal {
       exitCode: rec.exit_code,
       signal: rec.signal,
       ...(rec.error ? { error: rec.error } : {}),
+      ...(rec.stdout_bytes !== undefined ? { stdoutBytes: rec.stdout_bytes } : {}),
+      ...(rec.stderr_bytes !== undefined ? { stderrBytes: rec.stderr_bytes } : {}),
     }));
   }
 

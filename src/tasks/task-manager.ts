@@ -97,6 +97,9 @@ export interface RestoredTask {
   exitCode: number | null;
   signal: string | null;
   error?: Task['error'];
+  /** Bytes the task wrote, as counted when it ended (none kept). */
+  stdoutBytes?: number;
+  stderrBytes?: number;
 }
 
 /**
@@ -201,8 +204,8 @@ export class TaskManager {
         endedAt: r.endedAt,
         exitCode: r.exitCode,
         signal: r.signal,
-        stdout: new OutputBuffer(0),
-        stderr: new OutputBuffer(0),
+        stdout: OutputBuffer.counted(r.stdoutBytes ?? 0),
+        stderr: OutputBuffer.counted(r.stderrBytes ?? 0),
         done: RESTORED.done,
         controller: RESTORED.controller,
         waiters: [],

@@ -2,6 +2,7 @@ import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, statSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readOutput, taskStatus } from '../../../src/gateway/views.js';
 import { TaskJournal } from '../../../src/tasks/journal.js';
 import { TaskManager, type Executor, type Task, type TaskManagerOptions } from '../../../src/tasks/task-manager.js';
 import { OutputBuffer } from '../../../src/tasks/output-buffer.js';
@@ -71,6 +72,23 @@ describe('the task journal', () => {
       ['h1:00000000000a:1', 'succeeded'],
       ['h2:00000000000b:2', 'succeeded'],
     ]);
+  });
+
+  it('reports the bytes a task wrote after a restart, though not the output itself', async () => {
+    const dir = stateDir();
+    const { tm } = server(dir, 111);
+    const chatty: Executor = ({ stdout, stderr }) => {
+      stdout(Buffer.from('hello\n'));
+      stderr(Buffer.alloc(70_000, 'e'));
+      return Promise.resolve({ exitCode: 0, signal: null });
+    };
+    const t = tm.start('h1', 'chatty', limits, chatty);
+    await t.done;
+    const next = new TaskManager();
+    next.restore(new TaskJournal(dir, 222, () => false).recover(Date.now()));
+    const again = next.get(t.id) as Task;
+    expect(taskStatus(again)).toMatchObject({ state: 'succeeded', stdout_bytes: 6, stderr_bytes: 70_000 });
+    expect(readOutput(again, { stdout: 0, stderr: 0 }, 65_536)).toMatchObject({ stdout: '', stderr: '', done: true, dropped_bytes: { stdout: 6, stderr: 70_000 } });
   });
 
   it('stays bounded while 50,000 tasks pass through, and still reports a task running all along as lost', async () => {
