@@ -8,10 +8,10 @@
  * holds: once the lines of forgotten tasks and superseded events outweigh the live records, it is
  * rewritten with the live ones (a temporary file, fsync, rename), so it stays bounded.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ERROR_CODES } from '../errors.js';
+import { ERROR_CODES, SshgateError } from '../errors.js';
 import { processAlive } from '../process-alive.js';
 import { FINAL_STATES, isFinal, type RestoredTask, type Task } from './task-manager.js';
 
@@ -70,6 +70,7 @@ export class TaskJournal {
     private readonly isAlive: (pid: number) => boolean = processAlive,
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    refuseUnlessPrivate(dir, statSync(dir), 'the state dir');
     this.path = join(dir, `tasks.${pid}.jsonl`);
   }
 
@@ -112,13 +113,20 @@ export class TaskJournal {
     const byId = new Map<string, JournalRecord>();
     const claimed: string[] = [];
     const gone = (pid: number) => pid === this.pid || !this.isAlive(pid);
-    for (const name of readdirSync(this.dir)) {
+    const names = readdirSync(this.dir);
+    // A journal, or one that a server claimed and died before it had taken the records over.
+    const mine = names.flatMap((name) => {
+      const m = FILE_RE.exec(name);
+      return m && gone(Number(m[2] ?? m[1])) ? [{ name, owner: m[1] as string }] : [];
+    });
+    // Refused before anything is claimed, so that the files stay as they were.
+    for (const { name } of mine) refuseUnlessPrivate(join(this.dir, name), lstatSync(join(this.dir, name)), 'the journal file');
+    for (const name of names) {
       const tmp = TMP_RE.exec(name);
       if (tmp && gone(Number(tmp[1]))) rmSync(join(this.dir, name), { force: true });
-      // A journal, or one that a server claimed and died before it had taken the records over.
-      const m = FILE_RE.exec(name);
-      if (!m || !gone(Number(m[2] ?? m[1]))) continue;
-      const to = join(this.dir, `tasks.${m[1]}.jsonl.claimed-by-${this.pid}`);
+    }
+    for (const { name, owner } of mine) {
+      const to = join(this.dir, `tasks.${owner}.jsonl.claimed-by-${this.pid}`);
       try {
         renameSync(join(this.dir, name), to);
       } catch {
@@ -126,7 +134,7 @@ export class TaskJournal {
       }
       const records = readRecords(to);
       if (records === undefined) {
-        renameSync(to, join(this.dir, `tasks.${m[1]}.jsonl.unread`));
+        renameSync(to, join(this.dir, `tasks.${owner}.jsonl.unread`));
         continue;
       }
       claimed.push(to);
@@ -230,15 +238,56 @@ function lostRecord(r: JournalRecord, now: number): JournalRecord {
   };
 }
 
+/**
+ * Refuses a state dir or journal file that another user owns or that group or others can write:
+ * whoever can write a journal line can put words in a task's error message, which the agent
+ * reads as sshgate's.
+ */
+function refuseUnlessPrivate(path: string, st: Stats, what: string): void {
+  const uid = process.getuid?.();
+  if (uid === undefined) return;
+  const kind = what === 'the state dir' ? st.isDirectory() : st.isFile();
+  if (!kind) {
+    throw new SshgateError('invalid_config', `${what} ${path} is not a ${what === 'the state dir' ? 'directory' : 'regular file'}; not serving`, `remove ${quote(path)}, or give --state-dir another dir`);
+  }
+  if (st.uid !== uid) {
+    throw new SshgateError(
+      'invalid_config',
+      `${what} ${path} belongs to uid ${st.uid}, not to this user (uid ${uid}); another user could forge task records in it, not serving`,
+      `if it is this deployment's: chown ${uid} ${quote(path)}; or give --state-dir a dir of your own`,
+    );
+  }
+  if ((st.mode & 0o022) !== 0) {
+    throw new SshgateError(
+      'invalid_config',
+      `${what} ${path} can be written by ${[st.mode & 0o020 ? 'its group' : '', st.mode & 0o002 ? 'others' : ''].filter(Boolean).join(' and ')} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}); another user could forge task records in it, not serving`,
+      `chmod go-w ${quote(path)}`,
+    );
+  }
+}
+
+function quote(path: string): string {
+  return /^[\w./-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
+}
+
 /** The last record of each task in a journal file; undefined when the file is too large to read. */
 function readRecords(path: string): Map<string, JournalRecord> | undefined {
   const latest = new Map<string, JournalRecord>();
   let text: string;
+  let fd: number;
   try {
-    if (statSync(path).size > MAX_READ_BYTES) return undefined;
-    text = readFileSync(path, 'utf8');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch {
     return latest;
+  }
+  try {
+    // Checked again on what was opened: the name checked before could have been replaced since.
+    const st = fstatSync(fd);
+    refuseUnlessPrivate(path, st, 'the journal file');
+    if (st.size > MAX_READ_BYTES) return undefined;
+    text = readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
   }
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
