@@ -46,6 +46,8 @@ export interface Task {
   readonly limits: TaskLimits;
   /** Who started it, where callers are told apart (an HTTP session). */
   readonly owner?: string;
+  /** A task of an earlier run, read from the journal. */
+  readonly restored?: true;
   state: TaskState;
   createdAt: number;
   startedAt?: number;
@@ -211,6 +213,7 @@ export class TaskManager {
         waiters: [],
         executor: RESTORED.executor,
         finish: RESTORED.finish,
+        restored: true,
       };
       if (r.startedAt !== undefined) entry.startedAt = r.startedAt;
       if (r.error) entry.error = r.error;

@@ -258,4 +258,30 @@ describe('the task journal', () => {
       rmSync(xdg, { recursive: true, force: true });
     }
   });
+
+  it('shows and describes a task of an earlier run only while its host is in the inventory', async () => {
+    const shared = mkdtempSync(join(tmpdir(), 'sshgate-state-'));
+    const fewer = writeConfig(fleet, { hosts: fleet.hosts.slice(0, 8), policy: POLICY });
+    try {
+      const before = await startGate(dir, { SSHGATE_STATE_DIR: shared });
+      const kept = await before.ok<{ task_id: string }>('ssh_run', { alias: 'h6', command: 'echo kept' });
+      const gone = await before.ok<{ task_id: string }>('ssh_run', { alias: 'h12', command: 'echo gone' });
+      process.kill(before.transport.pid as number, 'SIGKILL');
+      await before.close().catch(() => undefined);
+
+      const after = await startGate(fewer, { SSHGATE_STATE_DIR: shared });
+      try {
+        expect((await after.ok<{ state: string }>('ssh_get_task_status', { task_id: kept.task_id })).state).toBe('succeeded');
+        expect((await after.fails('ssh_get_task_status', { task_id: gone.task_id })).code).toBe('not_found');
+        const listed = await after.ok<{ tasks: { task_id: string }[] }>('ssh_list_tasks', {});
+        expect(listed.tasks.map((t) => t.task_id)).toContain(kept.task_id);
+        expect(listed.tasks.map((t) => t.task_id)).not.toContain(gone.task_id);
+      } finally {
+        await after.close();
+      }
+    } finally {
+      removeConfig(fewer);
+      rmSync(shared, { recursive: true, force: true });
+    }
+  });
 });
