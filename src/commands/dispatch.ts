@@ -3,8 +3,9 @@
  * module is loaded when it runs: a stdio server does not carry the HTTP transport, the MCP client
  * of the demo or the policy-diff machinery in its memory.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFileSync, realpathSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LOG_LEVELS, type LogLevel } from '../audit/log.js';
 import { DEFAULTS, ENV } from '../defaults.js';
@@ -27,7 +28,7 @@ options:
   --policy PATH    policy file or directory              (env ${ENV.policyPath}, default ${DEFAULTS.policyPath})
   --log-level L    serve, run: fatal|error|warn|info|debug|trace|silent (run: default silent)   (env ${ENV.logLevel}, default ${DEFAULTS.logLevel})
   --audit-log PATH serve: append audit records, hash-chained, to this JSONL file   (env ${ENV.auditLog})
-  --state-dir DIR  serve: where the task journal is kept   (env ${ENV.stateDir}, default $XDG_STATE_HOME/sshgate or ~/.local/state/sshgate)
+  --state-dir DIR  serve: this deployment's task journal   (env ${ENV.stateDir}, default $XDG_STATE_HOME/sshgate/<hash of config and policy paths>, or under ~/.local/state)
   --http HOST:PORT serve: MCP over Streamable HTTP at /mcp instead of stdio (needs a token)
   --token-file F   serve --http: the bearer token, read from file F   (or env ${ENV.token})
   --json           plan: print the decision as JSON
@@ -92,7 +93,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
       case 'serve': {
         expectArgs(rest, 0, 'serve takes no arguments');
         const level = logLevelOf(values['log-level'] ?? setting(ENV.logLevel) ?? DEFAULTS.logLevel);
-        const stateDir = values['state-dir'] ?? setting(ENV.stateDir) ?? defaultStateDir(env);
+        const stateDir = values['state-dir'] ?? setting(ENV.stateDir) ?? defaultStateDir(env, paths);
         const auditLog = values['audit-log'] ?? setting(ENV.auditLog);
         const http = values.http === undefined ? undefined : httpOptions(values.http, values['token-file'], env);
         const { serveCommand } = await import('./serve.js');
@@ -182,11 +183,25 @@ function expectTarget(args: readonly string[], dash: number, command: string): v
   expectArgs(args, 1, `${command} needs one target: an alias or @tag`);
 }
 
-/** $XDG_STATE_HOME/sshgate, else ~/.local/state/sshgate; none when there is no home either. */
-function defaultStateDir(env: Env): string | undefined {
-  if (env.XDG_STATE_HOME) return join(env.XDG_STATE_HOME, DEFAULTS.stateDirName);
-  if (env.HOME) return join(env.HOME, '.local', 'state', DEFAULTS.stateDirName);
-  return undefined;
+/**
+ * $XDG_STATE_HOME/sshgate/<deployment>, else the same under ~/.local/state; none when there is no
+ * home either. The deployment is a hash of where the config and the policy really are: servers of
+ * one configuration share their journal, and no other configuration's server sees it.
+ */
+function defaultStateDir(env: Env, paths: Paths): string | undefined {
+  const base = env.XDG_STATE_HOME ? env.XDG_STATE_HOME : env.HOME ? join(env.HOME, '.local', 'state') : undefined;
+  return base === undefined ? undefined : join(base, DEFAULTS.stateDirName, deploymentKey(paths));
+}
+
+function deploymentKey(paths: Pick<Paths, 'configDir' | 'policyPath'>): string {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  return createHash('sha256').update(`${real(paths.configDir)}\0${real(paths.policyPath)}`).digest('hex').slice(0, 16);
 }
 
 /** Minimum token length: a token is a password for running commands on every host. */

@@ -6,14 +6,14 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { AuditFile } from '../audit/audit-file.js';
 import { createAuditor, createLogger, type LogLevel } from '../audit/log.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, SshgateError } from '../errors.js';
 import { Gateway } from '../gateway/gateway.js';
 import type { HttpOptions } from '../mcp/http.js';
 import { createServer } from '../mcp/server.js';
 import { ConnectionPool } from '../ssh/pool.js';
 import { TaskJournal } from '../tasks/journal.js';
-import { TaskManager } from '../tasks/task-manager.js';
-import type { Io, Paths } from './context.js';
+import { TaskManager, type RestoredTask } from '../tasks/task-manager.js';
+import { reportError, type Io, type Paths } from './context.js';
 
 export interface ServeOptions {
   logLevel: LogLevel;
@@ -43,16 +43,25 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
     }
   }
   const audit = createAuditor(logger, auditFile);
-  const journal = openJournal(options.stateDir, logger);
+  let journal: TaskJournal | undefined;
+  let restored: RestoredTask[] = [];
+  try {
+    ({ journal, restored } = openJournal(options.stateDir, logger));
+  } catch (err) {
+    // A journal that another user could write would put their words in front of the agent.
+    if (!(err instanceof SshgateError)) throw err;
+    reportError(io, err);
+    return 2;
+  }
   const tasks = new TaskManager({
     onEnd: (t) => {
       audit.taskEnd(t);
       journal?.record(t);
     },
     onChange: (t) => journal?.record(t),
+    onForget: (t) => journal?.forget(t.id),
   });
   if (journal) {
-    const restored = journal.recover(Date.now());
     tasks.restore(restored);
     logger.info({ journal: journal.path, restored: restored.length, lost: restored.filter((t) => t.state === 'lost').length }, 'task journal read');
   }
@@ -118,13 +127,18 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
   return 0;
 }
 
-/** The journal in the state dir; a dir that cannot be used is logged, and the server runs without. */
-function openJournal(dir: string | undefined, logger: ReturnType<typeof createLogger>): TaskJournal | undefined {
-  if (!dir) return undefined;
+/**
+ * The journal in the state dir and the tasks it brings back. A dir that cannot be used is logged,
+ * and the server runs without; one that another user could write throws (a SshgateError).
+ */
+function openJournal(dir: string | undefined, logger: ReturnType<typeof createLogger>): { journal?: TaskJournal; restored: RestoredTask[] } {
+  if (!dir) return { restored: [] };
   try {
-    return new TaskJournal(dir);
+    const journal = new TaskJournal(dir);
+    return { journal, restored: journal.recover(Date.now()) };
   } catch (err) {
+    if (err instanceof SshgateError) throw err;
     logger.warn({ dir, err: (err as Error).message }, 'the state dir cannot be used: tasks are not journaled, and a restart forgets them');
-    return undefined;
+    return { restored: [] };
   }
 }

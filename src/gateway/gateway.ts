@@ -198,7 +198,7 @@ export class Gateway {
   }
 
   listTasks(input: S.ListTasksInput): S.ListTasksResult {
-    const mine = this.d.tasks.list(input.state).filter((t) => this.owns(t));
+    const mine = this.d.tasks.list(input.state).filter((t) => this.sees(t));
     return { tasks: mine.slice(0, input.limit ?? 50).map(taskStatus) };
   }
 
@@ -274,7 +274,7 @@ export class Gateway {
   /** Cancels every unfinished task of this view's owner (its session ended); returns how many. */
   cancelOwned(): number {
     if (this.owner === undefined) return 0;
-    const mine = this.d.tasks.list().filter((t) => this.owns(t) && !isFinal(t.state));
+    const mine = this.d.tasks.list().filter((t) => this.sees(t) && !isFinal(t.state));
     for (const t of mine) this.d.tasks.cancel(t.id);
     return mine.length;
   }
@@ -289,12 +289,16 @@ export class Gateway {
   /** Cancels a task by id (a fan-out whose caller gave up); unknown ids are ignored. */
   cancelTask(id: string): void {
     const task = this.d.tasks.get(id);
-    if (task && this.owns(task)) this.d.tasks.cancel(id);
+    if (task && this.sees(task)) this.d.tasks.cancel(id);
   }
 
-  /** Another caller's task is as unknown to this view as a task that never was. */
-  private owns(task: Task): boolean {
-    return this.owner === undefined || task.owner === this.owner;
+  /**
+   * Another caller's task is as unknown to this view as a task that never was, and so is a task of
+   * an earlier run on a host that is not in the inventory now.
+   */
+  private sees(task: Task): boolean {
+    if (this.owner !== undefined && task.owner !== this.owner) return false;
+    return !task.restored || this.snap.loaded.inventory.byAlias.has(task.alias);
   }
 
   private task(id: string): Task {
@@ -302,7 +306,7 @@ export class Gateway {
       throw new SshgateError('invalid_input', `"${clip(id)}" is not a task id`, 'a task id looks like alias:hash:timestamp, as ssh_run returned it');
     }
     const task = this.d.tasks.get(id);
-    if (!task || !this.owns(task)) throw notFound(id);
+    if (!task || !this.sees(task)) throw notFound(id);
     return task;
   }
 

@@ -4,12 +4,14 @@
  * share the dir (every stdio server an agent starts) never write over each other. At start a
  * server claims the files of servers that no longer run (an atomic rename: one claimant wins),
  * reports their unfinished tasks `lost` — never as succeeded — and keeps their records that are
- * still within their TTL in its own file.
+ * still within their TTL in its own file. While it runs, the file holds what the task registry
+ * holds: once the lines of forgotten tasks and superseded events outweigh the live records, it is
+ * rewritten with the live ones (a temporary file, fsync, rename), so it stays bounded.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ERROR_CODES } from '../errors.js';
+import { ERROR_CODES, SshgateError } from '../errors.js';
 import { processAlive } from '../process-alive.js';
 import { FINAL_STATES, isFinal, type RestoredTask, type Task } from './task-manager.js';
 
@@ -33,19 +35,34 @@ export const JournalRecord = z.object({
   error: z.object({ code: z.enum(ERROR_CODES), message: z.string(), hint: z.string().optional() }).optional(),
   limits: Limits,
   server_pid: z.number(),
+  /** Bytes written to each stream, in the record of the end. */
+  stdout_bytes: z.number().int().nonnegative().optional(),
+  stderr_bytes: z.number().int().nonnegative().optional(),
 });
 export type JournalRecord = z.infer<typeof JournalRecord>;
 
-/** The journal is rewritten with only the records still worth keeping once it grows past this. */
-const COMPACT_BYTES = 8 * 1024 * 1024;
+/** Dead bytes (forgotten tasks, superseded events) allowed in the file before it is rewritten. */
+const MIN_DEAD_BYTES = 1024 * 1024;
+/**
+ * A journal file larger than this is set aside unread. Ours stay under twice their live records
+ * plus MIN_DEAD_BYTES: about 35 MiB at worst (1,000 tasks with 16 KiB commands), 1 MiB typically.
+ */
+const MAX_READ_BYTES = 64 * 1024 * 1024;
 
-const FILE_RE = /^tasks\.(\d+)\.jsonl$/;
+const FILE_RE = /^tasks\.(\d+)\.jsonl(?:\.claimed-by-(\d+))?$/;
+/** A rewrite that a server did not finish. */
+const TMP_RE = /^tasks\.(\d+)\.jsonl\.tmp$/;
 
 export class TaskJournal {
   readonly path: string;
-  private appended = 0;
   /** Kept open: a fan-out writes three records per host, and an open per record adds up. */
   private fd: number | undefined;
+  /** The last line of every task the registry holds, by id. */
+  private readonly live = new Map<string, string>();
+  private liveBytes = 0;
+  private fileBytes = 0;
+  /** After a failed rewrite, the next is tried once the file has doubled. */
+  private rewriteAt = 0;
 
   constructor(
     readonly dir: string,
@@ -53,6 +70,7 @@ export class TaskJournal {
     private readonly isAlive: (pid: number) => boolean = processAlive,
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    refuseUnlessPrivate(dir, statSync(dir), 'the state dir');
     this.path = join(dir, `tasks.${pid}.jsonl`);
   }
 
@@ -70,77 +88,140 @@ export class TaskJournal {
       ...(task.error ? { error: task.error } : {}),
       limits: task.limits,
       server_pid: this.pid,
+      ...(isFinal(task.state) ? { stdout_bytes: task.stdout.written, stderr_bytes: task.stderr.written } : {}),
     };
     this.write([line]);
-    if (this.appended > COMPACT_BYTES) this.compact(Date.now());
+    this.compactIfMostlyDead();
+  }
+
+  /** The registry forgot the task: its lines are dead, and go at the next rewrite. */
+  forget(id: string): void {
+    const line = this.live.get(id);
+    if (line === undefined) return;
+    this.live.delete(id);
+    this.liveBytes -= Buffer.byteLength(line);
+    this.compactIfMostlyDead();
   }
 
   /**
    * At start: claims the journals of servers that have ended (and an earlier file of this pid),
-   * turns their unfinished tasks `lost`, and returns every task still within its TTL.
+   * turns their unfinished tasks `lost`, and returns every task still within its TTL, oldest
+   * first. One pass over each file; the claimed files go only once their records are in ours, on
+   * disk.
    */
   recover(now: number): RestoredTask[] {
-    const kept: JournalRecord[] = [];
-    for (const name of readdirSync(this.dir)) {
+    const byId = new Map<string, JournalRecord>();
+    const claimed: string[] = [];
+    const gone = (pid: number) => pid === this.pid || !this.isAlive(pid);
+    const names = readdirSync(this.dir);
+    // A journal, or one that a server claimed and died before it had taken the records over.
+    const mine = names.flatMap((name) => {
       const m = FILE_RE.exec(name);
-      if (!m) continue;
-      const owner = Number(m[1]);
-      if (owner !== this.pid && this.isAlive(owner)) continue;
-      const claimed = join(this.dir, `${name}.claimed-by-${this.pid}`);
+      return m && gone(Number(m[2] ?? m[1])) ? [{ name, owner: m[1] as string }] : [];
+    });
+    // Refused before anything is claimed, so that the files stay as they were.
+    for (const { name } of mine) refuseUnlessPrivate(join(this.dir, name), lstatSync(join(this.dir, name)), 'the journal file');
+    for (const name of names) {
+      const tmp = TMP_RE.exec(name);
+      if (tmp && gone(Number(tmp[1]))) rmSync(join(this.dir, name), { force: true });
+    }
+    for (const { name, owner } of mine) {
+      const to = join(this.dir, `tasks.${owner}.jsonl.claimed-by-${this.pid}`);
       try {
-        renameSync(join(this.dir, name), claimed);
+        renameSync(join(this.dir, name), to);
       } catch {
         continue; // another server claimed it first
       }
-      const records = readRecords(claimed);
+      const records = readRecords(to);
       if (records === undefined) {
-        renameSync(claimed, join(this.dir, `${name}.unread`));
+        renameSync(to, join(this.dir, `tasks.${owner}.jsonl.unread`));
         continue;
       }
+      claimed.push(to);
       for (const r of records.values()) {
         const rec = isFinal(r.state) ? r : lostRecord(r, now);
-        if (now - (rec.ended_at ?? now) <= rec.limits.task_result_ttl * 1000) kept.push(rec);
+        if (now - (rec.ended_at ?? now) <= rec.limits.task_result_ttl * 1000) byId.set(rec.id, rec);
       }
-      rmSync(claimed, { force: true });
     }
+    const kept = [...byId.values()].sort((a, b) => a.created_at - b.created_at);
     this.write(kept);
-    return kept
-      .map((rec) => ({
-        id: rec.id,
-        alias: rec.alias,
-        command: rec.command,
-        limits: rec.limits,
-        state: rec.state as RestoredTask['state'],
-        createdAt: rec.created_at,
-        ...(rec.started_at !== undefined ? { startedAt: rec.started_at } : {}),
-        endedAt: rec.ended_at ?? now,
-        exitCode: rec.exit_code,
-        signal: rec.signal,
-        ...(rec.error ? { error: rec.error } : {}),
-      }))
-      .sort((a, b) => a.createdAt - b.createdAt);
+    if (this.fd !== undefined) fsyncSync(this.fd);
+    for (const path of claimed) rmSync(path, { force: true });
+    return kept.map((rec) => ({
+      id: rec.id,
+      alias: rec.alias,
+      command: rec.command,
+      limits: rec.limits,
+      state: rec.state as RestoredTask['state'],
+      createdAt: rec.created_at,
+      ...(rec.started_at !== undefined ? { startedAt: rec.started_at } : {}),
+      endedAt: rec.ended_at ?? now,
+      exitCode: rec.exit_code,
+      signal: rec.signal,
+      ...(rec.error ? { error: rec.error } : {}),
+      ...(rec.stdout_bytes !== undefined ? { stdoutBytes: rec.stdout_bytes } : {}),
+      ...(rec.stderr_bytes !== undefined ? { stderrBytes: rec.stderr_bytes } : {}),
+    }));
   }
 
   private write(records: JournalRecord[]): void {
     if (records.length === 0) return;
-    const text = records.map((r) => `${JSON.stringify(r)}\n`).join('');
+    const lines = records.map((r) => `${JSON.stringify(r)}\n`);
+    const text = lines.join('');
     this.fd ??= openSync(this.path, 'a', 0o600);
     writeSync(this.fd, text);
-    this.appended += text.length;
+    this.fileBytes += Buffer.byteLength(text);
+    records.forEach((r, i) => {
+      const line = lines[i] as string;
+      const before = this.live.get(r.id);
+      if (before !== undefined) this.liveBytes -= Buffer.byteLength(before);
+      this.live.set(r.id, line);
+      this.liveBytes += Buffer.byteLength(line);
+    });
   }
 
-  /** Rewrites this server's own journal with the last record of each task that still matters. */
-  private compact(now: number): void {
-    const records = readRecords(this.path);
-    if (records === undefined) return;
-    const keep = [...records.values()].filter((r) => !isFinal(r.state) || now - (r.ended_at ?? now) <= r.limits.task_result_ttl * 1000);
+  private compactIfMostlyDead(): void {
+    const dead = this.fileBytes - this.liveBytes;
+    if (dead > Math.max(this.liveBytes, MIN_DEAD_BYTES) && this.fileBytes >= this.rewriteAt) this.compact();
+  }
+
+  /**
+   * Rewrites the file with the live records: into a temporary file, synced, renamed over the
+   * journal (atomic: a crash leaves the old file or the new one, and either has the last record
+   * of every unfinished task), then the dir synced.
+   */
+  private compact(): void {
     const tmp = `${this.path}.tmp`;
-    writeFileSync(tmp, keep.map((r) => `${JSON.stringify(r)}\n`).join(''), { mode: 0o600 });
-    renameSync(tmp, this.path);
+    const text = [...this.live.values()].join('');
+    try {
+      const fd = openSync(tmp, 'w', 0o600);
+      try {
+        writeSync(fd, text);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, this.path);
+      syncDir(this.dir);
+    } catch {
+      rmSync(tmp, { force: true });
+      this.rewriteAt = 2 * this.fileBytes;
+      return;
+    }
     // The open descriptor still points at the file that was replaced.
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
-    this.appended = 0;
+    this.fileBytes = Buffer.byteLength(text);
+    this.rewriteAt = 0;
+  }
+}
+
+function syncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -157,15 +238,56 @@ function lostRecord(r: JournalRecord, now: number): JournalRecord {
   };
 }
 
+/**
+ * Refuses a state dir or journal file that another user owns or that group or others can write:
+ * whoever can write a journal line can put words in a task's error message, which the agent
+ * reads as sshgate's.
+ */
+function refuseUnlessPrivate(path: string, st: Stats, what: string): void {
+  const uid = process.getuid?.();
+  if (uid === undefined) return;
+  const kind = what === 'the state dir' ? st.isDirectory() : st.isFile();
+  if (!kind) {
+    throw new SshgateError('invalid_config', `${what} ${path} is not a ${what === 'the state dir' ? 'directory' : 'regular file'}; not serving`, `remove ${quote(path)}, or give --state-dir another dir`);
+  }
+  if (st.uid !== uid) {
+    throw new SshgateError(
+      'invalid_config',
+      `${what} ${path} belongs to uid ${st.uid}, not to this user (uid ${uid}); another user could forge task records in it, not serving`,
+      `if it is this deployment's: chown ${uid} ${quote(path)}; or give --state-dir a dir of your own`,
+    );
+  }
+  if ((st.mode & 0o022) !== 0) {
+    throw new SshgateError(
+      'invalid_config',
+      `${what} ${path} can be written by ${[st.mode & 0o020 ? 'its group' : '', st.mode & 0o002 ? 'others' : ''].filter(Boolean).join(' and ')} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}); another user could forge task records in it, not serving`,
+      `chmod go-w ${quote(path)}`,
+    );
+  }
+}
+
+function quote(path: string): string {
+  return /^[\w./-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
+}
+
 /** The last record of each task in a journal file; undefined when the file is too large to read. */
 function readRecords(path: string): Map<string, JournalRecord> | undefined {
   const latest = new Map<string, JournalRecord>();
   let text: string;
+  let fd: number;
   try {
-    if (statSync(path).size > 4 * COMPACT_BYTES) return undefined;
-    text = readFileSync(path, 'utf8');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch {
     return latest;
+  }
+  try {
+    // Checked again on what was opened: the name checked before could have been replaced since.
+    const st = fstatSync(fd);
+    refuseUnlessPrivate(path, st, 'the journal file');
+    if (st.size > MAX_READ_BYTES) return undefined;
+    text = readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
   }
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;

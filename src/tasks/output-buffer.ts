@@ -34,6 +34,13 @@ export class OutputBuffer {
     this.tailCap = limit - this.headCap;
   }
 
+  /** A stream whose bytes were counted but none kept (a task of an earlier run). */
+  static counted(written: number): OutputBuffer {
+    const b = new OutputBuffer(0);
+    b.total = written;
+    return b;
+  }
+
   private get tail(): Buffer {
     this.ring ??= Buffer.alloc(this.tailCap);
     return this.ring;

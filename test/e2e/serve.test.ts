@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -289,6 +289,23 @@ describe('the audit file', () => {
     const code = await runCli(['audit', 'verify', path], {}, { out: (t) => (out += t), err: (t) => (out += t) });
     expect(code).toBe(0);
     expect(out).toContain('3 records, chain intact');
+  });
+});
+
+describe('the state dir', () => {
+  it('refuses to serve from a state dir that others can write, and says what to run', () => {
+    const state = join(gate.dir, 'open-state');
+    mkdirSync(state);
+    chmodSync(state, 0o777);
+    const r = spawnSync(process.execPath, [resolve('dist/cli.js'), 'serve', '--config', join(gate.dir, 'config'), '--policy', join(gate.dir, 'policies'), '--state-dir', state], {
+      input: '',
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`sshgate: the state dir ${state} can be written by its group and others (mode 0777)`);
+    expect(r.stderr).toContain(`hint: chmod go-w ${state}`);
   });
 });
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -223,6 +223,65 @@ describe('the task journal', () => {
       expect(done.tasks.find((t) => t.task_id === task_id)?.state).toBe('lost');
     } finally {
       await next.close();
+    }
+  });
+
+  it("keeps each configuration's journal to itself under the default state dir", async () => {
+    const xdg = mkdtempSync(join(tmpdir(), 'sshgate-xdg-'));
+    // Another deployment with the same aliases: only where the files are tells it apart.
+    const staging = writeConfig(fleet, { hosts: fleet.hosts.slice(0, 8), policy: POLICY });
+    const env = { SSHGATE_STATE_DIR: '', XDG_STATE_HOME: xdg };
+    try {
+      const prod = await startGate(dir, env);
+      const { task_id } = await prod.ok<{ task_id: string }>('ssh_run_async', { alias: 'h6', command: 'sleep 321' });
+      await new Promise((r) => setTimeout(r, 300));
+      process.kill(prod.transport.pid as number, 'SIGKILL');
+      await prod.close().catch(() => undefined);
+
+      const other = await startGate(staging, env);
+      try {
+        expect((await other.fails('ssh_get_task_status', { task_id })).code).toBe('not_found');
+        const listed = await other.ok<{ tasks: { task_id: string }[] }>('ssh_list_tasks', {});
+        expect(listed.tasks.map((t) => t.task_id)).not.toContain(task_id);
+      } finally {
+        await other.close();
+      }
+      const again = await startGate(dir, env);
+      try {
+        expect((await again.ok<{ state: string }>('ssh_get_task_status', { task_id })).state).toBe('lost');
+      } finally {
+        await again.close();
+      }
+      expect(readdirSync(join(xdg, 'sshgate'))).toEqual([expect.stringMatching(/^[0-9a-f]{16}$/), expect.stringMatching(/^[0-9a-f]{16}$/)]);
+    } finally {
+      removeConfig(staging);
+      rmSync(xdg, { recursive: true, force: true });
+    }
+  });
+
+  it('shows and describes a task of an earlier run only while its host is in the inventory', async () => {
+    const shared = mkdtempSync(join(tmpdir(), 'sshgate-state-'));
+    const fewer = writeConfig(fleet, { hosts: fleet.hosts.slice(0, 8), policy: POLICY });
+    try {
+      const before = await startGate(dir, { SSHGATE_STATE_DIR: shared });
+      const kept = await before.ok<{ task_id: string }>('ssh_run', { alias: 'h6', command: 'echo kept' });
+      const gone = await before.ok<{ task_id: string }>('ssh_run', { alias: 'h12', command: 'echo gone' });
+      process.kill(before.transport.pid as number, 'SIGKILL');
+      await before.close().catch(() => undefined);
+
+      const after = await startGate(fewer, { SSHGATE_STATE_DIR: shared });
+      try {
+        expect((await after.ok<{ state: string }>('ssh_get_task_status', { task_id: kept.task_id })).state).toBe('succeeded');
+        expect((await after.fails('ssh_get_task_status', { task_id: gone.task_id })).code).toBe('not_found');
+        const listed = await after.ok<{ tasks: { task_id: string }[] }>('ssh_list_tasks', {});
+        expect(listed.tasks.map((t) => t.task_id)).toContain(kept.task_id);
+        expect(listed.tasks.map((t) => t.task_id)).not.toContain(gone.task_id);
+      } finally {
+        await after.close();
+      }
+    } finally {
+      removeConfig(fewer);
+      rmSync(shared, { recursive: true, force: true });
     }
   });
 });
