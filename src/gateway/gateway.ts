@@ -163,11 +163,12 @@ export class Gateway {
           : `denied on ${denied.length} of ${decisions.length} hosts (${denied.map((d) => d.alias).join(', ')}); first: ${shown.reason}`;
     return {
       allowed,
+      tty_allowed: decisions.every((d) => d.tty_allowed),
       targets: hosts.map((h) => h.alias),
       segments: shown.segments,
       limits: shown.limits,
       reason,
-      decisions: decisions.map((d) => ({ alias: d.alias, allowed: d.allowed, reason: d.reason })),
+      decisions: decisions.map((d) => ({ alias: d.alias, allowed: d.allowed, tty_allowed: d.tty_allowed, reason: d.reason })),
     };
   }
 

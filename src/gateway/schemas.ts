@@ -52,12 +52,13 @@ export const PlanInput = z.strictObject({
 });
 export const PlanResult = z.object({
   allowed: z.boolean(),
+  tty_allowed: z.boolean().describe('allowed with a terminal too (ssh_run tty: true): every segment is allowed by a rule with tty: true'),
   targets: z.array(z.string()),
   segments: z.array(SegmentVerdict),
   limits: LimitsSchema,
   reason: z.string(),
   decisions: z
-    .array(z.object({ alias: z.string(), allowed: z.boolean(), reason: z.string() }))
+    .array(z.object({ alias: z.string(), allowed: z.boolean(), tty_allowed: z.boolean(), reason: z.string() }))
     .describe('one per target host'),
 });
 
