@@ -182,4 +182,16 @@ describe('sshgate policy diff', () => {
     expect(r.out).toMatch(/^limit {2}web1 {2}max_seconds 30→45$/m);
     expect(r.out).not.toMatch(/allow→deny/);
   });
+
+  it('shows a command whose terminal a rule gives or takes away, allowed either way', async () => {
+    const copy = tempDir();
+    cpSync('policies', copy, { recursive: true });
+    const file = join(copy, 'default.yml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('    tty: true\n', '').replace('  - name: read-only diagnostics\n    action: allow\n', '  - name: read-only diagnostics\n    action: allow\n    tty: true\n'));
+    const r = await cli('policy', 'diff', 'policies', copy);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^allow→deny with a terminal {2}web1 {2}"top -n 1" {2}\(case "top with a terminal is allowed"; now: "top -n 1" is allowed by rule "terminal views", which does not say tty: true/m);
+    expect(r.out).toMatch(/^deny→allow with a terminal {2}web1 {2}"uptime" {2}\(case "uptime is allowed everywhere"; now: allowed with a terminal\)$/m);
+    expect(r.out).not.toMatch(/^(allow→deny|deny→allow) {2}/m);
+  });
 });
