@@ -366,6 +366,13 @@ export class Gateway {
     const host = this.host(input.alias);
     const command = checkCommand(input.command);
     const extras = callExtras(this.snap.loaded.policy, input);
+    if (input.tty && extras.stdin) {
+      throw new SshgateError(
+        'invalid_input',
+        'stdin cannot be given with tty: true',
+        'on a terminal stdin is typed as keys, which interactive programs act on (top kills on k) and no policy rule allows; give stdin without tty, or tty without stdin',
+      );
+    }
     const decided = decideForHost(this.snap.loaded.engine, host, command, extras.workdir !== undefined ? { workdir: extras.workdir } : {});
     // With a terminal the command must be allowed with one; a refusal is audited as a denial.
     const noTty = input.tty && decided.allowed ? ttyRefusal(decided) : undefined;

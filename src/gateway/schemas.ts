@@ -85,7 +85,7 @@ const Tty = z
   .boolean()
   .describe(
     'run with a terminal (default false), for programs that need one; only where every part of the command is allowed by a policy rule with tty: true (ssh_plan shows tty_allowed). ' +
-      'stdout and stderr then arrive merged, on stdout',
+      'stdout and stderr then arrive merged, on stdout; stdin cannot be given with it',
   );
 const Ansi = z
   .enum(['strip', 'keep'])

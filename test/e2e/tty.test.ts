@@ -78,6 +78,12 @@ describe('a terminal', () => {
     expect((await gate.ok<RunResult>('ssh_run', { alias: 'h1', command: 'uname -s' })).stdout).toBe('Linux\n');
   });
 
+  it('takes no stdin: on a terminal it would be keys that no rule allows', async () => {
+    const e = await gate.fails('ssh_run', { alias: 'h1', command: 'echo x', tty: true, stdin: 'k' });
+    expect(e).toMatchObject({ code: 'invalid_input', message: 'stdin cannot be given with tty: true' });
+    expect((await gate.ok<RunResult>('ssh_run', { alias: 'h1', command: 'echo x', tty: true, stdin: '' })).stdout).toBe('x\n');
+  });
+
   it('is shown by ssh_plan: tty_allowed for the command, tty for each part', async () => {
     const yes = await gate.ok<{ allowed: boolean; tty_allowed: boolean; segments: { tty: boolean }[] }>('ssh_plan', { alias: 'h1', command: 'test -t 1 && echo tty' });
     expect(yes).toMatchObject({ allowed: true, tty_allowed: true, segments: [{ tty: true }, { tty: true }] });
