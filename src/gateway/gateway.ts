@@ -143,7 +143,7 @@ export class Gateway {
       credential: host.credentials,
       auth_methods: methods,
       limits: effectiveLimits(policy, host).values,
-      rules: engine.rulesFor(host).map((r) => ({ name: r.name, action: r.action, commands: r.commands, source: r.source })),
+      rules: engine.rulesFor(host).map((r) => ({ name: r.name, action: r.action, commands: r.commands, source: r.source, tty: r.tty })),
     };
   }
 

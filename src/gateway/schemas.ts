@@ -40,7 +40,15 @@ export const DescribeHostResult = z.object({
   credential: z.string().describe('the name of the credential entry; never its secret'),
   auth_methods: z.array(z.enum(['key', 'agent', 'password'])),
   limits: LimitsSchema,
-  rules: z.array(z.object({ name: z.string(), action: z.enum(['allow', 'deny']), commands: z.array(z.string()), source: z.string() })),
+  rules: z.array(
+    z.object({
+      name: z.string(),
+      action: z.enum(['allow', 'deny']),
+      commands: z.array(z.string()),
+      source: z.string(),
+      tty: z.boolean().describe('an allow rule whose commands may also run with a terminal (ssh_run tty: true)'),
+    }),
+  ),
 });
 
 // ------------------------------------------------------------------ plan

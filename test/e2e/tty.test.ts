@@ -84,6 +84,15 @@ describe('a terminal', () => {
     expect((await gate.ok<RunResult>('ssh_run', { alias: 'h1', command: 'echo x', tty: true, stdin: '' })).stdout).toBe('x\n');
   });
 
+  it('is named by ssh_describe_host: which of the host\'s rules give one', async () => {
+    const d = await gate.ok<{ rules: { name: string; tty: boolean }[] }>('ssh_describe_host', { alias: 'h1' });
+    expect(d.rules.map((r) => [r.name, r.tty])).toEqual([
+      ['no reboots', false],
+      ['anything without a terminal', false],
+      ['terminal tests', true],
+    ]);
+  });
+
   it('is shown by ssh_plan: tty_allowed for the command, tty for each part', async () => {
     const yes = await gate.ok<{ allowed: boolean; tty_allowed: boolean; segments: { tty: boolean }[] }>('ssh_plan', { alias: 'h1', command: 'test -t 1 && echo tty' });
     expect(yes).toMatchObject({ allowed: true, tty_allowed: true, segments: [{ tty: true }, { tty: true }] });
