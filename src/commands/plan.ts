@@ -29,7 +29,7 @@ export async function planCommand(paths: Paths, target: string, command: string,
   const decisions = hosts.map((h) => decideForHost(engine, h, command));
   const allowed = decisions.every((d) => d.allowed);
   if (json) {
-    const body = target.startsWith('@') ? { allowed, targets: hosts.map((h) => h.alias), decisions } : decisions[0];
+    const body = target.startsWith('@') ? { allowed, tty_allowed: decisions.every((d) => d.tty_allowed), targets: hosts.map((h) => h.alias), decisions } : decisions[0];
     io.out(`${JSON.stringify(body, null, 2)}\n`);
   } else {
     for (const [i, d] of decisions.entries()) io.out(formatDecision(d, effectiveLimits(engine.policy, hosts[i] as HostEntry).sources));
@@ -38,10 +38,10 @@ export async function planCommand(paths: Paths, target: string, command: string,
 }
 
 export function formatDecision(d: Decision, sources?: Record<string, string>): string {
-  const lines = [`${d.alias}: ${d.allowed ? 'ALLOW' : 'DENY'} — ${d.reason}`];
+  const lines = [`${d.alias}: ${d.allowed ? 'ALLOW' : 'DENY'}${d.tty_allowed ? ' (tty too)' : ''} — ${d.reason}`];
   for (const s of d.segments) {
     const where = s.source ? ` [${s.source}]` : '';
-    lines.push(`  ${s.allowed ? 'allow' : 'deny '}  ${s.nested ? '(inside) ' : ''}${s.text}`);
+    lines.push(`  ${s.allowed ? 'allow' : 'deny '}  ${s.nested ? '(inside) ' : ''}${s.text}${s.tty ? '  (tty)' : ''}`);
     lines.push(`         ${s.reason}${where}`);
   }
   const limits = Object.entries(d.limits).map(([k, v]) => `${k} ${v}${sources?.[k] ? ` (${sources[k]})` : ''}`);

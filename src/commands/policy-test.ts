@@ -30,7 +30,7 @@ export async function policyTestCommand(paths: Paths, casesPath: string, io: Io)
       io.out(`      ${r.problem}\n`);
       continue;
     }
-    io.out(`      expected ${c.expect}, got ${r.decision.allowed ? 'allow' : 'deny'}: ${r.decision.reason}\n`);
+    io.out(`      expected ${c.expect}${c.tty ? ' with a terminal' : ''}, got ${r.got}: ${r.reason}\n`);
     const deciding = r.decision.segments.filter((s) => s.allowed === r.decision?.allowed || !r.decision?.allowed);
     for (const s of deciding) {
       if (s.rule) io.out(`      "${s.text}" decided by rule "${s.rule}" at ${s.source}\n`);

@@ -9,7 +9,7 @@ import { DEFAULTS } from '../defaults.js';
 import { ConfigError } from '../errors.js';
 import type { LimitsOverride, NetworkPolicy, PolicyFile } from './schemas.js';
 import { PolicyFile as PolicyFileSchema } from './schemas.js';
-import { IssueSink, readYamlFile, yamlFilesAt, type YamlFile } from './yaml-file.js';
+import { describePath, IssueSink, readYamlFile, yamlFilesAt, type YamlFile } from './yaml-file.js';
 
 export type LimitKey = keyof typeof DEFAULTS.limits;
 export type Limits = Record<LimitKey, number>;
@@ -23,6 +23,8 @@ export interface PolicyRule {
   tags: string[];
   /** Whitespace-collapsed, as commands are. */
   commands: string[];
+  /** An allow rule that also lets its commands run with a terminal. */
+  tty: boolean;
 }
 
 export interface PolicySet {
@@ -104,6 +106,9 @@ function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink):
     const rules = data.rules;
     rules.forEach((rule, index) => {
       const pos = file.lines.linePos(nodeOffset(file, ['rules', index]));
+      if (rule.tty && rule.action === 'deny') {
+        sink.at(file, ['rules', index, 'tty'], `${describePath(['rules', index, 'tty'])}: tty: true belongs on allow rules; a deny rule denies a command with or without a terminal (remove it)`);
+      }
       set.rules.push({
         name: rule.name ?? `${basename(file.display)}#${index + 1}`,
         source: `${file.display}:${pos.line}:${pos.col}`,
@@ -111,6 +116,7 @@ function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink):
         aliases: rule.aliases,
         tags: rule.tags,
         commands: rule.commands.map((c) => c.replace(/\s+/g, ' ').trim()),
+        tty: rule.tty,
       });
     });
     const limits = data.limits;

@@ -140,6 +140,8 @@ export const Rule = strict({
   aliases: z.array(Text('an alias glob', 200)).default([]),
   tags: z.array(Text('a tag glob', 200)).default([]),
   commands: z.array(CommandPattern).min(1, 'a rule needs at least one command pattern'),
+  /** An allow rule with `tty: true` also lets its commands run with a terminal (`tty: true` in ssh_run). */
+  tty: z.boolean().default(false),
 });
 export type Rule = z.infer<typeof Rule>;
 
@@ -200,6 +202,8 @@ export const PolicyCase = strict({
   alias: Alias,
   tags: z.array(Tag).optional(),
   command: z.string().max(1_000_000),
+  /** The command asks for a terminal: `allow` then means allowed with one. */
+  tty: z.boolean().optional(),
   expect: z.enum(['allow', 'deny']),
 });
 export type PolicyCase = z.infer<typeof PolicyCase>;

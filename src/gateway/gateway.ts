@@ -13,7 +13,7 @@ import { DEFAULTS } from '../defaults.js';
 import { clip, ConfigError, SshgateError } from '../errors.js';
 import { effectiveLimits } from '../policy/limits.js';
 import { loadAll, type Loaded, type Paths } from '../policy/load.js';
-import { decideForHost } from '../policy/plan.js';
+import { decideForHost, ttyRefusal } from '../policy/plan.js';
 import { hostToken } from '../ssh/host-keys.js';
 import { openKnownHosts, type KnownHostsFile } from '../ssh/known-hosts-file.js';
 import type { AuthConfig } from '../ssh/auth.js';
@@ -143,7 +143,7 @@ export class Gateway {
       credential: host.credentials,
       auth_methods: methods,
       limits: effectiveLimits(policy, host).values,
-      rules: engine.rulesFor(host).map((r) => ({ name: r.name, action: r.action, commands: r.commands, source: r.source })),
+      rules: engine.rulesFor(host).map((r) => ({ name: r.name, action: r.action, commands: r.commands, source: r.source, tty: r.tty })),
     };
   }
 
@@ -163,11 +163,12 @@ export class Gateway {
           : `denied on ${denied.length} of ${decisions.length} hosts (${denied.map((d) => d.alias).join(', ')}); first: ${shown.reason}`;
     return {
       allowed,
+      tty_allowed: decisions.every((d) => d.tty_allowed),
       targets: hosts.map((h) => h.alias),
       segments: shown.segments,
       limits: shown.limits,
       reason,
-      decisions: decisions.map((d) => ({ alias: d.alias, allowed: d.allowed, reason: d.reason })),
+      decisions: decisions.map((d) => ({ alias: d.alias, allowed: d.allowed, tty_allowed: d.tty_allowed, reason: d.reason })),
     };
   }
 
@@ -365,10 +366,26 @@ export class Gateway {
     const host = this.host(input.alias);
     const command = checkCommand(input.command);
     const extras = callExtras(this.snap.loaded.policy, input);
-    const decision = decideForHost(this.snap.loaded.engine, host, command, extras.workdir !== undefined ? { workdir: extras.workdir } : {});
-    this.d.audit.decision(decision, { tool, ...extras.audit });
+    if (input.tty && extras.stdin) {
+      throw new SshgateError(
+        'invalid_input',
+        'stdin cannot be given with tty: true',
+        'on a terminal stdin is typed as keys, which interactive programs act on (top kills on k) and no policy rule allows; give stdin without tty, or tty without stdin',
+      );
+    }
+    const decided = decideForHost(this.snap.loaded.engine, host, command, extras.workdir !== undefined ? { workdir: extras.workdir } : {});
+    // With a terminal the command must be allowed with one; a refusal is audited as a denial.
+    const noTty = input.tty && decided.allowed ? ttyRefusal(decided) : undefined;
+    const decision = noTty ? { ...decided, allowed: false, reason: `with a terminal (tty: true): ${noTty}` } : decided;
+    this.d.audit.decision(decision, { tool, ...extras.audit, ...(input.tty ? { tty: true } : {}) });
     if (!decision.allowed) {
-      throw new SshgateError('policy_denied', `host "${host.alias}": ${decision.reason}`, 'ssh_plan (or sshgate plan) shows each part of the command and the rule that decides it; ask for a policy change if it should be allowed');
+      throw new SshgateError(
+        'policy_denied',
+        `host "${host.alias}": ${decision.reason}`,
+        noTty
+          ? 'a command runs with a terminal only when every part of it is allowed by a policy rule with tty: true (ssh_plan shows tty_allowed, and tty per part); run it without tty, or ask for a policy change'
+          : 'ssh_plan (or sshgate plan) shows each part of the command and the rule that decides it; ask for a policy change if it should be allowed',
+      );
     }
     const target = this.target(host);
     const limits = { ...decision.limits };
@@ -386,6 +403,7 @@ export class Gateway {
           stderr: ctx.stderr,
           graceMs,
           ...(extras.stdin ? { stdin: extras.stdin } : {}),
+          ...(input.tty ? { tty: { ansi: input.ansi ?? 'strip' } } : {}),
         }),
       ),
       this.owner,

@@ -40,7 +40,15 @@ export const DescribeHostResult = z.object({
   credential: z.string().describe('the name of the credential entry; never its secret'),
   auth_methods: z.array(z.enum(['key', 'agent', 'password'])),
   limits: LimitsSchema,
-  rules: z.array(z.object({ name: z.string(), action: z.enum(['allow', 'deny']), commands: z.array(z.string()), source: z.string() })),
+  rules: z.array(
+    z.object({
+      name: z.string(),
+      action: z.enum(['allow', 'deny']),
+      commands: z.array(z.string()),
+      source: z.string(),
+      tty: z.boolean().describe('an allow rule whose commands may also run with a terminal (ssh_run tty: true)'),
+    }),
+  ),
 });
 
 // ------------------------------------------------------------------ plan
@@ -52,12 +60,13 @@ export const PlanInput = z.strictObject({
 });
 export const PlanResult = z.object({
   allowed: z.boolean(),
+  tty_allowed: z.boolean().describe('allowed with a terminal too (ssh_run tty: true): every segment is allowed by a rule with tty: true'),
   targets: z.array(z.string()),
   segments: z.array(SegmentVerdict),
   limits: LimitsSchema,
   reason: z.string(),
   decisions: z
-    .array(z.object({ alias: z.string(), allowed: z.boolean(), reason: z.string() }))
+    .array(z.object({ alias: z.string(), allowed: z.boolean(), tty_allowed: z.boolean(), reason: z.string() }))
     .describe('one per target host'),
 });
 
@@ -80,6 +89,15 @@ const Env = z
   .refine((e) => Object.keys(e).length <= 64, 'at most 64 variables')
   .describe('environment variables for the command: only names the policy lists under env');
 const CallExtras = { stdin: Stdin.optional(), workdir: Workdir.optional(), env: Env.optional() };
+const Tty = z
+  .boolean()
+  .describe(
+    'run with a terminal (default false), for programs that need one; only where every part of the command is allowed by a policy rule with tty: true (ssh_plan shows tty_allowed). ' +
+      'stdout and stderr then arrive merged, on stdout; stdin cannot be given with it',
+  );
+const Ansi = z
+  .enum(['strip', 'keep'])
+  .describe("with tty: 'strip' (default) removes the terminal's escape sequences and turns \\r\\n into \\n; 'keep' passes its bytes as they are");
 
 export const RunInput = z.strictObject({
   alias: Alias,
@@ -88,6 +106,8 @@ export const RunInput = z.strictObject({
   timeout_seconds: z.number().int().min(1).max(86_400).optional().describe('shortens the policy max_seconds, never extends it'),
   wait_seconds: z.number().min(0).max(600).optional().describe('how long to wait before returning a still-running task (default 50)'),
   max_bytes: InlineBytes.optional(),
+  tty: Tty.optional(),
+  ansi: Ansi.optional(),
 });
 const StreamCounts = z.object({ stdout: z.number(), stderr: z.number() });
 const ReadCursor = z
@@ -127,6 +147,8 @@ export const RunAsyncInput = z.strictObject({
   command: Command,
   ...CallExtras,
   timeout_seconds: RunInput.shape.timeout_seconds,
+  tty: RunInput.shape.tty,
+  ansi: RunInput.shape.ansi,
 });
 export const RunAsyncResult = z.object({ task_id: z.string(), state: TaskState });
 

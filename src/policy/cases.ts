@@ -3,7 +3,7 @@ import type { Inventory } from '../config/load-inventory.js';
 import type { PolicyCase } from '../config/schemas.js';
 import type { PolicyEngine } from './decide.js';
 import type { Decision } from './decision.js';
-import { decideForHost } from './plan.js';
+import { decideForHost, ttyRefusal } from './plan.js';
 
 export interface LocatedCase extends PolicyCase {
   /** `policies/tests/default.yml:14:3` */
@@ -15,6 +15,10 @@ export interface CaseResult {
   passed: boolean;
   /** Absent when the case names a host that does not exist. */
   decision?: Decision;
+  /** The answer the case got: with `tty: true`, whether the command may run with a terminal. */
+  got?: 'allow' | 'deny';
+  /** Why it was denied (for a tty case, why not with a terminal). */
+  reason?: string;
   problem?: string;
 }
 
@@ -23,8 +27,10 @@ export function runCase(engine: PolicyEngine, inventory: Inventory, c: LocatedCa
   if (!decision) {
     return { case: c, passed: false, problem: `alias "${c.alias}" is not in the inventory (give tags: to describe a host that is not)` };
   }
-  const got = decision.allowed ? 'allow' : 'deny';
-  return { case: c, passed: got === c.expect, decision };
+  // A case with `tty: true` asks for a terminal: allowed means allowed with one.
+  const got = (c.tty ? decision.tty_allowed : decision.allowed) ? 'allow' : 'deny';
+  const reason = (c.tty ? ttyRefusal(decision) : undefined) ?? decision.reason;
+  return { case: c, passed: got === c.expect, decision, got, reason };
 }
 
 export function decideCase(engine: PolicyEngine, inventory: Inventory, c: PolicyCase): Decision | undefined {

@@ -90,8 +90,9 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
         source: null,
         reason: parsed.reason,
         nested: false,
+        tty: false,
       };
-      return { ...base, allowed: false, reason: parsed.reason, segments: [segment], matched_rules: [] };
+      return { ...base, allowed: false, tty_allowed: false, reason: parsed.reason, segments: [segment], matched_rules: [] };
     }
 
     const rules = rulesFor(host);
@@ -116,15 +117,17 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
     if (substring !== undefined) {
       const reason = `contains the denied substring "${substring}"`;
       for (const v of segments) {
-        if (v.allowed && v.text.includes(substring)) Object.assign(v, { allowed: false, rule: null, source: null, reason });
+        if (v.allowed && v.text.includes(substring)) Object.assign(v, { allowed: false, rule: null, source: null, reason, tty: false });
       }
-      return { ...base, allowed: false, reason, segments, matched_rules: summary(matched) };
+      return { ...base, allowed: false, tty_allowed: false, reason, segments, matched_rules: summary(matched) };
     }
     const denied = segments.find((v) => !v.allowed);
     const reason = denied
       ? `"${denied.text}" is denied: ${denied.reason}`
       : `every command is allowed (${[...new Set(segments.map((v) => `rule "${v.rule}"`))].join(', ')})`;
-    return { ...base, allowed: !denied, reason, segments, matched_rules: summary(matched) };
+    // With a terminal, every segment needs an allow rule that says so (not only the first that matched).
+    const ttyAllowed = !denied && segments.every((v) => v.tty);
+    return { ...base, allowed: !denied, tty_allowed: ttyAllowed, reason, segments, matched_rules: summary(matched) };
   }
 
   return { policy, denySubstrings, network, decide, rulesFor };
@@ -200,13 +203,14 @@ function neverAllowed(seg: Segment): string | undefined {
 }
 
 function judge(seg: Segment, rules: PolicyRule[], denyIndex: DenyIndex<DenyPattern>, matched: Map<string, PolicyRule>): SegmentVerdict {
-  const verdict = (allowed: boolean, reason: string, rule?: PolicyRule): SegmentVerdict => ({
+  const verdict = (allowed: boolean, reason: string, rule?: PolicyRule, tty = false): SegmentVerdict => ({
     text: clip(seg.text),
     allowed,
     rule: rule?.name ?? null,
     source: rule?.source ?? null,
     reason,
     nested: seg.nested,
+    tty,
   });
   const never = neverAllowed(seg);
   if (never) return verdict(false, never);
@@ -249,6 +253,8 @@ function judge(seg: Segment, rules: PolicyRule[], denyIndex: DenyIndex<DenyPatte
   }
   const code = allCode(seg.argv);
   let allow: { rule: PolicyRule; pattern: string } | undefined;
+  // Any matching allow rule with `tty: true` lets the segment have a terminal, whatever the order.
+  let ttyAllow: { rule: PolicyRule; pattern: string } | undefined;
   let unnamed: { rule: PolicyRule; missing: string[] } | undefined;
   for (const rule of rules) {
     if (rule.action !== 'allow') continue;
@@ -258,13 +264,17 @@ function judge(seg: Segment, rules: PolicyRule[], denyIndex: DenyIndex<DenyPatte
       if (missing.length === 0) {
         matched.set(rule.name, rule);
         allow ??= { rule, pattern };
+        if (rule.tty) ttyAllow ??= { rule, pattern };
       } else {
         unnamed ??= { rule, missing };
       }
     }
   }
   if (deny) return verdict(false, `matches deny rule "${deny.rule.name}" (pattern "${deny.pattern}")`, deny.rule);
-  if (allow) return verdict(true, `matches allow rule "${allow.rule.name}" (pattern "${allow.pattern}")`, allow.rule);
+  if (allow) {
+    const tty = ttyAllow && ttyAllow.rule !== allow.rule ? `; with a terminal by allow rule "${ttyAllow.rule.name}" (pattern "${ttyAllow.pattern}")` : '';
+    return verdict(true, `matches allow rule "${allow.rule.name}" (pattern "${allow.pattern}")${tty}`, allow.rule, ttyAllow !== undefined);
+  }
   if (unnamed) {
     return verdict(
       false,

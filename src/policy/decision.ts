@@ -15,6 +15,7 @@ export const SegmentVerdict = z.object({
   source: z.string().nullable().describe('file:line:column of that rule'),
   reason: z.string(),
   nested: z.boolean().describe('inside a command or process substitution'),
+  tty: z.boolean().describe('an allow rule with tty: true matches it, and no deny rule does: it may run with a terminal'),
 });
 export type SegmentVerdict = z.infer<typeof SegmentVerdict>;
 
@@ -28,6 +29,7 @@ export const Decision = z.object({
   alias: z.string(),
   command: z.string(),
   allowed: z.boolean(),
+  tty_allowed: z.boolean().describe('allowed, and every segment also with a terminal (ssh_run with tty: true)'),
   reason: z.string(),
   segments: z.array(SegmentVerdict),
   matched_rules: z.array(MatchedRule),

@@ -1,6 +1,7 @@
 /**
  * What a policy change changes, for pull-request review: every test case and every command of
- * either version's rules, on every host, whose decision differs; and every limit that differs.
+ * either version's rules, on every host, whose decision differs — or, allowed in both, whether it
+ * may run with a terminal; and every limit that differs.
  */
 import type { Inventory } from '../config/load-inventory.js';
 import type { PolicyCase } from '../config/schemas.js';
@@ -16,6 +17,8 @@ export interface DecisionChange {
   to: 'allow' | 'deny';
   /** Where the command came from: a test case or a rule pattern. */
   origin: string;
+  /** Allowed before and after; from and to say whether it may run with a terminal (`tty: true`). */
+  tty?: true;
   before: Decision;
   after: Decision;
 }
@@ -66,13 +69,17 @@ export function diffPolicies(
     const probe = { alias: p.alias, command: p.command, expect: 'allow' as const, ...(p.tags ? { tags: p.tags } : {}) };
     const a = decideCase(before, inventory, probe);
     const b = decideCase(after, inventory, probe);
-    if (!a || !b || a.allowed === b.allowed) continue;
+    if (!a || !b) continue;
+    const tty = a.allowed && b.allowed && a.tty_allowed !== b.tty_allowed;
+    if (a.allowed === b.allowed && !tty) continue;
+    const verdict = (d: Decision) => ((tty ? d.tty_allowed : d.allowed) ? 'allow' : 'deny');
     decisions.push({
       alias: p.alias,
       command: p.command,
-      from: a.allowed ? 'allow' : 'deny',
-      to: b.allowed ? 'allow' : 'deny',
+      from: verdict(a),
+      to: verdict(b),
       origin: p.origin,
+      ...(tty ? { tty: true as const } : {}),
       before: a,
       after: b,
     });

@@ -10,6 +10,7 @@
 import type { Client, ClientChannel } from 'ssh2';
 import { SshgateError } from '../errors.js';
 import { receiveReclaimer } from '../memory.js';
+import { PTY } from './terminal.js';
 
 export interface ExecOptions {
   signal: AbortSignal;
@@ -24,6 +25,8 @@ export interface ExecOptions {
    * lists the command's descendants here, while the process tree is still intact.
    */
   beforeSignal?: () => Promise<void>;
+  /** Ask for a pseudo-terminal (PTY): the command's stdout and stderr both arrive as stdout. */
+  tty?: boolean;
 }
 
 /**
@@ -40,6 +43,13 @@ export class ChannelRefused extends SshgateError {
 export class NotConnected extends SshgateError {
   constructor() {
     super('connect_failed', 'the connection to the host had closed', 'sshgate opens a new one');
+  }
+}
+
+/** The host would not give the command a terminal: nothing was started. */
+export class TerminalRefused extends SshgateError {
+  constructor() {
+    super('connect_failed', 'the host refused a terminal for the command', 'sshd may forbid one (PermitTTY no, no-pty in authorized_keys); run the command without tty');
   }
 }
 
@@ -73,9 +83,10 @@ export function execOnConnection(client: Client, command: string, options: ExecO
   return new Promise((resolve, reject) => {
     if (options.signal.aborted) return resolve({ exitCode: null, signal: null });
     try {
-      client.exec(command, (err, channel) => {
-        // A channel-open failure carries the server's reason code; anything else is the exec request.
-        if (err) return reject('reason' in err ? new ChannelRefused(err.message) : new ExecFailed());
+      client.exec(command, options.tty ? { pty: { ...PTY } } : {}, (err, channel) => {
+        // A channel-open failure carries the server's reason code; then comes the pty request
+        // (ssh2 names it in its message), then the exec request.
+        if (err) return reject('reason' in err ? new ChannelRefused(err.message) : options.tty && /pseudo-terminal/.test(err.message) ? new TerminalRefused() : new ExecFailed());
         run(channel, grace, options, resolve);
       });
     } catch {

@@ -17,6 +17,7 @@ import { ChannelRefused, DEFAULT_GRACE_MS, ExecFailed, execOnConnection, graceFo
 import { pinnedCommand, type HostShell } from './interpreter.js';
 import type { HostKeyChecker } from './known-hosts-file.js';
 import { PidLineReader, pidMarker, sweepScript, withPidLine } from './sweep.js';
+import { EscapeStripper } from './terminal.js';
 
 export interface HostTarget {
   alias: string;
@@ -52,6 +53,11 @@ export interface PoolExecOptions {
   deadline: number;
   graceMs?: number;
   stdin?: Buffer;
+  /**
+   * Run with a terminal: stdout is the terminal's bytes (stderr comes with them), escape
+   * sequences removed and `\r\n` made `\n` (strip) or as they are (keep).
+   */
+  tty?: { ansi: 'strip' | 'keep' };
 }
 
 interface Conn {
@@ -279,15 +285,19 @@ export class ConnectionPool {
     const grace = x.graceMs ?? DEFAULT_GRACE_MS;
     const marker = pidMarker();
     const reader = new PidLineReader(marker);
+    // The pid line is read from the raw bytes, before the escape sequences are stripped.
+    const stripper = x.tty?.ansi === 'strip' ? new EscapeStripper() : undefined;
     let sweep: Promise<void> | undefined;
     // The marker's `$$` is the pinned shell's pid, which is the pid sshd started.
     const outcome = await execOnConnection(conn.client, pinnedCommand(target.shell, withPidLine(command, marker)), {
       signal: x.signal,
       graceMs: grace,
       ...(x.stdin ? { stdin: x.stdin } : {}),
+      ...(x.tty ? { tty: true } : {}),
       stdout: (d) => {
         const out = reader.push(d);
-        if (out.length > 0) x.stdout(out);
+        const text = stripper && out.length > 0 ? stripper.push(out) : out;
+        if (text.length > 0) x.stdout(text);
       },
       stderr: x.stderr,
       beforeSignal: () => {
@@ -297,6 +307,8 @@ export class ConnectionPool {
         return listed;
       },
     });
+    const rest = stripper?.end();
+    if (rest && rest.length > 0) x.stdout(rest);
     await sweep;
     if (outcome.lost && x.signal.aborted) this.o.logger.warn({ alias: target.alias }, `${outcome.lost}; processes of the task may remain`);
     return outcome;

@@ -60,10 +60,16 @@ export function sweepScript(pid: number, graceMs: number): string {
 
 /** Output before the marker is passed on; a marker not seen in this many bytes is given up on. */
 const MARKER_WINDOW = 8192;
+/** What may follow the marker on its line: the pid, and a `\r` where a terminal ends lines in `\r\n`. */
+const PID_REST = /^([0-9]{1,10})\r?$/;
+const PID_REST_SO_FAR = /^[0-9]{0,10}\r?$/;
 
 /**
  * Takes the marker line off a command's stdout. Feed it every chunk; it returns the bytes that are
- * real output. Lines before the marker (a chatty login script) pass through as output.
+ * real output. What comes before the marker passes through as output: lines of a chatty login
+ * script, and on a terminal the echo of input typed before the shell printed it, which shares the
+ * marker's line. The marker is random, so it is looked for anywhere; its line is `<marker> <pid>`
+ * ended by `\n` or, on a terminal, `\r\n`.
  */
 export class PidLineReader {
   pid: number | undefined;
@@ -79,38 +85,53 @@ export class PidLineReader {
     if (!this.pending) return chunk;
     let data = Buffer.concat([this.pending, chunk]);
     const out: Buffer[] = [];
+    const pass = (bytes: Buffer) => {
+      out.push(bytes);
+      this.scanned += bytes.length;
+    };
     for (;;) {
-      const nl = data.indexOf(0x0a);
-      const line = nl === -1 ? data : data.subarray(0, nl);
-      const couldBeMarker = line.subarray(0, this.prefix.length).equals(this.prefix.subarray(0, Math.min(line.length, this.prefix.length)));
-      if (nl === -1) {
-        if (couldBeMarker && this.scanned + data.length <= MARKER_WINDOW) {
-          this.pending = data;
-          return Buffer.concat(out);
-        }
-        // This line cannot be the marker: it is output, and so is whatever follows, until a newline.
-        out.push(data);
-        this.scanned += data.length;
-        this.pending = this.scanned > MARKER_WINDOW ? undefined : Buffer.alloc(0);
-        return Buffer.concat(out);
-      }
-      if (couldBeMarker && line.length > this.prefix.length) {
-        const digits = line.subarray(this.prefix.length).toString('latin1');
-        if (/^[0-9]{1,10}$/.test(digits)) {
-          this.pid = Number(digits);
-          this.pending = undefined;
-          out.push(data.subarray(nl + 1));
-          return Buffer.concat(out);
-        }
-      }
-      out.push(data.subarray(0, nl + 1));
-      this.scanned += nl + 1;
-      data = data.subarray(nl + 1);
       if (this.scanned > MARKER_WINDOW) {
         this.pending = undefined;
         out.push(data);
         return Buffer.concat(out);
       }
+      const at = data.indexOf(this.prefix);
+      if (at === -1) {
+        // Hold back only a tail that may be the start of the marker.
+        const keep = partialPrefix(data, this.prefix);
+        pass(data.subarray(0, data.length - keep));
+        data = data.subarray(data.length - keep);
+        if (this.scanned > MARKER_WINDOW) continue;
+        this.pending = data;
+        return Buffer.concat(out);
+      }
+      pass(data.subarray(0, at));
+      const rest = data.subarray(at + this.prefix.length);
+      const nl = rest.indexOf(0x0a);
+      const line = (nl === -1 ? rest : rest.subarray(0, nl)).toString('latin1');
+      const pid = nl === -1 ? undefined : PID_REST.exec(line)?.[1];
+      if (pid !== undefined) {
+        this.pid = Number(pid);
+        this.pending = undefined;
+        out.push(rest.subarray(nl + 1));
+        return Buffer.concat(out);
+      }
+      if (nl === -1 && PID_REST_SO_FAR.test(line) && this.scanned <= MARKER_WINDOW) {
+        // The pid and its line end may still come.
+        this.pending = data.subarray(at);
+        return Buffer.concat(out);
+      }
+      // The marker followed by something else is output.
+      pass(data.subarray(at, at + this.prefix.length));
+      data = rest;
     }
   }
+}
+
+/** The length of the longest end of `data` that is a proper start of `prefix`. */
+function partialPrefix(data: Buffer, prefix: Buffer): number {
+  for (let n = Math.min(data.length, prefix.length - 1); n > 0; n--) {
+    if (data.subarray(data.length - n).equals(prefix.subarray(0, n))) return n;
+  }
+  return 0;
 }

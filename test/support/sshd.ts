@@ -57,6 +57,8 @@ export interface FleetOptions {
   passwordAuthentication?: boolean;
   /** Login shells (paths) to have a user each, `shellUser(shell)`, besides TEST_USER's bash. */
   loginShells?: string[];
+  /** More sshd_config lines, after the fleet's own (so a `Match` block may end the file). */
+  sshdConfig?: string[];
 }
 
 export async function startFleet(count: number, options: FleetOptions = {}): Promise<Fleet> {
@@ -104,6 +106,7 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
         'MaxStartups 200:30:400',
         `MaxSessions ${options.maxSessions ?? 20}`,
         'LogLevel VERBOSE',
+        ...(options.sshdConfig ?? []),
         '',
       ].join('\n'),
     );

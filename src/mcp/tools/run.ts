@@ -13,7 +13,8 @@ export function registerRunTools(tools: ToolRegistry, gateway: Gateway): void {
       'Returns stdout, stderr, exit_code, signal and duration_ms; a non-zero exit is a result, not an error. ' +
       'If the command is still running after wait_seconds (default 50), returns state "running" and its task_id: ' +
       'the task goes on as an async task (ssh_get_task_output, ssh_cancel). timeout_seconds can only shorten the policy limit. ' +
-      'With a progress token, progress notifications carry the task id first, then the output as it arrives.',
+      'With a progress token, progress notifications carry the task id first, then the output as it arrives. ' +
+      "tty: true runs it with a terminal where the policy allows that (ssh_plan: tty_allowed): stdout and stderr then arrive merged on stdout, escape sequences stripped unless ansi is 'keep'.",
     input: RunInput,
     output: RunResult,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },

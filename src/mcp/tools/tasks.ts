@@ -21,7 +21,7 @@ export function registerTaskTools(tools: ToolRegistry, gateway: Gateway): void {
     description:
       'Start a command on one host, if the policy allows it, and return its task_id at once. ' +
       'Read its output with ssh_get_task_output (by cursor, waiting for new output), its state with ssh_get_task_status; stop it with ssh_cancel. ' +
-      'For commands that may outlive a tool call.',
+      'For commands that may outlive a tool call. tty and ansi as for ssh_run.',
     input: RunAsyncInput,
     output: RunAsyncResult,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },

@@ -15,7 +15,7 @@ describe('sshgate check', () => {
     const r = await cli('check');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/5 hosts: bastion, web1, web2, db1, stg-app-1/);
-    expect(r.out).toMatch(/11 rules: 4 allow, 7 deny/);
+    expect(r.out).toMatch(/12 rules: 5 allow, 7 deny/);
     expect(r.out).toMatch(/any matching deny rule wins/);
     expect(r.out).toMatch(/\nOK\n$/);
   });
@@ -100,6 +100,16 @@ describe('sshgate plan', () => {
     expect(d.segments.map((s: { text: string }) => s.text)).toEqual(['uptime', 'hostname']);
   });
 
+  it('shows whether the command may run with a terminal, per segment and as a whole', async () => {
+    const alone = JSON.parse((await cli('plan', '--json', 'web1', '--', 'top -n 1')).out);
+    expect(alone).toMatchObject({ allowed: true, tty_allowed: true, segments: [{ text: 'top -n 1', tty: true, rule: 'terminal views' }] });
+    const piped = JSON.parse((await cli('plan', '--json', 'web1', '--', 'top -n 1 | head -n 3')).out);
+    expect(piped).toMatchObject({ allowed: true, tty_allowed: false });
+    expect(piped.segments.map((s: { tty: boolean }) => s.tty)).toEqual([true, false]);
+    expect((await cli('plan', 'web1', '--', 'top -n 1')).out).toMatch(/^web1: ALLOW \(tty too\) — .*\n {2}allow {2}top -n 1 {2}\(tty\)\n/);
+    expect(JSON.parse((await cli('plan', '--json', '@prod', '--', 'top -n 1')).out)).toMatchObject({ tty_allowed: true });
+  });
+
   it('decides for every host of a @tag', async () => {
     const r = await cli('plan', '--json', '@prod', '--', 'sudo systemctl reload nginx');
     const body = JSON.parse(r.out);
@@ -146,6 +156,13 @@ describe('sshgate policy test', () => {
     expect(r.out).toMatch(/alias "ghost" is not in the inventory/);
     expect(r.out).toMatch(/policy cases: 0 passed, 2 failed/);
   });
+
+  it('judges a case with tty: true by whether the command may run with a terminal', async () => {
+    const cases = writeTree({ 'c.yml': '- { name: "ps with a terminal", alias: web1, command: "ps aux", tty: true, expect: allow }\n' });
+    const r = await cli('policy', 'test', join(cases, 'c.yml'));
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/expected allow with a terminal, got deny: "ps aux" is allowed by rule "read-only diagnostics", which does not say tty: true, not allowed with a terminal/);
+  });
 });
 
 describe('sshgate policy diff', () => {
@@ -164,5 +181,17 @@ describe('sshgate policy diff', () => {
     expect(r.out).toMatch(/^deny→allow {2}web1 {2}"systemctl x" {2}\(pattern "systemctl \*"/m);
     expect(r.out).toMatch(/^limit {2}web1 {2}max_seconds 30→45$/m);
     expect(r.out).not.toMatch(/allow→deny/);
+  });
+
+  it('shows a command whose terminal a rule gives or takes away, allowed either way', async () => {
+    const copy = tempDir();
+    cpSync('policies', copy, { recursive: true });
+    const file = join(copy, 'default.yml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('    tty: true\n', '').replace('  - name: read-only diagnostics\n    action: allow\n', '  - name: read-only diagnostics\n    action: allow\n    tty: true\n'));
+    const r = await cli('policy', 'diff', 'policies', copy);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^allow→deny with a terminal {2}web1 {2}"top -n 1" {2}\(case "top with a terminal is allowed"; now: "top -n 1" is allowed by rule "terminal views", which does not say tty: true/m);
+    expect(r.out).toMatch(/^deny→allow with a terminal {2}web1 {2}"uptime" {2}\(case "uptime is allowed everywhere"; now: allowed with a terminal\)$/m);
+    expect(r.out).not.toMatch(/^(allow→deny|deny→allow) {2}/m);
   });
 });

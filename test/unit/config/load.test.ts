@@ -253,6 +253,17 @@ describe('the policy loader', () => {
     ]);
   });
 
+  it('takes tty: true on an allow rule, false by default, and refuses it on a deny rule at its place', () => {
+    const dir = writeTree({ 'p.yml': 'rules:\n  - { name: a, action: allow, tty: true, commands: [top] }\n  - { name: b, action: allow, commands: [ps] }\n' });
+    expect(loadPolicy(join(dir, 'p.yml')).rules.map((r) => [r.name, r.tty])).toEqual([
+      ['a', true],
+      ['b', false],
+    ]);
+    expect(policyErrors('rules:\n  - action: deny\n    tty: true\n    commands: [top]\n')).toEqual([
+      expect.stringMatching(/^p\.yml:3:10: rules\[0\]\.tty: tty: true belongs on allow rules/),
+    ]);
+  });
+
   it('refuses a limit set differently in two files, and a duplicate rule name', () => {
     const dir = writeTree({
       'a.yml': 'limits: { max_seconds: 10 }\nrules: [{ name: r, action: allow, commands: [x] }]\n',

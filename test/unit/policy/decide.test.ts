@@ -237,3 +237,55 @@ rules:
     expect(bypass.decide(web1, 'cat <<EOF\nhello\nEOF').allowed).toBe(true);
   });
 });
+
+describe('a terminal (tty: true)', () => {
+  const TTY_POLICY = `
+rules:
+  - { name: diagnostics, action: allow, commands: ["uptime", "top -b -n *", "ls *", "grep *", "echo $(*)", "sh -c *"] }
+  - { name: terminal programs, action: allow, tty: true, commands: ["top", "htop -C", "uptime", "tput cols"] }
+  - { name: no htop on db, action: deny, aliases: ["db*"], commands: ["htop*"] }
+deny_substrings: ["secret-token"]
+`;
+  let tty: PolicyEngine;
+  beforeAll(async () => {
+    tty = await engineFromYaml(TTY_POLICY);
+  });
+
+  it('allows a command with a terminal when a rule with tty: true allows it', () => {
+    const d = tty.decide(web1, 'htop -C');
+    expect(d).toMatchObject({ allowed: true, tty_allowed: true });
+    expect(d.segments).toMatchObject([{ text: 'htop -C', tty: true, rule: 'terminal programs' }]);
+  });
+
+  it('allows a command without one when its rule does not say tty: true', () => {
+    const d = tty.decide(web1, 'ls /tmp');
+    expect(d).toMatchObject({ allowed: true, tty_allowed: false, segments: [{ tty: false }] });
+  });
+
+  it('takes any matching allow rule with tty: true, not only the first that matched, and names it', () => {
+    const d = tty.decide(web1, 'uptime');
+    expect(d).toMatchObject({ allowed: true, tty_allowed: true, segments: [{ rule: 'diagnostics', tty: true }] });
+    expect(d.segments[0]?.reason).toContain('with a terminal by allow rule "terminal programs" (pattern "uptime")');
+  });
+
+  it('needs every simple command to be allowed with a terminal, nested ones included', () => {
+    expect(tty.decide(web1, 'top | grep x')).toMatchObject({ allowed: true, tty_allowed: false });
+    expect(tty.decide(web1, 'uptime; top')).toMatchObject({ allowed: true, tty_allowed: true });
+    expect(tty.decide(web1, 'echo $(ls /)')).toMatchObject({ allowed: true, tty_allowed: false });
+    expect(tty.decide(web1, "sh -c 'top; ls /'")).toMatchObject({ allowed: true, tty_allowed: false });
+    expect(tty.decide(web1, "sh -c 'top; uptime'")).toMatchObject({ allowed: true, tty_allowed: false });
+  });
+
+  it('keeps a deny a deny: a deny rule, a denied substring and a part no rule allows', () => {
+    expect(tty.decide(db1, 'htop -C')).toMatchObject({ allowed: false, tty_allowed: false, segments: [{ tty: false }] });
+    expect(tty.decide(web1, 'top secret-token')).toMatchObject({ allowed: false, tty_allowed: false });
+    expect(tty.decide(web1, 'top; reboot')).toMatchObject({ allowed: false, tty_allowed: false });
+    expect(tty.decide(web1, "top '")).toMatchObject({ allowed: false, tty_allowed: false });
+  });
+
+  it('gives no command a terminal under a policy without tty: true', () => {
+    for (const command of ['uptime', 'ls /', 'echo $(date)', 'journalctl -u * > /tmp/journal.txt']) {
+      expect(engine.decide(web1, command).tty_allowed).toBe(false);
+    }
+  });
+});

@@ -2,6 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PidLineReader, pidMarker, sweepScript, withPidLine } from '../../../src/ssh/sweep.js';
 
@@ -110,6 +111,40 @@ describe('PidLineReader', () => {
     const r = new PidLineReader(m);
     expect(feed(r, 'sshgate-pid-ffffffffffff 666\n', 'sshgate-pid-0123456789ab x\n')).toBe('sshgate-pid-ffffffffffff 666\nsshgate-pid-0123456789ab x\n');
     expect(r.pid).toBeUndefined();
+  });
+
+  it('takes the line off when a terminal ends it in \\r\\n, the two split across chunks', () => {
+    const r = new PidLineReader(m);
+    expect(feed(r, `${m} 4321\r`, '\ntty\r\n')).toBe('tty\r\n');
+    expect(r.pid).toBe(4321);
+  });
+
+  it('finds the marker after the echo of input on its line, and passes the echo on', () => {
+    const r = new PidLineReader(m);
+    expect(feed(r, 'yes', `${m} 99\r\nout\r\n`)).toBe('yesout\r\n');
+    expect(r.pid).toBe(99);
+  });
+
+  it('passes output on at once, holding back only what may be the start of the marker', () => {
+    const r = new PidLineReader(m);
+    expect(feed(r, 'Welcome')).toBe('Welcome');
+    expect(feed(r, ' sshgate-pid-01')).toBe(' ');
+    expect(feed(r, '23456789ab 5\n')).toBe('');
+    expect(r.pid).toBe(5);
+  });
+
+  it('finds the pid wherever the stream is cut, and passes every other byte on once', () => {
+    const bytes = fc.string({ unit: fc.constantFrom('a', 's', '-', ' ', '1', '\r', '\n', 'sshgate-pid-', '\u00e9'), maxLength: 40 });
+    fc.assert(
+      fc.property(bytes, bytes, fc.integer({ min: 1, max: 2 ** 31 }), fc.array(fc.nat(), { maxLength: 6 }), fc.boolean(), (before, after, pid, cuts, crlf) => {
+        const whole = Buffer.from(`${before}${m} ${pid}${crlf ? '\r\n' : '\n'}${after}`);
+        const at = [...new Set(cuts.map((c) => c % (whole.length + 1)))].sort((a, b) => a - b);
+        const r = new PidLineReader(m);
+        const out = [...at, whole.length].map((end, i) => r.push(whole.subarray(i === 0 ? 0 : at[i - 1], end)));
+        expect(r.pid).toBe(pid);
+        expect(Buffer.concat(out).toString()).toBe(`${before}${after}`);
+      }),
+    );
   });
 
   it('gives up on a marker after 8 KiB and passes everything through', () => {
