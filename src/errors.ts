@@ -60,7 +60,16 @@ export class ConfigError extends SshgateError {
 
 /** A caller's value quoted in a message: long enough to recognise, never a flood. */
 export function clip(s: string): string {
-  return s.length > 120 ? `${s.slice(0, 120)}…` : s;
+  return s.length > 120 ? `${whole(s, 120)}…` : s;
+}
+
+/**
+ * The first `max` UTF-16 units of `s`, or one fewer where the cut would split a surrogate pair:
+ * a lone half is no character, and strict JSON parsers (serde_json) refuse the whole message.
+ */
+export function whole(s: string, max: number): string {
+  const last = s.charCodeAt(max - 1);
+  return s.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
 }
 
 /** A word of a command in a hint, quoted for a POSIX shell when it needs it: `chmod 600 'my keys/id'`. */

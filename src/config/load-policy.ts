@@ -25,6 +25,8 @@ export interface PolicyRule {
   commands: string[];
   /** An allow rule that also lets its commands run with a terminal. */
   tty: boolean;
+  /** Its commands may be given a call's stdin. */
+  stdin: boolean;
 }
 
 export interface PolicySet {
@@ -106,6 +108,9 @@ function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink):
     const rules = data.rules;
     rules.forEach((rule, index) => {
       const pos = file.lines.linePos(nodeOffset(file, ['rules', index]));
+      if (rule.stdin && rule.action === 'deny') {
+        sink.at(file, ['rules', index, 'stdin'], `${describePath(['rules', index, 'stdin'])}: stdin: true belongs on allow rules; a deny rule denies a command with or without stdin (remove it)`);
+      }
       if (rule.tty && rule.action === 'deny') {
         sink.at(file, ['rules', index, 'tty'], `${describePath(['rules', index, 'tty'])}: tty: true belongs on allow rules; a deny rule denies a command with or without a terminal (remove it)`);
       }
@@ -117,6 +122,7 @@ function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink):
         tags: rule.tags,
         commands: rule.commands.map((c) => c.replace(/\s+/g, ' ').trim()),
         tty: rule.tty,
+        stdin: rule.stdin,
       });
     });
     const limits = data.limits;

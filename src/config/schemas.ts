@@ -142,6 +142,8 @@ export const Rule = strict({
   commands: z.array(CommandPattern).min(1, 'a rule needs at least one command pattern'),
   /** An allow rule with `tty: true` also lets its commands run with a terminal (`tty: true` in ssh_run). */
   tty: z.boolean().default(false),
+  /** An allow rule with `stdin: true` also lets a call give its commands data on stdin (`stdin` in ssh_run). */
+  stdin: z.boolean().default(false),
 });
 export type Rule = z.infer<typeof Rule>;
 
@@ -170,11 +172,17 @@ export type NetworkPolicy = z.infer<typeof NetworkPolicy>;
  * Variables that change how the pinned shell itself reads the script, or which program a name
  * runs: with one of them set by the caller, the engine's judgement would no longer hold.
  */
-export const SHELL_ENV_NAMES = new Set(['PATH', 'IFS', 'ENV', 'BASH_ENV', 'SHELLOPTS', 'BASHOPTS', 'PS4', 'PROMPT_COMMAND', 'CDPATH', 'GLOBIGNORE', 'HOME', 'SHELL', 'POSIXLY_CORRECT', 'BASH_XTRACEFD', 'EXECIGNORE']);
+export const SHELL_ENV_NAMES = new Set([
+  'PATH', 'IFS', 'ENV', 'SHELLOPTS', 'BASHOPTS', 'PS4', 'PROMPT_COMMAND', 'CDPATH', 'GLOBIGNORE', 'HOME', 'SHELL', 'POSIXLY_CORRECT', 'EXECIGNORE',
+  // The C library's own: what it loads or how it resolves, whatever program runs.
+  'GCONV_PATH', 'GLIBC_TUNABLES', 'LOCPATH', 'NLSPATH', 'HOSTALIASES', 'RESOLV_HOST_CONF',
+]);
+/** Name prefixes refused the same way: every BASH_ variable (BASH_ENV, BASH_CMDS, BASH_ALIASES…), the loaders'. */
+export const SHELL_ENV_PREFIXES = /^(LD_|DYLD_|BASH_)/;
 const EnvName = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name is letters, digits and _, not starting with a digit')
-  .refine((n) => !SHELL_ENV_NAMES.has(n) && !/^(LD_|DYLD_|BASH_FUNC_)/.test(n), {
+  .refine((n) => !SHELL_ENV_NAMES.has(n) && !SHELL_ENV_PREFIXES.test(n), {
     error: (issue) => `${String(issue.input)} changes how the shell reads the command or which program runs, so the policy could not judge the command any more; it cannot be listed`,
   });
 const WorkdirGlob = Text('a workdir glob', 1000).refine((g) => g.startsWith('/'), 'a workdir glob is an absolute path, such as /srv/* or /var/log');

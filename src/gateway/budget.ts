@@ -20,6 +20,8 @@ export const MAX_READ_BYTES = 131_072;
 export const FAN_OUT_INLINE_BYTES = 98_304;
 /** What all hosts' output may cost in one ssh_run_on_tag result; the rest of it fits beside. */
 export const FAN_OUT_OUTPUT_COST = 320 * 1024;
+/** What a list of tasks may cost in a message; the newest come first, the rest are counted. */
+export const LIST_COST = 400 * 1024;
 /** What all hosts' outcomes may cost together: room is left for the summary and the envelope. */
 export const FAN_OUT_RESULTS_COST = MESSAGE_LIMIT - 16 * 1024;
 

@@ -31,8 +31,11 @@ export async function runOnTag(gateway: Gateway, input: S.RunOnTagInput, signal?
   const stopListening = whenAborted(signal, () => tasks.forEach((t) => gateway.cancelTask(t.id)));
   let finished = 0;
   const sent: Promise<void>[] = [];
+  // Once the result is on its way, hosts that end later tell nothing: clients drop progress for a finished call.
+  let answered = false;
   const told = tasks.map((t) =>
     t.done.then(() => {
+      if (answered) return;
       const p = progress?.({ progress: ++finished, total: tasks.length, message: `${t.alias}: ${t.state} (${finished}/${tasks.length})` });
       if (p) sent.push(p);
     }),
@@ -42,6 +45,7 @@ export async function runOnTag(gateway: Gateway, input: S.RunOnTagInput, signal?
   clearTimeout(timer);
   stopListening();
   // The result must not overtake the last progress notifications: clients drop those that come after it.
+  answered = true;
   await Promise.all(sent);
 
   // Output is shared out evenly, so the result's size does not grow with the number of hosts.
@@ -56,7 +60,7 @@ export async function runOnTag(gateway: Gateway, input: S.RunOnTagInput, signal?
     results,
     ...(omitted ? { omitted_hosts: omitted } : {}),
     summary: {
-      total: results.length,
+      total: all.length,
       succeeded: count('succeeded'),
       failed: count('failed', 'error', 'cancelled', 'timed_out', 'lost'),
       denied: count('denied'),

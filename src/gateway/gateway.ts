@@ -13,14 +13,14 @@ import { DEFAULTS } from '../defaults.js';
 import { clip, ConfigError, SshgateError } from '../errors.js';
 import { effectiveLimits } from '../policy/limits.js';
 import { loadAll, type Loaded, type Paths } from '../policy/load.js';
-import { decideForHost, ttyRefusal } from '../policy/plan.js';
+import { decideForHost, stdinRefusal, ttyRefusal } from '../policy/plan.js';
 import { hostToken } from '../ssh/host-keys.js';
 import { openKnownHosts, type KnownHostsFile } from '../ssh/known-hosts-file.js';
 import type { AuthConfig } from '../ssh/auth.js';
 import type { ConnectionPool, HostTarget } from '../ssh/pool.js';
 import { parseTaskId } from '../tasks/ids.js';
 import { isFinal, type Executor, type Task, type TaskManager } from '../tasks/task-manager.js';
-import { DEFAULT_INLINE_BYTES } from './budget.js';
+import { DEFAULT_INLINE_BYTES, LIST_COST } from './budget.js';
 import { callExtras } from './call-extras.js';
 import type * as S from './schemas.js';
 import { targetContextFor, targetFor, targetProblems, type TargetContext } from './targets.js';
@@ -143,7 +143,7 @@ export class Gateway {
       credential: host.credentials,
       auth_methods: methods,
       limits: effectiveLimits(policy, host).values,
-      rules: engine.rulesFor(host).map((r) => ({ name: r.name, action: r.action, commands: r.commands, source: r.source, tty: r.tty })),
+      rules: engine.rulesFor(host).map((r) => ({ name: r.name, action: r.action, commands: r.commands, source: r.source, tty: r.tty, stdin: r.stdin })),
     };
   }
 
@@ -164,6 +164,7 @@ export class Gateway {
     return {
       allowed,
       tty_allowed: decisions.every((d) => d.tty_allowed),
+      stdin_allowed: decisions.every((d) => d.stdin_allowed),
       targets: hosts.map((h) => h.alias),
       segments: shown.segments,
       limits: shown.limits,
@@ -200,7 +201,17 @@ export class Gateway {
 
   listTasks(input: S.ListTasksInput): S.ListTasksResult {
     const mine = this.d.tasks.list(input.state).filter((t) => this.sees(t));
-    return { tasks: mine.slice(0, input.limit ?? 50).map(taskStatus) };
+    const tasks: S.TaskStatus[] = [];
+    let cost = 0;
+    for (const t of mine.slice(0, input.limit ?? 50)) {
+      const status = taskStatus(t);
+      // Both copies in the message, escaping counted roughly: a list of a thousand stays one message.
+      cost += 2.5 * Buffer.byteLength(JSON.stringify(status));
+      if (cost > LIST_COST) break;
+      tasks.push(status);
+    }
+    const omitted = Math.min(mine.length, input.limit ?? 50) - tasks.length;
+    return { tasks, ...(omitted > 0 ? { omitted_tasks: omitted } : {}) };
   }
 
   /** Output from the cursor on; with wait_seconds, waits for some when there is none yet. */
@@ -376,7 +387,13 @@ export class Gateway {
     const decided = decideForHost(this.snap.loaded.engine, host, command, extras.workdir !== undefined ? { workdir: extras.workdir } : {});
     // With a terminal the command must be allowed with one; a refusal is audited as a denial.
     const noTty = input.tty && decided.allowed ? ttyRefusal(decided) : undefined;
-    const decision = noTty ? { ...decided, allowed: false, reason: `with a terminal (tty: true): ${noTty}` } : decided;
+    // The engine never sees a call's stdin: every part of the command must be allowed to read it.
+    const noStdin = extras.stdin && decided.allowed && !noTty ? stdinRefusal(decided) : undefined;
+    const decision = noTty
+      ? { ...decided, allowed: false, reason: `with a terminal (tty: true): ${noTty}` }
+      : noStdin
+        ? { ...decided, allowed: false, reason: `with stdin: ${noStdin}` }
+        : decided;
     this.d.audit.decision(decision, { tool, ...extras.audit, ...(input.tty ? { tty: true } : {}) });
     if (!decision.allowed) {
       throw new SshgateError(
@@ -384,7 +401,9 @@ export class Gateway {
         `host "${host.alias}": ${decision.reason}`,
         noTty
           ? 'a command runs with a terminal only when every part of it is allowed by a policy rule with tty: true (ssh_plan shows tty_allowed, and tty per part); run it without tty, or ask for a policy change'
-          : 'ssh_plan (or sshgate plan) shows each part of the command and the rule that decides it; ask for a policy change if it should be allowed',
+          : noStdin
+            ? 'a command is given stdin only when every part of it is allowed by a policy rule with stdin: true (ssh_plan shows stdin_allowed, and stdin per part); run it without stdin, or ask for a policy change'
+            : 'ssh_plan (or sshgate plan) shows each part of the command and the rule that decides it; ask for a policy change if it should be allowed',
       );
     }
     const target = this.target(host);

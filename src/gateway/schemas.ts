@@ -47,6 +47,7 @@ export const DescribeHostResult = z.object({
       commands: z.array(z.string()),
       source: z.string(),
       tty: z.boolean().describe('an allow rule whose commands may also run with a terminal (ssh_run tty: true)'),
+      stdin: z.boolean().describe('an allow rule whose commands may also be given stdin (ssh_run stdin)'),
     }),
   ),
 });
@@ -61,6 +62,7 @@ export const PlanInput = z.strictObject({
 export const PlanResult = z.object({
   allowed: z.boolean(),
   tty_allowed: z.boolean().describe('allowed with a terminal too (ssh_run tty: true): every segment is allowed by a rule with tty: true'),
+  stdin_allowed: z.boolean().describe('allowed with data on stdin too (ssh_run stdin): every segment is allowed by a rule with stdin: true'),
   targets: z.array(z.string()),
   segments: z.array(SegmentVerdict),
   limits: LimitsSchema,
@@ -173,7 +175,10 @@ export const ListTasksInput = z.strictObject({
   state: TaskState.optional(),
   limit: z.number().int().min(1).max(1000).optional().describe('at most this many, newest first (default 50)'),
 });
-export const ListTasksResult = z.object({ tasks: z.array(TaskStatus) });
+export const ListTasksResult = z.object({
+  tasks: z.array(TaskStatus),
+  omitted_tasks: z.number().optional().describe('tasks within limit left out to keep the result within its size (the oldest); a state filter or a smaller limit shows them'),
+});
 
 const Cursor = z.object({
   stdout: z.number().int().min(0).describe('byte offset into the whole stdout stream'),

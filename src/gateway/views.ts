@@ -6,7 +6,11 @@
 import type { OutputBuffer } from '../tasks/output-buffer.js';
 import type { Task } from '../tasks/task-manager.js';
 import { isFinal } from '../tasks/task-manager.js';
+import { whole } from '../errors.js';
 import { prefixWithin, STREAM_COST, suffixWithin } from './budget.js';
+
+/** The most of a command a task status shows. */
+const STATUS_COMMAND_CHARS = 1000;
 import type * as S from './schemas.js';
 
 /**
@@ -41,7 +45,8 @@ export function taskStatus(task: Task): S.TaskStatus {
   return {
     task_id: task.id,
     alias: task.alias,
-    command: task.command,
+    // A command may be 16 KiB: a status (and a list of a thousand) shows its start.
+    command: task.command.length > STATUS_COMMAND_CHARS ? `${whole(task.command, STATUS_COMMAND_CHARS)}… (${task.command.length - STATUS_COMMAND_CHARS} more characters)` : task.command,
     state: task.state,
     exit_code: task.exitCode,
     signal: task.signal,
@@ -137,7 +142,8 @@ export function inlineOutput(buffer: OutputBuffer, maxBytes: number, maxCost: nu
   }
   // The head comes from the kept head of the buffer only, never across what it dropped.
   const headData = buffer.read(0, Math.min(Math.floor(maxBytes / 2), Math.ceil(buffer.limit / 2), total)).data;
-  const head = prefixWithin(headData, Math.floor(maxCost / 2));
+  // A character cut by the byte budget waits for the cursor read, not shown as U+FFFD.
+  const head = utf8Boundary(headData.subarray(0, prefixWithin(headData, Math.floor(maxCost / 2))));
   // The tail comes from the kept tail only, so that what is read from `from` on is contiguous.
   const keptTail = buffer.truncated ? total - (buffer.limit - Math.ceil(buffer.limit / 2)) : 0;
   const from = Math.max(head, keptTail, total - (maxBytes - head));

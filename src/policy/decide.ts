@@ -8,6 +8,7 @@ import { BUILTIN_DENY_SUBSTRINGS, EVALUATING_BUILTINS, WRAPPER_COMMANDS } from '
 import { DenyIndex } from './deny-patterns.js';
 import type { Decision, SegmentVerdict } from './decision.js';
 import { globMatch, globsIntersect } from '../glob.js';
+import { whole } from '../errors.js';
 import { effectiveLimits, type HostRef } from './limits.js';
 import { compileNetwork, type NetworkCheck } from './network.js';
 import type { Dialect } from './lexer.js';
@@ -91,8 +92,9 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
         reason: parsed.reason,
         nested: false,
         tty: false,
+        stdin: false,
       };
-      return { ...base, allowed: false, tty_allowed: false, reason: parsed.reason, segments: [segment], matched_rules: [] };
+      return { ...base, allowed: false, tty_allowed: false, stdin_allowed: false, reason: parsed.reason, segments: [segment], matched_rules: [] };
     }
 
     const rules = rulesFor(host);
@@ -102,14 +104,14 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
     const judged = new Map<string, SegmentVerdict>();
     // After a cd (pushd, popd) a relative path may lead anywhere: deny rules then see each
     // relative word as under any directory.
-    let moved = false;
-    const start = options.workdir;
+    // A call's workdir is a cd before the command: judged exactly as one.
+    let moved = options.workdir !== undefined;
     const segments = all.map((seg) => {
       // A command that runs elsewhere itself (env -C /etc cat shadow) is judged as moved too.
       if (commandPositions(seg.argv).some((at) => changesDirectory(seg.argv, at))) moved = true;
       const key = JSON.stringify([seg.text, seg.argv, seg.wild, seg.dynamic, seg.features, seg.unsupported, moved]);
       let v = judged.get(key);
-      if (!v) judged.set(key, (v = judge(moved ? relocated(seg) : start !== undefined ? relocated(seg, start) : seg, rules, denyIndex, matched)));
+      if (!v) judged.set(key, (v = judge(moved ? relocated(seg) : seg, rules, denyIndex, matched)));
       return { ...v, nested: seg.nested };
     });
 
@@ -117,9 +119,9 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
     if (substring !== undefined) {
       const reason = `contains the denied substring "${substring}"`;
       for (const v of segments) {
-        if (v.allowed && v.text.includes(substring)) Object.assign(v, { allowed: false, rule: null, source: null, reason, tty: false });
+        if (v.allowed && v.text.includes(substring)) Object.assign(v, { allowed: false, rule: null, source: null, reason, tty: false, stdin: false });
       }
-      return { ...base, allowed: false, tty_allowed: false, reason, segments, matched_rules: summary(matched) };
+      return { ...base, allowed: false, tty_allowed: false, stdin_allowed: false, reason, segments, matched_rules: summary(matched) };
     }
     const denied = segments.find((v) => !v.allowed);
     const reason = denied
@@ -127,7 +129,9 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
       : `every command is allowed (${[...new Set(segments.map((v) => `rule "${v.rule}"`))].join(', ')})`;
     // With a terminal, every segment needs an allow rule that says so (not only the first that matched).
     const ttyAllowed = !denied && segments.every((v) => v.tty);
-    return { ...base, allowed: !denied, tty_allowed: ttyAllowed, reason, segments, matched_rules: summary(matched) };
+    // So with stdin: the engine never sees the data, so every part must be allowed to read it.
+    const stdinAllowed = !denied && segments.every((v) => v.stdin);
+    return { ...base, allowed: !denied, tty_allowed: ttyAllowed, stdin_allowed: stdinAllowed, reason, segments, matched_rules: summary(matched) };
   }
 
   return { policy, denySubstrings, network, decide, rulesFor };
@@ -203,7 +207,7 @@ function neverAllowed(seg: Segment): string | undefined {
 }
 
 function judge(seg: Segment, rules: PolicyRule[], denyIndex: DenyIndex<DenyPattern>, matched: Map<string, PolicyRule>): SegmentVerdict {
-  const verdict = (allowed: boolean, reason: string, rule?: PolicyRule, tty = false): SegmentVerdict => ({
+  const verdict = (allowed: boolean, reason: string, rule?: PolicyRule, tty = false, stdin = false): SegmentVerdict => ({
     text: clip(seg.text),
     allowed,
     rule: rule?.name ?? null,
@@ -211,6 +215,7 @@ function judge(seg: Segment, rules: PolicyRule[], denyIndex: DenyIndex<DenyPatte
     reason,
     nested: seg.nested,
     tty,
+    stdin,
   });
   const never = neverAllowed(seg);
   if (never) return verdict(false, never);
@@ -255,6 +260,7 @@ function judge(seg: Segment, rules: PolicyRule[], denyIndex: DenyIndex<DenyPatte
   let allow: { rule: PolicyRule; pattern: string } | undefined;
   // Any matching allow rule with `tty: true` lets the segment have a terminal, whatever the order.
   let ttyAllow: { rule: PolicyRule; pattern: string } | undefined;
+  let stdinAllowed = false;
   let unnamed: { rule: PolicyRule; missing: string[] } | undefined;
   for (const rule of rules) {
     if (rule.action !== 'allow') continue;
@@ -265,6 +271,7 @@ function judge(seg: Segment, rules: PolicyRule[], denyIndex: DenyIndex<DenyPatte
         matched.set(rule.name, rule);
         allow ??= { rule, pattern };
         if (rule.tty) ttyAllow ??= { rule, pattern };
+        if (rule.stdin) stdinAllowed = true;
       } else {
         unnamed ??= { rule, missing };
       }
@@ -273,7 +280,7 @@ function judge(seg: Segment, rules: PolicyRule[], denyIndex: DenyIndex<DenyPatte
   if (deny) return verdict(false, `matches deny rule "${deny.rule.name}" (pattern "${deny.pattern}")`, deny.rule);
   if (allow) {
     const tty = ttyAllow && ttyAllow.rule !== allow.rule ? `; with a terminal by allow rule "${ttyAllow.rule.name}" (pattern "${ttyAllow.pattern}")` : '';
-    return verdict(true, `matches allow rule "${allow.rule.name}" (pattern "${allow.pattern}")${tty}`, allow.rule, ttyAllow !== undefined);
+    return verdict(true, `matches allow rule "${allow.rule.name}" (pattern "${allow.pattern}")${tty}`, allow.rule, ttyAllow !== undefined, stdinAllowed);
   }
   if (unnamed) {
     return verdict(
@@ -340,15 +347,11 @@ function candidatesOf(seg: Segment, words: readonly string[], whole: string, wil
   return [...out];
 }
 
-/**
- * The segment with each relative argument also under `dir` — a known directory (a call's workdir,
- * when its name needs no quoting) or any directory — for deny rules.
- */
-function relocated(seg: Segment, dir?: string): Segment {
+/** The segment with each relative argument also under an unknown directory, for deny rules. */
+function relocated(seg: Segment): Segment {
   if (seg.argv.length < 2) return seg;
-  const under = dir !== undefined && quoteWord(dir) === dir ? (dir === '/' ? '' : dir) : WILD_ALL;
   const words = seg.argv.map((a, i) => seg.wild?.[i] ?? quoteWord(a));
-  const wild = words.map((w, i) => (i === 0 || w.startsWith('/') || w.startsWith('-') ? w : `${under}/${w}`));
+  const wild = words.map((w, i) => (i === 0 || w.startsWith('/') || w.startsWith('-') ? w : `${WILD_ALL}/${w}`));
   return { ...seg, wild };
 }
 
@@ -379,5 +382,5 @@ function summary(matched: Map<string, PolicyRule>): Decision['matched_rules'] {
 }
 
 function clip(text: string): string {
-  return text.length <= DISPLAY_LIMIT ? text : `${text.slice(0, DISPLAY_LIMIT)}… (${text.length - DISPLAY_LIMIT} more characters)`;
+  return text.length <= DISPLAY_LIMIT ? text : `${whole(text, DISPLAY_LIMIT)}… (${text.length - DISPLAY_LIMIT} more characters)`;
 }

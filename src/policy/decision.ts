@@ -16,6 +16,7 @@ export const SegmentVerdict = z.object({
   reason: z.string(),
   nested: z.boolean().describe('inside a command or process substitution'),
   tty: z.boolean().describe('an allow rule with tty: true matches it, and no deny rule does: it may run with a terminal'),
+  stdin: z.boolean().describe('an allow rule with stdin: true matches it, and no deny rule does: it may be given stdin'),
 });
 export type SegmentVerdict = z.infer<typeof SegmentVerdict>;
 
@@ -30,6 +31,7 @@ export const Decision = z.object({
   command: z.string(),
   allowed: z.boolean(),
   tty_allowed: z.boolean().describe('allowed, and every segment also with a terminal (ssh_run with tty: true)'),
+  stdin_allowed: z.boolean().describe('allowed, and every segment also with data on stdin (ssh_run with stdin)'),
   reason: z.string(),
   segments: z.array(SegmentVerdict),
   matched_rules: z.array(MatchedRule),

@@ -11,7 +11,7 @@ export function decideForHost(engine: PolicyEngine, host: HostEntry, command: st
   const decision = engine.decide(host, command, options);
   if (decision.allowed && isIP(host.host) !== 0) {
     const net = engine.network.check(host.host);
-    if (!net.allowed) return { ...decision, allowed: false, tty_allowed: false, reason: `network policy: ${net.reason}` };
+    if (!net.allowed) return { ...decision, allowed: false, tty_allowed: false, stdin_allowed: false, reason: `network policy: ${net.reason}` };
   }
   return decision;
 }
@@ -26,4 +26,16 @@ export function ttyRefusal(decision: Decision): string | undefined {
   const s = decision.segments.find((v) => !v.tty);
   const by = s?.rule ? `allowed by rule "${s.rule}", which does not say tty: true, ` : '';
   return `"${s?.text ?? decision.command}" is ${by}not allowed with a terminal: no allow rule with tty: true matches it`;
+}
+
+/**
+ * Why the command may not be given stdin, or undefined when it may: a denied command's reason,
+ * else the first segment that no allow rule with `stdin: true` allows.
+ */
+export function stdinRefusal(decision: Decision): string | undefined {
+  if (decision.stdin_allowed) return undefined;
+  if (!decision.allowed) return decision.reason;
+  const s = decision.segments.find((v) => !v.stdin);
+  const by = s?.rule ? `allowed by rule "${s.rule}", which does not say stdin: true, ` : '';
+  return `"${s?.text ?? decision.command}" is ${by}not allowed to read a call's stdin: no allow rule with stdin: true matches it`;
 }

@@ -220,7 +220,7 @@ export function evaluationProblem(argv: readonly string[], at: number): string |
   if (INTERPRETERS.has(name) || PROGRAM_OPERAND.get(name)) {
     if (args.some(isStdinPath)) return stdin;
     const code = (CODE_FLAGS.get(name) ?? []).some((f) => args.some((a) => isFlag(a, f)));
-    if (INTERPRETERS.has(name) && !code && !args.every((a) => INFO_OPTIONS.has(a)) && !hasProgramOperand(name, args)) return stdin;
+    if (INTERPRETERS.has(name) && !code && !(args.length > 0 && args.every((a) => INFO_OPTIONS.has(a))) && !hasProgramOperand(name, args)) return stdin;
   }
   if ((name === 'xargs' || name === 'parallel') && args.some((a) => WRAPPER_COMMANDS.has(commandName(a)))) {
     return `${name} running a command that runs others: its input would become that command`;

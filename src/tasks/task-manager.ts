@@ -290,6 +290,8 @@ export class TaskManager {
     } catch (err) {
       result = Promise.reject(err);
     }
+    // What the executor holds (a call's stdin, up to 512 KiB) is not kept for the task's TTL.
+    entry.executor = RAN;
     result.then(
       (r) => {
         entry.exitCode = r.exitCode;
@@ -401,6 +403,9 @@ export class TaskManager {
     }
   }
 }
+
+/** The executor of a task that has started: it never runs twice. */
+const RAN: Executor = () => Promise.reject(new Error('the task has already run'));
 
 export function isFinal(state: TaskState): state is FinalState {
   return (FINAL_STATES as readonly string[]).includes(state);

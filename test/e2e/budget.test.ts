@@ -120,6 +120,16 @@ describe('ssh_get_task_output', () => {
   });
 });
 
+describe('ssh_list_tasks', () => {
+  it('stays one message with a thousand tasks of 16 KiB commands: commands are cut, the oldest counted', async () => {
+    const long = `true ${'x'.repeat(16_000)}`;
+    for (let i = 0; i < 30; i++) await call('ssh_run_async', { alias: fleet.hosts[4]?.alias, command: `${long}${i}` });
+    const { value, size } = await call<{ tasks: { command: string }[]; omitted_tasks?: number }>('ssh_list_tasks', { limit: 1000 });
+    expect(size).toBeLessThanOrEqual(LIMIT);
+    expect(value.tasks[0]?.command).toMatch(/… \(\d+ more characters\)$/);
+  });
+});
+
 describe('ssh_run_on_tag', () => {
   it('stays under 512 KiB over 40 hosts of control bytes, sharing the output budget out', async () => {
     const command = "sh -c 'head -c 100000 /dev/zero; head -c 100000 /dev/zero >&2'";

@@ -13,7 +13,8 @@ env: [GREETING, LANG]
 rules:
   - { name: "secrets stay", action: deny, commands: ["cat /var/secret/*"] }
   - { name: "no hostname on h3", action: deny, aliases: [h3], commands: ["hostname"] }
-  - { name: "tools", action: allow, commands: ["cat", "cat *", "wc -c", "pwd", "true", "printenv *", "hostname", "uptime"] }
+  - { name: "filters", action: allow, stdin: true, commands: ["cat", "wc -c", "true"] }
+  - { name: "tools", action: allow, commands: ["cat *", "pwd", "printenv *", "hostname", "uptime"] }
 `;
 
 let fleet: Fleet;
@@ -67,6 +68,14 @@ describe('stdin', () => {
     expect(r.stdout.trim()).toBe('0');
   });
 
+  it('is refused for a command no rule with stdin: true allows, even where the command is allowed', async () => {
+    const e = await gate.fails('ssh_run', { alias: 'h1', command: 'printenv GREETING', stdin: 'data' });
+    expect(e.code).toBe('policy_denied');
+    expect(e.message).toContain('stdin');
+    expect(e.hint).toContain('stdin: true');
+    expect((await gate.ok<Run>('ssh_run', { alias: 'h1', command: 'printenv GREETING' })).state).toBe('failed');
+  });
+
   it('refuses more than 512 KiB, naming the limit', async () => {
     const e = await gate.fails('ssh_run', { alias: 'h1', command: 'cat', stdin: 'x'.repeat(524_289) });
     expect(e.code).toBe('invalid_input');
@@ -97,11 +106,12 @@ describe('workdir', () => {
     expect(e.code).toBe('invalid_input');
   });
 
-  it('judges relative paths as under any directory: a deny rule on an absolute path still holds', async () => {
-    expect((await gate.ok<Run>('ssh_run', { alias: 'h1', command: 'cat key', workdir: '/tmp' })).state).toBe('failed');
+  it('judges the command as after a cd: relative paths as under any directory, so a deny rule on an absolute path holds', async () => {
     const e = await gate.fails('ssh_run', { alias: 'h1', command: 'cat key', workdir: '/var/secret' });
     expect(e.code).toBe('policy_denied');
     expect(e.message).toContain('secrets stay');
+    expect((await gate.fails('ssh_run', { alias: 'h1', command: 'cat key', workdir: '/tmp' })).code).toBe('policy_denied');
+    expect((await gate.ok<Run>('ssh_run', { alias: 'h1', command: 'cat /etc/hosts', workdir: '/var/tmp' })).state).toBe('succeeded');
   });
 });
 

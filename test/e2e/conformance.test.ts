@@ -75,6 +75,15 @@ describe('JSON-RPC errors', () => {
     expect(a.error?.message.length).toBeLessThan(200);
   });
 
+  it('never cuts a message inside a surrogate pair: no lone half reaches the wire', async () => {
+    const name = `${'x'.repeat(119)}😀`;
+    const a = await request('tools/call', { name, arguments: {} });
+    expect(a.error?.code).toBe(-32602);
+    expect(a.error?.message).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])/);
+    const plan = await request('tools/call', { name: 'ssh_plan', arguments: { alias: 'h1', command: `echo ${'a'.repeat(993)}😀b` } });
+    expect(JSON.stringify(plan)).not.toMatch(/\\ud83d(?!\\ude00)/);
+  });
+
   it('answers a tools/list cursor it never gave with -32602, not the full list', async () => {
     const a = await request('tools/list', { cursor: 'bogus' });
     expect(a.result).toBeUndefined();
