@@ -1,8 +1,12 @@
 /** Loads policy test cases from a file or from every *.yml directly inside a directory. */
 import { ConfigError } from '../errors.js';
-import type { LocatedCase } from '../policy/cases.js';
 import { PolicyCase } from './schemas.js';
 import { IssueSink, readYamlFile, yamlFilesAt } from './yaml-file.js';
+
+export interface LocatedCase extends PolicyCase {
+  /** `policies/tests/default.yml:14:3` */
+  source: string;
+}
 
 export function loadPolicyCases(path: string): LocatedCase[] {
   const sink = new IssueSink();
