@@ -11,9 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import ssh2 from 'ssh2';
 import { startEmbeddedHost, type DemoHost } from '../demo/embedded-host.js';
-import { startOpenSshHost } from '../demo/openssh-host.js';
+import { canLogIn, startOpenSshHost } from '../demo/openssh-host.js';
 import type { Io } from './context.js';
 import { ed25519KeyPair } from '../demo/keys.js';
 
@@ -96,20 +95,6 @@ async function startHost(dir: string, publicKey: string, user: string, privateKe
     }
   }
   return startEmbeddedHost(publicKey);
-}
-
-function canLogIn(h: DemoHost, username: string, privateKey: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = new ssh2.Client();
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      c.end();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), 5000);
-    c.on('ready', () => done(true)).on('error', () => done(false));
-    c.connect({ host: h.host, port: h.port, username, privateKey, readyTimeout: 5000 });
-  });
 }
 
 function writeDemoConfig(dir: string, host: DemoHost, user: string, privateKey: string): void {

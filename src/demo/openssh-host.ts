@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import ssh2 from 'ssh2';
 import type { DemoHost } from './embedded-host.js';
 import { ed25519KeyPair } from './keys.js';
 
@@ -53,6 +54,21 @@ export async function startOpenSshHost(dir: string, userPublicKey: string): Prom
     throw new Error('sshd did not start');
   }
   return { host: '127.0.0.1', port, hostPublicKey: hostKey.public.trim().split(' ').slice(0, 2).join(' '), kind: 'openssh', stop };
+}
+
+/** Whether the host logs `username` in with the key: sshd refuses a locked account, for one. */
+export function canLogIn(h: DemoHost, username: string, privateKey: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = new ssh2.Client();
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      c.end();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), 5000);
+    c.on('ready', () => done(true)).on('error', () => done(false));
+    c.connect({ host: h.host, port: h.port, username, privateKey, readyTimeout: 5000 });
+  });
 }
 
 function freePort(): Promise<number> {
