@@ -153,12 +153,19 @@ describe('the record of a command with a terminal', () => {
   it('the audit log says a terminal was asked for, allowed or refused, and records the task end', async () => {
     await gate.ok('ssh_run', { alias: 'h1', command: 'echo audited tty', tty: true });
     await gate.fails('ssh_run', { alias: 'h1', command: 'uname -n', tty: true });
-    const records = gate
-      .log()
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .filter((r) => r.audit === true && (r.command === 'echo audited tty' || r.command === 'uname -n'));
+    const read = () =>
+      gate
+        .log()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((r) => r.audit === true && (r.command === 'echo audited tty' || r.command === 'uname -n'));
+    // The log comes over the server's stderr pipe: the last record may still be on its way.
+    let records = read();
+    for (let i = 0; i < 50 && records.length < 3; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      records = read();
+    }
     expect(records.map((r) => [r.event, r.command])).toEqual([
       ['decision', 'echo audited tty'],
       ['task_end', 'echo audited tty'],
