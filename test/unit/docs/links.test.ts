@@ -41,6 +41,10 @@ describe('documentation links', () => {
     expect(pages).toEqual(expect.arrayContaining(['README.md', 'SECURITY.md', 'docs/fuzzing.md']));
   });
 
+  it('keeps the README a front door of at most 12 KB, the rest one link away in docs/', () => {
+    expect(statSync(join(root, 'README.md')).size).toBeLessThanOrEqual(12 * 1024);
+  });
+
   it.each(pages)('every relative link and #anchor of %s resolves', (name) => {
     const path = join(root, name);
     const broken = page(path)
