@@ -1,4 +1,4 @@
-/** Every option's default, in one place; the README documents each of them. */
+/** Every option's default, in one place; docs/operations.md (options) and docs/policy.md (limits) document them. */
 export const DEFAULTS = {
   configDir: './config',
   policyPath: './policies',

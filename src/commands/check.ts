@@ -131,7 +131,7 @@ function hostKeyWarnings(inventory: Inventory, hostKeys: KnownHostsFile, policy:
   return warnings;
 }
 
-/** The README's way to fetch a host's key: ssh-keyscan, run on the last jump host when there is one. */
+/** The way docs/operations.md fetches a host's key: ssh-keyscan, run on the last jump host when there is one. */
 function keyscanLine(inventory: Inventory, host: HostEntry, file: string): string {
   const scan = `ssh-keyscan -t ed25519 ${host.port === 22 ? '' : `-p ${host.port} `}${host.host} >> ${shellQuote(file)}`;
   const hops = jumpChain(inventory, host.alias)

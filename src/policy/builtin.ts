@@ -1,6 +1,6 @@
 /**
  * The built-in parts of every policy. They can only deny more: a policy file adds to them and
- * cannot remove them. The README lists them, and `sshgate check` prints how many are in force.
+ * cannot remove them. docs/policy.md lists them, and `sshgate check` prints how many are in force.
  */
 
 /** Substrings denied anywhere in a command, raw or normalised. */

@@ -60,7 +60,7 @@ function exampleWith(knownHosts: string): string {
 }
 
 describe('sshgate check: known_hosts', () => {
-  it("names each host with no entry, with the README's ssh-keyscan line to add it, through its jump host", async () => {
+  it("names each host with no entry, with the ssh-keyscan line of docs/operations.md to add it, through its jump host", async () => {
     // bastion, web1 and stg-app-1 are there; db1 on port 2222 and web2 behind the bastion are not.
     const config = exampleWith(`10.0.0.2 ${KEY}\n10.0.0.11 ${KEY}\n10.20.0.15 ${KEY}\n`);
     const known = join(config, 'known_hosts');
