@@ -4,55 +4,32 @@
  * read; schemas that strict checkers take without warnings; serverInfo.title; fan-out progress
  * with its total.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALLOW_ALL_POLICY, removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
+import { startRawServer, type RawServer, type WireMessage } from '../support/raw-stdio.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
-
-interface Answer {
-  id: number;
-  result?: Record<string, unknown>;
-  error?: { code: number; message: string };
-}
 
 let fleet: Fleet;
 let dir: string;
-let server: ChildProcess;
+let server: RawServer;
 let gate: Gate;
-let init: Answer;
-const answers = new Map<number, (m: Answer) => void>();
+let init: WireMessage;
 let progressOf: (p: { progress: number; total?: number }) => void = () => undefined;
-let nextId = 1;
-
-function request(method: string, params?: unknown): Promise<Answer> {
-  const id = nextId++;
-  const answer = new Promise<Answer>((r) => answers.set(id, r));
-  server.stdin?.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) })}\n`);
-  return answer;
-}
+const request = (method: string, params?: unknown) => server.request(method, params);
 
 beforeAll(async () => {
   fleet = await startFleet(2, { subnet: 82 });
   dir = writeConfig(fleet, { hosts: fleet.hosts, policy: ALLOW_ALL_POLICY });
-  server = spawn(process.execPath, [resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies')], {
-    env: { PATH: process.env.PATH ?? '', SSHGATE_STATE_DIR: join(dir, 'state'), SSHGATE_LOG_LEVEL: 'warn' },
-    stdio: ['pipe', 'pipe', 'ignore'],
+  server = await startRawServer(dir, 'conformance');
+  server.onNotification((m) => {
+    if (m.method === 'notifications/progress' && m.params) progressOf(m.params as { progress: number; total?: number });
   });
-  createInterface({ input: server.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    const m = JSON.parse(line) as Answer & { method?: string; params?: { progress: number; total?: number } };
-    if (typeof m.id === 'number') answers.get(m.id)?.(m);
-    if (m.method === 'notifications/progress' && m.params) progressOf(m.params);
-  });
-  init = await request('initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'conformance', version: '1' } });
-  server.stdin?.write(`${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n`);
+  init = server.initialized;
   gate = await startGate(dir);
 });
 
 afterAll(async () => {
-  server?.stdin?.end();
-  await new Promise((r) => server?.once('exit', r));
+  await server?.close();
   await gate?.close();
   await fleet?.stop();
   if (dir) removeConfig(dir);
