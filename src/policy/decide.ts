@@ -1,6 +1,6 @@
 /**
  * Where the policy is decided: decide(host, command) → allow or deny, segment by segment, naming
- * the rules that matched. The order of the checks follows DESIGN.md's decision rules.
+ * the rules that matched. The order of the checks follows docs/policy.md, "How a command is decided".
  */
 import { posix } from 'node:path';
 import type { PolicyRule, PolicySet } from '../config/load-policy.js';
