@@ -1,26 +1,12 @@
 /**
- * The server log and the audit records in it: pino JSON lines on stderr (stdout is the MCP
- * channel). Every policy decision and every task end becomes one `audit` record; credentials
- * never reach the logger, and the paths where they could hide are redacted all the same.
+ * The audit records: every policy decision and every task end becomes one `audit` record in the
+ * server log (src/logger.ts) and, when one is configured, in the hash-chained audit file.
  */
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Decision } from '../policy/decision.js';
 import type { Task } from '../tasks/task-manager.js';
 import { commandHash } from '../tasks/ids.js';
 import type { AuditFile } from './audit-file.js';
-
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
-const REDACT = ['password', 'passphrase', 'privateKey', 'token', '*.password', '*.passphrase', '*.privateKey', '*.token', 'auth', '*.auth'];
-
-export function createLogger(level: LogLevel, fd = 2): Logger {
-  return pino(
-    { name: 'sshgate', level, redact: { paths: REDACT, censor: '[redacted]' }, base: { pid: process.pid } },
-    // Synchronous, so the records of a server that is about to exit are not lost.
-    pino.destination({ fd, sync: true }),
-  );
-}
 
 export interface Auditor {
   /** `context`: the tool, the tag of a fan-out, and what a call gave beside its command (names, sizes, digests). */

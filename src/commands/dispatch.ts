@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LOG_LEVELS, type LogLevel } from '../audit/log.js';
+import { LOG_LEVELS, type LogLevel } from '../logger.js';
 import { DEFAULTS, ENV } from '../defaults.js';
 import { testsDirOf, type Io, type Paths } from './context.js';
 

@@ -4,7 +4,8 @@
  * output streams as it comes; the exit status is the remote command's, or 255 when sshgate itself
  * refused or could not run it (as ssh does).
  */
-import { createAuditor, createLogger, type LogLevel } from '../audit/log.js';
+import { createAuditor } from '../audit/log.js';
+import { createLogger, type LogLevel } from '../logger.js';
 import { ConfigError, SshgateError } from '../errors.js';
 import { runOnTag } from '../gateway/fan-out.js';
 import { Gateway } from '../gateway/gateway.js';

@@ -5,7 +5,8 @@
  */
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { AuditFile } from '../audit/audit-file.js';
-import { createAuditor, createLogger, type LogLevel } from '../audit/log.js';
+import { createAuditor } from '../audit/log.js';
+import { createLogger, type LogLevel } from '../logger.js';
 import { ConfigError, SshgateError } from '../errors.js';
 import { Gateway } from '../gateway/gateway.js';
 import type { HttpOptions } from '../mcp/http.js';
