@@ -17,11 +17,12 @@ import { decideForHost, stdinRefusal, ttyRefusal } from '../policy/plan.js';
 import { hostToken } from '../ssh/host-keys.js';
 import { openKnownHosts, type KnownHostsFile } from '../ssh/known-hosts-file.js';
 import type { AuthConfig } from '../ssh/auth.js';
-import type { ConnectionPool, HostTarget } from '../ssh/pool.js';
+import type { HostTarget } from '../ssh/pool.js';
 import { parseTaskId } from '../tasks/ids.js';
 import { isFinal, type Executor, type Task, type TaskManager } from '../tasks/task-manager.js';
 import { DEFAULT_INLINE_BYTES, LIST_COST } from './budget.js';
 import { callExtras } from './call-extras.js';
+import type { HostExecutor } from './host-executor.js';
 import type * as S from './schemas.js';
 import { targetContextFor, targetFor, targetProblems, type TargetContext } from './targets.js';
 import { hasNew, readOutput, runResult, taskStatus, type Cursor } from './views.js';
@@ -56,7 +57,8 @@ export interface GatewayDeps {
   logger: Logger;
   audit: Auditor;
   tasks: TaskManager;
-  pool: ConnectionPool;
+  /** Where commands run: the connection pool (src/ssh/pool.ts), or a scripted host in tests. */
+  pool: HostExecutor;
   graceMs?: number;
   /**
    * Default true: every host's credentials are read, and the problems of the configuration (those

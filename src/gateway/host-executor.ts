@@ -1,0 +1,20 @@
+/**
+ * What the gateway asks of the SSH side, and nothing more: run a command on a target, time a
+ * login, and stop reusing what was opened under an old configuration. The connection pool of
+ * src/ssh meets it as it is (it does not know this interface); the in-process tool tests hand
+ * the gateway a scripted host instead, so that every tool runs without sshd.
+ */
+import type { ExecOutcome } from '../ssh/exec.js';
+import type { HostTarget, PoolExecOptions } from '../ssh/pool.js';
+
+export interface HostExecutor {
+  /**
+   * Runs `command` on the target; resolves when it has ended. When `options.signal` fires, it
+   * stops the command (TERM, KILL after `graceMs`) and resolves with how it ended.
+   */
+  exec(target: HostTarget, command: string, options: PoolExecOptions): Promise<ExecOutcome>;
+  /** Logs in to the target without running anything; resolves with the handshake's milliseconds. */
+  ping(target: HostTarget, signal: AbortSignal, deadline: number): Promise<number>;
+  /** After a reload: nothing opened under the old configuration takes new work. */
+  retireAll(): void;
+}
