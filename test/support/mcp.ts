@@ -44,8 +44,11 @@ rules:
   - { name: "tests run anything else", action: allow, commands: ["*", "* > *", "* 2>&1", "*$(*)*", "*\${*}*", "*$*", "wait"] }
 `;
 
-/** Writes config/ (servers, credentials, keys, known_hosts) and policies/ for the fleet. */
-export function writeConfig(fleet: Fleet, c: GateConfig): string {
+/**
+ * Writes config/ (servers, credentials, keys, known_hosts) and policies/ for the fleet: a real one
+ * of sshd.ts, or the login key and known_hosts the in-process tests make for their scripted hosts.
+ */
+export function writeConfig(fleet: Pick<Fleet, 'user' | 'userKeyPath' | 'knownHostsPath'>, c: GateConfig): string {
   const dir = mkdtempSync(join(tmpdir(), 'sshgate-gate-'));
   const config = join(dir, 'config');
   mkdirSync(join(config, 'keys'), { recursive: true });
@@ -63,18 +66,40 @@ export function writeConfig(fleet: Fleet, c: GateConfig): string {
   return dir;
 }
 
-export interface Gate {
-  client: Client;
-  transport: StdioClientTransport;
-  dir: string;
-  /** Everything the server wrote to stderr so far (its pino log). */
-  log(): string;
+/** How a test calls the tools of a connected client. */
+export interface ToolCalls {
   call(name: string, args?: Record<string, unknown>): Promise<CallToolResult>;
   /** Calls a tool that must succeed and returns its structured result. */
   ok<T = Record<string, unknown>>(name: string, args?: Record<string, unknown>): Promise<T>;
   /** Calls a tool that must fail and returns its error body. */
   fails(name: string, args?: Record<string, unknown>): Promise<{ code: string; message: string; hint?: string }>;
+}
+
+export interface Gate extends ToolCalls {
+  client: Client;
+  transport: StdioClientTransport;
+  dir: string;
+  /** Everything the server wrote to stderr so far (its pino log). */
+  log(): string;
   close(): Promise<void>;
+}
+
+export function toolCalls(client: Client): ToolCalls {
+  const call = (name: string, args: Record<string, unknown> = {}) =>
+    client.callTool({ name, arguments: args }, undefined, { timeout: 120_000 }) as Promise<CallToolResult>;
+  return {
+    call,
+    async ok<T>(name: string, args?: Record<string, unknown>) {
+      const r = await call(name, args);
+      if (r.isError) throw new Error(`${name} failed: ${JSON.stringify(r.structuredContent ?? r.content)}`);
+      return r.structuredContent as T;
+    },
+    async fails(name: string, args?: Record<string, unknown>) {
+      const r = await call(name, args);
+      if (!r.isError) throw new Error(`${name} succeeded: ${JSON.stringify(r.structuredContent)}`);
+      return errorBody(r);
+    },
+  };
 }
 
 export async function startGate(dir: string, env: Record<string, string> = {}): Promise<Gate> {
@@ -90,24 +115,12 @@ export async function startGate(dir: string, env: Record<string, string> = {}): 
   transport.stderr?.on('data', (d: Buffer) => (log += d.toString()));
   const client = new Client({ name: 'sshgate-tests', version: '1.0.0' });
   await client.connect(transport);
-  const call = (name: string, args: Record<string, unknown> = {}) =>
-    client.callTool({ name, arguments: args }, undefined, { timeout: 120_000 }) as Promise<CallToolResult>;
   return {
     client,
     transport,
     dir,
     log: () => log,
-    call,
-    async ok<T>(name: string, args?: Record<string, unknown>) {
-      const r = await call(name, args);
-      if (r.isError) throw new Error(`${name} failed: ${JSON.stringify(r.structuredContent ?? r.content)}`);
-      return r.structuredContent as T;
-    },
-    async fails(name: string, args?: Record<string, unknown>) {
-      const r = await call(name, args);
-      if (!r.isError) throw new Error(`${name} succeeded: ${JSON.stringify(r.structuredContent)}`);
-      return errorBody(r);
-    },
+    ...toolCalls(client),
     async close() {
       await client.close();
     },
