@@ -132,7 +132,10 @@ function* linesOf(fd: number, readBytes: number): Generator<Buffer | typeof TOO_
     if (start < n) {
       partial.push(Buffer.from(buf.subarray(start, n)));
       partialBytes += n - start;
-      if (partialBytes > MAX_LINE_BYTES) return yield TOO_LONG;
+      if (partialBytes > MAX_LINE_BYTES) {
+        yield TOO_LONG;
+        return;
+      }
     }
   }
   if (partial.length > 0) yield Buffer.concat(partial);

@@ -76,7 +76,8 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
   }
   const [command, ...rest] = positionals;
   if (values.help || command === undefined || command === 'help') {
-    (command === undefined && !values.help ? io.err : io.out)(USAGE);
+    if (command === undefined && !values.help) io.err(USAGE);
+    else io.out(USAGE);
     return command === undefined && !values.help ? 2 : 0;
   }
   const configDir = values.config ?? setting(ENV.configDir) ?? DEFAULTS.configDir;

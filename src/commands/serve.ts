@@ -77,7 +77,7 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
     }
     throw err;
   }
-  let closeTransport: () => Promise<void> = async () => undefined;
+  let closeTransport: () => Promise<void> = () => Promise.resolve();
   let stopNow: (why: string) => void = () => undefined;
   const stopped = new Promise<string>((resolve) => {
     let stopping: Promise<void> | undefined;

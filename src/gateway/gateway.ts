@@ -155,7 +155,9 @@ export class Gateway {
     const decisions = hosts.map((h) => decideForHost(this.snap.loaded.engine, h, command));
     for (const d of decisions) this.d.audit.decision(d, { tool: 'ssh_plan', ...(input.tag ? { tag: input.tag } : {}) });
     const allowed = decisions.every((d) => d.allowed);
-    const shown = decisions.find((d) => !d.allowed) ?? (decisions[0] as (typeof decisions)[number]);
+    const shown = decisions.find((d) => !d.allowed) ?? decisions[0];
+    // selectHosts names at least one host or throws unknown_host.
+    if (!shown) throw new SshgateError('unknown_host', 'no host matched', 'ssh_list_hosts lists the aliases and tags');
     const denied = decisions.filter((d) => !d.allowed);
     const reason =
       decisions.length === 1
@@ -240,7 +242,7 @@ export class Gateway {
     const until = Date.now() + ms;
     let cursor: Cursor = { stdout: 0, stderr: 0 };
     let sent = 0;
-    progress({ progress: 0, message: `task_id ${task.id}` });
+    void progress({ progress: 0, message: `task_id ${task.id}` });
     while (!isFinal(task.state) && Date.now() < until) {
       await this.d.tasks.waitForChange(task, until - Date.now());
       if (!hasNew(task, cursor)) continue;
@@ -249,7 +251,7 @@ export class Gateway {
       const text = [chunk.stdout, chunk.stderr ? `[stderr] ${chunk.stderr}` : ''].join('');
       const total = cursor.stdout + cursor.stderr;
       if (text && total > sent) {
-        progress({ progress: total, message: text.length > PROGRESS_MAX_CHARS ? `…${tail(text, PROGRESS_MAX_CHARS)}` : text });
+        void progress({ progress: total, message: text.length > PROGRESS_MAX_CHARS ? `…${tail(text, PROGRESS_MAX_CHARS)}` : text });
         sent = total;
       }
       await new Promise((r) => setTimeout(r, Math.max(0, Math.min(PROGRESS_EVERY_MS, until - Date.now()))));

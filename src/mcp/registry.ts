@@ -70,7 +70,7 @@ export class ToolRegistry {
   private readonly tools = new Map<string, ToolDef>();
 
   register<I extends z.ZodObject, O extends z.ZodObject>(def: ToolDef<I, O>): void {
-    this.tools.set(def.name, def as unknown as ToolDef);
+    this.tools.set(def.name, def);
   }
 
   get(name: string): ToolDef | undefined {

@@ -120,7 +120,8 @@ export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: Sec
     const { data, stat } = readKeyFile(file, cred.name, cred.key_path);
     // Before the mode: a .pub file is 644 by design, and the fix is the path, not a chmod.
     const plain = ssh2.utils.parseKey(data);
-    if (!(plain instanceof Error) && !(Array.isArray(plain) ? plain[0] : plain)?.isPrivateKey()) {
+    const first: ParsedKey | undefined = plain instanceof Error ? undefined : Array.isArray(plain) ? (plain[0] as ParsedKey | undefined) : plain;
+    if (first && !first.isPrivateKey()) {
       const priv = privateBeside(cred.key_path);
       throw new SshgateError(
         'invalid_config',

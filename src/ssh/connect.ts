@@ -71,7 +71,7 @@ export function openConnection(o: ConnectOptions): Promise<Client> {
       client.on('close', () => fail(new SshgateError('connect_failed', `host "${o.alias}" closed the connection during the SSH handshake`, 'check that the port speaks SSH and that sshd accepts this client')));
       const methods = authMethods(o.auth);
       client.connect({
-        sock: socket as Socket,
+        sock: socket,
         username: o.auth.username,
         // Straight to the configured methods: no "none" probe, one round trip less per connection.
         authHandler: (_left, _partial, next) => next(methods.shift() ?? (false as unknown as AnyAuthMethod)),

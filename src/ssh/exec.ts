@@ -14,8 +14,8 @@ import { PTY } from './terminal.js';
 
 export interface ExecOptions {
   signal: AbortSignal;
-  stdout(data: Buffer): void;
-  stderr(data: Buffer): void;
+  stdout: (data: Buffer) => void;
+  stderr: (data: Buffer) => void;
   /** Between TERM and KILL. */
   graceMs?: number;
   /** Written to the command's stdin before the EOF; without it, stdin is closed at once. */

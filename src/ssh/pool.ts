@@ -47,8 +47,8 @@ export interface PoolOptions {
 
 export interface PoolExecOptions {
   signal: AbortSignal;
-  stdout(data: Buffer): void;
-  stderr(data: Buffer): void;
+  stdout: (data: Buffer) => void;
+  stderr: (data: Buffer) => void;
   /** Epoch ms by which the task must be over; connecting counts against it. */
   deadline: number;
   graceMs?: number;

@@ -23,8 +23,8 @@ export interface ExecContext {
   signal: AbortSignal;
   /** Epoch ms at which the task's time limit runs out (connecting counts against it). */
   deadline: number;
-  stdout(data: Buffer): void;
-  stderr(data: Buffer): void;
+  stdout: (data: Buffer) => void;
+  stderr: (data: Buffer) => void;
 }
 
 /** Runs one command; resolves when it has ended, honouring `signal` to stop it. */
@@ -288,7 +288,7 @@ export class TaskManager {
         },
       });
     } catch (err) {
-      result = Promise.reject(err);
+      result = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     // What the executor holds (a call's stdin, up to 512 KiB) is not kept for the task's TTL.
     entry.executor = RAN;
