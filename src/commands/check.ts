@@ -5,7 +5,7 @@ import { BUILTIN_DENY_SUBSTRINGS } from '../policy/builtin.js';
 import { targetContextFor, targetFor, targetProblems } from '../gateway/targets.js';
 import { AGENT_HINT, agentSilence, agentSocketProblem } from '../ssh/auth.js';
 import { jumpChain, type Inventory } from '../config/load-inventory.js';
-import type { HostEntry } from '../config/schemas.js';
+import type { HostEntry } from '../config/file-formats.js';
 import { shellQuote } from '../errors.js';
 import { hostToken } from '../ssh/host-keys.js';
 import { openKnownHosts, type HostKeyPolicy, type KnownHostsFile } from '../ssh/known-hosts-file.js';

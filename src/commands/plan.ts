@@ -1,10 +1,10 @@
 /** `sshgate plan ALIAS|@TAG -- COMMAND`: what the policy decides, and why, without running anything. */
-import type { HostEntry } from '../config/schemas.js';
+import type { HostEntry } from '../config/file-formats.js';
 import { selectHosts } from '../config/select-hosts.js';
 import { SshgateError } from '../errors.js';
 import type { Decision } from '../policy/decision.js';
 import { effectiveLimits } from '../policy/limits.js';
-import { decideForHost } from '../policy/plan.js';
+import { decideForHost } from '../policy/host-decision.js';
 import { loadAll, reportConfigError, reportError, type Io, type Paths } from './context.js';
 
 export const PLAN_EXIT = { allowed: 0, denied: 1, usage: 2 } as const;

@@ -4,9 +4,9 @@
  */
 import { loadInventory } from '../config/load-inventory.js';
 import { loadPolicyCases } from '../config/load-cases.js';
-import type { PolicyCase } from '../config/schemas.js';
+import type { PolicyCase } from '../config/file-formats.js';
 import { diffPolicies } from '../policy/diff.js';
-import { ttyRefusal } from '../policy/plan.js';
+import { ttyRefusal } from '../policy/host-decision.js';
 import { engineFor, reportConfigError, testsDirOf, type Io, type Paths } from './context.js';
 
 export async function policyDiffCommand(paths: Paths, oldPath: string, newPath: string, io: Io): Promise<number> {

@@ -1,6 +1,6 @@
 /** Loads policy test cases from a file or from every *.yml directly inside a directory. */
 import { ConfigError } from '../errors.js';
-import { PolicyCase } from './schemas.js';
+import { PolicyCase } from './file-formats.js';
 import { IssueSink, readYamlFile, yamlFilesAt } from './yaml-file.js';
 
 export interface LocatedCase extends PolicyCase {

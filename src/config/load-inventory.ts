@@ -6,7 +6,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { CredentialEntry, CredentialsFile, HostEntry, ServersFile } from './schemas.js';
+import { CredentialEntry, CredentialsFile, HostEntry, ServersFile } from './file-formats.js';
 import { IssueSink, readYamlFile, type YamlFile } from './yaml-file.js';
 
 export interface Inventory {

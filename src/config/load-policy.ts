@@ -7,8 +7,8 @@
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { DEFAULTS } from '../defaults.js';
 import { ConfigError } from '../errors.js';
-import type { LimitsOverride, NetworkPolicy, PolicyFile } from './schemas.js';
-import { PolicyFile as PolicyFileSchema } from './schemas.js';
+import type { LimitsOverride, NetworkPolicy, PolicyFile } from './file-formats.js';
+import { PolicyFile as PolicyFileSchema } from './file-formats.js';
 import { describePath, IssueSink, readYamlFile, yamlFilesAt, type YamlFile } from './yaml-file.js';
 
 export type LimitKey = keyof typeof DEFAULTS.limits;

@@ -1,7 +1,7 @@
 /** Which hosts a call names: one alias, or every host with a tag — for the tools and the CLI alike. */
 import { clip, SshgateError } from '../errors.js';
 import type { Inventory } from './load-inventory.js';
-import { ALL_HOSTS, type HostEntry } from './schemas.js';
+import { ALL_HOSTS, type HostEntry } from './file-formats.js';
 
 export function hostByAlias(inventory: Inventory, alias: string): HostEntry {
   const host = inventory.byAlias.get(alias);

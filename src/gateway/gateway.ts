@@ -8,12 +8,12 @@ import type { Logger } from 'pino';
 import type { Auditor } from '../audit/log.js';
 import { jumpChain } from '../config/load-inventory.js';
 import { hostByAlias, hostsWithTag, selectHosts } from '../config/select-hosts.js';
-import type { HostEntry } from '../config/schemas.js';
+import type { HostEntry } from '../config/file-formats.js';
 import { DEFAULTS } from '../defaults.js';
 import { clip, ConfigError, SshgateError } from '../errors.js';
 import { effectiveLimits } from '../policy/limits.js';
 import { loadAll, type Loaded, type Paths } from '../policy/load.js';
-import { decideForHost, stdinRefusal, ttyRefusal } from '../policy/plan.js';
+import { decideForHost, stdinRefusal, ttyRefusal } from '../policy/host-decision.js';
 import { hostToken } from '../ssh/host-keys.js';
 import { openKnownHosts, type KnownHostsFile } from '../ssh/known-hosts-file.js';
 import type { AuthConfig } from '../ssh/auth.js';
@@ -23,7 +23,7 @@ import { isFinal, type Executor, type Task, type TaskManager } from '../tasks/ta
 import { DEFAULT_INLINE_BYTES, LIST_COST } from './budget.js';
 import { callExtras } from './call-extras.js';
 import type { HostExecutor } from './host-executor.js';
-import type * as S from './schemas.js';
+import type * as S from './tool-contract.js';
 import { targetContextFor, targetFor, targetProblems, type TargetContext } from './targets.js';
 import { hasNew, readOutput, runResult, taskStatus, type Cursor } from './views.js';
 

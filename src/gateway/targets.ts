@@ -3,7 +3,7 @@
  * jump chain (each hop a target of its own), the known_hosts checker and the network policy.
  */
 import type { Inventory } from '../config/load-inventory.js';
-import type { CredentialEntry, HostEntry } from '../config/schemas.js';
+import type { CredentialEntry, HostEntry } from '../config/file-formats.js';
 import { SshgateError } from '../errors.js';
 import type { NetworkCheck } from '../policy/network.js';
 import { resolveAuth, type AuthConfig, type SecretSources } from '../ssh/auth.js';

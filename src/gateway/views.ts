@@ -11,7 +11,7 @@ import { prefixWithin, STREAM_COST, suffixWithin } from './budget.js';
 
 /** The most of a command a task status shows. */
 const STATUS_COMMAND_CHARS = 1000;
-import type * as S from './schemas.js';
+import type * as S from './tool-contract.js';
 
 /**
  * A task's result with its output budgeted: each stream shows at most `maxBytes` (head and tail

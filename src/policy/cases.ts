@@ -1,10 +1,10 @@
 /** Policy unit tests: the cases of policies/tests/*.yml, run against a policy and an inventory. */
 import type { LocatedCase } from '../config/load-cases.js';
 import type { Inventory } from '../config/load-inventory.js';
-import type { PolicyCase } from '../config/schemas.js';
+import type { PolicyCase } from '../config/file-formats.js';
 import type { PolicyEngine } from './decide.js';
 import type { Decision } from './decision.js';
-import { decideForHost, ttyRefusal } from './plan.js';
+import { decideForHost, ttyRefusal } from './host-decision.js';
 
 export interface CaseResult {
   case: LocatedCase;

@@ -4,7 +4,7 @@
  * may run with a terminal; and every limit that differs.
  */
 import type { Inventory } from '../config/load-inventory.js';
-import type { PolicyCase } from '../config/schemas.js';
+import type { PolicyCase } from '../config/file-formats.js';
 import { decideCase } from './cases.js';
 import type { PolicyEngine } from './decide.js';
 import type { Decision } from './decision.js';

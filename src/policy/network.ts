@@ -3,7 +3,7 @@
  * net.BlockList, which understands CIDR blocks for both families.
  */
 import { BlockList, isIP } from 'node:net';
-import type { NetworkPolicy } from '../config/schemas.js';
+import type { NetworkPolicy } from '../config/file-formats.js';
 
 export interface NetworkVerdict {
   allowed: boolean;

@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import ssh2, { type ParsedKey } from 'ssh2';
 import { keyPathProblem } from '../config/load-inventory.js';
-import type { CredentialEntry, HostEntry } from '../config/schemas.js';
+import type { CredentialEntry, HostEntry } from '../config/file-formats.js';
 import { ENV } from '../defaults.js';
 import { shellQuote, SshgateError } from '../errors.js';
 

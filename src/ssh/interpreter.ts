@@ -29,7 +29,7 @@
  * off after decoding: the script arrives byte for byte. If base64 is missing or fails, nothing
  * runs and the exit status is 127, with a message on stderr.
  */
-import type { HostShell } from '../config/schemas.js';
+import type { HostShell } from '../config/file-formats.js';
 
 export type { HostShell };
 

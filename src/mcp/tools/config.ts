@@ -1,6 +1,6 @@
 /** ssh_reload_config and ssh_ping: the configuration and the reachability of hosts. */
 import type { Gateway } from '../../gateway/gateway.js';
-import { PingInput, PingResult, ReloadInput, ReloadResult } from '../../gateway/schemas.js';
+import { PingInput, PingResult, ReloadInput, ReloadResult } from '../../gateway/tool-contract.js';
 import type { ToolRegistry } from '../registry.js';
 
 export function registerConfigTools(tools: ToolRegistry, gateway: Gateway): void {

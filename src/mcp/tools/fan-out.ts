@@ -1,7 +1,7 @@
 /** ssh_run_on_tag: one command on every host with a tag, concurrently. */
 import { runOnTag } from '../../gateway/fan-out.js';
 import type { Gateway } from '../../gateway/gateway.js';
-import { RunOnTagInput, RunOnTagResult } from '../../gateway/schemas.js';
+import { RunOnTagInput, RunOnTagResult } from '../../gateway/tool-contract.js';
 import { progressSink } from '../progress.js';
 import type { ToolRegistry } from '../registry.js';
 

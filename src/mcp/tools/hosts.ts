@@ -1,6 +1,6 @@
 /** ssh_list_hosts, ssh_describe_host: what the inventory holds, without a secret. */
 import type { Gateway } from '../../gateway/gateway.js';
-import { DescribeHostInput, DescribeHostResult, ListHostsInput, ListHostsResult } from '../../gateway/schemas.js';
+import { DescribeHostInput, DescribeHostResult, ListHostsInput, ListHostsResult } from '../../gateway/tool-contract.js';
 import type { ToolRegistry } from '../registry.js';
 
 const READ_ONLY = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;

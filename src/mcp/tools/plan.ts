@@ -1,6 +1,6 @@
 /** ssh_plan: what the policy decides for a command, part by part, without running anything. */
 import type { Gateway } from '../../gateway/gateway.js';
-import { PlanInput, PlanResult } from '../../gateway/schemas.js';
+import { PlanInput, PlanResult } from '../../gateway/tool-contract.js';
 import type { ToolRegistry } from '../registry.js';
 
 export function registerPlanTools(tools: ToolRegistry, gateway: Gateway): void {

@@ -1,6 +1,6 @@
 /** ssh_run and ssh_cancel: a command on one host as a task, and stopping it. */
 import type { Gateway } from '../../gateway/gateway.js';
-import { CancelInput, CancelResult, RunInput, RunResult } from '../../gateway/schemas.js';
+import { CancelInput, CancelResult, RunInput, RunResult } from '../../gateway/tool-contract.js';
 import { progressSink } from '../progress.js';
 import type { ToolRegistry } from '../registry.js';
 

@@ -9,7 +9,7 @@ import {
   TaskOutputResult,
   TaskStatus,
   TaskStatusInput,
-} from '../../gateway/schemas.js';
+} from '../../gateway/tool-contract.js';
 import type { ToolRegistry } from '../registry.js';
 
 const READS_TASKS = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;

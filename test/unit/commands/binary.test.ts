@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const FIXTURES = 'test/support/fixtures/broken';
+const FIXTURES = 'test/fixtures/broken';
 
 function sshgate(args: string[], cwd = process.cwd()) {
   const r = spawnSync(process.execPath, [join(process.cwd(), 'dist/cli.js'), ...args], { cwd, encoding: 'utf8', timeout: 20_000 });

@@ -39,7 +39,7 @@ describe('the inventory loader', () => {
   });
 
   it('loads the mcp-ssh-orchestrator example files as they are', () => {
-    const inv = loadInventory({ configDir: 'test/support/fixtures/compat/mcp-ssh-orchestrator', keysDir: '/nonexistent' });
+    const inv = loadInventory({ configDir: 'test/fixtures/compat/mcp-ssh-orchestrator', keysDir: '/nonexistent' });
     expect(inv.hosts).toHaveLength(4);
     expect(inv.credentialByName.get('lab-maint')?.key_path).toBeUndefined();
   });
@@ -217,7 +217,7 @@ describe('hostile files', () => {
 
 describe('the policy loader', () => {
   it('loads the mcp-ssh-orchestrator policy as it is', () => {
-    const p = loadPolicy('test/support/fixtures/compat/mcp-ssh-orchestrator/policy.yml');
+    const p = loadPolicy('test/fixtures/compat/mcp-ssh-orchestrator/policy.yml');
     expect(p.rules).toHaveLength(6);
     expect(p.denySubstrings).toContain('curl ');
     expect(p.knownHostsPath).toBe('/app/keys/known_hosts');

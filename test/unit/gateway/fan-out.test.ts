@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MESSAGE_LIMIT } from '../../../src/gateway/budget.js';
 import { withinMessage } from '../../../src/gateway/fan-out.js';
-import type { HostOutcome } from '../../../src/gateway/schemas.js';
+import type { HostOutcome } from '../../../src/gateway/tool-contract.js';
 
 function outcome(i: number, status: HostOutcome['status']): HostOutcome {
   return {

@@ -3,7 +3,7 @@ import { chmodSync, chownSync, copyFileSync, mkdirSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import type { Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CredentialEntry, HostEntry } from '../../../src/config/schemas.js';
+import type { CredentialEntry, HostEntry } from '../../../src/config/file-formats.js';
 import { SshgateError } from '../../../src/errors.js';
 import { readSecret, resolveAuth, secretEnvName } from '../../../src/ssh/auth.js';
 import { tempDir } from '../../support/policy.js';

@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type * as S from '../../../../src/gateway/schemas.js';
+import type * as S from '../../../../src/gateway/tool-contract.js';
 import { scriptedHost, startInProcessGate, type InProcessGate } from '../../../support/in-process.js';
 
 let gate: InProcessGate;

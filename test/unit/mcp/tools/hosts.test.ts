@@ -1,6 +1,6 @@
 /** ssh_list_hosts and ssh_describe_host, in process: what the inventory holds, without a secret. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type * as S from '../../../../src/gateway/schemas.js';
+import type * as S from '../../../../src/gateway/tool-contract.js';
 import { scriptedHost, startInProcessGate, type InProcessGate } from '../../../support/in-process.js';
 
 let gate: InProcessGate;

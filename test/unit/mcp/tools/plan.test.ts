@@ -1,6 +1,6 @@
 /** ssh_plan, in process: the policy's decision per part and per host, and nothing run. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type * as S from '../../../../src/gateway/schemas.js';
+import type * as S from '../../../../src/gateway/tool-contract.js';
 import { logRecords, scriptedHost, startInProcessGate, type InProcessGate } from '../../../support/in-process.js';
 import { ALLOW_ALL_POLICY } from '../../../support/mcp.js';
 

@@ -3,7 +3,7 @@
  * as tasks over a scripted host, read by cursor.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type * as S from '../../../../src/gateway/schemas.js';
+import type * as S from '../../../../src/gateway/tool-contract.js';
 import { scriptedHost, startInProcessGate, type InProcessGate } from '../../../support/in-process.js';
 import { ALLOW_ALL_POLICY } from '../../../support/mcp.js';
 

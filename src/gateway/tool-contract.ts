@@ -3,7 +3,7 @@
  * them as their input and output schemas, and the handlers' types are inferred from them.
  */
 import { z } from 'zod';
-import { Alias, HostShell, Tag, TargetTag } from '../config/schemas.js';
+import { Alias, HostShell, Tag, TargetTag } from '../config/file-formats.js';
 import { LimitsSchema, SegmentVerdict } from '../policy/decision.js';
 import { FINAL_STATES } from '../tasks/task-manager.js';
 import { MAX_STDIN_BYTES } from './call-extras.js';

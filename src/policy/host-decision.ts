@@ -3,7 +3,7 @@
  * host is given as an address (names are checked after resolution, when connecting).
  */
 import { isIP } from 'node:net';
-import type { HostEntry } from '../config/schemas.js';
+import type { HostEntry } from '../config/file-formats.js';
 import type { PolicyEngine } from './decide.js';
 import type { Decision } from './decision.js';
 
