@@ -80,7 +80,7 @@ interface Snapshot {
 
 export class Gateway {
   private constructor(
-    private readonly d: GatewayDeps,
+    private readonly deps: GatewayDeps,
     /** Shared by every view of the gateway, so that a reload through one is seen by all. */
     private readonly current: { snap: Snapshot },
     /** The caller whose tasks this view sees (an HTTP session); none: every task (stdio). */
@@ -100,7 +100,7 @@ export class Gateway {
 
   /** The same gateway for one caller: it starts tasks as theirs and sees no one else's. */
   forOwner(owner: string): Gateway {
-    return new Gateway(this.d, this.current, owner);
+    return new Gateway(this.deps, this.current, owner);
   }
 
   /**
@@ -109,14 +109,14 @@ export class Gateway {
    * first fan-out does not read them all at once.
    */
   private prepareTargets(): void {
-    if (this.d.readCredentialsAtStart === false) return;
+    if (this.deps.readCredentialsAtStart === false) return;
     const { hostKeys, loaded } = this.snap;
     // Which file every host's key is checked against: a relative path that resolved somewhere
     // unexpected shows here, not as "not in known_hosts" on each host.
-    this.d.logger.info({ known_hosts: hostKeys.path, hosts: loaded.inventory.hosts.length, host_key_policy: loaded.policy.hostKeyPolicy }, 'host keys are checked against this known_hosts file');
-    for (const s of hostKeys.skipped) this.d.logger.warn({ file: hostKeys.path, line: s.line }, `known_hosts line ignored: ${s.reason}`);
+    this.deps.logger.info({ known_hosts: hostKeys.path, hosts: loaded.inventory.hosts.length, host_key_policy: loaded.policy.hostKeyPolicy }, 'host keys are checked against this known_hosts file');
+    for (const s of hostKeys.skipped) this.deps.logger.warn({ file: hostKeys.path, line: s.line }, `known_hosts line ignored: ${s.reason}`);
     for (const { aliases, error } of targetProblems(loaded.inventory.hosts, (h) => this.target(h))) {
-      this.d.logger.warn({ aliases, code: error.code, hint: error.hint }, error.message);
+      this.deps.logger.warn({ aliases, code: error.code, hint: error.hint }, error.message);
     }
   }
 
@@ -153,7 +153,7 @@ export class Gateway {
     const command = checkCommand(input.command);
     const hosts = selectHosts(this.snap.loaded.inventory, input);
     const decisions = hosts.map((h) => decideForHost(this.snap.loaded.engine, h, command));
-    for (const d of decisions) this.d.audit.decision(d, { tool: 'ssh_plan', ...(input.tag ? { tag: input.tag } : {}) });
+    for (const d of decisions) this.deps.audit.decision(d, { tool: 'ssh_plan', ...(input.tag ? { tag: input.tag } : {}) });
     const allowed = decisions.every((d) => d.allowed);
     const shown = decisions.find((d) => !d.allowed) ?? decisions[0];
     // selectHosts names at least one host or throws unknown_host.
@@ -180,7 +180,7 @@ export class Gateway {
   /** Decides, starts the task, and waits for it up to wait_seconds (or until the caller gives up). */
   async run(input: S.RunInput, callerSignal?: AbortSignal, progress?: ProgressSink): Promise<S.RunResult> {
     const task = this.startTask(input, 'ssh_run');
-    const stopListening = whenAborted(callerSignal, () => this.d.tasks.cancel(task.id));
+    const stopListening = whenAborted(callerSignal, () => this.deps.tasks.cancel(task.id));
     try {
       await this.follow(task, (input.wait_seconds ?? DEFAULTS.waitSeconds) * 1000, progress);
     } finally {
@@ -204,7 +204,7 @@ export class Gateway {
   }
 
   listTasks(input: S.ListTasksInput): S.ListTasksResult {
-    const mine = this.d.tasks.list(input.state).filter((t) => this.sees(t));
+    const mine = this.deps.tasks.list(input.state).filter((t) => this.sees(t));
     const tasks: S.TaskStatus[] = [];
     let cost = 0;
     for (const t of mine.slice(0, input.limit ?? 50)) {
@@ -229,7 +229,7 @@ export class Gateway {
       const r = readOutput(task, cursor, input.max_bytes ?? DEFAULT_OUTPUT_BYTES);
       const news = r.stdout !== '' || r.stderr !== '' || r.dropped_bytes.stdout > 0 || r.dropped_bytes.stderr > 0;
       if (news || r.done || isFinal(task.state) || Date.now() >= until || signal?.aborted) return r;
-      await this.d.tasks.waitForChange(task, until - Date.now());
+      await this.deps.tasks.waitForChange(task, until - Date.now());
     }
   }
 
@@ -238,13 +238,13 @@ export class Gateway {
    * the output as it comes, at most every PROGRESS_EVERY_MS.
    */
   private async follow(task: Task, ms: number, progress?: ProgressSink): Promise<void> {
-    if (!progress) return this.d.tasks.waitFor(task, ms);
+    if (!progress) return this.deps.tasks.waitFor(task, ms);
     const until = Date.now() + ms;
     let cursor: Cursor = { stdout: 0, stderr: 0 };
     let sent = 0;
     void progress({ progress: 0, message: `task_id ${task.id}` });
     while (!isFinal(task.state) && Date.now() < until) {
-      await this.d.tasks.waitForChange(task, until - Date.now());
+      await this.deps.tasks.waitForChange(task, until - Date.now());
       if (!hasNew(task, cursor)) continue;
       const chunk = readOutput(task, cursor, DEFAULT_OUTPUT_BYTES);
       cursor = chunk.next_cursor;
@@ -265,10 +265,10 @@ export class Gateway {
    */
   async cancel(input: S.CancelInput, callerSignal?: AbortSignal): Promise<S.CancelResult> {
     const task = this.task(input.task_id);
-    const { result } = this.d.tasks.cancel(task.id);
+    const { result } = this.deps.tasks.cancel(task.id);
     const started = Date.now();
     if (!isFinal(task.state)) {
-      const bound = (this.d.graceMs ?? DEFAULTS.graceMs) + CANCEL_MARGIN_MS;
+      const bound = (this.deps.graceMs ?? DEFAULTS.graceMs) + CANCEL_MARGIN_MS;
       let stopListening = (): void => undefined;
       let timer: NodeJS.Timeout | undefined;
       const gaveUp = new Promise<void>((r) => (stopListening = whenAborted(callerSignal, r)));
@@ -290,22 +290,22 @@ export class Gateway {
   /** Cancels every unfinished task of this view's owner (its session ended); returns how many. */
   cancelOwned(): number {
     if (this.owner === undefined) return 0;
-    const mine = this.d.tasks.list().filter((t) => this.sees(t) && !isFinal(t.state));
-    for (const t of mine) this.d.tasks.cancel(t.id);
+    const mine = this.deps.tasks.list().filter((t) => this.sees(t) && !isFinal(t.state));
+    for (const t of mine) this.deps.tasks.cancel(t.id);
     return mine.length;
   }
 
   /** The owners (HTTP sessions) that have a task not yet ended. */
   ownersWithUnfinishedTasks(): Set<string> {
     const owners = new Set<string>();
-    for (const t of this.d.tasks.list()) if (t.owner !== undefined && !isFinal(t.state)) owners.add(t.owner);
+    for (const t of this.deps.tasks.list()) if (t.owner !== undefined && !isFinal(t.state)) owners.add(t.owner);
     return owners;
   }
 
   /** Cancels a task by id (a fan-out whose caller gave up); unknown ids are ignored. */
   cancelTask(id: string): void {
-    const task = this.d.tasks.get(id);
-    if (task && this.sees(task)) this.d.tasks.cancel(id);
+    const task = this.deps.tasks.get(id);
+    if (task && this.sees(task)) this.deps.tasks.cancel(id);
   }
 
   /**
@@ -321,7 +321,7 @@ export class Gateway {
     if (!parseTaskId(id)) {
       throw new SshgateError('invalid_input', `"${clip(id)}" is not a task id`, 'a task id looks like alias:hash:timestamp, as ssh_run returned it');
     }
-    const task = this.d.tasks.get(id);
+    const task = this.deps.tasks.get(id);
     if (!task || !this.sees(task)) throw notFound(id);
     return task;
   }
@@ -330,7 +330,7 @@ export class Gateway {
   async reload(): Promise<S.ReloadResult> {
     let next: Snapshot;
     try {
-      next = await loadSnapshot(this.d);
+      next = await loadSnapshot(this.deps);
     } catch (err) {
       if (err instanceof ConfigError) {
         throw new SshgateError('invalid_config', `the new configuration was not loaded, the old one stays: ${err.message}`, 'fix the files listed and reload again');
@@ -338,9 +338,9 @@ export class Gateway {
       throw err;
     }
     this.current.snap = next;
-    this.d.pool.retireAll();
+    this.deps.pool.retireAll();
     this.prepareTargets();
-    this.d.logger.info({ hosts: next.loaded.inventory.hosts.length, rules: next.loaded.policy.rules.length }, 'configuration reloaded');
+    this.deps.logger.info({ hosts: next.loaded.inventory.hosts.length, rules: next.loaded.policy.rules.length }, 'configuration reloaded');
     return {
       reloaded: true,
       hosts: next.loaded.inventory.hosts.length,
@@ -368,7 +368,7 @@ export class Gateway {
     const deadline = Date.now() + Math.min(limit, DEFAULTS.connectTimeoutSeconds * 1000);
     try {
       const target = this.target(host);
-      const ms = await this.d.pool.ping(target, signal ?? new AbortController().signal, deadline);
+      const ms = await this.deps.pool.ping(target, signal ?? new AbortController().signal, deadline);
       return { alias: host.alias, reachable: true, latency_ms: Math.round(ms * 10) / 10 };
     } catch (err) {
       const e = err instanceof SshgateError ? err : new SshgateError('internal', 'ping failed unexpectedly', 'see the server log');
@@ -398,7 +398,7 @@ export class Gateway {
       : noStdin
         ? { ...decided, allowed: false, reason: `with stdin: ${noStdin}` }
         : decided;
-    this.d.audit.decision(decision, { tool, ...extras.audit, ...(input.tty ? { tty: true } : {}) });
+    this.deps.audit.decision(decision, { tool, ...extras.audit, ...(input.tty ? { tty: true } : {}) });
     if (!decision.allowed) {
       throw new SshgateError(
         'policy_denied',
@@ -413,13 +413,13 @@ export class Gateway {
     const target = this.target(host);
     const limits = { ...decision.limits };
     if (input.timeout_seconds !== undefined) limits.max_seconds = Math.min(limits.max_seconds, input.timeout_seconds);
-    const graceMs = this.d.graceMs ?? DEFAULTS.graceMs;
-    return this.d.tasks.start(
+    const graceMs = this.deps.graceMs ?? DEFAULTS.graceMs;
+    return this.deps.tasks.start(
       host.alias,
       command,
       limits,
       wrap((ctx) =>
-        this.d.pool.exec(target, extras.prelude + command, {
+        this.deps.pool.exec(target, extras.prelude + command, {
           signal: ctx.signal,
           deadline: ctx.deadline,
           stdout: ctx.stdout,
@@ -445,7 +445,7 @@ export class Gateway {
   }
 
   private targetContext(): TargetContext {
-    return targetContextFor(this.snap.loaded, this.snap.hostKeys, this.d.paths, this.d.env, this.snap.auths);
+    return targetContextFor(this.snap.loaded, this.snap.hostKeys, this.deps.paths, this.deps.env, this.snap.auths);
   }
 
   private host(alias: string): HostEntry {

@@ -82,7 +82,7 @@ class Lexer {
   parts = 0;
 
   constructor(
-    private readonly s: string,
+    private readonly text: string,
     private readonly dialect: Dialect,
   ) {}
 
@@ -100,7 +100,7 @@ class Lexer {
       command = [];
     };
     while (i < end) {
-      const ch = this.s[i] as string;
+      const ch = this.text[i] as string;
       if (BLANK.has(ch)) {
         i++;
       } else if (ch === '\n') {
@@ -108,13 +108,13 @@ class Lexer {
         i = this.heredocBodies(i + 1, end);
       } else if (ch === '#') {
         // At the start of a token, `#` begins a comment that runs to the end of the line.
-        const nl = this.s.indexOf('\n', i);
+        const nl = this.text.indexOf('\n', i);
         const stop = nl === -1 || nl > end ? end : nl;
         this.others.push({ kind: 'comment', start: i, end: stop });
         i = stop;
       } else if (OPERATOR_START.has(ch) && !this.startsProcessSubstitution(i)) {
-        const redirect = REDIRECT_OPS[this.dialect].find((op) => this.s.startsWith(op, i));
-        const control = CONTROL_OPS[this.dialect].find((op) => this.s.startsWith(op, i));
+        const redirect = REDIRECT_OPS[this.dialect].find((op) => this.text.startsWith(op, i));
+        const control = CONTROL_OPS[this.dialect].find((op) => this.text.startsWith(op, i));
         const op = redirect && (!control || redirect.length >= control.length) ? redirect : (control as string);
         if (op === redirect) {
           if (wantTarget) throw new Unmodeled(i, `a redirection operator "${op}" where its target should be`);
@@ -137,18 +137,18 @@ class Lexer {
       } else {
         const start = i;
         i = this.word(i, end);
-        const next = this.s[i];
-        if (!wantTarget && (next === '<' || next === '>') && /^[0-9]+$/.test(this.s.slice(start, i))) {
+        const next = this.text[i];
+        if (!wantTarget && (next === '<' || next === '>') && /^[0-9]+$/.test(this.text.slice(start, i))) {
           // Digits right before a redirection operator name the file descriptor (IO_NUMBER).
           command.push({ kind: 'fd', start, end: i });
-        } else if (!wantTarget && (next === '<' || next === '>') && /^\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(this.s.slice(start, i))) {
+        } else if (!wantTarget && (next === '<' || next === '>') && /^\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(this.text.slice(start, i))) {
           throw new Unmodeled(start, 'a redirection to a named file descriptor ({var}>)');
         } else if (wantTarget) {
           command.push({ kind: 'target', start, end: i });
           if (wantTarget.heredoc) this.pending.push({ delimiter: this.heredocDelimiter(start, i), stripTabs: wantTarget.stripTabs === true });
           wantTarget = undefined;
         } else {
-          const text = this.s.slice(start, i);
+          const text = this.text.slice(start, i);
           if (command.length === 0 && RESERVED_WORDS.has(text)) throw new Unmodeled(start, `the reserved word "${text}" (control flow, groups and tests are never allowed)`);
           command.push({ kind: 'word', start, end: i });
         }
@@ -161,13 +161,13 @@ class Lexer {
 
   /** bash reads `<(` and `>(` as the start of a process substitution, also inside a word. */
   private startsProcessSubstitution(i: number): boolean {
-    return this.dialect === 'bash' && (this.s[i] === '<' || this.s[i] === '>') && this.s[i + 1] === '(';
+    return this.dialect === 'bash' && (this.text[i] === '<' || this.text[i] === '>') && this.text[i + 1] === '(';
   }
 
   /** Reads one word from `i`; returns the index after it. */
   private word(i: number, end: number): number {
     while (i < end) {
-      const ch = this.s[i] as string;
+      const ch = this.text[i] as string;
       if (BLANK.has(ch) || ch === '\n') return i;
       if (OPERATOR_START.has(ch) && !this.startsProcessSubstitution(i)) return i;
       if (ch === '\\') {
@@ -175,7 +175,7 @@ class Lexer {
         i += 2;
       } else if (ch === "'") {
         this.parts++;
-        const close = this.s.indexOf("'", i + 1);
+        const close = this.text.indexOf("'", i + 1);
         if (close === -1 || close >= end) throw new Unmodeled(i, 'an unbalanced single quote');
         i = close + 1;
       } else if (ch === '"') {
@@ -199,7 +199,7 @@ class Lexer {
   /** From just after an opening `"`; returns the index after the closing one. */
   private doubleQuoted(i: number, end: number): number {
     while (i < end) {
-      const ch = this.s[i] as string;
+      const ch = this.text[i] as string;
       if (ch === '"') return i + 1;
       if (ch === '\\') i += 2;
       else if (ch === '$') i = this.dollar(i, end, true);
@@ -211,22 +211,22 @@ class Lexer {
 
   /** A `$` in a word; returns the index after the expansion (or after a literal `$`). */
   private dollar(i: number, end: number, quoted: boolean): number {
-    const next = this.s[i + 1];
+    const next = this.text[i + 1];
     if (next === '(') {
-      if (this.s[i + 2] === '(') throw new Unmodeled(i, 'arithmetic expansion $((…))');
+      if (this.text[i + 2] === '(') throw new Unmodeled(i, 'arithmetic expansion $((…))');
       return this.list(i + 2, end, true);
     }
     if (next === '{') {
-      const close = this.s.indexOf('}', i + 2);
+      const close = this.text.indexOf('}', i + 2);
       if (close === -1 || close >= end) throw new Unmodeled(i, 'an unbalanced ${');
-      if (!BRACED_PARAMETER.test(this.s.slice(i + 2, close))) throw new Unmodeled(i, 'a parameter expansion ${…} of a form the engine does not model');
+      if (!BRACED_PARAMETER.test(this.text.slice(i + 2, close))) throw new Unmodeled(i, 'a parameter expansion ${…} of a form the engine does not model');
       return close + 1;
     }
     if (next === '[') throw new Unmodeled(i, 'arithmetic expansion $[…]');
     if (!quoted && (next === "'" || next === '"')) throw new Unmodeled(i, next === "'" ? "ANSI-C quoting $'…'" : 'a translated string $"…"');
     if (next !== undefined && (NAME_START.test(next))) {
       let j = i + 2;
-      while (j < end && NAME_CHAR.test(this.s[j] as string)) j++;
+      while (j < end && NAME_CHAR.test(this.text[j] as string)) j++;
       return j;
     }
     if (next !== undefined && (/[0-9]/.test(next) || SPECIAL_PARAMETERS.has(next))) return i + 2;
@@ -235,10 +235,10 @@ class Lexer {
 
   /** A backquoted substitution from its opening backquote; returns the index after the closing one. */
   private backquoted(i: number, end: number): number {
-    const close = this.s.indexOf('`', i + 1);
+    const close = this.text.indexOf('`', i + 1);
     if (close === -1 || close >= end) throw new Unmodeled(i, 'an unbalanced backquote');
     // Inside backquotes a backslash changes what the inner shell reads; the engine does not model it.
-    const backslash = this.s.indexOf('\\', i + 1);
+    const backslash = this.text.indexOf('\\', i + 1);
     if (backslash !== -1 && backslash < close) throw new Unmodeled(backslash, 'a backslash inside backquotes (write $(…) instead)');
     const waiting = this.pending.length;
     this.list(i + 1, close, false);
@@ -248,7 +248,7 @@ class Lexer {
 
   /** The delimiter of a heredoc as the shell compares lines with it: the word after quote removal. */
   private heredocDelimiter(start: number, end: number): string {
-    const raw = this.s.slice(start, end);
+    const raw = this.text.slice(start, end);
     if (/[$`]/.test(raw)) throw new Unmodeled(start, 'a heredoc delimiter with $ or `');
     let out = '';
     for (let i = 0; i < raw.length; i++) {
@@ -264,12 +264,12 @@ class Lexer {
     for (const doc of this.pending) {
       for (;;) {
         if (i >= end) throw new Unmodeled(i, `a heredoc that ends before its line "${doc.delimiter}"`);
-        const nl = this.s.indexOf('\n', i);
+        const nl = this.text.indexOf('\n', i);
         const lineEnd = nl === -1 || nl > end ? end : nl;
         let lineStart = i;
-        if (doc.stripTabs) while (this.s[lineStart] === '\t' && lineStart < lineEnd) lineStart++;
+        if (doc.stripTabs) while (this.text[lineStart] === '\t' && lineStart < lineEnd) lineStart++;
         i = lineEnd === end ? end : lineEnd + 1;
-        if (this.s.slice(lineStart, lineEnd) === doc.delimiter) {
+        if (this.text.slice(lineStart, lineEnd) === doc.delimiter) {
           this.others.push({ kind: 'heredoc_end', start: lineStart, end: lineEnd });
           break;
         }

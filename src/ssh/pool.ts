@@ -88,7 +88,7 @@ export class ConnectionPool {
   private readonly sweeps = new Set<Promise<void>>();
   private closed = false;
 
-  constructor(private readonly o: PoolOptions) {}
+  constructor(private readonly options: PoolOptions) {}
 
   /** The pool with the timings of defaults.ts, as the commands use it. */
   static withDefaults(logger: Logger): ConnectionPool {
@@ -115,7 +115,7 @@ export class ConnectionPool {
         }
         if (err instanceof ChannelRefused && conn.sessions > 1 && attempt < 5) {
           conn.maxSessions = conn.sessions - 1;
-          this.o.logger.info({ alias: target.alias, max_sessions: conn.maxSessions }, 'server refused another session; opening a further connection');
+          this.options.logger.info({ alias: target.alias, max_sessions: conn.maxSessions }, 'server refused another session; opening a further connection');
           continue;
         }
         if (err instanceof ExecFailed && (await settledDead(conn))) {
@@ -179,7 +179,7 @@ export class ConnectionPool {
       }
       if (!slot.opening) {
         // The attempt is shared: it is not bound to this caller's time, only each wait is.
-        slot.opening = this.connect(slot, target, Date.now() + Math.max(0, wait) + this.o.connectTimeoutMs)
+        slot.opening = this.connect(slot, target, Date.now() + Math.max(0, wait) + this.options.connectTimeoutMs)
           .then((conn) => (this.adopt(slot, conn), conn))
           .finally(() => (slot.opening = undefined));
         // A waiter that gives up must not leave the shared attempt's rejection unhandled.
@@ -204,7 +204,7 @@ export class ConnectionPool {
         via = await this.acquire(target.jump, new AbortController().signal, deadline);
         this.hold(via, 'tunnels');
       }
-      const timeoutMs = Math.max(1000, Math.min(this.o.connectTimeoutMs, deadline - Date.now() - 250));
+      const timeoutMs = Math.max(1000, Math.min(this.options.connectTimeoutMs, deadline - Date.now() - 250));
       const client = await openConnection({
         alias: target.alias,
         host: target.host,
@@ -212,7 +212,7 @@ export class ConnectionPool {
         auth: target.auth,
         hostKeys: target.hostKeys,
         timeoutMs,
-        keepaliveMs: this.o.keepaliveMs,
+        keepaliveMs: this.options.keepaliveMs,
         ...(via ? { via: via.client } : {}),
         ...(target.checkAddress ? { checkAddress: target.checkAddress } : {}),
       });
@@ -225,11 +225,11 @@ export class ConnectionPool {
         clearTimeout(conn.idle);
         slot.conns = slot.conns.filter((c) => c !== conn);
         if (jump) this.release(jump, 'tunnels');
-        this.o.logger.debug({ alias: slot.alias }, 'connection closed');
+        this.options.logger.debug({ alias: slot.alias }, 'connection closed');
       });
-      client.on('error', (err) => this.o.logger.warn({ alias: slot.alias, err: err.message }, 'connection error'));
+      client.on('error', (err) => this.options.logger.warn({ alias: slot.alias, err: err.message }, 'connection error'));
       if (target.auth.username === 'root') {
-        this.o.logger.warn({ alias: slot.alias }, 'logged in as root: OpenSSH ignores signal requests in root sessions, so a cancel relies on the pid sweep');
+        this.options.logger.warn({ alias: slot.alias }, 'logged in as root: OpenSSH ignores signal requests in root sessions, so a cancel relies on the pid sweep');
       }
       return conn;
     } catch (err) {
@@ -238,9 +238,9 @@ export class ConnectionPool {
       if (e instanceof Abandoned) throw e;
       slot.failures++;
       slot.lastError = e;
-      const base = this.o.backoffBaseMs ?? 500;
-      slot.retryAt = Date.now() + Math.min(this.o.backoffMaxMs ?? 30_000, base * 2 ** (slot.failures - 1));
-      this.o.logger.warn({ alias: target.alias, code: e.code, failures: slot.failures }, e.message);
+      const base = this.options.backoffBaseMs ?? 500;
+      slot.retryAt = Date.now() + Math.min(this.options.backoffMaxMs ?? 30_000, base * 2 ** (slot.failures - 1));
+      this.options.logger.warn({ alias: target.alias, code: e.code, failures: slot.failures }, e.message);
       throw e;
     }
   }
@@ -268,7 +268,7 @@ export class ConnectionPool {
     if (conn.dead || conn.sessions > 0 || conn.tunnels > 0) return;
     clearTimeout(conn.idle);
     if (conn.retired) return void conn.client.end();
-    conn.idle = setTimeout(() => this.retire(conn), this.o.idleMs);
+    conn.idle = setTimeout(() => this.retire(conn), this.options.idleMs);
     conn.idle.unref();
   }
 
@@ -310,7 +310,7 @@ export class ConnectionPool {
     const rest = stripper?.end();
     if (rest && rest.length > 0) x.stdout(rest);
     await sweep;
-    if (outcome.lost && x.signal.aborted) this.o.logger.warn({ alias: target.alias }, `${outcome.lost}; processes of the task may remain`);
+    if (outcome.lost && x.signal.aborted) this.options.logger.warn({ alias: target.alias }, `${outcome.lost}; processes of the task may remain`);
     return outcome;
   }
 
@@ -343,7 +343,7 @@ export class ConnectionPool {
     const work = (async () => {
       if (await runOn(conn.client)) return;
       const fresh = await this.connect(conn.slot, target, Date.now() + 5000).catch(() => undefined);
-      if (!fresh) return void this.o.logger.warn({ alias: target.alias }, 'could not run the pid sweep: only the channel signal stops the command');
+      if (!fresh) return void this.options.logger.warn({ alias: target.alias }, 'could not run the pid sweep: only the channel signal stops the command');
       try {
         await runOn(fresh.client);
       } finally {
