@@ -13,6 +13,7 @@ import { DEFAULTS } from '../defaults.js';
 import { clip, ConfigError, SshgateError } from '../errors.js';
 import { effectiveLimits } from '../policy/limits.js';
 import { loadAll, type Loaded, type Paths } from '../policy/load.js';
+import { commandInputProblem } from '../policy/command-input.js';
 import { decideForHost, stdinRefusal, ttyRefusal } from '../policy/host-decision.js';
 import { hostToken } from '../ssh/host-keys.js';
 import { openKnownHosts, type KnownHostsFile } from '../ssh/known-hosts-file.js';
@@ -468,12 +469,8 @@ async function loadSnapshot(d: GatewayDeps): Promise<Snapshot> {
 
 /** The checks a command gets before the policy sees it: what no reviewed rule could mean. */
 function checkCommand(command: string): string {
-  if (command.trim() === '') throw new SshgateError('invalid_input', 'the command is empty', 'give the command line to run, e.g. "uptime"');
-  const bytes = Buffer.byteLength(command, 'utf8');
-  if (bytes > DEFAULTS.maxCommandBytes) {
-    throw new SshgateError('invalid_input', `the command is ${bytes} bytes long; the limit is ${DEFAULTS.maxCommandBytes}`, 'copy large inputs to the host another way and run a short command over them');
-  }
-  if (command.includes('\0')) throw new SshgateError('invalid_input', 'the command contains a NUL byte', 'a shell command line cannot contain NUL; remove it');
+  const problem = commandInputProblem(command);
+  if (problem) throw new SshgateError('invalid_input', problem.reason, problem.hint);
   return command;
 }
 

@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import { Language, Parser, type Node } from 'web-tree-sitter';
 import { compileWasmWithoutTierUp } from '../memory.js';
-import { DEFAULTS } from '../defaults.js';
+import { commandInputProblem } from './command-input.js';
 import { lex, signature, type Dialect, type Lexed, type Token } from './lexer.js';
 import { decodeWord, quoteWord, WILD_ALL, wildForm } from './words.js';
 
@@ -102,11 +102,8 @@ export async function createShellParser(): Promise<ShellParser> {
 }
 
 function parseCommand(parser: Parser, command: string, dialect: Dialect): ParseResult {
-  if (command.trim() === '') return { ok: false, reason: 'the command is empty' };
-  const bytes = Buffer.byteLength(command, 'utf8');
-  if (bytes > DEFAULTS.maxCommandBytes) {
-    return { ok: false, reason: `the command is ${bytes} bytes; at most ${DEFAULTS.maxCommandBytes} are accepted` };
-  }
+  const problem = commandInputProblem(command);
+  if (problem) return { ok: false, reason: problem.reason };
   const control = CONTROL_RE.exec(command);
   if (control) {
     const code = control[0].charCodeAt(0).toString(16).padStart(2, '0');
