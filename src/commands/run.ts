@@ -7,7 +7,6 @@
 import { createAuditor } from '../audit/log.js';
 import { createLogger, type LogLevel } from '../logger.js';
 import { ConfigError, SshgateError } from '../errors.js';
-import { runOnTag } from '../gateway/fan-out.js';
 import { Gateway } from '../gateway/gateway.js';
 import type { Cursor } from '../gateway/views.js';
 import { ConnectionPool } from '../ssh/pool.js';
@@ -67,7 +66,7 @@ export async function runCommand(paths: Paths, target: string, command: string, 
 
 /** Every host of the tag: each host's output under its name, a summary, 0 only if all succeeded. */
 async function onTag(gateway: Gateway, tag: string, command: string, io: Io): Promise<number> {
-  const r = await runOnTag(gateway, { tag, command, wait_seconds: 86_400 });
+  const r = await gateway.runOnTag({ tag, command, wait_seconds: 86_400 });
   for (const h of r.results) {
     const status = h.status === 'denied' ? `denied: ${h.reason ?? ''}` : h.error ? `${h.status}: ${h.error.message}` : `${h.status}, exit ${h.exit_code ?? '-'}`;
     io.out(`== ${h.alias}: ${status}\n`);

@@ -8,10 +8,10 @@ import { whenAborted } from '../abort.js';
 import { DEFAULTS } from '../defaults.js';
 import { SshgateError } from '../errors.js';
 import type { Executor, Task } from '../tasks/task-manager.js';
-import { neverRan, type Gateway, type ProgressSink } from './gateway.js';
+import type { Gateway, ProgressSink } from './gateway.js';
 import type * as S from './tool-contract.js';
 import { DEFAULT_INLINE_BYTES, FAN_OUT_INLINE_BYTES, FAN_OUT_OUTPUT_COST, FAN_OUT_RESULTS_COST } from './budget.js';
-import { runResult } from './views.js';
+import { neverRan, runResult } from './views.js';
 
 export const DEFAULT_FAN_OUT = 16;
 

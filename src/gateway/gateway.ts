@@ -23,10 +23,11 @@ import { parseTaskId } from '../tasks/ids.js';
 import { isFinal, type Executor, type Task, type TaskManager } from '../tasks/task-manager.js';
 import { DEFAULT_INLINE_BYTES, LIST_COST } from './budget.js';
 import { callExtras } from './call-extras.js';
+import { runOnTag } from './fan-out.js';
 import type { HostExecutor } from './host-executor.js';
 import type * as S from './tool-contract.js';
 import { targetContextFor, targetFor, targetProblems, type TargetContext } from './targets.js';
-import { hasNew, readOutput, runResult, taskStatus, type Cursor } from './views.js';
+import { hasNew, neverRan, readOutput, runResult, taskStatus, type Cursor } from './views.js';
 
 /** What a long call can tell its caller while it waits (MCP progress notifications). */
 /** Settles once the notification is on its way: a result sent after it cannot overtake it. */
@@ -352,6 +353,11 @@ export class Gateway {
     };
   }
 
+  /** ssh_run_on_tag: the command on every host with the tag (fan-out.ts). */
+  runOnTag(input: S.RunOnTagInput, signal?: AbortSignal, progress?: ProgressSink): Promise<S.RunOnTagResult> {
+    return runOnTag(this, input, signal, progress);
+  }
+
   async ping(input: S.PingInput, signal?: AbortSignal): Promise<S.PingResult> {
     if (input.alias !== undefined) return this.pingOne(this.host(input.alias), signal);
     const all = await Promise.all(this.snap.loaded.inventory.hosts.map((h) => this.pingOne(h, signal)));
@@ -474,10 +480,6 @@ function checkCommand(command: string): string {
   return command;
 }
 
-/** A task that ended with an error and no exit status never ran, or its outcome is unknown. */
-export function neverRan(task: Task): boolean {
-  return (task.state === 'failed' || task.state === 'lost') && task.exitCode === null && task.signal === null && task.error !== undefined;
-}
 
 function notFound(id: string): SshgateError {
   return new SshgateError('not_found', `no task "${clip(id)}"`, 'finished tasks are forgotten after their task_result_ttl; ssh_list_tasks lists the known ones');

@@ -156,3 +156,8 @@ export function inlineOutput(buffer: OutputBuffer, maxBytes: number, maxCost: nu
   const marker = `\n[… ${omitted} bytes not shown${notKept ? ` (${notKept} of them no longer kept: beyond max_output_bytes)` : ''}; ssh_get_task_output from read_cursor reads them …]\n`;
   return { text: headData.subarray(0, head).toString('utf8') + marker + tailData.toString('utf8'), omitted, cursor: head };
 }
+
+/** A task that ended with an error and no exit status never ran, or its outcome is unknown. */
+export function neverRan(task: Task): boolean {
+  return (task.state === 'failed' || task.state === 'lost') && task.exitCode === null && task.signal === null && task.error !== undefined;
+}

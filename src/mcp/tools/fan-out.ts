@@ -1,5 +1,4 @@
 /** ssh_run_on_tag: one command on every host with a tag, concurrently. */
-import { runOnTag } from '../../gateway/fan-out.js';
 import type { Gateway } from '../../gateway/gateway.js';
 import { RunOnTagInput, RunOnTagResult } from '../../gateway/tool-contract.js';
 import { progressSink } from '../progress.js';
@@ -16,6 +15,6 @@ export function registerFanOutTools(tools: ToolRegistry, gateway: Gateway): void
     input: RunOnTagInput,
     output: RunOnTagResult,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-    handler: (input, extra) => runOnTag(gateway, input, extra.signal, progressSink(extra)),
+    handler: (input, extra) => gateway.runOnTag(input, extra.signal, progressSink(extra)),
   });
 }
