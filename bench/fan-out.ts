@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeConfig, startGate, writeConfig, type Gate } from '../test/support/mcp.js';
 import { startFleet } from '../test/support/sshd.js';
-import { median, type Section } from './stats.js';
+import { median, SERVER_NODE_ARGS, type Section } from './stats.js';
 
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 50);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? HOSTS);
@@ -37,11 +37,11 @@ export async function fanOut(): Promise<Section> {
   try {
     for (let round = 0; round < ROUNDS; round++) {
       // The first call of a freshly started server: new connections, and code run for the first time.
-      const fresh = await startGate(dir, { SSHGATE_LOG_LEVEL: 'warn' });
+      const fresh = await startGate(dir, { SSHGATE_LOG_LEVEL: 'warn' }, SERVER_NODE_ARGS);
       first.push(await fanOutOnce(fresh, CONCURRENCY, HOSTS));
       await fresh.close();
 
-      const gate = await startGate(dir, { SSHGATE_LOG_LEVEL: 'warn' });
+      const gate = await startGate(dir, { SSHGATE_LOG_LEVEL: 'warn' }, SERVER_NODE_ARGS);
       // A server that has been up a while has run its code before: ten pings (a new connection
       // each) and ten fan-outs to the one host outside the measured fan-out stand for that.
       for (let i = 0; i < 10; i++) {

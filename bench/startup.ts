@@ -13,7 +13,7 @@ import { TaskJournal } from '../src/tasks/journal.js';
 import { TaskManager } from '../src/tasks/task-manager.js';
 import { removeConfig, writeConfig } from '../test/support/mcp.js';
 import { startFleet } from '../test/support/sshd.js';
-import { median, p90, time, type Section } from './stats.js';
+import { median, p90, SERVER_NODE_ARGS, time, type Section } from './stats.js';
 
 const ROUNDS = Number(process.env.BENCH_START_ROUNDS ?? 10);
 const TASKS = 10_000;
@@ -43,7 +43,7 @@ export async function startup(): Promise<Section> {
           await client.connect(
             new StdioClientTransport({
               command: process.execPath,
-              args: [resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies'), '--log-level', 'warn'],
+              args: [...SERVER_NODE_ARGS, resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies'), '--log-level', 'warn'],
               env: { PATH: process.env.PATH ?? '', SSHGATE_STATE_DIR: state },
             }),
           );

@@ -1,4 +1,11 @@
-/** Timing helpers shared by the benchmarks. */
+/** Timing helpers shared by the benchmarks, and how they start a server. */
+
+/**
+ * Node's own options for every server a benchmark starts (`node OPTIONS dist/cli.js serve`), from
+ * BENCH_SERVER_NODE_ARGS, split at spaces: to measure the server as another entry starts it, such
+ * as the Docker image's ENTRYPOINT with its V8 flags.
+ */
+export const SERVER_NODE_ARGS: readonly string[] = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

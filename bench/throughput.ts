@@ -5,11 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { ALLOW_ALL_POLICY, removeConfig, startGate, writeConfig } from '../test/support/mcp.js';
 import { startFleet } from '../test/support/sshd.js';
-import { median, type Section } from './stats.js';
+import { median, SERVER_NODE_ARGS, type Section } from './stats.js';
 
 const BYTES = 200_000_000;
 const CAP = Number(process.env.BENCH_STREAM_CAP ?? 32 * 1024 * 1024);
 const ROUNDS = Number(process.env.BENCH_STREAM_ROUNDS ?? 3);
+/** The one cipher the host offers, such as chacha20-poly1305@openssh.com; by default sshd's list. */
+const CIPHER = process.env.BENCH_STREAM_CIPHER;
 
 function peakRssMb(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -17,7 +19,7 @@ function peakRssMb(pid: number): number {
 }
 
 export async function throughput(): Promise<Section> {
-  const fleet = await startFleet(1, { subnet: 93 });
+  const fleet = await startFleet(1, { subnet: 93, sshdConfig: CIPHER ? [`Ciphers ${CIPHER}`] : [] });
   const dir = writeConfig(fleet, { hosts: fleet.hosts, policy: `limits: { max_output_bytes: ${CAP}, max_seconds: 120 }\n${ALLOW_ALL_POLICY}` });
   const rates: number[] = [];
   const peaks: number[] = [];
@@ -27,7 +29,7 @@ export async function throughput(): Promise<Section> {
     // A fresh server per round: a finished task keeps its output for its TTL, and the peak of one
     // stream is what is measured here, not of several kept side by side.
     for (let i = 0; i < ROUNDS; i++) {
-      const gate = await startGate(dir, { SSHGATE_LOG_LEVEL: 'warn', ...serverEnv });
+      const gate = await startGate(dir, { SSHGATE_LOG_LEVEL: 'warn', ...serverEnv }, SERVER_NODE_ARGS);
       try {
         idle = Math.max(idle, peakRssMb(gate.transport.pid as number));
         const { task_id } = await gate.ok<{ task_id: string }>('ssh_run_async', { alias: 'h1', command: `head -c ${BYTES} /dev/zero` });
@@ -49,7 +51,7 @@ export async function throughput(): Promise<Section> {
   }
   const rss = median(peaks);
   return {
-    title: `Streaming ${BYTES / 1e6} MB of output through one task (cap ${CAP / 1048576} MiB per stream)`,
+    title: `Streaming ${BYTES / 1e6} MB of output through one task (cap ${CAP / 1048576} MiB per stream${CIPHER ? `, ${CIPHER}` : ''})`,
     table: ['| runs | median MB/s | server peak RSS MB, idle → streaming |', '|---:|---:|---:|', `| ${rates.length} | ${median(rates).toFixed(0)} | ${idle.toFixed(0)} → ${rss.toFixed(0)} |`],
     bars: [
       { bar: '≥ 200 MB/s streaming', met: median(rates) >= 200, figure: `${median(rates).toFixed(0)} MB/s` },

@@ -102,10 +102,11 @@ export function toolCalls(client: Client): ToolCalls {
   };
 }
 
-export async function startGate(dir: string, env: Record<string, string> = {}): Promise<Gate> {
+/** `node [nodeArgs] dist/cli.js serve` on the fleet's config; `nodeArgs` are node's own options. */
+export async function startGate(dir: string, env: Record<string, string> = {}, nodeArgs: readonly string[] = []): Promise<Gate> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies')],
+    args: [...nodeArgs, resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies')],
     // The SDK adds HOME to the child's environment: without a state dir of its own, every test
     // server would share the journal in ~/.local/state.
     env: { PATH: process.env.PATH ?? '', SSHGATE_LOG_LEVEL: 'info', SSHGATE_STATE_DIR: join(dir, 'state'), ...env },
