@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 /** The only entry point: reads argv and the environment, runs one command, sets the exit code. */
 import { readFileSync } from 'node:fs';
-import { runCli } from './commands/dispatch.js';
+import { compileWasmWithoutTierUp } from './memory.js';
+
+// Before the commands are loaded: a module compiled before the flags are set keeps its tier-up.
+compileWasmWithoutTierUp();
+const { runCli } = await import('./commands/dispatch.js');
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
 let readerGone = false;

@@ -14,12 +14,22 @@ import { runInNewContext } from 'node:vm';
  * commands for the CPU. Liftoff code parses a command as fast for everything a person types, and
  * about a third slower for 8 KiB of words. --liftoff-only implies the other two in V8's flag
  * table; they are set as well so that the result does not hang on how a V8 version applies
- * implications to flags set at run time. Process-wide; the other WebAssembly here is ssh2's
- * poly1305, used only for chacha20 hosts. Must run before the first module is compiled.
+ * implications to flags set at run time. Process-wide: the other WebAssembly here is ssh2's
+ * poly1305, used only for chacha20 hosts.
+ *
+ * cli.ts sets them before it loads anything that compiles WebAssembly: V8 reads them when it
+ * compiles a module, and Node 20 keeps tiering up a module compiled before they were set (ssh2
+ * compiles poly1305 as it is imported, before the server makes its parser). createShellParser
+ * sets them too, for a process without cli.ts (tests, benchmarks).
  */
 export const WASM_FLAGS = ['--liftoff-only', '--no-wasm-tier-up', '--no-wasm-dynamic-tiering'] as const;
 
+let wasmFlagsSet = false;
+
+/** Sets WASM_FLAGS; once a process, later calls do nothing. */
 export function compileWasmWithoutTierUp(): void {
+  if (wasmFlagsSet) return;
+  wasmFlagsSet = true;
   for (const flag of WASM_FLAGS) setFlagsFromString(flag);
 }
 

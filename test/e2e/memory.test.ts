@@ -1,6 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WASM_FLAGS } from '../../src/memory.js';
 
 /** Parses a long command line many times, the way a hot parser would be tiered up. */
 const parseHot = (parserModule: string, raw: boolean) => `
@@ -28,7 +31,68 @@ function turbofanCompilations(script: string): number {
   return (r.stdout.match(/using TurboFan/g) ?? []).length;
 }
 
+/**
+ * Loaded with --import before sshgate: writes a line to $WASM_PROBE_OUT for every V8 flag set at
+ * run time and for every WebAssembly module compiled or instantiated, in the order they happen.
+ */
+const PROBE = `
+import { appendFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import v8 from 'node:v8';
+const note = (line) => appendFileSync(process.env.WASM_PROBE_OUT, line + '\\n');
+const setFlags = v8.setFlagsFromString;
+v8.setFlagsFromString = (flag) => { note('flag ' + flag); return setFlags(flag); };
+syncBuiltinESMExports();
+for (const name of ['compile', 'instantiate', 'compileStreaming', 'instantiateStreaming']) {
+  const original = WebAssembly[name];
+  WebAssembly[name] = function (...args) { note('wasm ' + name); return original.apply(this, args); };
+}
+WebAssembly.Module = new Proxy(WebAssembly.Module, { construct: (target, args, nt) => (note('wasm Module'), Reflect.construct(target, args, nt)) });
+`;
+
+let tmp: string;
+let probes = 0;
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'sshgate-memory-'));
+  writeFileSync(join(tmp, 'probe.mjs'), PROBE);
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/**
+ * Starts `node NODE_ARGS dist/cli.js serve` on the example config under the probe until it serves
+ * (its parser made, ssh2 loaded), then closes its stdin; returns what the probe saw.
+ */
+async function probeServe(nodeArgs: string[]): Promise<string[]> {
+  const out = join(tmp, `probe.${++probes}.log`);
+  writeFileSync(out, '');
+  const server = spawn(process.execPath, [...nodeArgs, '--import', join(tmp, 'probe.mjs'), resolve('dist/cli.js'), 'serve', '--config', 'config', '--policy', 'policies'], {
+    env: { PATH: process.env.PATH ?? '', WASM_PROBE_OUT: out, SSHGATE_STATE_DIR: join(tmp, 'state') },
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
+  let log = '';
+  const exited = new Promise((r) => server.once('exit', r));
+  const serving = new Promise<void>((r) => {
+    server.stderr.on('data', (d: Buffer) => {
+      log += d.toString();
+      if (log.includes('sshgate serving MCP')) r();
+    });
+  });
+  await Promise.race([serving, exited]);
+  server.stdin.end();
+  await exited;
+  expect(log).toContain('sshgate serving MCP');
+  return readFileSync(out, 'utf8').split('\n').filter(Boolean);
+}
+
 describe("the built server's memory settings", () => {
+  it('are set, started as `node dist/cli.js serve`, before any WebAssembly is compiled, and once', async () => {
+    const seen = await probeServe([]);
+    // ssh2's poly1305 and the shell grammar are compiled by the time the server serves.
+    expect(seen.filter((l) => l.startsWith('wasm ')).length).toBeGreaterThanOrEqual(2);
+    expect(seen.slice(0, WASM_FLAGS.length)).toEqual(WASM_FLAGS.map((f) => `flag ${f}`));
+    expect(seen.filter((l) => l.startsWith('flag '))).toHaveLength(WASM_FLAGS.length);
+  }, 30_000);
+
   it('compile the shell grammar with Liftoff only: a hot parser is never tiered up to TurboFan', () => {
     // Without the settings this Node does tier the grammar up: the trace would show it.
     expect(turbofanCompilations(parseHot('', true))).toBeGreaterThan(0);
