@@ -24,6 +24,8 @@ COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 USER 10001:10001
-HEALTHCHECK --interval=60s --timeout=10s --retries=3 CMD ["node", "/app/dist/cli.js", "check"]
-ENTRYPOINT ["node", "/app/dist/cli.js"]
+# V8 compiles WebAssembly with its baseline compiler only (src/memory.ts): given here, at start,
+# nothing sets them at run time. Node refuses these flags in NODE_OPTIONS.
+HEALTHCHECK --interval=60s --timeout=10s --retries=3 CMD ["node", "--liftoff-only", "--no-wasm-tier-up", "--no-wasm-dynamic-tiering", "/app/dist/cli.js", "check"]
+ENTRYPOINT ["node", "--liftoff-only", "--no-wasm-tier-up", "--no-wasm-dynamic-tiering", "/app/dist/cli.js"]
 CMD ["serve"]

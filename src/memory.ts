@@ -13,24 +13,32 @@ import { runInNewContext } from 'node:vm';
  * (the Docker image's) against 110 MB with these flags; the compiler also competed with the first
  * commands for the CPU. Liftoff code parses a command as fast for everything a person types, and
  * about a third slower for 8 KiB of words. --liftoff-only implies the other two in V8's flag
- * table; they are set as well so that the result does not hang on how a V8 version applies
+ * table; they are given as well so that the result does not hang on how a V8 version applies
  * implications to flags set at run time. Process-wide: the other WebAssembly here is ssh2's
  * poly1305, used only for chacha20 hosts.
  *
- * cli.ts sets them before it loads anything that compiles WebAssembly: V8 reads them when it
- * compiles a module, and Node 20 keeps tiering up a module compiled before they were set (ssh2
- * compiles poly1305 as it is imported, before the server makes its parser). createShellParser
- * sets them too, for a process without cli.ts (tests, benchmarks).
+ * The Docker image gives them on node's command line, and nothing sets them at run time. Any other
+ * start (`node dist/cli.js`, the npm bin) gets them from cli.ts, before it loads anything that
+ * compiles WebAssembly: V8 reads them when it compiles a module, and Node 20 keeps tiering up a
+ * module compiled before they were set (ssh2 compiles poly1305 as it is imported).
+ * createShellParser sets them too, for a process without cli.ts (tests, benchmarks).
+ * docs/architecture.md#memory says why they are not given at start everywhere.
  */
 export const WASM_FLAGS = ['--liftoff-only', '--no-wasm-tier-up', '--no-wasm-dynamic-tiering'] as const;
 
+/** Those of WASM_FLAGS that node's command line (`execArgv`) did not give. */
+export function wasmFlagsNotGiven(execArgv: readonly string[]): string[] {
+  const given = new Set(execArgv.map((arg) => arg.replaceAll('_', '-')));
+  return WASM_FLAGS.filter((flag) => !given.has(flag));
+}
+
 let wasmFlagsSet = false;
 
-/** Sets WASM_FLAGS; once a process, later calls do nothing. */
+/** Sets those of WASM_FLAGS that node was not started with; once a process, later calls do nothing. */
 export function compileWasmWithoutTierUp(): void {
   if (wasmFlagsSet) return;
   wasmFlagsSet = true;
-  for (const flag of WASM_FLAGS) setFlagsFromString(flag);
+  for (const flag of wasmFlagsNotGiven(process.execArgv)) setFlagsFromString(flag);
 }
 
 /** One young-generation collection per this many bytes received. */

@@ -12,6 +12,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WASM_FLAGS } from '../../src/memory.js';
 import { writeConfig } from '../support/mcp.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
 
@@ -111,9 +112,12 @@ afterAll(async () => {
 describe('the image, run without Docker', () => {
   it('is built to run as a numeric non-root user, with exec-form entry and health check', () => {
     expect(image.user[0]).toBeGreaterThan(0);
-    expect(image.entrypoint).toEqual(['node', '/app/dist/cli.js']);
     expect(image.cmd).toEqual(['serve']);
-    expect(image.healthcheck).toEqual(['node', '/app/dist/cli.js', 'check']);
+  });
+
+  it("gives node the WebAssembly flags at start, in its entry and its health check: nothing sets them at run time", () => {
+    expect(image.entrypoint).toEqual(['node', ...WASM_FLAGS, '/app/dist/cli.js']);
+    expect(image.healthcheck).toEqual(['node', ...WASM_FLAGS, '/app/dist/cli.js', 'check']);
   });
 
   it('passes its health check as that user, from a read-only directory', () => {

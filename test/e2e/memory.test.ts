@@ -25,8 +25,8 @@ const parseHot = (parserModule: string, raw: boolean) => `
   for (let i = 0; i < 200; i++) parse(line);
 `;
 
-function turbofanCompilations(script: string): number {
-  const r = spawnSync(process.execPath, ['--trace-wasm-compilation-times', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+function turbofanCompilations(script: string, nodeArgs: readonly string[] = []): number {
+  const r = spawnSync(process.execPath, [...nodeArgs, '--trace-wasm-compilation-times', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
   expect(r.status, r.stderr).toBe(0);
   return (r.stdout.match(/using TurboFan/g) ?? []).length;
 }
@@ -93,9 +93,17 @@ describe("the built server's memory settings", () => {
     expect(seen.filter((l) => l.startsWith('flag '))).toHaveLength(WASM_FLAGS.length);
   }, 30_000);
 
+  it("are set by no one at run time when node is given them, as the Docker image's entry does", async () => {
+    const seen = await probeServe([...WASM_FLAGS]);
+    expect(seen.filter((l) => l.startsWith('wasm ')).length).toBeGreaterThanOrEqual(2);
+    expect(seen.filter((l) => l.startsWith('flag '))).toEqual([]);
+  }, 30_000);
+
   it('compile the shell grammar with Liftoff only: a hot parser is never tiered up to TurboFan', () => {
     // Without the settings this Node does tier the grammar up: the trace would show it.
     expect(turbofanCompilations(parseHot('', true))).toBeGreaterThan(0);
     expect(turbofanCompilations(parseHot(resolve('dist/policy/parse.js'), false))).toBe(0);
+    // The same flags given to node at start instead, the parser setting none: the same code.
+    expect(turbofanCompilations(parseHot(resolve('dist/policy/parse.js'), false), WASM_FLAGS)).toBe(0);
   }, 60_000);
 });
