@@ -22,7 +22,7 @@ import { runInNewContext } from 'node:vm';
  * compiles WebAssembly: V8 reads them when it compiles a module, and Node 20 keeps tiering up a
  * module compiled before they were set (ssh2 compiles poly1305 as it is imported).
  * createShellParser sets them too, for a process without cli.ts (tests, benchmarks).
- * docs/architecture.md#memory says why they are not given at start everywhere.
+ * Why they are not given at start everywhere: docs/architecture.md, "Where the V8 flags are set".
  */
 export const WASM_FLAGS = ['--liftoff-only', '--no-wasm-tier-up', '--no-wasm-dynamic-tiering'] as const;
 
@@ -77,8 +77,9 @@ export class ReceiveReclaimer {
 }
 
 /**
- * V8 installs gc() in contexts created while the flag is set: one context is made to take it, and
- * the flag is cleared again, so neither the server's globals nor any later context or worker has it.
+ * V8 reads --expose-gc only when it creates a context, to install gc() there: one context is made
+ * to take it, and the flag is cleared again, so neither the server's globals nor any later context
+ * or worker has it, as they would if node were started with the flag.
  */
 function exposeGc(): Collect {
   setFlagsFromString('--expose-gc');
