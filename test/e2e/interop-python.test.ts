@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goneWithin, pgrep, removeConfig, writeConfig } from '../support/mcp.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
+import { TOOL_NAMES } from '../support/tools.js';
 
 const PYTHON = resolve('.venv-interop/bin/python');
 const DRIVERS = resolve('test/interop/python');
@@ -19,20 +20,6 @@ const DRIVERS = resolve('test/interop/python');
 const OLDEST = '2024-11-05';
 /** A driver may take this long on a busy machine; none is expected to come near it. */
 const DRIVER_MS = 240_000;
-const TOOLS = [
-  'ssh_cancel',
-  'ssh_describe_host',
-  'ssh_get_task_output',
-  'ssh_get_task_status',
-  'ssh_list_hosts',
-  'ssh_list_tasks',
-  'ssh_ping',
-  'ssh_plan',
-  'ssh_reload_config',
-  'ssh_run',
-  'ssh_run_async',
-  'ssh_run_on_tag',
-];
 
 let fleet: Fleet;
 let dir: string;
@@ -177,15 +164,15 @@ describe.each(CASES)('the MCP Python SDK over $transport, protocol: $protocol', 
   });
 
   saw('lists the twelve tools, each with an outputSchema and all four annotations', (s) => {
-    expect(s.tools).toEqual(TOOLS);
-    for (const name of TOOLS) {
+    expect(s.tools).toEqual(TOOL_NAMES);
+    for (const name of TOOL_NAMES) {
       expect(Object.keys(s.annotations[name] ?? {}), name).toEqual(expect.arrayContaining(['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint']));
     }
   });
 
   saw("gets from every tool a structuredContent that matches the tool's outputSchema", (s) => {
     expect(s.problems).toEqual([]);
-    expect(Object.keys(s.schema_checked).sort()).toEqual(TOOLS);
+    expect(Object.keys(s.schema_checked).sort()).toEqual(TOOL_NAMES);
   });
 
   saw('reads the inventory and plans without running anything', (s) => {

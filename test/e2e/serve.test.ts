@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/commands/dispatch.js';
 import { errorBody, goneWithin, pgrep, removeConfig, startGate, writeConfig, type Gate, presentWithin } from '../support/mcp.js';
 import { closedPort, startFleet, type Fleet } from '../support/sshd.js';
+import { TOOL_NAMES } from '../support/tools.js';
 
 interface RunResult {
   task_id: string;
@@ -64,22 +65,7 @@ afterAll(async () => {
 describe('the tool list', () => {
   it('offers every tool, each with input and output schemas and all four annotations', async () => {
     const { tools } = await gate.client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(
-      [
-        'ssh_cancel',
-        'ssh_describe_host',
-        'ssh_get_task_output',
-        'ssh_get_task_status',
-        'ssh_list_hosts',
-        'ssh_list_tasks',
-        'ssh_ping',
-        'ssh_plan',
-        'ssh_reload_config',
-        'ssh_run',
-        'ssh_run_async',
-        'ssh_run_on_tag',
-      ].sort(),
-    );
+    expect(tools.map((t) => t.name).sort()).toEqual([...TOOL_NAMES]);
     for (const t of tools) {
       expect(t.inputSchema.type).toBe('object');
       expect(t.outputSchema?.type).toBe('object');
