@@ -13,11 +13,10 @@ import { DEFAULTS } from '../defaults.js';
 import { SshgateError } from '../errors.js';
 import type { AuthConfig } from './auth.js';
 import { openConnection } from './connect.js';
-import { ChannelRefused, DEFAULT_GRACE_MS, ExecFailed, execOnConnection, graceFor, NotConnected, type ExecOutcome } from './exec.js';
-import { pinnedCommand, type HostShell } from './interpreter.js';
+import { runSweepable, type SweepableRun } from './cancel-sweep.js';
+import { ChannelRefused, ExecFailed, NotConnected, type ExecOutcome } from './exec.js';
+import type { HostShell } from './interpreter.js';
 import type { HostKeyChecker } from './known-hosts-file.js';
-import { PidLineReader, pidMarker, sweepScript, withPidLine } from './sweep.js';
-import { EscapeStripper } from './terminal.js';
 
 export interface HostTarget {
   alias: string;
@@ -45,19 +44,9 @@ export interface PoolOptions {
   backoffMaxMs?: number;
 }
 
-export interface PoolExecOptions {
-  signal: AbortSignal;
-  stdout: (data: Buffer) => void;
-  stderr: (data: Buffer) => void;
+export interface PoolExecOptions extends SweepableRun {
   /** Epoch ms by which the task must be over; connecting counts against it. */
   deadline: number;
-  graceMs?: number;
-  stdin?: Buffer;
-  /**
-   * Run with a terminal: stdout is the terminal's bytes (stderr comes with them), escape
-   * sequences removed and `\r\n` made `\n` (strip) or as they are (keep).
-   */
-  tty?: { ansi: 'strip' | 'keep' };
 }
 
 interface Conn {
@@ -281,86 +270,25 @@ export class ConnectionPool {
     }
   }
 
-  private async runOn(conn: Conn, target: HostTarget, command: string, x: PoolExecOptions): Promise<ExecOutcome> {
-    const grace = x.graceMs ?? DEFAULT_GRACE_MS;
-    const marker = pidMarker();
-    const reader = new PidLineReader(marker);
-    // The pid line is read from the raw bytes, before the escape sequences are stripped.
-    const stripper = x.tty?.ansi === 'strip' ? new EscapeStripper() : undefined;
-    let sweep: Promise<void> | undefined;
-    // The marker's `$$` is the pinned shell's pid, which is the pid sshd started.
-    const outcome = await execOnConnection(conn.client, pinnedCommand(target.shell, withPidLine(command, marker)), {
-      signal: x.signal,
-      graceMs: grace,
-      ...(x.stdin ? { stdin: x.stdin } : {}),
-      ...(x.tty ? { tty: true } : {}),
-      stdout: (d) => {
-        const out = reader.push(d);
-        const text = stripper && out.length > 0 ? stripper.push(out) : out;
-        if (text.length > 0) x.stdout(text);
+  /** The command with the cancel sweep behind it (cancel-sweep.ts), on this connection. */
+  private runOn(conn: Conn, target: HostTarget, command: string, x: PoolExecOptions): Promise<ExecOutcome> {
+    return runSweepable(
+      {
+        alias: target.alias,
+        shell: target.shell,
+        client: conn.client,
+        logger: this.options.logger,
+        hold: () => this.hold(conn, 'sessions'),
+        release: () => this.release(conn, 'sessions'),
+        openFresh: () => this.connect(conn.slot, target, Date.now() + 5000).then((fresh) => fresh.client),
+        track: (done) => {
+          this.sweeps.add(done);
+          void done.finally(() => this.sweeps.delete(done));
+        },
       },
-      stderr: x.stderr,
-      beforeSignal: () => {
-        if (reader.pid === undefined) return Promise.resolve();
-        const { listed, done } = this.sweep(conn, target, reader.pid, graceFor(x.signal, grace));
-        sweep = done;
-        return listed;
-      },
-    });
-    const rest = stripper?.end();
-    if (rest && rest.length > 0) x.stdout(rest);
-    await sweep;
-    if (outcome.lost && x.signal.aborted) this.options.logger.warn({ alias: target.alias }, `${outcome.lost}; processes of the task may remain`);
-    return outcome;
-  }
-
-  /**
-   * Runs the sweep on a further channel of the same connection, or of a fresh one when the server
-   * refuses another session. `listed` settles once the sweep holds its list; `done` when it has
-   * finished (bounded). Neither ever rejects.
-   */
-  private sweep(conn: Conn, target: HostTarget, pid: number, graceMs: number): { listed: Promise<void>; done: Promise<void> } {
-    let listed!: () => void;
-    const listedP = new Promise<void>((r) => (listed = r));
-    // POSIX sh, whatever the host's shell is.
-    const script = pinnedCommand('sh', sweepScript(pid, graceMs));
-    const runOn = (client: Client) =>
-      new Promise<boolean>((resolve) => {
-        try {
-          client.exec(script, (err, ch) => {
-            if (err) return resolve(false);
-            ch.on('data', (d: Buffer) => {
-              if (d.includes('listed')) listed();
-            });
-            ch.stderr.resume();
-            ch.on('close', () => resolve(true));
-          });
-        } catch {
-          resolve(false);
-        }
-      });
-    this.hold(conn, 'sessions');
-    const work = (async () => {
-      if (await runOn(conn.client)) return;
-      const fresh = await this.connect(conn.slot, target, Date.now() + 5000).catch(() => undefined);
-      if (!fresh) return void this.options.logger.warn({ alias: target.alias }, 'could not run the pid sweep: only the channel signal stops the command');
-      try {
-        await runOn(fresh.client);
-      } finally {
-        fresh.client.end();
-      }
-    })();
-    let timer: NodeJS.Timeout | undefined;
-    const done = Promise.race([work, new Promise<void>((r) => (timer = setTimeout(r, graceMs + 8000)))])
-      .catch(() => undefined)
-      .finally(() => {
-        clearTimeout(timer);
-        listed();
-        this.release(conn, 'sessions');
-        this.sweeps.delete(done);
-      });
-    this.sweeps.add(done);
-    return { listed: listedP, done };
+      command,
+      x,
+    );
   }
 }
 

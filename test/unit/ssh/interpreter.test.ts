@@ -3,7 +3,7 @@ import { accessSync, constants, mkdirSync, rmSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DECODE_FAILED_STATUS, pinnedCommand, type HostShell } from '../../../src/ssh/interpreter.js';
-import { pidMarker, withPidLine } from '../../../src/ssh/sweep.js';
+import { pidMarker, withPidLine } from '../../../src/ssh/cancel-sweep.js';
 import { tempDir } from '../../support/policy.js';
 
 /** The login shells a host account may have; sshd runs `<login shell> -c <request>`. */

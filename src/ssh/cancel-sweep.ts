@@ -1,10 +1,12 @@
 /**
- * The second line of defence behind the channel signal. A child that leaves the command's process
- * group (setsid, a daemonising tool) escapes the signal OpenSSH delivers, and OpenSSH refuses
- * signal requests altogether in sessions without privilege separation (root logins). So every
- * command starts by printing a marker with its shell's pid, and a cancel also runs a fixed sweep
- * on a second channel: list the command's processes while the tree is intact, TERM them, KILL what
- * is left after the grace period.
+ * The cancel path on the host side, in one place. The first line of defence is the channel signal
+ * (exec.ts). The second is this sweep: a child that leaves the command's process group (setsid, a
+ * daemonising tool) escapes the signal OpenSSH delivers, and OpenSSH refuses signal requests
+ * altogether in sessions without privilege separation (root logins). So every command starts by
+ * printing a marker with its shell's pid, and a cancel also runs a fixed sweep on a second
+ * channel: list the command's processes while the tree is intact, TERM them, KILL what is left
+ * after the grace period. The pool hands this module the connection with hold/release callbacks
+ * and a way to open a fresh one; it knows nothing else of the pool.
  *
  * sshd starts each command's login shell with setsid(), and the login shell execs the pinned
  * shell (interpreter.ts), which keeps that pid: so the pinned shell's pid is also the session id
@@ -14,6 +16,124 @@
  * that moved to sessions of their own.
  */
 import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Client } from 'ssh2';
+import { DEFAULT_GRACE_MS, execOnConnection, graceFor, type ExecOutcome } from './exec.js';
+import { pinnedCommand, type HostShell } from './interpreter.js';
+import { EscapeStripper } from './terminal.js';
+
+/** What the pool lends a command that can be swept: its connection, and a way to another. */
+export interface SweepConnection {
+  alias: string;
+  shell: HostShell;
+  client: Client;
+  logger: Logger;
+  /** Keep the connection open for the sweep's channel, and let it go after. */
+  hold(): void;
+  release(): void;
+  /** A fresh connection to the same host, for when the server refuses another session; the sweep ends it. */
+  openFresh(): Promise<Client | undefined>;
+  /** Told of every sweep, so that a closing pool can wait for the sweeps still running. */
+  track(done: Promise<void>): void;
+}
+
+export interface SweepableRun {
+  signal: AbortSignal;
+  stdout: (data: Buffer) => void;
+  stderr: (data: Buffer) => void;
+  graceMs?: number;
+  stdin?: Buffer;
+  /**
+   * Run with a terminal: stdout is the terminal's bytes (stderr comes with them), escape
+   * sequences removed and `\r\n` made `\n` (strip) or as they are (keep).
+   */
+  tty?: { ansi: 'strip' | 'keep' };
+}
+
+/**
+ * Runs the command so that a cancel reaches all of it: with the pid line first, the channel signal
+ * on abort, and the sweep before that signal. Resolves when the command and its sweep have ended.
+ */
+export async function runSweepable(conn: SweepConnection, command: string, x: SweepableRun): Promise<ExecOutcome> {
+  const grace = x.graceMs ?? DEFAULT_GRACE_MS;
+  const marker = pidMarker();
+  const reader = new PidLineReader(marker);
+  // The pid line is read from the raw bytes, before the escape sequences are stripped.
+  const stripper = x.tty?.ansi === 'strip' ? new EscapeStripper() : undefined;
+  let sweep: Promise<void> | undefined;
+  // The marker's `$$` is the pinned shell's pid, which is the pid sshd started.
+  const outcome = await execOnConnection(conn.client, pinnedCommand(conn.shell, withPidLine(command, marker)), {
+    signal: x.signal,
+    graceMs: grace,
+    ...(x.stdin ? { stdin: x.stdin } : {}),
+    ...(x.tty ? { tty: true } : {}),
+    stdout: (d) => {
+      const out = reader.push(d);
+      const text = stripper && out.length > 0 ? stripper.push(out) : out;
+      if (text.length > 0) x.stdout(text);
+    },
+    stderr: x.stderr,
+    beforeSignal: () => {
+      if (reader.pid === undefined) return Promise.resolve();
+      const { listed, done } = startSweep(conn, reader.pid, graceFor(x.signal, grace));
+      sweep = done;
+      return listed;
+    },
+  });
+  const rest = stripper?.end();
+  if (rest && rest.length > 0) x.stdout(rest);
+  await sweep;
+  if (outcome.lost && x.signal.aborted) conn.logger.warn({ alias: conn.alias }, `${outcome.lost}; processes of the task may remain`);
+  return outcome;
+}
+
+/**
+ * Runs the sweep on a further channel of the same connection, or of a fresh one when the server
+ * refuses another session. `listed` settles once the sweep holds its list; `done` when it has
+ * finished (bounded). Neither ever rejects.
+ */
+function startSweep(conn: SweepConnection, pid: number, graceMs: number): { listed: Promise<void>; done: Promise<void> } {
+  let listed!: () => void;
+  const listedP = new Promise<void>((r) => (listed = r));
+  // POSIX sh, whatever the host's shell is.
+  const script = pinnedCommand('sh', sweepScript(pid, graceMs));
+  const runOn = (client: Client) =>
+    new Promise<boolean>((resolve) => {
+      try {
+        client.exec(script, (err, ch) => {
+          if (err) return resolve(false);
+          ch.on('data', (d: Buffer) => {
+            if (d.includes('listed')) listed();
+          });
+          ch.stderr.resume();
+          ch.on('close', () => resolve(true));
+        });
+      } catch {
+        resolve(false);
+      }
+    });
+  conn.hold();
+  const work = (async () => {
+    if (await runOn(conn.client)) return;
+    const fresh = await conn.openFresh().catch(() => undefined);
+    if (!fresh) return void conn.logger.warn({ alias: conn.alias }, 'could not run the pid sweep: only the channel signal stops the command');
+    try {
+      await runOn(fresh);
+    } finally {
+      fresh.end();
+    }
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const done = Promise.race([work, new Promise<void>((r) => (timer = setTimeout(r, graceMs + 8000)))])
+    .catch(() => undefined)
+    .finally(() => {
+      clearTimeout(timer);
+      listed();
+      conn.release();
+    });
+  conn.track(done);
+  return { listed: listedP, done };
+}
 
 /** The first stdout line of a command: this marker, a space, and the shell's pid. */
 export function pidMarker(): string {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PidLineReader, pidMarker, sweepScript, withPidLine } from '../../../src/ssh/sweep.js';
+import { PidLineReader, pidMarker, sweepScript, withPidLine } from '../../../src/ssh/cancel-sweep.js';
 
 /** A PATH with the tools the sweep needs but no `ps`, to exercise the /proc fallback. */
 const noPs = mkdtempSync(join(tmpdir(), 'sshgate-sweep-'));
