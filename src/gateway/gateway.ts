@@ -1,24 +1,18 @@
 /**
  * What sshgate does for a caller, whatever the transport: look hosts up, decide a command by the
- * policy, and only then turn it into a task on a pooled connection. The configuration is one
- * immutable snapshot swapped whole on reload; a task keeps the snapshot it started under.
+ * policy, and only then turn it into a task on a pooled connection. The configuration it serves
+ * from is live-config.ts: one snapshot, swapped whole on reload.
  */
 import { whenAborted } from '../abort.js';
-import type { Logger } from 'pino';
 import type { Auditor } from '../audit/log.js';
 import { jumpChain } from '../config/load-inventory.js';
-import { hostByAlias, hostsWithTag, selectHosts } from '../config/select-hosts.js';
+import { selectHosts } from '../config/select-hosts.js';
 import type { HostEntry } from '../config/file-formats.js';
 import { DEFAULTS } from '../defaults.js';
-import { clip, ConfigError, SshgateError } from '../errors.js';
+import { clip, SshgateError } from '../errors.js';
 import { effectiveLimits } from '../policy/limits.js';
-import { loadAll, type Loaded, type Paths } from '../policy/load.js';
 import { commandInputProblem } from '../policy/command-input.js';
 import { decideForHost, stdinRefusal, ttyRefusal } from '../policy/host-decision.js';
-import { hostToken } from '../ssh/host-keys.js';
-import { openKnownHosts, type KnownHostsFile } from '../ssh/known-hosts-file.js';
-import type { AuthConfig } from '../ssh/auth.js';
-import type { HostTarget } from '../ssh/pool.js';
 import { parseTaskId } from '../tasks/ids.js';
 import { isFinal, type Executor, type Task, type TaskManager } from '../tasks/task-manager.js';
 import { DEFAULT_INLINE_BYTES, LIST_COST } from './budget.js';
@@ -26,7 +20,7 @@ import { callExtras } from './call-extras.js';
 import { runOnTag } from './fan-out.js';
 import type { HostExecutor } from './host-executor.js';
 import type * as S from './tool-contract.js';
-import { targetContextFor, targetFor, targetProblems, type TargetContext } from './targets.js';
+import { LiveConfig, type LiveConfigDeps } from './live-config.js';
 import { hasNew, neverRan, readOutput, runResult, taskStatus, type Cursor } from './views.js';
 
 /** What a long call can tell its caller while it waits (MCP progress notifications). */
@@ -53,83 +47,41 @@ const DEFAULT_OUTPUT_BYTES = 65_536;
  */
 const CANCEL_MARGIN_MS = 3000;
 
-export interface GatewayDeps {
-  paths: Paths;
-  env: Readonly<Record<string, string | undefined>>;
-  logger: Logger;
+export interface GatewayDeps extends LiveConfigDeps {
   audit: Auditor;
   tasks: TaskManager;
   /** Where commands run: the connection pool (src/ssh/pool.ts), or a scripted host in tests. */
   pool: HostExecutor;
   graceMs?: number;
-  /**
-   * Default true: every host's credentials are read, and the problems of the configuration (those
-   * and ignored known_hosts lines) logged, at start and on reload. `sshgate run` reads only the
-   * hosts it runs on and warns of nothing else: its stderr is the remote command's.
-   */
-  readCredentialsAtStart?: boolean;
-  /** What a person at a terminal sees even with the log off (`sshgate run`): a host key recorded. */
-  notice?: (message: string) => void;
-}
-
-interface Snapshot {
-  loaded: Loaded;
-  hostKeys: KnownHostsFile;
-  /** Targets with their credentials read and keys parsed, once per host and configuration. */
-  targets: Map<string, HostTarget>;
-  auths: Map<string, AuthConfig>;
 }
 
 export class Gateway {
   private constructor(
     private readonly deps: GatewayDeps,
     /** Shared by every view of the gateway, so that a reload through one is seen by all. */
-    private readonly current: { snap: Snapshot },
+    private readonly config: LiveConfig,
     /** The caller whose tasks this view sees (an HTTP session); none: every task (stdio). */
     private readonly owner?: string,
   ) {}
 
-  private get snap(): Snapshot {
-    return this.current.snap;
-  }
-
   /** Loads the configuration; a ConfigError says what is wrong with it. */
   static async create(deps: GatewayDeps): Promise<Gateway> {
-    const g = new Gateway(deps, { snap: await loadSnapshot(deps) });
-    g.prepareTargets();
-    return g;
+    return new Gateway(deps, await LiveConfig.load(deps));
   }
 
   /** The same gateway for one caller: it starts tasks as theirs and sees no one else's. */
   forOwner(owner: string): Gateway {
-    return new Gateway(this.deps, this.current, owner);
-  }
-
-  /**
-   * Reads every host's credentials now rather than on its first task: a missing secret, an
-   * unreadable key or an ignored known_hosts line shows in the log at start and on reload, and a
-   * first fan-out does not read them all at once.
-   */
-  private prepareTargets(): void {
-    if (this.deps.readCredentialsAtStart === false) return;
-    const { hostKeys, loaded } = this.snap;
-    // Which file every host's key is checked against: a relative path that resolved somewhere
-    // unexpected shows here, not as "not in known_hosts" on each host.
-    this.deps.logger.info({ known_hosts: hostKeys.path, hosts: loaded.inventory.hosts.length, host_key_policy: loaded.policy.hostKeyPolicy }, 'host keys are checked against this known_hosts file');
-    for (const s of hostKeys.skipped) this.deps.logger.warn({ file: hostKeys.path, line: s.line }, `known_hosts line ignored: ${s.reason}`);
-    for (const { aliases, error } of targetProblems(loaded.inventory.hosts, (h) => this.target(h))) {
-      this.deps.logger.warn({ aliases, code: error.code, hint: error.hint }, error.message);
-    }
+    return new Gateway(this.deps, this.config, owner);
   }
 
   listHosts(input: S.ListHostsInput): S.ListHostsResult {
-    const hosts = this.snap.loaded.inventory.hosts.filter((h) => input.tag === undefined || h.tags.includes(input.tag));
+    const hosts = this.config.loaded.inventory.hosts.filter((h) => input.tag === undefined || h.tags.includes(input.tag));
     return { hosts: hosts.map((h) => ({ alias: h.alias, tags: h.tags, description: h.description })) };
   }
 
   describeHost(input: S.DescribeHostInput): S.DescribeHostResult {
-    const { inventory, policy, engine } = this.snap.loaded;
-    const host = this.host(input.alias);
+    const { inventory, policy, engine } = this.config.loaded;
+    const host = this.config.host(input.alias);
     const cred = inventory.credentialByName.get(host.credentials);
     const methods: S.DescribeHostResult['auth_methods'] = [];
     if (cred?.key_path) methods.push('key');
@@ -153,8 +105,8 @@ export class Gateway {
 
   plan(input: S.PlanInput): S.PlanResult {
     const command = checkCommand(input.command);
-    const hosts = selectHosts(this.snap.loaded.inventory, input);
-    const decisions = hosts.map((h) => decideForHost(this.snap.loaded.engine, h, command));
+    const hosts = selectHosts(this.config.loaded.inventory, input);
+    const decisions = hosts.map((h) => decideForHost(this.config.loaded.engine, h, command));
     for (const d of decisions) this.deps.audit.decision(d, { tool: 'ssh_plan', ...(input.tag ? { tag: input.tag } : {}) });
     const allowed = decisions.every((d) => d.allowed);
     const shown = decisions.find((d) => !d.allowed) ?? decisions[0];
@@ -316,7 +268,7 @@ export class Gateway {
    */
   private sees(task: Task): boolean {
     if (this.owner !== undefined && task.owner !== this.owner) return false;
-    return !task.restored || this.snap.loaded.inventory.byAlias.has(task.alias);
+    return !task.restored || this.config.loaded.inventory.byAlias.has(task.alias);
   }
 
   private task(id: string): Task {
@@ -330,26 +282,16 @@ export class Gateway {
 
   /** Reads the files again and swaps them in whole; a bad file leaves the running config alone. */
   async reload(): Promise<S.ReloadResult> {
-    let next: Snapshot;
-    try {
-      next = await loadSnapshot(this.deps);
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        throw new SshgateError('invalid_config', `the new configuration was not loaded, the old one stays: ${err.message}`, 'fix the files listed and reload again');
-      }
-      throw err;
-    }
-    this.current.snap = next;
+    await this.config.reload();
     this.deps.pool.retireAll();
-    this.prepareTargets();
-    this.deps.logger.info({ hosts: next.loaded.inventory.hosts.length, rules: next.loaded.policy.rules.length }, 'configuration reloaded');
+    const { loaded, hostKeys } = this.config;
     return {
       reloaded: true,
-      hosts: next.loaded.inventory.hosts.length,
-      rules: next.loaded.policy.rules.length,
-      policy_files: next.loaded.policy.files,
-      host_key_policy: next.hostKeys.policy,
-      known_hosts: next.hostKeys.path,
+      hosts: loaded.inventory.hosts.length,
+      rules: loaded.policy.rules.length,
+      policy_files: loaded.policy.files,
+      host_key_policy: hostKeys.policy,
+      known_hosts: hostKeys.path,
     };
   }
 
@@ -359,8 +301,8 @@ export class Gateway {
   }
 
   async ping(input: S.PingInput, signal?: AbortSignal): Promise<S.PingResult> {
-    if (input.alias !== undefined) return this.pingOne(this.host(input.alias), signal);
-    const all = await Promise.all(this.snap.loaded.inventory.hosts.map((h) => this.pingOne(h, signal)));
+    if (input.alias !== undefined) return this.pingOne(this.config.host(input.alias), signal);
+    const all = await Promise.all(this.config.loaded.inventory.hosts.map((h) => this.pingOne(h, signal)));
     const latencies = all.map((p) => p.latency_ms).filter((l): l is number => l !== null);
     return {
       alias: '*',
@@ -371,10 +313,10 @@ export class Gateway {
   }
 
   private async pingOne(host: HostEntry, signal?: AbortSignal): Promise<S.PingOne> {
-    const limit = effectiveLimits(this.snap.loaded.policy, host).values.max_seconds * 1000;
+    const limit = effectiveLimits(this.config.loaded.policy, host).values.max_seconds * 1000;
     const deadline = Date.now() + Math.min(limit, DEFAULTS.connectTimeoutSeconds * 1000);
     try {
-      const target = this.target(host);
+      const target = this.config.target(host);
       const ms = await this.deps.pool.ping(target, signal ?? new AbortController().signal, deadline);
       return { alias: host.alias, reachable: true, latency_ms: Math.round(ms * 10) / 10 };
     } catch (err) {
@@ -385,9 +327,9 @@ export class Gateway {
 
   /** Decides the command for one host and, if allowed, starts its task; throws when denied. */
   startTask(input: S.RunAsyncInput, tool: string, wrap: (run: Executor) => Executor = (run) => run): Task {
-    const host = this.host(input.alias);
+    const host = this.config.host(input.alias);
     const command = checkCommand(input.command);
-    const extras = callExtras(this.snap.loaded.policy, input);
+    const extras = callExtras(this.config.loaded.policy, input);
     if (input.tty && extras.stdin) {
       throw new SshgateError(
         'invalid_input',
@@ -395,7 +337,7 @@ export class Gateway {
         'on a terminal stdin is typed as keys, which interactive programs act on (top kills on k) and no policy rule allows; give stdin without tty, or tty without stdin',
       );
     }
-    const decided = decideForHost(this.snap.loaded.engine, host, command, extras.workdir !== undefined ? { workdir: extras.workdir } : {});
+    const decided = decideForHost(this.config.loaded.engine, host, command, extras.workdir !== undefined ? { workdir: extras.workdir } : {});
     // With a terminal the command must be allowed with one; a refusal is audited as a denial.
     const noTty = input.tty && decided.allowed ? ttyRefusal(decided) : undefined;
     // The engine never sees a call's stdin: every part of the command must be allowed to read it.
@@ -417,7 +359,7 @@ export class Gateway {
             : 'ssh_plan (or sshgate plan) shows each part of the command and the rule that decides it; ask for a policy change if it should be allowed',
       );
     }
-    const target = this.target(host);
+    const target = this.config.target(host);
     const limits = { ...decision.limits };
     if (input.timeout_seconds !== undefined) limits.max_seconds = Math.min(limits.max_seconds, input.timeout_seconds);
     const graceMs = this.deps.graceMs ?? DEFAULTS.graceMs;
@@ -440,37 +382,9 @@ export class Gateway {
     );
   }
 
-  /** Keys and secrets are read on first use after a start or a reload; a failure is not kept. */
-  private target(host: HostEntry): HostTarget {
-    const snap = this.snap;
-    let target = snap.targets.get(host.alias);
-    if (!target) {
-      target = targetFor(host, this.targetContext());
-      snap.targets.set(host.alias, target);
-    }
-    return target;
-  }
-
-  private targetContext(): TargetContext {
-    return targetContextFor(this.snap.loaded, this.snap.hostKeys, this.deps.paths, this.deps.env, this.snap.auths);
-  }
-
-  private host(alias: string): HostEntry {
-    return hostByAlias(this.snap.loaded.inventory, alias);
-  }
-
   hostsWithTag(tag: string): HostEntry[] {
-    return hostsWithTag(this.snap.loaded.inventory, tag);
+    return this.config.hostsWithTag(tag);
   }
-}
-
-async function loadSnapshot(d: GatewayDeps): Promise<Snapshot> {
-  const loaded = await loadAll(d.paths);
-  const hostKeys = openKnownHosts(loaded.policy.knownHostsPath, d.paths.configDir, loaded.policy.hostKeyPolicy, (k) => {
-    d.logger.warn(k, 'host key of a new host recorded (accept-new)');
-    d.notice?.(`recorded the ${k.keyType} host key of ${hostToken(k.host, k.port)} in ${hostKeys.path} (host_key_policy: accept-new)`);
-  });
-  return { loaded, hostKeys, targets: new Map(), auths: new Map() };
 }
 
 /** The checks a command gets before the policy sees it: what no reviewed rule could mean. */
@@ -479,7 +393,6 @@ function checkCommand(command: string): string {
   if (problem) throw new SshgateError('invalid_input', problem.reason, problem.hint);
   return command;
 }
-
 
 function notFound(id: string): SshgateError {
   return new SshgateError('not_found', `no task "${clip(id)}"`, 'finished tasks are forgotten after their task_result_ttl; ssh_list_tasks lists the known ones');
