@@ -6,7 +6,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '../..');
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
-const STEPS = ['1. ssh_list_hosts', '2. ssh_plan', 'DENIED', '3. ssh_run demo "uname -a"', 'succeeded, exit 0', 'tick 5', '→ done: succeeded', 'ssh_cancel → cancelled', '→ cancelled', 'done: every step worked'];
+const STEPS = [
+  '1. ssh_list_hosts',
+  '2. ssh_plan',
+  'DENIED',
+  '3. ssh_run demo "uname -a"',
+  'succeeded, exit 0',
+  'tick 5',
+  '→ done: succeeded',
+  'ssh_cancel → cancelled',
+  '→ cancelled',
+  'done: every step worked',
+];
 /** Not packed, and dist/ must come from prepack rather than from a test run's build. */
 const NOT_COPIED = new Set(['node_modules', 'dist', 'dist-bench', 'dist-fuzz', '.git', '.cache', '.venv-interop', 'coverage']);
 
@@ -28,10 +39,16 @@ beforeAll(() => {
   tmp = realpathSync(mkdtempSync(join(tmpdir(), 'sshgate-pack-')));
   // A copy of the repository without dist/, so that the tarball's dist/ is prepack's build.
   const copy = join(tmp, 'repo');
-  cpSync(root, copy, { recursive: true, filter: (src) => src === root || !NOT_COPIED.has(src.slice(root.length + 1).split('/')[0] as string) });
+  cpSync(root, copy, {
+    recursive: true,
+    filter: (src) => src === root || !NOT_COPIED.has(src.slice(root.length + 1).split('/')[0] as string),
+  });
   symlinkSync(realpathSync(join(root, 'node_modules')), join(copy, 'node_modules'));
   // This repository's .npmrc turns lifecycle scripts off (for installs): packing asks for them.
-  const [pack] = JSON.parse(npm(['pack', '--ignore-scripts=false', '--json', '--pack-destination', tmp], copy)) as { filename: string; files: { path: string }[] }[];
+  const [pack] = JSON.parse(npm(['pack', '--ignore-scripts=false', '--json', '--pack-destination', tmp], copy)) as {
+    filename: string;
+    files: { path: string }[];
+  }[];
   packed = pack?.files.map((f) => f.path) ?? [];
   const app = join(tmp, 'app');
   mkdirSync(app);
@@ -46,8 +63,28 @@ afterAll(() => {
 
 describe('the npm package', { timeout: 120_000 }, () => {
   it('ships the build, the licence and the example files, and no sources or tests', () => {
-    expect(packed).toEqual(expect.arrayContaining(['dist/cli.js', 'dist/commands/demo.js', 'LICENSE', 'README.md', 'package.json', 'policies/default.yml', 'config/servers.yml']));
+    expect(packed).toEqual(
+      expect.arrayContaining([
+        'dist/cli.js',
+        'dist/commands/demo.js',
+        'LICENSE',
+        'README.md',
+        'package.json',
+        'policies/default.yml',
+        'config/servers.yml',
+      ]),
+    );
     expect(packed.filter((p) => /^(src|test|bench)\//.test(p))).toEqual([]);
+  });
+
+  it('ships every file the README links to, so its links work in node_modules too', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    // The benchmark results and the contributors' guide are about the repository, not the package.
+    const linked = [...readme.matchAll(/\]\(([^)#:\s]+)(?:#[^)]*)?\)/g)]
+      .map((m) => m[1] as string)
+      .filter((l) => !l.startsWith('bench/') && !l.includes('CONTRIBUTING'));
+    expect(linked.length).toBeGreaterThan(5);
+    expect(linked.filter((l) => !packed.includes(l))).toEqual([]);
   });
 
   it('installs an sshgate command that prints its help and version', () => {
