@@ -38,7 +38,10 @@ function restrictions(folder) {
   const allowed = may.length > 0 ? `src/{${may.join(',')}} and the files directly in src/` : 'only the files directly in src/';
   const rules = [{ regex: `^${up}cli\\.js$`, message: 'cli.ts is the entry point: nothing imports it.' }];
   if (banned.length > 0) {
-    rules.push({ regex: `^${up}(${banned.join('|')})${S}`, message: `${where} may import ${allowed}: the layers are in eslint.config.js.` });
+    rules.push({
+      regex: `^${up}(${banned.join('|')})${S}`,
+      message: `${where} may import ${allowed}: the layers are in eslint.config.js.`,
+    });
   }
   for (const p of PACKAGES.filter((p) => !p.folders.includes(folder))) {
     rules.push({ regex: `^${exactly(p.name)}(${S}|$)`, message: `only src/{${p.folders.join(',')}} import ${p.name}: ${p.why}.` });
@@ -46,7 +49,10 @@ function restrictions(folder) {
   return {
     'no-restricted-imports': ['error', { patterns: rules.map((r) => ({ ...r, caseSensitive: true })) }],
     // no-restricted-imports does not look at import(): the same rules for it.
-    'no-restricted-syntax': ['error', ...rules.map((r) => ({ selector: `ImportExpression[source.value=/${r.regex}/]`, message: r.message }))],
+    'no-restricted-syntax': [
+      'error',
+      ...rules.map((r) => ({ selector: `ImportExpression[source.value=/${r.regex}/]`, message: r.message })),
+    ],
   };
 }
 

@@ -31,7 +31,11 @@ export async function cancelLatency(): Promise<Section> {
   try {
     for (let i = 0; i < ROUNDS; i++) {
       const n = String(900 + i);
-      const r = await gate.ok<{ task_id: string; state: string }>('ssh_run', { alias: 'h1', command: `sleep ${n} | cat & sleep ${n}; wait`, wait_seconds: 0.3 });
+      const r = await gate.ok<{ task_id: string; state: string }>('ssh_run', {
+        alias: 'h1',
+        command: `sleep ${n} | cat & sleep ${n}; wait`,
+        wait_seconds: 0.3,
+      });
       while (sleeping(n).length < 2) await new Promise((res) => setTimeout(res, 5));
       await gate.ok('ssh_cancel', { task_id: r.task_id });
       const t0 = performance.now();
@@ -48,7 +52,11 @@ export async function cancelLatency(): Promise<Section> {
   }
   return {
     title: `Cancel latency: ssh_cancel returned → remote processes gone (N=${ROUNDS})`,
-    table: ['| command | runs | median ms | p90 ms |', '|---|---:|---:|---:|', `| \`sleep N \\| cat & sleep N; wait\` | ${ms.length} | ${median(ms).toFixed(1)} | ${p90(ms).toFixed(1)} |`],
+    table: [
+      '| command | runs | median ms | p90 ms |',
+      '|---|---:|---:|---:|',
+      `| \`sleep N \\| cat & sleep N; wait\` | ${ms.length} | ${median(ms).toFixed(1)} | ${p90(ms).toFixed(1)} |`,
+    ],
     bars: [{ bar: 'cancel ≤ 100 ms', met: median(ms) <= 100, figure: `${median(ms).toFixed(1)} ms` }],
   };
 }

@@ -11,7 +11,10 @@ import { median, type Section } from './stats.js';
 
 const LIMIT = 16 * 1024;
 const repeat = (head: string, arg: string, sep = ' ') => (head + (sep + arg).repeat(LIMIT)).slice(0, LIMIT);
-const joined = (part: string, sep: string) => Array.from({ length: LIMIT }, () => part).join(sep).slice(0, LIMIT);
+const joined = (part: string, sep: string) =>
+  Array.from({ length: LIMIT }, () => part)
+    .join(sep)
+    .slice(0, LIMIT);
 
 /** Inputs built to be slow: wrappers with wildcard arguments, option abbreviations, nesting, long words. */
 export const ADVERSARIAL: Record<string, string> = {
@@ -24,7 +27,7 @@ export const ADVERSARIAL: Record<string, string> = {
   'bundled short options': repeat('systemctl', '-qHM'),
   'many segments': joined('ls -l', ';'),
   'pipeline of wrappers': joined('sudo ls', '|'),
-  'nested sh -c': `sh -c ${"'sh -c \"sh -c uptime\"'".padEnd(40)}`,
+  'nested sh -c': `sh -c ${'\'sh -c "sh -c uptime"\''.padEnd(40)}`,
   'deep substitutions': `${'$('.repeat(2000)}uptime${')'.repeat(2000)}`,
   'long quoted word': `grep '${'x'.repeat(LIMIT - 10)}'`,
   'long heredoc': `cat <<'EOF'\n${'line\n'.repeat((LIMIT - 30) / 5)}EOF`,

@@ -46,7 +46,8 @@ export async function fanOut(): Promise<Section> {
       // each) and ten fan-outs to the one host outside the measured fan-out stand for that.
       for (let i = 0; i < 10; i++) {
         const warmUp = await gate.call('ssh_ping', { alias: fleet.hosts[HOSTS]?.alias });
-        if (!(warmUp.structuredContent as { reachable?: boolean } | undefined)?.reachable) throw new Error(`warm-up failed: ${JSON.stringify(warmUp.content)}`);
+        if (!(warmUp.structuredContent as { reachable?: boolean } | undefined)?.reachable)
+          throw new Error(`warm-up failed: ${JSON.stringify(warmUp.content)}`);
         await gate.ok('ssh_run_on_tag', { tag: 'warm-up', command: 'true' });
       }
       cold.push(await fanOutOnce(gate, CONCURRENCY, HOSTS));
@@ -55,8 +56,30 @@ export async function fanOut(): Promise<Section> {
     }
 
     const hostsFile = join(fleet.dir, 'pssh-hosts');
-    writeFileSync(hostsFile, fleet.hosts.slice(0, HOSTS).map((h) => `${h.host}:${h.port} ${fleet.user}\n`).join(''));
-    const args = ['-h', hostsFile, '-p', String(HOSTS), '-t', '30', '-x', `-i ${fleet.userKeyPath}`, '-O', `UserKnownHostsFile=${fleet.knownHostsPath}`, '-O', 'BatchMode=yes', '-O', 'LogLevel=ERROR', 'true'];
+    writeFileSync(
+      hostsFile,
+      fleet.hosts
+        .slice(0, HOSTS)
+        .map((h) => `${h.host}:${h.port} ${fleet.user}\n`)
+        .join(''),
+    );
+    const args = [
+      '-h',
+      hostsFile,
+      '-p',
+      String(HOSTS),
+      '-t',
+      '30',
+      '-x',
+      `-i ${fleet.userKeyPath}`,
+      '-O',
+      `UserKnownHostsFile=${fleet.knownHostsPath}`,
+      '-O',
+      'BatchMode=yes',
+      '-O',
+      'LogLevel=ERROR',
+      'true',
+    ];
     for (let round = 0; round < ROUNDS; round++) {
       const t0 = performance.now();
       execFileSync('parallel-ssh', args, { stdio: 'ignore' });
@@ -75,7 +98,7 @@ export async function fanOut(): Promise<Section> {
       '| path | runs | median ms | speed-up vs parallel-ssh |',
       '|---|---:|---:|---:|',
       row(`sshgate, cold: new connections on a running server (concurrency ${CONCURRENCY})`, cold),
-    row('sshgate, the first call of a freshly started server', first),
+      row('sshgate, the first call of a freshly started server', first),
       row('sshgate, warm (pooled connections)', warm),
       row(`parallel-ssh -p ${HOSTS}`, pssh),
     ],

@@ -43,7 +43,17 @@ export async function startup(): Promise<Section> {
           await client.connect(
             new StdioClientTransport({
               command: process.execPath,
-              args: [...SERVER_NODE_ARGS, resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies'), '--log-level', 'warn'],
+              args: [
+                ...SERVER_NODE_ARGS,
+                resolve('dist/cli.js'),
+                'serve',
+                '--config',
+                join(dir, 'config'),
+                '--policy',
+                join(dir, 'policies'),
+                '--log-level',
+                'warn',
+              ],
               env: { PATH: process.env.PATH ?? '', SSHGATE_STATE_DIR: state },
             }),
           );
@@ -65,11 +75,18 @@ export async function startup(): Promise<Section> {
     table: [
       '| task journal | runs | median ms | p90 ms |',
       '|---|---:|---:|---:|',
-      ...cases.map(([what], i) => `| ${what} | ${(ms[i] as number[]).length} | ${median(ms[i] as number[]).toFixed(0)} | ${p90(ms[i] as number[]).toFixed(0)} |`),
+      ...cases.map(
+        ([what], i) =>
+          `| ${what} | ${(ms[i] as number[]).length} | ${median(ms[i] as number[]).toFixed(0)} | ${p90(ms[i] as number[]).toFixed(0)} |`,
+      ),
     ],
     bars: [
       { bar: 'start < 500 ms', met: fresh < 500, figure: `${fresh.toFixed(0)} ms` },
-      { bar: `start after ${TASKS.toLocaleString('en')} tasks within 1.5× a fresh start`, met: busy <= 1.5 * fresh, figure: `${busy.toFixed(0)} ms (${(busy / fresh).toFixed(2)}×)` },
+      {
+        bar: `start after ${TASKS.toLocaleString('en')} tasks within 1.5× a fresh start`,
+        met: busy <= 1.5 * fresh,
+        figure: `${busy.toFixed(0)} ms (${(busy / fresh).toFixed(2)}×)`,
+      },
     ],
   };
 }
@@ -78,10 +95,21 @@ export async function startup(): Promise<Section> {
 async function busyJournal(state: string): Promise<string> {
   mkdirSync(state, { mode: 0o700 });
   const journal = new TaskJournal(state, DEAD_PID, () => false);
-  const tasks = new TaskManager({ onChange: (t) => journal.record(t), onEnd: (t) => journal.record(t), onForget: (t) => journal.forget(t.id) });
+  const tasks = new TaskManager({
+    onChange: (t) => journal.record(t),
+    onEnd: (t) => journal.record(t),
+    onForget: (t) => journal.forget(t.id),
+  });
   const quick = () => Promise.resolve({ exitCode: 0, signal: null });
   for (let i = 0; i < TASKS; i++) await tasks.start(`h${i % 7}`, `echo ${i}`, DEFAULTS.limits, quick).done;
-  const running = [1, 2, 3].map((i) => tasks.start('h1', `sleep ${i}`, DEFAULTS.limits, ({ signal }) => new Promise((r) => signal.addEventListener('abort', () => r({ exitCode: null, signal: 'TERM' })))));
+  const running = [1, 2, 3].map((i) =>
+    tasks.start(
+      'h1',
+      `sleep ${i}`,
+      DEFAULTS.limits,
+      ({ signal }) => new Promise((r) => signal.addEventListener('abort', () => r({ exitCode: null, signal: 'TERM' }))),
+    ),
+  );
   // Copied before the shutdown records the three as cancelled: they were running when it "died".
   const copy = `${state}-copy`;
   cpSync(state, copy, { recursive: true });
@@ -96,7 +124,16 @@ function oldJournal(state: string): string {
   const now = Date.now();
   const lines: string[] = [];
   for (let i = 0; i < TASKS; i++) {
-    const base = { id: `h${i % 7}:${i.toString(16).padStart(12, '0')}:${now * 1000 + i}`, alias: `h${i % 7}`, command: `echo ${i}`, created_at: now - 1000, exit_code: null, signal: null, limits: DEFAULTS.limits, server_pid: DEAD_PID };
+    const base = {
+      id: `h${i % 7}:${i.toString(16).padStart(12, '0')}:${now * 1000 + i}`,
+      alias: `h${i % 7}`,
+      command: `echo ${i}`,
+      created_at: now - 1000,
+      exit_code: null,
+      signal: null,
+      limits: DEFAULTS.limits,
+      server_pid: DEAD_PID,
+    };
     lines.push(
       JSON.stringify({ ...base, state: 'queued' }),
       JSON.stringify({ ...base, state: 'running', started_at: now - 900 }),

@@ -20,7 +20,10 @@ function peakRssMb(pid: number): number {
 
 export async function throughput(): Promise<Section> {
   const fleet = await startFleet(1, { subnet: 93, sshdConfig: CIPHER ? [`Ciphers ${CIPHER}`] : [] });
-  const dir = writeConfig(fleet, { hosts: fleet.hosts, policy: `limits: { max_output_bytes: ${CAP}, max_seconds: 120 }\n${ALLOW_ALL_POLICY}` });
+  const dir = writeConfig(fleet, {
+    hosts: fleet.hosts,
+    policy: `limits: { max_output_bytes: ${CAP}, max_seconds: 120 }\n${ALLOW_ALL_POLICY}`,
+  });
   const rates: number[] = [];
   const peaks: number[] = [];
   let idle = 0;
@@ -52,7 +55,11 @@ export async function throughput(): Promise<Section> {
   const rss = median(peaks);
   return {
     title: `Streaming ${BYTES / 1e6} MB of output through one task (cap ${CAP / 1048576} MiB per stream${CIPHER ? `, ${CIPHER}` : ''})`,
-    table: ['| runs | median MB/s | server peak RSS MB, idle → streaming |', '|---:|---:|---:|', `| ${rates.length} | ${median(rates).toFixed(0)} | ${idle.toFixed(0)} → ${rss.toFixed(0)} |`],
+    table: [
+      '| runs | median MB/s | server peak RSS MB, idle → streaming |',
+      '|---:|---:|---:|',
+      `| ${rates.length} | ${median(rates).toFixed(0)} | ${idle.toFixed(0)} → ${rss.toFixed(0)} |`,
+    ],
     bars: [
       { bar: '≥ 200 MB/s streaming', met: median(rates) >= 200, figure: `${median(rates).toFixed(0)} MB/s` },
       { bar: 'peak RSS < 150 MB', met: rss < 150, figure: `${rss.toFixed(0)} MB` },

@@ -53,7 +53,18 @@ export async function warmRun(): Promise<Section> {
     removeConfig(dir);
 
     // The ssh CLI, with and without a master connection.
-    const base = ['-i', fleet.userKeyPath, '-p', String(host.port), '-o', `UserKnownHostsFile=${fleet.knownHostsPath}`, '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR'];
+    const base = [
+      '-i',
+      fleet.userKeyPath,
+      '-p',
+      String(host.port),
+      '-o',
+      `UserKnownHostsFile=${fleet.knownHostsPath}`,
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'LogLevel=ERROR',
+    ];
     const control = ['-o', 'ControlMaster=auto', '-o', `ControlPath=${join(fleet.dir, 'cm-%C')}`, '-o', 'ControlPersist=60'];
     const cli = (extra: string[]) => () => execFileSync('ssh', [...base, ...extra, `${fleet.user}@${host.host}`, 'true']);
     await time(3, cli(control));

@@ -75,7 +75,14 @@ export function globsIntersect(pattern: string, wild: string, any = '\uE000', on
         reach[i * w + j + 1] = 1;
         if (pc !== undefined) reach[(i + 1) * w + j] = 1;
       }
-      if (pc !== undefined && tc !== undefined && pc !== '*' && tc !== any && tc !== all && (pc === '?' || (tc === one && wildCan) || pc === tc)) {
+      if (
+        pc !== undefined &&
+        tc !== undefined &&
+        pc !== '*' &&
+        tc !== any &&
+        tc !== all &&
+        (pc === '?' || (tc === one && wildCan) || pc === tc)
+      ) {
         reach[(i + 1) * w + j + 1] = 1;
       }
     }

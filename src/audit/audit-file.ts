@@ -163,7 +163,8 @@ export function verifyLines(lines: Iterable<Buffer | typeof TOO_LONG>): Verifica
     if (hash !== chainHash(prev, JSON.stringify(body))) return fail('the hash does not match the record (the record was changed)');
     // The hash covers the record's meaning; the bytes must also be exactly as written, so that an
     // escaped or duplicated key, or a byte that is not UTF-8, cannot show a reader something else.
-    if (!Buffer.from(JSON.stringify(rec)).equals(raw)) return fail('the line is not byte for byte as written (escapes, spacing, a duplicate key or invalid UTF-8)');
+    if (!Buffer.from(JSON.stringify(rec)).equals(raw))
+      return fail('the line is not byte for byte as written (escapes, spacing, a duplicate key or invalid UTF-8)');
     prev = hash;
     seq++;
   }

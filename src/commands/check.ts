@@ -35,11 +35,18 @@ export async function checkCommand(paths: Paths, io: Io, env: Readonly<Record<st
   const lines = [
     `config: ${paths.configDir}`,
     `  ${inventory.hosts.length} hosts: ${inventory.hosts.map((h) => h.alias).join(', ') || 'none'}`,
-    `  tags: ${[...tags].sort().map(([t, n]) => `${t} (${n})`).join(', ') || 'none'}`,
+    `  tags: ${
+      [...tags]
+        .sort()
+        .map(([t, n]) => `${t} (${n})`)
+        .join(', ') || 'none'
+    }`,
     `  ${inventory.credentials.length} credentials: ${inventory.credentials.map((c) => `${c.name} (${method(c)})`).join(', ') || 'none'}`,
     `policy: ${policy.files.join(', ')}`,
     `  ${policy.rules.length} rules: ${allow} allow, ${policy.rules.length - allow} deny`,
-    `  limits: ${Object.entries(policy.limits).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `  limits: ${Object.entries(policy.limits)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
     `  overrides: tags ${Object.keys(policy.overrides.tags).join(', ') || 'none'}; aliases ${Object.keys(policy.overrides.aliases).join(', ') || 'none'}`,
     `  network: allow ${[...policy.network.allow_cidrs, ...policy.network.allow_ips].join(', ') || 'any'}; block ${[...policy.network.block_cidrs, ...policy.network.block_ips].join(', ') || 'none'}`,
     `  deny substrings: ${BUILTIN_DENY_SUBSTRINGS.length} built-in + ${engine.denySubstrings.length - BUILTIN_DENY_SUBSTRINGS.length} from the policy`,
@@ -65,17 +72,21 @@ export async function checkCommand(paths: Paths, io: Io, env: Readonly<Record<st
   }
   // Each host's key and secrets, read as serve reads them at start: what would fail its tasks.
   const ctx = targetContextFor(loaded, hostKeys, paths, env, new Map());
-  for (const { aliases, error } of targetProblems(inventory.hosts, (h) => targetFor(h, ctx))) warnings.push(warn(`${hostList(aliases)}: ${error.message}`, error.hint));
+  for (const { aliases, error } of targetProblems(inventory.hosts, (h) => targetFor(h, ctx)))
+    warnings.push(warn(`${hostList(aliases)}: ${error.message}`, error.hint));
   // A socket an ended agent left behind looks like any other until something connects to it.
   const sock = env.SSH_AUTH_SOCK;
   const agentHosts = inventory.hosts.filter((h) => inventory.credentialByName.get(h.credentials)?.agent).map((h) => h.alias);
   if (sock && agentHosts.length > 0 && agentSocketProblem(sock) === undefined) {
     const silent = await agentSilence(sock);
-    if (silent) warnings.push(warn(`${hostList(agentHosts)}: the ssh-agent at SSH_AUTH_SOCK (${sock}) does not answer (${silent})`, AGENT_HINT));
+    if (silent)
+      warnings.push(warn(`${hostList(agentHosts)}: the ssh-agent at SSH_AUTH_SOCK (${sock}) does not answer (${silent})`, AGENT_HINT));
   }
   for (const k of hostKeys.skipped) warnings.push(warn(`${hostKeys.path}:${k.line}: ignored — ${k.reason}`));
   if (!existsSync(hostKeys.path) && policy.hostKeyPolicy === 'strict' && inventory.hosts.length > 0) {
-    warnings.push(warn(`${hostKeys.path} does not exist: under host_key_policy strict every host is refused (host_key_unknown) until its key is there`));
+    warnings.push(
+      warn(`${hostKeys.path} does not exist: under host_key_policy strict every host is refused (host_key_unknown) until its key is there`),
+    );
   }
   warnings.push(...hostKeyWarnings(inventory, hostKeys, policy.hostKeyPolicy));
   io.out(`${lines.join('\n')}\n`);

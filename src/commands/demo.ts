@@ -55,7 +55,9 @@ export async function demoCommand(io: Io, options: DemoOptions = {}): Promise<nu
     const user = userInfo().username;
     const key = ed25519KeyPair();
     host = await startHost(dir, key.public, user, key.private, options.host ?? 'auto', say);
-    say(`[host]   DEMO host ${host.host}:${host.port} (${host.kind === 'openssh' ? 'the system OpenSSH sshd' : 'embedded ssh2 server'}) — commands run on THIS machine as ${user}`);
+    say(
+      `[host]   DEMO host ${host.host}:${host.port} (${host.kind === 'openssh' ? 'the system OpenSSH sshd' : 'embedded ssh2 server'}) — commands run on THIS machine as ${user}`,
+    );
     writeDemoConfig(dir, host, user, key.private);
     say(`[config] ${dir}: config/servers.yml, config/credentials.yml, config/known_hosts, policies/demo.yml`);
     const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
@@ -64,7 +66,18 @@ export async function demoCommand(io: Io, options: DemoOptions = {}): Promise<nu
     await client.connect(
       new StdioClientTransport({
         command: process.execPath,
-        args: [cli, 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies'), '--state-dir', join(dir, 'state'), '--log-level', 'warn'],
+        args: [
+          cli,
+          'serve',
+          '--config',
+          join(dir, 'config'),
+          '--policy',
+          join(dir, 'policies'),
+          '--state-dir',
+          join(dir, 'state'),
+          '--log-level',
+          'warn',
+        ],
         stderr: 'inherit',
       }),
     );
@@ -81,7 +94,14 @@ export async function demoCommand(io: Io, options: DemoOptions = {}): Promise<nu
   }
 }
 
-async function startHost(dir: string, publicKey: string, user: string, privateKey: string, mode: 'auto' | 'embedded', say: (s: string) => void): Promise<DemoHost> {
+async function startHost(
+  dir: string,
+  publicKey: string,
+  user: string,
+  privateKey: string,
+  mode: 'auto' | 'embedded',
+  say: (s: string) => void,
+): Promise<DemoHost> {
   if (mode === 'auto') {
     const sshdDir = join(dir, 'sshd');
     mkdirSync(sshdDir);
@@ -124,7 +144,12 @@ async function call(client: Client, name: string, args: Record<string, unknown>)
   return r.structuredContent as Record<string, unknown>;
 }
 
-const indent = (text: string) => text.replace(/\n$/, '').split('\n').map((l) => `     ${l}`).join('\n');
+const indent = (text: string) =>
+  text
+    .replace(/\n$/, '')
+    .split('\n')
+    .map((l) => `     ${l}`)
+    .join('\n');
 
 async function script(client: Client, say: Say): Promise<void> {
   say('1. ssh_list_hosts');
@@ -135,7 +160,8 @@ async function script(client: Client, say: Say): Promise<void> {
   say(`\n2. ssh_plan demo "${denied}"   (asks the policy; runs nothing)`);
   const plan = await call(client, 'ssh_plan', { alias: 'demo', command: denied });
   say(`   → ${plan.allowed ? 'ALLOWED' : 'DENIED'}: ${String(plan.reason)}`);
-  for (const s of plan.segments as { text: string; allowed: boolean; rule: string | null }[]) say(`     ${s.allowed ? 'allow' : 'deny '}  ${s.text}${s.rule ? `   (rule "${s.rule}")` : ''}`);
+  for (const s of plan.segments as { text: string; allowed: boolean; rule: string | null }[])
+    say(`     ${s.allowed ? 'allow' : 'deny '}  ${s.text}${s.rule ? `   (rule "${s.rule}")` : ''}`);
   if (plan.allowed) throw new Error('the demo policy should have denied that');
 
   say('\n3. ssh_run demo "uname -a"');

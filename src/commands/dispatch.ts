@@ -99,7 +99,14 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         const { serveCommand } = await import('./serve.js');
         return await serveCommand(
           paths,
-          { logLevel: level, version, env, ...(stateDir ? { stateDir } : {}), ...(auditLog ? { auditLog } : {}), ...(http ? { http } : {}) },
+          {
+            logLevel: level,
+            version,
+            env,
+            ...(stateDir ? { stateDir } : {}),
+            ...(auditLog ? { auditLog } : {}),
+            ...(http ? { http } : {}),
+          },
           io,
         );
       }
@@ -116,7 +123,8 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         expectArgs(rest, 0, 'demo takes no arguments');
         const { demoCommand } = await import('./demo.js');
         const demoHost = setting('SSHGATE_DEMO_HOST') ?? 'auto';
-        if (demoHost !== 'auto' && demoHost !== 'embedded') throw new UsageError(`SSHGATE_DEMO_HOST must be auto or embedded, not "${demoHost}"`);
+        if (demoHost !== 'auto' && demoHost !== 'embedded')
+          throw new UsageError(`SSHGATE_DEMO_HOST must be auto or embedded, not "${demoHost}"`);
         return await demoCommand(io, { host: demoHost });
       }
       case 'audit': {
@@ -171,15 +179,17 @@ function expectArgs(args: readonly string[], n: number, message: string): void {
 }
 
 function logLevelOf(level: string): LogLevel {
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`unknown log level "${level}"; expected one of ${LOG_LEVELS.join(', ')}`);
+  if (!(LOG_LEVELS as readonly string[]).includes(level))
+    throw new UsageError(`unknown log level "${level}"; expected one of ${LOG_LEVELS.join(', ')}`);
   return level as LogLevel;
 }
 
 /** One alias or @tag before `--`; words after the target without a `--` are a forgotten `--`. */
 function expectTarget(args: readonly string[], dash: number, command: string): void {
   if (args.length > 1 && dash === -1) {
-    throw new UsageError(`${command} needs "--" between the target and the command: sshgate ${command} ${args[0] ?? 'web1'} -- ${args.slice(1).join(' ')}`);
+    throw new UsageError(
+      `${command} needs "--" between the target and the command: sshgate ${command} ${args[0] ?? 'web1'} -- ${args.slice(1).join(' ')}`,
+    );
   }
   expectArgs(args, 1, `${command} needs one target: an alias or @tag`);
 }
-

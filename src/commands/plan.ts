@@ -29,7 +29,9 @@ export async function planCommand(paths: Paths, target: string, command: string,
   const decisions = hosts.map((h) => decideForHost(engine, h, command));
   const allowed = decisions.every((d) => d.allowed);
   if (json) {
-    const body = target.startsWith('@') ? { allowed, tty_allowed: decisions.every((d) => d.tty_allowed), targets: hosts.map((h) => h.alias), decisions } : decisions[0];
+    const body = target.startsWith('@')
+      ? { allowed, tty_allowed: decisions.every((d) => d.tty_allowed), targets: hosts.map((h) => h.alias), decisions }
+      : decisions[0];
     io.out(`${JSON.stringify(body, null, 2)}\n`);
   } else {
     for (const [i, d] of decisions.entries()) io.out(formatDecision(d, effectiveLimits(engine.policy, hosts[i] as HostEntry).sources));

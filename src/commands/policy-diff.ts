@@ -31,10 +31,20 @@ export async function policyDiffCommand(paths: Paths, oldPath: string, newPath: 
     return 0;
   }
   for (const d of decisions) {
-    const by = d.to === 'allow' && !d.tty ? d.after.segments.map((s) => s.rule).filter(Boolean).join(', ') : d.tty ? (ttyRefusal(d.after) ?? 'allowed with a terminal') : d.after.reason;
+    const by =
+      d.to === 'allow' && !d.tty
+        ? d.after.segments
+            .map((s) => s.rule)
+            .filter(Boolean)
+            .join(', ')
+        : d.tty
+          ? (ttyRefusal(d.after) ?? 'allowed with a terminal')
+          : d.after.reason;
     io.out(`${d.from}→${d.to}${d.tty ? ' with a terminal' : ''}  ${d.alias}  ${JSON.stringify(d.command)}  (${d.origin}; now: ${by})\n`);
   }
   for (const l of limits) io.out(`limit  ${l.alias}  ${l.limit} ${l.from}→${l.to}\n`);
-  io.out(`${decisions.length} decision change${decisions.length === 1 ? '' : 's'}, ${limits.length} limit change${limits.length === 1 ? '' : 's'}\n`);
+  io.out(
+    `${decisions.length} decision change${decisions.length === 1 ? '' : 's'}, ${limits.length} limit change${limits.length === 1 ? '' : 's'}\n`,
+  );
   return 1;
 }

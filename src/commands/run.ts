@@ -17,7 +17,14 @@ export const RUN_FAILED = 255;
 
 const SIGNALS: Record<string, number> = { HUP: 1, INT: 2, QUIT: 3, KILL: 9, TERM: 15 };
 
-export async function runCommand(paths: Paths, target: string, command: string, io: Io, env: Readonly<Record<string, string | undefined>>, logLevel: LogLevel): Promise<number> {
+export async function runCommand(
+  paths: Paths,
+  target: string,
+  command: string,
+  io: Io,
+  env: Readonly<Record<string, string | undefined>>,
+  logLevel: LogLevel,
+): Promise<number> {
   const logger = createLogger(logLevel);
   const audit = createAuditor(logger);
   const tasks = new TaskManager({ onEnd: (t) => audit.taskEnd(t) });
@@ -68,7 +75,12 @@ export async function runCommand(paths: Paths, target: string, command: string, 
 async function onTag(gateway: Gateway, tag: string, command: string, io: Io): Promise<number> {
   const r = await gateway.runOnTag({ tag, command, wait_seconds: 86_400 });
   for (const h of r.results) {
-    const status = h.status === 'denied' ? `denied: ${h.reason ?? ''}` : h.error ? `${h.status}: ${h.error.message}` : `${h.status}, exit ${h.exit_code ?? '-'}`;
+    const status =
+      h.status === 'denied'
+        ? `denied: ${h.reason ?? ''}`
+        : h.error
+          ? `${h.status}: ${h.error.message}`
+          : `${h.status}, exit ${h.exit_code ?? '-'}`;
     io.out(`== ${h.alias}: ${status}\n`);
     if (h.stdout) io.out(h.stdout.endsWith('\n') ? h.stdout : `${h.stdout}\n`);
     if (h.stderr) io.err(h.stderr.endsWith('\n') ? h.stderr : `${h.stderr}\n`);

@@ -27,7 +27,10 @@ function deploymentKey(paths: Pick<Paths, 'configDir' | 'policyPath'>): string {
       return resolve(p);
     }
   };
-  return createHash('sha256').update(`${real(paths.configDir)}\0${real(paths.policyPath)}`).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(`${real(paths.configDir)}\0${real(paths.policyPath)}`)
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** Minimum token length: a token is a password for running commands on every host. */
@@ -49,10 +52,18 @@ export function httpOptions(address: string, tokenFile: string | undefined, env:
   }
   // Also on loopback: any local process or user could otherwise run commands through sshgate.
   if (!token) throw new UsageError(`serve --http needs a bearer token: set ${ENV.token} or --token-file`);
-  if (token.length < MIN_TOKEN || /\s/.test(token)) throw new UsageError(`the token must be at least ${MIN_TOKEN} characters, without spaces (try: openssl rand -hex 32)`);
-  const list = (v: string | undefined) => (v ? v.split(',').map((x) => x.trim()).filter(Boolean) : []);
+  if (token.length < MIN_TOKEN || /\s/.test(token))
+    throw new UsageError(`the token must be at least ${MIN_TOKEN} characters, without spaces (try: openssl rand -hex 32)`);
+  const list = (v: string | undefined) =>
+    v
+      ? v
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean)
+      : [];
   const idle = setting(ENV.sessionIdle);
-  if (idle !== undefined && !/^\d+(\.\d+)?$/.test(idle)) throw new UsageError(`${ENV.sessionIdle} must be a number of seconds, not "${idle}"`);
+  if (idle !== undefined && !/^\d+(\.\d+)?$/.test(idle))
+    throw new UsageError(`${ENV.sessionIdle} must be a number of seconds, not "${idle}"`);
   return {
     host,
     port,

@@ -64,7 +64,10 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
   });
   if (journal) {
     tasks.restore(restored);
-    logger.info({ journal: journal.path, restored: restored.length, lost: restored.filter((t) => t.state === 'lost').length }, 'task journal read');
+    logger.info(
+      { journal: journal.path, restored: restored.length, lost: restored.filter((t) => t.state === 'lost').length },
+      'task journal read',
+    );
   }
   const pool = ConnectionPool.withDefaults(logger);
   let gateway: Gateway;
@@ -110,7 +113,9 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
       const handle = await startHttp({ ...options.http, gateway, logger, version: options.version });
       closeTransport = () => handle.close();
     } catch (err) {
-      io.err(`sshgate: cannot listen on ${options.http.host}:${options.http.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+      io.err(
+        `sshgate: cannot listen on ${options.http.host}:${options.http.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`,
+      );
       await pool.close();
       return 2;
     }
@@ -132,7 +137,10 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
  * The journal in the state dir and the tasks it brings back. A dir that cannot be used is logged,
  * and the server runs without; one that another user could write throws (a SshgateError).
  */
-function openJournal(dir: string | undefined, logger: ReturnType<typeof createLogger>): { journal?: TaskJournal; restored: RestoredTask[] } {
+function openJournal(
+  dir: string | undefined,
+  logger: ReturnType<typeof createLogger>,
+): { journal?: TaskJournal; restored: RestoredTask[] } {
   if (!dir) return { restored: [] };
   try {
     const journal = new TaskJournal(dir);

@@ -25,9 +25,7 @@ const HOSTNAME_RE =
 // eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/;
 
-export const Alias = z
-  .string()
-  .regex(NAME_RE, 'an alias is 1 to 100 of the characters A-Z a-z 0-9 . _ -');
+export const Alias = z.string().regex(NAME_RE, 'an alias is 1 to 100 of the characters A-Z a-z 0-9 . _ -');
 export const Tag = z.string().regex(NAME_RE, 'a tag is 1 to 100 of the characters A-Z a-z 0-9 . _ -');
 /** Every host of the inventory, where a call names hosts by tag: "@all", or "*". */
 export const ALL_HOSTS = ['@all', '*'] as const;
@@ -35,9 +33,7 @@ export const ALL_HOSTS = ['@all', '*'] as const;
 export const TargetTag = z
   .string()
   .regex(/^(@all|\*|[A-Za-z0-9._-]{1,100})$/, 'a tag is 1 to 100 of the characters A-Z a-z 0-9 . _ -, or "@all" (or "*") for every host');
-export const SecretName = z
-  .string()
-  .regex(NAME_RE, 'a secret name is 1 to 100 of the characters A-Z a-z 0-9 . _ -');
+export const SecretName = z.string().regex(NAME_RE, 'a secret name is 1 to 100 of the characters A-Z a-z 0-9 . _ -');
 const Text = (what: string, max: number) =>
   z
     .string()
@@ -54,10 +50,7 @@ const NUMERIC_LAST_LABEL_RE = /(?:^|\.)(?:0x[0-9a-f]*|[0-9]+)\.?$/i;
 
 const Address = z
   .string()
-  .refine(
-    (s) => isIP(s) !== 0 || HOSTNAME_RE.test(s),
-    'expected a host name or an IPv4/IPv6 address (no brackets, no port)',
-  )
+  .refine((s) => isIP(s) !== 0 || HOSTNAME_RE.test(s), 'expected a host name or an IPv4/IPv6 address (no brackets, no port)')
   .refine(
     (s) => isIP(s) !== 0 || !NUMERIC_LAST_LABEL_RE.test(s),
     'not an address in the usual dotted form, and a host name cannot end in a number: write the IPv4 address as four decimal numbers without leading zeros',
@@ -173,9 +166,26 @@ export type NetworkPolicy = z.infer<typeof NetworkPolicy>;
  * runs: with one of them set by the caller, the engine's judgement would no longer hold.
  */
 export const SHELL_ENV_NAMES = new Set([
-  'PATH', 'IFS', 'ENV', 'SHELLOPTS', 'BASHOPTS', 'PS4', 'PROMPT_COMMAND', 'CDPATH', 'GLOBIGNORE', 'HOME', 'SHELL', 'POSIXLY_CORRECT', 'EXECIGNORE',
+  'PATH',
+  'IFS',
+  'ENV',
+  'SHELLOPTS',
+  'BASHOPTS',
+  'PS4',
+  'PROMPT_COMMAND',
+  'CDPATH',
+  'GLOBIGNORE',
+  'HOME',
+  'SHELL',
+  'POSIXLY_CORRECT',
+  'EXECIGNORE',
   // The C library's own: what it loads or how it resolves, whatever program runs.
-  'GCONV_PATH', 'GLIBC_TUNABLES', 'LOCPATH', 'NLSPATH', 'HOSTALIASES', 'RESOLV_HOST_CONF',
+  'GCONV_PATH',
+  'GLIBC_TUNABLES',
+  'LOCPATH',
+  'NLSPATH',
+  'HOSTALIASES',
+  'RESOLV_HOST_CONF',
 ]);
 /** Name prefixes refused the same way: every BASH_ variable (BASH_ENV, BASH_CMDS, BASH_ALIASES…), the loaders'. */
 export const SHELL_ENV_PREFIXES = /^(LD_|DYLD_|BASH_)/;
@@ -183,9 +193,13 @@ const EnvName = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name is letters, digits and _, not starting with a digit')
   .refine((n) => !SHELL_ENV_NAMES.has(n) && !SHELL_ENV_PREFIXES.test(n), {
-    error: (issue) => `${String(issue.input)} changes how the shell reads the command or which program runs, so the policy could not judge the command any more; it cannot be listed`,
+    error: (issue) =>
+      `${String(issue.input)} changes how the shell reads the command or which program runs, so the policy could not judge the command any more; it cannot be listed`,
   });
-const WorkdirGlob = Text('a workdir glob', 1000).refine((g) => g.startsWith('/'), 'a workdir glob is an absolute path, such as /srv/* or /var/log');
+const WorkdirGlob = Text('a workdir glob', 1000).refine(
+  (g) => g.startsWith('/'),
+  'a workdir glob is an absolute path, such as /srv/* or /var/log',
+);
 
 export const PolicyFile = strict({
   known_hosts_path: optional(Text('known_hosts_path', 4096)),

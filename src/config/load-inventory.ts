@@ -24,18 +24,15 @@ export interface InventoryOptions {
 export function loadInventory(options: InventoryOptions): Inventory {
   const sink = new IssueSink();
   const servers = readYamlFile(join(options.configDir, 'servers.yml'), join(options.configDir, 'servers.yml'), sink);
-  const creds = readYamlFile(
-    join(options.configDir, 'credentials.yml'),
-    join(options.configDir, 'credentials.yml'),
-    sink,
-  );
+  const creds = readYamlFile(join(options.configDir, 'credentials.yml'), join(options.configDir, 'credentials.yml'), sink);
   const hosts = servers ? validItems(servers, ServersFile, 'hosts', HostEntry, 'alias', sink) : undefined;
   const credentials = creds ? validItems(creds, CredentialsFile, 'entries', CredentialEntry, 'name', sink) : undefined;
 
   const credentialByName = new Map<string, CredentialEntry>();
   if (creds && credentials) checkCredentials(creds, credentials.valid, credentialByName, options.keysDir, sink);
   const byAlias = new Map<string, HostEntry>();
-  if (servers && hosts) checkHosts(servers, hosts, byAlias, credentials ? { valid: credentialByName, failed: credentials.failed } : undefined, sink);
+  if (servers && hosts)
+    checkHosts(servers, hosts, byAlias, credentials ? { valid: credentialByName, failed: credentials.failed } : undefined, sink);
 
   if (sink.issues.length > 0) throw new ConfigError(sink.issues);
   return {

@@ -72,7 +72,10 @@ export function loadPolicy(path: string): PolicySet {
   const merged = merge(parsed, sink);
   const patterns = merged.rules.reduce((n, r) => n + r.commands.length, 0);
   if (patterns > DEFAULTS.maxPolicyPatterns) {
-    sink.whole(path, `the policy has ${patterns} command patterns (YAML aliases expanded); at most ${DEFAULTS.maxPolicyPatterns} are accepted`);
+    sink.whole(
+      path,
+      `the policy has ${patterns} command patterns (YAML aliases expanded); at most ${DEFAULTS.maxPolicyPatterns} are accepted`,
+    );
   }
   if (sink.issues.length > 0) throw new ConfigError(sink.issues);
   return merged;
@@ -109,10 +112,18 @@ function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink):
     rules.forEach((rule, index) => {
       const pos = file.lines.linePos(nodeOffset(file, ['rules', index]));
       if (rule.stdin && rule.action === 'deny') {
-        sink.at(file, ['rules', index, 'stdin'], `${describePath(['rules', index, 'stdin'])}: stdin: true belongs on allow rules; a deny rule denies a command with or without stdin (remove it)`);
+        sink.at(
+          file,
+          ['rules', index, 'stdin'],
+          `${describePath(['rules', index, 'stdin'])}: stdin: true belongs on allow rules; a deny rule denies a command with or without stdin (remove it)`,
+        );
       }
       if (rule.tty && rule.action === 'deny') {
-        sink.at(file, ['rules', index, 'tty'], `${describePath(['rules', index, 'tty'])}: tty: true belongs on allow rules; a deny rule denies a command with or without a terminal (remove it)`);
+        sink.at(
+          file,
+          ['rules', index, 'tty'],
+          `${describePath(['rules', index, 'tty'])}: tty: true belongs on allow rules; a deny rule denies a command with or without a terminal (remove it)`,
+        );
       }
       set.rules.push({
         name: rule.name ?? `${basename(file.display)}#${index + 1}`,
@@ -135,7 +146,10 @@ function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink):
         }
       }
       set.denySubstrings.push(...limits.deny_substrings);
-      if (limits.task_progress_interval !== undefined && single(file, ['limits', 'task_progress_interval'], limits.task_progress_interval)) {
+      if (
+        limits.task_progress_interval !== undefined &&
+        single(file, ['limits', 'task_progress_interval'], limits.task_progress_interval)
+      ) {
         set.taskProgressInterval = limits.task_progress_interval;
       }
     }
@@ -172,7 +186,12 @@ function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink):
     const seen = names.get(rule.name);
     if (seen) {
       const [file, line, col] = splitSource(rule.source);
-      sink.issues.push({ file, line, col, message: `duplicate rule name "${rule.name}" (also at ${seen}); decisions name rules, so names must be unique` });
+      sink.issues.push({
+        file,
+        line,
+        col,
+        message: `duplicate rule name "${rule.name}" (also at ${seen}); decisions name rules, so names must be unique`,
+      });
     } else names.set(rule.name, rule.source);
   }
   return set;

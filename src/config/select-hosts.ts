@@ -5,7 +5,12 @@ import { ALL_HOSTS, type HostEntry } from './file-formats.js';
 
 export function hostByAlias(inventory: Inventory, alias: string): HostEntry {
   const host = inventory.byAlias.get(alias);
-  if (!host) throw new SshgateError('unknown_host', `no host "${clip(alias)}" in the inventory`, 'ssh_list_hosts (or sshgate check) lists the aliases');
+  if (!host)
+    throw new SshgateError(
+      'unknown_host',
+      `no host "${clip(alias)}" in the inventory`,
+      'ssh_list_hosts (or sshgate check) lists the aliases',
+    );
   return host;
 }
 
@@ -13,14 +18,23 @@ export function hostByAlias(inventory: Inventory, alias: string): HostEntry {
 export function hostsWithTag(inventory: Inventory, tag: string): HostEntry[] {
   const all = (ALL_HOSTS as readonly string[]).includes(tag);
   const hosts = all ? inventory.hosts : inventory.hosts.filter((h) => h.tags.includes(tag));
-  if (hosts.length === 0) throw new SshgateError('unknown_host', `no host has the tag "${clip(tag)}"`, 'ssh_list_hosts (or sshgate check) shows the hosts and their tags');
+  if (hosts.length === 0)
+    throw new SshgateError(
+      'unknown_host',
+      `no host has the tag "${clip(tag)}"`,
+      'ssh_list_hosts (or sshgate check) shows the hosts and their tags',
+    );
   return hosts;
 }
 
 /** Exactly one of alias and tag. */
 export function selectHosts(inventory: Inventory, by: { alias?: string; tag?: string }): HostEntry[] {
   if ((by.alias === undefined) === (by.tag === undefined)) {
-    throw new SshgateError('invalid_input', 'give either alias or tag, not both and not neither', 'ssh_plan {"alias": "web1", "command": "uptime"}');
+    throw new SshgateError(
+      'invalid_input',
+      'give either alias or tag, not both and not neither',
+      'ssh_plan {"alias": "web1", "command": "uptime"}',
+    );
   }
   return by.alias !== undefined ? [hostByAlias(inventory, by.alias)] : hostsWithTag(inventory, by.tag as string);
 }

@@ -114,7 +114,9 @@ export function readYamlFile(path: string, display: string, sink: IssueSink): Ya
   // syntax error, warnings too: an unknown tag (`!!js/function`, `!deny`) is dropped by the
   // parser, and the value read as a plain string would not mean what its author meant.
   const problems =
-    doc.errors.length > 0 ? doc.errors.slice(0, 1).map((e) => ({ e, what: 'YAML syntax' })) : doc.warnings.map((e) => ({ e, what: 'YAML' }));
+    doc.errors.length > 0
+      ? doc.errors.slice(0, 1).map((e) => ({ e, what: 'YAML syntax' }))
+      : doc.warnings.map((e) => ({ e, what: 'YAML' }));
   if (problems.length > 0) {
     for (const { e, what } of problems) {
       const pos = lines.linePos(e.pos[0]);

@@ -29,7 +29,10 @@ export async function startEmbeddedHost(userPublicKey: string): Promise<DemoHost
     client.on('error', () => undefined);
     client.on('authentication', (ctx) => {
       if (ctx.method !== 'publickey') return ctx.reject(['publickey']);
-      const sameKey = ctx.key.algo === allowed.type && ctx.key.data.length === allowed.getPublicSSH().length && timingSafeEqual(ctx.key.data, allowed.getPublicSSH());
+      const sameKey =
+        ctx.key.algo === allowed.type &&
+        ctx.key.data.length === allowed.getPublicSSH().length &&
+        timingSafeEqual(ctx.key.data, allowed.getPublicSSH());
       if (!sameKey) return ctx.reject(['publickey']);
       // Without a signature the client only asks whether the key would do.
       if (!ctx.signature || !ctx.blob) return ctx.accept();

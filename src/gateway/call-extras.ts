@@ -41,7 +41,9 @@ export function callExtras(policy: PolicySet, input: CallInput): CallExtras {
       throw new SshgateError(
         'policy_denied',
         `the policy does not let a call set ${refused.map((n) => `"${clip(n)}"`).join(', ')}`,
-        listed.size > 0 ? `it lists: ${[...listed].join(', ')}` : 'the policy lists no variables (env:), so a call sets none; ask for them to be listed',
+        listed.size > 0
+          ? `it lists: ${[...listed].join(', ')}`
+          : 'the policy lists no variables (env:), so a call sets none; ask for them to be listed',
       );
     }
     for (const [name, value] of env) statements.push(`export ${name}=${shellWord(value)}`);
@@ -54,7 +56,9 @@ export function callExtras(policy: PolicySet, input: CallInput): CallExtras {
       throw new SshgateError(
         'policy_denied',
         `the policy does not list "${clip(dir)}" as a workdir`,
-        policy.workdirs.length > 0 ? `it lists: ${policy.workdirs.map((w) => w.pattern).join(', ')}` : 'the policy lists no workdirs (workdirs:), so a call cannot give one; ask for it to be listed',
+        policy.workdirs.length > 0
+          ? `it lists: ${policy.workdirs.map((w) => w.pattern).join(', ')}`
+          : 'the policy lists no workdirs (workdirs:), so a call cannot give one; ask for it to be listed',
       );
     }
     statements.push(`cd -- ${shellWord(dir)} || exit 1`);
@@ -64,12 +68,21 @@ export function callExtras(policy: PolicySet, input: CallInput): CallExtras {
   if (input.stdin !== undefined && input.stdin !== '') {
     stdin = Buffer.from(input.stdin, 'utf8');
     if (stdin.length > MAX_STDIN_BYTES) {
-      throw new SshgateError('invalid_input', `stdin is ${stdin.length} bytes; the limit is ${MAX_STDIN_BYTES}`, 'copy large inputs to the host another way and run a command over them');
+      throw new SshgateError(
+        'invalid_input',
+        `stdin is ${stdin.length} bytes; the limit is ${MAX_STDIN_BYTES}`,
+        'copy large inputs to the host another way and run a command over them',
+      );
     }
     audit.stdin_bytes = stdin.length;
     audit.stdin_sha256 = createHash('sha256').update(stdin).digest('hex');
   }
-  return { prelude: statements.map((s) => `${s}; `).join(''), ...(stdin ? { stdin } : {}), ...(input.workdir !== undefined ? { workdir: input.workdir } : {}), audit };
+  return {
+    prelude: statements.map((s) => `${s}; `).join(''),
+    ...(stdin ? { stdin } : {}),
+    ...(input.workdir !== undefined ? { workdir: input.workdir } : {}),
+    audit,
+  };
 }
 
 /** An absolute path in its one plain spelling: no `..`, `.`, `//` or trailing slash. */
@@ -83,7 +96,12 @@ function checkWorkdir(dir: string): string {
         : dir.length > 4096
           ? 'is longer than 4096 characters'
           : undefined;
-  if (problem) throw new SshgateError('invalid_input', `workdir "${clip(dir)}" ${problem}`, 'give the directory as an absolute path, such as /srv/app');
+  if (problem)
+    throw new SshgateError(
+      'invalid_input',
+      `workdir "${clip(dir)}" ${problem}`,
+      'give the directory as an absolute path, such as /srv/app',
+    );
   return dir;
 }
 

@@ -15,12 +15,24 @@ import { neverRan, runResult } from './views.js';
 
 export const DEFAULT_FAN_OUT = 16;
 
-export async function runOnTag(gateway: Gateway, input: S.RunOnTagInput, signal?: AbortSignal, progress?: ProgressSink): Promise<S.RunOnTagResult> {
+export async function runOnTag(
+  gateway: Gateway,
+  input: S.RunOnTagInput,
+  signal?: AbortSignal,
+  progress?: ProgressSink,
+): Promise<S.RunOnTagResult> {
   const hosts = gateway.hostsWithTag(input.tag);
   const slots = new Slots(input.concurrency ?? DEFAULT_FAN_OUT);
   const started: { alias: string; task?: Task; early?: S.HostOutcome }[] = hosts.map((h) => {
     try {
-      const call = { alias: h.alias, command: input.command, timeout_seconds: input.timeout_seconds, stdin: input.stdin, workdir: input.workdir, env: input.env };
+      const call = {
+        alias: h.alias,
+        command: input.command,
+        timeout_seconds: input.timeout_seconds,
+        stdin: input.stdin,
+        workdir: input.workdir,
+        env: input.env,
+      };
       const task = gateway.startTask(call, 'ssh_run_on_tag', (run) => slots.gate(run));
       return { alias: h.alias, task };
     } catch (err) {
@@ -77,7 +89,9 @@ export function withinMessage(all: S.HostOutcome[]): { results: S.HostOutcome[];
   const costs = all.map(outcomeCost);
   let total = costs.reduce((a, b) => a + b, 0);
   if (total <= FAN_OUT_RESULTS_COST) return { results: all, omitted: 0 };
-  const byPriority = all.map((_, i) => i).sort((a, b) => Number(all[b]?.status === 'succeeded') - Number(all[a]?.status === 'succeeded') || b - a);
+  const byPriority = all
+    .map((_, i) => i)
+    .sort((a, b) => Number(all[b]?.status === 'succeeded') - Number(all[a]?.status === 'succeeded') || b - a);
   const left = new Set<number>();
   for (const i of byPriority) {
     if (total <= FAN_OUT_RESULTS_COST) break;

@@ -99,7 +99,9 @@ export class Gateway {
       credential: host.credentials,
       auth_methods: methods,
       limits: effectiveLimits(policy, host).values,
-      rules: engine.rulesFor(host).map((r) => ({ name: r.name, action: r.action, commands: r.commands, source: r.source, tty: r.tty, stdin: r.stdin })),
+      rules: engine
+        .rulesFor(host)
+        .map((r) => ({ name: r.name, action: r.action, commands: r.commands, source: r.source, tty: r.tty, stdin: r.stdin })),
     };
   }
 
@@ -273,7 +275,11 @@ export class Gateway {
 
   private task(id: string): Task {
     if (!parseTaskId(id)) {
-      throw new SshgateError('invalid_input', `"${clip(id)}" is not a task id`, 'a task id looks like alias:hash:timestamp, as ssh_run returned it');
+      throw new SshgateError(
+        'invalid_input',
+        `"${clip(id)}" is not a task id`,
+        'a task id looks like alias:hash:timestamp, as ssh_run returned it',
+      );
     }
     const task = this.deps.tasks.get(id);
     if (!task || !this.sees(task)) throw notFound(id);
@@ -337,7 +343,12 @@ export class Gateway {
         'on a terminal stdin is typed as keys, which interactive programs act on (top kills on k) and no policy rule allows; give stdin without tty, or tty without stdin',
       );
     }
-    const decided = decideForHost(this.config.loaded.engine, host, command, extras.workdir !== undefined ? { workdir: extras.workdir } : {});
+    const decided = decideForHost(
+      this.config.loaded.engine,
+      host,
+      command,
+      extras.workdir !== undefined ? { workdir: extras.workdir } : {},
+    );
     // With a terminal the command must be allowed with one; a refusal is audited as a denial.
     const noTty = input.tty && decided.allowed ? ttyRefusal(decided) : undefined;
     // The engine never sees a call's stdin: every part of the command must be allowed to read it.
@@ -395,6 +406,9 @@ function checkCommand(command: string): string {
 }
 
 function notFound(id: string): SshgateError {
-  return new SshgateError('not_found', `no task "${clip(id)}"`, 'finished tasks are forgotten after their task_result_ttl; ssh_list_tasks lists the known ones');
+  return new SshgateError(
+    'not_found',
+    `no task "${clip(id)}"`,
+    'finished tasks are forgotten after their task_result_ttl; ssh_list_tasks lists the known ones',
+  );
 }
-

@@ -68,7 +68,11 @@ export class LiveConfig {
       next = await loadSnapshot(this.deps);
     } catch (err) {
       if (err instanceof ConfigError) {
-        throw new SshgateError('invalid_config', `the new configuration was not loaded, the old one stays: ${err.message}`, 'fix the files listed and reload again');
+        throw new SshgateError(
+          'invalid_config',
+          `the new configuration was not loaded, the old one stays: ${err.message}`,
+          'fix the files listed and reload again',
+        );
       }
       throw err;
     }
@@ -106,7 +110,10 @@ export class LiveConfig {
     const { hostKeys, loaded } = this.snap;
     // Which file every host's key is checked against: a relative path that resolved somewhere
     // unexpected shows here, not as "not in known_hosts" on each host.
-    this.deps.logger.info({ known_hosts: hostKeys.path, hosts: loaded.inventory.hosts.length, host_key_policy: loaded.policy.hostKeyPolicy }, 'host keys are checked against this known_hosts file');
+    this.deps.logger.info(
+      { known_hosts: hostKeys.path, hosts: loaded.inventory.hosts.length, host_key_policy: loaded.policy.hostKeyPolicy },
+      'host keys are checked against this known_hosts file',
+    );
     for (const s of hostKeys.skipped) this.deps.logger.warn({ file: hostKeys.path, line: s.line }, `known_hosts line ignored: ${s.reason}`);
     for (const { aliases, error } of targetProblems(loaded.inventory.hosts, (h) => this.target(h))) {
       this.deps.logger.warn({ aliases, code: error.code, hint: error.hint }, error.message);

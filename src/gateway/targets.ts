@@ -27,20 +27,30 @@ export function targetContextFor(
   env: SecretSources['env'],
   auths: Map<string, AuthConfig>,
 ): TargetContext {
-  return { inventory: loaded.inventory, network: loaded.engine.network, hostKeys, sources: { keysDir: dirs.keysDir, secretsDir: dirs.secretsDir, env }, auths };
+  return {
+    inventory: loaded.inventory,
+    network: loaded.engine.network,
+    hostKeys,
+    sources: { keysDir: dirs.keysDir, secretsDir: dirs.secretsDir, env },
+    auths,
+  };
 }
 
 /**
  * Builds every host's target now, keys read and secrets looked up; what failed, each problem once
  * with every host it stops (a credential's unreadable key is one problem, however many hosts use it).
  */
-export function targetProblems(hosts: readonly HostEntry[], build: (host: HostEntry) => HostTarget): { aliases: string[]; error: SshgateError }[] {
+export function targetProblems(
+  hosts: readonly HostEntry[],
+  build: (host: HostEntry) => HostTarget,
+): { aliases: string[]; error: SshgateError }[] {
   const problems = new Map<string, { aliases: string[]; error: SshgateError }>();
   for (const host of hosts) {
     try {
       build(host);
     } catch (err) {
-      const error = err instanceof SshgateError ? err : new SshgateError('internal', 'the host could not be prepared', 'see the server log');
+      const error =
+        err instanceof SshgateError ? err : new SshgateError('internal', 'the host could not be prepared', 'see the server log');
       const key = `${error.code}\0${error.message}\0${error.hint ?? ''}`;
       const problem = problems.get(key) ?? { aliases: [], error };
       problem.aliases.push(host.alias);
@@ -52,10 +62,19 @@ export function targetProblems(hosts: readonly HostEntry[], build: (host: HostEn
 
 export function targetFor(host: HostEntry, ctx: TargetContext, seen: string[] = []): HostTarget {
   if (seen.includes(host.alias)) {
-    throw new SshgateError('invalid_config', `the jump chain of host "${seen[0]}" loops at "${host.alias}"`, 'fix the jump: entries in servers.yml');
+    throw new SshgateError(
+      'invalid_config',
+      `the jump chain of host "${seen[0]}" loops at "${host.alias}"`,
+      'fix the jump: entries in servers.yml',
+    );
   }
   const cred = ctx.inventory.credentialByName.get(host.credentials);
-  if (!cred) throw new SshgateError('invalid_config', `host "${host.alias}" names the unknown credential "${host.credentials}"`, 'add it to credentials.yml');
+  if (!cred)
+    throw new SshgateError(
+      'invalid_config',
+      `host "${host.alias}" names the unknown credential "${host.credentials}"`,
+      'add it to credentials.yml',
+    );
   const target: HostTarget = {
     alias: host.alias,
     host: host.host,
@@ -67,12 +86,17 @@ export function targetFor(host: HostEntry, ctx: TargetContext, seen: string[] = 
       const verdict = ctx.network.check(address);
       return verdict.allowed
         ? undefined
-        : new SshgateError('policy_denied', `host "${host.alias}" resolves to ${address}, which the network policy refuses: ${verdict.reason}`, 'change the network: section of the policy, or the address of the host');
+        : new SshgateError(
+            'policy_denied',
+            `host "${host.alias}" resolves to ${address}, which the network policy refuses: ${verdict.reason}`,
+            'change the network: section of the policy, or the address of the host',
+          );
     },
   };
   if (host.jump) {
     const jump = ctx.inventory.byAlias.get(host.jump);
-    if (!jump) throw new SshgateError('invalid_config', `host "${host.alias}" names the unknown jump host "${host.jump}"`, 'add it to servers.yml');
+    if (!jump)
+      throw new SshgateError('invalid_config', `host "${host.alias}" names the unknown jump host "${host.jump}"`, 'add it to servers.yml');
     target.jump = targetFor(jump, ctx, [...seen, host.alias]);
   }
   return target;

@@ -35,7 +35,9 @@ export const DescribeHostResult = z.object({
   user: z.string().nullable(),
   tags: z.array(z.string()),
   description: z.string(),
-  shell: HostShell.describe('the shell that runs commands there: bash (/bin/bash --noprofile --norc) or sh (/bin/sh), whatever the login shell'),
+  shell: HostShell.describe(
+    'the shell that runs commands there: bash (/bin/bash --noprofile --norc) or sh (/bin/sh), whatever the login shell',
+  ),
   jump_chain: z.array(z.string()).describe('the hops from the first jump host to this host'),
   credential: z.string().describe('the name of the credential entry; never its secret'),
   auth_methods: z.array(z.enum(['key', 'agent', 'password'])),
@@ -62,7 +64,9 @@ export const PlanInput = z.strictObject({
 export const PlanResult = z.object({
   allowed: z.boolean(),
   tty_allowed: z.boolean().describe('allowed with a terminal too (ssh_run tty: true): every segment is allowed by a rule with tty: true'),
-  stdin_allowed: z.boolean().describe('allowed with data on stdin too (ssh_run stdin): every segment is allowed by a rule with stdin: true'),
+  stdin_allowed: z
+    .boolean()
+    .describe('allowed with data on stdin too (ssh_run stdin): every segment is allowed by a rule with stdin: true'),
   targets: z.array(z.string()),
   segments: z.array(SegmentVerdict),
   limits: LimitsSchema,
@@ -79,7 +83,9 @@ const InlineBytes = z
   .int()
   .min(0)
   .max(MAX_INLINE_BYTES)
-  .describe(`output shown in the result, per stream (default ${DEFAULT_INLINE_BYTES}); beyond it the head and tail are shown and the rest is read by cursor with ssh_get_task_output`);
+  .describe(
+    `output shown in the result, per stream (default ${DEFAULT_INLINE_BYTES}); beyond it the head and tail are shown and the rest is read by cursor with ssh_get_task_output`,
+  );
 
 const Stdin = z
   .string()
@@ -87,7 +93,13 @@ const Stdin = z
   .describe(`written to the command's stdin, then EOF (at most ${MAX_STDIN_BYTES} bytes as UTF-8); without it stdin is empty`);
 const Workdir = z.string().max(4096).describe('the directory the command starts in: an absolute path the policy lists under workdirs');
 const Env = z
-  .record(z.string().max(128), z.string().max(4096).refine((v) => !v.includes('\0'), 'a value cannot carry a NUL byte'))
+  .record(
+    z.string().max(128),
+    z
+      .string()
+      .max(4096)
+      .refine((v) => !v.includes('\0'), 'a value cannot carry a NUL byte'),
+  )
   .refine((e) => Object.keys(e).length <= 64, 'at most 64 variables')
   .describe('environment variables for the command: only names the policy lists under env');
 const CallExtras = { stdin: Stdin.optional(), workdir: Workdir.optional(), env: Env.optional() };
@@ -99,7 +111,9 @@ const Tty = z
   );
 const Ansi = z
   .enum(['strip', 'keep'])
-  .describe("with tty: 'strip' (default) removes the terminal's escape sequences and turns \\r\\n into \\n; 'keep' passes its bytes as they are");
+  .describe(
+    "with tty: 'strip' (default) removes the terminal's escape sequences and turns \\r\\n into \\n; 'keep' passes its bytes as they are",
+  );
 
 export const RunInput = z.strictObject({
   alias: Alias,
@@ -128,7 +142,7 @@ export const RunResult = z.object({
   omitted_bytes: StreamCounts.describe('bytes between the head and the tail shown (max_bytes), per stream'),
   read_cursor: ReadCursor,
   duration_ms: z.number(),
-  limits: LimitsSchema.describe('the limits the task runs under: the policy\'s, shortened by timeout_seconds'),
+  limits: LimitsSchema.describe("the limits the task runs under: the policy's, shortened by timeout_seconds"),
   error: ErrorBody.optional().describe('why the task ended without an exit status (timeout, lost connection)'),
 });
 
@@ -177,7 +191,10 @@ export const ListTasksInput = z.strictObject({
 });
 export const ListTasksResult = z.object({
   tasks: z.array(TaskStatus),
-  omitted_tasks: z.number().optional().describe('tasks within limit left out to keep the result within its size (the oldest); a state filter or a smaller limit shows them'),
+  omitted_tasks: z
+    .number()
+    .optional()
+    .describe('tasks within limit left out to keep the result within its size (the oldest); a state filter or a smaller limit shows them'),
 });
 
 const Cursor = z.object({
@@ -193,7 +210,9 @@ export const TaskOutputInput = z.strictObject({
     .min(64)
     .max(MAX_READ_BYTES)
     .optional()
-    .describe(`per stream (default 65536, at most ${MAX_READ_BYTES}); a read returns less when JSON escaping would make the message too large`),
+    .describe(
+      `per stream (default 65536, at most ${MAX_READ_BYTES}); a read returns less when JSON escaping would make the message too large`,
+    ),
   wait_seconds: z.number().min(0).max(50).optional().describe('wait this long for new output when there is none yet (default 0)'),
 });
 export const TaskOutputResult = z.object({
@@ -203,13 +222,17 @@ export const TaskOutputResult = z.object({
   stderr: z.string(),
   next_cursor: Cursor,
   done: z.boolean().describe('the task has ended and all its kept output has been read'),
-  dropped_bytes: z.object({ stdout: z.number(), stderr: z.number() }).describe('bytes between the cursor and this output that were not kept (max_output_bytes)'),
+  dropped_bytes: z
+    .object({ stdout: z.number(), stderr: z.number() })
+    .describe('bytes between the cursor and this output that were not kept (max_output_bytes)'),
 });
 
 // ------------------------------------------------------------------ fan-out
 
 export const RunOnTagInput = z.strictObject({
-  tag: TargetTag.describe('every host with this tag; "@all" (or "*") for every host of the inventory, each decided by the policy on its own'),
+  tag: TargetTag.describe(
+    'every host with this tag; "@all" (or "*") for every host of the inventory, each decided by the policy on its own',
+  ),
   command: Command,
   ...CallExtras,
   concurrency: z.number().int().min(1).max(256).optional().describe('hosts at once (default 16)'),

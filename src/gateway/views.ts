@@ -46,7 +46,10 @@ export function taskStatus(task: Task): S.TaskStatus {
     task_id: task.id,
     alias: task.alias,
     // A command may be 16 KiB: a status (and a list of a thousand) shows its start.
-    command: task.command.length > STATUS_COMMAND_CHARS ? `${whole(task.command, STATUS_COMMAND_CHARS)}… (${task.command.length - STATUS_COMMAND_CHARS} more characters)` : task.command,
+    command:
+      task.command.length > STATUS_COMMAND_CHARS
+        ? `${whole(task.command, STATUS_COMMAND_CHARS)}… (${task.command.length - STATUS_COMMAND_CHARS} more characters)`
+        : task.command,
     state: task.state,
     exit_code: task.exitCode,
     signal: task.signal,

@@ -39,7 +39,11 @@ export class AbandonedCalls {
    * cancelled. Returns what to call once the transport has handled the POST: a call not passed
    * on by then never will be.
    */
-  watch(ids: readonly RequestId[], response: { once(event: 'close', f: () => void): unknown; writableFinished: boolean }, closedEarly: boolean): () => void {
+  watch(
+    ids: readonly RequestId[],
+    response: { once(event: 'close', f: () => void): unknown; writableFinished: boolean },
+    closedEarly: boolean,
+  ): () => void {
     if (ids.length === 0) return () => undefined;
     for (const id of ids) this.calls.set(id, 'waiting');
     const left = () => {
@@ -63,7 +67,11 @@ export class AbandonedCalls {
   }
 
   private cancel(requestId: RequestId): void {
-    const cancelled: JSONRPCMessage = { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'the client closed the HTTP connection' } };
+    const cancelled: JSONRPCMessage = {
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId, reason: 'the client closed the HTTP connection' },
+    };
     this.deliver(cancelled);
   }
 }

@@ -78,7 +78,14 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
   const idleMs = o.sessionIdleMs ?? SESSION_IDLE_MS;
   let hosts: Set<string> = new Set();
 
-  const refuse = (res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}, hint?: string) => {
+  const refuse = (
+    res: ServerResponse,
+    status: number,
+    code: string,
+    message: string,
+    headers: Record<string, string> = {},
+    hint?: string,
+  ) => {
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
     res.end(JSON.stringify({ error: { code, message, ...(hint ? { hint } : {}) } }));
   };
@@ -100,7 +107,11 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
     }
     if (req.method === 'OPTIONS') {
       // A browser's preflight never carries the token; it learns only what it may send.
-      const cors = { 'access-control-allow-methods': CORS_ALLOW_METHODS, 'access-control-allow-headers': CORS_ALLOW_HEADERS, 'access-control-max-age': String(CORS_MAX_AGE_SECONDS) };
+      const cors = {
+        'access-control-allow-methods': CORS_ALLOW_METHODS,
+        'access-control-allow-headers': CORS_ALLOW_HEADERS,
+        'access-control-max-age': String(CORS_MAX_AGE_SECONDS),
+      };
       res.writeHead(204, { allow: CORS_ALLOW_METHODS, ...(origin !== undefined ? cors : {}) });
       return res.end();
     }
@@ -185,18 +196,25 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
     if (!transport.sessionId) await server.close();
   };
 
-  const expire = setInterval(() => {
-    const now = Date.now();
-    for (const s of sessions.all()) {
-      if (s.active === 0 && now - s.lastSeen > idleMs) {
-        o.logger.info({ session: s.id }, 'closing an idle MCP session');
-        s.close(`it had no request for ${Math.round(idleMs / 1000)} s (SSHGATE_SESSION_IDLE_SECONDS)`);
+  const expire = setInterval(
+    () => {
+      const now = Date.now();
+      for (const s of sessions.all()) {
+        if (s.active === 0 && now - s.lastSeen > idleMs) {
+          o.logger.info({ session: s.id }, 'closing an idle MCP session');
+          s.close(`it had no request for ${Math.round(idleMs / 1000)} s (SSHGATE_SESSION_IDLE_SECONDS)`);
+        }
       }
-    }
-  }, Math.min(60_000, Math.max(250, idleMs / 4)));
+    },
+    Math.min(60_000, Math.max(250, idleMs / 4)),
+  );
   expire.unref();
 
-  const timeouts = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS };
+  const timeouts = {
+    headersTimeout: HEADERS_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    connectionsCheckingInterval: TIMEOUT_CHECK_MS,
+  };
   const http: HttpServer = createHttpServer(timeouts, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       o.logger.error({ err }, 'HTTP request failed');

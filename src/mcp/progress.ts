@@ -7,6 +7,9 @@ export function progressSink(extra: Extra): ProgressSink | undefined {
   if (token === undefined) return undefined;
   return ({ progress, total, message }) =>
     extra
-      .sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, ...(total !== undefined ? { total } : {}), message } })
+      .sendNotification({
+        method: 'notifications/progress',
+        params: { progressToken: token, progress, ...(total !== undefined ? { total } : {}), message },
+      })
       .catch(() => undefined);
 }

@@ -97,5 +97,9 @@ export function parseInput<I extends z.ZodObject>(tool: ToolDef<I>, args: unknow
   const issues = parsed.error.issues;
   const problems = issues.slice(0, SHOWN_ISSUES).map((i) => clip(`${i.path.length ? i.path.join('.') : 'arguments'}: ${i.message}`));
   if (issues.length > SHOWN_ISSUES) problems.push(`and ${issues.length - SHOWN_ISSUES} more`);
-  throw new SshgateError('invalid_input', `invalid arguments for ${tool.name}: ${problems.join('; ')}`, `the input schema of ${tool.name} (tools/list) gives each field and its type`);
+  throw new SshgateError(
+    'invalid_input',
+    `invalid arguments for ${tool.name}: ${problems.join('; ')}`,
+    `the input schema of ${tool.name} (tools/list) gives each field and its type`,
+  );
 }

@@ -41,23 +41,28 @@ export function createServer(deps: ServerDeps): Server {
   server.onerror = (err) => deps.logger.warn({ error: clip(err.message) }, 'an MCP message could not be read or handled');
   server.setRequestHandler(ListToolsRequestSchema, (request) => {
     // Every tool is on the one page there is: a cursor can only be one this server never gave.
-    if (request.params?.cursor !== undefined) throw new McpError(ErrorCode.InvalidParams, 'invalid cursor: this server lists all its tools in one page, so there is no next page');
+    if (request.params?.cursor !== undefined)
+      throw new McpError(ErrorCode.InvalidParams, 'invalid cursor: this server lists all its tools in one page, so there is no next page');
     return { tools: listed };
   });
   // Registered past the SDK's Server wrapper, which answers a malformed call with its raw schema
   // dump (and the Protocol's own parse with -32603): the request is checked here instead.
-  Protocol.prototype.setRequestHandler.call(server, AnyCallToolRequest, async (request: AnyCallToolRequest, extra: Extra): Promise<CallToolResult> => {
-    const { name, args } = callOf(request.params);
-    const tool = tools.get(name);
-    if (!tool) throw new McpError(ErrorCode.InvalidParams, `unknown tool "${clip(name)}"; tools/list names the tools this server offers`);
-    let result: CallToolResult;
-    try {
-      result = toToolResult(await tool.handler(parseInput(tool, args), extra));
-    } catch (err) {
-      return toToolError(err, deps.logger, name);
-    }
-    return withinLimit(result, deps.logger, name);
-  });
+  Protocol.prototype.setRequestHandler.call(
+    server,
+    AnyCallToolRequest,
+    async (request: AnyCallToolRequest, extra: Extra): Promise<CallToolResult> => {
+      const { name, args } = callOf(request.params);
+      const tool = tools.get(name);
+      if (!tool) throw new McpError(ErrorCode.InvalidParams, `unknown tool "${clip(name)}"; tools/list names the tools this server offers`);
+      let result: CallToolResult;
+      try {
+        result = toToolResult(await tool.handler(parseInput(tool, args), extra));
+      } catch (err) {
+        return toToolError(err, deps.logger, name);
+      }
+      return withinLimit(result, deps.logger, name);
+    },
+  );
   return server;
 }
 
@@ -68,10 +73,12 @@ type AnyCallToolRequest = z.infer<typeof AnyCallToolRequest>;
 /** The tool name and arguments of a call, or -32602 with a message a person can act on. */
 function callOf(params: unknown): { name: string; args: unknown } {
   const invalid = (why: string) => new McpError(ErrorCode.InvalidParams, `invalid tools/call: ${why}`);
-  if (typeof params !== 'object' || params === null || Array.isArray(params)) throw invalid('params must be an object with the tool name and its arguments');
+  if (typeof params !== 'object' || params === null || Array.isArray(params))
+    throw invalid('params must be an object with the tool name and its arguments');
   const { name, arguments: args } = params as { name?: unknown; arguments?: unknown };
   if (typeof name !== 'string' || name === '') throw invalid('params.name must be the name of a tool, as tools/list gives it');
-  if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) throw invalid('params.arguments must be an object of the tool\'s arguments');
+  if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args)))
+    throw invalid("params.arguments must be an object of the tool's arguments");
   return { name, args };
 }
 
@@ -83,5 +90,13 @@ function withinLimit(result: CallToolResult, logger: Logger, tool: string): Call
   const size = Buffer.byteLength(JSON.stringify(result));
   if (size <= MESSAGE_LIMIT - 1024) return result;
   logger.error({ tool, bytes: size }, 'a tool result was larger than the message limit');
-  return toToolError(new SshgateError('internal', `the result of ${tool} was too large to send (${size} bytes)`, 'ask for less output (max_bytes), or read it by cursor with ssh_get_task_output'), logger, tool);
+  return toToolError(
+    new SshgateError(
+      'internal',
+      `the result of ${tool} was too large to send (${size} bytes)`,
+      'ask for less output (max_bytes), or read it by cursor with ssh_get_task_output',
+    ),
+    logger,
+    tool,
+  );
 }

@@ -13,7 +13,15 @@ import { effectiveLimits, type HostRef } from './limits.js';
 import { compileNetwork, type NetworkCheck } from './network.js';
 import type { Dialect } from './lexer.js';
 import type { Feature, ParseResult, Segment, ShellParser } from './parse.js';
-import { changesDirectory, codeArguments, commandName, commandPositions, evaluationProblem, mustBeNamed, type CodeArgument } from './programs.js';
+import {
+  changesDirectory,
+  codeArguments,
+  commandName,
+  commandPositions,
+  evaluationProblem,
+  mustBeNamed,
+  type CodeArgument,
+} from './programs.js';
 import { quoteWord, WILD_ALL, WILD_MARK } from './words.js';
 
 export interface PolicyEngine {
@@ -94,7 +102,15 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
         tty: false,
         stdin: false,
       };
-      return { ...base, allowed: false, tty_allowed: false, stdin_allowed: false, reason: parsed.reason, segments: [segment], matched_rules: [] };
+      return {
+        ...base,
+        allowed: false,
+        tty_allowed: false,
+        stdin_allowed: false,
+        reason: parsed.reason,
+        segments: [segment],
+        matched_rules: [],
+      };
     }
 
     const rules = rulesFor(host);
@@ -119,7 +135,8 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
     if (substring !== undefined) {
       const reason = `contains the denied substring "${substring}"`;
       for (const v of segments) {
-        if (v.allowed && v.text.includes(substring)) Object.assign(v, { allowed: false, rule: null, source: null, reason, tty: false, stdin: false });
+        if (v.allowed && v.text.includes(substring))
+          Object.assign(v, { allowed: false, rule: null, source: null, reason, tty: false, stdin: false });
       }
       return { ...base, allowed: false, tty_allowed: false, stdin_allowed: false, reason, segments, matched_rules: summary(matched) };
     }
@@ -131,7 +148,15 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
     const ttyAllowed = !denied && segments.every((v) => v.tty);
     // So with stdin: the engine never sees the data, so every part must be allowed to read it.
     const stdinAllowed = !denied && segments.every((v) => v.stdin);
-    return { ...base, allowed: !denied, tty_allowed: ttyAllowed, stdin_allowed: stdinAllowed, reason, segments, matched_rules: summary(matched) };
+    return {
+      ...base,
+      allowed: !denied,
+      tty_allowed: ttyAllowed,
+      stdin_allowed: stdinAllowed,
+      reason,
+      segments,
+      matched_rules: summary(matched),
+    };
   }
 
   return { policy, denySubstrings, network, decide, rulesFor };
@@ -189,7 +214,8 @@ function neverAllowed(seg: Segment): string | undefined {
   for (const at of positions) {
     // A computed word where a command may stand, or given to a program that runs or evaluates
     // its arguments, could be anything: such a command cannot be judged.
-    if (dynamic.has(at)) return `a command name that comes from an expansion or substitution (${clip(quoteWord(seg.argv[at] as string))}); no rule can allow it`;
+    if (dynamic.has(at))
+      return `a command name that comes from an expansion or substitution (${clip(quoteWord(seg.argv[at] as string))}); no rule can allow it`;
     if (mustBeNamed(seg.argv[at] as string) && [...dynamic].some((d) => d > at)) {
       return `an expansion or substitution given to "${quoteWord(seg.argv[at] as string)}", which runs other commands or evaluates its arguments; no rule can allow it`;
     }
@@ -200,7 +226,8 @@ function neverAllowed(seg: Segment): string | undefined {
     if (wild !== undefined && WILD_MARK.test(wild)) {
       const name = commandName(wild);
       const could = [...WRAPPER_COMMANDS, ...EVALUATING_BUILTINS].find((w) => globsIntersect(w, name));
-      if (could) return `a wildcard where a command run by "${quoteWord(seg.argv[0] as string)}" may stand (it could expand to "${could}"); no rule can allow it`;
+      if (could)
+        return `a wildcard where a command run by "${quoteWord(seg.argv[0] as string)}" may stand (it could expand to "${could}"); no rule can allow it`;
     }
   }
   return undefined;
@@ -232,7 +259,8 @@ function judge(seg: Segment, rules: PolicyRule[], denyIndex: DenyIndex<DenyPatte
   const hits = new Set<DenyPattern>();
   for (const c of candidates) {
     for (const v of denyIndex.for(firstWord(c))) {
-      if (!hits.has(v.owner) && applicable.has(v.owner.rule) && c.startsWith(v.head) && c.includes(v.needle) && globMatch(v.text, c)) hits.add(v.owner);
+      if (!hits.has(v.owner) && applicable.has(v.owner.rule) && c.startsWith(v.head) && c.includes(v.needle) && globMatch(v.text, c))
+        hits.add(v.owner);
     }
   }
   // Intersection is quadratic (pattern × text): its total work is bounded, as a count, so a
@@ -243,7 +271,8 @@ function judge(seg: Segment, rules: PolicyRule[], denyIndex: DenyIndex<DenyPatte
     for (const v of denyIndex.for(WILD_MARK.test(first) ? undefined : first)) {
       if (hits.has(v.owner) || !applicable.has(v.owner.rule) || !headFits(v.head, c)) continue;
       work += (v.text.length + 1) * (c.length + 1);
-      if (work > WILD_WORK) return verdict(false, 'the wildcards in this command take too long to check against the deny rules; no rule can allow it');
+      if (work > WILD_WORK)
+        return verdict(false, 'the wildcards in this command take too long to check against the deny rules; no rule can allow it');
       if (globsIntersect(v.text, c)) hits.add(v.owner);
     }
   }
@@ -279,14 +308,20 @@ function judge(seg: Segment, rules: PolicyRule[], denyIndex: DenyIndex<DenyPatte
   }
   if (deny) return verdict(false, `matches deny rule "${deny.rule.name}" (pattern "${deny.pattern}")`, deny.rule);
   if (allow) {
-    const tty = ttyAllow && ttyAllow.rule !== allow.rule ? `; with a terminal by allow rule "${ttyAllow.rule.name}" (pattern "${ttyAllow.pattern}")` : '';
-    return verdict(true, `matches allow rule "${allow.rule.name}" (pattern "${allow.pattern}")${tty}`, allow.rule, ttyAllow !== undefined, stdinAllowed);
+    const tty =
+      ttyAllow && ttyAllow.rule !== allow.rule
+        ? `; with a terminal by allow rule "${ttyAllow.rule.name}" (pattern "${ttyAllow.pattern}")`
+        : '';
+    return verdict(
+      true,
+      `matches allow rule "${allow.rule.name}" (pattern "${allow.pattern}")${tty}`,
+      allow.rule,
+      ttyAllow !== undefined,
+      stdinAllowed,
+    );
   }
   if (unnamed) {
-    return verdict(
-      false,
-      `contains ${unnamed.missing.join(' and ')}, which rule "${unnamed.rule.name}" does not name literally`,
-    );
+    return verdict(false, `contains ${unnamed.missing.join(' and ')}, which rule "${unnamed.rule.name}" does not name literally`);
   }
   const labels = seg.features.map((f) => FEATURE_MARKERS[f].label);
   const note = labels.length > 0 ? `; it contains ${labels.join(' and ')}, which a rule must name explicitly` : '';
@@ -305,7 +340,8 @@ function notNamed(seg: Segment, pattern: string, code: readonly CodeArgument[]):
   const padded = ` ${pattern} `;
   const named = (i: number) => padded.includes(` ${quoteWord(seg.argv[i] as string)} `);
   for (const at of commandPositions(seg.argv)) {
-    if (mustBeNamed(seg.argv[at] as string) && !named(at)) missing.push(`"${quoteWord(seg.argv[at] as string)}" (it runs other commands or evaluates its arguments)`);
+    if (mustBeNamed(seg.argv[at] as string) && !named(at))
+      missing.push(`"${quoteWord(seg.argv[at] as string)}" (it runs other commands or evaluates its arguments)`);
   }
   for (const c of code) {
     if (!c.shell && !named(c.index)) missing.push(`"${clip(quoteWord(seg.argv[c.index] as string))}" (code)`);

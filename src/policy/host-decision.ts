@@ -11,7 +11,8 @@ export function decideForHost(engine: PolicyEngine, host: HostEntry, command: st
   const decision = engine.decide(host, command, options);
   if (decision.allowed && isIP(host.host) !== 0) {
     const net = engine.network.check(host.host);
-    if (!net.allowed) return { ...decision, allowed: false, tty_allowed: false, stdin_allowed: false, reason: `network policy: ${net.reason}` };
+    if (!net.allowed)
+      return { ...decision, allowed: false, tty_allowed: false, stdin_allowed: false, reason: `network policy: ${net.reason}` };
   }
   return decision;
 }

@@ -24,8 +24,7 @@ export interface Token {
 
 export type Lexed =
   /** `commands`: the tokens of each simple command, nested ones included; `others`: the rest. */
-  | { ok: true; commands: Token[][]; others: Token[]; parts: number }
-  | { ok: false; at: number; reason: string };
+  { ok: true; commands: Token[][]; others: Token[]; parts: number } | { ok: false; at: number; reason: string };
 
 class Unmodeled extends Error {
   constructor(
@@ -54,7 +53,28 @@ const NAME_CHAR = /[A-Za-z0-9_]/;
 const BRACED_PARAMETER = /^#?(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])(?:(?::?[-=?+]|##?|%%?)[^'"\\$`{}<>()|;&]*)?$/;
 
 /** Words that open or close compound commands when they come first: never allowed, so not modelled. */
-const RESERVED_WORDS = new Set(['!', '{', '}', '[[', ']]', 'case', 'do', 'done', 'elif', 'else', 'esac', 'fi', 'for', 'function', 'if', 'in', 'select', 'then', 'until', 'while']);
+const RESERVED_WORDS = new Set([
+  '!',
+  '{',
+  '}',
+  '[[',
+  ']]',
+  'case',
+  'do',
+  'done',
+  'elif',
+  'else',
+  'esac',
+  'fi',
+  'for',
+  'function',
+  'if',
+  'in',
+  'select',
+  'then',
+  'until',
+  'while',
+]);
 
 interface PendingHeredoc {
   delimiter: string;
@@ -129,7 +149,8 @@ class Lexer {
         }
         // Subshells and case statements are never allowed; the grammar's error recovery on
         // long runs of them is slow, so they are refused here, before it reads them.
-        if (op === '(' || op === ')') throw new Unmodeled(i, op === '(' ? 'a subshell or a "(" inside a command' : 'a ")" that closes nothing the engine models');
+        if (op === '(' || op === ')')
+          throw new Unmodeled(i, op === '(' ? 'a subshell or a "(" inside a command' : 'a ")" that closes nothing the engine models');
         if (op.startsWith(';;') || op === ';&') throw new Unmodeled(i, `the case terminator "${op}"`);
         flush();
         this.others.push({ kind: 'control', op, start: i, end: i + op.length });
@@ -145,11 +166,13 @@ class Lexer {
           throw new Unmodeled(start, 'a redirection to a named file descriptor ({var}>)');
         } else if (wantTarget) {
           command.push({ kind: 'target', start, end: i });
-          if (wantTarget.heredoc) this.pending.push({ delimiter: this.heredocDelimiter(start, i), stripTabs: wantTarget.stripTabs === true });
+          if (wantTarget.heredoc)
+            this.pending.push({ delimiter: this.heredocDelimiter(start, i), stripTabs: wantTarget.stripTabs === true });
           wantTarget = undefined;
         } else {
           const text = this.text.slice(start, i);
-          if (command.length === 0 && RESERVED_WORDS.has(text)) throw new Unmodeled(start, `the reserved word "${text}" (control flow, groups and tests are never allowed)`);
+          if (command.length === 0 && RESERVED_WORDS.has(text))
+            throw new Unmodeled(start, `the reserved word "${text}" (control flow, groups and tests are never allowed)`);
           command.push({ kind: 'word', start, end: i });
         }
       }
@@ -219,12 +242,14 @@ class Lexer {
     if (next === '{') {
       const close = this.text.indexOf('}', i + 2);
       if (close === -1 || close >= end) throw new Unmodeled(i, 'an unbalanced ${');
-      if (!BRACED_PARAMETER.test(this.text.slice(i + 2, close))) throw new Unmodeled(i, 'a parameter expansion ${…} of a form the engine does not model');
+      if (!BRACED_PARAMETER.test(this.text.slice(i + 2, close)))
+        throw new Unmodeled(i, 'a parameter expansion ${…} of a form the engine does not model');
       return close + 1;
     }
     if (next === '[') throw new Unmodeled(i, 'arithmetic expansion $[…]');
-    if (!quoted && (next === "'" || next === '"')) throw new Unmodeled(i, next === "'" ? "ANSI-C quoting $'…'" : 'a translated string $"…"');
-    if (next !== undefined && (NAME_START.test(next))) {
+    if (!quoted && (next === "'" || next === '"'))
+      throw new Unmodeled(i, next === "'" ? "ANSI-C quoting $'…'" : 'a translated string $"…"');
+    if (next !== undefined && NAME_START.test(next)) {
       let j = i + 2;
       while (j < end && NAME_CHAR.test(this.text[j] as string)) j++;
       return j;
@@ -283,7 +308,12 @@ class Lexer {
 /** One line per token, in source order: two readings agree when these are equal. */
 export function signature(commands: readonly Token[][], others: readonly Token[]): string {
   const key = (t: Token) => `${t.kind}${t.op === undefined ? '' : ` ${t.op}`} ${t.start}-${t.end}`;
-  const lines = commands.map((c) => [...c].sort((a, b) => a.start - b.start).map(key).join(', '));
+  const lines = commands.map((c) =>
+    [...c]
+      .sort((a, b) => a.start - b.start)
+      .map(key)
+      .join(', '),
+  );
   lines.sort();
   const rest = [...others].sort((a, b) => a.start - b.start || a.end - b.end).map(key);
   return [...lines.map((l) => `command: ${l}`), ...rest].join('\n');

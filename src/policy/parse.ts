@@ -119,15 +119,20 @@ function parseCommand(parser: Parser, command: string, dialect: Dialect): ParseR
   // byte can be the second half of one character: the shell would not see that \ or ` or | at all.
   const glued = GLUED_TO_NON_ASCII.exec(command);
   if (glued) {
-    return { ok: false, reason: `a non-ASCII character directly followed by "${glued[1]}" at offset ${glued.index + glued[0].length - 1}: a shell in a Big5, GBK or Shift_JIS locale reads them as one character; put a space or a quote between them` };
+    return {
+      ok: false,
+      reason: `a non-ASCII character directly followed by "${glued[1]}" at offset ${glued.index + glued[0].length - 1}: a shell in a Big5, GBK or Shift_JIS locale reads them as one character; put a space or a quote between them`,
+    };
   }
   // The strict lexer is linear and reads first: it bounds what the grammar (far slower per
   // token) and the rules are given, so no command of any shape takes long to decide.
   const shell = lex(command, dialect);
   if (shell.ok) {
     const tokens = shell.commands.reduce((n, c) => n + c.length, shell.others.length + shell.parts);
-    if (tokens > MAX_TOKENS) return { ok: false, reason: `the command has ${tokens} words, operators and quoted parts; at most ${MAX_TOKENS} are judged` };
-    if (shell.commands.length > MAX_COMMANDS) return { ok: false, reason: `the command has ${shell.commands.length} simple commands; at most ${MAX_COMMANDS} are judged` };
+    if (tokens > MAX_TOKENS)
+      return { ok: false, reason: `the command has ${tokens} words, operators and quoted parts; at most ${MAX_TOKENS} are judged` };
+    if (shell.commands.length > MAX_COMMANDS)
+      return { ok: false, reason: `the command has ${shell.commands.length} simple commands; at most ${MAX_COMMANDS} are judged` };
   } else if (command.length > LONG_UNREADABLE) {
     return { ok: false, reason: lexReason(shell, dialect) };
   }
@@ -328,7 +333,8 @@ function simpleCommand(cmd: Node, redirects: Node[], walk: Walk, bareAssignment 
   const dynamic = words.flatMap((w, i) => (w.value === undefined ? [i] : []));
   if (dynamic.length > 0) seg.dynamic = dynamic;
   // For deny rules, a computed word may be anything: WILD_ALL, which also spans "/" and spaces.
-  if (dynamic.length > 0 || words.some((w) => w.unquotedGlob)) seg.wild = words.map((w) => (w.value === undefined ? WILD_ALL : (w.wild ?? w.text)));
+  if (dynamic.length > 0 || words.some((w) => w.unquotedGlob))
+    seg.wild = words.map((w) => (w.value === undefined ? WILD_ALL : (w.wild ?? w.text)));
   if (b.problem) seg.unsupported = b.problem;
   walk.out.push(seg, ...b.inner);
 }
@@ -390,7 +396,13 @@ function word(node: Node, b: Builder, kind: Token['kind'] | 'value' = 'word'): W
     return { start, text: collapse(node.text), unquotedGlob: false };
   }
   const text = quoteWord(decoded.value);
-  return { start, text, value: decoded.value, unquotedGlob: decoded.unquotedGlob, wild: decoded.unquotedGlob ? wildForm(decoded.value, decoded.globs) : text };
+  return {
+    start,
+    text,
+    value: decoded.value,
+    unquotedGlob: decoded.unquotedGlob,
+    wild: decoded.unquotedGlob ? wildForm(decoded.value, decoded.globs) : text,
+  };
 }
 
 /**

@@ -145,10 +145,40 @@ function isFlag(arg: string, flag: string): boolean {
 }
 
 /** Interpreters that read their program from standard input when given no operand and no code flag. */
-const INTERPRETERS = new Set(['python', 'python2', 'python3', 'python3.11', 'python3.12', 'python3.13', 'pypy', 'pypy3', 'perl', 'perl5', 'ruby', 'node', 'nodejs', 'php', 'lua', 'tclsh', 'Rscript', 'julia', 'bun', 'deno', 'guile', 'sbcl', 'expect', 'gdb', 'sqlite3', 'dc']);
+const INTERPRETERS = new Set([
+  'python',
+  'python2',
+  'python3',
+  'python3.11',
+  'python3.12',
+  'python3.13',
+  'pypy',
+  'pypy3',
+  'perl',
+  'perl5',
+  'ruby',
+  'node',
+  'nodejs',
+  'php',
+  'lua',
+  'tclsh',
+  'Rscript',
+  'julia',
+  'bun',
+  'deno',
+  'guile',
+  'sbcl',
+  'expect',
+  'gdb',
+  'sqlite3',
+  'dc',
+]);
 /** Options of interpreters that take the next word as their value (python3 -W ignore). */
 const VALUED_OPTIONS: ReadonlyMap<string, readonly string[]> = new Map<string, readonly string[]>([
-  ...['python', 'python2', 'python3', 'python3.11', 'python3.12', 'python3.13', 'pypy', 'pypy3'].map((p): [string, readonly string[]] => [p, ['-W', '-X', '-Q', '--check-hash-based-pycs']]),
+  ...['python', 'python2', 'python3', 'python3.11', 'python3.12', 'python3.13', 'pypy', 'pypy3'].map((p): [string, readonly string[]] => [
+    p,
+    ['-W', '-X', '-Q', '--check-hash-based-pycs'],
+  ]),
   ['perl', ['-I', '-m', '-M', '-x', '-C', '-D', '-V']],
   ['perl5', ['-I', '-m', '-M', '-x', '-C', '-D', '-V']],
   ['ruby', ['-I', '-r', '-C', '-E', '-K', '-W', '-x', '--encoding', '--external-encoding', '--internal-encoding']],
@@ -182,7 +212,19 @@ const INFO_OPTIONS = new Set(['--version', '-V', '--help', '-h']);
  * OPTIND, RANDOM…) changes how later commands are found, read or evaluated (a value given to an
  * integer variable is evaluated as arithmetic too). Both are never allowed.
  */
-const NAME_TAKING = new Set(['read', 'mapfile', 'readarray', 'getopts', 'wait', 'export', 'declare', 'typeset', 'local', 'readonly', 'unset']);
+const NAME_TAKING = new Set([
+  'read',
+  'mapfile',
+  'readarray',
+  'getopts',
+  'wait',
+  'export',
+  'declare',
+  'typeset',
+  'local',
+  'readonly',
+  'unset',
+]);
 const RESERVED_NAME = /^[A-Z_][A-Z0-9_]*$/;
 
 /** The names printf -v assigns: the value of each -v among the options before the format. */
@@ -220,7 +262,8 @@ export function evaluationProblem(argv: readonly string[], at: number): string |
   if (INTERPRETERS.has(name) || PROGRAM_OPERAND.get(name)) {
     if (args.some(isStdinPath)) return stdin;
     const code = (CODE_FLAGS.get(name) ?? []).some((f) => args.some((a) => isFlag(a, f)));
-    if (INTERPRETERS.has(name) && !code && !(args.length > 0 && args.every((a) => INFO_OPTIONS.has(a))) && !hasProgramOperand(name, args)) return stdin;
+    if (INTERPRETERS.has(name) && !code && !(args.length > 0 && args.every((a) => INFO_OPTIONS.has(a))) && !hasProgramOperand(name, args))
+      return stdin;
   }
   if ((name === 'xargs' || name === 'parallel') && args.some((a) => WRAPPER_COMMANDS.has(commandName(a)))) {
     return `${name} running a command that runs others: its input would become that command`;
@@ -229,12 +272,14 @@ export function evaluationProblem(argv: readonly string[], at: number): string |
     const slot = args.findIndex((a, i) => i > 0 && /^-(exec|execdir|ok|okdir)$/.test(args[i - 1] as string) && a.includes('{}'));
     if (slot !== -1) return 'find -exec running a found file as the command';
   }
-  if (name === 'shopt' && args.some((a) => /^-[A-Za-z]*[suo]/.test(a))) return 'shopt changing an option, which changes how later commands are read';
+  if (name === 'shopt' && args.some((a) => /^-[A-Za-z]*[suo]/.test(a)))
+    return 'shopt changing an option, which changes how later commands are read';
   if (name === 'set' && args.some((a) => /^[-+][^-]/.test(a))) return 'set changing an option, which changes how later commands are read';
   if (name === 'enable' && args.length > 0) return 'enable loading or switching builtins';
   if (NAME_TAKING.has(name)) {
     const reserved = args.find((a) => RESERVED_NAME.test(a.split('=')[0] as string));
-    if (reserved !== undefined) return `${name} assigning ${reserved.split('=')[0]}, a variable of the shell or the environment (upper case), which changes how later commands run`;
+    if (reserved !== undefined)
+      return `${name} assigning ${reserved.split('=')[0]}, a variable of the shell or the environment (upper case), which changes how later commands run`;
   }
   // dash (and bash with expand_aliases) expands aliases while reading later lines: the engine
   // would judge `ls x` where the shell runs what the alias says.
@@ -244,10 +289,15 @@ export function evaluationProblem(argv: readonly string[], at: number): string |
     // bash takes the last -v of several; every one is checked.
     for (const target of printfTargets(args)) {
       if (subscript(target)) return 'printf -v with an array subscript, which bash evaluates as arithmetic';
-      if (RESERVED_NAME.test(target)) return `printf -v assigning ${target}, a variable of the shell or the environment (upper case), which changes how later commands run`;
+      if (RESERVED_NAME.test(target))
+        return `printf -v assigning ${target}, a variable of the shell or the environment (upper case), which changes how later commands run`;
     }
   }
-  if ((name === 'test' || name === '[') && args.some((a) => a === '-v' || a === '-R') && args.slice(0, name === '[' ? -1 : undefined).some(subscript)) {
+  if (
+    (name === 'test' || name === '[') &&
+    args.some((a) => a === '-v' || a === '-R') &&
+    args.slice(0, name === '[' ? -1 : undefined).some(subscript)
+  ) {
     return `${name} -v with an array subscript, which bash evaluates as arithmetic`;
   }
   return undefined;

@@ -5,8 +5,7 @@
  */
 export type DecodedWord =
   /** `globs`: the positions in `value` of wildcard characters the shell would expand. */
-  | { ok: true; value: string; unquotedGlob: boolean; globs: number[] }
-  | { ok: false; reason: string };
+  { ok: true; value: string; unquotedGlob: boolean; globs: number[] } | { ok: false; reason: string };
 
 const UNQUOTED_FORBIDDEN = new Set(['$', '`', '(', ')', ';', '&', '|', '<', '>', ' ', '\t', '\n', '\r', '{', '}']);
 const GLOB_CHARS = new Set(['*', '?', '[']);

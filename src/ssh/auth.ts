@@ -105,14 +105,21 @@ export function agentSilence(sock: string, timeoutMs = 2000): Promise<string | u
 export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: SecretSources): AuthConfig {
   const username = host.user ?? cred.username;
   if (!username) {
-    throw new SshgateError('invalid_config', `host "${host.alias}" has no user`, `set user in servers.yml or username in credential "${cred.name}"`);
+    throw new SshgateError(
+      'invalid_config',
+      `host "${host.alias}" has no user`,
+      `set user in servers.yml or username in credential "${cred.name}"`,
+    );
   }
   const offered = [
     cred.key_path && `the key ${cred.key_path}`,
     cred.agent && 'a key of the ssh-agent',
     cred.password_secret && `the password of secret "${cred.password_secret}"`,
   ].filter((o): o is string => typeof o === 'string');
-  const auth: AuthConfig = { username, origin: { userFrom: host.user ? 'servers.yml' : 'credentials.yml', credential: cred.name, offered } };
+  const auth: AuthConfig = {
+    username,
+    origin: { userFrom: host.user ? 'servers.yml' : 'credentials.yml', credential: cred.name, offered },
+  };
   if (cred.key_path) {
     const problem = keyPathProblem(cred.key_path, sources.keysDir);
     if (problem) throw new SshgateError('invalid_config', problem, 'move the key under the keys dir');
@@ -120,7 +127,8 @@ export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: Sec
     const { data, stat } = readKeyFile(file, cred.name, cred.key_path);
     // Before the mode: a .pub file is 644 by design, and the fix is the path, not a chmod.
     const plain = ssh2.utils.parseKey(data);
-    const first: ParsedKey | undefined = plain instanceof Error ? undefined : Array.isArray(plain) ? (plain[0] as ParsedKey | undefined) : plain;
+    const first: ParsedKey | undefined =
+      plain instanceof Error ? undefined : Array.isArray(plain) ? (plain[0] as ParsedKey | undefined) : plain;
     if (first && !first.isPrivateKey()) {
       const priv = privateBeside(cred.key_path);
       throw new SshgateError(
@@ -144,11 +152,19 @@ export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: Sec
     const parsed = passphrase === undefined ? plain : ssh2.utils.parseKey(data, passphrase);
     if (parsed instanceof Error) {
       if (!/encrypted|passphrase|decrypt/i.test(parsed.message)) {
-        throw new SshgateError('invalid_config', `the key of credential "${cred.name}" is not a private key sshgate can read (${file})`, 'use an OpenSSH or PEM private key');
+        throw new SshgateError(
+          'invalid_config',
+          `the key of credential "${cred.name}" is not a private key sshgate can read (${file})`,
+          'use an OpenSSH or PEM private key',
+        );
       }
       const secret = cred.key_passphrase_secret;
       if (passphrase === undefined || !secret) {
-        throw new SshgateError('invalid_config', `the key of credential "${cred.name}" cannot be decrypted: it needs a passphrase`, `set key_passphrase_secret and its secret for credential "${cred.name}"`);
+        throw new SshgateError(
+          'invalid_config',
+          `the key of credential "${cred.name}" cannot be decrypted: it needs a passphrase`,
+          `set key_passphrase_secret and its secret for credential "${cred.name}"`,
+        );
       }
       // The secret is named already: what to fix is its value, where it was read from.
       throw new SshgateError(
@@ -163,7 +179,12 @@ export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: Sec
   }
   if (cred.agent) {
     const sock = sources.env.SSH_AUTH_SOCK;
-    if (!sock) throw new SshgateError('invalid_config', `credential "${cred.name}" uses the agent, but SSH_AUTH_SOCK is not set`, 'start ssh-agent and export SSH_AUTH_SOCK for sshgate');
+    if (!sock)
+      throw new SshgateError(
+        'invalid_config',
+        `credential "${cred.name}" uses the agent, but SSH_AUTH_SOCK is not set`,
+        'start ssh-agent and export SSH_AUTH_SOCK for sshgate',
+      );
     const dead = agentSocketProblem(sock);
     if (dead) throw new SshgateError('invalid_config', `credential "${cred.name}" uses the agent, but ${dead}`, AGENT_HINT);
     auth.agent = sock;
@@ -180,7 +201,10 @@ function readKeyFile(file: string, credential: string, keyPath: string): { data:
     return { stat: fstatSync(fd), data: readFileSync(fd) };
   } catch {
     const priv = privateBeside(keyPath);
-    const hint = priv !== undefined ? `key_path names a .pub file: set it to the private key, ${priv}` : `put the private key at ${file}, readable by sshgate`;
+    const hint =
+      priv !== undefined
+        ? `key_path names a .pub file: set it to the private key, ${priv}`
+        : `put the private key at ${file}, readable by sshgate`;
     throw new SshgateError('invalid_config', `the key of credential "${credential}" cannot be read: ${file}`, hint);
   } finally {
     if (fd !== undefined) closeSync(fd);

@@ -116,7 +116,8 @@ function startSweep(conn: SweepConnection, pid: number, graceMs: number): { list
   const work = (async () => {
     if (await runOn(conn.client)) return;
     const fresh = await conn.openFresh().catch(() => undefined);
-    if (!fresh) return void conn.logger.warn({ alias: conn.alias }, 'could not run the pid sweep: only the channel signal stops the command');
+    if (!fresh)
+      return void conn.logger.warn({ alias: conn.alias }, 'could not run the pid sweep: only the channel signal stops the command');
     try {
       await runOn(fresh);
     } finally {
@@ -175,7 +176,16 @@ export function sweepScript(pid: number, graceMs: number): string {
   const settle =
     `i=0; while [ $i -lt ${rounds} ]; do a=; for p in $l; do alive $p && a="$a $p"; done; ` +
     `[ -z "$a" ] && exit 0; sleep 0.1; i=$((i+1)); done`;
-  return [alive, `l=$(${table} | ${select})`, 'echo listed', '[ -n "$l" ] || exit 0', 'kill -TERM $l 2>/dev/null', settle, 'kill -KILL $a 2>/dev/null', 'exit 0'].join('; ');
+  return [
+    alive,
+    `l=$(${table} | ${select})`,
+    'echo listed',
+    '[ -n "$l" ] || exit 0',
+    'kill -TERM $l 2>/dev/null',
+    settle,
+    'kill -KILL $a 2>/dev/null',
+    'exit 0',
+  ].join('; ');
 }
 
 /** Output before the marker is passed on; a marker not seen in this many bytes is given up on. */

@@ -44,9 +44,17 @@ export function openConnection(o: ConnectOptions): Promise<Client> {
       held.socket?.destroy();
       reject(err);
     };
-    const onAbort = () => fail(new SshgateError('timeout', `connecting to host "${o.alias}" was abandoned`, 'the task was cancelled or ran out of time'));
+    const onAbort = () =>
+      fail(new SshgateError('timeout', `connecting to host "${o.alias}" was abandoned`, 'the task was cancelled or ran out of time'));
     const timer = setTimeout(
-      () => fail(new SshgateError('timeout', `host "${o.alias}" (${o.host}:${o.port}) did not complete the SSH handshake within ${Math.round(o.timeoutMs / 1000)} s`, 'check that the host is up and that the port speaks SSH')),
+      () =>
+        fail(
+          new SshgateError(
+            'timeout',
+            `host "${o.alias}" (${o.host}:${o.port}) did not complete the SSH handshake within ${Math.round(o.timeoutMs / 1000)} s`,
+            'check that the host is up and that the port speaks SSH',
+          ),
+        ),
       o.timeoutMs,
     );
     if (o.signal?.aborted) return onAbort();
@@ -68,7 +76,15 @@ export function openConnection(o: ConnectOptions): Promise<Client> {
         if (err.level === 'client-authentication') return fail(authRefused(o, agentFailure));
         fail(new SshgateError('connect_failed', `SSH with host "${o.alias}" failed: ${err.message}`, 'check that the port speaks SSH'));
       });
-      client.on('close', () => fail(new SshgateError('connect_failed', `host "${o.alias}" closed the connection during the SSH handshake`, 'check that the port speaks SSH and that sshd accepts this client')));
+      client.on('close', () =>
+        fail(
+          new SshgateError(
+            'connect_failed',
+            `host "${o.alias}" closed the connection during the SSH handshake`,
+            'check that the port speaks SSH and that sshd accepts this client',
+          ),
+        ),
+      );
       const methods = authMethods(o.auth);
       client.connect({
         sock: socket,
@@ -86,7 +102,11 @@ export function openConnection(o: ConnectOptions): Promise<Client> {
     };
 
     const unreachable = (why: string) =>
-      new SshgateError('connect_failed', `cannot reach host "${o.alias}" at ${o.host}:${o.port} (${why})`, 'check the address, the port and the network policy');
+      new SshgateError(
+        'connect_failed',
+        `cannot reach host "${o.alias}" at ${o.host}:${o.port} (${why})`,
+        'check the address, the port and the network policy',
+      );
     if (o.via) {
       // The last hop resolves a name itself; an address can still be checked here.
       const refused = isIP(o.host) !== 0 ? o.checkAddress?.(o.host) : undefined;
@@ -129,7 +149,11 @@ function hostKeyError(o: ConnectOptions, v: HostKeyVerdict): SshgateError {
     );
   }
   if (v.status === 'revoked') {
-    return new SshgateError('host_key_mismatch', `host "${o.alias}" offered a revoked key (${v.offered})`, 'the key is marked @revoked in known_hosts');
+    return new SshgateError(
+      'host_key_mismatch',
+      `host "${o.alias}" offered a revoked key (${v.offered})`,
+      'the key is marked @revoked in known_hosts',
+    );
   }
   if (v.status === 'unknown' && v.port22Line !== undefined) {
     // A plain ssh-keyscan (no -p) records the host for port 22; OpenSSH looks up [host]:port.
@@ -157,7 +181,11 @@ function authRefused(o: ConnectOptions, agentFailure: string | undefined): Sshga
       AGENT_HINT,
     );
   }
-  return new SshgateError('connect_failed', `host "${o.alias}" refused the credentials for user "${o.auth.username}"`, refusalHint(o.alias, o.auth));
+  return new SshgateError(
+    'connect_failed',
+    `host "${o.alias}" refused the credentials for user "${o.auth.username}"`,
+    refusalHint(o.alias, o.auth),
+  );
 }
 
 /** The login methods to try, in order: key, agent, password. */
@@ -165,7 +193,12 @@ function authMethods(auth: AuthConfig): AnyAuthMethod[] {
   const username = auth.username;
   const methods: AnyAuthMethod[] = [];
   if (auth.parsedKey || auth.privateKey) {
-    methods.push({ type: 'publickey', username, key: auth.parsedKey ?? (auth.privateKey as Buffer), ...(auth.passphrase !== undefined ? { passphrase: auth.passphrase } : {}) });
+    methods.push({
+      type: 'publickey',
+      username,
+      key: auth.parsedKey ?? (auth.privateKey as Buffer),
+      ...(auth.passphrase !== undefined ? { passphrase: auth.passphrase } : {}),
+    });
   }
   if (auth.agent) methods.push({ type: 'agent', username, agent: auth.agent });
   if (auth.password !== undefined) methods.push({ type: 'password', username, password: auth.password });

@@ -35,7 +35,11 @@ export interface ExecOptions {
  */
 export class ChannelRefused extends SshgateError {
   constructor(detail: string) {
-    super('connect_failed', `the host refused to start the command: ${detail}`, 'the server may limit sessions per connection (MaxSessions)');
+    super(
+      'connect_failed',
+      `the host refused to start the command: ${detail}`,
+      'the server may limit sessions per connection (MaxSessions)',
+    );
   }
 }
 
@@ -49,7 +53,11 @@ export class NotConnected extends SshgateError {
 /** The host would not give the command a terminal: nothing was started. */
 export class TerminalRefused extends SshgateError {
   constructor() {
-    super('connect_failed', 'the host refused a terminal for the command', 'sshd may forbid one (PermitTTY no, no-pty in authorized_keys); run the command without tty');
+    super(
+      'connect_failed',
+      'the host refused a terminal for the command',
+      'sshd may forbid one (PermitTTY no, no-pty in authorized_keys); run the command without tty',
+    );
   }
 }
 
@@ -86,7 +94,14 @@ export function execOnConnection(client: Client, command: string, options: ExecO
       client.exec(command, options.tty ? { pty: { ...PTY } } : {}, (err, channel) => {
         // A channel-open failure carries the server's reason code; then comes the pty request
         // (ssh2 names it in its message), then the exec request.
-        if (err) return reject('reason' in err ? new ChannelRefused(err.message) : options.tty && /pseudo-terminal/.test(err.message) ? new TerminalRefused() : new ExecFailed());
+        if (err)
+          return reject(
+            'reason' in err
+              ? new ChannelRefused(err.message)
+              : options.tty && /pseudo-terminal/.test(err.message)
+                ? new TerminalRefused()
+                : new ExecFailed(),
+          );
         run(channel, grace, options, resolve);
       });
     } catch {
@@ -132,17 +147,25 @@ function run(channel: ClientChannel, grace: number, options: ExecOptions, resolv
     if (closed) return;
     sendSignal(channel, 'TERM');
     timers.push(
-      setTimeout(() => {
-        sendSignal(channel, 'KILL');
-        // The close follows the KILL closely; a host that ignores signals still loses the channel.
-        timers.push(
-          setTimeout(() => {
-            safely(() => channel.close());
-            // A channel the host never closes must not hold the task forever.
-            timers.push(setTimeout(() => finish({ exitCode, signal: exitSignal, lost: 'the host did not close the channel after KILL' }), CLOSE_BACKSTOP_MS));
-          }, 200),
-        );
-      }, graceFor(options.signal, grace)),
+      setTimeout(
+        () => {
+          sendSignal(channel, 'KILL');
+          // The close follows the KILL closely; a host that ignores signals still loses the channel.
+          timers.push(
+            setTimeout(() => {
+              safely(() => channel.close());
+              // A channel the host never closes must not hold the task forever.
+              timers.push(
+                setTimeout(
+                  () => finish({ exitCode, signal: exitSignal, lost: 'the host did not close the channel after KILL' }),
+                  CLOSE_BACKSTOP_MS,
+                ),
+              );
+            }, 200),
+          );
+        },
+        graceFor(options.signal, grace),
+      ),
     );
   };
   const onAbort = () => void stop();
@@ -160,7 +183,8 @@ function run(channel: ClientChannel, grace: number, options: ExecOptions, resolv
     resolve(outcome);
   };
   channel.on('close', () => {
-    if (!exited && !options.signal.aborted) return finish({ exitCode: null, signal: null, lost: 'the connection closed before the command ended' });
+    if (!exited && !options.signal.aborted)
+      return finish({ exitCode: null, signal: null, lost: 'the connection closed before the command ended' });
     finish({ exitCode, signal: exitSignal });
   });
 }

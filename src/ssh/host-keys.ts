@@ -47,7 +47,10 @@ export function parseKnownHosts(text: string): KnownHosts {
     if (fields[0]?.startsWith('@')) {
       const m = fields.shift();
       if (m === '@cert-authority') {
-        return void skipped.push({ line: i + 1, reason: '@cert-authority: sshgate checks host keys, not host certificates; a host known only through this CA is refused' });
+        return void skipped.push({
+          line: i + 1,
+          reason: '@cert-authority: sshgate checks host keys, not host certificates; a host known only through this CA is refused',
+        });
       }
       if (m !== '@revoked') return void skipped.push({ line: i + 1, reason: `unknown marker ${m}` });
       marker = 'revoked';

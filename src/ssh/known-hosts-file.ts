@@ -7,7 +7,15 @@ import { appendFileSync, closeSync, openSync, readFileSync, rmSync, statSync } f
 import { isAbsolute, join, resolve } from 'node:path';
 import { DEFAULTS } from '../defaults.js';
 import { ConfigError, SshgateError } from '../errors.js';
-import { entriesFor, knownHostsLine, parseKnownHosts, verifyHostKey, type HostKeyVerdict, type KnownHostEntry, type KnownHosts } from './host-keys.js';
+import {
+  entriesFor,
+  knownHostsLine,
+  parseKnownHosts,
+  verifyHostKey,
+  type HostKeyVerdict,
+  type KnownHostEntry,
+  type KnownHosts,
+} from './host-keys.js';
 
 export type HostKeyPolicy = 'strict' | 'accept-new';
 
@@ -30,7 +38,12 @@ export function knownHostsPathFor(configured: string | undefined, configDir: str
 }
 
 /** The known_hosts a configuration names, read; one that cannot be read is a configuration error. */
-export function openKnownHosts(configured: string | undefined, configDir: string, policy: HostKeyPolicy, onAccept?: (k: AcceptedKey) => void): KnownHostsFile {
+export function openKnownHosts(
+  configured: string | undefined,
+  configDir: string,
+  policy: HostKeyPolicy,
+  onAccept?: (k: AcceptedKey) => void,
+): KnownHostsFile {
   const path = knownHostsPathFor(configured, configDir);
   try {
     return new KnownHostsFile(path, policy, onAccept);
@@ -113,7 +126,11 @@ function readKnownHosts(path: string): string {
     return readFileSync(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
-    throw new SshgateError('invalid_config', `known_hosts cannot be read: ${path}`, 'make the file readable by sshgate, or point known_hosts_path elsewhere');
+    throw new SshgateError(
+      'invalid_config',
+      `known_hosts cannot be read: ${path}`,
+      'make the file readable by sshgate, or point known_hosts_path elsewhere',
+    );
   }
 }
 

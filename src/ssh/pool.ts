@@ -104,7 +104,10 @@ export class ConnectionPool {
         }
         if (err instanceof ChannelRefused && conn.sessions > 1 && attempt < 5) {
           conn.maxSessions = conn.sessions - 1;
-          this.options.logger.info({ alias: target.alias, max_sessions: conn.maxSessions }, 'server refused another session; opening a further connection');
+          this.options.logger.info(
+            { alias: target.alias, max_sessions: conn.maxSessions },
+            'server refused another session; opening a further connection',
+          );
           continue;
         }
         if (err instanceof ExecFailed && (await settledDead(conn))) {
@@ -164,7 +167,11 @@ export class ConnectionPool {
       if (!slot.opening && wait > 0 && slot.retryAt >= deadline - 250 && slot.lastError) {
         // The next attempt would come after this caller's time is up: tell it now why.
         const e = slot.lastError;
-        throw new SshgateError(e.code, e.message, `${e.hint ?? ''}${e.hint ? '; ' : ''}sshgate tries this host again in ${Math.ceil(wait / 1000)} s`);
+        throw new SshgateError(
+          e.code,
+          e.message,
+          `${e.hint ?? ''}${e.hint ? '; ' : ''}sshgate tries this host again in ${Math.ceil(wait / 1000)} s`,
+        );
       }
       if (!slot.opening) {
         // The attempt is shared: it is not bound to this caller's time, only each wait is.
@@ -218,12 +225,18 @@ export class ConnectionPool {
       });
       client.on('error', (err) => this.options.logger.warn({ alias: slot.alias, err: err.message }, 'connection error'));
       if (target.auth.username === 'root') {
-        this.options.logger.warn({ alias: slot.alias }, 'logged in as root: OpenSSH ignores signal requests in root sessions, so a cancel relies on the pid sweep');
+        this.options.logger.warn(
+          { alias: slot.alias },
+          'logged in as root: OpenSSH ignores signal requests in root sessions, so a cancel relies on the pid sweep',
+        );
       }
       return conn;
     } catch (err) {
       if (via) this.release(via, 'tunnels');
-      const e = err instanceof SshgateError ? err : new SshgateError('connect_failed', `connecting to host "${target.alias}" failed`, 'see the server log');
+      const e =
+        err instanceof SshgateError
+          ? err
+          : new SshgateError('connect_failed', `connecting to host "${target.alias}" failed`, 'see the server log');
       if (e instanceof Abandoned) throw e;
       slot.failures++;
       slot.lastError = e;
@@ -302,7 +315,8 @@ async function settledDead(conn: Conn): Promise<boolean> {
 function identity(t: HostTarget): string {
   const h = createHash('sha256');
   const a = t.auth;
-  for (const part of [t.alias, t.host, String(t.port), a.username, a.agent ?? '', a.password ?? '', a.passphrase ?? '']) h.update(part).update('\0');
+  for (const part of [t.alias, t.host, String(t.port), a.username, a.agent ?? '', a.password ?? '', a.passphrase ?? ''])
+    h.update(part).update('\0');
   h.update(a.privateKey ?? Buffer.alloc(0)).update('\0');
   h.update(t.jump ? identity(t.jump) : '');
   return h.digest('hex');
@@ -329,7 +343,14 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal, alias: string, dead
     const onAbort = () => reject(abandoned(alias));
     const left = Math.max(0, deadline - Date.now() - 250);
     const timer = setTimeout(
-      () => reject(new SshgateError('timeout', `host "${alias}" did not complete the SSH handshake within the ${Math.round(left / 1000)} s the task had left`, 'check that the host is up and that the port speaks SSH')),
+      () =>
+        reject(
+          new SshgateError(
+            'timeout',
+            `host "${alias}" did not complete the SSH handshake within the ${Math.round(left / 1000)} s the task had left`,
+            'check that the host is up and that the port speaks SSH',
+          ),
+        ),
       left,
     );
     signal.addEventListener('abort', onAbort, { once: true });

@@ -8,7 +8,22 @@
  * holds: once the lines of forgotten tasks and superseded events outweigh the live records, it is
  * rewritten with the live ones (a temporary file, fsync, rename), so it stays bounded.
  */
-import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ERROR_CODES, SshgateError } from '../errors.js';
@@ -248,7 +263,11 @@ function refuseUnlessPrivate(path: string, st: Stats, what: string): void {
   if (uid === undefined) return;
   const kind = what === 'the state dir' ? st.isDirectory() : st.isFile();
   if (!kind) {
-    throw new SshgateError('invalid_config', `${what} ${path} is not a ${what === 'the state dir' ? 'directory' : 'regular file'}; not serving`, `remove ${quote(path)}, or give --state-dir another dir`);
+    throw new SshgateError(
+      'invalid_config',
+      `${what} ${path} is not a ${what === 'the state dir' ? 'directory' : 'regular file'}; not serving`,
+      `remove ${quote(path)}, or give --state-dir another dir`,
+    );
   }
   if (st.uid !== uid) {
     throw new SshgateError(

@@ -141,7 +141,11 @@ export class TaskManager {
     let waiting = 0;
     for (const t of this.tasks.values()) if (t.state === 'queued' && t.alias === alias && t.owner === owner) waiting++;
     if (waiting >= this.maxQueuedPerHost) {
-      throw new SshgateError('busy', `${waiting} tasks of this caller already wait for host "${alias}"`, 'wait for some to finish (ssh_list_tasks state=queued), or cancel them');
+      throw new SshgateError(
+        'busy',
+        `${waiting} tasks of this caller already wait for host "${alias}"`,
+        'wait for some to finish (ssh_list_tasks state=queued), or cancel them',
+      );
     }
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
@@ -298,7 +302,11 @@ export class TaskManager {
         entry.signal = r.signal;
         const aborted = entry.abortReason;
         if (r.lost && !aborted) {
-          entry.error = { code: 'lost', message: r.lost, hint: 'the command may or may not have finished on the host; check there before running it again' };
+          entry.error = {
+            code: 'lost',
+            message: r.lost,
+            hint: 'the command may or may not have finished on the host; check there before running it again',
+          };
           this.end(entry, 'lost');
           return;
         }

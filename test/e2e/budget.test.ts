@@ -28,7 +28,10 @@ let dir: string;
 
 beforeAll(async () => {
   fleet = await startFleet(40, { subnet: 81 });
-  dir = writeConfig(fleet, { hosts: fleet.hosts.map((h, i) => ({ ...h, tags: i === 0 ? ['one', 'many'] : ['many'] })), policy: `${ALLOW_ALL_POLICY}  - { name: "shell code", action: allow, commands: ["sh -c *"] }\n` });
+  dir = writeConfig(fleet, {
+    hosts: fleet.hosts.map((h, i) => ({ ...h, tags: i === 0 ? ['one', 'many'] : ['many'] })),
+    policy: `${ALLOW_ALL_POLICY}  - { name: "shell code", action: allow, commands: ["sh -c *"] }\n`,
+  });
   gate = await startGate(dir);
 }, 60_000);
 afterAll(async () => {
@@ -50,7 +53,10 @@ async function call<T>(name: string, args: Record<string, unknown>): Promise<{ v
 
 describe('ssh_run', () => {
   it('shows 16 KiB of a 50 MB output, head and tail, and says how to read the rest', async () => {
-    const { value: r, size } = await call<Run>('ssh_run', { alias: fleet.hosts[0]?.alias, command: "head -c 50000000 /dev/zero | tr '\\0' x" });
+    const { value: r, size } = await call<Run>('ssh_run', {
+      alias: fleet.hosts[0]?.alias,
+      command: "head -c 50000000 /dev/zero | tr '\\0' x",
+    });
     expect(r.state).toBe('succeeded');
     expect(r.stdout_bytes).toBe(50_000_000);
     expect(r.stdout.startsWith('x'.repeat(8192) + '\n[… ')).toBe(true);
@@ -60,7 +66,11 @@ describe('ssh_run', () => {
     expect(r.read_cursor).toEqual({ stdout: 8192, stderr: 0 });
     expect(size).toBeLessThan(24_000 * 2 + 4096);
     // The rest is readable from the cursor: the kept head goes on where the result stopped.
-    const { value: o } = await call<{ stdout: string; next_cursor: { stdout: number } }>('ssh_get_task_output', { task_id: r.task_id, cursor: r.read_cursor, max_bytes: 1000 });
+    const { value: o } = await call<{ stdout: string; next_cursor: { stdout: number } }>('ssh_get_task_output', {
+      task_id: r.task_id,
+      cursor: r.read_cursor,
+      max_bytes: 1000,
+    });
     expect(o.stdout).toBe('x'.repeat(1000));
     expect(o.next_cursor.stdout).toBe(9192);
   });
@@ -97,10 +107,13 @@ describe('ssh_get_task_output', () => {
     let dropped = 0;
     let biggest = 0;
     for (let i = 0; i < 200; i++) {
-      const { value: o, size } = await call<{ stdout: string; stderr: string; next_cursor: typeof cursor; done: boolean; dropped_bytes: typeof cursor }>(
-        'ssh_get_task_output',
-        { task_id: r.task_id, cursor, max_bytes: 131_072 },
-      );
+      const { value: o, size } = await call<{
+        stdout: string;
+        stderr: string;
+        next_cursor: typeof cursor;
+        done: boolean;
+        dropped_bytes: typeof cursor;
+      }>('ssh_get_task_output', { task_id: r.task_id, cursor, max_bytes: 131_072 });
       biggest = Math.max(biggest, size);
       kept += o.stdout.length + o.stderr.length;
       dropped += o.dropped_bytes.stdout + o.dropped_bytes.stderr;
@@ -133,11 +146,14 @@ describe('ssh_list_tasks', () => {
 describe('ssh_run_on_tag', () => {
   it('stays under 512 KiB over 40 hosts of control bytes, sharing the output budget out', async () => {
     const command = "sh -c 'head -c 100000 /dev/zero; head -c 100000 /dev/zero >&2'";
-    const { value: r, size } = await call<{ results: Run[]; summary: { total: number; succeeded: number }; omitted_hosts?: number }>('ssh_run_on_tag', {
-      tag: 'many',
-      command,
-      max_bytes: 65_536,
-    });
+    const { value: r, size } = await call<{ results: Run[]; summary: { total: number; succeeded: number }; omitted_hosts?: number }>(
+      'ssh_run_on_tag',
+      {
+        tag: 'many',
+        command,
+        max_bytes: 65_536,
+      },
+    );
     expect(r.summary).toMatchObject({ total: 40, succeeded: 40 });
     expect(size).toBeLessThanOrEqual(LIMIT);
     expect(r.results).toHaveLength(40);

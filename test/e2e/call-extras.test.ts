@@ -138,7 +138,10 @@ describe('env', () => {
 
 describe('@all', () => {
   it('runs on every host of the inventory, each decided on its own', async () => {
-    const r = await gate.ok<{ results: { alias: string; status: string }[]; summary: { total: number } }>('ssh_run_on_tag', { tag: '@all', command: 'hostname' });
+    const r = await gate.ok<{ results: { alias: string; status: string }[]; summary: { total: number } }>('ssh_run_on_tag', {
+      tag: '@all',
+      command: 'hostname',
+    });
     expect(r.summary.total).toBe(3);
     expect(Object.fromEntries(r.results.map((x) => [x.alias, x.status]))).toEqual({ h1: 'succeeded', h2: 'succeeded', h3: 'denied' });
   });

@@ -84,7 +84,7 @@ describe('what tools/list and initialize publish', () => {
     expect(init.result?.serverInfo).toMatchObject({ name: 'sshgate', title: expect.stringContaining('sshgate') });
   });
 
-  it('says in ssh_plan\'s schema that exactly one of alias and tag is required', async () => {
+  it("says in ssh_plan's schema that exactly one of alias and tag is required", async () => {
     const list = await request('tools/list');
     const plan = (list.result?.tools as { name: string; inputSchema: Record<string, unknown> }[]).find((t) => t.name === 'ssh_plan');
     expect(plan?.inputSchema.oneOf).toEqual([{ required: ['alias'] }, { required: ['tag'] }]);
@@ -110,7 +110,11 @@ describe('progress', () => {
     // read with the result (it handles notifications a microtask late).
     const seen: { progress: number; total?: number }[] = [];
     progressOf = (p) => seen.push(p);
-    const a = await request('tools/call', { name: 'ssh_run_on_tag', arguments: { tag: 'test', command: 'true' }, _meta: { progressToken: 'fan' } });
+    const a = await request('tools/call', {
+      name: 'ssh_run_on_tag',
+      arguments: { tag: 'test', command: 'true' },
+      _meta: { progressToken: 'fan' },
+    });
     expect(a.result?.isError).toBeUndefined();
     expect(seen, JSON.stringify(seen)).toHaveLength(2);
     expect(seen.every((p) => p.total === 2)).toBe(true);

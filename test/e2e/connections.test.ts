@@ -46,7 +46,12 @@ beforeAll(async () => {
   ];
   const line = (h: { host: string; port: number }, key: string) => `[${h.host}]:${h.port} ${key}\n`;
   // Lines 3 and 4 are not host keys: the server says so and uses the others.
-  const knownHosts = line(h1, fleet.hostPublicKey) + line(h2, wrongKey) + 'garbage line\n' + `@cert-authority * ${fleet.hostPublicKey}\n` + line(h4, fleet.hostPublicKey);
+  const knownHosts =
+    line(h1, fleet.hostPublicKey) +
+    line(h2, wrongKey) +
+    'garbage line\n' +
+    `@cert-authority * ${fleet.hostPublicKey}\n` +
+    line(h4, fleet.hostPublicKey);
   gate = await startGate(writeConfig(fleet, { hosts, knownHosts }));
 });
 afterAll(async () => {
@@ -129,7 +134,9 @@ describe('the pool', () => {
     const log = () => acceptedLogins(fleet);
     // The earlier tests left a warm connection to h1: these four share it until MaxSessions says no.
     const before = log();
-    const runs = await Promise.all([1, 2, 3, 4].map((n) => gate.ok<{ stdout: string; state: string }>('ssh_run', { alias: 'h1', command: `sleep 0.5; echo ${n}` })));
+    const runs = await Promise.all(
+      [1, 2, 3, 4].map((n) => gate.ok<{ stdout: string; state: string }>('ssh_run', { alias: 'h1', command: `sleep 0.5; echo ${n}` })),
+    );
     expect(runs.map((r) => r.stdout)).toEqual(['1\n', '2\n', '3\n', '4\n']);
     expect(log() - before).toBeGreaterThanOrEqual(1);
     expect(gate.log()).toContain('opening a further connection');

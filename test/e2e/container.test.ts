@@ -31,7 +31,8 @@ function readImage(): Image {
   const last = stages.at(-1) as string;
   const json = (re: RegExp) => JSON.parse(re.exec(last)?.[1] ?? 'null') as string[];
   const env: Record<string, string> = {};
-  for (const m of last.matchAll(/^ENV (.+)$/gm)) for (const kv of (m[1] as string).trim().split(/\s+/)) env[kv.split('=')[0] as string] = kv.split('=').slice(1).join('=');
+  for (const m of last.matchAll(/^ENV (.+)$/gm))
+    for (const kv of (m[1] as string).trim().split(/\s+/)) env[kv.split('=')[0] as string] = kv.split('=').slice(1).join('=');
   const user = /^USER (\d+):(\d+)$/m.exec(last);
   return {
     user: [Number(user?.[1]), Number(user?.[2])],
@@ -64,7 +65,10 @@ function containerEnv(): Record<string, string> {
 function asContainer(argv: string[]): [string, string[]] {
   const [uid, gid] = image.user;
   const [bin, ...rest] = argv.map(mapped);
-  return ['setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--no-new-privs', bin === 'node' ? process.execPath : (bin as string), ...rest]];
+  return [
+    'setpriv',
+    [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--no-new-privs', bin === 'node' ? process.execPath : (bin as string), ...rest],
+  ];
 }
 
 beforeAll(async () => {
@@ -80,7 +84,8 @@ beforeAll(async () => {
   };
   for (const d of Object.values(mounts)) mkdirSync(d, { recursive: true });
   mkdirSync(join(root, 'run/secrets/keys'));
-  for (const f of ['servers.yml', 'credentials.yml', 'known_hosts']) copyFileSync(join(gate, 'config', f), join(mounts['/etc/sshgate/config'] as string, f));
+  for (const f of ['servers.yml', 'credentials.yml', 'known_hosts'])
+    copyFileSync(join(gate, 'config', f), join(mounts['/etc/sshgate/config'] as string, f));
   copyFileSync(join(gate, 'policies', 'test.yml'), join(mounts['/etc/sshgate/policies'] as string, 'test.yml'));
   copyFileSync(join(gate, 'config', 'keys', 'fleet'), join(root, 'run/secrets/keys/fleet'));
   rmSync(gate, { recursive: true, force: true });
@@ -115,7 +120,7 @@ describe('the image, run without Docker', () => {
     expect(image.cmd).toEqual(['serve']);
   });
 
-  it("gives node the WebAssembly flags at start, in its entry and its health check: nothing sets them at run time", () => {
+  it('gives node the WebAssembly flags at start, in its entry and its health check: nothing sets them at run time', () => {
     expect(image.entrypoint).toEqual(['node', ...WASM_FLAGS, '/app/dist/cli.js']);
     expect(image.healthcheck).toEqual(['node', ...WASM_FLAGS, '/app/dist/cli.js', 'check']);
   });
@@ -135,8 +140,14 @@ describe('the image, run without Docker', () => {
     const client = new Client({ name: 'image-test', version: '1.0.0' });
     await client.connect(transport);
     try {
-      const r = (await client.callTool({ name: 'ssh_run', arguments: { alias: 'h1', command: 'id -u; echo from the image' } })) as CallToolResult;
-      expect(r.structuredContent).toMatchObject({ state: 'succeeded', stdout: `${execFileSync('id', ['-u', fleet.user], { encoding: 'utf8' }).trim()}\nfrom the image\n` });
+      const r = (await client.callTool({
+        name: 'ssh_run',
+        arguments: { alias: 'h1', command: 'id -u; echo from the image' },
+      })) as CallToolResult;
+      expect(r.structuredContent).toMatchObject({
+        state: 'succeeded',
+        stdout: `${execFileSync('id', ['-u', fleet.user], { encoding: 'utf8' }).trim()}\nfrom the image\n`,
+      });
     } finally {
       await client.close();
     }

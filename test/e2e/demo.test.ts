@@ -4,7 +4,18 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureUser, TEST_USER } from '../support/sshd.js';
 
-const STEPS = ['1. ssh_list_hosts', '2. ssh_plan', 'DENIED', '3. ssh_run demo "uname -a"', 'succeeded, exit 0', 'tick 5', '→ done: succeeded', 'ssh_cancel → cancelled', '→ cancelled', 'done: every step worked'];
+const STEPS = [
+  '1. ssh_list_hosts',
+  '2. ssh_plan',
+  'DENIED',
+  '3. ssh_run demo "uname -a"',
+  'succeeded, exit 0',
+  'tick 5',
+  '→ done: succeeded',
+  'ssh_cancel → cancelled',
+  '→ cancelled',
+  'done: every step worked',
+];
 
 function demo(env: Record<string, string>, asUser?: string) {
   const argv = [process.execPath, resolve('dist/cli.js'), 'demo'];
@@ -30,7 +41,11 @@ describe('sshgate demo', () => {
   });
 
   it('leaves no process, listener or key behind when it is interrupted', async () => {
-    const child = spawn(process.execPath, [resolve('dist/cli.js'), 'demo'], { env: { PATH: process.env.PATH ?? '', SSHGATE_DEMO_HOST: 'embedded' }, cwd: '/tmp', stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [resolve('dist/cli.js'), 'demo'], {
+      env: { PATH: process.env.PATH ?? '', SSHGATE_DEMO_HOST: 'embedded' },
+      cwd: '/tmp',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -39,7 +54,8 @@ describe('sshgate demo', () => {
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r((exitCode = code))));
     // Generous: under a loaded CI machine the scripted steps before this one can take a while.
     const started = Date.now();
-    while (Date.now() - started < 45_000 && exitCode === undefined && !out.includes('running after 1 s')) await new Promise((r) => setTimeout(r, 50));
+    while (Date.now() - started < 45_000 && exitCode === undefined && !out.includes('running after 1 s'))
+      await new Promise((r) => setTimeout(r, 50));
     expect(out, `after ${Date.now() - started} ms, exit ${String(exitCode)}, stderr: ${err}`).toContain('running after 1 s');
     const dir = /\[config\] (\S+):/.exec(out)?.[1] as string;
     const port = /DEMO host 127\.0\.0\.1:(\d+)/.exec(out)?.[1] as string;
@@ -53,7 +69,11 @@ describe('sshgate demo', () => {
   }, 60_000);
 
   it('cleans up the same way when its reader goes away (sshgate demo | head -3), without a word on stderr', async () => {
-    const child = spawn(process.execPath, [resolve('dist/cli.js'), 'demo'], { env: { PATH: process.env.PATH ?? '', SSHGATE_DEMO_HOST: 'embedded' }, cwd: '/tmp', stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [resolve('dist/cli.js'), 'demo'], {
+      env: { PATH: process.env.PATH ?? '', SSHGATE_DEMO_HOST: 'embedded' },
+      cwd: '/tmp',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -74,7 +94,14 @@ describe('sshgate demo', () => {
   }, 60_000);
 
   it('stops quietly when a pipe closes early: no stack trace (sshgate check | head -c 10)', () => {
-    const r = spawnSync('sh', ['-c', `${process.execPath} ${resolve('dist/cli.js')} check --config ${resolve('config')} --policy ${resolve('policies')} | head -c 10`], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(
+      'sh',
+      [
+        '-c',
+        `${process.execPath} ${resolve('dist/cli.js')} check --config ${resolve('config')} --policy ${resolve('policies')} | head -c 10`,
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     expect(r.stdout).toHaveLength(10);
     expect(r.stderr).toBe('');
   });

@@ -38,10 +38,18 @@ describe('a host that goes away', () => {
 
   it('ends a running task lost with a clear reason when sshd dies, and reconnects once sshd is back', async () => {
     const { task_id } = await gate.ok<{ task_id: string }>('ssh_run_async', { alias: 'h1', command: 'sleep 350' });
-    await until(() => gate.ok<Status>('ssh_get_task_status', { task_id }), (s) => s.state === 'running', 3000);
+    await until(
+      () => gate.ok<Status>('ssh_get_task_status', { task_id }),
+      (s) => s.state === 'running',
+      3000,
+    );
     await new Promise((r) => setTimeout(r, 200));
     await fleet.crash();
-    const s = await until(() => gate.ok<Status>('ssh_get_task_status', { task_id }), (v) => FINAL.includes(v.state), 5000);
+    const s = await until(
+      () => gate.ok<Status>('ssh_get_task_status', { task_id }),
+      (v) => FINAL.includes(v.state),
+      5000,
+    );
     expect(s.state).toBe('lost');
     expect(s.error).toMatchObject({ code: 'lost', message: expect.stringContaining('connection closed') });
 
@@ -116,7 +124,11 @@ overrides:
     writeFileSync(policyFile, policy(false));
     await gate.ok('ssh_reload_config');
     expect((await gate.fails('ssh_run', { alias: 'h2', command: 'sleep 1' })).code).toBe('policy_denied');
-    const done = await until(() => gate.ok<Status>('ssh_get_task_status', { task_id }), (s) => FINAL.includes(s.state), 5000);
+    const done = await until(
+      () => gate.ok<Status>('ssh_get_task_status', { task_id }),
+      (s) => FINAL.includes(s.state),
+      5000,
+    );
     expect(done).toMatchObject({ state: 'succeeded', stdout_bytes: 'finished\n'.length });
 
     writeFileSync(policyFile, 'rules: [ { action: allow, commands: ["sleep *"] }');

@@ -14,7 +14,9 @@ afterAll(async () => {
 
 /** Runs one command on a fleet host with ssh2, accepting only the fleet's own host key. */
 function exec(host: FleetHost, command: string): Promise<string> {
-  const expected = createHash('sha256').update(Buffer.from(fleet.hostPublicKey.split(' ')[1] as string, 'base64')).digest();
+  const expected = createHash('sha256')
+    .update(Buffer.from(fleet.hostPublicKey.split(' ')[1] as string, 'base64'))
+    .digest();
   return new Promise((resolve, reject) => {
     const c = new Client();
     c.on('ready', () => {

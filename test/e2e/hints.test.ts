@@ -83,7 +83,12 @@ describe('sshgate run, refused at the login', () => {
     );
     // Where nothing is at all, it is refused before connecting.
     const gone = run('by-agent', { SSH_AUTH_SOCK: join(dir, 'gone.sock') });
-    expect(gone).toMatchObject({ status: 255, stderr: expect.stringMatching(/^sshgate: credential "agent" uses the agent, but nothing is at SSH_AUTH_SOCK \(.*gone\.sock\)\n {2}hint: start ssh-agent/) });
+    expect(gone).toMatchObject({
+      status: 255,
+      stderr: expect.stringMatching(
+        /^sshgate: credential "agent" uses the agent, but nothing is at SSH_AUTH_SOCK \(.*gone\.sock\)\n {2}hint: start ssh-agent/,
+      ),
+    });
   });
 
   it('points at servers.yml for a user set there, and at credentials.yml for one set there', () => {

@@ -22,10 +22,14 @@ let log = '';
 beforeAll(async () => {
   fleet = await startFleet(1, { subnet: 91 });
   dir = writeConfig(fleet, { hosts: fleet.hosts });
-  server = spawn(process.execPath, [resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies'), '--http', '127.0.0.1:0'], {
-    env: { PATH: process.env.PATH ?? '', SSHGATE_TOKEN: TOKEN, SSHGATE_STATE_DIR: join(dir, 'state') },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  server = spawn(
+    process.execPath,
+    [resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies'), '--http', '127.0.0.1:0'],
+    {
+      env: { PATH: process.env.PATH ?? '', SSHGATE_TOKEN: TOKEN, SSHGATE_STATE_DIR: join(dir, 'state') },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   server.stderr?.on('data', (d: Buffer) => (log += d.toString()));
   for (let i = 0; i < 200 && !/"port":(\d+)/.test(log); i++) await new Promise((r) => setTimeout(r, 50));
   ep = { port: Number(/"port":(\d+)/.exec(log)?.[1]), token: TOKEN };
@@ -108,14 +112,17 @@ describe('serve --http under a slowloris flood', () => {
 
 describe('serve --http with a full session table (100 per token)', () => {
   it('lets a new session in by closing the least recently used idle one, never one with a call in flight; the closed one gets 404', async () => {
-    const run = (sessionId: string, id: number, command: string, name = 'ssh_run') => send(ep, 'POST', toolCall(id, name, { alias: 'h1', command }), { sessionId, totalTimeoutMs: 120_000 });
+    const run = (sessionId: string, id: number, command: string, name = 'ssh_run') =>
+      send(ep, 'POST', toolCall(id, name, { alias: 'h1', command }), { sessionId, totalTimeoutMs: 120_000 });
     // The oldest session has a call in flight all along.
     const busy = await openSession(ep);
     const inFlight = run(busy, 2, 'sleep 8201');
     expect(await presentWithin(fleet.user, 'sleep 8201')).not.toBe('');
     // The next oldest is idle but has a task still running, started by ssh_run_async.
     const withTask = await openSession(ep);
-    expect(answerTo(await run(withTask, 2, 'sleep 8202', 'ssh_run_async'), 2)).toMatchObject({ result: { structuredContent: { state: expect.any(String) } } });
+    expect(answerTo(await run(withTask, 2, 'sleep 8202', 'ssh_run_async'), 2)).toMatchObject({
+      result: { structuredContent: { state: expect.any(String) } },
+    });
     // 98 more that are never ended, as a CLI run or a health probe leaves them: the table is full.
     const leaky: string[] = [];
     for (let i = 0; i < 98; i++) leaky.push(await openSession(ep));
@@ -126,7 +133,13 @@ describe('serve --http with a full session table (100 per token)', () => {
     // which tells the client (MCP spec, session management) to start a new session.
     const gone = await send(ep, 'POST', toolCall(3, 'ssh_list_tasks', {}), { sessionId: leaky[0] });
     expect(gone.status).toBe(404);
-    expect(JSON.parse(gone.body)).toMatchObject({ error: { code: 'unknown_session', message: expect.stringMatching(/least recently used idle one/), hint: expect.stringMatching(/initialize/) } });
+    expect(JSON.parse(gone.body)).toMatchObject({
+      error: {
+        code: 'unknown_session',
+        message: expect.stringMatching(/least recently used idle one/),
+        hint: expect.stringMatching(/initialize/),
+      },
+    });
     // The next new session takes the next one's place.
     await openSession(ep);
     expect((await send(ep, 'POST', toolCall(3, 'ssh_list_tasks', {}), { sessionId: leaky[1] })).status).toBe(404);

@@ -27,7 +27,9 @@ let allowed: string;
 let refused: string;
 
 async function pageServer(host: string): Promise<string> {
-  const s = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>an agent in a browser</title>'));
+  const s = createServer((_req, res) =>
+    res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>an agent in a browser</title>'),
+  );
   pages.push(s);
   await new Promise<void>((r) => s.listen(0, host, r));
   return `http://${host}:${(s.address() as { port: number }).port}`;
@@ -38,10 +40,19 @@ beforeAll(async () => {
   refused = await pageServer('127.0.0.2');
   fleet = await startFleet(1, { subnet: 92 });
   dir = writeConfig(fleet, { hosts: fleet.hosts });
-  server = spawn(process.execPath, [resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies'), '--http', '127.0.0.1:0'], {
-    env: { PATH: process.env.PATH ?? '', SSHGATE_TOKEN: TOKEN, SSHGATE_STATE_DIR: join(dir, 'state'), SSHGATE_ALLOWED_ORIGINS: `https://agent.example.com,${allowed}` },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  server = spawn(
+    process.execPath,
+    [resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies'), '--http', '127.0.0.1:0'],
+    {
+      env: {
+        PATH: process.env.PATH ?? '',
+        SSHGATE_TOKEN: TOKEN,
+        SSHGATE_STATE_DIR: join(dir, 'state'),
+        SSHGATE_ALLOWED_ORIGINS: `https://agent.example.com,${allowed}`,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   server.stderr?.on('data', (d: Buffer) => (log += d.toString()));
   for (let i = 0; i < 200 && !/"port":(\d+)/.test(log); i++) await new Promise((r) => setTimeout(r, 50));
   port = Number(/"port":(\d+)/.exec(log)?.[1]);
@@ -63,7 +74,8 @@ afterAll(async () => {
 async function sessionFrom(origin: string): Promise<{ steps: string[]; error?: string }> {
   if (!browser) {
     // A missing browser fails the test, saying what to install; it never skips it.
-    if (!existsSync(CHROMIUM)) throw new Error(`this test needs Chromium at ${CHROMIUM}: apt-get install chromium (.ci/run installs it when it is missing)`);
+    if (!existsSync(CHROMIUM))
+      throw new Error(`this test needs Chromium at ${CHROMIUM}: apt-get install chromium (.ci/run installs it when it is missing)`);
     // Chromium's sandbox cannot run as root.
     browser = await chromium.launch({ executablePath: CHROMIUM, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
   }
@@ -73,8 +85,13 @@ async function sessionFrom(origin: string): Promise<{ steps: string[]; error?: s
     return await page.evaluate(
       async ({ url, token, version, from }) => {
         const steps: string[] = [];
-        const base = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` };
-        const post = (headers: Record<string, string>, message: unknown) => fetch(url, { method: 'POST', headers, body: JSON.stringify(message) });
+        const base = {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          authorization: `Bearer ${token}`,
+        };
+        const post = (headers: Record<string, string>, message: unknown) =>
+          fetch(url, { method: 'POST', headers, body: JSON.stringify(message) });
         /** The last JSON-RPC message of an SSE or JSON answer. */
         const last = async (r: Response) => {
           const text = await r.text();
@@ -85,14 +102,26 @@ async function sessionFrom(origin: string): Promise<{ steps: string[]; error?: s
         try {
           const wrong = await post({ ...base, authorization: 'Bearer wrong-token-000000000000' }, {});
           steps.push(`wrong token: ${wrong.status} ${wrong.headers.get('www-authenticate')}`);
-          const init = await post(base, { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 'browser', version: '1' } } });
+          const init = await post(base, {
+            jsonrpc: '2.0',
+            id: 1,
+            method: 'initialize',
+            params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 'browser', version: '1' } },
+          });
           const sessionId = init.headers.get('mcp-session-id');
-          steps.push(`initialize: ${init.status} ${(await last(init)).result.serverInfo.name}, session id ${sessionId ? 'read' : 'hidden'}`);
+          steps.push(
+            `initialize: ${init.status} ${(await last(init)).result.serverInfo.name}, session id ${sessionId ? 'read' : 'hidden'}`,
+          );
           const headers = { ...base, 'mcp-session-id': sessionId ?? '', 'mcp-protocol-version': version };
           steps.push(`initialized: ${(await post(headers, { jsonrpc: '2.0', method: 'notifications/initialized' })).status}`);
           const tools = await post(headers, { jsonrpc: '2.0', id: 2, method: 'tools/list' });
           steps.push(`tools/list: ${tools.status} ${(await last(tools)).result.tools.length} tools`);
-          const call = await post(headers, { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'ssh_run', arguments: { alias: 'h1', command: `echo from ${from}` } } });
+          const call = await post(headers, {
+            jsonrpc: '2.0',
+            id: 3,
+            method: 'tools/call',
+            params: { name: 'ssh_run', arguments: { alias: 'h1', command: `echo from ${from}` } },
+          });
           steps.push(`tools/call: ${call.status} ${JSON.stringify((await last(call)).result.structuredContent.stdout)}`);
           steps.push(`DELETE: ${(await fetch(url, { method: 'DELETE', headers })).status}`);
         } catch (err) {
@@ -110,7 +139,12 @@ async function sessionFrom(origin: string): Promise<{ steps: string[]; error?: s
 /** A raw preflight, as a browser sends it before a POST with an Authorization header. */
 function preflight(origin: string): Promise<{ status: number; headers: Record<string, unknown> }> {
   return new Promise((resolveP, reject) => {
-    const headers = { host: `127.0.0.1:${port}`, origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type,mcp-session-id' };
+    const headers = {
+      host: `127.0.0.1:${port}`,
+      origin,
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'authorization,content-type,mcp-session-id',
+    };
     const req = request({ host: '127.0.0.1', port, path: '/mcp', method: 'OPTIONS', headers }, (res) => {
       res.resume();
       resolveP({ status: res.statusCode ?? 0, headers: res.headers });

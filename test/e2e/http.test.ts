@@ -45,28 +45,55 @@ afterAll(async () => {
 
 async function connect(token = TOKEN): Promise<Client> {
   const client = new Client({ name: 'http-test', version: '1.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`), {
+      requestInit: { headers: { Authorization: `Bearer ${token}` } },
+    }),
+  );
   return client;
 }
 
 /** A raw HTTP request, Host and Origin headers included (fetch cannot set Host). */
 function raw(headers: Record<string, string>, body: unknown): Promise<{ status: number; headers: Record<string, unknown> }> {
   return new Promise((resolveP, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/mcp', method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } }, (res) => {
-      res.resume();
-      resolveP({ status: res.statusCode ?? 0, headers: res.headers });
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/mcp',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+      },
+      (res) => {
+        res.resume();
+        resolveP({ status: res.statusCode ?? 0, headers: res.headers });
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify(body));
   });
 }
 
-const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+const initialize = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+};
 
 describe('serve --http', () => {
   it('answers a missing or wrong token with 401, and runs nothing', async () => {
-    const call = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'ssh_run', arguments: { alias: 'h1', command: 'sleep 340' } } };
-    const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer wrong-token-0000000000' }, { authorization: `Basic ${TOKEN}` }];
+    const call = {
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'ssh_run', arguments: { alias: 'h1', command: 'sleep 340' } },
+    };
+    const attempts: Record<string, string>[] = [
+      {},
+      { authorization: 'Bearer wrong-token-0000000000' },
+      { authorization: `Basic ${TOKEN}` },
+    ];
     for (const headers of attempts) {
       const r = await raw({ host: `127.0.0.1:${port}`, ...headers }, call);
       expect(r.status).toBe(401);
@@ -119,10 +146,24 @@ describe('serve --http', () => {
 
   it('refuses a body over 1 MiB even without a Content-Length (chunked)', async () => {
     const status = await new Promise<number>((resolveP, reject) => {
-      const req = request({ host: '127.0.0.1', port, path: '/mcp', method: 'POST', headers: { host: `127.0.0.1:${port}`, authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
-        res.resume();
-        resolveP(res.statusCode ?? 0);
-      });
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/mcp',
+          method: 'POST',
+          headers: {
+            host: `127.0.0.1:${port}`,
+            authorization: `Bearer ${TOKEN}`,
+            'content-type': 'application/json',
+            'transfer-encoding': 'chunked',
+          },
+        },
+        (res) => {
+          res.resume();
+          resolveP(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       const chunk = Buffer.alloc(64 * 1024, 0x20);
       for (let i = 0; i < 24; i++) req.write(chunk);
@@ -132,7 +173,9 @@ describe('serve --http', () => {
   });
 
   it("cancels a session's unfinished tasks when the session ends, or after it has been idle", async () => {
-    const run = async (c: Client, n: string) => ((await c.callTool({ name: 'ssh_run_async', arguments: { alias: 'h1', command: `sleep ${n}` } })) as CallToolResult).structuredContent;
+    const run = async (c: Client, n: string) =>
+      ((await c.callTool({ name: 'ssh_run_async', arguments: { alias: 'h1', command: `sleep ${n}` } })) as CallToolResult)
+        .structuredContent;
     const closing = await connect();
     await run(closing, '342');
     expect(await presentWithin(fleet.user, 'sleep 342')).not.toBe('');
@@ -153,7 +196,10 @@ describe('serve --http', () => {
   it('keeps a long call alive: a client that gives up after 4 s without a byte completes a 9 s ssh_run', async () => {
     const sessionId = await openSession(ep);
     // Keepalives come every 2 s: 4 s leaves a busy machine room for one late one.
-    const r = await send(ep, 'POST', toolCall(2, 'ssh_run', { alias: 'h1', command: 'sleep 9; echo slept' }), { sessionId, readTimeoutMs: 4000 });
+    const r = await send(ep, 'POST', toolCall(2, 'ssh_run', { alias: 'h1', command: 'sleep 9; echo slept' }), {
+      sessionId,
+      readTimeoutMs: 4000,
+    });
     expect(answerTo(r, 2)).toMatchObject({ result: { structuredContent: { state: 'succeeded', stdout: 'slept\n' } } });
     // What kept it alive: SSE comments, which every SSE client skips.
     expect(r.comments).toBeGreaterThan(0);
@@ -183,7 +229,8 @@ describe('serve --http', () => {
     for (let tries = 0; tries < 100; tries++) {
       const listed = await send(ep, 'POST', toolCall(99, 'ssh_list_tasks', { limit: 100 }), { sessionId });
       expect(answerTo(listed, 99), listed.body).toBeDefined();
-      const tasks = ((answerTo(listed, 99)?.result as CallToolResult).structuredContent as { tasks: { command: string; state: string }[] }).tasks;
+      const tasks = ((answerTo(listed, 99)?.result as CallToolResult).structuredContent as { tasks: { command: string; state: string }[] })
+        .tasks;
       states = tasks.filter((t) => /^sleep 810\d$/.test(t.command)).map((t) => t.state);
       if (states.length === 10 && states.every((s) => s === 'cancelled')) break;
       await new Promise((r) => setTimeout(r, 100));
@@ -198,7 +245,11 @@ describe('serve --http', () => {
     const none = spawnSync(process.execPath, serveArgs(['--http', '127.0.0.1:0']), { env, encoding: 'utf8', timeout: 10_000 });
     expect(none.status).toBe(2);
     expect(none.stderr).toContain('SSHGATE_TOKEN');
-    const short = spawnSync(process.execPath, serveArgs(['--http', '0.0.0.0:0']), { env: { ...env, SSHGATE_TOKEN: 'short' }, encoding: 'utf8', timeout: 10_000 });
+    const short = spawnSync(process.execPath, serveArgs(['--http', '0.0.0.0:0']), {
+      env: { ...env, SSHGATE_TOKEN: 'short' },
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
     expect(short.status).toBe(2);
     expect(short.stderr).toContain('at least 16 characters');
   });

@@ -77,7 +77,9 @@ function installSdk(): Promise<void> {
     setup.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     setup.once('error', reject);
     setup.once('exit', (code) =>
-      code === 0 ? resolveP() : reject(new Error(`the MCP Python SDK could not be installed (test/interop/python/setup.sh exited with ${code}):\n${stderr}`)),
+      code === 0
+        ? resolveP()
+        : reject(new Error(`the MCP Python SDK could not be installed (test/interop/python/setup.sh exited with ${code}):\n${stderr}`)),
     );
   });
   return installed;
@@ -149,7 +151,13 @@ describe.each(CASES)('the MCP Python SDK over $transport, protocol: $protocol', 
     it(
       name,
       async () => {
-        summary ??= drive<AllTools>('all_tools.py', [...connectArgs(transport, `state-${transport}-${protocol}`), '--protocol', protocol, '--marker', marker]);
+        summary ??= drive<AllTools>('all_tools.py', [
+          ...connectArgs(transport, `state-${transport}-${protocol}`),
+          '--protocol',
+          protocol,
+          '--marker',
+          marker,
+        ]);
         await check(await summary);
       },
       DRIVER_MS + 10_000,
@@ -166,7 +174,9 @@ describe.each(CASES)('the MCP Python SDK over $transport, protocol: $protocol', 
   saw('lists the twelve tools, each with an outputSchema and all four annotations', (s) => {
     expect(s.tools).toEqual(TOOL_NAMES);
     for (const name of TOOL_NAMES) {
-      expect(Object.keys(s.annotations[name] ?? {}), name).toEqual(expect.arrayContaining(['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint']));
+      expect(Object.keys(s.annotations[name] ?? {}), name).toEqual(
+        expect.arrayContaining(['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint']),
+      );
     }
   });
 
@@ -178,7 +188,13 @@ describe.each(CASES)('the MCP Python SDK over $transport, protocol: $protocol', 
   saw('reads the inventory and plans without running anything', (s) => {
     const r = s.results;
     expect((r.ssh_list_hosts?.hosts as { alias: string }[]).map((h) => h.alias)).toEqual(['h1', 'h2']);
-    expect(r.ssh_describe_host).toMatchObject({ alias: 'h1', host: fleet.hosts[0]?.host, port: fleet.hosts[0]?.port, user: fleet.user, tags: ['test', 'first'] });
+    expect(r.ssh_describe_host).toMatchObject({
+      alias: 'h1',
+      host: fleet.hosts[0]?.host,
+      port: fleet.hosts[0]?.port,
+      user: fleet.user,
+      tags: ['test', 'first'],
+    });
     expect(r.ssh_plan).toMatchObject({ allowed: false });
     expect(JSON.stringify(r.ssh_plan)).toContain('no reboots');
     expect(r.ssh_plan_tag).toMatchObject({ allowed: true, targets: ['h1', 'h2'] });
@@ -199,7 +215,11 @@ describe.each(CASES)('the MCP Python SDK over $transport, protocol: $protocol', 
   });
 
   saw('fans out to every host with the tag', (s) => {
-    const fanned = s.results.ssh_run_on_tag as { tag: string; results: { alias: string; status: string; stdout: string }[]; summary: Result };
+    const fanned = s.results.ssh_run_on_tag as {
+      tag: string;
+      results: { alias: string; status: string; stdout: string }[];
+      summary: Result;
+    };
     expect(fanned.summary).toEqual({ total: 2, succeeded: 2, failed: 0, denied: 0, running: 0 });
     expect(fanned.results.map((h) => [h.alias, h.status, h.stdout]).sort()).toEqual([
       ['h1', 'succeeded', 'on tag\n'],

@@ -4,7 +4,18 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALLOW_ALL_POLICY, endedWithin, goneWithin, pkillFleet, presentWithin, removeConfig, startGate, writeConfig, type Gate, type HostSpec } from '../support/mcp.js';
+import {
+  ALLOW_ALL_POLICY,
+  endedWithin,
+  goneWithin,
+  pkillFleet,
+  presentWithin,
+  removeConfig,
+  startGate,
+  writeConfig,
+  type Gate,
+  type HostSpec,
+} from '../support/mcp.js';
 import { shellUser, startFleet, type Fleet } from '../support/sshd.js';
 
 interface RunResult {
@@ -64,7 +75,12 @@ describe('hosts whose accounts have different login shells', () => {
     const command = `echo "two words" 'single $x' "it's" \\#hash "a\\"b" # a comment\necho "$0"; exit 7`;
     const results = await Promise.all(present.map(([name]) => gate.ok<RunResult>('ssh_run', { alias: name, command })));
     for (const [i, [name]] of present.entries()) {
-      expect(results[i], name).toMatchObject({ state: 'failed', exit_code: 7, stdout: `two words single $x it's #hash a"b\nbash\n`, stderr: '' });
+      expect(results[i], name).toMatchObject({
+        state: 'failed',
+        exit_code: 7,
+        stdout: `two words single $x it's #hash a"b\nbash\n`,
+        stderr: '',
+      });
     }
   });
 
@@ -73,7 +89,9 @@ describe('hosts whose accounts have different login shells', () => {
     const aliases = present.flatMap(([name]) => [name, `${name}-sh`]);
     const results = await Promise.all(aliases.map((alias) => gate.ok<RunResult>('ssh_run', { alias, command })));
     for (const [i, alias] of aliases.entries()) {
-      expect(results[i]?.stdout, alias).toMatch(alias.endsWith('-sh') ? /^\/usr\/bin\/dash \[\]\n$/ : /^\/usr\/bin\/bash \[5\.[0-9.]+\(.*\]\n$/);
+      expect(results[i]?.stdout, alias).toMatch(
+        alias.endsWith('-sh') ? /^\/usr\/bin\/dash \[\]\n$/ : /^\/usr\/bin\/bash \[5\.[0-9.]+\(.*\]\n$/,
+      );
     }
   });
 
@@ -87,7 +105,11 @@ describe('hosts whose accounts have different login shells', () => {
     await Promise.all(
       present.map(async ([name, path], i) => {
         const user = shellUser(path);
-        const r = await gate.ok<RunResult>('ssh_run', { alias: name, command: `sleep 30${i}0 & setsid sleep 30${i}1 & sleep 30${i}2`, wait_seconds: 0.5 });
+        const r = await gate.ok<RunResult>('ssh_run', {
+          alias: name,
+          command: `sleep 30${i}0 & setsid sleep 30${i}1 & sleep 30${i}2`,
+          wait_seconds: 0.5,
+        });
         expect(r.state, name).toBe('running');
         for (const n of [0, 1, 2]) expect(await presentWithin(user, `^sleep 30${i}${n}$`), `${name}: sleep 30${i}${n}`).not.toBe('');
         await gate.ok('ssh_cancel', { task_id: r.task_id });

@@ -26,7 +26,10 @@ const parseHot = (parserModule: string, raw: boolean) => `
 `;
 
 function turbofanCompilations(script: string, nodeArgs: readonly string[] = []): number {
-  const r = spawnSync(process.execPath, [...nodeArgs, '--trace-wasm-compilation-times', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...nodeArgs, '--trace-wasm-compilation-times', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   expect(r.status, r.stderr).toBe(0);
   return (r.stdout.match(/using TurboFan/g) ?? []).length;
 }
@@ -65,10 +68,14 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 async function probeServe(nodeArgs: string[]): Promise<string[]> {
   const out = join(tmp, `probe.${++probes}.log`);
   writeFileSync(out, '');
-  const server = spawn(process.execPath, [...nodeArgs, '--import', join(tmp, 'probe.mjs'), resolve('dist/cli.js'), 'serve', '--config', 'config', '--policy', 'policies'], {
-    env: { PATH: process.env.PATH ?? '', WASM_PROBE_OUT: out, SSHGATE_STATE_DIR: join(tmp, 'state') },
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
+  const server = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', join(tmp, 'probe.mjs'), resolve('dist/cli.js'), 'serve', '--config', 'config', '--policy', 'policies'],
+    {
+      env: { PATH: process.env.PATH ?? '', WASM_PROBE_OUT: out, SSHGATE_STATE_DIR: join(tmp, 'state') },
+      stdio: ['pipe', 'ignore', 'pipe'],
+    },
+  );
   let log = '';
   const exited = new Promise((r) => server.once('exit', r));
   const serving = new Promise<void>((r) => {

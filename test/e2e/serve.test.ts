@@ -78,7 +78,10 @@ describe('the tool list', () => {
 
 describe('hosts and plans', () => {
   it('logs at start which known_hosts file the hosts are checked against', () => {
-    const line = gate.log().split('\n').find((l) => l.includes('host keys are checked against'));
+    const line = gate
+      .log()
+      .split('\n')
+      .find((l) => l.includes('host keys are checked against'));
     expect(line && JSON.parse(line)).toMatchObject({ known_hosts: join(gate.dir, 'config', 'known_hosts'), host_key_policy: 'strict' });
   });
 
@@ -91,7 +94,14 @@ describe('hosts and plans', () => {
 
   it('describes a host without any secret', async () => {
     const r = await gate.call('ssh_describe_host', { alias: 'h1' });
-    expect(r.structuredContent).toMatchObject({ alias: 'h1', host: fleet.hosts[0]?.host, user: fleet.user, credential: 'fleet', auth_methods: ['key'], jump_chain: [] });
+    expect(r.structuredContent).toMatchObject({
+      alias: 'h1',
+      host: fleet.hosts[0]?.host,
+      user: fleet.user,
+      credential: 'fleet',
+      auth_methods: ['key'],
+      jump_chain: [],
+    });
     const key = readFileSync(fleet.userKeyPath, 'utf8');
     const text = JSON.stringify(r);
     expect(text).not.toContain('PRIVATE KEY');
@@ -99,7 +109,10 @@ describe('hosts and plans', () => {
   });
 
   it('plans a command part by part without running it', async () => {
-    const p = await gate.ok<{ allowed: boolean; segments: { text: string; allowed: boolean }[] }>('ssh_plan', { alias: 'h1', command: 'uptime; reboot' });
+    const p = await gate.ok<{ allowed: boolean; segments: { text: string; allowed: boolean }[] }>('ssh_plan', {
+      alias: 'h1',
+      command: 'uptime; reboot',
+    });
     expect(p.allowed).toBe(false);
     expect(p.segments.map((s) => [s.text, s.allowed])).toEqual([
       ['uptime', true],
@@ -158,7 +171,12 @@ describe('ssh_run', () => {
 
   it('ends a task at its timeout the same way: timed_out, and no process left', async () => {
     const started = Date.now();
-    const r = await gate.ok<RunResult>('ssh_run', { alias: 'h1', command: 'sleep 302 & sleep 303; wait', timeout_seconds: 1, wait_seconds: 10 });
+    const r = await gate.ok<RunResult>('ssh_run', {
+      alias: 'h1',
+      command: 'sleep 302 & sleep 303; wait',
+      timeout_seconds: 1,
+      wait_seconds: 10,
+    });
     expect(r.state).toBe('timed_out');
     expect(r.error?.code).toBe('timeout');
     expect(Date.now() - started).toBeLessThan(5000);
@@ -205,7 +223,12 @@ describe('bad input over MCP', () => {
     ['an alias with a newline', 'ssh_describe_host', { alias: 'h1\nh2' }, 'invalid_input'],
     ['both alias and tag', 'ssh_plan', { alias: 'h1', tag: 'test', command: 'uptime' }, 'invalid_input'],
     ['a 200 kB unknown key', 'ssh_list_hosts', { ['k'.repeat(200_000)]: 1 }, 'invalid_input'],
-    ['a thousand unknown keys', 'ssh_list_hosts', Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`key${i}`, i])), 'invalid_input'],
+    [
+      'a thousand unknown keys',
+      'ssh_list_hosts',
+      Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`key${i}`, i])),
+      'invalid_input',
+    ],
   ];
   for (const [what, tool, args, code] of cases) {
     it(`answers ${what} with ${code} and a hint`, async () => {
@@ -217,15 +240,36 @@ describe('bad input over MCP', () => {
   }
 
   it('logs a line that is not JSON-RPC, writes nothing for it on stdout, and goes on', () => {
-    const initialize = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
-    const r = spawnSync(process.execPath, [resolve('dist/cli.js'), 'serve', '--config', resolve('config'), '--policy', resolve('policies'), '--state-dir', join(gate.dir, 'raw-state')], {
-      input: `this is not json\n[1,2]\n${initialize}\n`,
-      encoding: 'utf8',
-      timeout: 20_000,
+    const initialize = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
     });
+    const r = spawnSync(
+      process.execPath,
+      [
+        resolve('dist/cli.js'),
+        'serve',
+        '--config',
+        resolve('config'),
+        '--policy',
+        resolve('policies'),
+        '--state-dir',
+        join(gate.dir, 'raw-state'),
+      ],
+      {
+        input: `this is not json\n[1,2]\n${initialize}\n`,
+        encoding: 'utf8',
+        timeout: 20_000,
+      },
+    );
     expect(r.stderr.match(/an MCP message could not be read or handled/g)).toHaveLength(2);
     // stdout is the protocol channel: the one answer is to initialize.
-    const answers = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: number; result?: unknown });
+    const answers = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: number; result?: unknown });
     expect(answers).toHaveLength(1);
     expect(answers[0]).toMatchObject({ id: 1, result: expect.anything() });
   });
@@ -265,7 +309,10 @@ describe('the audit file', () => {
     } finally {
       await g.close();
     }
-    const records = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const records = readFileSync(path, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(records.map((r) => [r.event, r.command])).toEqual([
       ['decision', 'echo chained'],
       ['task_end', 'echo chained'],
@@ -283,11 +330,15 @@ describe('the state dir', () => {
     const state = join(gate.dir, 'open-state');
     mkdirSync(state);
     chmodSync(state, 0o777);
-    const r = spawnSync(process.execPath, [resolve('dist/cli.js'), 'serve', '--config', join(gate.dir, 'config'), '--policy', join(gate.dir, 'policies'), '--state-dir', state], {
-      input: '',
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      [resolve('dist/cli.js'), 'serve', '--config', join(gate.dir, 'config'), '--policy', join(gate.dir, 'policies'), '--state-dir', state],
+      {
+        input: '',
+        encoding: 'utf8',
+        timeout: 20_000,
+      },
+    );
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain(`sshgate: the state dir ${state} can be written by its group and others (mode 0777)`);
@@ -304,7 +355,10 @@ describe('ssh_reload_config', () => {
     expect(e.code).toBe('invalid_config');
     expect(e.message).toContain('servers.yml');
     expect((await gate.ok<{ hosts: unknown[] }>('ssh_list_hosts')).hosts).toHaveLength(4);
-    writeFileSync(servers, `${good}  - { alias: h1-again, host: "${fleet.hosts[0]?.host}", port: ${fleet.hosts[0]?.port}, credentials: fleet }\n`);
+    writeFileSync(
+      servers,
+      `${good}  - { alias: h1-again, host: "${fleet.hosts[0]?.host}", port: ${fleet.hosts[0]?.port}, credentials: fleet }\n`,
+    );
     const r = await gate.ok('ssh_reload_config');
     expect(r).toMatchObject({ reloaded: true, hosts: 5, host_key_policy: 'strict' });
     const run = await gate.ok<RunResult>('ssh_run', { alias: 'h1-again', command: 'echo new host' });

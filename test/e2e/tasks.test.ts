@@ -3,7 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALLOW_ALL_POLICY, goneWithin, pgrep, pkillFleet, presentWithin, removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
+import {
+  ALLOW_ALL_POLICY,
+  goneWithin,
+  pgrep,
+  pkillFleet,
+  presentWithin,
+  removeConfig,
+  startGate,
+  writeConfig,
+  type Gate,
+} from '../support/mcp.js';
 import { closedPort, startFleet, type Fleet } from '../support/sshd.js';
 
 interface Output {
@@ -69,7 +79,10 @@ describe('async tasks', () => {
   });
 
   it('waits for the rest of a character cut in two instead of answering empty at once', async () => {
-    const { task_id } = await gate.ok<{ task_id: string }>('ssh_run_async', { alias: 'h8', command: "sh -c 'printf \"\\342\\202\"; sleep 1; printf \"\\254\\n\"'" });
+    const { task_id } = await gate.ok<{ task_id: string }>('ssh_run_async', {
+      alias: 'h8',
+      command: 'sh -c \'printf "\\342\\202"; sleep 1; printf "\\254\\n"\'',
+    });
     let cursor: Output['next_cursor'] | undefined;
     let text = '';
     const t0 = Date.now();
@@ -162,7 +175,9 @@ describe('ssh_run as a long call', () => {
 
   it('cancels the task when the client abandons the call', async () => {
     const controller = new AbortController();
-    const call = gate.client.callTool({ name: 'ssh_run', arguments: { alias: 'h5', command: 'sleep 310' } }, undefined, { signal: controller.signal });
+    const call = gate.client.callTool({ name: 'ssh_run', arguments: { alias: 'h5', command: 'sleep 310' } }, undefined, {
+      signal: controller.signal,
+    });
     call.catch(() => undefined);
     expect(await presentWithin(fleet.user, 'sleep 310')).not.toBe('');
     controller.abort();
@@ -181,10 +196,10 @@ describe('ssh_run as a long call', () => {
 
 describe('ssh_run_on_tag', () => {
   it('runs on 20 hosts at once: 19 results and one clear error for the dead one', async () => {
-    const r = await gate.ok<{ results: { alias: string; status: string; stdout: string; error?: { code: string } }[]; summary: Record<string, number> }>(
-      'ssh_run_on_tag',
-      { tag: 'all', command: 'echo hi', timeout_seconds: 10 },
-    );
+    const r = await gate.ok<{
+      results: { alias: string; status: string; stdout: string; error?: { code: string } }[];
+      summary: Record<string, number>;
+    }>('ssh_run_on_tag', { tag: 'all', command: 'echo hi', timeout_seconds: 10 });
     expect(r.results).toHaveLength(20);
     expect(r.results.filter((x) => x.status === 'succeeded' && x.stdout === 'hi\n')).toHaveLength(19);
     const dead = r.results.find((x) => x.alias === 'dead');
@@ -193,12 +208,15 @@ describe('ssh_run_on_tag', () => {
   });
 
   it('reports the hosts the policy denies and runs the rest', async () => {
-    const r = await gate.ok<{ results: { alias: string; status: string; reason?: string }[]; summary: Record<string, number> }>('ssh_run_on_tag', {
-      tag: 'all',
-      command: 'uname -s',
-      concurrency: 4,
-      timeout_seconds: 10,
-    });
+    const r = await gate.ok<{ results: { alias: string; status: string; reason?: string }[]; summary: Record<string, number> }>(
+      'ssh_run_on_tag',
+      {
+        tag: 'all',
+        command: 'uname -s',
+        concurrency: 4,
+        timeout_seconds: 10,
+      },
+    );
     const denied = r.results.filter((x) => x.status === 'denied');
     expect(denied.map((x) => x.alias)).toEqual(['h1', 'h2']);
     expect(denied[0]?.reason).toContain('no uname on h1 and h2');

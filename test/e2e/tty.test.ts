@@ -70,7 +70,9 @@ describe('a terminal', () => {
   it('is refused where the rule that allows the command does not say tty: true', async () => {
     const e = await gate.fails('ssh_run', { alias: 'h1', command: 'uname -s', tty: true });
     expect(e.code).toBe('policy_denied');
-    expect(e.message).toMatch(/with a terminal \(tty: true\): "uname -s" is allowed by rule "anything without a terminal", which does not say tty: true/);
+    expect(e.message).toMatch(
+      /with a terminal \(tty: true\): "uname -s" is allowed by rule "anything without a terminal", which does not say tty: true/,
+    );
     expect(e.hint).toMatch(/policy rule with tty: true/);
     const async = await gate.fails('ssh_run_async', { alias: 'h1', command: 'test -t 1 && uname -s', tty: true });
     expect(async.code).toBe('policy_denied');
@@ -84,7 +86,7 @@ describe('a terminal', () => {
     expect((await gate.ok<RunResult>('ssh_run', { alias: 'h1', command: 'echo x', tty: true, stdin: '' })).stdout).toBe('x\n');
   });
 
-  it('is named by ssh_describe_host: which of the host\'s rules give one', async () => {
+  it("is named by ssh_describe_host: which of the host's rules give one", async () => {
     const d = await gate.ok<{ rules: { name: string; tty: boolean }[] }>('ssh_describe_host', { alias: 'h1' });
     expect(d.rules.map((r) => [r.name, r.tty])).toEqual([
       ['no reboots', false],
@@ -94,13 +96,19 @@ describe('a terminal', () => {
   });
 
   it('is shown by ssh_plan: tty_allowed for the command, tty for each part', async () => {
-    const yes = await gate.ok<{ allowed: boolean; tty_allowed: boolean; segments: { tty: boolean }[] }>('ssh_plan', { alias: 'h1', command: 'test -t 1 && echo tty' });
+    const yes = await gate.ok<{ allowed: boolean; tty_allowed: boolean; segments: { tty: boolean }[] }>('ssh_plan', {
+      alias: 'h1',
+      command: 'test -t 1 && echo tty',
+    });
     expect(yes).toMatchObject({ allowed: true, tty_allowed: true, segments: [{ tty: true }, { tty: true }] });
-    const no = await gate.ok<{ allowed: boolean; tty_allowed: boolean; decisions: { tty_allowed: boolean }[] }>('ssh_plan', { tag: 'test', command: 'echo a | uname -s' });
+    const no = await gate.ok<{ allowed: boolean; tty_allowed: boolean; decisions: { tty_allowed: boolean }[] }>('ssh_plan', {
+      tag: 'test',
+      command: 'echo a | uname -s',
+    });
     expect(no).toMatchObject({ allowed: true, tty_allowed: false, decisions: [{ tty_allowed: false }, { tty_allowed: false }] });
   });
 
-  it("is refused by a host whose sshd gives none, with a hint, and the command runs there without one", async () => {
+  it('is refused by a host whose sshd gives none, with a hint, and the command runs there without one', async () => {
     const e = await gate.fails('ssh_run', { alias: 'h2', command: 'echo x', tty: true });
     expect(e).toMatchObject({ code: 'connect_failed', message: expect.stringContaining('refused a terminal') });
     expect(e.hint).toMatch(/PermitTTY no.*without tty/);
@@ -121,7 +129,7 @@ describe("the terminal's escape sequences", () => {
     expect(r.stdout).toBe('\x1b[31mred\x1b[0m\r\n');
   });
 
-  it('are left alone without a terminal, where the output is the command\'s own bytes', async () => {
+  it("are left alone without a terminal, where the output is the command's own bytes", async () => {
     const r = await gate.ok<RunResult>('ssh_run', { alias: 'h1', command: COLOURED, ansi: 'strip' });
     expect(r.stdout).toBe('\x1b[31mred\x1b[0m\n');
   });
@@ -177,16 +185,29 @@ describe('the record of a command with a terminal', () => {
   });
 
   it('ssh_get_task_status and ssh_get_task_output read an async task with a terminal', async () => {
-    const { task_id } = await gate.ok<{ task_id: string }>('ssh_run_async', { alias: 'h1', command: "printf '\\033[1mbold\\033[0m\\n'", tty: true });
+    const { task_id } = await gate.ok<{ task_id: string }>('ssh_run_async', {
+      alias: 'h1',
+      command: "printf '\\033[1mbold\\033[0m\\n'",
+      tty: true,
+    });
     let out = '';
     let cursor: object | undefined;
     for (;;) {
-      const o = await gate.ok<{ stdout: string; done: boolean; next_cursor: object }>('ssh_get_task_output', { task_id, wait_seconds: 5, ...(cursor ? { cursor } : {}) });
+      const o = await gate.ok<{ stdout: string; done: boolean; next_cursor: object }>('ssh_get_task_output', {
+        task_id,
+        wait_seconds: 5,
+        ...(cursor ? { cursor } : {}),
+      });
       out += o.stdout;
       cursor = o.next_cursor;
       if (o.done) break;
     }
     expect(out).toBe('bold\n');
-    expect(await gate.ok('ssh_get_task_status', { task_id })).toMatchObject({ state: 'succeeded', exit_code: 0, stdout_bytes: 5, stderr_bytes: 0 });
+    expect(await gate.ok('ssh_get_task_status', { task_id })).toMatchObject({
+      state: 'succeeded',
+      exit_code: 0,
+      stdout_bytes: 5,
+      stderr_bytes: 0,
+    });
   });
 });

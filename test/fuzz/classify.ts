@@ -152,7 +152,9 @@ export const CLASSES: readonly HitClass[] = [
     name: 'nested-runner',
     what: 'a command runner (sh -c, bash -c, perl -e, python3 -c, awk, eval, find -exec …) behind a named wrapper need not be named itself',
     test: (l) =>
-      /(?:^|[\s;&|])(?:timeout|env|nice|nohup|sudo|xargs|find|command|builtin)\s(?:[^\n;|&]*[\s'"\\])?(?:\/bin\/)?(?:sh|bash|dash|python3|perl|awk|eval|source|exec|trap|\.)(?=[\s'"\\]|$)/.test(l),
+      /(?:^|[\s;&|])(?:timeout|env|nice|nohup|sudo|xargs|find|command|builtin)\s(?:[^\n;|&]*[\s'"\\])?(?:\/bin\/)?(?:sh|bash|dash|python3|perl|awk|eval|source|exec|trap|\.)(?=[\s'"\\]|$)/.test(
+        l,
+      ),
   },
   {
     name: 'heredoc',

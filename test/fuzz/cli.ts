@@ -128,10 +128,24 @@ await new Promise<void>((resolve) => (out ? out.end(resolve) : resolve()));
 const lines_: string[] = [];
 const say = (s = '') => lines_.push(s);
 say(`seed ${summary.seed}, lines ${fmt(summary.start)}…${fmt(summary.start + summary.lines - 1)}, exec ${summary.exec}`);
-say(`throughput: ${fmt(summary.linesPerSecond)} lines/s overall, engine alone ${fmt(summary.engineLinesPerSecond)} lines/s (each line judged by ${summary.policies.length} policies × ${summary.shells.length} shells)`);
-say(`executed: ${fmt(summary.executed)} distinct (shell, line) pairs, ${fmt(summary.executionsPerSecond)}/s; ${fmt(summary.timedOut)} hit the time limit`);
-say(`allowed: ${Object.entries(summary.allowedBy).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
-say(`hits: ${fmt(summary.hits)} (${Object.entries(summary.hitsByShell).map(([k, v]) => `${k} ${fmt(v)}`).join(', ') || 'none'})`);
+say(
+  `throughput: ${fmt(summary.linesPerSecond)} lines/s overall, engine alone ${fmt(summary.engineLinesPerSecond)} lines/s (each line judged by ${summary.policies.length} policies × ${summary.shells.length} shells)`,
+);
+say(
+  `executed: ${fmt(summary.executed)} distinct (shell, line) pairs, ${fmt(summary.executionsPerSecond)}/s; ${fmt(summary.timedOut)} hit the time limit`,
+);
+say(
+  `allowed: ${Object.entries(summary.allowedBy)
+    .map(([k, v]) => `${k} ${fmt(v)}`)
+    .join(', ')}`,
+);
+say(
+  `hits: ${fmt(summary.hits)} (${
+    Object.entries(summary.hitsByShell)
+      .map(([k, v]) => `${k} ${fmt(v)}`)
+      .join(', ') || 'none'
+  })`,
+);
 if (summary.hits > 0) {
   say();
   say('hits by class (shortest example):');
@@ -143,7 +157,12 @@ if (summary.hits > 0) {
     say(`  ${name.padEnd(30)} ${String(n).padStart(6)}  ${example.shell.padEnd(4)} ${JSON.stringify(example.line)}`);
   }
   say();
-  say(`hits by template: ${Object.entries(summary.hitsByTemplate).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
+  say(
+    `hits by template: ${Object.entries(summary.hitsByTemplate)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${fmt(v)}`)
+      .join(', ')}`,
+  );
 }
 process.stdout.write(`${lines_.join('\n')}\n`);
 if (args.record) process.stdout.write(`${tablePath()}: ${record(summary.hitList)} new known-open lines\n`);
@@ -155,7 +174,9 @@ if (minimiseK > 0 && summary.hits > 0) {
     const minimal = await minimiseHits(summary.hitList, minimiseK, { pool: pool2, executor, policies });
     process.stdout.write('\nminimal hits (class, shell, policy, seed:index, line):\n');
     for (const m of minimal) {
-      process.stdout.write(`  ${m.class.padEnd(30)} ${m.shell.padEnd(4)} ${m.policy.padEnd(6)} ${m.seed}:${m.index}  ${JSON.stringify(m.line)}\n`);
+      process.stdout.write(
+        `  ${m.class.padEnd(30)} ${m.shell.padEnd(4)} ${m.policy.padEnd(6)} ${m.seed}:${m.index}  ${JSON.stringify(m.line)}\n`,
+      );
     }
   } finally {
     await pool2.close();

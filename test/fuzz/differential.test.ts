@@ -13,7 +13,8 @@ import { executorFor, sandboxUnavailable, startPool, type Executor, type Pool } 
 const SEED = 20_260_101;
 const LINES = 12_000;
 const unavailable = sandboxUnavailable();
-const effect = (h: Hit) => [h.created.length > 0 ? `created ${h.created.join(', ')}` : '', h.leaked ? 'printed the secret' : ''].filter(Boolean).join(' and ');
+const effect = (h: Hit) =>
+  [h.created.length > 0 ? `created ${h.created.join(', ')}` : '', h.leaked ? 'printed the secret' : ''].filter(Boolean).join(' and ');
 
 describe.skipIf(unavailable !== undefined)(`differential fuzz${unavailable ? ` (skipped: ${unavailable})` : ''}`, () => {
   let pool: Pool;
@@ -34,6 +35,8 @@ describe.skipIf(unavailable !== undefined)(`differential fuzz${unavailable ? ` (
     const hits = [...summary.hitList]
       .sort((a, b) => a.index - b.index || a.shell.localeCompare(b.shell))
       .map((h) => `  ${h.shell.padEnd(4)} ${h.seed}:${h.index} ${h.class}: ${JSON.stringify(h.line)} ${effect(h)}`);
-    expect(hits.length, `lines the engine allowed wrote a file or printed the secret (exec ${executor.mode}):\n${hits.join('\n')}\n`).toBe(0);
+    expect(hits.length, `lines the engine allowed wrote a file or printed the secret (exec ${executor.mode}):\n${hits.join('\n')}\n`).toBe(
+      0,
+    );
   }, 120_000);
 });

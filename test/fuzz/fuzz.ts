@@ -136,7 +136,8 @@ export async function fuzz(opts: FuzzOptions): Promise<Summary> {
     opts.onHit?.(hit);
   };
 
-  const judge = inWorkers(opts.engineWorkers ?? 0, opts.seed, opts.shells, opts.policies) ?? inThisThread(opts.seed, opts.shells, opts.policies);
+  const judge =
+    inWorkers(opts.engineWorkers ?? 0, opts.seed, opts.shells, opts.policies) ?? inThisThread(opts.seed, opts.shells, opts.policies);
   const batches: Promise<Batch>[] = [];
   let judgedLines = 0;
   let nextStart = start;

@@ -24,8 +24,14 @@ export const MARKER = 'PAYLOAD';
 type Gen = (r: Rng) => string;
 type Weighted<T> = readonly (readonly [number, T])[];
 
-const oneOf = (items: readonly string[]): Gen => (r) => r.pick(items);
-const some = (items: Weighted<Gen>): Gen => (r) => r.weighted(items)(r);
+const oneOf =
+  (items: readonly string[]): Gen =>
+  (r) =>
+    r.pick(items);
+const some =
+  (items: Weighted<Gen>): Gen =>
+  (r) =>
+    r.weighted(items)(r);
 
 // ---------------------------------------------------------------- quoting
 
@@ -85,9 +91,30 @@ const marker: Gen = (r) => r.weighted(MARKER_SPELLINGS);
 export const SECRET = 'SECRET';
 /** SECRET as a word: plain, quoted, and as wildcards that match it (bracket classes most of all). */
 const SECRET_SPELLINGS: readonly string[] = [
-  SECRET, `SEC''RET`, `"SEC"RET`, 'SECRE?', 'S*T', 'SEC[R]ET', 'SEC[!x]ET', 'SEC[^x]ET', '[S]ECRET', 'SE[[:alpha:]]RET',
-  'SEC[[:upper:]]ET', 'SECRE[[:alnum:]]', 'S[[:alpha:]]CRET', 'SEC[[=R=]]ET', 'SEC[[.R.]]ET', 'SEC[]R]ET', 'SEC[R-R]ET',
-  'SEC[[:alpha:][:digit:]]ET', 'SEC[[]RET', 'SE[C]R[E]T', `~/${SECRET}`, './SEC*', '*ECRET', 'SE*',
+  SECRET,
+  `SEC''RET`,
+  `"SEC"RET`,
+  'SECRE?',
+  'S*T',
+  'SEC[R]ET',
+  'SEC[!x]ET',
+  'SEC[^x]ET',
+  '[S]ECRET',
+  'SE[[:alpha:]]RET',
+  'SEC[[:upper:]]ET',
+  'SECRE[[:alnum:]]',
+  'S[[:alpha:]]CRET',
+  'SEC[[=R=]]ET',
+  'SEC[[.R.]]ET',
+  'SEC[]R]ET',
+  'SEC[R-R]ET',
+  'SEC[[:alpha:][:digit:]]ET',
+  'SEC[[]RET',
+  'SE[C]R[E]T',
+  `~/${SECRET}`,
+  './SEC*',
+  '*ECRET',
+  'SE*',
 ];
 const secretWord: Gen = oneOf(SECRET_SPELLINGS);
 /** A command that prints the SECRET fixture. */
@@ -174,17 +201,80 @@ const quotedSubscript: Gen = (r) => spell(r, subscript(r));
 
 /** Commands the fuzz policies allow, none of which writes a file. */
 const ALLOWED: readonly string[] = [
-  'echo a', 'echo', 'echo a b', 'ls', 'ls -l /', 'ls /tmp', 'cat /etc/hostname', 'cat /dev/null', 'cat a.txt',
-  'grep -c x /etc/hostname', 'grep root /etc/passwd', 'uptime', 'printf %s x', 'printf x', 'test -n x', 'test 1 -eq 1',
-  '[ -n x ]', 'read x', 'read -r a b', 'timeout 5 ls', 'env', 'env ls', 'nice ls', 'nice -n 5 echo a', 'nohup echo a',
-  'sudo -n ls', 'xargs echo', 'find /tmp -maxdepth 0', 'true', ':', 'mapfile x', 'compgen -A file', 'hash', 'let x=1',
+  'echo a',
+  'echo',
+  'echo a b',
+  'ls',
+  'ls -l /',
+  'ls /tmp',
+  'cat /etc/hostname',
+  'cat /dev/null',
+  'cat a.txt',
+  'grep -c x /etc/hostname',
+  'grep root /etc/passwd',
+  'uptime',
+  'printf %s x',
+  'printf x',
+  'test -n x',
+  'test 1 -eq 1',
+  '[ -n x ]',
+  'read x',
+  'read -r a b',
+  'timeout 5 ls',
+  'env',
+  'env ls',
+  'nice ls',
+  'nice -n 5 echo a',
+  'nohup echo a',
+  'sudo -n ls',
+  'xargs echo',
+  'find /tmp -maxdepth 0',
+  'true',
+  ':',
+  'mapfile x',
+  'compgen -A file',
+  'hash',
+  'let x=1',
 ];
 const allowed: Gen = oneOf(ALLOWED);
 /** The first word of an allowed command, to build others with. */
 const ALLOWED_NAMES: readonly string[] = [
-  'echo', 'ls', 'cat', 'grep', 'uptime', 'printf', 'test', '[', 'read', 'timeout 5', 'env', 'nice', 'nohup', 'sudo',
-  'xargs', 'find /tmp', 'mapfile', 'readarray', 'compgen', 'complete', 'hash', 'let', 'declare', 'typeset', 'export',
-  'unset', 'getopts', 'wait', 'ulimit', 'shopt', 'set', 'alias', 'command', 'builtin', 'true', ':',
+  'echo',
+  'ls',
+  'cat',
+  'grep',
+  'uptime',
+  'printf',
+  'test',
+  '[',
+  'read',
+  'timeout 5',
+  'env',
+  'nice',
+  'nohup',
+  'sudo',
+  'xargs',
+  'find /tmp',
+  'mapfile',
+  'readarray',
+  'compgen',
+  'complete',
+  'hash',
+  'let',
+  'declare',
+  'typeset',
+  'export',
+  'unset',
+  'getopts',
+  'wait',
+  'ulimit',
+  'shopt',
+  'set',
+  'alias',
+  'command',
+  'builtin',
+  'true',
+  ':',
 ];
 const allowedName: Gen = oneOf(ALLOWED_NAMES);
 
@@ -222,35 +312,144 @@ const separator: Gen = (r) => r.weighted(SEPARATORS);
 
 /** What goes between an allowed command and the next: comments glued to words and operators. */
 const GLUES: readonly string[] = [
-  '', ' #', ' #x', '#', 'a#b', ' a#b', '\\ #', '\\ #b', '\\\t#', '\\\t#b', ' \\#', ' \\\\#', " '#'", ' "#"', ' $#', ' ${#}',
-  ' <&-#', ' >&-#', ' 2>&-#', ' <&-', ' >&-', '<&-#', '>&-#', ' 0<&-#', ' 1>&-#x', ' <&0#', ' >&1#', ' >&2#',
-  ' &>/dev/null', ' &>>/dev/null', ' >&/dev/null', '&>/dev/null', ' >/dev/null', ' 2>/dev/null', ' </dev/null',
-  ' ==', ' =~', ' = ', ' !=', ' == x', ' =~ x', ' ==\\ ', ' ]]', ' ))', ' \\', ' \\\\', ' $', ' ${x}', " $''", ' $""',
-  " 'a'\\''", ' \\\'', ' \\"', ' {', ' }', ' (', ' )', ' !', ' <<<x', " <<< 'x'", ' <<<', ' <(', ' >(', ' =(',
+  '',
+  ' #',
+  ' #x',
+  '#',
+  'a#b',
+  ' a#b',
+  '\\ #',
+  '\\ #b',
+  '\\\t#',
+  '\\\t#b',
+  ' \\#',
+  ' \\\\#',
+  " '#'",
+  ' "#"',
+  ' $#',
+  ' ${#}',
+  ' <&-#',
+  ' >&-#',
+  ' 2>&-#',
+  ' <&-',
+  ' >&-',
+  '<&-#',
+  '>&-#',
+  ' 0<&-#',
+  ' 1>&-#x',
+  ' <&0#',
+  ' >&1#',
+  ' >&2#',
+  ' &>/dev/null',
+  ' &>>/dev/null',
+  ' >&/dev/null',
+  '&>/dev/null',
+  ' >/dev/null',
+  ' 2>/dev/null',
+  ' </dev/null',
+  ' ==',
+  ' =~',
+  ' = ',
+  ' !=',
+  ' == x',
+  ' =~ x',
+  ' ==\\ ',
+  ' ]]',
+  ' ))',
+  ' \\',
+  ' \\\\',
+  ' $',
+  ' ${x}',
+  " $''",
+  ' $""',
+  " 'a'\\''",
+  " \\'",
+  ' \\"',
+  ' {',
+  ' }',
+  ' (',
+  ' )',
+  ' !',
+  ' <<<x',
+  " <<< 'x'",
+  ' <<<',
+  ' <(',
+  ' >(',
+  ' =(',
 ];
 const glue: Gen = oneOf(GLUES);
 
 /** Every redirection operator, with and without an fd number. */
 const REDIR_OPS: readonly string[] = ['<', '>', '>>', '>|', '<>', '<&', '>&', '&>', '&>>', '<<<', '<<', '<<-', '<&-', '>&-'];
 const redirection: Gen = (r) => {
-  const fd = r.weighted<string>([[6, ''], [2, '1'], [2, '2'], [1, '0'], [1, '3'], [0.5, '{fd}']]);
+  const fd = r.weighted<string>([
+    [6, ''],
+    [2, '1'],
+    [2, '2'],
+    [1, '0'],
+    [1, '3'],
+    [0.5, '{fd}'],
+  ]);
   const op = r.pick(REDIR_OPS);
   const target = op.endsWith('-') ? r.pick(['', '#', 'x', '#x']) : r.pick(['/dev/null', '1', '2', '-', 'a.txt', MARKER, '&1', '#', '-#']);
   return `${fd}${op}${r.pick(['', ' '])}${target}`;
 };
 
 const EXPANSIONS: readonly string[] = [
-  '$x', '${x}', '${x:-a}', '${x-a}', '${x:=a}', '${x:+a}', '${#x}', '${x#a}', '${x%a}', '${x/a/b}', '${x@Q}', '${x@P}',
-  '$1', '$@', '$*', '$#', '$?', '$$', '$!', '$-', '$0', '$_', '${!x}', '${x:1}', '${x[0]}', '$((1+1))', '$[1+1]', '$((a[1]))',
-  '"$x"', "'$x'", '\\$x', '$IFS', '${IFS}',
+  '$x',
+  '${x}',
+  '${x:-a}',
+  '${x-a}',
+  '${x:=a}',
+  '${x:+a}',
+  '${#x}',
+  '${x#a}',
+  '${x%a}',
+  '${x/a/b}',
+  '${x@Q}',
+  '${x@P}',
+  '$1',
+  '$@',
+  '$*',
+  '$#',
+  '$?',
+  '$$',
+  '$!',
+  '$-',
+  '$0',
+  '$_',
+  '${!x}',
+  '${x:1}',
+  '${x[0]}',
+  '$((1+1))',
+  '$[1+1]',
+  '$((a[1]))',
+  '"$x"',
+  "'$x'",
+  '\\$x',
+  '$IFS',
+  '${IFS}',
 ];
 
 const expansionWithPayload: Gen = (r) => {
   const c = `${touchWord(r)} ${marker(r)}`;
   return r.pick([
-    `\${x:-$(${c})}`, `\${x-\`${c}\`}`, `\${x:=$(${c})}`, `\${x/a/$(${c})}`, `"\${x:-$(${c})}"`, `$((a[$(${c})]))`,
-    `$[a[$(${c})]]`, `\${a[$(${c})]}`, `\${#a[$(${c})]}`, `\${x:$(${c})}`, `$(${c})`, `"$(${c})"`, `\`${c}\``, `"\`${c}\`"`,
-    `<(${c})`, `>(${c})`,
+    `\${x:-$(${c})}`,
+    `\${x-\`${c}\`}`,
+    `\${x:=$(${c})}`,
+    `\${x/a/$(${c})}`,
+    `"\${x:-$(${c})}"`,
+    `$((a[$(${c})]))`,
+    `$[a[$(${c})]]`,
+    `\${a[$(${c})]}`,
+    `\${#a[$(${c})]}`,
+    `\${x:$(${c})}`,
+    `$(${c})`,
+    `"$(${c})"`,
+    `\`${c}\``,
+    `"\`${c}\`"`,
+    `<(${c})`,
+    `>(${c})`,
   ]);
 };
 
@@ -289,11 +488,13 @@ const evaluating: Gen = (r) => {
     () => `complete -C ${c()} ls; compgen -C ${c()} x`,
     () => `compgen -W ${spell(r, `$(${code(r)})`)} x`,
     () => `compgen -X ${s()} -A file`,
-    () => `hash -p /usr/bin/touch ${r.pick(['ls', 'echo', 'cat', 'grep'])}${separator(r)}${r.pick(['ls', 'echo', 'cat', 'grep'])} ${marker(r)}`,
+    () =>
+      `hash -p /usr/bin/touch ${r.pick(['ls', 'echo', 'cat', 'grep'])}${separator(r)}${r.pick(['ls', 'echo', 'cat', 'grep'])} ${marker(r)}`,
     () => `hash -p ${r.pick(['/usr/bin/touch', '/usr/bin/tou?h', './touch'])} x; x ${marker(r)}`,
     () => `let ${s()}`,
     () => `let ${spell(r, `x=${subscript(r)}`)}`,
-    () => `${r.pick(['declare', 'typeset', 'export', 'readonly', 'local'])} ${r.pick(['', '-a ', '-i ', '-n '])}${spell(r, `${subscript(r)}=1`)}`,
+    () =>
+      `${r.pick(['declare', 'typeset', 'export', 'readonly', 'local'])} ${r.pick(['', '-a ', '-i ', '-n '])}${spell(r, `${subscript(r)}=1`)}`,
     () => `${r.pick(['declare', 'typeset'])} -i x=${s()}`,
     () => `unset ${r.pick(['', '-v '])}${s()}`,
     () => `getopts ${r.pick(['a', 'ab:'])} ${s()}${r.pick(['', ' -a', ' -b x'])}`,
@@ -301,12 +502,15 @@ const evaluating: Gen = (r) => {
     () => `wait -n -p ${s()}`,
     () => `ulimit -${r.pick(['n', 't', 'f'])} ${s()}`,
     () => `shift ${s()}`,
-    () => `${r.pick(['shopt -s expand_aliases', 'set -o posix', ':'])}${separator(r)}alias ${r.pick(['ls', 'echo', 'cat'])}=${spell(r, `touch ${MARKER}`)}${r.pick(['\n', ';', ' && '])}${r.pick(['ls', 'echo', 'cat'])}`,
+    () =>
+      `${r.pick(['shopt -s expand_aliases', 'set -o posix', ':'])}${separator(r)}alias ${r.pick(['ls', 'echo', 'cat'])}=${spell(r, `touch ${MARKER}`)}${r.pick(['\n', ';', ' && '])}${r.pick(['ls', 'echo', 'cat'])}`,
     () => `alias ${r.pick(['ls', 'echo'])}=touch\n${r.pick(['ls', 'echo'])} ${marker(r)}`,
     () => `trap ${c()} ${r.pick(['EXIT', 'ERR', 'DEBUG', '0', 'RETURN'])}`,
-    () => `${r.pick(['command', 'builtin', 'command -p'])} ${r.pick(['eval', 'source', '.', 'exec', 'trap', 'alias', 'printf -v', 'command'])} ${c()}`,
+    () =>
+      `${r.pick(['command', 'builtin', 'command -p'])} ${r.pick(['eval', 'source', '.', 'exec', 'trap', 'alias', 'printf -v', 'command'])} ${c()}`,
     () => `set -- ${s()}; ${r.pick(['shift $1', 'echo $(( $1 ))', 'test -v $1'])}`,
-    () => `${r.pick(['printf', 'echo'])} ${s()} ${r.pick(['|', '; ', '&&'])} ${r.pick(['xargs', 'xargs -0', 'xargs -I{}'])} ${r.pick(['printf -v', 'test -v', 'let', 'unset'])}`,
+    () =>
+      `${r.pick(['printf', 'echo'])} ${s()} ${r.pick(['|', '; ', '&&'])} ${r.pick(['xargs', 'xargs -0', 'xargs -I{}'])} ${r.pick(['printf -v', 'test -v', 'let', 'unset'])}`,
     () => `source /dev/stdin <<< ${c()}`,
     () => `. /dev/stdin <<<${c()}`,
     () => `eval ${c()}`,
@@ -318,15 +522,47 @@ const evaluating: Gen = (r) => {
 
 /** A shell given code with -c, its options before and after the -c (bash --norc -c, sh -c -e, bash -c -). */
 const SHELL_C: readonly string[] = [
-  'sh -c', 'bash -c', 'dash -c', '/bin/sh -c', '/bin/bash -c', 'sh -e -c', 'bash --norc -c', 'bash -o posix -c',
-  'bash --rcfile /dev/null -c', 'bash -O extglob -c', 'sh -c -e', 'bash -c -', 'sh -c --', 'sh -ec', 'bash -xc', 'bash -lc',
-  'sh -- -c', 'bash - -c',
+  'sh -c',
+  'bash -c',
+  'dash -c',
+  '/bin/sh -c',
+  '/bin/bash -c',
+  'sh -e -c',
+  'bash --norc -c',
+  'bash -o posix -c',
+  'bash --rcfile /dev/null -c',
+  'bash -O extglob -c',
+  'sh -c -e',
+  'bash -c -',
+  'sh -c --',
+  'sh -ec',
+  'bash -xc',
+  'bash -lc',
+  'sh -- -c',
+  'bash - -c',
 ];
 
 /** A wrapper the policy names, running something it does not. */
 const WRAPPERS: readonly string[] = [
-  'timeout 5', 'timeout -s KILL 5', 'timeout 5s', 'env', 'env -i', 'env X=1', 'env --', 'nice', 'nice -n 5', 'nohup',
-  'sudo', 'sudo -n', 'sudo --', 'command', 'builtin', 'command -p', 'exec', 'nice timeout 5', 'timeout 5 env',
+  'timeout 5',
+  'timeout -s KILL 5',
+  'timeout 5s',
+  'env',
+  'env -i',
+  'env X=1',
+  'env --',
+  'nice',
+  'nice -n 5',
+  'nohup',
+  'sudo',
+  'sudo -n',
+  'sudo --',
+  'command',
+  'builtin',
+  'command -p',
+  'exec',
+  'nice timeout 5',
+  'timeout 5 env',
 ];
 const inner: Gen = some([
   [4, (r) => `${r.pick(SHELL_C)} ${spell(r, code(r))}`],
@@ -340,7 +576,11 @@ const inner: Gen = some([
 const wrapped: Gen = some([
   [6, (r) => `${r.pick(WRAPPERS)} ${inner(r)}`],
   [2, (r) => `${r.pick(['echo x', `echo ${MARKER}`, 'ls /', 'printf "x\\n"'])} | xargs ${r.pick(['', '-I{} ', '-n1 ', '-0 '])}${inner(r)}`],
-  [2, (r) => `find /tmp ${r.pick(['', '-maxdepth 0 '])}${r.pick(['-exec', '-execdir', '-ok'])} ${inner(r)} ${r.pick(['\\;', "';'", '";"', '{} +', '{} \\;'])}`],
+  [
+    2,
+    (r) =>
+      `find /tmp ${r.pick(['', '-maxdepth 0 '])}${r.pick(['-exec', '-execdir', '-ok'])} ${inner(r)} ${r.pick(['\\;', "';'", '";"', '{} +', '{} \\;'])}`,
+  ],
   [1, (r) => `${r.pick(WRAPPERS)} ${r.pick(WRAPPERS)} ${inner(r)}`],
 ]);
 
@@ -412,7 +652,8 @@ const expansions: Gen = (r) =>
     () => `echo ${expansionWithPayload(r)}`,
     () => `${allowedName(r)} ${r.pick(EXPANSIONS)}${separator(r)}${payload(r)}`,
     () => `echo ${r.pick(EXPANSIONS)}${glue(r)}${separator(r)}${payload(r)}`,
-    () => `${r.pick(['x=', 'IFS=', 'PATH=', 'x=1 ', 'LC_ALL=C '])}${r.chance(0.5) ? expansionWithPayload(r) : spell(r, code(r))} ${allowed(r)}`,
+    () =>
+      `${r.pick(['x=', 'IFS=', 'PATH=', 'x=1 ', 'LC_ALL=C '])}${r.chance(0.5) ? expansionWithPayload(r) : spell(r, code(r))} ${allowed(r)}`,
     () => `${allowedName(r)} ${expansionWithPayload(r)}`,
   ])();
 
@@ -441,10 +682,24 @@ const reading: Gen = (r) => (r.chance(0.5) ? readPayload(r) : `${allowed(r)}${gl
 const compound: Gen = (r) => {
   const p = payload(r);
   return r.pick([
-    `( ${p} )`, `{ ${p}; }`, `${allowed(r)} && { ${p}; }`, `if true; then ${p}; fi`, `case x in x) ${p};; esac`,
-    `for i in 1; do ${p}; done`, `while false; do :; done; ${p}`, `f() { ${p}; }; f`, `function f { ${p}; }; f`,
-    `! ${p}`, `time ${p}`, `coproc ${p}`, `echo $(${allowed(r)}; ${p})`, `echo \`${allowed(r)}; ${p}\``,
-    `echo <(${p})`, `${allowed(r)} > >(${p})`, `echo $( (${p}) )`, `{ ${allowed(r)}; } ${glue(r)}${separator(r)}${p}`,
+    `( ${p} )`,
+    `{ ${p}; }`,
+    `${allowed(r)} && { ${p}; }`,
+    `if true; then ${p}; fi`,
+    `case x in x) ${p};; esac`,
+    `for i in 1; do ${p}; done`,
+    `while false; do :; done; ${p}`,
+    `f() { ${p}; }; f`,
+    `function f { ${p}; }; f`,
+    `! ${p}`,
+    `time ${p}`,
+    `coproc ${p}`,
+    `echo $(${allowed(r)}; ${p})`,
+    `echo \`${allowed(r)}; ${p}\``,
+    `echo <(${p})`,
+    `${allowed(r)} > >(${p})`,
+    `echo $( (${p}) )`,
+    `{ ${allowed(r)}; } ${glue(r)}${separator(r)}${p}`,
   ]);
 };
 
@@ -470,7 +725,14 @@ const FRAGMENTS: Weighted<Gen> = [
 const soup: Gen = (r) => {
   const parts: string[] = [r.chance(0.8) ? allowedName(r) : r.weighted(FRAGMENTS)(r)];
   for (let i = 0, n = 1 + r.int(8); i < n; i++) {
-    parts.push(r.weighted<string>([[6, ' '], [3, ''], [1, '\t'], [1, '\n']]));
+    parts.push(
+      r.weighted<string>([
+        [6, ' '],
+        [3, ''],
+        [1, '\t'],
+        [1, '\n'],
+      ]),
+    );
     parts.push(r.weighted(FRAGMENTS)(r));
   }
   if (r.chance(0.5)) parts.push(r.pick([' ', ';', '\n', '']), payload(r));

@@ -83,7 +83,15 @@ export async function minimiseHits(hits: readonly Hit[], perClass: number, deps:
         const policy = deps.policies.find((p) => p.name === h.policies[0]);
         if (!policy) continue;
         const line = await minimise(h.line, (c) => stillHits(c, h.shell, policy, cls, deps));
-        found.set(`${h.shell}\0${line}`, { line, original: h.line, shell: h.shell, policy: policy.name, seed: h.seed, index: h.index, class: cls });
+        found.set(`${h.shell}\0${line}`, {
+          line,
+          original: h.line,
+          shell: h.shell,
+          policy: policy.name,
+          seed: h.seed,
+          index: h.index,
+          class: cls,
+        });
       }
       return [...found.values()];
     }),

@@ -60,7 +60,14 @@ export function record(hits: readonly Hit[], path = tablePath()): number {
       if (!known.shells.includes(h.shell)) known.shells = SHELLS.filter((s) => s === h.shell || known.shells.includes(s));
       continue;
     }
-    const entry: Regression = { line: h.line, shells: [h.shell], policy, class: h.class, found: `seed ${h.seed} index ${h.index}`, status: 'known-open' };
+    const entry: Regression = {
+      line: h.line,
+      shells: [h.shell],
+      policy,
+      class: h.class,
+      found: `seed ${h.seed} index ${h.index}`,
+      status: 'known-open',
+    };
     byKey.set(key, entry);
     table.push(entry);
     added++;

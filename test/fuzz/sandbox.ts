@@ -46,7 +46,8 @@ const PLAIN: Record<Shell, (line: string) => string[]> = {
 /** pinned when the tree has src/ssh/interpreter.ts with pinnedCommand, else plain; or as asked. */
 export async function executorFor(wanted: ExecMode | 'auto', loginShell = '/bin/sh'): Promise<Executor> {
   const pinned = wanted === 'plain' ? undefined : await loadPinnedCommand();
-  if (wanted === 'pinned' && !pinned) throw new Error('--exec pinned: src/ssh/interpreter.ts has no pinnedCommand(shell, script) in this tree');
+  if (wanted === 'pinned' && !pinned)
+    throw new Error('--exec pinned: src/ssh/interpreter.ts has no pinnedCommand(shell, script) in this tree');
   if (!pinned) return { mode: 'plain', argv: (shell, line) => PLAIN[shell](line) };
   return { mode: 'pinned', argv: (shell, line) => [loginShell, '-c', pinned(shell, line)] };
 }
@@ -90,7 +91,9 @@ export function ensureUser(): { uid: number; gid: number; shell: string } {
   let entry = lookup();
   if (entry === '') {
     try {
-      execFileSync('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/bin/sh', FUZZ_USER], { stdio: 'ignore' });
+      execFileSync('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/bin/sh', FUZZ_USER], {
+        stdio: 'ignore',
+      });
     } catch (err) {
       // Another fuzzer may have made it just now; only a user still missing is a failure.
       if (lookup() === '') throw err;
@@ -136,7 +139,15 @@ export async function startPool(opts: PoolOptions): Promise<Pool> {
   mkdirSync(ROOT, { recursive: true, mode: 0o755 });
   if (!existsSync(NODE_SEEN_AS)) writeFileSync(NODE_SEEN_AS, '', { mode: 0o755 });
   const source = `${await runnerSource()}\nstartRunner(JSON.parse(process.env.FUZZ_RUNNER_CONFIG));\n`;
-  const config: RunnerConfig = { uid: user.uid, gid: user.gid, user: FUZZ_USER, box: join(ROOT, 'box'), watch: WATCHED, fixtures: FIXTURES, secret: SECRET_TEXT };
+  const config: RunnerConfig = {
+    uid: user.uid,
+    gid: user.gid,
+    user: FUZZ_USER,
+    box: join(ROOT, 'box'),
+    watch: WATCHED,
+    fixtures: FIXTURES,
+    secret: SECRET_TEXT,
+  };
   // pid 1 of each namespace is this sh: it mounts the tmpfs, then waits for node (not exec'd, so
   // that orphans of the lines are reaped by a shell, which reaps any child).
   const init = [
@@ -179,7 +190,18 @@ export async function startPool(opts: PoolOptions): Promise<Pool> {
     child.on('exit', (code, signal) => {
       if (closing) return;
       failure = new Error(`a fuzz runner stopped (${signal ?? `exit ${code}`})`);
-      for (const done of runner.pending.values()) done({ id: 0, created: [], exitCode: null, signal: null, timedOut: false, leaked: false, lingered: false, ms: 0, error: failure.message });
+      for (const done of runner.pending.values())
+        done({
+          id: 0,
+          created: [],
+          exitCode: null,
+          signal: null,
+          timedOut: false,
+          leaked: false,
+          lingered: false,
+          ms: 0,
+          error: failure.message,
+        });
       runner.pending.clear();
       for (const wake of waiting.splice(0)) wake();
     });
@@ -220,4 +242,3 @@ export async function startPool(opts: PoolOptions): Promise<Pool> {
   };
   return { run, close };
 }
-

@@ -44,7 +44,7 @@ export const MUST_DENY: [string, string][] = [
   ['builtin', "wait -n -p 'a[$(touch x)]'"],
   ['wrapper', "timeout 5 sh -c 'touch x'"],
   ['wrapper', "timeout 5 bash -c 'uptime; touch x'"],
-  ['wrapper', "timeout 5 sh -c 'sh -c \"touch x\"'"],
+  ['wrapper', 'timeout 5 sh -c \'sh -c "touch x"\''],
   ['wrapper', "find /tmp -exec sh -c 'touch x' \\;"],
   ['wrapper', "bash --norc -c 'touch x'"],
   ['wrapper', "bash -o posix -c 'touch x'"],
@@ -55,8 +55,8 @@ export const MUST_DENY: [string, string][] = [
   ['wrapper', "echo 'touch x' | sh -e"],
   ['wrapper', 'echo touch x | bash -s'],
   ['wrapper', "echo 'touch x' | sudo sh"],
-  ['wrapper', "timeout 5 python3 -c 'import os; os.system(\"touch x\")'"],
-  ['wrapper', "timeout 5 perl -e 'system(\"touch x\")'"],
+  ['wrapper', 'timeout 5 python3 -c \'import os; os.system("touch x")\''],
+  ['wrapper', 'timeout 5 perl -e \'system("touch x")\''],
   ['wrapper', 'timeout 5 awk \'BEGIN{system("touch x")}\''],
   ['wrapper', "python3 -c 'import os'"],
   ['wrapper', 'awk \'BEGIN{system("touch x")}\''],
@@ -122,7 +122,7 @@ export const MUST_DENY: [string, string][] = [
   ['review 2', "echo 'touch x' | bash -- /dev//stdin"],
   ['review 2', "echo 'touch x' | sh /dev/./stdin"],
   ['review 2', "echo 'touch x' | bash /proc/self/root/dev/stdin"],
-  ['review 2', "cd /dev; bash stdin"],
+  ['review 2', 'cd /dev; bash stdin'],
   ['review 2', 'echo \'BEGIN{system("touch x")}\' | awk -f //dev/stdin'],
   ['review 2', 'echo \'import os;os.system("touch x")\' | python3 -W ignore'],
   ['review 2', 'shopt -qs nocaseglob\ncat /[E]TC/SHADO[W]'],
@@ -161,14 +161,14 @@ export const MUST_DENY: [string, string][] = [
 
 /** Lines the named rules still allow: the engine must not deny everything to be safe. */
 export const STILL_ALLOWED: string[] = [
-    'uptime',
-    'timeout 5 sh -c uptime',
-    "timeout 5 sh -c 'uptime; echo ok'",
-    'find /tmp -name x',
-    'xargs echo',
-    'systemctl status nginx --no-pager',
-    'grep -c x /var/log/syslog',
-    "awk '{print $1}' /etc/hosts",
+  'uptime',
+  'timeout 5 sh -c uptime',
+  "timeout 5 sh -c 'uptime; echo ok'",
+  'find /tmp -name x',
+  'xargs echo',
+  'systemctl status nginx --no-pager',
+  'grep -c x /var/log/syslog',
+  "awk '{print $1}' /etc/hosts",
 ];
 
 /** The line with its payload's file (`touch x`, `tou?h x`, `t[o]uch z`…) moved under `dir`. */

@@ -65,17 +65,28 @@ export function send(ep: Endpoint, method: 'POST' | 'DELETE' | 'GET', message: u
       ...o.headers,
     };
     // agent: false is a connection of its own, from localAddress if given.
-    const req = request({ host: '127.0.0.1', port: ep.port, path: '/mcp', method, headers, agent: false, localAddress: o.localAddress }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.once('end', () => {
-        clearTimeout(total);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, ...parseBody(String(res.headers['content-type'] ?? ''), body) });
-      });
-      res.once('error', reject);
-    });
-    const total = setTimeout(() => req.destroy(new Error(`no complete answer within ${o.totalTimeoutMs ?? 60_000} ms`)), o.totalTimeoutMs ?? 60_000);
+    const req = request(
+      { host: '127.0.0.1', port: ep.port, path: '/mcp', method, headers, agent: false, localAddress: o.localAddress },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.once('end', () => {
+          clearTimeout(total);
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body,
+            ...parseBody(String(res.headers['content-type'] ?? ''), body),
+          });
+        });
+        res.once('error', reject);
+      },
+    );
+    const total = setTimeout(
+      () => req.destroy(new Error(`no complete answer within ${o.totalTimeoutMs ?? 60_000} ms`)),
+      o.totalTimeoutMs ?? 60_000,
+    );
     if (o.readTimeoutMs) req.setTimeout(o.readTimeoutMs, () => req.destroy(new Error(`read timeout: no byte for ${o.readTimeoutMs} ms`)));
     req.once('error', (err) => {
       clearTimeout(total);
@@ -87,7 +98,12 @@ export function send(ep: Endpoint, method: 'POST' | 'DELETE' | 'GET', message: u
 
 /** Initializes a session (initialize, then notifications/initialized) and returns its id. */
 export async function openSession(ep: Endpoint, o: PostOptions = {}): Promise<string> {
-  const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'raw-http', version: '1' } } };
+  const init = {
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'raw-http', version: '1' } },
+  };
   const r = await send(ep, 'POST', init, o);
   const id = r.headers['mcp-session-id'];
   if (r.status !== 200 || typeof id !== 'string') throw new Error(`initialize answered ${r.status}: ${r.body}`);
@@ -126,7 +142,13 @@ function parseBody(contentType: string, body: string): { messages: Record<string
  */
 export function holdStream(ep: Endpoint, sessionId: string): Promise<() => void> {
   return new Promise((resolve, reject) => {
-    const headers = { host: `127.0.0.1:${ep.port}`, authorization: `Bearer ${ep.token}`, accept: 'text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': PROTOCOL_VERSION };
+    const headers = {
+      host: `127.0.0.1:${ep.port}`,
+      authorization: `Bearer ${ep.token}`,
+      accept: 'text/event-stream',
+      'mcp-session-id': sessionId,
+      'mcp-protocol-version': PROTOCOL_VERSION,
+    };
     const req = request({ host: '127.0.0.1', port: ep.port, path: '/mcp', method: 'GET', headers, agent: false }, (res) => {
       if (res.statusCode !== 200) reject(new Error(`GET /mcp answered ${res.statusCode}`));
       res.resume();

@@ -67,7 +67,12 @@ export async function startInProcessGate(hostSpecs: HostSpec[], options: InProce
   const tasks = new TaskManager({ onEnd: (t) => audit.taskEnd(t) });
   const hosts = new ScriptedHosts();
   const gateway = await Gateway.create({
-    paths: { configDir: join(dir, 'config'), policyPath: join(dir, 'policies'), keysDir: join(dir, 'config', 'keys'), secretsDir: join(dir, 'secrets') },
+    paths: {
+      configDir: join(dir, 'config'),
+      policyPath: join(dir, 'policies'),
+      keysDir: join(dir, 'config', 'keys'),
+      secretsDir: join(dir, 'secrets'),
+    },
     env: {},
     logger,
     audit,

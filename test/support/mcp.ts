@@ -54,8 +54,9 @@ export function writeConfig(fleet: Pick<Fleet, 'user' | 'userKeyPath' | 'knownHo
   mkdirSync(join(config, 'keys'), { recursive: true });
   mkdirSync(join(dir, 'policies'));
   copyFileSync(fleet.userKeyPath, join(config, 'keys', 'fleet'));
-  const hosts = c.hosts.map((h) =>
-    `  - { alias: ${h.alias}, host: "${h.host}", port: ${h.port}, credentials: ${h.credentials ?? 'fleet'}, tags: [${(h.tags ?? ['test']).join(', ')}]${h.jump ? `, jump: ${h.jump}` : ''}${h.user ? `, user: ${h.user}` : ''}${h.shell ? `, shell: ${h.shell}` : ''} }`,
+  const hosts = c.hosts.map(
+    (h) =>
+      `  - { alias: ${h.alias}, host: "${h.host}", port: ${h.port}, credentials: ${h.credentials ?? 'fleet'}, tags: [${(h.tags ?? ['test']).join(', ')}]${h.jump ? `, jump: ${h.jump}` : ''}${h.user ? `, user: ${h.user}` : ''}${h.shell ? `, shell: ${h.shell}` : ''} }`,
   );
   writeFileSync(join(config, 'servers.yml'), `hosts:\n${hosts.join('\n')}\n`);
   for (const [name, source] of Object.entries(c.keys ?? {})) copyFileSync(source, join(config, 'keys', name));

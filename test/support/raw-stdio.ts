@@ -31,10 +31,14 @@ export interface RawServer {
 
 /** Starts `sshgate serve` on the config written by writeConfig, and initializes the session. */
 export async function startRawServer(dir: string, clientName: string): Promise<RawServer> {
-  const server: ChildProcess = spawn(process.execPath, [resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies')], {
-    env: { PATH: process.env.PATH ?? '', SSHGATE_STATE_DIR: join(dir, 'state'), SSHGATE_LOG_LEVEL: 'warn' },
-    stdio: ['pipe', 'pipe', 'ignore'],
-  });
+  const server: ChildProcess = spawn(
+    process.execPath,
+    [resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies')],
+    {
+      env: { PATH: process.env.PATH ?? '', SSHGATE_STATE_DIR: join(dir, 'state'), SSHGATE_LOG_LEVEL: 'warn' },
+      stdio: ['pipe', 'pipe', 'ignore'],
+    },
+  );
   const waiting = new Map<number, (m: WireMessage) => void>();
   const listeners: ((m: WireMessage) => void)[] = [];
   createInterface({ input: server.stdout as NodeJS.ReadableStream }).on('line', (line) => {
@@ -54,7 +58,11 @@ export async function startRawServer(dir: string, clientName: string): Promise<R
     send({ id, method, ...(params === undefined ? {} : { params }) });
     return answered;
   };
-  const initialized = await request('initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: clientName, version: '1' } });
+  const initialized = await request('initialize', {
+    protocolVersion: '2025-06-18',
+    capabilities: {},
+    clientInfo: { name: clientName, version: '1' },
+  });
   send({ method: 'notifications/initialized' });
   return {
     send,

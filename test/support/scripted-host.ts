@@ -67,7 +67,10 @@ export class ScriptedHosts implements HostExecutor {
 
   /** The host refuses logins from now on (exec and ping), with a connect_failed error. */
   takeDown(alias: string): void {
-    this.down.set(alias, new SshgateError('connect_failed', `connecting to host "${alias}" failed: connection refused`, 'check that sshd runs there'));
+    this.down.set(
+      alias,
+      new SshgateError('connect_failed', `connecting to host "${alias}" failed: connection refused`, 'check that sshd runs there'),
+    );
   }
 
   /** Every host up, the default answer back, nothing recorded. */
@@ -139,7 +142,8 @@ export class ScriptedHosts implements HostExecutor {
     this.pings.push(target.alias);
     const refused = this.down.get(target.alias);
     if (refused) throw refused;
-    if (signal.aborted) throw new SshgateError('timeout', `connecting to host "${target.alias}" was abandoned`, 'the task was cancelled or ran out of time');
+    if (signal.aborted)
+      throw new SshgateError('timeout', `connecting to host "${target.alias}" was abandoned`, 'the task was cancelled or ran out of time');
     return 1.25;
   }
 

@@ -218,7 +218,9 @@ function safeRead(path: string): string {
 
 /** How many logins the fleet's first sshd has accepted so far: one per new SSH connection. */
 export function acceptedLogins(fleet: Fleet): number {
-  return safeRead(join(fleet.dir, 'sshd.0.log')).split('\n').filter((l) => l.includes('Accepted publickey')).length;
+  return safeRead(join(fleet.dir, 'sshd.0.log'))
+    .split('\n')
+    .filter((l) => l.includes('Accepted publickey')).length;
 }
 
 /** A loopback port nobody listens on (it was free a moment ago). */

@@ -9,7 +9,8 @@ export function registerHostTools(tools: ToolRegistry, gateway: Gateway): void {
   tools.register({
     name: 'ssh_list_hosts',
     title: 'List hosts',
-    description: 'List the hosts in the inventory (alias, tags, description), optionally only those with a tag. Use the alias with the other tools.',
+    description:
+      'List the hosts in the inventory (alias, tags, description), optionally only those with a tag. Use the alias with the other tools.',
     input: ListHostsInput,
     output: ListHostsResult,
     annotations: READ_ONLY,
@@ -18,7 +19,8 @@ export function registerHostTools(tools: ToolRegistry, gateway: Gateway): void {
   tools.register({
     name: 'ssh_describe_host',
     title: 'Describe a host',
-    description: 'Show one host: address, port, user, tags, the shell its commands run under (bash or sh), jump chain, effective limits and the policy rules that apply to it. Connects to nothing; shows no secret.',
+    description:
+      'Show one host: address, port, user, tags, the shell its commands run under (bash or sh), jump chain, effective limits and the policy rules that apply to it. Connects to nothing; shows no secret.',
     input: DescribeHostInput,
     output: DescribeHostResult,
     annotations: READ_ONLY,

@@ -30,7 +30,8 @@ export function registerTaskTools(tools: ToolRegistry, gateway: Gateway): void {
   tools.register({
     name: 'ssh_get_task_status',
     title: 'Task status',
-    description: 'The state of a task (queued, running, succeeded, failed, cancelled, timed_out, lost), its exit code, times and how many bytes it has written.',
+    description:
+      'The state of a task (queued, running, succeeded, failed, cancelled, timed_out, lost), its exit code, times and how many bytes it has written.',
     input: TaskStatusInput,
     output: TaskStatus,
     annotations: READS_TASKS,

@@ -45,8 +45,16 @@ describe('the audit file', () => {
     ['two records swapped', (l) => [l[0], l[2], l[1], l[3], l[4]] as string[], 2],
     ['an inserted record', (l) => [l[0], l[1], l[1], ...l.slice(2)] as string[], 3],
     ['a cut line', (l) => [l[0] as string, (l[1] as string).slice(0, 30), ...l.slice(2)], 2],
-    ['a value rewritten with escapes', (l) => l.map((x, i) => (i === 3 ? x.replace('"command":"echo 3"', '"command":"\\u0065cho 3"') : x)), 4],
-    ['a duplicate key put in front', (l) => l.map((x, i) => (i === 1 ? x.replace('"command":', '"command":"rm -rf /srv","command":') : x)), 2],
+    [
+      'a value rewritten with escapes',
+      (l) => l.map((x, i) => (i === 3 ? x.replace('"command":"echo 3"', '"command":"\\u0065cho 3"') : x)),
+      4,
+    ],
+    [
+      'a duplicate key put in front',
+      (l) => l.map((x, i) => (i === 1 ? x.replace('"command":', '"command":"rm -rf /srv","command":') : x)),
+      2,
+    ],
   ];
   for (const [what, change, line] of tamper) {
     it(`finds ${what} and names its line`, async () => {
@@ -106,7 +114,7 @@ describe('the audit file', () => {
     expect(existsSync(`${path}.lock`)).toBe(false);
   });
 
-  it('refuses a second writer while the first holds the file, and takes over a dead one\'s lock', () => {
+  it("refuses a second writer while the first holds the file, and takes over a dead one's lock", () => {
     const path = join(dir, `audit.${++n}.jsonl`);
     const first = new AuditFile(path);
     expect(() => new AuditFile(path)).toThrow(); // same process: the lock is held

@@ -23,9 +23,10 @@ describe('sshgate check: credentials', () => {
       '  hosts "bastion", "web1", "web2": the key of credential "deploy-key" cannot be read: config/keys/deploy/id_ed25519\n' +
         '    hint: put the private key at config/keys/deploy/id_ed25519, readable by sshgate\n',
     );
-    expect(r.out).toContain('  host "stg-app-1": secret "legacy_pw" is not set\n    hint: set SSHGATE_SECRET_LEGACY_PW or create the file /run/secrets/legacy_pw\n');
+    expect(r.out).toContain(
+      '  host "stg-app-1": secret "legacy_pw" is not set\n    hint: set SSHGATE_SECRET_LEGACY_PW or create the file /run/secrets/legacy_pw\n',
+    );
   });
-
 
   it('warns once when SSH_AUTH_SOCK is a socket nothing answers at, and not when an agent listens', async () => {
     const dir = tempDir();
@@ -38,7 +39,9 @@ describe('sshgate check: credentials', () => {
     );
     expect(count(r.out, 'SSH_AUTH_SOCK (')).toBe(1);
     const gone = await check({ SSH_AUTH_SOCK: join(dir, 'gone.sock') });
-    expect(gone.out).toContain(`  host "db1": credential "ops-agent" uses the agent, but nothing is at SSH_AUTH_SOCK (${join(dir, 'gone.sock')})\n`);
+    expect(gone.out).toContain(
+      `  host "db1": credential "ops-agent" uses the agent, but nothing is at SSH_AUTH_SOCK (${join(dir, 'gone.sock')})\n`,
+    );
     expect(count(gone.out, 'SSH_AUTH_SOCK (')).toBe(1);
     const agent = await listeningSocket(join(dir, 'agent.sock'));
     try {
@@ -60,7 +63,7 @@ function exampleWith(knownHosts: string): string {
 }
 
 describe('sshgate check: known_hosts', () => {
-  it("names each host with no entry, with the ssh-keyscan line of docs/operations.md to add it, through its jump host", async () => {
+  it('names each host with no entry, with the ssh-keyscan line of docs/operations.md to add it, through its jump host', async () => {
     // bastion, web1 and stg-app-1 are there; db1 on port 2222 and web2 behind the bastion are not.
     const config = exampleWith(`10.0.0.2 ${KEY}\n10.0.0.11 ${KEY}\n10.20.0.15 ${KEY}\n`);
     const known = join(config, 'known_hosts');
@@ -104,10 +107,12 @@ describe('sshgate check: known_hosts', () => {
         '',
       ].join('\n'),
       'credentials.yml': 'entries:\n  - { name: k, username: c, password_secret: pw }\n',
-      'known_hosts': `[2001:db8::1]:2200 ${KEY}\nmid.example ${KEY}\n`,
+      known_hosts: `[2001:db8::1]:2200 ${KEY}\nmid.example ${KEY}\n`,
     });
     const r = await check({ SSHGATE_SECRET_PW: 'x' }, '--config', config, '--policy', writeTree({ 'p.yml': 'rules: []\n' }));
-    expect(r.out).toContain(`hint: add its key, and check its fingerprint out of band: ssh -J 'a@[2001:db8::1]:2200' b@mid.example ssh-keyscan -t ed25519 -p 2222 10.1.2.3 >> ${join(config, 'known_hosts')}\n`);
+    expect(r.out).toContain(
+      `hint: add its key, and check its fingerprint out of band: ssh -J 'a@[2001:db8::1]:2200' b@mid.example ssh-keyscan -t ed25519 -p 2222 10.1.2.3 >> ${join(config, 'known_hosts')}\n`,
+    );
   });
 });
 

@@ -20,7 +20,7 @@ describe('sshgate check', () => {
     expect(r.out).toMatch(/\nOK\n$/);
   });
 
-  it("warns of each host whose key or secret serve could not read, as serve would, and only of those", async () => {
+  it('warns of each host whose key or secret serve could not read, as serve would, and only of those', async () => {
     const r = await cli('check');
     expect(r.code).toBe(0);
     expect(r.out).toContain('hosts "bastion", "web1", "web2": the key of credential "deploy-key" cannot be read');
@@ -54,12 +54,15 @@ describe('sshgate check', () => {
     expect(r.out).not.toContain('does not exist');
     const bare = tempDir();
     cpSync('config', bare, { recursive: true });
-    expect((await cli('check', '--config', bare)).out).toContain(`${bare}/known_hosts does not exist: under host_key_policy strict every host is refused`);
+    expect((await cli('check', '--config', bare)).out).toContain(
+      `${bare}/known_hosts does not exist: under host_key_policy strict every host is refused`,
+    );
   });
 
   it('lists every error of every broken file with file:line:column and exits 1', async () => {
     const config = writeTree({
-      'servers.yml': 'hosts:\n  - alias: web1\n    host: 10.0.0.1\n    credentials: missing\n    colour: blue\n  - { alias: web2, host: 10.0.0.2, credentials: missing }\n',
+      'servers.yml':
+        'hosts:\n  - alias: web1\n    host: 10.0.0.1\n    credentials: missing\n    colour: blue\n  - { alias: web2, host: 10.0.0.2, credentials: missing }\n',
       'credentials.yml': 'entries:\n  - name: k\n    username: u\n    agent: yes-please\n',
     });
     const policy = writeTree({ 'p.yml': 'rules:\n  - action: allow\n    commands: "uptime"\n' });
@@ -128,7 +131,9 @@ describe('sshgate plan', () => {
     expect(noTag.err).toMatch(/no host has the tag "nosuchtag"/);
     expect((await cli('plan', '--config', tempDir(), 'web1', '--', 'uptime')).code).toBe(2);
     expect((await cli('frobnicate')).code).toBe(2);
-    expect((await cli('plan', 'web1', 'uptime')).err).toContain('plan needs "--" between the target and the command: sshgate plan web1 -- uptime');
+    expect((await cli('plan', 'web1', 'uptime')).err).toContain(
+      'plan needs "--" between the target and the command: sshgate plan web1 -- uptime',
+    );
     const io = captureIo();
     expect(await runCli(['demo'], { SSHGATE_DEMO_HOST: 'bogus' }, io)).toBe(2);
     expect(io.stderr()).toContain('SSHGATE_DEMO_HOST must be auto or embedded');
@@ -147,7 +152,8 @@ describe('sshgate policy test', () => {
 
   it('prints each failure with the rule and file:line that decided it, and exits 1', async () => {
     const cases = writeTree({
-      'c.yml': '- { name: "reboot is allowed", alias: web1, command: "reboot", expect: allow }\n- { alias: ghost, command: uptime, expect: allow }\n',
+      'c.yml':
+        '- { name: "reboot is allowed", alias: web1, command: "reboot", expect: allow }\n- { alias: ghost, command: uptime, expect: allow }\n',
     });
     const r = await cli('policy', 'test', join(cases, 'c.yml'));
     expect(r.code).toBe(1);
@@ -161,7 +167,9 @@ describe('sshgate policy test', () => {
     const cases = writeTree({ 'c.yml': '- { name: "ps with a terminal", alias: web1, command: "ps aux", tty: true, expect: allow }\n' });
     const r = await cli('policy', 'test', join(cases, 'c.yml'));
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/expected allow with a terminal, got deny: "ps aux" is allowed by rule "read-only diagnostics", which does not say tty: true, not allowed with a terminal/);
+    expect(r.out).toMatch(
+      /expected allow with a terminal, got deny: "ps aux" is allowed by rule "read-only diagnostics", which does not say tty: true, not allowed with a terminal/,
+    );
   });
 });
 
@@ -175,7 +183,12 @@ describe('sshgate policy diff', () => {
     const copy = tempDir();
     cpSync('policies', copy, { recursive: true });
     const file = join(copy, 'default.yml');
-    writeFileSync(file, readFileSync(file, 'utf8').replace('"systemctl status *"', '"systemctl *"').replace('prod: { max_seconds: 30 }', 'prod: { max_seconds: 45 }'));
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8')
+        .replace('"systemctl status *"', '"systemctl *"')
+        .replace('prod: { max_seconds: 30 }', 'prod: { max_seconds: 45 }'),
+    );
     const r = await cli('policy', 'diff', 'policies', copy);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/^deny→allow {2}web1 {2}"systemctl x" {2}\(pattern "systemctl \*"/m);
@@ -187,11 +200,23 @@ describe('sshgate policy diff', () => {
     const copy = tempDir();
     cpSync('policies', copy, { recursive: true });
     const file = join(copy, 'default.yml');
-    writeFileSync(file, readFileSync(file, 'utf8').replace('    tty: true\n', '').replace('  - name: read-only diagnostics\n    action: allow\n', '  - name: read-only diagnostics\n    action: allow\n    tty: true\n'));
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8')
+        .replace('    tty: true\n', '')
+        .replace(
+          '  - name: read-only diagnostics\n    action: allow\n',
+          '  - name: read-only diagnostics\n    action: allow\n    tty: true\n',
+        ),
+    );
     const r = await cli('policy', 'diff', 'policies', copy);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/^allow→deny with a terminal {2}web1 {2}"top -n 1" {2}\(case "top with a terminal is allowed"; now: "top -n 1" is allowed by rule "terminal views", which does not say tty: true/m);
-    expect(r.out).toMatch(/^deny→allow with a terminal {2}web1 {2}"uptime" {2}\(case "uptime is allowed everywhere"; now: allowed with a terminal\)$/m);
+    expect(r.out).toMatch(
+      /^allow→deny with a terminal {2}web1 {2}"top -n 1" {2}\(case "top with a terminal is allowed"; now: "top -n 1" is allowed by rule "terminal views", which does not say tty: true/m,
+    );
+    expect(r.out).toMatch(
+      /^deny→allow with a terminal {2}web1 {2}"uptime" {2}\(case "uptime is allowed everywhere"; now: allowed with a terminal\)$/m,
+    );
     expect(r.out).not.toMatch(/^(allow→deny|deny→allow) {2}/m);
   });
 });

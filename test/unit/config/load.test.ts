@@ -123,21 +123,36 @@ describe('the inventory loader', () => {
       expect(errors[0], host).toMatch(/^servers\.yml:2:\d+: .*a host name cannot end in a number/);
     }
     // Names with digits elsewhere, and plain addresses, are what they look like.
-    const ok = writeTree({ 'servers.yml': 'hosts:\n  - { alias: a, host: web01.example, credentials: k }\n  - { alias: b, host: 10.0.0.11, credentials: k }\n  - { alias: c, host: 3com.example, credentials: k }\n', 'credentials.yml': CREDS });
+    const ok = writeTree({
+      'servers.yml':
+        'hosts:\n  - { alias: a, host: web01.example, credentials: k }\n  - { alias: b, host: 10.0.0.11, credentials: k }\n  - { alias: c, host: 3com.example, credentials: k }\n',
+      'credentials.yml': CREDS,
+    });
     expect(loadInventory({ configDir: ok, keysDir: join(ok, 'keys') }).hosts).toHaveLength(3);
   });
 
   it('takes shell: bash or sh, bash by default, and names both choices for anything else', () => {
-    const ok = writeTree({ 'servers.yml': 'hosts:\n  - { alias: a, host: h.example, credentials: k }\n  - { alias: b, host: h.example, credentials: k, shell: sh }\n', 'credentials.yml': CREDS });
+    const ok = writeTree({
+      'servers.yml':
+        'hosts:\n  - { alias: a, host: h.example, credentials: k }\n  - { alias: b, host: h.example, credentials: k, shell: sh }\n',
+      'credentials.yml': CREDS,
+    });
     expect(loadInventory({ configDir: ok, keysDir: join(ok, 'keys') }).hosts.map((h) => h.shell)).toEqual(['bash', 'sh']);
     for (const shell of ['zsh', '/bin/bash', 'Bash', '""', '1']) {
       const errors = inventoryErrors(`hosts:\n  - alias: a\n    host: h.example\n    credentials: k\n    shell: ${shell}\n`);
-      expect(errors, shell).toEqual([expect.stringMatching(/^servers\.yml:5:12: hosts\[0\]\.shell: expected bash \(commands run under \/bin\/bash --noprofile --norc\) or sh \(under \/bin\/sh\)$/)]);
+      expect(errors, shell).toEqual([
+        expect.stringMatching(
+          /^servers\.yml:5:12: hosts\[0\]\.shell: expected bash \(commands run under \/bin\/bash --noprofile --norc\) or sh \(under \/bin\/sh\)$/,
+        ),
+      ]);
     }
   });
 
   it('says a host has no user when neither it nor its credential names one', () => {
-    const errors = inventoryErrors('hosts:\n  - { alias: a, host: h.example, credentials: k }\n', 'entries:\n  - { name: k, agent: true }\n');
+    const errors = inventoryErrors(
+      'hosts:\n  - { alias: a, host: h.example, credentials: k }\n',
+      'entries:\n  - { name: k, agent: true }\n',
+    );
     expect(errors[0]).toMatch(/host "a" has no user/);
   });
 
@@ -154,7 +169,12 @@ describe('hostile files', () => {
 
   it('refuses a YAML alias bomb quickly', () => {
     const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
-    for (let i = 1; i < 10; i++) bomb.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+    for (let i = 1; i < 10; i++)
+      bomb.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(',')}]`,
+      );
     const started = Date.now();
     expect(policyErrors(bomb.join('\n'))[0]).toMatch(/too many YAML alias expansions/);
     expect(Date.now() - started).toBeLessThan(5000);
@@ -182,7 +202,9 @@ describe('hostile files', () => {
 
   it('reads YAML 1.2 only, and refuses a tag it does not know instead of dropping it', () => {
     // Under 1.1, `0100` is 64 and `yes` is true: not what a reviewer reads.
-    expect(policyErrors('%YAML 1.1\n---\nlimits: { max_seconds: 0100 }\n')[0]).toMatch(/^p\.yml:1:1: a %YAML 1\.1 directive; sshgate reads YAML 1\.2 only/);
+    expect(policyErrors('%YAML 1.1\n---\nlimits: { max_seconds: 0100 }\n')[0]).toMatch(
+      /^p\.yml:1:1: a %YAML 1\.1 directive; sshgate reads YAML 1\.2 only/,
+    );
     const tags = policyErrors('rules:\n  - action: !deny allow\n    commands: [!!js/function "uptime"]\n');
     expect(tags[0]).toMatch(/^p\.yml:2:13: YAML: Unresolved tag: !deny/);
     expect(tags[1]).toMatch(/^p\.yml:3:16: YAML: Unresolved tag/);
@@ -254,7 +276,9 @@ describe('the policy loader', () => {
   });
 
   it('takes tty: true on an allow rule, false by default, and refuses it on a deny rule at its place', () => {
-    const dir = writeTree({ 'p.yml': 'rules:\n  - { name: a, action: allow, tty: true, commands: [top] }\n  - { name: b, action: allow, commands: [ps] }\n' });
+    const dir = writeTree({
+      'p.yml': 'rules:\n  - { name: a, action: allow, tty: true, commands: [top] }\n  - { name: b, action: allow, commands: [ps] }\n',
+    });
     expect(loadPolicy(join(dir, 'p.yml')).rules.map((r) => [r.name, r.tty])).toEqual([
       ['a', true],
       ['b', false],
@@ -270,7 +294,9 @@ describe('the policy loader', () => {
       'b.yml': 'limits: { max_seconds: 20 }\nrules: [{ name: r, action: deny, commands: [y] }]\n',
       'tests/cases.yml': '[]\n',
     });
-    expect(() => loadPolicy(dir)).toThrow(/max_seconds is already set to 10 in .*a\.yml; set it in one file only[\s\S]*duplicate rule name "r"/);
+    expect(() => loadPolicy(dir)).toThrow(
+      /max_seconds is already set to 10 in .*a\.yml; set it in one file only[\s\S]*duplicate rule name "r"/,
+    );
   });
 
   it('refuses an empty policy folder rather than denying everything silently', () => {

@@ -27,7 +27,10 @@ const hostileBytes = fc
 
 describe('messageCost', () => {
   it('is never below what the bytes cost once decoded and escaped twice', () => {
-    fc.assert(fc.property(hostileBytes, (b) => messageCost(b) >= actualCost(b.toString('utf8'))), { numRuns: 3000 });
+    fc.assert(
+      fc.property(hostileBytes, (b) => messageCost(b) >= actualCost(b.toString('utf8'))),
+      { numRuns: 3000 },
+    );
   });
 
   it('is exact for text: ASCII 2 per byte, a quote 6, a newline 5, a control byte 13, UTF-8 2 per byte', () => {
@@ -93,22 +96,29 @@ describe('inlineOutput', () => {
 
   it('keeps any output within its cost, hostile bytes included, and max_bytes 0 shows only the marker', () => {
     fc.assert(
-      fc.property(hostileBytes, fc.integer({ min: 0, max: 600 }), fc.integer({ min: 200, max: 4000 }), fc.boolean(), fc.integer({ min: 2, max: 2000 }), (b, maxBytes, maxCost, final, limit) => {
-        const buffer = bufferOf(b, limit);
-        const r = inlineOutput(buffer, maxBytes, maxCost, final);
-        // Shown head + omitted + shown tail is the whole stream: nothing is skipped without a count.
-        if (final && r.omitted > 0) {
-          const tail = buffer.read(r.cursor + r.omitted, b.length);
-          expect(tail.dropped).toBe(0);
-          expect(r.text.endsWith(tail.data.toString('utf8'))).toBe(true);
-          expect(r.omitted).toBeGreaterThanOrEqual(buffer.dropped);
-        }
-        const shown = r.text.replace(/\n\[… \d+ bytes not shown[^\]]*\]\n/, '');
-        expect(actualCost(shown)).toBeLessThanOrEqual(maxCost);
-        expect(Buffer.byteLength(shown)).toBeLessThanOrEqual(Math.max(maxBytes, 0) * 3);
-        if (maxBytes === 0 && b.length > 0) expect(shown).toBe('');
-        expect(r.cursor).toBeLessThanOrEqual(b.length);
-      }),
+      fc.property(
+        hostileBytes,
+        fc.integer({ min: 0, max: 600 }),
+        fc.integer({ min: 200, max: 4000 }),
+        fc.boolean(),
+        fc.integer({ min: 2, max: 2000 }),
+        (b, maxBytes, maxCost, final, limit) => {
+          const buffer = bufferOf(b, limit);
+          const r = inlineOutput(buffer, maxBytes, maxCost, final);
+          // Shown head + omitted + shown tail is the whole stream: nothing is skipped without a count.
+          if (final && r.omitted > 0) {
+            const tail = buffer.read(r.cursor + r.omitted, b.length);
+            expect(tail.dropped).toBe(0);
+            expect(r.text.endsWith(tail.data.toString('utf8'))).toBe(true);
+            expect(r.omitted).toBeGreaterThanOrEqual(buffer.dropped);
+          }
+          const shown = r.text.replace(/\n\[… \d+ bytes not shown[^\]]*\]\n/, '');
+          expect(actualCost(shown)).toBeLessThanOrEqual(maxCost);
+          expect(Buffer.byteLength(shown)).toBeLessThanOrEqual(Math.max(maxBytes, 0) * 3);
+          if (maxBytes === 0 && b.length > 0) expect(shown).toBe('');
+          expect(r.cursor).toBeLessThanOrEqual(b.length);
+        },
+      ),
       { numRuns: 2000 },
     );
   });

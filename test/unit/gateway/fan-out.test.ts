@@ -25,7 +25,9 @@ function outcome(i: number, status: HostOutcome['status']): HostOutcome {
 function resultSize(results: HostOutcome[]): number {
   const value = { tag: 't', results, summary: { total: 0, succeeded: 0, failed: 0, denied: 0, running: 0 }, omitted_hosts: 0 };
   const json = JSON.stringify(value);
-  return Buffer.byteLength(JSON.stringify({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: json }], structuredContent: value } }));
+  return Buffer.byteLength(
+    JSON.stringify({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: json }], structuredContent: value } }),
+  );
 }
 
 describe('withinMessage', () => {
@@ -42,7 +44,12 @@ describe('withinMessage', () => {
     expect(results.filter((r) => r.status === 'failed')).toHaveLength(50);
     // Kept in inventory order; the succeeded ones that stay are the first.
     const kept = results.filter((r) => r.status === 'succeeded').map((r) => r.alias);
-    expect(kept).toEqual(all.filter((r) => r.status === 'succeeded').slice(0, kept.length).map((r) => r.alias));
+    expect(kept).toEqual(
+      all
+        .filter((r) => r.status === 'succeeded')
+        .slice(0, kept.length)
+        .map((r) => r.alias),
+    );
     expect(results.map((r) => r.alias)).toEqual([...results.map((r) => r.alias)].sort());
   });
 });

@@ -11,7 +11,7 @@ describe('tail', () => {
         expect(text.endsWith(t)).toBe(true);
         expect(t.length).toBeLessThanOrEqual(max);
         expect(t.length).toBeGreaterThanOrEqual(max - 1);
-        expect(/\p{Cs}/u.test(t), "a lone surrogate").toBe(false);
+        expect(/\p{Cs}/u.test(t), 'a lone surrogate').toBe(false);
       }),
       { numRuns: 3000 },
     );

@@ -15,7 +15,8 @@ describe('preparing every host at start', () => {
         '  - { alias: db1, host: 10.0.0.21, credentials: other }',
         '',
       ].join('\n'),
-      'credentials.yml': 'entries:\n  - { name: shared, username: u, key_path: gone }\n  - { name: other, username: u, password_secret: never_set }\n',
+      'credentials.yml':
+        'entries:\n  - { name: shared, username: u, key_path: gone }\n  - { name: other, username: u, password_secret: never_set }\n',
     });
     const inventory = loadInventory({ configDir: dir, keysDir: `${dir}/keys` });
     const ctx: TargetContext = {

@@ -35,7 +35,12 @@ beforeEach(async () => {
   calls = new AbandonedCalls(serverSide);
   client.onmessage = (m) => void ('id' in m && answered.add(m.id));
   await client.start();
-  await client.send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+  await client.send({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+  });
   await client.send({ jsonrpc: '2.0', method: 'notifications/initialized' });
 });
 
@@ -87,7 +92,9 @@ describe('AbandonedCalls', () => {
 
   it('takes the ids of requests only, from one message or a batch', () => {
     expect(requestIds(call(3))).toEqual([3]);
-    expect(requestIds([call(4), { jsonrpc: '2.0', method: 'notifications/initialized' }, { jsonrpc: '2.0', id: 'x', method: 'ping' }])).toEqual([4, 'x']);
+    expect(
+      requestIds([call(4), { jsonrpc: '2.0', method: 'notifications/initialized' }, { jsonrpc: '2.0', id: 'x', method: 'ping' }]),
+    ).toEqual([4, 'x']);
     expect(requestIds({ not: 'json-rpc' })).toEqual([]);
   });
 });

@@ -7,7 +7,7 @@ describe('clientKey', () => {
     expect(clientKey('::ffff:127.0.0.2')).toBe('127.0.0.2');
   });
 
-  it("counts an IPv6 client by its /64, however the address is written", () => {
+  it('counts an IPv6 client by its /64, however the address is written', () => {
     expect(clientKey('2001:db8:1:2:3:4:5:6')).toBe('2001:db8:1:2::/64');
     expect(clientKey('2001:0db8:0001:0002:ffff::1')).toBe('2001:db8:1:2::/64');
     expect(clientKey('2001:db8::1')).toBe('2001:db8:0:0::/64');

@@ -53,8 +53,12 @@ it('names the nested command that a wrapper ran and the rule that denied it', ()
   expect(d.reason).toMatch(/"touch x" is denied: matches deny rule "the payload"/);
 });
 
-it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'])('judges a command named %s, alone and behind a wrapper, without throwing', (name) => {
-  for (const command of [`${name} x`, `a/${name} a`, `timeout 5 ${name} -c x`, `uptime; ${name}`]) {
-    for (const shell of SHELLS) expect(decide('star', shell, command).allowed, command).toBe(command.startsWith('uptime') || !command.startsWith('timeout'));
-  }
-});
+it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'])(
+  'judges a command named %s, alone and behind a wrapper, without throwing',
+  (name) => {
+    for (const command of [`${name} x`, `a/${name} a`, `timeout 5 ${name} -c x`, `uptime; ${name}`]) {
+      for (const shell of SHELLS)
+        expect(decide('star', shell, command).allowed, command).toBe(command.startsWith('uptime') || !command.startsWith('timeout'));
+    }
+  },
+);

@@ -15,7 +15,8 @@ async function recordingEngine(seen: HostRef[]): Promise<PolicyEngine> {
 describe('policy test cases', () => {
   it('decide with the shell of the inventory host, and bash for a host described by tags alone', async () => {
     const dir = writeTree({
-      'servers.yml': 'hosts:\n  - { alias: a, host: h.example, credentials: k }\n  - { alias: b, host: h.example, credentials: k, shell: sh }\n',
+      'servers.yml':
+        'hosts:\n  - { alias: a, host: h.example, credentials: k }\n  - { alias: b, host: h.example, credentials: k, shell: sh }\n',
       'credentials.yml': 'entries:\n  - { name: k, username: u, agent: true }\n',
     });
     const inventory = loadInventory({ configDir: dir, keysDir: join(dir, 'keys') });

@@ -21,7 +21,10 @@ describe('the strict lexer', () => {
   });
 
   it('reads a redirection glued to # as an operator and a word, not a comment', () => {
-    expect(words('uptime <&-#;touch x')).toEqual([['uptime', '<&', '-#'], ['touch', 'x']]);
+    expect(words('uptime <&-#;touch x')).toEqual([
+      ['uptime', '<&', '-#'],
+      ['touch', 'x'],
+    ]);
   });
 
   it('reads &> and |& as bash operators, and as & followed by > or | in sh', () => {
@@ -57,20 +60,22 @@ describe('the strict lexer', () => {
 describe('the grammar and the shell must agree', () => {
   const parse = async (command: string, dialect: Dialect = 'bash') => (await shellParser()).parse(command, dialect);
 
-  it.each([
-    'echo a\\\t#b; touch x',
-    'uptime <&-#;touch x',
-    'uptime >&-#;touch x',
-  ])('denies a line the grammar and bash split differently: %j', async (command) => {
-    const r = await parse(command);
-    expect(r.ok).toBe(false);
-    expect(!r.ok && r.reason).toMatch(/would split|cannot be judged/);
-  });
+  it.each(['echo a\\\t#b; touch x', 'uptime <&-#;touch x', 'uptime >&-#;touch x'])(
+    'denies a line the grammar and bash split differently: %j',
+    async (command) => {
+      const r = await parse(command);
+      expect(r.ok).toBe(false);
+      expect(!r.ok && r.reason).toMatch(/would split|cannot be judged/);
+    },
+  );
 
-  it.each(['ls &>/dev/null', 'ls |& cat', 'cat <<< x', 'cat <(ls)'])('denies bash-only operators for a host pinned to sh: %j', async (command) => {
-    expect((await parse(command, 'bash')).ok).toBe(true);
-    expect((await parse(command, 'sh')).ok).toBe(false);
-  });
+  it.each(['ls &>/dev/null', 'ls |& cat', 'cat <<< x', 'cat <(ls)'])(
+    'denies bash-only operators for a host pinned to sh: %j',
+    async (command) => {
+      expect((await parse(command, 'bash')).ok).toBe(true);
+      expect((await parse(command, 'sh')).ok).toBe(false);
+    },
+  );
 
   it('keeps every word of a command, == and =~ included', async () => {
     const r = await parse('echo x == y =~ z');

@@ -19,7 +19,8 @@ function byClass(entries: Regression[]): Map<string, Regression[]> {
   return out;
 }
 
-const show = (e: Regression, shells: string[]) => `  ${shells.join('+').padEnd(7)} ${e.policy.padEnd(5)} ${JSON.stringify(e.line)}  (${e.found})`;
+const show = (e: Regression, shells: string[]) =>
+  `  ${shells.join('+').padEnd(7)} ${e.policy.padEnd(5)} ${JSON.stringify(e.line)}  (${e.found})`;
 
 let policies: FuzzPolicy[];
 beforeAll(async () => {
@@ -46,7 +47,9 @@ describe('known-open lines (reported, not failed)', () => {
     for (const [cls, entries] of byClass(KNOWN_OPEN)) {
       const open = entries.filter((e) => allowedUnder(e, policies).length > 0);
       fixed += entries.length - open.length;
-      rows.push(`  ${cls.padEnd(26)} ${String(open.length).padStart(5)} still allowed, ${String(entries.length - open.length).padStart(5)} now denied`);
+      rows.push(
+        `  ${cls.padEnd(26)} ${String(open.length).padStart(5)} still allowed, ${String(entries.length - open.length).padStart(5)} now denied`,
+      );
     }
     const hint = fixed > 0 ? `\n${fixed} known-open lines are denied now: npm run fuzz -- --promote moves them to must-deny.` : '';
     console.log(`known-open regressions by class:\n${rows.join('\n')}${hint}`);

@@ -83,9 +83,12 @@ describe('workdirs and env in a policy file', () => {
     expect(p.env.map((e) => e.name)).toEqual(['GREETING']);
   });
 
-  it.each(['PATH', 'LD_PRELOAD', 'BASH_ENV', 'BASH_CMDS', 'BASH_ALIASES', 'IFS', 'GCONV_PATH', 'GLIBC_TUNABLES', 'BASH_FUNC_x%%', '1X'])('refuses to list %s', (name) => {
-    expect(() => load(`env: ["${name}"]\n`)).toThrow(ConfigError);
-  });
+  it.each(['PATH', 'LD_PRELOAD', 'BASH_ENV', 'BASH_CMDS', 'BASH_ALIASES', 'IFS', 'GCONV_PATH', 'GLIBC_TUNABLES', 'BASH_FUNC_x%%', '1X'])(
+    'refuses to list %s',
+    (name) => {
+      expect(() => load(`env: ["${name}"]\n`)).toThrow(ConfigError);
+    },
+  );
 
   it('refuses a relative workdir', () => {
     expect(() => load('workdirs: ["srv"]\n')).toThrow(/absolute path/);

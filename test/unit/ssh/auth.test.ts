@@ -61,7 +61,11 @@ describe('credentials', () => {
 
   it('refuse a wrong or missing passphrase without showing it', () => {
     const wrong = failure(() =>
-      resolveAuth(host, cred({ key_path: 'deploy/id_ed25519', key_passphrase_secret: 'deploy_pass' }), sources({ SSHGATE_SECRET_DEPLOY_PASS: 'not-it-xyz' })),
+      resolveAuth(
+        host,
+        cred({ key_path: 'deploy/id_ed25519', key_passphrase_secret: 'deploy_pass' }),
+        sources({ SSHGATE_SECRET_DEPLOY_PASS: 'not-it-xyz' }),
+      ),
     );
     expect(wrong.message).toMatch(/cannot be decrypted: wrong passphrase/);
     expect(JSON.stringify(wrong)).not.toContain('not-it-xyz');
@@ -73,12 +77,22 @@ describe('credentials', () => {
   it('say where a wrong passphrase was read from, since key_passphrase_secret is already set', () => {
     const key = join(keysDir, 'deploy', 'id_ed25519');
     const fromEnv = failure(() =>
-      resolveAuth(host, cred({ key_path: 'deploy/id_ed25519', key_passphrase_secret: 'deploy_pass' }), sources({ SSHGATE_SECRET_DEPLOY_PASS: 'not-it-xyz' })),
+      resolveAuth(
+        host,
+        cred({ key_path: 'deploy/id_ed25519', key_passphrase_secret: 'deploy_pass' }),
+        sources({ SSHGATE_SECRET_DEPLOY_PASS: 'not-it-xyz' }),
+      ),
     );
-    expect(fromEnv.hint).toBe(`the passphrase of secret "deploy_pass", read from SSHGATE_SECRET_DEPLOY_PASS, does not open ${key}: set it to the key's passphrase (ssh-keygen -y -f ${key} tests one)`);
+    expect(fromEnv.hint).toBe(
+      `the passphrase of secret "deploy_pass", read from SSHGATE_SECRET_DEPLOY_PASS, does not open ${key}: set it to the key's passphrase (ssh-keygen -y -f ${key} tests one)`,
+    );
     writeFileSync(join(secretsDir, 'stale_pass'), 'an old passphrase\n');
-    const fromFile = failure(() => resolveAuth(host, cred({ key_path: 'deploy/id_ed25519', key_passphrase_secret: 'stale_pass' }), sources()));
-    expect(fromFile.hint).toBe(`the passphrase of secret "stale_pass", read from ${join(secretsDir, 'stale_pass')}, does not open ${key}: set it to the key's passphrase (ssh-keygen -y -f ${key} tests one)`);
+    const fromFile = failure(() =>
+      resolveAuth(host, cred({ key_path: 'deploy/id_ed25519', key_passphrase_secret: 'stale_pass' }), sources()),
+    );
+    expect(fromFile.hint).toBe(
+      `the passphrase of secret "stale_pass", read from ${join(secretsDir, 'stale_pass')}, does not open ${key}: set it to the key's passphrase (ssh-keygen -y -f ${key} tests one)`,
+    );
     expect(JSON.stringify(fromFile)).not.toContain('an old passphrase');
   });
 
@@ -108,7 +122,9 @@ describe('credentials', () => {
       offered: ['the key plain', 'a key of the ssh-agent'],
     });
     expect(failure(() => resolveAuth(host, cred({ agent: true }), sources())).message).toMatch(/SSH_AUTH_SOCK is not set/);
-    expect(resolveAuth(host, cred({ key_path: 'plain', password_secret: 'deploy_pass' }), sources())).toMatchObject({ password: 'hunter2-passphrase' });
+    expect(resolveAuth(host, cred({ key_path: 'plain', password_secret: 'deploy_pass' }), sources())).toMatchObject({
+      password: 'hunter2-passphrase',
+    });
   });
 
   it('refuse a key that group or others may read or write, as OpenSSH does, with the chmod to run', () => {
@@ -118,14 +134,18 @@ describe('credentials', () => {
       chmodSync(join(keysDir, name), mode);
       const err = failure(() => resolveAuth(host, cred({ key_path: name }), sources()));
       expect(err.code).toBe('invalid_config');
-      expect(err.message).toBe(`the key of credential "k" (${join(keysDir, name)}) has mode 0${mode.toString(8)}, open to others than its owner; OpenSSH refuses such a key, and so does sshgate`);
+      expect(err.message).toBe(
+        `the key of credential "k" (${join(keysDir, name)}) has mode 0${mode.toString(8)}, open to others than its owner; OpenSSH refuses such a key, and so does sshgate`,
+      );
       expect(err.hint).toBe(`chmod 600 ${join(keysDir, name)}`);
     }
     // The hint is a command to paste: a path with a space is quoted.
     mkdirSync(join(keysDir, 'my keys'));
     copyFileSync(join(keysDir, 'plain'), join(keysDir, 'my keys', 'id'));
     chmodSync(join(keysDir, 'my keys', 'id'), 0o644);
-    expect(failure(() => resolveAuth(host, cred({ key_path: 'my keys/id' }), sources())).hint).toBe(`chmod 600 '${join(keysDir, 'my keys', 'id')}'`);
+    expect(failure(() => resolveAuth(host, cred({ key_path: 'my keys/id' }), sources())).hint).toBe(
+      `chmod 600 '${join(keysDir, 'my keys', 'id')}'`,
+    );
   });
 
   it('take a key of mode 600 or 400', () => {
@@ -147,10 +167,14 @@ describe('credentials', () => {
   it('refuse a key_path that names the public key, and name the private one to give instead', () => {
     // A .pub file is usually mode 644: what to fix is the path, not the mode.
     const pub = failure(() => resolveAuth(host, cred({ key_path: 'plain.pub' }), sources()));
-    expect(pub.message).toBe(`key_path of credential "k" names a public key (${join(keysDir, 'plain.pub')}); sshgate logs in with the private key`);
+    expect(pub.message).toBe(
+      `key_path of credential "k" names a public key (${join(keysDir, 'plain.pub')}); sshgate logs in with the private key`,
+    );
     expect(pub.hint).toBe('set key_path: plain, the private key beside it');
     copyFileSync(join(keysDir, 'plain.pub'), join(keysDir, 'id-copy'));
-    expect(failure(() => resolveAuth(host, cred({ key_path: 'id-copy' }), sources())).hint).toBe('set key_path to the private key file (ssh-keygen wrote it beside the .pub file, without the .pub)');
+    expect(failure(() => resolveAuth(host, cred({ key_path: 'id-copy' }), sources())).hint).toBe(
+      'set key_path to the private key file (ssh-keygen wrote it beside the .pub file, without the .pub)',
+    );
     const absent = failure(() => resolveAuth(host, cred({ key_path: 'deploy/id_rsa.pub' }), sources()));
     expect(absent.message).toMatch(/cannot be read/);
     expect(absent.hint).toBe('key_path names a .pub file: set it to the private key, deploy/id_rsa');
@@ -163,6 +187,8 @@ describe('credentials', () => {
     const file = failure(() => resolveAuth(host, cred({ agent: true }), sources({ SSH_AUTH_SOCK: join(secretsDir, 'deploy_pass') })));
     expect(file.message).toBe(`credential "k" uses the agent, but SSH_AUTH_SOCK (${join(secretsDir, 'deploy_pass')}) is not a socket`);
     // A socket left behind is a socket: only connecting tells (sshgate check, and the connection).
-    expect(resolveAuth(host, cred({ agent: true }), sources({ SSH_AUTH_SOCK: staleSocket(join(root, 'stale.sock')) })).agent).toBe(join(root, 'stale.sock'));
+    expect(resolveAuth(host, cred({ agent: true }), sources({ SSH_AUTH_SOCK: staleSocket(join(root, 'stale.sock')) })).agent).toBe(
+      join(root, 'stale.sock'),
+    );
   });
 });

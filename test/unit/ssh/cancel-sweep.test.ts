@@ -8,7 +8,8 @@ import { PidLineReader, pidMarker, sweepScript, withPidLine } from '../../../src
 
 /** A PATH with the tools the sweep needs but no `ps`, to exercise the /proc fallback. */
 const noPs = mkdtempSync(join(tmpdir(), 'sshgate-sweep-'));
-for (const tool of ['awk', 'cat', 'sleep', 'setsid']) symlinkSync(execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(), join(noPs, tool));
+for (const tool of ['awk', 'cat', 'sleep', 'setsid'])
+  symlinkSync(execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(), join(noPs, tool));
 afterAll(() => rmSync(noPs, { recursive: true, force: true }));
 
 function pgrep(pattern: string): string {
@@ -65,7 +66,7 @@ describe('the pid sweep', () => {
     expect(pgrep('^sleep 4933')).toBe('');
   });
 
-  it("sweeps a session whose shell has already exited: its background job is found by session id", async () => {
+  it('sweeps a session whose shell has already exited: its background job is found by session id', async () => {
     const pid = await startTree('dash', 'sleep 4961 & exit 0');
     await new Promise((r) => setTimeout(r, 200));
     expect(pgrep('^sleep 4961')).not.toBe('');
@@ -109,7 +110,9 @@ describe('PidLineReader', () => {
 
   it('is not fooled by a line that only looks like a marker', () => {
     const r = new PidLineReader(m);
-    expect(feed(r, 'sshgate-pid-ffffffffffff 666\n', 'sshgate-pid-0123456789ab x\n')).toBe('sshgate-pid-ffffffffffff 666\nsshgate-pid-0123456789ab x\n');
+    expect(feed(r, 'sshgate-pid-ffffffffffff 666\n', 'sshgate-pid-0123456789ab x\n')).toBe(
+      'sshgate-pid-ffffffffffff 666\nsshgate-pid-0123456789ab x\n',
+    );
     expect(r.pid).toBeUndefined();
   });
 
@@ -136,14 +139,21 @@ describe('PidLineReader', () => {
   it('finds the pid wherever the stream is cut, and passes every other byte on once', () => {
     const bytes = fc.string({ unit: fc.constantFrom('a', 's', '-', ' ', '1', '\r', '\n', 'sshgate-pid-', '\u00e9'), maxLength: 40 });
     fc.assert(
-      fc.property(bytes, bytes, fc.integer({ min: 1, max: 2 ** 31 }), fc.array(fc.nat(), { maxLength: 6 }), fc.boolean(), (before, after, pid, cuts, crlf) => {
-        const whole = Buffer.from(`${before}${m} ${pid}${crlf ? '\r\n' : '\n'}${after}`);
-        const at = [...new Set(cuts.map((c) => c % (whole.length + 1)))].sort((a, b) => a - b);
-        const r = new PidLineReader(m);
-        const out = [...at, whole.length].map((end, i) => r.push(whole.subarray(i === 0 ? 0 : at[i - 1], end)));
-        expect(r.pid).toBe(pid);
-        expect(Buffer.concat(out).toString()).toBe(`${before}${after}`);
-      }),
+      fc.property(
+        bytes,
+        bytes,
+        fc.integer({ min: 1, max: 2 ** 31 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.boolean(),
+        (before, after, pid, cuts, crlf) => {
+          const whole = Buffer.from(`${before}${m} ${pid}${crlf ? '\r\n' : '\n'}${after}`);
+          const at = [...new Set(cuts.map((c) => c % (whole.length + 1)))].sort((a, b) => a - b);
+          const r = new PidLineReader(m);
+          const out = [...at, whole.length].map((end, i) => r.push(whole.subarray(i === 0 ? 0 : at[i - 1], end)));
+          expect(r.pid).toBe(pid);
+          expect(Buffer.concat(out).toString()).toBe(`${before}${after}`);
+        },
+      ),
     );
   });
 

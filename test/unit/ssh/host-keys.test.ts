@@ -41,7 +41,10 @@ describe('known_hosts', () => {
     const file = join(dir, 'known_hosts_22');
     writeFileSync(file, `10.0.0.21 ${keys.a?.line}\n`);
     execFileSync('ssh-keygen', ['-q', '-H', '-f', file]);
-    expect(verifyHostKey(parseKnownHosts(readFileSync(file, 'utf8')), '10.0.0.21', 2222, keys.a!.blob)).toEqual({ status: 'unknown', port22Line: 1 });
+    expect(verifyHostKey(parseKnownHosts(readFileSync(file, 'utf8')), '10.0.0.21', 2222, keys.a!.blob)).toEqual({
+      status: 'unknown',
+      port22Line: 1,
+    });
   });
 
   it('reads entries hashed by ssh-keygen -H', () => {
@@ -62,7 +65,9 @@ describe('known_hosts', () => {
   });
 
   it('skips lines it cannot read and says why, and writes lines it can read back', () => {
-    const known = parseKnownHosts(`# comment\n\ngarbage\n@weird host ${keys.a?.line}\nh ssh-ed25519 !!!notbase64\n@cert-authority *.lab ${keys.b?.line}\n`);
+    const known = parseKnownHosts(
+      `# comment\n\ngarbage\n@weird host ${keys.a?.line}\nh ssh-ed25519 !!!notbase64\n@cert-authority *.lab ${keys.b?.line}\n`,
+    );
     expect(known.entries).toHaveLength(0);
     expect(known.skipped.map((s) => s.line)).toEqual([3, 4, 5, 6]);
     expect(known.skipped[3]?.reason).toMatch(/^@cert-authority: .*refused/);

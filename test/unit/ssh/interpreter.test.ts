@@ -35,7 +35,9 @@ function run(file: string, args: string[], path?: string): SpawnSyncReturns<Buff
 
 /** What the script does when the pinned shell is started directly (as the brief of the host says). */
 function direct(shell: HostShell, script: string): SpawnSyncReturns<Buffer> {
-  return shell === 'bash' ? run('/bin/bash', ['--noprofile', '--norc', '-c', '--', script, 'bash']) : run('/bin/sh', ['-c', '--', script, 'sh']);
+  return shell === 'bash'
+    ? run('/bin/bash', ['--noprofile', '--norc', '-c', '--', script, 'bash'])
+    : run('/bin/sh', ['-c', '--', script, 'sh']);
 }
 
 /** What it does when sent through a login shell, as sshd runs an exec request. */
@@ -65,7 +67,8 @@ const SCRIPTS: Record<string, string> = {
   'every $ form': 'x=1; echo $x ${x} "$x" \'$x\' $((x+1)) $(echo sub) `echo tick` "${s-unset}" "$#" "$0" ${1-none}',
   '! and #': 'echo hi!; echo "a!b" \'c!d\'; ! false && echo negated # a comment\necho \'#not a comment\' "#nor this" # but this\n#!/bin/sh',
   'newlines, tabs and trailing newlines': 'echo one\n\n\techo\ttwo\n\n\n',
-  heredocs: 'x=1\ncat <<EOF\n$x \\$y `echo z` \'q\' "dq" !\nEOF\ncat <<\'RAW\'\n$x \'q\' "dq" \\ ! `no`\nRAW\ncat <<-T\n\tindented\n\tT\necho after',
+  heredocs:
+    "x=1\ncat <<EOF\n$x \\$y `echo z` 'q' \"dq\" !\nEOF\ncat <<'RAW'\n$x 'q' \"dq\" \\ ! `no`\nRAW\ncat <<-T\n\tindented\n\tT\necho after",
   'a heredoc that ends the script': 'cat <<EOF\nlast line\nEOF',
   'a heredoc the script ends inside': 'cat <<EOF\nbody\n\n',
   unicode: "echo 'héllo wörld ✓ 😀' \"日本語\"; printf %s '日本語' | wc -c",
@@ -74,20 +77,28 @@ const SCRIPTS: Record<string, string> = {
   'a command not found': 'no-such-command-sshgate; echo "status $?"',
   'a syntax error after output': 'echo before\nif then fi',
   'a signal': 'echo dying; kill -TERM $$; echo never',
-  'stdin': 'read -r line; echo "read: $line"; cat; echo "rest done"',
+  stdin: 'read -r line; echo "read: $line"; cat; echo "rest done"',
   'bash syntax': '[[ -n $BASH_VERSION ]] && echo in bash; arr=(a b); echo "${arr[1]}"',
   'the command limit, with its pid line': withPidLine(bigCommand, MARKER),
-  'plain ASCII, sent as it is': withPidLine('echo "a b" $HOME ${x-y} `echo bq` #c ; ls / | wc -l & wait; echo ~ * ? [a] {b,c} % ^ ; true && false || echo "or $0" ; exit 3', MARKER),
+  'plain ASCII, sent as it is': withPidLine(
+    'echo "a b" $HOME ${x-y} `echo bq` #c ; ls / | wc -l & wait; echo ~ * ? [a] {b,c} % ^ ; true && false || echo "or $0" ; exit 3',
+    MARKER,
+  ),
   'plain ASCII that is not a command': 'if ; then "unbalanced',
   'a script that looks like an option': '-x',
   'a script that is the end of options': '--',
 };
 
 /** The scripts the login shell gets between single quotes as they are, without base64. */
-const PLAIN_SCRIPTS = ['plain ASCII, sent as it is', 'plain ASCII that is not a command', 'a script that looks like an option', 'a script that is the end of options'];
+const PLAIN_SCRIPTS = [
+  'plain ASCII, sent as it is',
+  'plain ASCII that is not a command',
+  'a script that looks like an option',
+  'a script that is the end of options',
+];
 
 describe('pinnedCommand', () => {
-  it('gives the login shell only bare words and single-quoted words without \' \\ ! or a newline', () => {
+  it("gives the login shell only bare words and single-quoted words without ' \\ ! or a newline", () => {
     for (const shell of ['bash', 'sh'] as const) {
       const plain = `exec ${shell === 'bash' ? '/bin/bash --noprofile --norc' : '/bin/sh'} -c -- '`;
       for (const [name, script] of Object.entries(SCRIPTS)) {
@@ -104,11 +115,14 @@ describe('pinnedCommand', () => {
 
     for (const name of LOGIN_SHELLS) {
       const login = installed(name);
-      it.skipIf(!login)(`runs every script as ${shell === 'bash' ? '/bin/bash --noprofile --norc' : '/bin/sh'} would, from login shell ${name}${login ? '' : ' (skipped: not installed)'}`, () => {
-        for (const [what, script] of Object.entries(SCRIPTS)) {
-          expect(seen(viaLogin(login as string, shell, script)), `${what} (${name} → ${shell})`).toEqual(expected.get(what));
-        }
-      });
+      it.skipIf(!login)(
+        `runs every script as ${shell === 'bash' ? '/bin/bash --noprofile --norc' : '/bin/sh'} would, from login shell ${name}${login ? '' : ' (skipped: not installed)'}`,
+        () => {
+          for (const [what, script] of Object.entries(SCRIPTS)) {
+            expect(seen(viaLogin(login as string, shell, script)), `${what} (${name} → ${shell})`).toEqual(expected.get(what));
+          }
+        },
+      );
     }
   }
 
@@ -122,19 +136,22 @@ describe('pinnedCommand', () => {
 
   for (const name of LOGIN_SHELLS) {
     const login = installed(name);
-    it.skipIf(!login)(`runs shell: sh in dash and shell: bash in bash, under the pid sshd started, from login shell ${name}${login ? '' : ' (skipped: not installed)'}`, () => {
-      const probe = 'echo "$$ $(readlink /proc/$$/exe) [$BASH_VERSION]"';
-      for (const shell of ['bash', 'sh'] as const) {
-        const r = viaLogin(login as string, shell, probe);
-        const [pid, exe, version] = r.stdout.toString().trim().split(' ');
-        expect(Number(pid), `${name} → ${shell}`).toBe(r.pid);
-        expect(exe).toBe(shell === 'bash' ? '/usr/bin/bash' : '/usr/bin/dash');
-        expect(version).toMatch(shell === 'bash' ? /^\[5\.[0-9]/ : /^\[\]$/);
-      }
-      const marker = pidMarker();
-      const r = viaLogin(login as string, 'bash', withPidLine('echo ran', marker));
-      expect(r.stdout.toString()).toBe(`${marker} ${r.pid}\nran\n`);
-    });
+    it.skipIf(!login)(
+      `runs shell: sh in dash and shell: bash in bash, under the pid sshd started, from login shell ${name}${login ? '' : ' (skipped: not installed)'}`,
+      () => {
+        const probe = 'echo "$$ $(readlink /proc/$$/exe) [$BASH_VERSION]"';
+        for (const shell of ['bash', 'sh'] as const) {
+          const r = viaLogin(login as string, shell, probe);
+          const [pid, exe, version] = r.stdout.toString().trim().split(' ');
+          expect(Number(pid), `${name} → ${shell}`).toBe(r.pid);
+          expect(exe).toBe(shell === 'bash' ? '/usr/bin/bash' : '/usr/bin/dash');
+          expect(version).toMatch(shell === 'bash' ? /^\[5\.[0-9]/ : /^\[\]$/);
+        }
+        const marker = pidMarker();
+        const r = viaLogin(login as string, 'bash', withPidLine('echo ran', marker));
+        expect(r.stdout.toString()).toBe(`${marker} ${r.pid}\nran\n`);
+      },
+    );
   }
 
   describe('on a host whose base64 is missing or fails', () => {
@@ -146,17 +163,20 @@ describe('pinnedCommand', () => {
 
     for (const name of LOGIN_SHELLS) {
       const login = installed(name);
-      it.skipIf(!login)(`runs nothing and exits ${DECODE_FAILED_STATUS} with a message, from login shell ${name}${login ? '' : ' (skipped: not installed)'}`, () => {
-        for (const [path, why] of [
-          [noBase64, /base64: (command )?not found/],
-          [`${failing}:${PATH}`, /base64: broken/],
-        ] as const) {
-          const r = seen(viaLogin(login as string, 'bash', "echo 'ran'; exit 0", path));
-          expect(r, `${name}, PATH=${path}`).toMatchObject({ status: DECODE_FAILED_STATUS, stdout: '' });
-          expect(r.stderr).toMatch(why);
-          expect(r.stderr).toContain('sshgate: base64 -d failed on this host, so the command did not run');
-        }
-      });
+      it.skipIf(!login)(
+        `runs nothing and exits ${DECODE_FAILED_STATUS} with a message, from login shell ${name}${login ? '' : ' (skipped: not installed)'}`,
+        () => {
+          for (const [path, why] of [
+            [noBase64, /base64: (command )?not found/],
+            [`${failing}:${PATH}`, /base64: broken/],
+          ] as const) {
+            const r = seen(viaLogin(login as string, 'bash', "echo 'ran'; exit 0", path));
+            expect(r, `${name}, PATH=${path}`).toMatchObject({ status: DECODE_FAILED_STATUS, stdout: '' });
+            expect(r.stderr).toMatch(why);
+            expect(r.stderr).toContain('sshgate: base64 -d failed on this host, so the command did not run');
+          }
+        },
+      );
     }
   });
 });

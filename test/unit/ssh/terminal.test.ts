@@ -60,9 +60,35 @@ describe('EscapeStripper', () => {
   });
 
   /** Any bytes, mixed with the pieces sequences are made of: openers, parameters, finals, string ends, line ends, UTF-8. */
-  const piece = fc.constantFrom('\x1b', '\x1b[', '\x1b]', '\x1bP', '\x1b_', '\x1b\\', '\x1b(', '\x1b ', '\x07', '\x18', '\x7f', '\r', '\n', '\r\n', '1;31', 'm', '?25h', 'é', 'text');
+  const piece = fc.constantFrom(
+    '\x1b',
+    '\x1b[',
+    '\x1b]',
+    '\x1bP',
+    '\x1b_',
+    '\x1b\\',
+    '\x1b(',
+    '\x1b ',
+    '\x07',
+    '\x18',
+    '\x7f',
+    '\r',
+    '\n',
+    '\r\n',
+    '1;31',
+    'm',
+    '?25h',
+    'é',
+    'text',
+  );
   const terminalBytes = fc
-    .array(fc.oneof(piece.map((p) => Buffer.from(p)), fc.uint8Array({ minLength: 1, maxLength: 3 }).map((b) => Buffer.from(b))), { maxLength: 80 })
+    .array(
+      fc.oneof(
+        piece.map((p) => Buffer.from(p)),
+        fc.uint8Array({ minLength: 1, maxLength: 3 }).map((b) => Buffer.from(b)),
+      ),
+      { maxLength: 80 },
+    )
     .map((parts) => Buffer.concat(parts));
 
   it('strips output cut at any points exactly as the output whole', () => {

@@ -20,7 +20,16 @@ describe('task ids', () => {
   });
 
   it('tell a malformed id apart', () => {
-    for (const bad of ['', 'web1', 'web1:abc:1', 'web1:0123456789ab', 'we b1:0123456789ab:1', 'a:0123456789AB:1', 'a:0123456789ab:1:2', 'a:0123456789ab:-1']) {
+    for (const bad of [
+      '',
+      'web1',
+      'web1:abc:1',
+      'web1:0123456789ab',
+      'we b1:0123456789ab:1',
+      'a:0123456789AB:1',
+      'a:0123456789ab:1:2',
+      'a:0123456789ab:-1',
+    ]) {
       expect(parseTaskId(bad), bad).toBeUndefined();
     }
   });

@@ -110,4 +110,3 @@ describe('a task output buffer', () => {
     expect(flood.dropped).toBe(5_000_000 - (1 << 20));
   });
 });
-

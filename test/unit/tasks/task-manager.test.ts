@@ -47,7 +47,9 @@ describe('the task manager', () => {
 
   it('queues tasks beyond the per-host limit, and never runs more than the limit at once', async () => {
     const tm = new TaskManager();
-    const tasks = Array.from({ length: 6 }, (_, i) => tm.start('h1', `sleep 0.2 # ${i}`, limits({ max_concurrent_per_host: 2 }), localExecutor('sleep 0.2')));
+    const tasks = Array.from({ length: 6 }, (_, i) =>
+      tm.start('h1', `sleep 0.2 # ${i}`, limits({ max_concurrent_per_host: 2 }), localExecutor('sleep 0.2')),
+    );
     const other = tm.start('h2', 'true', limits({ max_concurrent_per_host: 2 }), localExecutor('true'));
     expect(tasks.map((t) => t.state)).toEqual(['running', 'running', 'queued', 'queued', 'queued', 'queued']);
     expect(other.state).toBe('running');
@@ -74,8 +76,12 @@ describe('the task manager', () => {
 
   it('records an executor error as failed with its code, and a lost connection as lost', async () => {
     const tm = new TaskManager();
-    const refused = tm.start('h1', 'x', limits(), () => Promise.reject(new SshgateError('connect_failed', 'host "h1" refused the connection', 'check the port')));
-    const lost = tm.start('h1', 'y', limits(), () => Promise.resolve({ exitCode: null, signal: null, lost: 'the connection to "h1" closed' }));
+    const refused = tm.start('h1', 'x', limits(), () =>
+      Promise.reject(new SshgateError('connect_failed', 'host "h1" refused the connection', 'check the port')),
+    );
+    const lost = tm.start('h1', 'y', limits(), () =>
+      Promise.resolve({ exitCode: null, signal: null, lost: 'the connection to "h1" closed' }),
+    );
     const bug = tm.start('h1', 'z', limits(), () => Promise.reject(new Error('secret internals')));
     await Promise.all([refused.done, lost.done, bug.done]);
     expect(refused).toMatchObject({ state: 'failed', error: { code: 'connect_failed', hint: 'check the port' } });
@@ -104,7 +110,10 @@ describe('the task manager', () => {
 
   it('cancels every task on shutdown and waits for them', async () => {
     const tm = new TaskManager();
-    const ts = [tm.start('h1', 'sleep 30', limits(), localExecutor('sleep 30')), tm.start('h2', 'sleep 30', limits(), localExecutor('sleep 30'))];
+    const ts = [
+      tm.start('h1', 'sleep 30', limits(), localExecutor('sleep 30')),
+      tm.start('h2', 'sleep 30', limits(), localExecutor('sleep 30')),
+    ];
     await new Promise((r) => setTimeout(r, 50));
     await tm.shutdown();
     expect(ts.map((t) => t.state)).toEqual(['cancelled', 'cancelled']);
@@ -118,7 +127,20 @@ describe('the task manager', () => {
     expect(Date.now() - t0).toBeLessThan(4000);
     await t.done;
     await tm.waitForChange(t, 5000); // ended: returns at once
-    tm.restore([{ id: 'h9:0123456789ab:1', alias: 'h9', command: 'x', limits: limits(), state: 'lost', createdAt: Date.now(), endedAt: Date.now(), exitCode: null, signal: null, error: { code: 'lost', message: 'gone' } }]);
+    tm.restore([
+      {
+        id: 'h9:0123456789ab:1',
+        alias: 'h9',
+        command: 'x',
+        limits: limits(),
+        state: 'lost',
+        createdAt: Date.now(),
+        endedAt: Date.now(),
+        exitCode: null,
+        signal: null,
+        error: { code: 'lost', message: 'gone' },
+      },
+    ]);
     expect(tm.get('h9:0123456789ab:1')).toMatchObject({ state: 'lost', error: { code: 'lost' } });
     expect(tm.cancel('h9:0123456789ab:1').result).toBe('already_finished');
   });
@@ -152,7 +174,12 @@ describe('the task manager', () => {
     }
     // The newest are kept. A linear restore takes 5-30 ms here; evicting one task per pass over
     // the registry took 26 s.
-    expect(tm.list().map((t) => t.id)).toEqual(big.slice(-999).reverse().map((r) => r.id));
+    expect(tm.list().map((t) => t.id)).toEqual(
+      big
+        .slice(-999)
+        .reverse()
+        .map((r) => r.id),
+    );
     expect(ms).toBeLessThan(250);
   });
 
@@ -176,4 +203,3 @@ describe('the task manager', () => {
     expect(quick.get(carol.id)).toBeDefined();
   });
 });
-

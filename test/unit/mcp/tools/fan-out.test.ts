@@ -49,7 +49,9 @@ describe('ssh_run_on_tag', () => {
   it('sends progress per host that ends, with the total of hosts that run, before the result', async () => {
     gate.hosts.script((call) => ({ steps: [{ wait: call.alias === 'h3' ? 60 : 10 }] }));
     const seen: Progress[] = [];
-    await gate.client.callTool({ name: 'ssh_run_on_tag', arguments: { tag: 'web', command: 'uname -r' } }, undefined, { onprogress: (p) => void seen.push(p) });
+    await gate.client.callTool({ name: 'ssh_run_on_tag', arguments: { tag: 'web', command: 'uname -r' } }, undefined, {
+      onprogress: (p) => void seen.push(p),
+    });
     expect(seen.map((p) => [p.progress, p.total])).toEqual([
       [1, 2],
       [2, 2],
@@ -57,7 +59,7 @@ describe('ssh_run_on_tag', () => {
     expect(seen.map((p) => p.message)).toEqual(['h1: succeeded (1/2)', 'h3: succeeded (2/2)']);
   });
 
-  it('shares the output budget out among the hosts; the rest of each host\'s output reads by cursor', async () => {
+  it("shares the output budget out among the hosts; the rest of each host's output reads by cursor", async () => {
     const big = (alias: string) => Array.from({ length: 10_000 }, (_, i) => `${alias} ${String(i).padStart(5, '0')}\n`).join('');
     gate.hosts.script((call) => ({ steps: [{ stdout: big(call.alias) }] }));
     const r = await gate.ok<S.RunOnTagResult>('ssh_run_on_tag', { tag: 'batch', command: 'cat big.log' });
@@ -71,7 +73,11 @@ describe('ssh_run_on_tag', () => {
       expect(h.stdout.endsWith(all.slice(-share / 2))).toBe(true);
     }
     const h5 = r.results.find((h) => h.alias === 'h5') as S.HostOutcome;
-    const o = await gate.ok<S.TaskOutputResult>('ssh_get_task_output', { task_id: h5.task_id as string, cursor: h5.read_cursor, max_bytes: 131_072 });
+    const o = await gate.ok<S.TaskOutputResult>('ssh_get_task_output', {
+      task_id: h5.task_id as string,
+      cursor: h5.read_cursor,
+      max_bytes: 131_072,
+    });
     expect(o.done).toBe(true);
     expect(big('h5').slice(0, share / 2) + o.stdout).toBe(big('h5'));
   });

@@ -37,7 +37,17 @@ describe('ssh_describe_host', () => {
   it('shows address, user, credential, limits and rules, and no secret', async () => {
     const r = await gate.call('ssh_describe_host', { alias: 'h1' });
     const d = r.structuredContent as S.DescribeHostResult;
-    expect(d).toMatchObject({ alias: 'h1', host: '192.0.2.1', port: 22, user: 'deploy', tags: ['web', 'prod'], shell: 'bash', jump_chain: [], credential: 'fleet', auth_methods: ['key'] });
+    expect(d).toMatchObject({
+      alias: 'h1',
+      host: '192.0.2.1',
+      port: 22,
+      user: 'deploy',
+      tags: ['web', 'prod'],
+      shell: 'bash',
+      jump_chain: [],
+      credential: 'fleet',
+      auth_methods: ['key'],
+    });
     expect(d.limits.max_seconds).toBeGreaterThan(0);
     expect(d.rules.map((rule) => rule.name)).toEqual(['no reboots', 'tests run anything else']);
     expect(JSON.stringify(r)).not.toMatch(/PRIVATE KEY|BEGIN|user_ed25519/);

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scriptedHost, startInProcessGate, type InProcessGate } from '../../../support/in-process.js';
 import { TOOL_NAMES } from '../../../support/tools.js';
 
-
 /** The SDK Client's check of a tool's structuredContent, built from tools/list (private in its types). */
 type Validator = (value: unknown) => { valid: boolean; errorMessage?: string };
 function validatorOf(gate: InProcessGate, tool: string): Validator | undefined {
@@ -24,7 +23,9 @@ describe('tools/list', () => {
     expect(gate.tools.map((t) => t.name).sort()).toEqual([...TOOL_NAMES]);
     for (const tool of gate.tools) {
       expect(tool.outputSchema, tool.name).toMatchObject({ type: 'object' });
-      expect(Object.keys(tool.annotations ?? {}), tool.name).toEqual(expect.arrayContaining(['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint']));
+      expect(Object.keys(tool.annotations ?? {}), tool.name).toEqual(
+        expect.arrayContaining(['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint']),
+      );
     }
   });
 

@@ -37,7 +37,9 @@ describe('ssh_plan', () => {
 
   it('audits every decision it shows, as ssh_plan', async () => {
     await gate.ok('ssh_plan', { alias: 'h2', command: 'uname -r' });
-    const last = logRecords(gate).filter((r) => r.event === 'decision').at(-1);
+    const last = logRecords(gate)
+      .filter((r) => r.event === 'decision')
+      .at(-1);
     expect(last).toMatchObject({ tool: 'ssh_plan', alias: 'h2', command: 'uname -r', allowed: false });
   });
 

@@ -35,9 +35,19 @@ describe('ssh_run', () => {
   it('returns the scripted stdout, stderr and exit code; a non-zero exit is a result, not an error', async () => {
     gate.hosts.script(() => ({ steps: [{ stdout: 'out\n' }, { stderr: 'err\n' }], exitCode: 3 }));
     const r = await gate.ok<S.RunResult>('ssh_run', { alias: 'h1', command: 'systemctl is-active nginx' });
-    expect(r).toMatchObject({ state: 'failed', exit_code: 3, stdout: 'out\n', stderr: 'err\n', stdout_bytes: 4, stderr_bytes: 4, truncated: false });
+    expect(r).toMatchObject({
+      state: 'failed',
+      exit_code: 3,
+      stdout: 'out\n',
+      stderr: 'err\n',
+      stdout_bytes: 4,
+      stderr_bytes: 4,
+      truncated: false,
+    });
     expect(r.task_id).toMatch(/^h1:[0-9a-f]{12}:\d+$/);
-    expect(gate.hosts.calls).toMatchObject([{ alias: 'h1', host: '192.0.2.1', user: 'deploy', command: 'systemctl is-active nginx', graceMs: 300 }]);
+    expect(gate.hosts.calls).toMatchObject([
+      { alias: 'h1', host: '192.0.2.1', user: 'deploy', command: 'systemctl is-active nginx', graceMs: 300 },
+    ]);
   });
 
   it('sends the command with no stdin, no terminal and no prelude when the call gives none', async () => {
@@ -83,8 +93,11 @@ describe('ssh_run', () => {
   it('sends progress: the task id first, then the output as it comes, all before the result', async () => {
     gate.hosts.script(() => ({ steps: [{ wait: 50 }, { stdout: 'first\n' }, { wait: 300 }, { stderr: 'second\n' }, { wait: 50 }] }));
     const seen: Progress[] = [];
-    const r = (await gate.client.callTool({ name: 'ssh_run', arguments: { alias: 'h1', command: 'uptime' } }, undefined, { onprogress: (p) => void seen.push(p) }))
-      .structuredContent as S.RunResult;
+    const r = (
+      await gate.client.callTool({ name: 'ssh_run', arguments: { alias: 'h1', command: 'uptime' } }, undefined, {
+        onprogress: (p) => void seen.push(p),
+      })
+    ).structuredContent as S.RunResult;
     expect(r.state).toBe('succeeded');
     expect(seen[0]?.message).toBe(`task_id ${r.task_id}`);
     expect(seen.slice(1).map((p) => p.message)).toEqual(['first\n', '[stderr] second\n']);
@@ -102,7 +115,9 @@ describe('ssh_run', () => {
   it('cancels the task when the caller gives up on the call', async () => {
     gate.hosts.script(() => ({ hang: true }));
     const gaveUp = new AbortController();
-    const call = gate.client.callTool({ name: 'ssh_run', arguments: { alias: 'h1', command: 'sleep 600' } }, undefined, { signal: gaveUp.signal });
+    const call = gate.client.callTool({ name: 'ssh_run', arguments: { alias: 'h1', command: 'sleep 600' } }, undefined, {
+      signal: gaveUp.signal,
+    });
     while (gate.hosts.calls.length === 0) await new Promise((r) => setTimeout(r, 5));
     gaveUp.abort();
     await expect(call).rejects.toThrow();
@@ -200,11 +215,18 @@ describe('ssh_cancel', () => {
 
   it('answers already_finished for a task that had ended', async () => {
     const { task_id } = await gate.ok<S.RunResult>('ssh_run', { alias: 'h1', command: 'uptime' });
-    expect(await gate.ok<S.CancelResult>('ssh_cancel', { task_id })).toMatchObject({ result: 'already_finished', state: 'succeeded', final: true });
+    expect(await gate.ok<S.CancelResult>('ssh_cancel', { task_id })).toMatchObject({
+      result: 'already_finished',
+      state: 'succeeded',
+      final: true,
+    });
   });
 
   it('answers a task id it never gave with not_found, and what is no task id with invalid_input', async () => {
-    expect(await gate.fails('ssh_cancel', { task_id: 'h1:0123456789ab:1700000000000000' })).toMatchObject({ code: 'not_found', message: 'no task "h1:0123456789ab:1700000000000000"' });
+    expect(await gate.fails('ssh_cancel', { task_id: 'h1:0123456789ab:1700000000000000' })).toMatchObject({
+      code: 'not_found',
+      message: 'no task "h1:0123456789ab:1700000000000000"',
+    });
     expect((await gate.fails('ssh_cancel', { task_id: 'last one' })).code).toBe('invalid_input');
   });
 });

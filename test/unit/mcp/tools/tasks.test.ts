@@ -46,7 +46,7 @@ describe('ssh_run_async', () => {
     expect(gate.hosts.calls).toEqual([]);
   });
 
-  it('queues a task beyond the host\'s concurrency limit and runs it when the first ends', async () => {
+  it("queues a task beyond the host's concurrency limit and runs it when the first ends", async () => {
     gate.hosts.script(() => ({ hang: true }));
     const first = await gate.ok<S.RunAsyncResult>('ssh_run_async', { alias: 'h2', command: 'sleep 600' });
     const second = await gate.ok<S.RunAsyncResult>('ssh_run_async', { alias: 'h2', command: 'sleep 601' });
@@ -64,7 +64,15 @@ describe('ssh_get_task_status', () => {
     gate.hosts.script(() => ({ steps: [{ stdout: 'abc' }, { stderr: 'de' }], exitCode: 2 }));
     const { task_id } = await gate.ok<S.RunAsyncResult>('ssh_run_async', { alias: 'h1', command: 'grep -c x /var/log/syslog' });
     const s = await statusWhen(task_id, ended);
-    expect(s).toMatchObject({ task_id, alias: 'h1', command: 'grep -c x /var/log/syslog', state: 'failed', exit_code: 2, stdout_bytes: 3, stderr_bytes: 2 });
+    expect(s).toMatchObject({
+      task_id,
+      alias: 'h1',
+      command: 'grep -c x /var/log/syslog',
+      state: 'failed',
+      exit_code: 2,
+      stdout_bytes: 3,
+      stderr_bytes: 2,
+    });
     expect(Date.parse(s.ended_at as string)).toBeGreaterThanOrEqual(Date.parse(s.created_at));
   });
 
@@ -79,7 +87,10 @@ describe('ssh_get_task_status', () => {
   });
 
   it('answers an id it never gave with not_found, and what is no task id with invalid_input', async () => {
-    expect(await gate.fails('ssh_get_task_status', { task_id: UNKNOWN_ID })).toMatchObject({ code: 'not_found', hint: expect.stringContaining('ssh_list_tasks') });
+    expect(await gate.fails('ssh_get_task_status', { task_id: UNKNOWN_ID })).toMatchObject({
+      code: 'not_found',
+      hint: expect.stringContaining('ssh_list_tasks'),
+    });
     expect((await gate.fails('ssh_get_task_status', { task_id: 'h1' })).code).toBe('invalid_input');
     expect((await gate.fails('ssh_get_task_status', {})).code).toBe('invalid_input');
   });
@@ -108,7 +119,13 @@ describe('ssh_get_task_output', () => {
     gate.hosts.script(() => ({ hang: true }));
     const { task_id } = await gate.ok<S.RunAsyncResult>('ssh_run_async', { alias: 'h1', command: 'sleep 600' });
     const o = await gate.ok<S.TaskOutputResult>('ssh_get_task_output', { task_id });
-    expect(o).toMatchObject({ stdout: '', stderr: '', done: false, next_cursor: { stdout: 0, stderr: 0 }, dropped_bytes: { stdout: 0, stderr: 0 } });
+    expect(o).toMatchObject({
+      stdout: '',
+      stderr: '',
+      done: false,
+      next_cursor: { stdout: 0, stderr: 0 },
+      dropped_bytes: { stdout: 0, stderr: 0 },
+    });
     await gate.ok('ssh_cancel', { task_id });
   });
 
