@@ -1,0 +1,24 @@
+/**
+ * Who a call comes from. Every call has a principal: over stdio the OS user sshgate runs as (or a
+ * name given on the command line), over HTTP the one its credential names. Tasks belong to
+ * principals; policy rules, rate limits and quotas may name them or their roles; the audit
+ * records them. A principal never carries the secret it proved itself with.
+ */
+export interface Principal {
+  /** The name rules, quotas, tasks and the audit know the caller by. */
+  name: string;
+  /** What a rule's `callers: [role:ops]` matches. */
+  roles: readonly string[];
+  /** How the caller proved who it is. */
+  via: 'os-user' | 'command-line' | 'token' | 'oauth';
+  /**
+   * Which credential: a token's id in the tokens file, or an OAuth access token's `jti` (else its
+   * `sub`). Never the token.
+   */
+  credentialId?: string;
+}
+
+/** Whether a rule's `callers:` list names this principal: by name, or by `role:NAME`. */
+export function callerMatches(principal: Principal, callers: readonly string[]): boolean {
+  return callers.some((c) => (c.startsWith('role:') ? principal.roles.includes(c.slice(5)) : c === principal.name));
+}
