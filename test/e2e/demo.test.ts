@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ensureUser, TEST_USER } from '../support/sshd.js';
@@ -41,8 +41,11 @@ describe('sshgate demo', () => {
   });
 
   it('leaves no process, listener or key behind when it is interrupted', async () => {
+    // The embedded host's commands inherit the demo's environment: this mark tells its `sleep 120`
+    // from one of another demo that runs at the same time (the packaging test runs one).
+    const mark = `demo-test-${process.pid}-${Date.now()}`;
     const child = spawn(process.execPath, [resolve('dist/cli.js'), 'demo'], {
-      env: { PATH: process.env.PATH ?? '', SSHGATE_DEMO_HOST: 'embedded' },
+      env: { PATH: process.env.PATH ?? '', SSHGATE_DEMO_HOST: 'embedded', SSHGATE_TEST_MARK: mark },
       cwd: '/tmp',
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -62,15 +65,20 @@ describe('sshgate demo', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(143);
     expect(existsSync(dir)).toBe(false);
-    const sleeping = spawnSync('pgrep', ['-f', '^sleep 120$'], { encoding: 'utf8' });
-    expect(sleeping.stdout.trim()).toBe('');
+    const sleeping = spawnSync('pgrep', ['-f', '^sleep 120$'], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter((pid) => pid !== '' && environOf(pid).includes(`SSHGATE_TEST_MARK=${mark}`));
+    expect(sleeping).toEqual([]);
     const listening = spawnSync('sh', ['-c', `ss -ltn 'sport = :${port}' | tail -n +2`], { encoding: 'utf8' });
     expect(listening.stdout.trim()).toBe('');
   }, 60_000);
 
   it('cleans up the same way when its reader goes away (sshgate demo | head -3), without a word on stderr', async () => {
+    // The embedded host's commands inherit the demo's environment: this mark tells its `sleep 120`
+    // from one of another demo that runs at the same time (the packaging test runs one).
+    const mark = `demo-test-${process.pid}-${Date.now()}`;
     const child = spawn(process.execPath, [resolve('dist/cli.js'), 'demo'], {
-      env: { PATH: process.env.PATH ?? '', SSHGATE_DEMO_HOST: 'embedded' },
+      env: { PATH: process.env.PATH ?? '', SSHGATE_DEMO_HOST: 'embedded', SSHGATE_TEST_MARK: mark },
       cwd: '/tmp',
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -106,3 +114,12 @@ describe('sshgate demo', () => {
     expect(r.stderr).toBe('');
   });
 });
+
+/** A process's environment as /proc shows it; '' once it is gone. */
+function environOf(pid: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, 'latin1');
+  } catch {
+    return '';
+  }
+}
