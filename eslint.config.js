@@ -21,7 +21,7 @@ const LAYERS = {
 };
 // Packages that only some folders may import.
 const PACKAGES = [
-  { name: '@modelcontextprotocol/sdk', folders: ['mcp', 'commands'], why: 'nothing below src/mcp knows MCP' },
+  { name: '@modelcontextprotocol', folders: ['mcp', 'commands'], why: 'nothing below src/mcp knows MCP' },
   { name: 'ssh2', folders: ['ssh', 'demo'], why: 'the rest reaches hosts through src/ssh' },
 ];
 

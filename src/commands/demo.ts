@@ -8,9 +8,8 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { Client } from '@modelcontextprotocol/client';
 import { startEmbeddedHost, type DemoHost } from '../demo/embedded-host.js';
 import { canLogIn, startOpenSshHost } from '../demo/openssh-host.js';
 import type { Io } from './context.js';
@@ -134,7 +133,7 @@ function writeDemoConfig(dir: string, host: DemoHost, user: string, privateKey: 
 type Say = (s: string) => void;
 
 async function call(client: Client, name: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const r = (await client.callTool({ name, arguments: args })) as CallToolResult;
+  const r = await client.callTool({ name, arguments: args });
   const first = r.content[0];
   const text = first?.type === 'text' ? first.text : '';
   if (r.isError) {

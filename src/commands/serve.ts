@@ -3,7 +3,6 @@
  * then cancels every task (so nothing is left running on a host), closes the connections and
  * exits, within about two seconds.
  */
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { AuditFile } from '../audit/audit-file.js';
 import { createAuditor } from '../audit/log.js';
 import { createLogger, type LogLevel } from '../logger.js';
@@ -11,6 +10,7 @@ import { ConfigError, SshgateError } from '../errors.js';
 import { Gateway } from '../gateway/gateway.js';
 import type { HttpOptions } from '../mcp/http.js';
 import { createServer } from '../mcp/server.js';
+import { serveOverStdio } from '../mcp/stdio.js';
 import { ConnectionPool } from '../ssh/pool.js';
 import { TaskJournal } from '../tasks/journal.js';
 import { TaskManager, type RestoredTask } from '../tasks/task-manager.js';
@@ -81,7 +81,6 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
     throw err;
   }
   let closeTransport: () => Promise<void> = () => Promise.resolve();
-  let stopNow: (why: string) => void = () => undefined;
   const stopped = new Promise<string>((resolve) => {
     let stopping: Promise<void> | undefined;
     const stop = (why: string) => {
@@ -104,7 +103,6 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
       process.stdin.once('end', () => stop('stdin closed'));
       process.stdin.once('close', () => stop('stdin closed'));
     }
-    stopNow = stop;
   });
 
   if (options.http) {
@@ -120,11 +118,8 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
       return 2;
     }
   } else {
-    const server = createServer({ gateway, logger, version: options.version });
-    const transport = new StdioServerTransport();
-    transport.onclose = () => stopNow('transport closed');
-    closeTransport = () => server.close();
-    await server.connect(transport);
+    const handle = serveOverStdio(() => createServer({ gateway, logger, version: options.version }), logger);
+    closeTransport = () => handle.close();
     logger.info({ hosts: gateway.listHosts({}).hosts.length, version: options.version }, 'sshgate serving MCP over stdio');
   }
   await stopped;

@@ -6,8 +6,8 @@
  * cancel. The close may come before the transport has even passed the call on: such a call is
  * cancelled the moment it arrives.
  */
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { isJSONRPCRequest, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { isJSONRPCRequest } from '@modelcontextprotocol/server';
+import type { Transport, JSONRPCMessage, RequestId } from '@modelcontextprotocol/server';
 
 type CallState = 'waiting' | 'passed on' | 'abandoned';
 

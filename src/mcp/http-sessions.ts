@@ -6,7 +6,7 @@
  * idle one is. A token's sessions displace only that token's own. Only when every session of the
  * token is busy is a new one refused.
  */
-import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import type { AbandonedCalls } from './abandoned-calls.js';
 
 export const MAX_SESSIONS_PER_TOKEN = 100;
@@ -17,7 +17,7 @@ export interface Session {
   id: string;
   /** Whose session it is: the bearer token it was opened with (a digest of it, never the token). */
   token: string;
-  transport: StreamableHTTPServerTransport;
+  transport: NodeStreamableHTTPServerTransport;
   calls: AbandonedCalls;
   /** Requests of this session in flight (an SSE stream counts while it is open). */
   active: number;

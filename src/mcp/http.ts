@@ -2,13 +2,16 @@
  * MCP over Streamable HTTP at `/mcp`. Every request must carry the bearer token (compared in
  * constant time) and a Host header naming this server, and a browser's Origin must be one that was
  * allowed: a web page cannot reach sshgate through DNS rebinding. A page from an allowed origin
- * gets the CORS answers it needs (a preflight carries no token). Each MCP session gets its own
- * server over a view of the gateway that sees only the session's own tasks.
+ * gets the CORS answers it needs (a preflight carries no token). A 2026-07-28 request is stateless:
+ * the SDK's handler answers it from a server built for that request. A 2025-era client opens a
+ * session (initialize): each session gets its own server over a view of the gateway that sees only
+ * the session's own tasks.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { NodeStreamableHTTPServerTransport, toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
+import { createMcpHandler, isLegacyRequest } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { clip } from '../errors.js';
 import type { Gateway } from '../gateway/gateway.js';
@@ -148,6 +151,8 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
       }
     }
     if (req.method !== 'POST') return refuse(res, 400, 'no_session', 'send an initialize request first');
+    if (!(await isLegacyRequest(await toWebRequest(req, body), body, { maxRequestBodySize: MAX_BODY_BYTES })))
+      return modern(req, res, body);
     const withTasks = () => o.gateway.ownersWithUnfinishedTasks();
     if (sessions.toEvict(tokenId, withTasks) === 'full') {
       const message = `all ${sessions.maxPerToken} MCP sessions of this token have a request in flight`;
@@ -173,7 +178,7 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
       end(why);
       void transport.close().catch(() => undefined);
     };
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+    const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
       // The SDK writes each comment as one whole frame between events, never inside one.
       keepAliveMs: SSE_KEEPALIVE_MS,
@@ -195,6 +200,18 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
     }
     if (!transport.sessionId) await server.close();
   };
+
+  // 2026-07-28: no sessions. Every request gets a server of its own over the token's view.
+  const modernHandler = createMcpHandler(
+    () => createServer({ gateway: o.gateway.forOwner(tokenId), logger: o.logger, version: o.version }),
+    {
+      legacy: 'reject',
+      keepAliveMs: SSE_KEEPALIVE_MS,
+      maxRequestBodySize: MAX_BODY_BYTES,
+      onerror: (err) => o.logger.debug({ error: clip(err.message) }, 'a 2026-07-28 request was refused'),
+    },
+  );
+  const modern = toNodeHandler(modernHandler, { onerror: (err) => o.logger.error({ err }, 'HTTP request failed') });
 
   const expire = setInterval(
     () => {
@@ -234,6 +251,7 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
     port,
     async close() {
       clearInterval(expire);
+      await modernHandler.close().catch(() => undefined);
       await Promise.all(sessions.all().map((s) => s.transport.close().catch(() => undefined)));
       await new Promise<void>((resolve) => {
         http.close(() => resolve());

@@ -1,13 +1,13 @@
 /** MCP progress notifications for a call whose client sent a progress token. */
 import type { ProgressSink } from '../gateway/gateway.js';
-import type { Extra } from './registry.js';
+import type { CallContext } from './registry.js';
 
-export function progressSink(extra: Extra): ProgressSink | undefined {
-  const token = extra._meta?.progressToken;
+export function progressSink(ctx: CallContext): ProgressSink | undefined {
+  const token = ctx.mcpReq._meta?.progressToken;
   if (token === undefined) return undefined;
   return ({ progress, total, message }) =>
-    extra
-      .sendNotification({
+    ctx.mcpReq
+      .notify({
         method: 'notifications/progress',
         params: { progressToken: token, progress, ...(total !== undefined ? { total } : {}), message },
       })

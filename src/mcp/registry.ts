@@ -4,15 +4,15 @@
  * `invalid_input` tool error with a hint like every other error (the SDK's McpServer would answer
  * it with untyped text instead), and the published JSON Schemas come from the same zod schemas.
  */
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { ServerNotification, ServerRequest, Tool, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import type { Tool, ToolAnnotations, ServerContext } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { clip, SshgateError } from '../errors.js';
 
 /** Problems named in one invalid_input error; the rest are counted. */
 const SHOWN_ISSUES = 5;
 
-export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+/** What a tool handler gets besides its input: the abort signal, progress, the HTTP request. */
+export type CallContext = ServerContext;
 
 export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
   name: string;
@@ -21,7 +21,7 @@ export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends z.ZodObj
   input: I;
   output: O;
   annotations: Required<Pick<ToolAnnotations, 'readOnlyHint' | 'destructiveHint' | 'idempotentHint' | 'openWorldHint'>>;
-  handler: (input: z.infer<I>, extra: Extra) => Promise<z.infer<O>> | z.infer<O>;
+  handler: (input: z.infer<I>, ctx: CallContext) => Promise<z.infer<O>> | z.infer<O>;
   /** JSON Schema keywords zod cannot say, merged into the input schema (e.g. oneOf required). */
   inputConstraints?: Record<string, unknown>;
 }

@@ -3,7 +3,7 @@
  * JSON as text; an error is `isError` with `{ code, message, hint }` as its JSON text, and never
  * a stack trace.
  */
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { SshgateError } from '../errors.js';
 

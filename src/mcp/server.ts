@@ -1,16 +1,13 @@
 /**
  * Builds the MCP server over a gateway: tools/list from the registry, tools/call validated, run
- * and turned into a tool result. Starts nothing; the serve command connects a transport.
+ * and turned into a tool result. Starts nothing; the serve command hands it to a transport.
  */
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { Protocol } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import { ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import { MESSAGE_LIMIT } from '../gateway/budget.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { clip, SshgateError } from '../errors.js';
-import { parseInput, ToolRegistry, type Extra } from './registry.js';
+import { parseInput, ToolRegistry, type CallContext } from './registry.js';
 import { toToolError, toToolResult } from './results.js';
 import { registerTools } from './tools/index.js';
 
@@ -20,8 +17,8 @@ export interface ServerDeps {
   version: string;
 }
 
-// The low-level Server on purpose: the tool table, input checks and errors are sshgate's own
-// (registry.ts), which McpServer would replace; issue 15 moves to the SDK's v2 packages.
+// The low-level Server on purpose (the SDK marks it for advanced use): sshgate owns tools/call
+// dispatch, its tool table, input checks and errors (registry.ts), which McpServer would replace.
 // eslint-disable-next-line @typescript-eslint/no-deprecated
 export function createServer(deps: ServerDeps): Server {
   const tools = new ToolRegistry();
@@ -39,40 +36,41 @@ export function createServer(deps: ServerDeps): Server {
   );
   // A line that is not JSON-RPC gets no answer from the SDK: the operator at least sees it.
   server.onerror = (err) => deps.logger.warn({ error: clip(err.message) }, 'an MCP message could not be read or handled');
-  server.setRequestHandler(ListToolsRequestSchema, (request) => {
+  server.setRequestHandler('tools/list', (request) => {
     // Every tool is on the one page there is: a cursor can only be one this server never gave.
     if (request.params?.cursor !== undefined)
-      throw new McpError(ErrorCode.InvalidParams, 'invalid cursor: this server lists all its tools in one page, so there is no next page');
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        'invalid cursor: this server lists all its tools in one page, so there is no next page',
+      );
     return { tools: listed };
   });
-  // Registered past the SDK's Server wrapper, which answers a malformed call with its raw schema
-  // dump (and the Protocol's own parse with -32603): the request is checked here instead.
-  Protocol.prototype.setRequestHandler.call(
-    server,
-    AnyCallToolRequest,
-    async (request: AnyCallToolRequest, extra: Extra): Promise<CallToolResult> => {
-      const { name, args } = callOf(request.params);
-      const tool = tools.get(name);
-      if (!tool) throw new McpError(ErrorCode.InvalidParams, `unknown tool "${clip(name)}"; tools/list names the tools this server offers`);
-      let result: CallToolResult;
-      try {
-        result = toToolResult(await tool.handler(parseInput(tool, args), extra));
-      } catch (err) {
-        return toToolError(err, deps.logger, name);
-      }
-      return withinLimit(result, deps.logger, name);
-    },
-  );
+  // tools/call goes past the SDK's wrapper, which answers a malformed call with its schema dump:
+  // the request is checked here instead (callOf), and every result is sshgate's own.
+  server.fallbackRequestHandler = async (request, ctx: CallContext): Promise<CallToolResult> => {
+    if (request.method !== 'tools/call')
+      throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `method not found: ${clip(request.method)}`);
+    const { name, args } = callOf(request.params);
+    const tool = tools.get(name);
+    if (!tool)
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        `unknown tool "${clip(name)}"; tools/list names the tools this server offers`,
+      );
+    let result: CallToolResult;
+    try {
+      result = toToolResult(await tool.handler(parseInput(tool, args), ctx));
+    } catch (err) {
+      return toToolError(err, deps.logger, name);
+    }
+    return withinLimit(result, deps.logger, name);
+  };
   return server;
 }
 
-/** tools/call as it may arrive: anything in params, checked by callOf. */
-const AnyCallToolRequest = z.object({ method: z.literal('tools/call'), params: z.unknown() });
-type AnyCallToolRequest = z.infer<typeof AnyCallToolRequest>;
-
 /** The tool name and arguments of a call, or -32602 with a message a person can act on. */
 function callOf(params: unknown): { name: string; args: unknown } {
-  const invalid = (why: string) => new McpError(ErrorCode.InvalidParams, `invalid tools/call: ${why}`);
+  const invalid = (why: string) => new ProtocolError(ProtocolErrorCode.InvalidParams, `invalid tools/call: ${why}`);
   if (typeof params !== 'object' || params === null || Array.isArray(params))
     throw invalid('params must be an object with the tool name and its arguments');
   const { name, arguments: args } = params as { name?: unknown; arguments?: unknown };

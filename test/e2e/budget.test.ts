@@ -3,7 +3,7 @@
  * (head and tail), the rest stays readable by cursor, and no message sshgate sends is larger than
  * 512 KiB, whatever the bytes are (JSON escaping of control bytes costs up to 13 bytes each).
  */
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALLOW_ALL_POLICY, removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
 import { startFleet, type Fleet } from '../support/sshd.js';

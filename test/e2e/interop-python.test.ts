@@ -2,8 +2,9 @@
  * Interop with a client we did not write: the official MCP Python SDK (test/interop/python/, pinned
  * in its requirements.txt and installed into .venv-interop/ by its setup.sh). Its drivers connect
  * over stdio — starting `node dist/cli.js serve` as a client config names it — and over Streamable
- * HTTP to a running `serve --http`, once at the protocol version the SDK negotiates by default and
- * once offering the oldest one it speaks, and print what they saw as JSON, asserted on here.
+ * HTTP to a running `serve --http`: at the protocol version the SDK negotiates by default (the
+ * stateless 2026-07-28 revision), with the initialize handshake at its newest 2025-era version, and
+ * offering the oldest one it speaks; they print what they saw as JSON, asserted on here.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -139,8 +140,10 @@ interface AllTools {
 
 const CASES: { transport: Transport; protocol: string; marker: string }[] = [
   { transport: 'stdio', protocol: 'sdk', marker: '571' },
+  { transport: 'stdio', protocol: 'legacy', marker: '572' },
   { transport: 'stdio', protocol: OLDEST, marker: '573' },
   { transport: 'http', protocol: 'sdk', marker: '575' },
+  { transport: 'http', protocol: 'legacy', marker: '576' },
   { transport: 'http', protocol: OLDEST, marker: '577' },
 ];
 
@@ -163,12 +166,12 @@ describe.each(CASES)('the MCP Python SDK over $transport, protocol: $protocol', 
       DRIVER_MS + 10_000,
     );
 
-  // By default the SDK first probes server/discover (the stateless 2026-07-28 era), which sshgate
-  // does not speak yet, and falls back to initialize with its newest handshake version.
-  saw("agrees on a protocol version: the SDK's newest handshake version by default, else the one offered", (s) => {
+  // By default the SDK probes server/discover and, sshgate speaking it, stays in the stateless
+  // 2026-07-28 era; in legacy mode it shakes hands at its newest 2025-era version.
+  saw('agrees on a protocol version: 2026-07-28 by default, the newest handshake in legacy mode, else the one offered', (s) => {
     expect(s.transport).toBe(transport);
-    expect(s.era).toBe('handshake');
-    expect(s.protocol).toBe(protocol === 'sdk' ? '2025-11-25' : protocol);
+    expect(s.era).toBe(protocol === 'sdk' ? 'modern' : 'handshake');
+    expect(s.protocol).toBe(protocol === 'sdk' ? '2026-07-28' : protocol === 'legacy' ? '2025-11-25' : protocol);
   });
 
   saw('lists the twelve tools, each with an outputSchema and all four annotations', (s) => {

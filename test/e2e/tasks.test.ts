@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ALLOW_ALL_POLICY,
@@ -152,7 +152,6 @@ describe('ssh_run as a long call', () => {
     const messages: string[] = [];
     const r = (await gate.client.callTool(
       { name: 'ssh_run', arguments: { alias: 'h4', command: "sh -c 'echo line1; sleep 0.4; echo line2; sleep 0.4; echo line3'" } },
-      undefined,
       { onprogress: (p) => messages.push(p.message ?? '') },
     )) as CallToolResult;
     const id = (r.structuredContent as { task_id: string }).task_id;
@@ -165,7 +164,6 @@ describe('ssh_run as a long call', () => {
     const messages: string[] = [];
     await gate.client.callTool(
       { name: 'ssh_run', arguments: { alias: 'h4', command: `sh -c 'printf ${'😀'.repeat(3000)}y; sleep 0.6'` } },
-      undefined,
       { onprogress: (p) => messages.push(p.message ?? '') },
     );
     const output = messages.slice(1);
@@ -175,9 +173,12 @@ describe('ssh_run as a long call', () => {
 
   it('cancels the task when the client abandons the call', async () => {
     const controller = new AbortController();
-    const call = gate.client.callTool({ name: 'ssh_run', arguments: { alias: 'h5', command: 'sleep 310' } }, undefined, {
-      signal: controller.signal,
-    });
+    const call = gate.client.callTool(
+      { name: 'ssh_run', arguments: { alias: 'h5', command: 'sleep 310' } },
+      {
+        signal: controller.signal,
+      },
+    );
     call.catch(() => undefined);
     expect(await presentWithin(fleet.user, 'sleep 310')).not.toBe('');
     controller.abort();

@@ -7,9 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { Client, type ClientOptions } from '@modelcontextprotocol/client';
+import type { CallToolResult } from '@modelcontextprotocol/client';
 import type { Fleet } from './sshd.js';
 
 export interface HostSpec {
@@ -87,7 +87,7 @@ export interface Gate extends ToolCalls {
 
 export function toolCalls(client: Client): ToolCalls {
   const call = (name: string, args: Record<string, unknown> = {}) =>
-    client.callTool({ name, arguments: args }, undefined, { timeout: 120_000 }) as Promise<CallToolResult>;
+    client.callTool({ name, arguments: args }, { timeout: 120_000 }) as Promise<CallToolResult>;
   return {
     call,
     async ok<T>(name: string, args?: Record<string, unknown>) {
@@ -103,8 +103,25 @@ export function toolCalls(client: Client): ToolCalls {
   };
 }
 
-/** `node [nodeArgs] dist/cli.js serve` on the fleet's config; `nodeArgs` are node's own options. */
-export async function startGate(dir: string, env: Record<string, string> = {}, nodeArgs: readonly string[] = []): Promise<Gate> {
+/**
+ * The protocol era the suite's clients speak unless a test asks for another: the stateless
+ * 2026-07-28 revision that current clients speak, or with SSHGATE_TEST_ERA=legacy the 2025-era
+ * initialize handshake. test/e2e/eras.test.ts runs the main flows in every era either way.
+ */
+export function defaultEra(): ClientOptions {
+  return process.env.SSHGATE_TEST_ERA === 'legacy' ? {} : { versionNegotiation: { mode: { pin: '2026-07-28' } } };
+}
+
+/**
+ * `node [nodeArgs] dist/cli.js serve` on the fleet's config; `nodeArgs` are node's own options,
+ * `clientOptions` the SDK Client's (the protocol era: defaultEra()).
+ */
+export async function startGate(
+  dir: string,
+  env: Record<string, string> = {},
+  nodeArgs: readonly string[] = [],
+  clientOptions: ClientOptions = defaultEra(),
+): Promise<Gate> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [...nodeArgs, resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies')],
@@ -115,7 +132,7 @@ export async function startGate(dir: string, env: Record<string, string> = {}, n
   });
   let log = '';
   transport.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-  const client = new Client({ name: 'sshgate-tests', version: '1.0.0' });
+  const client = new Client({ name: 'sshgate-tests', version: '1.0.0' }, clientOptions);
   await client.connect(transport);
   return {
     client,

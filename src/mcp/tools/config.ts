@@ -23,6 +23,6 @@ export function registerConfigTools(tools: ToolRegistry, gateway: Gateway): void
     input: PingInput,
     output: PingResult,
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-    handler: (input, extra) => gateway.ping(input, extra.signal),
+    handler: (input, ctx) => gateway.ping(input, ctx.mcpReq.signal),
   });
 }

@@ -15,6 +15,6 @@ export function registerFanOutTools(tools: ToolRegistry, gateway: Gateway): void
     input: RunOnTagInput,
     output: RunOnTagResult,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-    handler: (input, extra) => gateway.runOnTag(input, extra.signal, progressSink(extra)),
+    handler: (input, ctx) => gateway.runOnTag(input, ctx.mcpReq.signal, progressSink(ctx)),
   });
 }

@@ -18,7 +18,7 @@ export function registerRunTools(tools: ToolRegistry, gateway: Gateway): void {
     input: RunInput,
     output: RunResult,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-    handler: (input, extra) => gateway.run(input, extra.signal, progressSink(extra)),
+    handler: (input, ctx) => gateway.run(input, ctx.mcpReq.signal, progressSink(ctx)),
   });
   tools.register({
     name: 'ssh_cancel',
@@ -30,6 +30,6 @@ export function registerRunTools(tools: ToolRegistry, gateway: Gateway): void {
     input: CancelInput,
     output: CancelResult,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
-    handler: (input, extra) => gateway.cancel(input, extra.signal),
+    handler: (input, ctx) => gateway.cancel(input, ctx.mcpReq.signal),
   });
 }

@@ -47,7 +47,7 @@ export function registerTaskTools(tools: ToolRegistry, gateway: Gateway): void {
     input: TaskOutputInput,
     output: TaskOutputResult,
     annotations: READS_TASKS,
-    handler: (input, extra) => gateway.output(input, extra.signal),
+    handler: (input, ctx) => gateway.output(input, ctx.mcpReq.signal),
   });
   tools.register({
     name: 'ssh_list_tasks',

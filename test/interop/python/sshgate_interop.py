@@ -43,7 +43,8 @@ def arguments(description: str) -> argparse.Namespace:
     parser.add_argument(
         "--protocol",
         default="sdk",
-        help='"sdk": let the SDK negotiate (its default); or a handshake-era version to offer, e.g. 2024-11-05',
+        help='"sdk": let the SDK negotiate (its default, 2026-07-28 where the server speaks it); "legacy": the'
+        ' initialize handshake at its newest version; or a handshake-era version to offer, e.g. 2024-11-05',
     )
     parser.add_argument("--alias", default="h1", help="the host to run commands on")
     parser.add_argument("--tag", default="test", help="a tag every host of the fleet has")
@@ -65,7 +66,8 @@ async def connect(args: argparse.Namespace) -> AsyncIterator[tuple[Client | Clie
 
     `--protocol sdk` is `Client(...)` as the SDK's documentation shows it: it first probes
     `server/discover` at the newest (stateless, 2026-07-28) revision and falls back to the
-    `initialize` handshake when the server does not speak that era. The SDK's `initialize()` always
+    `initialize` handshake when the server does not speak that era. `--protocol legacy` is
+    `Client(..., mode="legacy")`: the handshake, at its newest version. The SDK's `initialize()` always
     offers its newest handshake version, so an older version is offered by sending the
     `initialize` request through the SDK's own session (`send_request`), then `adopt()` and
     `notifications/initialized`, as `initialize()` itself does.
@@ -87,9 +89,10 @@ async def connect(args: argparse.Namespace) -> AsyncIterator[tuple[Client | Clie
             )
             transport = streamable_http_client(args.http, http_client=http)
 
-        if args.protocol == "sdk":
+        if args.protocol in ("sdk", "legacy"):
+            mode = {"mode": "legacy"} if args.protocol == "legacy" else {}
             client = await stack.enter_async_context(
-                Client(transport, client_info=CLIENT_INFO, read_timeout_seconds=CALL_TIMEOUT_SECONDS)
+                Client(transport, client_info=CLIENT_INFO, read_timeout_seconds=CALL_TIMEOUT_SECONDS, **mode)
             )
             yield client, client.protocol_version
             return

@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { InMemoryTransport, McpServer } from '@modelcontextprotocol/server';
+import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AbandonedCalls, requestIds } from '../../../src/mcp/abandoned-calls.js';
 
@@ -20,13 +19,13 @@ beforeEach(async () => {
   ended = new Map();
   answered = new Set();
   const server = new McpServer({ name: 'test', version: '1' });
-  server.registerTool('wait', { description: 'waits for its cancel' }, (extra) => {
-    const id = Number(extra.requestId);
+  server.registerTool('wait', { description: 'waits for its cancel' }, (ctx) => {
+    const id = Number(ctx.mcpReq.id);
     return new Promise((resolve) => {
       const timer = setTimeout(() => (ended.set(id, 'answered'), resolve({ content: [] })), 5000);
       // Listening only now: a cancel that came before must show as an aborted signal.
-      if (extra.signal.aborted) return (clearTimeout(timer), ended.set(id, 'aborted'), resolve({ content: [] }));
-      extra.signal.addEventListener('abort', () => (clearTimeout(timer), ended.set(id, 'aborted'), resolve({ content: [] })));
+      if (ctx.mcpReq.signal.aborted) return (clearTimeout(timer), ended.set(id, 'aborted'), resolve({ content: [] }));
+      ctx.mcpReq.signal.addEventListener('abort', () => (clearTimeout(timer), ended.set(id, 'aborted'), resolve({ content: [] })));
     });
   });
   let serverSide: InMemoryTransport;

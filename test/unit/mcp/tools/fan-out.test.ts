@@ -1,5 +1,5 @@
 /** ssh_run_on_tag, in process: one command over several scripted hosts, decided host by host. */
-import type { Progress } from '@modelcontextprotocol/sdk/types.js';
+import type { Progress } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type * as S from '../../../../src/gateway/tool-contract.js';
 import { scriptedHost, startInProcessGate, type InProcessGate } from '../../../support/in-process.js';
@@ -49,9 +49,12 @@ describe('ssh_run_on_tag', () => {
   it('sends progress per host that ends, with the total of hosts that run, before the result', async () => {
     gate.hosts.script((call) => ({ steps: [{ wait: call.alias === 'h3' ? 60 : 10 }] }));
     const seen: Progress[] = [];
-    await gate.client.callTool({ name: 'ssh_run_on_tag', arguments: { tag: 'web', command: 'uname -r' } }, undefined, {
-      onprogress: (p) => void seen.push(p),
-    });
+    await gate.client.callTool(
+      { name: 'ssh_run_on_tag', arguments: { tag: 'web', command: 'uname -r' } },
+      {
+        onprogress: (p) => void seen.push(p),
+      },
+    );
     expect(seen.map((p) => [p.progress, p.total])).toEqual([
       [1, 2],
       [2, 2],

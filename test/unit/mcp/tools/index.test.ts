@@ -1,15 +1,18 @@
 /**
  * What tools/list publishes, as the SDK's own Client reads it over the in-memory transport: the
- * twelve tools, each with an output schema the client checks every result against.
+ * twelve tools, each with an output schema the client checks every result against (with the
+ * validator the SDK Client uses, AJV).
  */
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/client/validators/ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scriptedHost, startInProcessGate, type InProcessGate } from '../../../support/in-process.js';
 import { TOOL_NAMES } from '../../../support/tools.js';
 
-/** The SDK Client's check of a tool's structuredContent, built from tools/list (private in its types). */
+/** The SDK Client's check of a tool's structuredContent, built from the output schema tools/list gives. */
 type Validator = (value: unknown) => { valid: boolean; errorMessage?: string };
 function validatorOf(gate: InProcessGate, tool: string): Validator | undefined {
-  return (gate.client as unknown as { getToolOutputValidator(name: string): Validator | undefined }).getToolOutputValidator(tool);
+  const schema = gate.tools.find((t) => t.name === tool)?.outputSchema;
+  return schema ? new AjvJsonSchemaValidator().getValidator(schema) : undefined;
 }
 
 let gate: InProcessGate;

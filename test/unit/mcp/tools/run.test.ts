@@ -2,7 +2,7 @@
  * ssh_run and ssh_cancel, in process: the real gateway, policy and task manager over a scripted
  * host. What reaches the host is read from what the scripted host was asked.
  */
-import type { Progress } from '@modelcontextprotocol/sdk/types.js';
+import type { Progress } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type * as S from '../../../../src/gateway/tool-contract.js';
 import { scriptedHost, startInProcessGate, type InProcessGate } from '../../../support/in-process.js';
@@ -94,9 +94,12 @@ describe('ssh_run', () => {
     gate.hosts.script(() => ({ steps: [{ wait: 50 }, { stdout: 'first\n' }, { wait: 300 }, { stderr: 'second\n' }, { wait: 50 }] }));
     const seen: Progress[] = [];
     const r = (
-      await gate.client.callTool({ name: 'ssh_run', arguments: { alias: 'h1', command: 'uptime' } }, undefined, {
-        onprogress: (p) => void seen.push(p),
-      })
+      await gate.client.callTool(
+        { name: 'ssh_run', arguments: { alias: 'h1', command: 'uptime' } },
+        {
+          onprogress: (p) => void seen.push(p),
+        },
+      )
     ).structuredContent as S.RunResult;
     expect(r.state).toBe('succeeded');
     expect(seen[0]?.message).toBe(`task_id ${r.task_id}`);
@@ -115,9 +118,12 @@ describe('ssh_run', () => {
   it('cancels the task when the caller gives up on the call', async () => {
     gate.hosts.script(() => ({ hang: true }));
     const gaveUp = new AbortController();
-    const call = gate.client.callTool({ name: 'ssh_run', arguments: { alias: 'h1', command: 'sleep 600' } }, undefined, {
-      signal: gaveUp.signal,
-    });
+    const call = gate.client.callTool(
+      { name: 'ssh_run', arguments: { alias: 'h1', command: 'sleep 600' } },
+      {
+        signal: gaveUp.signal,
+      },
+    );
     while (gate.hosts.calls.length === 0) await new Promise((r) => setTimeout(r, 5));
     gaveUp.abort();
     await expect(call).rejects.toThrow();
