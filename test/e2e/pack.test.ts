@@ -44,8 +44,16 @@ beforeAll(() => {
     filter: (src) => src === root || !NOT_COPIED.has(src.slice(root.length + 1).split('/')[0] as string),
   });
   symlinkSync(realpathSync(join(root, 'node_modules')), join(copy, 'node_modules'));
-  // This repository's .npmrc turns lifecycle scripts off (for installs): packing asks for them.
-  const [pack] = JSON.parse(npm(['pack', '--ignore-scripts=false', '--json', '--pack-destination', tmp], copy)) as {
+  // What an operator's checkout holds besides the sources (docs/operations.md has them put it
+  // there, git ignores it): none of it may ship.
+  mkdirSync(join(copy, 'config', 'keys', 'deploy'), { recursive: true });
+  writeFileSync(join(copy, 'config', 'keys', 'deploy', 'id_ed25519'), 'a private key\n');
+  writeFileSync(join(copy, 'config', 'known_hosts'), 'a known host\n');
+  mkdirSync(join(copy, 'secrets'), { recursive: true });
+  writeFileSync(join(copy, 'secrets', 'deploy_pass'), 'a passphrase\n');
+  // `npm run package`: this repository's .npmrc turns lifecycle scripts off (for installs), so
+  // the script packs with them on, and prepack builds dist/.
+  const [pack] = JSON.parse(npm(['run', '--silent', 'package', '--', '--json', '--pack-destination', tmp], copy)) as {
     filename: string;
     files: { path: string }[];
   }[];
@@ -75,6 +83,11 @@ describe('the npm package', { timeout: 120_000 }, () => {
       ]),
     );
     expect(packed.filter((p) => /^(src|test|bench)\//.test(p))).toEqual([]);
+  });
+
+  it("ships none of an operator's keys, known_hosts or secrets from the checkout it is packed in", () => {
+    expect(packed.filter((p) => /^config\/keys\/|known_hosts|^secrets\//.test(p))).toEqual([]);
+    expect(packed.filter((p) => p.startsWith('config/')).sort()).toEqual(['config/credentials.yml', 'config/servers.yml']);
   });
 
   it('ships every file the README links to, so its links work in node_modules too', () => {
