@@ -142,6 +142,78 @@ describe('sshgate plan', () => {
   });
 });
 
+describe('sshgate plan --as', () => {
+  const policy = () =>
+    join(
+      writeTree({
+        'p.yml': `rules:
+  - { name: diagnostics, action: allow, commands: ["uptime", "df -h*"] }
+  - { name: restarts for ops, action: allow, callers: [role:ops, alice], commands: ["sudo systemctl restart *"] }
+  - { name: no df for interns, action: deny, callers: [role:intern], commands: ["df *"] }
+`,
+      }),
+      'p.yml',
+    );
+
+  it('decides for the principal of --as and its --role, and names it', async () => {
+    const p = policy();
+    const r = await cli(
+      'plan',
+      '--policy',
+      p,
+      '--as',
+      'olga',
+      '--role',
+      'ops',
+      '--role',
+      'dev',
+      'web1',
+      '--',
+      'sudo systemctl restart nginx',
+    );
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^web1: ALLOW — .*rule "restarts for ops"/);
+    expect(r.out).toContain('\n  caller: olga (role:ops, role:dev)\n  limits: ');
+    const json = JSON.parse(
+      (await cli('plan', '--json', '--policy', p, '--as', 'alice', 'web1', '--', 'sudo systemctl restart nginx')).out,
+    );
+    expect(json).toMatchObject({ allowed: true, caller: { name: 'alice', roles: [] } });
+    const tag = JSON.parse((await cli('plan', '--json', '--policy', p, '--as', 'ivan', '--role', 'intern', '@prod', '--', 'df -h')).out);
+    expect(tag.allowed).toBe(false);
+    expect(tag.decisions.map((d: { caller: unknown }) => d.caller)).toEqual([...Array(3)].map(() => ({ name: 'ivan', roles: ['intern'] })));
+  });
+
+  it('decides for no principal without --as: allow rules with callers: do not apply, deny rules with callers: do', async () => {
+    const p = policy();
+    const restart = await cli('plan', '--policy', p, 'web1', '--', 'sudo systemctl restart nginx');
+    expect(restart.code).toBe(1);
+    expect(restart.out).toContain(
+      'allow rule "restarts for ops" matches it but applies only to callers role:ops, alice, and no caller was given',
+    );
+    expect(restart.out).toContain('\n  caller: none given (allow rules with callers: do not apply to it, deny rules with callers: do)\n');
+    expect((await cli('plan', '--policy', p, 'web1', '--', 'df -h')).code).toBe(1);
+    expect((await cli('plan', '--policy', p, '--as', 'olga', 'web1', '--', 'df -h')).code).toBe(0);
+    expect(JSON.parse((await cli('plan', '--json', '--policy', p, 'web1', '--', 'uptime')).out).caller).toBeNull();
+    // A policy without callers: prints no caller line unless one is given.
+    expect((await cli('plan', 'web1', '--', 'uptime')).out).not.toContain('caller:');
+    expect((await cli('plan', '--as', 'alice', 'web1', '--', 'uptime')).out).toContain('\n  caller: alice\n');
+  });
+
+  it('refuses --role without --as, a name or role a rule could not name, and --as outside plan', async () => {
+    const noName = await cli('plan', '--role', 'ops', 'web1', '--', 'uptime');
+    expect(noName.code).toBe(2);
+    expect(noName.err).toContain('--role needs --as NAME');
+    const lookalike = await cli('plan', '--as', '\u0430lice', 'web1', '--', 'uptime');
+    expect(lookalike.code).toBe(2);
+    expect(lookalike.err).toContain('--as/--role: "\\u{430}lice" is not a name');
+    expect((await cli('plan', '--as', 'alice', '--role', 'role:ops', 'web1', '--', 'uptime')).err).toContain(
+      `"role:ops": give the role's name alone (ops, not role:ops)`,
+    );
+    expect((await cli('plan', '--as', '', 'web1', '--', 'uptime')).code).toBe(2);
+    expect((await cli('check', '--as', 'alice')).err).toContain('--as and --role are options of plan only');
+  });
+});
+
 describe('sshgate policy test', () => {
   it('passes on the examples', async () => {
     const r = await cli('policy', 'test');
