@@ -2,7 +2,7 @@
 import type { HostEntry } from '../config/file-formats.js';
 import { selectHosts } from '../config/select-hosts.js';
 import { SshgateError } from '../errors.js';
-import type { Decision } from '../policy/decision.js';
+import { callerLabel, type Decision } from '../policy/decision.js';
 import { effectiveLimits } from '../policy/limits.js';
 import { decideForHost } from '../policy/host-decision.js';
 import type { Principal } from '../principal.js';
@@ -58,14 +58,11 @@ export function formatDecision(d: Decision, sources?: Record<string, string>, sh
     lines.push(`  ${s.allowed ? 'allow' : 'deny '}  ${s.nested ? '(inside) ' : ''}${s.text}${s.tty ? '  (tty)' : ''}`);
     lines.push(`         ${s.reason}${where}`);
   }
-  if (showCaller) lines.push(`  caller: ${callerLabel(d.caller)}`);
+  if (showCaller)
+    lines.push(
+      `  caller: ${d.caller ? callerLabel(d.caller) : 'none given (allow rules with callers: do not apply to it, deny rules with callers: do)'}`,
+    );
   const limits = Object.entries(d.limits).map(([k, v]) => `${k} ${v}${sources?.[k] ? ` (${sources[k]})` : ''}`);
   lines.push(`  limits: ${limits.join(', ')}`);
   return `${lines.join('\n')}\n`;
-}
-
-/** A decision's caller as `sshgate plan` prints it: `alice (role:ops)`, or what no principal means. */
-export function callerLabel(caller: Decision['caller']): string {
-  if (!caller) return 'none given (allow rules with callers: do not apply to it, deny rules with callers: do)';
-  return caller.roles.length > 0 ? `${caller.name} (${caller.roles.map((r) => `role:${r}`).join(', ')})` : caller.name;
 }

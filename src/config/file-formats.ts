@@ -295,7 +295,14 @@ export const PolicyCase = strict({
   command: z.string().max(1_000_000),
   /** The command asks for a terminal: `allow` then means allowed with one. */
   tty: z.boolean().optional(),
+  /** The principal the command is decided for; without it, for no principal. */
+  as: CallerName.optional(),
+  /** The roles of that principal, as `callers: [role:NAME]` names them. */
+  roles: z.array(RoleName).optional(),
   expect: z.enum(['allow', 'deny']),
+}).refine((c) => c.roles === undefined || c.as !== undefined, {
+  message: 'roles: belong to a principal: give its name with as: (as: alice, roles: [ops])',
+  path: ['roles'],
 });
 export type PolicyCase = z.infer<typeof PolicyCase>;
 

@@ -46,3 +46,8 @@ export const Decision = z.object({
   limits: LimitsSchema,
 });
 export type Decision = z.infer<typeof Decision>;
+
+/** A caller as rules name it: `alice`, or `alice (role:ops, role:dev)`. */
+export function callerLabel(caller: { name: string; roles: readonly string[] }): string {
+  return caller.roles.length > 0 ? `${caller.name} (${caller.roles.map((r) => `role:${r}`).join(', ')})` : caller.name;
+}

@@ -245,6 +245,28 @@ describe('sshgate policy test', () => {
   });
 });
 
+describe('sshgate policy test with as:', () => {
+  it('runs each case for its principal and names it on a failure', async () => {
+    const dir = writeTree({
+      'p.yml': `rules:
+  - { name: diagnostics, action: allow, commands: ["uptime"] }
+  - { name: restarts for ops, action: allow, callers: [role:ops], commands: ["sudo systemctl restart *"] }
+`,
+      'tests/c.yml': `- { name: "ops may restart", alias: web1, command: "sudo systemctl restart api", as: olga, roles: [ops], expect: allow }
+- { name: "no caller may not", alias: web1, command: "sudo systemctl restart api", expect: deny }
+- { alias: web1, command: "sudo systemctl restart api", as: alice, expect: allow }
+`,
+    });
+    const r = await cli('policy', 'test', '--policy', join(dir, 'p.yml'));
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('PASS  ops may restart\nPASS  no caller may not\n');
+    expect(r.out).toMatch(
+      /FAIL {2}web1 as alice: sudo systemctl restart api {2}\(.*c\.yml:3:3\)\n {6}expected allow as alice, got deny: .*applies only to callers role:ops\n/,
+    );
+    expect(r.out).toContain('policy cases: 2 passed, 1 failed');
+  });
+});
+
 describe('sshgate policy diff', () => {
   it('says "no change" for identical policies and exits 0', async () => {
     const r = await cli('policy', 'diff', 'policies', 'policies');
