@@ -290,6 +290,39 @@ describe('sshgate policy diff', () => {
     expect(r.out).not.toMatch(/allow→deny/);
   });
 
+  it('compares the decisions per caller and names the callers a change is for', async () => {
+    const old = writeTree({
+      'p.yml': `rules:
+  - { name: diagnostics, action: allow, commands: ["uptime", "df -h"] }
+  - { name: restarts, action: allow, callers: [role:ops], commands: ["sudo systemctl restart nginx"] }
+`,
+    });
+    const now = writeTree({
+      'p.yml': `rules:
+  - { name: diagnostics, action: allow, commands: ["uptime", "df -h", "hostname"] }
+  - { name: restarts, action: allow, callers: [role:ops, alice], commands: ["sudo systemctl restart nginx"] }
+  - { name: no df for interns, action: deny, callers: [role:intern], commands: ["df *"] }
+`,
+    });
+    const r = await cli('policy', 'diff', old, now);
+    expect(r.code).toBe(1);
+    const web1 = r.out.split('\n').filter((l) => l.includes('  web1  '));
+    expect(web1).toEqual([
+      'as (no principal), role:intern: allow→deny  web1  "df -h"  (pattern "df -h" of rule "diagnostics"; now: "df -h" is denied: matches deny rule "no df for interns" (pattern "df *"))',
+      'as alice: deny→allow  web1  "sudo systemctl restart nginx"  (pattern "sudo systemctl restart nginx" of rule "restarts"; now: restarts)',
+      'deny→allow  web1  "hostname"  (pattern "hostname" of rule "diagnostics"; now: diagnostics)',
+    ]);
+    expect(r.out).toMatch(/^15 decision changes, 0 limit changes$/m);
+  });
+
+  it('shows the changes of a policy without callers: as before, for every caller alike', async () => {
+    const old = writeTree({ 'p.yml': 'rules:\n  - { name: d, action: allow, commands: ["uptime"] }\n' });
+    const now = writeTree({ 'p.yml': 'rules:\n  - { name: d, action: allow, commands: ["uptime", "hostname"] }\n' });
+    const r = await cli('policy', 'diff', old, now);
+    expect(r.out).toMatch(/^deny→allow {2}web1 {2}"hostname" {2}\(pattern "hostname" of rule "d"; now: d\)$/m);
+    expect(r.out).not.toContain('as ');
+  });
+
   it('shows a command whose terminal a rule gives or takes away, allowed either way', async () => {
     const copy = tempDir();
     cpSync('policies', copy, { recursive: true });
