@@ -15,7 +15,7 @@ describe('sshgate check', () => {
     const r = await cli('check');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/5 hosts: bastion, web1, web2, db1, stg-app-1/);
-    expect(r.out).toMatch(/12 rules: 5 allow, 7 deny/);
+    expect(r.out).toMatch(/13 rules: 6 allow, 7 deny/);
     expect(r.out).toMatch(/any matching deny rule wins/);
     expect(r.out).toMatch(/\nOK\n$/);
   });
@@ -195,8 +195,9 @@ describe('sshgate plan --as', () => {
     expect((await cli('plan', '--policy', p, '--as', 'olga', 'web1', '--', 'df -h')).code).toBe(0);
     expect(JSON.parse((await cli('plan', '--json', '--policy', p, 'web1', '--', 'uptime')).out).caller).toBeNull();
     // A policy without callers: prints no caller line unless one is given.
-    expect((await cli('plan', 'web1', '--', 'uptime')).out).not.toContain('caller:');
-    expect((await cli('plan', '--as', 'alice', 'web1', '--', 'uptime')).out).toContain('\n  caller: alice\n');
+    const plain = join(writeTree({ 'p.yml': 'rules:\n  - { action: allow, commands: ["uptime"] }\n' }), 'p.yml');
+    expect((await cli('plan', '--policy', plain, 'web1', '--', 'uptime')).out).not.toContain('caller:');
+    expect((await cli('plan', '--policy', plain, '--as', 'alice', 'web1', '--', 'uptime')).out).toContain('\n  caller: alice\n');
   });
 
   it('refuses --role without --as, a name or role a rule could not name, and --as outside plan', async () => {
