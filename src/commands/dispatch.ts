@@ -6,8 +6,10 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { callerNameProblem, roleNameProblem } from '../config/file-formats.js';
 import { LOG_LEVELS, type LogLevel } from '../logger.js';
 import { DEFAULTS, ENV } from '../defaults.js';
+import type { Principal } from '../principal.js';
 import { testsDirOf, type Io, type Paths } from './context.js';
 import { defaultStateDir, httpOptions } from './serve-settings.js';
 import { settingOf, UsageError, type Env } from './usage.js';
@@ -33,6 +35,8 @@ options:
   --http HOST:PORT serve: MCP over Streamable HTTP at /mcp instead of stdio (needs a token)
   --token-file F   serve --http: the bearer token, read from file F   (or env ${ENV.token})
   --json           plan: print the decision as JSON
+  --as NAME        plan: decide for the principal NAME (rules with callers:); without it, for no principal
+  --role ROLE      plan --as: a role of that principal (repeatable)
   -h, --help       print this help
   -v, --version    print the version
 
@@ -56,6 +60,8 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         config: { type: 'string' },
         policy: { type: 'string' },
         json: { type: 'boolean', default: false },
+        as: { type: 'string' },
+        role: { type: 'string', multiple: true },
         'log-level': { type: 'string' },
         'state-dir': { type: 'string' },
         'audit-log': { type: 'string' },
@@ -89,6 +95,8 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
   };
   try {
     if (values.json && command !== 'plan') throw new UsageError('--json is an option of plan only');
+    if ((values.as !== undefined || values.role !== undefined) && command !== 'plan')
+      throw new UsageError('--as and --role are options of plan only (policy test cases say as: and roles:)');
     switch (command) {
       case 'serve': {
         expectArgs(rest, 0, 'serve takes no arguments');
@@ -144,7 +152,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         const text = after.join(' ');
         if (dash === -1 || text.trim() === '') throw new UsageError('plan needs a command after "--": sshgate plan web1 -- uptime');
         const { planCommand } = await import('./plan.js');
-        return await planCommand(paths, rest[0] as string, text, values.json, io);
+        return await planCommand(paths, rest[0] as string, text, values.json, io, principalOf(values.as, values.role));
       }
       case 'policy': {
         const [sub, ...args] = rest;
@@ -172,6 +180,18 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
     }
     throw err;
   }
+}
+
+/** The principal of `--as NAME` and its `--role ROLE`s, as a rule's callers: would name them. */
+function principalOf(name: string | undefined, roles: string[] | undefined): Principal | undefined {
+  if (name === undefined) {
+    if (roles !== undefined)
+      throw new UsageError('--role needs --as NAME: the principal that has the role (sshgate plan --as alice --role ops …)');
+    return undefined;
+  }
+  const problem = callerNameProblem(name) ?? (roles ?? []).map(roleNameProblem).find((p) => p !== undefined);
+  if (problem) throw new UsageError(`--as/--role: ${problem}`);
+  return { name, roles: [...new Set(roles ?? [])], via: 'command-line' };
 }
 
 function expectArgs(args: readonly string[], n: number, message: string): void {

@@ -2,14 +2,23 @@
 import type { HostEntry } from '../config/file-formats.js';
 import { selectHosts } from '../config/select-hosts.js';
 import { SshgateError } from '../errors.js';
-import type { Decision } from '../policy/decision.js';
+import { callerLabel, type Decision } from '../policy/decision.js';
 import { effectiveLimits } from '../policy/limits.js';
 import { decideForHost } from '../policy/host-decision.js';
+import type { Principal } from '../principal.js';
 import { loadAll, reportConfigError, reportError, type Io, type Paths } from './context.js';
 
 export const PLAN_EXIT = { allowed: 0, denied: 1, usage: 2 } as const;
 
-export async function planCommand(paths: Paths, target: string, command: string, json: boolean, io: Io): Promise<number> {
+/** `principal`: who to decide for (`--as`, `--role`); without one, for a caller that is not known. */
+export async function planCommand(
+  paths: Paths,
+  target: string,
+  command: string,
+  json: boolean,
+  io: Io,
+  principal?: Principal,
+): Promise<number> {
   let loaded;
   try {
     loaded = await loadAll(paths);
@@ -26,7 +35,7 @@ export async function planCommand(paths: Paths, target: string, command: string,
     reportError(io, err);
     return PLAN_EXIT.usage;
   }
-  const decisions = hosts.map((h) => decideForHost(engine, h, command));
+  const decisions = hosts.map((h) => decideForHost(engine, h, command, { principal }));
   const allowed = decisions.every((d) => d.allowed);
   if (json) {
     const body = target.startsWith('@')
@@ -34,18 +43,25 @@ export async function planCommand(paths: Paths, target: string, command: string,
       : decisions[0];
     io.out(`${JSON.stringify(body, null, 2)}\n`);
   } else {
-    for (const [i, d] of decisions.entries()) io.out(formatDecision(d, effectiveLimits(engine.policy, hosts[i] as HostEntry).sources));
+    // Without a principal, the caller is worth a line only where some rule names callers.
+    const showCaller = principal !== undefined || engine.policy.rules.some((r) => r.callers !== null);
+    for (const [i, d] of decisions.entries())
+      io.out(formatDecision(d, effectiveLimits(engine.policy, hosts[i] as HostEntry).sources, showCaller));
   }
   return allowed ? PLAN_EXIT.allowed : PLAN_EXIT.denied;
 }
 
-export function formatDecision(d: Decision, sources?: Record<string, string>): string {
+export function formatDecision(d: Decision, sources?: Record<string, string>, showCaller = d.caller !== null): string {
   const lines = [`${d.alias}: ${d.allowed ? 'ALLOW' : 'DENY'}${d.tty_allowed ? ' (tty too)' : ''} — ${d.reason}`];
   for (const s of d.segments) {
     const where = s.source ? ` [${s.source}]` : '';
     lines.push(`  ${s.allowed ? 'allow' : 'deny '}  ${s.nested ? '(inside) ' : ''}${s.text}${s.tty ? '  (tty)' : ''}`);
     lines.push(`         ${s.reason}${where}`);
   }
+  if (showCaller)
+    lines.push(
+      `  caller: ${d.caller ? callerLabel(d.caller) : 'none given (allow rules with callers: do not apply to it, deny rules with callers: do)'}`,
+    );
   const limits = Object.entries(d.limits).map(([k, v]) => `${k} ${v}${sources?.[k] ? ` (${sources[k]})` : ''}`);
   lines.push(`  limits: ${limits.join(', ')}`);
   return `${lines.join('\n')}\n`;

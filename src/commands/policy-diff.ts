@@ -40,7 +40,10 @@ export async function policyDiffCommand(paths: Paths, oldPath: string, newPath: 
         : d.tty
           ? (ttyRefusal(d.after) ?? 'allowed with a terminal')
           : d.after.reason;
-    io.out(`${d.from}→${d.to}${d.tty ? ' with a terminal' : ''}  ${d.alias}  ${JSON.stringify(d.command)}  (${d.origin}; now: ${by})\n`);
+    const as = d.as ? `as ${d.as.join(', ')}: ` : '';
+    io.out(
+      `${as}${d.from}→${d.to}${d.tty ? ' with a terminal' : ''}  ${d.alias}  ${JSON.stringify(d.command)}  (${d.origin}; now: ${by})\n`,
+    );
   }
   for (const l of limits) io.out(`limit  ${l.alias}  ${l.limit} ${l.from}→${l.to}\n`);
   io.out(

@@ -1,6 +1,7 @@
 /** `sshgate policy test [PATH]`: runs the policy's test cases, PASS/FAIL per case. */
 import { loadPolicyCases } from '../config/load-cases.js';
-import { caseLabel, runCase } from '../policy/cases.js';
+import { caseLabel, casePrincipal, runCase } from '../policy/cases.js';
+import { callerLabel } from '../policy/decision.js';
 import { loadAll, reportConfigError, type Io, type Paths } from './context.js';
 
 export async function policyTestCommand(paths: Paths, casesPath: string, io: Io): Promise<number> {
@@ -30,7 +31,9 @@ export async function policyTestCommand(paths: Paths, casesPath: string, io: Io)
       io.out(`      ${r.problem}\n`);
       continue;
     }
-    io.out(`      expected ${c.expect}${c.tty ? ' with a terminal' : ''}, got ${r.got}: ${r.reason}\n`);
+    const principal = casePrincipal(c);
+    const as = principal ? ` as ${callerLabel(principal)}` : '';
+    io.out(`      expected ${c.expect}${c.tty ? ' with a terminal' : ''}${as}, got ${r.got}: ${r.reason}\n`);
     const deciding = r.decision.segments.filter((s) => s.allowed === r.decision?.allowed || !r.decision?.allowed);
     for (const s of deciding) {
       if (s.rule) io.out(`      "${s.text}" decided by rule "${s.rule}" at ${s.source}\n`);

@@ -93,6 +93,67 @@ export type CredentialEntry = z.infer<typeof CredentialEntry>;
 
 export const CredentialsFile = strict({ entries: z.array(z.unknown()) });
 
+// ---------------------------------------------------------------- principals, in rules and cases
+
+/**
+ * A principal's name as rules and cases write it: ASCII only, so that a look-alike letter (a
+ * Cyrillic `а` in `аlice`) is refused rather than naming someone else. Compared exactly, case included.
+ */
+export const CALLER_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._@+-]{0,99}$/;
+/** A role's name, as in `role:ops`. */
+export const ROLE_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/;
+const CALLER_NAME_RULE = '1 to 100 of A-Z a-z 0-9 . _ @ + -, not starting with . @ + or -';
+const ROLE_NAME_RULE = '1 to 100 of A-Z a-z 0-9 . _ -, not starting with . or -';
+
+/** A string for a message: its start, quoted, with every character outside printable ASCII as a \u escape. */
+function shown(s: string): string {
+  const chars = [...s];
+  const start = chars.length > 60 ? `${chars.slice(0, 60).join('')}…` : s;
+  return JSON.stringify(start).replace(/[^\x20-\x7e]/gu, (c) => (c === '…' ? c : `\\u{${(c.codePointAt(0) as number).toString(16)}}`));
+}
+
+/** Why `name` is not a principal's name, or undefined when it is one. */
+export function callerNameProblem(name: string): string | undefined {
+  if (CALLER_NAME_RE.test(name)) return undefined;
+  if (/[^\x20-\x7e]/u.test(name))
+    return `${shown(name)} is not a name: a name is ${CALLER_NAME_RULE} (a letter outside ASCII could pass for another name)`;
+  return `${shown(name)} is not a name: a name is ${CALLER_NAME_RULE}`;
+}
+
+/** Why `role` is not a role's name, or undefined when it is one. */
+export function roleNameProblem(role: string): string | undefined {
+  if (ROLE_NAME_RE.test(role)) return undefined;
+  if (role.startsWith('role:')) return `${shown(role)}: give the role's name alone (ops, not role:ops)`;
+  return `${shown(role)} is not a role: a role is ${ROLE_NAME_RULE}`;
+}
+
+/** Why an entry of a rule's `callers:` is neither a principal's name nor `role:NAME`, or undefined. */
+export function callerEntryProblem(entry: string): string | undefined {
+  if (entry.startsWith('role:')) {
+    const role = entry.slice('role:'.length);
+    if (role === '') return '"role:" needs the name of a role after it, as in role:ops';
+    if (ROLE_NAME_RE.test(role)) return undefined;
+    return `${shown(entry)}: ${shown(role)} is not a role: a role is ${ROLE_NAME_RULE}`;
+  }
+  if (/[*?]/.test(entry))
+    return `${shown(entry)}: callers are names and roles, not globs; leave callers: out for a rule that applies to everyone`;
+  if (entry.includes(':')) return `${shown(entry)}: the only prefix is role: (in lower case), as in role:ops; a name has no colon`;
+  return callerNameProblem(entry);
+}
+
+export const CallerName = z.string().superRefine((s, ctx) => {
+  const problem = callerNameProblem(s);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+export const RoleName = z.string().superRefine((s, ctx) => {
+  const problem = roleNameProblem(s);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+const CallerEntry = z.string().superRefine((s, ctx) => {
+  const problem = callerEntryProblem(s);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 // ---------------------------------------------------------------- policies/*.yml
 
 const Seconds = z.int().min(1).max(86_400);
@@ -137,6 +198,14 @@ export const Rule = strict({
   tty: z.boolean().default(false),
   /** An allow rule with `stdin: true` also lets a call give its commands data on stdin (`stdin` in ssh_run). */
   stdin: z.boolean().default(false),
+  /**
+   * The principals (by name) and roles (`role:NAME`) the rule applies to; absent: everyone. A rule
+   * whose callers do not name the caller is not considered, allow and deny alike.
+   */
+  callers: z
+    .array(CallerEntry)
+    .min(1, 'callers: [] would apply the rule to no one; name principals or roles (role:ops), or leave callers: out for everyone')
+    .optional(),
 });
 export type Rule = z.infer<typeof Rule>;
 
@@ -226,7 +295,14 @@ export const PolicyCase = strict({
   command: z.string().max(1_000_000),
   /** The command asks for a terminal: `allow` then means allowed with one. */
   tty: z.boolean().optional(),
+  /** The principal the command is decided for; without it, for no principal. */
+  as: CallerName.optional(),
+  /** The roles of that principal, as `callers: [role:NAME]` names them. */
+  roles: z.array(RoleName).optional(),
   expect: z.enum(['allow', 'deny']),
+}).refine((c) => c.roles === undefined || c.as !== undefined, {
+  message: 'roles: belong to a principal: give its name with as: (as: alice, roles: [ops])',
+  path: ['roles'],
 });
 export type PolicyCase = z.infer<typeof PolicyCase>;
 

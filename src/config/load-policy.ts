@@ -27,6 +27,11 @@ export interface PolicyRule {
   tty: boolean;
   /** Its commands may be given a call's stdin. */
   stdin: boolean;
+  /**
+   * The principals (`alice`) and roles (`role:ops`) it applies to; null: every caller. See
+   * `ruleConsidered` in src/policy/decide.ts for a caller that is not known.
+   */
+  callers: string[] | null;
 }
 
 export interface PolicySet {
@@ -134,6 +139,7 @@ function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink):
         commands: rule.commands.map((c) => c.replace(/\s+/g, ' ').trim()),
         tty: rule.tty,
         stdin: rule.stdin,
+        callers: rule.callers ?? null,
       });
     });
     const limits = data.limits;

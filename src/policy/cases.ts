@@ -2,8 +2,9 @@
 import type { LocatedCase } from '../config/load-cases.js';
 import type { Inventory } from '../config/load-inventory.js';
 import type { PolicyCase } from '../config/file-formats.js';
+import type { Principal } from '../principal.js';
 import type { PolicyEngine } from './decide.js';
-import type { Decision } from './decision.js';
+import { callerLabel, type Decision } from './decision.js';
 import { decideForHost, ttyRefusal } from './host-decision.js';
 
 export interface CaseResult {
@@ -29,15 +30,33 @@ export function runCase(engine: PolicyEngine, inventory: Inventory, c: LocatedCa
   return { case: c, passed: got === c.expect, decision, got, reason };
 }
 
+/** The principal a case is decided for: `as:` with its `roles:`, or none. */
+export function casePrincipal(c: PolicyCase): Principal | undefined {
+  return c.as === undefined ? undefined : { name: c.as, roles: [...new Set(c.roles ?? [])], via: 'command-line' };
+}
+
+/** Decides a case for its own principal (`as:`), or for none. */
 export function decideCase(engine: PolicyEngine, inventory: Inventory, c: PolicyCase): Decision | undefined {
+  return decideCaseFor(engine, inventory, c, casePrincipal(c));
+}
+
+/** Decides a case's command on its host for `principal` (undefined: for no principal), whatever its `as:`. */
+export function decideCaseFor(
+  engine: PolicyEngine,
+  inventory: Inventory,
+  c: PolicyCase,
+  principal: Principal | undefined,
+): Decision | undefined {
   const host = inventory.byAlias.get(c.alias);
   if (c.tags) {
     const stand = host ?? { alias: c.alias, host: '', port: 22, credentials: '', tags: [], description: '', shell: 'bash' as const };
-    return decideForHost(engine, { ...stand, tags: c.tags }, c.command);
+    return decideForHost(engine, { ...stand, tags: c.tags }, c.command, { principal });
   }
-  return host ? decideForHost(engine, host, c.command) : undefined;
+  return host ? decideForHost(engine, host, c.command, { principal }) : undefined;
 }
 
 export function caseLabel(c: PolicyCase): string {
-  return c.name ?? `${c.alias}: ${c.command.length > 80 ? `${c.command.slice(0, 80)}…` : c.command}`;
+  const principal = casePrincipal(c);
+  const as = principal ? ` as ${callerLabel(principal)}` : '';
+  return c.name ?? `${c.alias}${as}: ${c.command.length > 80 ? `${c.command.slice(0, 80)}…` : c.command}`;
 }

@@ -9,6 +9,7 @@ import { DenyIndex } from './deny-patterns.js';
 import type { Decision, SegmentVerdict } from './decision.js';
 import { globMatch, globsIntersect } from '../glob.js';
 import { whole } from '../errors.js';
+import { callerMatches, type Principal } from '../principal.js';
 import { effectiveLimits, type HostRef } from './limits.js';
 import { compileNetwork, type NetworkCheck } from './network.js';
 import type { Dialect } from './lexer.js';
@@ -24,14 +25,32 @@ import {
 } from './programs.js';
 import { quoteWord, WILD_ALL, WILD_MARK } from './words.js';
 
+export interface DecideOptions {
+  /** The command starts there (a call's workdir), not in the login directory. */
+  workdir?: string;
+  /** Who asks. Without one, the rules with `callers:` are considered as `ruleConsidered` says. */
+  principal?: Principal;
+}
+
 export interface PolicyEngine {
   readonly policy: PolicySet;
   readonly denySubstrings: readonly string[];
   readonly network: NetworkCheck;
-  /** `workdir`: the command starts there (a call's workdir), not in the login directory. */
-  decide(host: HostRef, command: string, options?: { workdir?: string }): Decision;
-  /** The rules that apply to a host, deny and allow alike. */
+  decide(host: HostRef, command: string, options?: DecideOptions): Decision;
+  /** The rules that apply to a host, deny and allow alike, whoever the caller (each names its `callers`). */
   rulesFor(host: HostRef): PolicyRule[];
+}
+
+/**
+ * Whether a rule is considered for a caller. A rule without `callers:` is considered for everyone.
+ * One with `callers:` is considered for a principal it names (by name or role) and not for other
+ * principals. Without a principal the caller could be anyone, so it fails closed: an allow rule
+ * with `callers:` is not considered, a deny rule with `callers:` is.
+ */
+export function ruleConsidered(rule: PolicyRule, principal: Principal | undefined): boolean {
+  if (rule.callers === null) return true;
+  if (principal === undefined) return rule.action === 'deny';
+  return callerMatches(principal, rule.callers);
 }
 
 /** How a rule pattern names a construct explicitly. */
@@ -87,9 +106,11 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
     return p;
   };
 
-  function decide(host: HostRef, command: string, options: { workdir?: string } = {}): Decision {
+  function decide(host: HostRef, command: string, options: DecideOptions = {}): Decision {
     const limits = effectiveLimits(policy, host).values;
-    const base = { alias: host.alias, command: clip(command), limits };
+    const { principal } = options;
+    const caller = principal ? { name: principal.name, roles: [...principal.roles] } : null;
+    const base = { alias: host.alias, command: clip(command), caller, limits };
     const parsed = parseOnce(command, host.shell ?? 'bash');
     if (!parsed.ok) {
       const segment: SegmentVerdict = {
@@ -113,7 +134,10 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
       };
     }
 
-    const rules = rulesFor(host);
+    const forHost = rulesFor(host);
+    const rules = forHost.filter((r) => ruleConsidered(r, principal));
+    // Allow rules for other callers, named when they would have allowed a denied segment.
+    const othersAllow = forHost.filter((r) => r.action === 'allow' && !ruleConsidered(r, principal));
     const matched = new Map<string, PolicyRule>();
     const all = withNestedCode(parsed.segments, parseOnce, 0);
     // A segment repeated in one command is judged once.
@@ -127,7 +151,7 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
       if (commandPositions(seg.argv).some((at) => changesDirectory(seg.argv, at))) moved = true;
       const key = JSON.stringify([seg.text, seg.argv, seg.wild, seg.dynamic, seg.features, seg.unsupported, moved]);
       let v = judged.get(key);
-      if (!v) judged.set(key, (v = judge(moved ? relocated(seg) : seg, rules, denyIndex, matched)));
+      if (!v) judged.set(key, (v = judge(moved ? relocated(seg) : seg, rules, denyIndex, matched, othersAllow, principal !== undefined)));
       return { ...v, nested: seg.nested };
     });
 
@@ -233,7 +257,14 @@ function neverAllowed(seg: Segment): string | undefined {
   return undefined;
 }
 
-function judge(seg: Segment, rules: PolicyRule[], denyIndex: DenyIndex<DenyPattern>, matched: Map<string, PolicyRule>): SegmentVerdict {
+function judge(
+  seg: Segment,
+  rules: PolicyRule[],
+  denyIndex: DenyIndex<DenyPattern>,
+  matched: Map<string, PolicyRule>,
+  othersAllow: readonly PolicyRule[],
+  known: boolean,
+): SegmentVerdict {
   const verdict = (allowed: boolean, reason: string, rule?: PolicyRule, tty = false, stdin = false): SegmentVerdict => ({
     text: clip(seg.text),
     allowed,
@@ -325,7 +356,11 @@ function judge(seg: Segment, rules: PolicyRule[], denyIndex: DenyIndex<DenyPatte
   }
   const labels = seg.features.map((f) => FEATURE_MARKERS[f].label);
   const note = labels.length > 0 ? `; it contains ${labels.join(' and ')}, which a rule must name explicitly` : '';
-  return verdict(false, `no allow rule matches it (deny by default)${note}`);
+  const other = othersAllow.find((r) => r.commands.some((p) => globMatch(p, seg.text)));
+  const forOthers = other
+    ? `; allow rule "${other.name}" matches it but applies only to callers ${(other.callers ?? []).join(', ')}${known ? '' : ', and no caller was given'}`
+    : '';
+  return verdict(false, `no allow rule matches it (deny by default)${note}${forOthers}`);
 }
 
 /**

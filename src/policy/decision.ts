@@ -26,9 +26,17 @@ export const MatchedRule = z.object({
   source: z.string(),
 });
 
+export const DecisionCaller = z
+  .object({ name: z.string(), roles: z.array(z.string()) })
+  .nullable()
+  .describe(
+    'the principal the command was decided for; null: none was known, so allow rules with callers: did not apply and deny rules with callers: did',
+  );
+
 export const Decision = z.object({
   alias: z.string(),
   command: z.string(),
+  caller: DecisionCaller,
   allowed: z.boolean(),
   tty_allowed: z.boolean().describe('allowed, and every segment also with a terminal (ssh_run with tty: true)'),
   stdin_allowed: z.boolean().describe('allowed, and every segment also with data on stdin (ssh_run with stdin)'),
@@ -38,3 +46,8 @@ export const Decision = z.object({
   limits: LimitsSchema,
 });
 export type Decision = z.infer<typeof Decision>;
+
+/** A caller as rules name it: `alice`, or `alice (role:ops, role:dev)`. */
+export function callerLabel(caller: { name: string; roles: readonly string[] }): string {
+  return caller.roles.length > 0 ? `${caller.name} (${caller.roles.map((r) => `role:${r}`).join(', ')})` : caller.name;
+}

@@ -1,13 +1,14 @@
 /**
  * What a policy change changes, for pull-request review: every test case and every command of
- * either version's rules, on every host, whose decision differs — or, allowed in both, whether it
- * may run with a terminal; and every limit that differs.
+ * either version's rules, on every host, for every caller the rules tell apart, whose decision
+ * differs — or, allowed in both, whether it may run with a terminal; and every limit that differs.
  */
 import type { Inventory } from '../config/load-inventory.js';
 import type { PolicyCase } from '../config/file-formats.js';
-import { decideCase } from './cases.js';
+import type { Principal } from '../principal.js';
+import { casePrincipal, decideCaseFor } from './cases.js';
 import type { PolicyEngine } from './decide.js';
-import type { Decision } from './decision.js';
+import { callerLabel, type Decision } from './decision.js';
 import { effectiveLimits } from './limits.js';
 
 export interface DecisionChange {
@@ -19,8 +20,46 @@ export interface DecisionChange {
   origin: string;
   /** Allowed before and after; from and to say whether it may run with a terminal (`tty: true`). */
   tty?: true;
+  /**
+   * The callers it changes for (labels of `callersToCompare`), when it does not change alike for
+   * all of them; absent: for every caller. `before` and `after` are the first one's decisions.
+   */
+  as?: string[];
   before: Decision;
   after: Decision;
+}
+
+/** A caller the decisions are compared for: how it is shown, and the principal (none: not known). */
+export interface DiffCaller {
+  label: string;
+  principal: Principal | undefined;
+}
+
+export const NO_PRINCIPAL = '(no principal)';
+export const ANYONE_ELSE = '(anyone else)';
+
+/**
+ * The callers whose decisions may differ: no principal; when any rule of either version has
+ * `callers:`, also a principal no rule names, each name and each role the rules name (alone), and
+ * each principal of a case's `as:`. Without `callers:` every principal decides as no principal does.
+ */
+export function callersToCompare(engines: readonly PolicyEngine[], cases: readonly PolicyCase[]): DiffCaller[] {
+  const out: DiffCaller[] = [{ label: NO_PRINCIPAL, principal: undefined }];
+  const entries = [...new Set(engines.flatMap((e) => e.policy.rules.flatMap((r) => r.callers ?? [])))];
+  if (entries.length === 0) return out;
+  // Names in parentheses are never a rule's: callers: entries are names without them, or role:NAME.
+  const principal = (name: string, roles: string[] = []): Principal => ({ name, roles, via: 'command-line' });
+  out.push({ label: ANYONE_ELSE, principal: principal(ANYONE_ELSE) });
+  for (const entry of entries) {
+    const role = entry.startsWith('role:') ? entry.slice('role:'.length) : undefined;
+    out.push({ label: entry, principal: role === undefined ? principal(entry) : principal(`(${entry})`, [role]) });
+  }
+  for (const c of cases) {
+    const p = casePrincipal(c);
+    if (p) out.push({ label: callerLabel(p), principal: p });
+  }
+  const seen = new Set<string>();
+  return out.filter((c) => !seen.has(c.label) && seen.add(c.label));
 }
 
 export interface LimitChange {
@@ -64,25 +103,41 @@ export function diffPolicies(
     }
   }
 
+  const callers = callersToCompare([before, after], cases);
   const decisions: DecisionChange[] = [];
   for (const p of probes) {
     const probe = { alias: p.alias, command: p.command, expect: 'allow' as const, ...(p.tags ? { tags: p.tags } : {}) };
-    const a = decideCase(before, inventory, probe);
-    const b = decideCase(after, inventory, probe);
-    if (!a || !b) continue;
-    const tty = a.allowed && b.allowed && a.tty_allowed !== b.tty_allowed;
-    if (a.allowed === b.allowed && !tty) continue;
-    const verdict = (d: Decision) => ((tty ? d.tty_allowed : d.allowed) ? 'allow' : 'deny');
-    decisions.push({
-      alias: p.alias,
-      command: p.command,
-      from: verdict(a),
-      to: verdict(b),
-      origin: p.origin,
-      ...(tty ? { tty: true as const } : {}),
-      before: a,
-      after: b,
-    });
+    // The callers for which it changes the same way (and by the same rules, now) share one entry.
+    const groups = new Map<string, DecisionChange>();
+    for (const caller of callers) {
+      const a = decideCaseFor(before, inventory, probe, caller.principal);
+      const b = decideCaseFor(after, inventory, probe, caller.principal);
+      if (!a || !b) continue;
+      const tty = a.allowed && b.allowed && a.tty_allowed !== b.tty_allowed;
+      if (a.allowed === b.allowed && !tty) continue;
+      const verdict = (d: Decision) => ((tty ? d.tty_allowed : d.allowed) ? 'allow' : 'deny');
+      const key = JSON.stringify([verdict(a), verdict(b), tty, b.segments.map((s) => s.rule)]);
+      const group = groups.get(key);
+      if (group) {
+        group.as?.push(caller.label);
+        continue;
+      }
+      groups.set(key, {
+        alias: p.alias,
+        command: p.command,
+        from: verdict(a),
+        to: verdict(b),
+        origin: p.origin,
+        ...(tty ? { tty: true as const } : {}),
+        as: [caller.label],
+        before: a,
+        after: b,
+      });
+    }
+    for (const change of groups.values()) {
+      if (change.as?.length === callers.length) delete change.as;
+      decisions.push(change);
+    }
   }
 
   const limits: LimitChange[] = [];

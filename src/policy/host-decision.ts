@@ -4,10 +4,11 @@
  */
 import { isIP } from 'node:net';
 import type { HostEntry } from '../config/file-formats.js';
-import type { PolicyEngine } from './decide.js';
+import type { DecideOptions, PolicyEngine } from './decide.js';
 import type { Decision } from './decision.js';
 
-export function decideForHost(engine: PolicyEngine, host: HostEntry, command: string, options: { workdir?: string } = {}): Decision {
+/** `options.principal`: who asks (see `ruleConsidered` for a decision without one). */
+export function decideForHost(engine: PolicyEngine, host: HostEntry, command: string, options: DecideOptions = {}): Decision {
   const decision = engine.decide(host, command, options);
   if (decision.allowed && isIP(host.host) !== 0) {
     const net = engine.network.check(host.host);

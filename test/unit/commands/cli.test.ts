@@ -15,7 +15,7 @@ describe('sshgate check', () => {
     const r = await cli('check');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/5 hosts: bastion, web1, web2, db1, stg-app-1/);
-    expect(r.out).toMatch(/12 rules: 5 allow, 7 deny/);
+    expect(r.out).toMatch(/13 rules: 6 allow, 7 deny/);
     expect(r.out).toMatch(/any matching deny rule wins/);
     expect(r.out).toMatch(/\nOK\n$/);
   });
@@ -142,6 +142,79 @@ describe('sshgate plan', () => {
   });
 });
 
+describe('sshgate plan --as', () => {
+  const policy = () =>
+    join(
+      writeTree({
+        'p.yml': `rules:
+  - { name: diagnostics, action: allow, commands: ["uptime", "df -h*"] }
+  - { name: restarts for ops, action: allow, callers: [role:ops, alice], commands: ["sudo systemctl restart *"] }
+  - { name: no df for interns, action: deny, callers: [role:intern], commands: ["df *"] }
+`,
+      }),
+      'p.yml',
+    );
+
+  it('decides for the principal of --as and its --role, and names it', async () => {
+    const p = policy();
+    const r = await cli(
+      'plan',
+      '--policy',
+      p,
+      '--as',
+      'olga',
+      '--role',
+      'ops',
+      '--role',
+      'dev',
+      'web1',
+      '--',
+      'sudo systemctl restart nginx',
+    );
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^web1: ALLOW — .*rule "restarts for ops"/);
+    expect(r.out).toContain('\n  caller: olga (role:ops, role:dev)\n  limits: ');
+    const json = JSON.parse(
+      (await cli('plan', '--json', '--policy', p, '--as', 'alice', 'web1', '--', 'sudo systemctl restart nginx')).out,
+    );
+    expect(json).toMatchObject({ allowed: true, caller: { name: 'alice', roles: [] } });
+    const tag = JSON.parse((await cli('plan', '--json', '--policy', p, '--as', 'ivan', '--role', 'intern', '@prod', '--', 'df -h')).out);
+    expect(tag.allowed).toBe(false);
+    expect(tag.decisions.map((d: { caller: unknown }) => d.caller)).toEqual([...Array(3)].map(() => ({ name: 'ivan', roles: ['intern'] })));
+  });
+
+  it('decides for no principal without --as: allow rules with callers: do not apply, deny rules with callers: do', async () => {
+    const p = policy();
+    const restart = await cli('plan', '--policy', p, 'web1', '--', 'sudo systemctl restart nginx');
+    expect(restart.code).toBe(1);
+    expect(restart.out).toContain(
+      'allow rule "restarts for ops" matches it but applies only to callers role:ops, alice, and no caller was given',
+    );
+    expect(restart.out).toContain('\n  caller: none given (allow rules with callers: do not apply to it, deny rules with callers: do)\n');
+    expect((await cli('plan', '--policy', p, 'web1', '--', 'df -h')).code).toBe(1);
+    expect((await cli('plan', '--policy', p, '--as', 'olga', 'web1', '--', 'df -h')).code).toBe(0);
+    expect(JSON.parse((await cli('plan', '--json', '--policy', p, 'web1', '--', 'uptime')).out).caller).toBeNull();
+    // A policy without callers: prints no caller line unless one is given.
+    const plain = join(writeTree({ 'p.yml': 'rules:\n  - { action: allow, commands: ["uptime"] }\n' }), 'p.yml');
+    expect((await cli('plan', '--policy', plain, 'web1', '--', 'uptime')).out).not.toContain('caller:');
+    expect((await cli('plan', '--policy', plain, '--as', 'alice', 'web1', '--', 'uptime')).out).toContain('\n  caller: alice\n');
+  });
+
+  it('refuses --role without --as, a name or role a rule could not name, and --as outside plan', async () => {
+    const noName = await cli('plan', '--role', 'ops', 'web1', '--', 'uptime');
+    expect(noName.code).toBe(2);
+    expect(noName.err).toContain('--role needs --as NAME');
+    const lookalike = await cli('plan', '--as', '\u0430lice', 'web1', '--', 'uptime');
+    expect(lookalike.code).toBe(2);
+    expect(lookalike.err).toContain('--as/--role: "\\u{430}lice" is not a name');
+    expect((await cli('plan', '--as', 'alice', '--role', 'role:ops', 'web1', '--', 'uptime')).err).toContain(
+      `"role:ops": give the role's name alone (ops, not role:ops)`,
+    );
+    expect((await cli('plan', '--as', '', 'web1', '--', 'uptime')).code).toBe(2);
+    expect((await cli('check', '--as', 'alice')).err).toContain('--as and --role are options of plan only');
+  });
+});
+
 describe('sshgate policy test', () => {
   it('passes on the examples', async () => {
     const r = await cli('policy', 'test');
@@ -173,6 +246,28 @@ describe('sshgate policy test', () => {
   });
 });
 
+describe('sshgate policy test with as:', () => {
+  it('runs each case for its principal and names it on a failure', async () => {
+    const dir = writeTree({
+      'p.yml': `rules:
+  - { name: diagnostics, action: allow, commands: ["uptime"] }
+  - { name: restarts for ops, action: allow, callers: [role:ops], commands: ["sudo systemctl restart *"] }
+`,
+      'tests/c.yml': `- { name: "ops may restart", alias: web1, command: "sudo systemctl restart api", as: olga, roles: [ops], expect: allow }
+- { name: "no caller may not", alias: web1, command: "sudo systemctl restart api", expect: deny }
+- { alias: web1, command: "sudo systemctl restart api", as: alice, expect: allow }
+`,
+    });
+    const r = await cli('policy', 'test', '--policy', join(dir, 'p.yml'));
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('PASS  ops may restart\nPASS  no caller may not\n');
+    expect(r.out).toMatch(
+      /FAIL {2}web1 as alice: sudo systemctl restart api {2}\(.*c\.yml:3:3\)\n {6}expected allow as alice, got deny: .*applies only to callers role:ops\n/,
+    );
+    expect(r.out).toContain('policy cases: 2 passed, 1 failed');
+  });
+});
+
 describe('sshgate policy diff', () => {
   it('says "no change" for identical policies and exits 0', async () => {
     const r = await cli('policy', 'diff', 'policies', 'policies');
@@ -194,6 +289,39 @@ describe('sshgate policy diff', () => {
     expect(r.out).toMatch(/^deny→allow {2}web1 {2}"systemctl x" {2}\(pattern "systemctl \*"/m);
     expect(r.out).toMatch(/^limit {2}web1 {2}max_seconds 30→45$/m);
     expect(r.out).not.toMatch(/allow→deny/);
+  });
+
+  it('compares the decisions per caller and names the callers a change is for', async () => {
+    const old = writeTree({
+      'p.yml': `rules:
+  - { name: diagnostics, action: allow, commands: ["uptime", "df -h"] }
+  - { name: restarts, action: allow, callers: [role:ops], commands: ["sudo systemctl restart nginx"] }
+`,
+    });
+    const now = writeTree({
+      'p.yml': `rules:
+  - { name: diagnostics, action: allow, commands: ["uptime", "df -h", "hostname"] }
+  - { name: restarts, action: allow, callers: [role:ops, alice], commands: ["sudo systemctl restart nginx"] }
+  - { name: no df for interns, action: deny, callers: [role:intern], commands: ["df *"] }
+`,
+    });
+    const r = await cli('policy', 'diff', old, now);
+    expect(r.code).toBe(1);
+    const web1 = r.out.split('\n').filter((l) => l.includes('  web1  '));
+    expect(web1).toEqual([
+      'as (no principal), role:intern: allow→deny  web1  "df -h"  (pattern "df -h" of rule "diagnostics"; now: "df -h" is denied: matches deny rule "no df for interns" (pattern "df *"))',
+      'as alice: deny→allow  web1  "sudo systemctl restart nginx"  (pattern "sudo systemctl restart nginx" of rule "restarts"; now: restarts)',
+      'deny→allow  web1  "hostname"  (pattern "hostname" of rule "diagnostics"; now: diagnostics)',
+    ]);
+    expect(r.out).toMatch(/^15 decision changes, 0 limit changes$/m);
+  });
+
+  it('shows the changes of a policy without callers: as before, for every caller alike', async () => {
+    const old = writeTree({ 'p.yml': 'rules:\n  - { name: d, action: allow, commands: ["uptime"] }\n' });
+    const now = writeTree({ 'p.yml': 'rules:\n  - { name: d, action: allow, commands: ["uptime", "hostname"] }\n' });
+    const r = await cli('policy', 'diff', old, now);
+    expect(r.out).toMatch(/^deny→allow {2}web1 {2}"hostname" {2}\(pattern "hostname" of rule "d"; now: d\)$/m);
+    expect(r.out).not.toContain('as ');
   });
 
   it('shows a command whose terminal a rule gives or takes away, allowed either way', async () => {
