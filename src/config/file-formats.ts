@@ -307,3 +307,53 @@ export const PolicyCase = strict({
 export type PolicyCase = z.infer<typeof PolicyCase>;
 
 export const PolicyCasesFile = z.array(PolicyCase);
+
+// ---------------------------------------------------------------- the tokens file (serve --http)
+
+/** A role a caller has, which a rule's `callers: [role:NAME]` names; OAuth scopes are roles too. */
+export const Role = z.string().regex(/^[A-Za-z0-9._:/@+-]{1,200}$/, 'a role is 1 to 200 of the characters A-Z a-z 0-9 . _ : / @ + -');
+
+/** The name rules, quotas, tasks and the audit know a caller by. */
+export const PrincipalName = Text('a principal name', 200).refine(
+  (s) => !s.startsWith('role:'),
+  'a principal name cannot start with "role:": a rule\'s callers list would read it as a role',
+);
+
+const TIMESTAMP_RE = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+
+/**
+ * The instant `2027-01-01` (its start, UTC) or `2027-01-01T12:00:00+02:00` (a time needs its zone)
+ * stands for, in ms since the epoch; undefined for anything else, an impossible date included
+ * (Date.parse reads 2027-02-30 as March 2).
+ */
+export function timestampOf(s: string): number | undefined {
+  const m = TIMESTAMP_RE.exec(s);
+  if (!m) return undefined;
+  const n = (i: number) => Number(m[i] ?? 0);
+  const [year, month, day, hour, minute, second] = [n(1), n(2), n(3), n(4), n(5), n(6)];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const valid = month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour < 24 && minute < 60 && second < 60;
+  const ms = Date.parse(s);
+  return valid && !Number.isNaN(ms) ? ms : undefined;
+}
+
+const TOKEN_HASH = "expected the 64 lowercase hex digits of the token's SHA-256 as a string, as `sshgate token new` prints them";
+
+export const TokenEntry = strict({
+  id: z.string().regex(NAME_RE, 'a token id is 1 to 100 of the characters A-Z a-z 0-9 . _ -'),
+  principal: PrincipalName,
+  roles: z.array(Role).max(100, 'at most 100 roles').default([]),
+  sha256: z.string({ error: TOKEN_HASH }).regex(/^[0-9a-f]{64}$/, TOKEN_HASH),
+  expires: optional(
+    z
+      .string()
+      .refine(
+        (s) => timestampOf(s) !== undefined,
+        'expected a date (2027-01-31, meaning its start in UTC) or a date and time with its zone (2027-01-31T18:00:00Z)',
+      ),
+  ),
+  description: z.string().max(1000).optional(),
+});
+export type TokenEntry = z.infer<typeof TokenEntry>;
+
+export const TokensFile = strict({ tokens: z.array(z.unknown()) });
