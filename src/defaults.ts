@@ -37,6 +37,21 @@ export const DEFAULTS = {
   logLevel: 'info',
   /** Under $XDG_STATE_HOME (default ~/.local/state), as the XDG base directory spec puts state. */
   stateDirName: 'sshgate',
+  /** OAuth access tokens (serve --http with an issuer). */
+  oauth: {
+    rolesClaim: 'roles',
+    nameClaim: 'sub',
+    /** Asymmetric algorithms only: never `none`, never an HMAC, whose key a verifier would have to share. */
+    algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+    /** How far `exp` and `nbf` may be off between the issuer's clock and ours. */
+    clockSkewSeconds: 30,
+    /** A token signed by a key id not in the JWKS refetches it, at most this often: rotation without a flood. */
+    jwksCooldownSeconds: 30,
+    /** The JWKS is fetched again after this long even when every key id is known. */
+    jwksMaxAgeSeconds: 600,
+    /** The issuer's metadata or JWKS must arrive within this. */
+    fetchTimeoutSeconds: 5,
+  },
 } as const;
 
 export const ENV = {

@@ -11,6 +11,7 @@ export const ERROR_CODES = [
   'not_found',
   'lost',
   'busy',
+  'unauthorized',
   'internal',
 ] as const;
 
