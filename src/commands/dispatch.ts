@@ -23,6 +23,7 @@ commands:
   policy test [PATH]            run the policy test cases (default: <policy>/tests)
   policy diff OLD NEW           list the decisions that change from policy OLD to NEW
   audit verify PATH             check the hash chain of an audit file (--audit-log)
+  token new --id ID --principal P  a bearer token for serve --http's tokens file: token on stdout, entry on stderr
   run ALIAS|@TAG -- COMMAND     run COMMAND as an agent would: policy first, output streamed
   demo                          a scripted MCP session against a throwaway local SSH host
 
@@ -36,7 +37,8 @@ options:
   --token-file F   serve --http: the bearer token, read from file F   (or env ${ENV.token})
   --json           plan: print the decision as JSON
   --as NAME        plan: decide for the principal NAME (rules with callers:); without it, for no principal
-  --role ROLE      plan --as: a role of that principal (repeatable)
+  --role ROLE      plan --as, token new: a role of that principal (repeatable)
+  --expires DATE   token new: when the token stops working (2027-06-30, or a date and time with its zone)
   -h, --help       print this help
   -v, --version    print the version
 
@@ -67,6 +69,9 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         'audit-log': { type: 'string' },
         http: { type: 'string' },
         'token-file': { type: 'string' },
+        id: { type: 'string' },
+        principal: { type: 'string' },
+        expires: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -95,8 +100,10 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
   };
   try {
     if (values.json && command !== 'plan') throw new UsageError('--json is an option of plan only');
-    if ((values.as !== undefined || values.role !== undefined) && command !== 'plan')
-      throw new UsageError('--as and --role are options of plan only (policy test cases say as: and roles:)');
+    if ((values.as !== undefined && command !== 'plan') || (values.role !== undefined && command !== 'plan' && command !== 'token'))
+      throw new UsageError('--as and --role are options of plan only (policy test cases say as: and roles:; token new takes --role)');
+    const tokenFlag = (['id', 'principal', 'expires'] as const).find((f) => values[f] !== undefined);
+    if (tokenFlag !== undefined && command !== 'token') throw new UsageError(`--${tokenFlag} is an option of token new only`);
     switch (command) {
       case 'serve': {
         expectArgs(rest, 0, 'serve takes no arguments');
@@ -141,6 +148,13 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         expectArgs(args, 1, 'audit verify needs the audit file: sshgate audit verify PATH');
         const { auditVerifyCommand } = await import('./audit-verify.js');
         return auditVerifyCommand(args[0] as string, io);
+      }
+      case 'token': {
+        const [sub, ...args] = rest;
+        if (sub !== 'new') throw new UsageError(`unknown token command "${sub ?? ''}"; expected new`);
+        expectArgs(args, 0, 'token new takes no arguments, only options: sshgate token new --id alice-laptop --principal alice --role ops');
+        const { tokenNewCommand } = await import('./token.js');
+        return tokenNewCommand({ id: values.id, principal: values.principal, roles: values.role ?? [], expires: values.expires }, io);
       }
       case 'check': {
         expectArgs(rest, 0, 'check takes no arguments');
