@@ -67,4 +67,11 @@ export const ENV = {
   allowedHosts: 'SSHGATE_ALLOWED_HOSTS',
   allowedOrigins: 'SSHGATE_ALLOWED_ORIGINS',
   sessionIdle: 'SSHGATE_SESSION_IDLE_SECONDS',
+  tokensFile: 'SSHGATE_TOKENS_FILE',
+  oauthIssuer: 'SSHGATE_OAUTH_ISSUER',
+  oauthResource: 'SSHGATE_OAUTH_RESOURCE',
+  oauthJwksUrl: 'SSHGATE_OAUTH_JWKS_URL',
+  oauthRolesClaim: 'SSHGATE_OAUTH_ROLES_CLAIM',
+  oauthNameClaim: 'SSHGATE_OAUTH_NAME_CLAIM',
+  oauthAlgorithms: 'SSHGATE_OAUTH_ALGORITHMS',
 } as const;

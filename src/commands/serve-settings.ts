@@ -1,10 +1,12 @@
 /**
  * What `serve` needs from outside its arguments, read once at start: the bearer token (from the
- * environment or a file) and the state dir, keyed by where the config and the policy really are.
+ * environment or a file), how HTTP callers authenticate (a tokens file, an OAuth issuer), and the
+ * state dir, keyed by where the config and the policy really are.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { AuthSettings } from '../auth/settings.js';
 import { DEFAULTS, ENV } from '../defaults.js';
 import type { Paths } from './context.js';
 import { settingOf, UsageError, type Env } from './usage.js';
@@ -72,4 +74,70 @@ export function httpOptions(address: string, tokenFile: string | undefined, env:
     allowedOrigins: list(setting(ENV.allowedOrigins)),
     ...(idle !== undefined ? { sessionIdleMs: Number(idle) * 1000 } : {}),
   };
+}
+
+/** serve's flags for HTTP callers, in node:util parseArgs' form: the dispatcher spreads them into its options. */
+export const AUTH_FLAGS = {
+  'tokens-file': { type: 'string' },
+  'oauth-issuer': { type: 'string' },
+  'oauth-resource': { type: 'string' },
+} as const;
+
+export interface AuthFlags {
+  'tokens-file'?: string | undefined;
+  'oauth-issuer'?: string | undefined;
+  'oauth-resource'?: string | undefined;
+}
+
+/** Each setting as an operator gives it: its flag, if it has one, and its variable. */
+const AUTH_NAMES: Record<string, string> = {
+  tokensFile: `--tokens-file (${ENV.tokensFile})`,
+  'oauth.issuer': `--oauth-issuer (${ENV.oauthIssuer})`,
+  'oauth.resource': `--oauth-resource (${ENV.oauthResource})`,
+  'oauth.jwksUrl': ENV.oauthJwksUrl,
+  'oauth.rolesClaim': ENV.oauthRolesClaim,
+  'oauth.nameClaim': ENV.oauthNameClaim,
+  'oauth.algorithms': ENV.oauthAlgorithms,
+};
+
+/**
+ * How HTTP callers prove who they are, from serve's flags and the environment (a flag wins over
+ * its variable): a tokens file, an OAuth issuer, or both; undefined when neither is set. A setting
+ * that cannot work is a UsageError naming it.
+ */
+export function authSettings(flags: AuthFlags, env: Env): AuthSettings | undefined {
+  const setting = (name: string) => settingOf(env, name);
+  const tokensFile = flags['tokens-file'] ?? setting(ENV.tokensFile);
+  const issuer = flags['oauth-issuer'] ?? setting(ENV.oauthIssuer);
+  const resource = flags['oauth-resource'] ?? setting(ENV.oauthResource);
+  const envOnly = {
+    jwksUrl: setting(ENV.oauthJwksUrl),
+    rolesClaim: setting(ENV.oauthRolesClaim),
+    nameClaim: setting(ENV.oauthNameClaim),
+    algorithms: setting(ENV.oauthAlgorithms)
+      ?.split(',')
+      .map((a) => a.trim())
+      .filter(Boolean),
+  };
+  if (issuer === undefined && resource === undefined) {
+    const stray = Object.entries(envOnly).find(([, v]) => v !== undefined);
+    if (stray) throw new UsageError(`${AUTH_NAMES[`oauth.${stray[0]}`] ?? stray[0]} is set, but no OAuth issuer: set --oauth-issuer too`);
+    if (tokensFile === undefined) return undefined;
+  } else if (issuer === undefined || resource === undefined) {
+    throw new UsageError(
+      issuer === undefined
+        ? `--oauth-resource needs --oauth-issuer (${ENV.oauthIssuer}): the authorization server whose tokens are taken`
+        : `--oauth-issuer needs --oauth-resource (${ENV.oauthResource}): this server's URL as clients reach it, such as https://sshgate.example.com/mcp`,
+    );
+  }
+  const defined = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  const parsed = AuthSettings.safeParse(
+    defined({ tokensFile, oauth: issuer === undefined ? undefined : defined({ issuer, resource, ...envOnly }) }),
+  );
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = issue?.path.filter((p) => typeof p === 'string').join('.') ?? '';
+    throw new UsageError(`${AUTH_NAMES[key] ?? 'the HTTP authentication settings'}: ${issue?.message ?? 'not usable'}`);
+  }
+  return parsed.data;
 }

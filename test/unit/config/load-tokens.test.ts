@@ -80,6 +80,9 @@ describe('the tokens file loader', () => {
     expect(problems('- id: a\n')).toEqual([
       'tokens.yml:1:1: expected a mapping with the list of tokens: "tokens:", then entries of id, principal, roles, sha256',
     ]);
+    expect(problems('sshgate_Jx2kLq9v0cY\n')).toEqual([
+      'tokens.yml:1:1: expected a mapping with the list of tokens: "tokens:", then entries of id, principal, roles, sha256',
+    ]);
     expect(problems('tokens: {}\n')).toEqual(['tokens.yml:1:9: tokens: Invalid input: expected array, received object']);
     expect(problems('tokens:\n  - id: a\n    sha256: "x" "y"\n')).toEqual([expect.stringMatching(/^tokens\.yml:3:\d+: YAML syntax/)]);
   });
