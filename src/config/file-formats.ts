@@ -310,15 +310,6 @@ export const PolicyCasesFile = z.array(PolicyCase);
 
 // ---------------------------------------------------------------- the tokens file (serve --http)
 
-/** A role a caller has, which a rule's `callers: [role:NAME]` names; OAuth scopes are roles too. */
-export const Role = z.string().regex(/^[A-Za-z0-9._:/@+-]{1,200}$/, 'a role is 1 to 200 of the characters A-Z a-z 0-9 . _ : / @ + -');
-
-/** The name rules, quotas, tasks and the audit know a caller by. */
-export const PrincipalName = Text('a principal name', 200).refine(
-  (s) => !s.startsWith('role:'),
-  'a principal name cannot start with "role:": a rule\'s callers list would read it as a role',
-);
-
 const TIMESTAMP_RE = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
 
 /**
@@ -341,8 +332,8 @@ const TOKEN_HASH = "expected the 64 lowercase hex digits of the token's SHA-256 
 
 export const TokenEntry = strict({
   id: z.string().regex(NAME_RE, 'a token id is 1 to 100 of the characters A-Z a-z 0-9 . _ -'),
-  principal: PrincipalName,
-  roles: z.array(Role).max(100, 'at most 100 roles').default([]),
+  principal: CallerName,
+  roles: z.array(RoleName).max(100, 'at most 100 roles').default([]),
   sha256: z.string({ error: TOKEN_HASH }).regex(/^[0-9a-f]{64}$/, TOKEN_HASH),
   expires: optional(
     z

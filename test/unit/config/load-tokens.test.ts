@@ -66,8 +66,8 @@ describe('the tokens file loader', () => {
     ].join('\n');
     expect(problems(yaml)).toEqual([
       'tokens.yml:5:9: tokens[1].id: a token id is 1 to 100 of the characters A-Z a-z 0-9 . _ -',
-      'tokens.yml:6:16: tokens[1].principal: a principal name cannot start with "role:": a rule\'s callers list would read it as a role',
-      'tokens.yml:7:18: tokens[1].roles[1]: a role is 1 to 200 of the characters A-Z a-z 0-9 . _ : / @ + -',
+      'tokens.yml:6:16: tokens[1].principal: "role:ops" is not a name: a name is 1 to 100 of A-Z a-z 0-9 . _ @ + -, not starting with . @ + or -',
+      'tokens.yml:7:18: tokens[1].roles[1]: "two words" is not a role: a role is 1 to 100 of A-Z a-z 0-9 . _ -, not starting with . or -',
       "tokens.yml:8:13: tokens[1].sha256: expected the 64 lowercase hex digits of the token's SHA-256 as a string, as `sshgate token new` prints them",
       expect.stringMatching(/^tokens\.yml:9:14: tokens\[1\]\.expires: expected a date \(2027-01-31/),
       'tokens.yml:10:5: unknown key "token"; expected one of: id, principal, roles, sha256, expires, description',
