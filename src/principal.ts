@@ -22,3 +22,19 @@ export interface Principal {
 export function callerMatches(principal: Principal, callers: readonly string[]): boolean {
   return callers.some((c) => (c.startsWith('role:') ? principal.roles.includes(c.slice(5)) : c === principal.name));
 }
+
+/** The role whose principals see and cancel every caller's tasks, not only their own. */
+export const ADMIN_ROLE = 'admin';
+
+export function isAdmin(principal: Principal): boolean {
+  return principal.roles.includes(ADMIN_ROLE);
+}
+
+/** The principal as the audit records it: who, how they proved it, and by which credential. */
+export function auditedPrincipal(principal: Principal): Record<string, string> {
+  return {
+    principal: principal.name,
+    auth: principal.via,
+    ...(principal.credentialId !== undefined ? { credential_id: principal.credentialId } : {}),
+  };
+}

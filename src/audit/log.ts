@@ -47,6 +47,7 @@ export function createAuditor(logger: Logger, file?: AuditFile): Auditor {
         {
           event: 'task_end',
           task_id: t.id,
+          ...(t.owner !== undefined ? { principal: t.owner } : {}),
           alias: t.alias,
           command: t.command,
           command_hash: commandHash(t.command),

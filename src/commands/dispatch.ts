@@ -11,7 +11,7 @@ import { LOG_LEVELS, type LogLevel } from '../logger.js';
 import { DEFAULTS, ENV } from '../defaults.js';
 import type { Principal } from '../principal.js';
 import { testsDirOf, type Io, type Paths } from './context.js';
-import { defaultStateDir, httpOptions } from './serve-settings.js';
+import { AUTH_FLAGS, authSettings, defaultStateDir, httpOptions } from './serve-settings.js';
 import { settingOf, UsageError, type Env } from './usage.js';
 
 export const USAGE = `usage: sshgate <command> [options]
@@ -37,7 +37,8 @@ options:
   --token-file F   serve --http: the bearer token, read from file F   (or env ${ENV.token})
   --json           plan: print the decision as JSON
   --as NAME        plan: decide for the principal NAME (rules with callers:); without it, for no principal
-  --role ROLE      plan --as, token new: a role of that principal (repeatable)
+                   serve: who the callers are (stdio: default the OS user; --http: whoever has --token-file's token, default http)
+  --role ROLE      plan --as, serve --as, token new: a role of that principal (repeatable)
   --expires DATE   token new: when the token stops working (2027-06-30, or a date and time with its zone)
   -h, --help       print this help
   -v, --version    print the version
@@ -69,6 +70,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         'audit-log': { type: 'string' },
         http: { type: 'string' },
         'token-file': { type: 'string' },
+        ...AUTH_FLAGS,
         id: { type: 'string' },
         principal: { type: 'string' },
         expires: { type: 'string' },
@@ -100,8 +102,14 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
   };
   try {
     if (values.json && command !== 'plan') throw new UsageError('--json is an option of plan only');
-    if ((values.as !== undefined && command !== 'plan') || (values.role !== undefined && command !== 'plan' && command !== 'token'))
-      throw new UsageError('--as and --role are options of plan only (policy test cases say as: and roles:; token new takes --role)');
+    const asCommands = ['plan', 'serve'];
+    if (
+      (values.as !== undefined && !asCommands.includes(command)) ||
+      (values.role !== undefined && ![...asCommands, 'token'].includes(command))
+    )
+      throw new UsageError(
+        '--as and --role are options of plan and serve only (policy test cases say as: and roles:; token new takes --role)',
+      );
     const tokenFlag = (['id', 'principal', 'expires'] as const).find((f) => values[f] !== undefined);
     if (tokenFlag !== undefined && command !== 'token') throw new UsageError(`--${tokenFlag} is an option of token new only`);
     switch (command) {
@@ -110,7 +118,9 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         const level = logLevelOf(values['log-level'] ?? setting(ENV.logLevel) ?? DEFAULTS.logLevel);
         const stateDir = values['state-dir'] ?? setting(ENV.stateDir) ?? defaultStateDir(env, paths);
         const auditLog = values['audit-log'] ?? setting(ENV.auditLog);
-        const http = values.http === undefined ? undefined : httpOptions(values.http, values['token-file'], env);
+        const auth = values.http === undefined ? undefined : authSettings(values, env);
+        const http = values.http === undefined ? undefined : httpOptions(values.http, values['token-file'], env, auth !== undefined);
+        const principal = principalOf(values.as, values.role);
         const { serveCommand } = await import('./serve.js');
         return await serveCommand(
           paths,
@@ -120,7 +130,8 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
             env,
             ...(stateDir ? { stateDir } : {}),
             ...(auditLog ? { auditLog } : {}),
-            ...(http ? { http } : {}),
+            ...(http ? { http: { ...http, ...(auth ? { auth } : {}) } } : {}),
+            ...(principal ? { principal } : {}),
           },
           io,
         );

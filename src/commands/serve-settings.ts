@@ -38,7 +38,12 @@ function deploymentKey(paths: Pick<Paths, 'configDir' | 'policyPath'>): string {
 /** Minimum token length: a token is a password for running commands on every host. */
 const MIN_TOKEN = 16;
 
-export function httpOptions(address: string, tokenFile: string | undefined, env: Env) {
+/**
+ * The HTTP server's address and its one bearer token (--token-file, or SSHGATE_TOKEN). The token
+ * may be left out when callers have another way in (`otherCallers`: a tokens file or an OAuth
+ * issuer); with none at all, nothing could ever call, so serve refuses to start.
+ */
+export function httpOptions(address: string, tokenFile: string | undefined, env: Env, otherCallers = false) {
   const setting = (name: string) => settingOf(env, name);
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
   const port = Number(m?.[3]);
@@ -53,8 +58,11 @@ export function httpOptions(address: string, tokenFile: string | undefined, env:
     }
   }
   // Also on loopback: any local process or user could otherwise run commands through sshgate.
-  if (!token) throw new UsageError(`serve --http needs a bearer token: set ${ENV.token} or --token-file`);
-  if (token.length < MIN_TOKEN || /\s/.test(token))
+  if (!token && !otherCallers)
+    throw new UsageError(
+      `serve --http needs a way for callers in: a bearer token (${ENV.token} or --token-file), --tokens-file, or --oauth-issuer`,
+    );
+  if (token && (token.length < MIN_TOKEN || /\s/.test(token)))
     throw new UsageError(`the token must be at least ${MIN_TOKEN} characters, without spaces (try: openssl rand -hex 32)`);
   const list = (v: string | undefined) =>
     v
@@ -69,7 +77,7 @@ export function httpOptions(address: string, tokenFile: string | undefined, env:
   return {
     host,
     port,
-    token,
+    ...(token ? { token } : {}),
     allowedHosts: list(setting(ENV.allowedHosts)),
     allowedOrigins: list(setting(ENV.allowedOrigins)),
     ...(idle !== undefined ? { sessionIdleMs: Number(idle) * 1000 } : {}),

@@ -4,14 +4,18 @@
  * exits, within about two seconds.
  */
 import { AuditFile } from '../audit/audit-file.js';
+import { createAuthenticator, type Authenticator } from '../auth/authenticator.js';
+import type { AuthSettings } from '../auth/settings.js';
 import { createAuditor } from '../audit/log.js';
 import { createLogger, type LogLevel } from '../logger.js';
 import { ConfigError, SshgateError } from '../errors.js';
 import { Gateway } from '../gateway/gateway.js';
 import type { HttpOptions } from '../mcp/http.js';
+import { userInfo } from 'node:os';
 import { createServer } from '../mcp/server.js';
 import { serveOverStdio } from '../mcp/stdio.js';
 import { ConnectionPool } from '../ssh/pool.js';
+import type { Principal } from '../principal.js';
 import { TaskJournal } from '../tasks/journal.js';
 import { TaskManager, type RestoredTask } from '../tasks/task-manager.js';
 import { reportError, type Io, type Paths } from './context.js';
@@ -23,7 +27,12 @@ export interface ServeOptions {
   /** The hash-chained audit file, if any. */
   auditLog?: string;
   /** Serve Streamable HTTP instead of stdio. */
-  http?: Pick<HttpOptions, 'host' | 'port' | 'token' | 'allowedHosts' | 'allowedOrigins' | 'sessionIdleMs'>;
+  http?: Pick<HttpOptions, 'host' | 'port' | 'token' | 'allowedHosts' | 'allowedOrigins' | 'sessionIdleMs'> & {
+    /** The tokens file and the OAuth issuer, if either is set. */
+    auth?: AuthSettings;
+  };
+  /** `--as`/`--role`: the stdio caller, or whoever has the HTTP token; default the OS user / http. */
+  principal?: Principal;
   version: string;
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -106,9 +115,26 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
   });
 
   if (options.http) {
+    let auth: Authenticator | undefined;
+    try {
+      auth = options.http.auth && createAuthenticator(options.http.auth);
+    } catch (err) {
+      // A tokens file with a problem: serving without it would lock its callers out, or worse.
+      if (!(err instanceof ConfigError || err instanceof SshgateError)) throw err;
+      io.err(`sshgate: the HTTP callers' settings are invalid, not serving:\n${err.message}\n`);
+      await pool.close();
+      return 2;
+    }
     try {
       const { startHttp } = await import('../mcp/http.js');
-      const handle = await startHttp({ ...options.http, gateway, logger, version: options.version });
+      const handle = await startHttp({
+        ...withoutAuthSettings(options.http),
+        ...(auth ? { auth } : {}),
+        gateway,
+        logger,
+        version: options.version,
+        ...(options.principal ? { principal: options.principal } : {}),
+      });
       closeTransport = () => handle.close();
     } catch (err) {
       io.err(
@@ -118,7 +144,8 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
       return 2;
     }
   } else {
-    const handle = serveOverStdio(() => createServer({ gateway, logger, version: options.version }), logger);
+    const caller = { principal: options.principal ?? osUser() };
+    const handle = serveOverStdio(() => createServer({ gateway: gateway.forCaller(caller), logger, version: options.version }), logger);
     closeTransport = () => handle.close();
     logger.info({ hosts: gateway.listHosts({}).hosts.length, version: options.version }, 'sshgate serving MCP over stdio');
   }
@@ -126,6 +153,23 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
   // Whatever still holds the event loop (a socket mid-close) must not keep a stopped server alive.
   setTimeout(() => process.exit(0), 100).unref();
   return 0;
+}
+
+function withoutAuthSettings<T extends { auth?: AuthSettings }>(o: T): Omit<T, 'auth'> {
+  const rest = { ...o };
+  delete rest.auth;
+  return rest;
+}
+
+/** The stdio caller without --as: the OS user sshgate runs as (the one who started the agent). */
+function osUser(): Principal {
+  let name: string;
+  try {
+    name = userInfo().username;
+  } catch {
+    name = `uid-${process.getuid?.() ?? 'unknown'}`;
+  }
+  return { name, roles: [], via: 'os-user' };
 }
 
 /**

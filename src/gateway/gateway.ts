@@ -13,6 +13,7 @@ import { clip, SshgateError } from '../errors.js';
 import { effectiveLimits } from '../policy/limits.js';
 import { commandInputProblem } from '../policy/command-input.js';
 import { decideForHost, stdinRefusal, ttyRefusal } from '../policy/host-decision.js';
+import { auditedPrincipal, isAdmin, type Principal } from '../principal.js';
 import { parseTaskId } from '../tasks/ids.js';
 import { isFinal, type Executor, type Task, type TaskManager } from '../tasks/task-manager.js';
 import { DEFAULT_INLINE_BYTES, LIST_COST } from './budget.js';
@@ -47,6 +48,12 @@ const DEFAULT_OUTPUT_BYTES = 65_536;
  */
 const CANCEL_MARGIN_MS = 3000;
 
+/** Who a view's calls come from: a principal, and the 2025-era HTTP session they came in. */
+export interface Caller {
+  principal: Principal;
+  session?: string;
+}
+
 export interface GatewayDeps extends LiveConfigDeps {
   audit: Auditor;
   tasks: TaskManager;
@@ -60,8 +67,8 @@ export class Gateway {
     private readonly deps: GatewayDeps,
     /** Shared by every view of the gateway, so that a reload through one is seen by all. */
     private readonly config: LiveConfig,
-    /** The caller whose tasks this view sees (an HTTP session); none: every task (stdio). */
-    private readonly owner?: string,
+    /** Whose calls this view serves; none: sshgate's own (`sshgate run`), which sees every task. */
+    private readonly caller?: Caller,
   ) {}
 
   /** Loads the configuration; a ConfigError says what is wrong with it. */
@@ -69,9 +76,12 @@ export class Gateway {
     return new Gateway(deps, await LiveConfig.load(deps));
   }
 
-  /** The same gateway for one caller: it starts tasks as theirs and sees no one else's. */
-  forOwner(owner: string): Gateway {
-    return new Gateway(this.deps, this.config, owner);
+  /**
+   * The same gateway for one caller: it decides for their principal, starts tasks as theirs and
+   * sees no one else's (an admin sees all).
+   */
+  forCaller(caller: Caller): Gateway {
+    return new Gateway(this.deps, this.config, caller);
   }
 
   listHosts(input: S.ListHostsInput): S.ListHostsResult {
@@ -99,17 +109,24 @@ export class Gateway {
       credential: host.credentials,
       auth_methods: methods,
       limits: effectiveLimits(policy, host).values,
-      rules: engine
-        .rulesFor(host)
-        .map((r) => ({ name: r.name, action: r.action, commands: r.commands, source: r.source, tty: r.tty, stdin: r.stdin })),
+      rules: engine.rulesFor(host).map((r) => ({
+        name: r.name,
+        action: r.action,
+        commands: r.commands,
+        source: r.source,
+        tty: r.tty,
+        stdin: r.stdin,
+        callers: r.callers,
+      })),
     };
   }
 
   plan(input: S.PlanInput): S.PlanResult {
     const command = checkCommand(input.command);
     const hosts = selectHosts(this.config.loaded.inventory, input);
-    const decisions = hosts.map((h) => decideForHost(this.config.loaded.engine, h, command));
-    for (const d of decisions) this.deps.audit.decision(d, { tool: 'ssh_plan', ...(input.tag ? { tag: input.tag } : {}) });
+    const decisions = hosts.map((h) => decideForHost(this.config.loaded.engine, h, command, this.principal()));
+    for (const d of decisions)
+      this.deps.audit.decision(d, { tool: 'ssh_plan', ...this.audited(), ...(input.tag ? { tag: input.tag } : {}) });
     const allowed = decisions.every((d) => d.allowed);
     const shown = decisions.find((d) => !d.allowed) ?? decisions[0];
     // selectHosts names at least one host or throws unknown_host.
@@ -129,6 +146,7 @@ export class Gateway {
       segments: shown.segments,
       limits: shown.limits,
       reason,
+      caller: shown.caller,
       decisions: decisions.map((d) => ({ alias: d.alias, allowed: d.allowed, tty_allowed: d.tty_allowed, reason: d.reason })),
     };
   }
@@ -243,19 +261,20 @@ export class Gateway {
     };
   }
 
-  /** Cancels every unfinished task of this view's owner (its session ended); returns how many. */
-  cancelOwned(): number {
-    if (this.owner === undefined) return 0;
-    const mine = this.deps.tasks.list().filter((t) => this.sees(t) && !isFinal(t.state));
+  /** Cancels every unfinished task started in this view's session (it ended); returns how many. */
+  cancelSessionTasks(): number {
+    const session = this.caller?.session;
+    if (session === undefined) return 0;
+    const mine = this.deps.tasks.list().filter((t) => t.session === session && !isFinal(t.state));
     for (const t of mine) this.deps.tasks.cancel(t.id);
     return mine.length;
   }
 
-  /** The owners (HTTP sessions) that have a task not yet ended. */
-  ownersWithUnfinishedTasks(): Set<string> {
-    const owners = new Set<string>();
-    for (const t of this.deps.tasks.list()) if (t.owner !== undefined && !isFinal(t.state)) owners.add(t.owner);
-    return owners;
+  /** The 2025-era HTTP sessions that have a task not yet ended. */
+  sessionsWithUnfinishedTasks(): Set<string> {
+    const sessions = new Set<string>();
+    for (const t of this.deps.tasks.list()) if (t.session !== undefined && !isFinal(t.state)) sessions.add(t.session);
+    return sessions;
   }
 
   /** Cancels a task by id (a fan-out whose caller gave up); unknown ids are ignored. */
@@ -269,8 +288,19 @@ export class Gateway {
    * an earlier run on a host that is not in the inventory now.
    */
   private sees(task: Task): boolean {
-    if (this.owner !== undefined && task.owner !== this.owner) return false;
+    const principal = this.caller?.principal;
+    if (principal && !isAdmin(principal) && task.owner !== principal.name) return false;
     return !task.restored || this.config.loaded.inventory.byAlias.has(task.alias);
+  }
+
+  /** The decision's principal option: the caller's, when this view has one. */
+  private principal(): { principal?: Principal } {
+    return this.caller ? { principal: this.caller.principal } : {};
+  }
+
+  /** Who the audit names for this view's decisions. */
+  private audited(): Record<string, string> {
+    return this.caller ? auditedPrincipal(this.caller.principal) : {};
   }
 
   private task(id: string): Task {
@@ -299,6 +329,11 @@ export class Gateway {
       host_key_policy: hostKeys.policy,
       known_hosts: hostKeys.path,
     };
+  }
+
+  /** Runs after every successful reload (the HTTP server rereads its tokens file). */
+  onReload(listener: () => void): void {
+    this.config.onReload(listener);
   }
 
   /** ssh_run_on_tag: the command on every host with the tag (fan-out.ts). */
@@ -343,12 +378,10 @@ export class Gateway {
         'on a terminal stdin is typed as keys, which interactive programs act on (top kills on k) and no policy rule allows; give stdin without tty, or tty without stdin',
       );
     }
-    const decided = decideForHost(
-      this.config.loaded.engine,
-      host,
-      command,
-      extras.workdir !== undefined ? { workdir: extras.workdir } : {},
-    );
+    const decided = decideForHost(this.config.loaded.engine, host, command, {
+      ...(extras.workdir !== undefined ? { workdir: extras.workdir } : {}),
+      ...this.principal(),
+    });
     // With a terminal the command must be allowed with one; a refusal is audited as a denial.
     const noTty = input.tty && decided.allowed ? ttyRefusal(decided) : undefined;
     // The engine never sees a call's stdin: every part of the command must be allowed to read it.
@@ -358,7 +391,7 @@ export class Gateway {
       : noStdin
         ? { ...decided, allowed: false, reason: `with stdin: ${noStdin}` }
         : decided;
-    this.deps.audit.decision(decision, { tool, ...extras.audit, ...(input.tty ? { tty: true } : {}) });
+    this.deps.audit.decision(decision, { tool, ...this.audited(), ...extras.audit, ...(input.tty ? { tty: true } : {}) });
     if (!decision.allowed) {
       throw new SshgateError(
         'policy_denied',
@@ -389,7 +422,10 @@ export class Gateway {
           ...(input.tty ? { tty: { ansi: input.ansi ?? 'strip' } } : {}),
         }),
       ),
-      this.owner,
+      {
+        ...(this.caller ? { owner: this.caller.principal.name } : {}),
+        ...(this.caller?.session !== undefined ? { session: this.caller.session } : {}),
+      },
     );
   }
 

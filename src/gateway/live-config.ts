@@ -38,6 +38,8 @@ interface Snapshot {
 }
 
 export class LiveConfig {
+  private readonly reloadListeners: (() => void)[] = [];
+
   private constructor(
     private readonly deps: LiveConfigDeps,
     private snap: Snapshot,
@@ -78,7 +80,13 @@ export class LiveConfig {
     }
     this.snap = next;
     this.prepareTargets();
+    for (const listener of this.reloadListeners) listener();
     this.deps.logger.info({ hosts: next.loaded.inventory.hosts.length, rules: next.loaded.policy.rules.length }, 'configuration reloaded');
+  }
+
+  /** Runs after every successful reload: what lives beside the configuration rereads its files. */
+  onReload(listener: () => void): void {
+    this.reloadListeners.push(listener);
   }
 
   /** Keys and secrets are read on first use after a start or a reload; a failure is not kept. */

@@ -50,6 +50,7 @@ export const DescribeHostResult = z.object({
       source: z.string(),
       tty: z.boolean().describe('an allow rule whose commands may also run with a terminal (ssh_run tty: true)'),
       stdin: z.boolean().describe('an allow rule whose commands may also be given stdin (ssh_run stdin)'),
+      callers: z.array(z.string()).nullable().describe('the principals (name, or role:NAME) the rule applies to; null: everyone'),
     }),
   ),
 });
@@ -71,6 +72,10 @@ export const PlanResult = z.object({
   segments: z.array(SegmentVerdict),
   limits: LimitsSchema,
   reason: z.string(),
+  caller: z
+    .object({ name: z.string(), roles: z.array(z.string()) })
+    .nullable()
+    .describe('the principal the command was decided for: the caller of this call (rules with callers: apply to it)'),
   decisions: z
     .array(z.object({ alias: z.string(), allowed: z.boolean(), tty_allowed: z.boolean(), reason: z.string() }))
     .describe('one per target host'),

@@ -1,22 +1,22 @@
 /**
- * The open MCP sessions of the HTTP server, at most so many per bearer token. Clients that never
- * end their session (a CLI run, a health probe) must not lock every agent out: when a token's
+ * The open 2025-era MCP sessions of the HTTP server, at most so many per principal. Clients that
+ * never end their session (a CLI run, a health probe) must not lock every agent out: when a caller's
  * table is full, its new session takes the place of its least recently used idle session (no
  * request in flight, no stream open; one without unfinished tasks first), which is closed as an
- * idle one is. A token's sessions displace only that token's own. Only when every session of the
- * token is busy is a new one refused.
+ * idle one is. A caller's sessions displace only that caller's own. Only when every session of the
+ * caller is busy is a new one refused.
  */
 import type { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import type { AbandonedCalls } from './abandoned-calls.js';
 
-export const MAX_SESSIONS_PER_TOKEN = 100;
+export const MAX_SESSIONS_PER_PRINCIPAL = 100;
 /** How many closed sessions are remembered, so that a request for one is told why it is gone. */
 const REMEMBERED = 1000;
 
 export interface Session {
   id: string;
-  /** Whose session it is: the bearer token it was opened with (a digest of it, never the token). */
-  token: string;
+  /** Whose session it is: the principal that opened it; only its requests reach the session. */
+  principal: string;
   transport: NodeStreamableHTTPServerTransport;
   calls: AbandonedCalls;
   /** Requests of this session in flight (an SSE stream counts while it is open). */
@@ -30,7 +30,7 @@ export class SessionTable {
   private readonly open = new Map<string, Session>();
   private readonly closed = new Map<string, string>();
 
-  constructor(readonly maxPerToken = MAX_SESSIONS_PER_TOKEN) {}
+  constructor(readonly maxPerPrincipal = MAX_SESSIONS_PER_PRINCIPAL) {}
 
   get(id: string): Session | undefined {
     return this.open.get(id);
@@ -58,13 +58,13 @@ export class SessionTable {
   }
 
   /**
-   * What must go for `token` to open one more session: nothing (undefined), the session to close,
-   * or 'full' when every one of the token's sessions is busy. `withTasks` names the sessions that
+   * What must go for `principal` to open one more session: nothing (undefined), the session to
+   * close, or 'full' when every one of the principal's sessions is busy. `withTasks` names the sessions that
    * have unfinished tasks (asked only when the table is full).
    */
-  toEvict(token: string, withTasks: () => ReadonlySet<string>): Session | 'full' | undefined {
-    const mine = this.all().filter((s) => s.token === token);
-    if (mine.length < this.maxPerToken) return undefined;
+  toEvict(principal: string, withTasks: () => ReadonlySet<string>): Session | 'full' | undefined {
+    const mine = this.all().filter((s) => s.principal === principal);
+    if (mine.length < this.maxPerPrincipal) return undefined;
     const idle = mine.filter((s) => s.active === 0);
     if (idle.length === 0) return 'full';
     const busy = withTasks();

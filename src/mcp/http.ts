@@ -11,19 +11,24 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import { NodeStreamableHTTPServerTransport, toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
-import { createMcpHandler, isLegacyRequest } from '@modelcontextprotocol/server';
+import { createMcpHandler, isLegacyRequest, type AuthInfo } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
-import { clip } from '../errors.js';
+import type { Authenticator, AuthResult } from '../auth/authenticator.js';
+import { clip, SshgateError } from '../errors.js';
+import type { Principal } from '../principal.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { AbandonedCalls, requestIds } from './abandoned-calls.js';
 import { guardConnections } from './http-connections.js';
-import { MAX_SESSIONS_PER_TOKEN, SessionTable } from './http-sessions.js';
+import { MAX_SESSIONS_PER_PRINCIPAL, SessionTable } from './http-sessions.js';
 import { createServer } from './server.js';
 
 export interface HttpOptions {
   host: string;
   port: number;
-  token: string;
+  /** The one token of --token-file (or SSHGATE_TOKEN), whose caller is `principal`. */
+  token?: string;
+  /** The tokens file and OAuth access tokens (src/auth), checked after `token`. */
+  auth?: Authenticator;
   gateway: Gateway;
   logger: Logger;
   version: string;
@@ -31,11 +36,16 @@ export interface HttpOptions {
   allowedHosts?: readonly string[];
   /** Origins a browser-based client may come from; none by default. */
   allowedOrigins?: readonly string[];
-  /** Open sessions per bearer token (default MAX_SESSIONS_PER_TOKEN). */
+  /** Open sessions per bearer token (default MAX_SESSIONS_PER_PRINCIPAL). */
   maxSessions?: number;
   /** Close a session with no request in flight after this long (default SESSION_IDLE_MS). */
   sessionIdleMs?: number;
+  /** Who a request with `token` is (default HTTP_PRINCIPAL, no roles). */
+  principal?: { name: string; roles: readonly string[] };
 }
+
+/** The principal of the bearer token when no other name is given. */
+export const HTTP_PRINCIPAL = 'http';
 
 export interface HttpHandle {
   /** The address actually bound (port 0 picks one). */
@@ -74,11 +84,23 @@ export function isLoopback(host: string): boolean {
 }
 
 export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
-  const sessions = new SessionTable(o.maxSessions ?? MAX_SESSIONS_PER_TOKEN);
-  const tokenDigest = digest(o.token);
-  /** Whose sessions they are: the one token sshgate knows, by a digest of it. */
-  const tokenId = tokenDigest.toString('hex').slice(0, 16);
+  const sessions = new SessionTable(o.maxSessions ?? MAX_SESSIONS_PER_PRINCIPAL);
+  const tokenDigest = o.token === undefined ? undefined : digest(o.token);
   const idleMs = o.sessionIdleMs ?? SESSION_IDLE_MS;
+  /** Whoever has the one token of --token-file: one principal, named by the options. */
+  const tokenPrincipal: Principal | undefined = tokenDigest && {
+    name: o.principal?.name ?? HTTP_PRINCIPAL,
+    roles: o.principal?.roles ?? [],
+    via: 'token',
+    credentialId: `token-file:${tokenDigest.toString('hex').slice(0, 16)}`,
+  };
+  /** Who the request is: the token of --token-file, else the tokens file or an OAuth access token. */
+  const identify = async (header: string | undefined): Promise<AuthResult> => {
+    if (tokenDigest && tokenPrincipal && authorized(header, tokenDigest)) return { ok: true, principal: tokenPrincipal };
+    if (o.auth) return o.auth.authenticate(header);
+    const error = new SshgateError('unauthorized', 'a valid bearer token is required', 'send "Authorization: Bearer <token>"');
+    return { ok: false, status: 401, wwwAuthenticate: 'Bearer realm="sshgate"', error };
+  };
   let hosts: Set<string> = new Set();
 
   const refuse = (
@@ -95,6 +117,11 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (o.auth?.resourceMetadataPaths.includes(url.pathname) && (req.method === 'GET' || req.method === 'HEAD')) {
+      // RFC 9728: where a client learns which authorization server's tokens this server takes.
+      res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' });
+      return res.end(req.method === 'HEAD' ? undefined : JSON.stringify(o.auth.protectedResourceMetadata()));
+    }
     if (url.pathname !== '/mcp') return refuse(res, 404, 'not_found', 'MCP is served at /mcp');
     if (!hosts.has((req.headers.host ?? '').toLowerCase())) {
       return refuse(res, 403, 'forbidden_host', 'the Host header does not name this server');
@@ -118,9 +145,12 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
       res.writeHead(204, { allow: CORS_ALLOW_METHODS, ...(origin !== undefined ? cors : {}) });
       return res.end();
     }
-    if (!authorized(req.headers.authorization, tokenDigest)) {
-      return refuse(res, 401, 'unauthorized', 'a valid bearer token is required', { 'www-authenticate': 'Bearer realm="sshgate"' });
+    const who = await identify(req.headers.authorization);
+    if (!who.ok) {
+      const headers: Record<string, string> = 'wwwAuthenticate' in who ? { 'www-authenticate': who.wwwAuthenticate } : {};
+      return refuse(res, who.status, who.error.code, who.error.message, headers, who.error.hint);
     }
+    const principal = who.principal;
     if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return refuse(res, 413, 'too_large', 'the request body is too large');
 
     const sessionId = req.headers['mcp-session-id'];
@@ -131,7 +161,9 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
     const body = req.method === 'POST' ? await readJsonBody(req, res) : undefined;
     if (body === NO_BODY) return;
     if (typeof sessionId === 'string') {
-      const session = sessions.get(sessionId);
+      const found = sessions.get(sessionId);
+      // Another caller's session is as unknown as one that never was.
+      const session = found?.principal === principal.name ? found : undefined;
       if (!session) {
         const why = sessions.whyClosed(sessionId);
         const message = why ? `MCP session ${sessionId} was closed: ${why}` : `there is no MCP session ${clip(sessionId)}`;
@@ -151,27 +183,30 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
       }
     }
     if (req.method !== 'POST') return refuse(res, 400, 'no_session', 'send an initialize request first');
-    if (!(await isLegacyRequest(await toWebRequest(req, body), body, { maxRequestBodySize: MAX_BODY_BYTES })))
+    if (!(await isLegacyRequest(await toWebRequest(req, body), body, { maxRequestBodySize: MAX_BODY_BYTES }))) {
+      // The SDK hands req.auth to the factory of the request's server.
+      (req as IncomingMessage & { auth?: AuthInfo }).auth = { token: '', clientId: principal.name, scopes: [], extra: { principal } };
       return modern(req, res, body);
-    const withTasks = () => o.gateway.ownersWithUnfinishedTasks();
-    if (sessions.toEvict(tokenId, withTasks) === 'full') {
-      const message = `all ${sessions.maxPerToken} MCP sessions of this token have a request in flight`;
+    }
+    const withTasks = () => o.gateway.sessionsWithUnfinishedTasks();
+    if (sessions.toEvict(principal.name, withTasks) === 'full') {
+      const message = `all ${sessions.maxPerPrincipal} MCP sessions of this caller have a request in flight`;
       return refuse(res, 503, 'too_many_sessions', message, {}, 'wait for a call to finish, or end a session (DELETE /mcp)');
     }
     /** Once the new session exists (the request was a valid initialize), an idle one makes room. */
     const makeRoom = () => {
-      const evict = sessions.toEvict(tokenId, withTasks);
+      const evict = sessions.toEvict(principal.name, withTasks);
       if (evict === undefined || evict === 'full') return;
       o.logger.info({ session: evict.id }, 'closing an MCP session to make room for a new one');
-      evict.close(`it was the least recently used idle one of ${sessions.maxPerToken} sessions, and a new session took its place`);
+      evict.close(`it was the least recently used idle one of ${sessions.maxPerPrincipal} sessions, and a new session took its place`);
     };
     // A new session: its id is chosen here, so that its gateway view exists before its first call.
     const id = randomUUID();
-    const view = o.gateway.forOwner(id);
+    const view = o.gateway.forCaller({ principal, session: id });
     const end = (why: string) => {
       if (!sessions.remove(id, why)) return;
-      // Nobody else can see these tasks: with their session gone, they would run unwatched.
-      const cancelled = view.cancelOwned();
+      // A 2025-era client's tasks live as long as its session: with it gone, nobody watches them.
+      const cancelled = view.cancelSessionTasks();
       o.logger.info({ session: id, cancelled, why }, 'MCP session ended');
     };
     const close = (why: string) => {
@@ -184,7 +219,7 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
       keepAliveMs: SSE_KEEPALIVE_MS,
       onsessioninitialized: (sid) => {
         makeRoom();
-        sessions.add({ id: sid, token: tokenId, transport, calls, active: 0, lastSeen: Date.now(), close });
+        sessions.add({ id: sid, principal: principal.name, transport, calls, active: 0, lastSeen: Date.now(), close });
       },
       onsessionclosed: () => end('the client ended it (DELETE)'),
     });
@@ -201,9 +236,13 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
     if (!transport.sessionId) await server.close();
   };
 
-  // 2026-07-28: no sessions. Every request gets a server of its own over the token's view.
+  // 2026-07-28: no sessions. Every request gets a server of its own over its caller's view.
   const modernHandler = createMcpHandler(
-    () => createServer({ gateway: o.gateway.forOwner(tokenId), logger: o.logger, version: o.version }),
+    ({ authInfo }) => {
+      const principal = authInfo?.extra?.principal as Principal | undefined;
+      if (!principal) throw new Error('a 2026-07-28 request reached its server without a principal');
+      return createServer({ gateway: o.gateway.forCaller({ principal }), logger: o.logger, version: o.version });
+    },
     {
       legacy: 'reject',
       keepAliveMs: SSE_KEEPALIVE_MS,
@@ -247,6 +286,15 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
   const port = (http.address() as { port: number }).port;
   hosts = allowedHostHeaders(o.host, port, o.allowedHosts ?? []);
   o.logger.info({ host: o.host, port }, 'sshgate serving MCP over HTTP at /mcp');
+  if (o.auth) {
+    const auth = o.auth;
+    o.gateway.onReload(() => {
+      const r = auth.reloadTokens();
+      if (r?.ok) o.logger.info({ tokens: r.tokens }, 'tokens file reloaded');
+      else if (r) o.logger.warn({ error: r.error.message }, 'the tokens file was not reloaded, the old tokens stay');
+    });
+    void auth.checkIssuer().then((e) => e && o.logger.warn({ code: e.code, hint: e.hint }, e.message));
+  }
   return {
     port,
     async close() {

@@ -50,6 +50,8 @@ export const JournalRecord = z.object({
   error: z.object({ code: z.enum(ERROR_CODES), message: z.string(), hint: z.string().optional() }).optional(),
   limits: Limits,
   server_pid: z.number(),
+  /** The principal that started the task (absent in journals written before principals). */
+  owner: z.string().optional(),
   /** Bytes written to each stream, in the record of the end. */
   stdout_bytes: z.number().int().nonnegative().optional(),
   stderr_bytes: z.number().int().nonnegative().optional(),
@@ -103,6 +105,7 @@ export class TaskJournal {
       ...(task.error ? { error: task.error } : {}),
       limits: task.limits,
       server_pid: this.pid,
+      ...(task.owner !== undefined ? { owner: task.owner } : {}),
       ...(isFinal(task.state) ? { stdout_bytes: task.stdout.written, stderr_bytes: task.stderr.written } : {}),
     };
     this.write([line]);
@@ -174,6 +177,7 @@ export class TaskJournal {
       exitCode: rec.exit_code,
       signal: rec.signal,
       ...(rec.error ? { error: rec.error } : {}),
+      ...(rec.owner !== undefined ? { owner: rec.owner } : {}),
       ...(rec.stdout_bytes !== undefined ? { stdoutBytes: rec.stdout_bytes } : {}),
       ...(rec.stderr_bytes !== undefined ? { stderrBytes: rec.stderr_bytes } : {}),
     }));

@@ -44,8 +44,10 @@ export interface Task {
   readonly alias: string;
   readonly command: string;
   readonly limits: TaskLimits;
-  /** Who started it, where callers are told apart (an HTTP session). */
+  /** The principal that started it (src/principal.ts): only it, or an admin, sees the task. */
   readonly owner?: string;
+  /** The 2025-era HTTP session it was started in: when that session ends, the task is cancelled. */
+  readonly session?: string;
   /** A task of an earlier run, read from the journal. */
   readonly restored?: true;
   state: TaskState;
@@ -99,6 +101,8 @@ export interface RestoredTask {
   exitCode: number | null;
   signal: string | null;
   error?: Task['error'];
+  /** The principal that started it; none in journals written before principals. */
+  owner?: string;
   /** Bytes the task wrote, as counted when it ended (none kept). */
   stdoutBytes?: number;
   stderrBytes?: number;
@@ -135,7 +139,8 @@ export class TaskManager {
     this.onForget = options.onForget ?? (() => undefined);
   }
 
-  start(alias: string, command: string, limits: TaskLimits, executor: Executor, owner?: string): Task {
+  start(alias: string, command: string, limits: TaskLimits, executor: Executor, who: { owner?: string; session?: string } = {}): Task {
+    const { owner, session } = who;
     this.prune();
     // One caller cannot fill a host's queue for everyone else.
     let waiting = 0;
@@ -154,6 +159,7 @@ export class TaskManager {
       alias,
       command,
       ...(owner !== undefined ? { owner } : {}),
+      ...(session !== undefined ? { session } : {}),
       limits,
       state: 'queued',
       createdAt: this.now(),
@@ -219,6 +225,7 @@ export class TaskManager {
         finish: RESTORED.finish,
         restored: true,
       };
+      if (r.owner !== undefined) (entry as { owner?: string }).owner = r.owner;
       if (r.startedAt !== undefined) entry.startedAt = r.startedAt;
       if (r.error) entry.error = r.error;
       this.tasks.set(r.id, entry);

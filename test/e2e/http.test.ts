@@ -1,8 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { connect as tcpConnect } from 'node:net';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { newToken, tokenHash } from '../../src/auth/tokens.js';
+import { Client, StreamableHTTPClientTransport, type ClientOptions } from '@modelcontextprotocol/client';
 import type { CallToolResult } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { answerTo, holdStream, openSession, postBytes, send, toolCall, type Endpoint } from '../support/http-mcp.js';
@@ -10,6 +12,9 @@ import { errorBody, goneWithin, pgrep, pkillFleet, removeConfig, writeConfig, pr
 import { startFleet, type Fleet } from '../support/sshd.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
+/** Two callers of the tokens file, besides the one token of SSHGATE_TOKEN (principal http). */
+const ALICE = newToken().token;
+const BOB = newToken().token;
 let fleet: Fleet;
 let dir: string;
 let server: ChildProcess;
@@ -24,7 +29,12 @@ function serveArgs(extra: string[]): string[] {
 beforeAll(async () => {
   fleet = await startFleet(1, { subnet: 69 });
   dir = writeConfig(fleet, { hosts: fleet.hosts });
-  server = spawn(process.execPath, serveArgs(['--http', '127.0.0.1:0']), {
+  writeFileSync(
+    join(dir, 'tokens.yml'),
+    `tokens:\n  - { id: alice-1, principal: alice, sha256: ${tokenHash(ALICE)} }\n  - { id: bob-1, principal: bob, sha256: ${tokenHash(BOB)} }\n`,
+    { mode: 0o600 },
+  );
+  server = spawn(process.execPath, serveArgs(['--http', '127.0.0.1:0', '--tokens-file', join(dir, 'tokens.yml')]), {
     env: { PATH: process.env.PATH ?? '', SSHGATE_TOKEN: TOKEN, SSHGATE_STATE_DIR: join(dir, 'state'), SSHGATE_SESSION_IDLE_SECONDS: '2' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -42,8 +52,8 @@ afterAll(async () => {
   if (dir) removeConfig(dir);
 });
 
-async function connect(token = TOKEN): Promise<Client> {
-  const client = new Client({ name: 'http-test', version: '1.0.0' });
+async function connect(token = TOKEN, options: ClientOptions = {}): Promise<Client> {
+  const client = new Client({ name: 'http-test', version: '1.0.0' }, options);
   await client.connect(
     new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`), {
       requestInit: { headers: { Authorization: `Bearer ${token}` } },
@@ -121,9 +131,9 @@ describe('serve --http', () => {
     }
   });
 
-  it("keeps sessions apart: one client can neither see nor cancel another's task", async () => {
-    const a = await connect();
-    const b = await connect();
+  it("keeps callers apart: one principal can neither see nor cancel another's task, nor use its session", async () => {
+    const a = await connect(ALICE);
+    const b = await connect(BOB);
     try {
       const started = (await a.callTool({ name: 'ssh_run_async', arguments: { alias: 'h1', command: 'sleep 341' } })) as CallToolResult;
       const id = (started.structuredContent as { task_id: string }).task_id;
@@ -134,12 +144,66 @@ describe('serve --http', () => {
       }
       const listed = (await b.callTool({ name: 'ssh_list_tasks', arguments: {} })) as CallToolResult;
       expect((listed.structuredContent as { tasks: unknown[] }).tasks).toEqual([]);
+      // Bob with Alice's session id: as unknown as a session that never was.
+      const sessionA = (a.transport as StreamableHTTPClientTransport | undefined)?.sessionId as string;
+      const hijack = await send({ port, token: BOB }, 'POST', { jsonrpc: '2.0', id: 9, method: 'tools/list' }, { sessionId: sessionA });
+      expect(hijack.status).toBe(404);
       const mine = (await a.callTool({ name: 'ssh_cancel', arguments: { task_id: id } })) as CallToolResult;
       expect(mine.structuredContent).toMatchObject({ result: 'cancelled' });
       expect(await goneWithin(fleet.user, 'sleep 341', 3000)).toBe(true);
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('rereads the tokens file with the configuration, and keeps the old tokens when the new file is bad', async () => {
+    const carol = newToken().token;
+    const file = join(dir, 'tokens.yml');
+    const before = readFileSync(file, 'utf8');
+    const reload = async () => {
+      const a = await connect(ALICE);
+      try {
+        return (await a.callTool({ name: 'ssh_reload_config', arguments: {} })) as CallToolResult;
+      } finally {
+        await a.close();
+      }
+    };
+    try {
+      writeFileSync(file, `${before}  - { id: carol-1, principal: carol, sha256: ${tokenHash(carol)} }\n`);
+      expect((await reload()).isError).toBeFalsy();
+      const c = await connect(carol);
+      await c.close();
+      writeFileSync(file, 'tokens: [ { id: broken } ]\n');
+      expect((await reload()).isError).toBeFalsy();
+      expect(log).toMatch(/the tokens file was not reloaded, the old tokens stay/);
+      const again = await connect(carol);
+      await again.close();
+    } finally {
+      writeFileSync(file, before);
+      await reload();
+    }
+    await expect(connect(carol)).rejects.toThrow();
+  });
+
+  it("shares a principal's tasks between its sessions and its 2026-07-28 requests", async () => {
+    const a = await connect(ALICE);
+    const again = await connect(ALICE);
+    const modern = await connect(ALICE, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    try {
+      const started = (await a.callTool({ name: 'ssh_run_async', arguments: { alias: 'h1', command: 'sleep 342' } })) as CallToolResult;
+      const id = (started.structuredContent as { task_id: string }).task_id;
+      for (const other of [again, modern]) {
+        const r = (await other.callTool({ name: 'ssh_get_task_status', arguments: { task_id: id } })) as CallToolResult;
+        expect(r.structuredContent).toMatchObject({ task_id: id, state: 'running' });
+      }
+      const cancelled = (await modern.callTool({ name: 'ssh_cancel', arguments: { task_id: id } })) as CallToolResult;
+      expect(cancelled.structuredContent).toMatchObject({ result: 'cancelled', final: true });
+      expect(await goneWithin(fleet.user, 'sleep 342', 3000)).toBe(true);
+    } finally {
+      await a.close();
+      await again.close();
+      await modern.close();
     }
   });
 

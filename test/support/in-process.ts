@@ -15,6 +15,7 @@ import { createAuditor } from '../../src/audit/log.js';
 import { ed25519KeyPair } from '../../src/demo/keys.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { createServer } from '../../src/mcp/server.js';
+import type { Principal } from '../../src/principal.js';
 import { TaskManager } from '../../src/tasks/task-manager.js';
 import { ALLOW_ALL_POLICY, toolCalls, writeConfig, type GateConfig, type HostSpec, type ToolCalls } from './mcp.js';
 import { ScriptedHosts } from './scripted-host.js';
@@ -29,6 +30,8 @@ export interface InProcessGate extends ToolCalls {
   dir: string;
   /** Everything the server logged so far (pino JSON lines, audit records included). */
   log(): string;
+  /** Another client, over its own server on the same gateway, whose calls come from `principal`. */
+  as(principal: Principal): Promise<ToolCalls & { close(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -79,11 +82,16 @@ export async function startInProcessGate(hostSpecs: HostSpec[], options: InProce
     pool: hosts,
     ...(options.graceMs !== undefined ? { graceMs: options.graceMs } : {}),
   });
-  const server = createServer({ gateway, logger, version: '0.0.0-test' });
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await server.connect(serverSide);
-  const client = new Client({ name: 'sshgate-in-process-tests', version: '1.0.0' });
-  await client.connect(clientSide);
+  const connect = async (view: Gateway) => {
+    const server = createServer({ gateway: view, logger, version: '0.0.0-test' });
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    await server.connect(serverSide);
+    const client = new Client({ name: 'sshgate-in-process-tests', version: '1.0.0' });
+    await client.connect(clientSide);
+    return { server, client };
+  };
+  const { server, client } = await connect(gateway);
+  const others: { close(): Promise<void> }[] = [];
   // The SDK's Client checks a result's structuredContent against the tool's outputSchema only
   // for tools it has listed: listing them once makes every call below a schema check.
   const { tools } = await client.listTools();
@@ -94,8 +102,18 @@ export async function startInProcessGate(hostSpecs: HostSpec[], options: InProce
     dir,
     log: () => log,
     ...toolCalls(client),
+    async as(principal) {
+      const other = await connect(gateway.forCaller({ principal }));
+      const close = async () => {
+        await other.client.close();
+        await other.server.close();
+      };
+      others.push({ close });
+      return { ...toolCalls(other.client), close };
+    },
     async close() {
       await tasks.shutdown();
+      for (const o of others) await o.close();
       await client.close();
       await server.close();
       rmSync(dir, { recursive: true, force: true });

@@ -200,7 +200,7 @@ describe('sshgate plan --as', () => {
     expect((await cli('plan', '--policy', plain, '--as', 'alice', 'web1', '--', 'uptime')).out).toContain('\n  caller: alice\n');
   });
 
-  it('refuses --role without --as, a name or role a rule could not name, and --as outside plan', async () => {
+  it('refuses --role without --as, a name or role a rule could not name, and --as outside plan and serve', async () => {
     const noName = await cli('plan', '--role', 'ops', 'web1', '--', 'uptime');
     expect(noName.code).toBe(2);
     expect(noName.err).toContain('--role needs --as NAME');
@@ -211,7 +211,7 @@ describe('sshgate plan --as', () => {
       `"role:ops": give the role's name alone (ops, not role:ops)`,
     );
     expect((await cli('plan', '--as', '', 'web1', '--', 'uptime')).code).toBe(2);
-    expect((await cli('check', '--as', 'alice')).err).toContain('--as and --role are options of plan only');
+    expect((await cli('check', '--as', 'alice')).err).toContain('--as and --role are options of plan and serve only');
   });
 });
 

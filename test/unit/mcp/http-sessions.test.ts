@@ -2,14 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { SessionTable, type Session } from '../../../src/mcp/http-sessions.js';
 
 /** A session as the table sees it: whose, how busy, when last used (no transport needed). */
-function session(id: string, token: string, lastSeen: number, active = 0): Session {
-  return { id, token, lastSeen, active, close: () => undefined } as unknown as Session;
+function session(id: string, principal: string, lastSeen: number, active = 0): Session {
+  return { id, principal, lastSeen, active, close: () => undefined } as unknown as Session;
 }
 
 const none = () => new Set<string>();
 
 describe('SessionTable', () => {
-  it('makes room in a full table with the least recently used idle session of the same token', () => {
+  it('makes room in a full table with the least recently used idle session of the same principal', () => {
     const t = new SessionTable(3);
     t.add(session('a1', 'A', 30));
     t.add(session('a2', 'A', 10, 1));

@@ -187,19 +187,19 @@ describe('the task manager', () => {
     const tm = new TaskManager({ maxQueuedPerHost: 2, maxTasks: 6 });
     const slow = limits({ max_concurrent_per_host: 1 });
     const block = () => localExecutor('sleep 5');
-    const running = tm.start('h1', 'a', slow, block(), 'alice');
-    tm.start('h1', 'b', slow, block(), 'alice');
-    tm.start('h1', 'c', slow, block(), 'alice');
-    expect(() => tm.start('h1', 'd', slow, block(), 'alice')).toThrow(expect.objectContaining({ code: 'busy' }));
-    const bobs = tm.start('h1', 'e', slow, block(), 'bob'); // another caller still gets in line
+    const running = tm.start('h1', 'a', slow, block(), { owner: 'alice' });
+    tm.start('h1', 'b', slow, block(), { owner: 'alice' });
+    tm.start('h1', 'c', slow, block(), { owner: 'alice' });
+    expect(() => tm.start('h1', 'd', slow, block(), { owner: 'alice' })).toThrow(expect.objectContaining({ code: 'busy' }));
+    const bobs = tm.start('h1', 'e', slow, block(), { owner: 'bob' }); // another caller still gets in line
     expect(bobs.state).toBe('queued');
     await tm.shutdown();
     expect(running.state).toBe('cancelled');
 
     const quick = new TaskManager({ maxTasks: 4 });
-    const carol = quick.start('h2', 'true', limits(), localExecutor('true'), 'carol');
+    const carol = quick.start('h2', 'true', limits(), localExecutor('true'), { owner: 'carol' });
     await carol.done;
-    for (let i = 0; i < 5; i++) await quick.start('h2', `true ${i}`, limits(), localExecutor('true'), 'mallory').done;
+    for (let i = 0; i < 5; i++) await quick.start('h2', `true ${i}`, limits(), localExecutor('true'), { owner: 'mallory' }).done;
     expect(quick.get(carol.id)).toBeDefined();
   });
 });
