@@ -11,6 +11,21 @@ export const DEFAULTS = {
     max_concurrent_per_host: 4,
     task_result_ttl: 600,
   },
+  /**
+   * Per principal, and per principal on one host (docs/policy.md, rate limits and quotas): far
+   * above what an agent at the pace of a model uses — its calls come seconds apart — and what a
+   * loop in code reaches within seconds (calls, commands on one host) or hours (a day's commands).
+   */
+  rateLimits: {
+    /** Tool calls: a bucket of 600, refilled at 10 a second. */
+    calls_per_minute: 600,
+    /** Commands started, per UTC day: one every 9 s around the clock, or 20 fan-outs to 500 hosts. */
+    commands_per_day: 10_000,
+    /** Commands started on one host: a bucket of 120 (a burst fits the queue of 200), then 2 a second. */
+    host_commands_per_minute: 120,
+    /** Commands started on one host, per UTC day: one every 43 s around the clock. */
+    host_commands_per_day: 2_000,
+  },
   /** Commands longer than this are refused before parsing: no reviewed rule needs more. */
   maxCommandBytes: 16_384,
   /** A configuration or policy file larger than this is refused unread. */

@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   'lost',
   'busy',
   'unauthorized',
+  'rate_limited',
   'internal',
 ] as const;
 
@@ -31,6 +32,26 @@ export class SshgateError extends Error {
     return this.hint === undefined
       ? { code: this.code, message: this.message }
       : { code: this.code, message: this.message, hint: this.hint };
+  }
+}
+
+/**
+ * A call or command refused by a rate limit or a quota of its principal. The message names the
+ * limit, the hint says when to retry, and `retry_after_seconds` says it for a program: the wait,
+ * in whole seconds, after which the same call would not be refused by any limit that refused it.
+ */
+export class RateLimitedError extends SshgateError {
+  constructor(
+    message: string,
+    hint: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('rate_limited', message, hint);
+    this.name = 'RateLimitedError';
+  }
+
+  override toJSON(): { code: ErrorCode; message: string; hint?: string; retry_after_seconds: number } {
+    return { ...super.toJSON(), retry_after_seconds: this.retryAfterSeconds };
   }
 }
 

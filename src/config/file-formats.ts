@@ -5,11 +5,14 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 
-/** An object that rejects unknown keys and says which keys it does know. */
-function strict<T extends z.ZodRawShape>(shape: T) {
+/**
+ * An object that rejects unknown keys and says which keys it does know, or what `unknown` says
+ * about the keys it was given.
+ */
+function strict<T extends z.ZodRawShape>(shape: T, unknown?: (keys: string[]) => string | undefined) {
   const known = Object.keys(shape).join(', ');
   return z.strictObject(shape, {
-    error: (issue) => (issue.code === 'unrecognized_keys' ? `expected one of: ${known}` : undefined),
+    error: (issue) => (issue.code === 'unrecognized_keys' ? (unknown?.(issue.keys) ?? `expected one of: ${known}`) : undefined),
   });
 }
 
@@ -163,14 +166,50 @@ const LimitValues = {
   max_concurrent_per_host: z.int().min(1).max(256).optional(),
   task_result_ttl: z.int().min(1).max(604_800).optional(),
 };
-export const LimitsOverride = strict(LimitValues);
+/** Per principal: its tool calls (a token bucket) and the commands it starts (per UTC day). */
+const PrincipalRateValues = {
+  calls_per_minute: z.int().min(1).max(1_000_000).optional(),
+  commands_per_day: z.int().min(1).max(100_000_000).optional(),
+};
+/** Per principal on one host: the commands it starts there. */
+const HostRateValues = {
+  host_commands_per_minute: z.int().min(1).max(1_000_000).optional(),
+  host_commands_per_day: z.int().min(1).max(100_000_000).optional(),
+};
+const PRINCIPAL_RATE_KEYS = Object.keys(PrincipalRateValues);
+
+/** What a tag or an alias may set: the task limits, and the rate limits of a principal on the host. */
+export const LimitsOverride = strict({ ...LimitValues, ...HostRateValues }, (keys) => {
+  const key = keys.find((k) => PRINCIPAL_RATE_KEYS.includes(k));
+  return key === undefined
+    ? undefined
+    : `${key} counts a principal's calls or commands on every host, so a tag or an alias cannot set it: set it in limits: or overrides.callers (host_commands_per_minute and host_commands_per_day count per host)`;
+});
 export type LimitsOverride = z.infer<typeof LimitsOverride>;
+
+/** What a principal or role may be given: its own rate limits. */
+export const CallerOverride = strict({ ...PrincipalRateValues, ...HostRateValues });
+export type CallerOverride = z.infer<typeof CallerOverride>;
+/**
+ * Keyed by a principal's name, or by `role:NAME` for every principal with that role: written and
+ * checked as the entries of a rule's `callers:` are.
+ */
+const CallerOverrides = z.record(z.string(), CallerOverride).superRefine((callers, ctx) => {
+  for (const key of Object.keys(callers)) {
+    const problem = /[*?]/.test(key)
+      ? `${JSON.stringify(key)}: callers are names and roles, not globs; limits: sets a limit for every caller`
+      : callerEntryProblem(key);
+    if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });
+  }
+});
 
 export const CommandPattern = Text('a command pattern', 1000);
 export const DenySubstrings = z.array(Text('a deny substring', 1000)).default([]);
 
 export const PolicyLimits = strict({
   ...LimitValues,
+  ...PrincipalRateValues,
+  ...HostRateValues,
   deny_substrings: DenySubstrings,
   task_progress_interval: z.number().positive().max(3600).optional(),
   host_key_auto_add: z
@@ -280,6 +319,7 @@ export const PolicyFile = strict({
   overrides: strict({
     tags: z.record(z.string(), LimitsOverride).default({}),
     aliases: z.record(z.string(), LimitsOverride).default({}),
+    callers: CallerOverrides.default({}),
   }).optional(),
   network: NetworkPolicy.optional(),
   deny_substrings: DenySubstrings,

@@ -7,12 +7,15 @@
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { DEFAULTS } from '../defaults.js';
 import { ConfigError } from '../errors.js';
-import type { LimitsOverride, NetworkPolicy, PolicyFile } from './file-formats.js';
+import type { CallerOverride, LimitsOverride, NetworkPolicy, PolicyFile } from './file-formats.js';
 import { PolicyFile as PolicyFileSchema } from './file-formats.js';
 import { describePath, IssueSink, readYamlFile, yamlFilesAt, type YamlFile } from './yaml-file.js';
 
 export type LimitKey = keyof typeof DEFAULTS.limits;
 export type Limits = Record<LimitKey, number>;
+/** The rate limits and quotas of a principal, and of a principal on one host. */
+export type RateLimitKey = keyof typeof DEFAULTS.rateLimits;
+export type RateLimits = Record<RateLimitKey, number>;
 
 export interface PolicyRule {
   name: string;
@@ -41,7 +44,12 @@ export interface PolicySet {
   limits: Limits;
   /** The file that set each policy-wide limit; absent keys are built-in defaults. */
   limitsSetBy: Partial<Record<LimitKey, string>>;
-  overrides: { tags: Record<string, LimitsOverride>; aliases: Record<string, LimitsOverride> };
+  /** The policy-wide rate limits: the built-in defaults with `limits:` applied. */
+  rateLimits: RateLimits;
+  /** The file that set each policy-wide rate limit; absent keys are built-in defaults. */
+  rateLimitsSetBy: Partial<Record<RateLimitKey, string>>;
+  /** Tags and aliases set task limits and host rate limits; callers (a name, or `role:NAME`) rate limits. */
+  overrides: { tags: Record<string, LimitsOverride>; aliases: Record<string, LimitsOverride>; callers: Record<string, CallerOverride> };
   network: NetworkPolicy;
   /** From the files only; the built-in list is added by the engine. */
   denySubstrings: string[];
@@ -92,7 +100,9 @@ function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink):
     rules: [],
     limits: { ...DEFAULTS.limits },
     limitsSetBy: {},
-    overrides: { tags: {}, aliases: {} },
+    rateLimits: { ...DEFAULTS.rateLimits },
+    rateLimitsSetBy: {},
+    overrides: { tags: {}, aliases: {}, callers: {} },
     network: { allow_cidrs: [], block_cidrs: [], allow_ips: [], block_ips: [] },
     denySubstrings: [],
     hostKeyPolicy: 'strict',
@@ -151,6 +161,13 @@ function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink):
           set.limitsSetBy[key] = file.display;
         }
       }
+      for (const key of Object.keys(DEFAULTS.rateLimits) as RateLimitKey[]) {
+        const value = limits[key];
+        if (value !== undefined && single(file, ['limits', key], value)) {
+          set.rateLimits[key] = value;
+          set.rateLimitsSetBy[key] = file.display;
+        }
+      }
       set.denySubstrings.push(...limits.deny_substrings);
       if (
         limits.task_progress_interval !== undefined &&
@@ -166,11 +183,14 @@ function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink):
     };
     data.workdirs.forEach((pattern, i) => set.workdirs.push({ pattern, source: where(['workdirs', i]) }));
     data.env.forEach((name, i) => set.env.push({ name, source: where(['env', i]) }));
-    for (const kind of ['tags', 'aliases'] as const) {
-      for (const [name, override] of Object.entries(data.overrides?.[kind] ?? {})) {
-        if (single(file, ['overrides', kind, name], override)) set.overrides[kind][name] = override;
+    const overrides = <T>(kind: keyof PolicySet['overrides'], from: Record<string, T> | undefined, to: Record<string, T>) => {
+      for (const [name, override] of Object.entries(from ?? {})) {
+        if (single(file, ['overrides', kind, name], override)) to[name] = override;
       }
-    }
+    };
+    overrides('tags', data.overrides?.tags, set.overrides.tags);
+    overrides('aliases', data.overrides?.aliases, set.overrides.aliases);
+    overrides('callers', data.overrides?.callers, set.overrides.callers);
     if (data.network) {
       set.network.allow_cidrs.push(...data.network.allow_cidrs);
       set.network.block_cidrs.push(...data.network.block_cidrs);

@@ -18,6 +18,7 @@ export const ErrorBody = z.object({
   code: z.string(),
   message: z.string(),
   hint: z.string().optional(),
+  retry_after_seconds: z.int().min(1).optional().describe('rate_limited: the wait in seconds after which the call would be allowed'),
 });
 
 // ------------------------------------------------------------------ hosts

@@ -14,20 +14,18 @@ import {
   fstatSync,
   fsyncSync,
   lstatSync,
-  mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
-  statSync,
   writeSync,
-  type Stats,
 } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ERROR_CODES, SshgateError } from '../errors.js';
+import { ERROR_CODES } from '../errors.js';
 import { processAlive } from '../process-alive.js';
+import { openStateDir, refuseUnlessPrivate as refuse, syncDir } from './state-dir.js';
 import { FINAL_STATES, isFinal, type RestoredTask, type Task } from './task-manager.js';
 
 const Limits = z.object({
@@ -86,8 +84,7 @@ export class TaskJournal {
     private readonly pid = process.pid,
     private readonly isAlive: (pid: number) => boolean = processAlive,
   ) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    refuseUnlessPrivate(dir, statSync(dir), 'the state dir');
+    openStateDir(dir, RISK);
     this.path = join(dir, `tasks.${pid}.jsonl`);
   }
 
@@ -235,15 +232,6 @@ export class TaskJournal {
   }
 }
 
-function syncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 function lostRecord(r: JournalRecord, now: number): JournalRecord {
   return {
     ...r,
@@ -258,39 +246,13 @@ function lostRecord(r: JournalRecord, now: number): JournalRecord {
 }
 
 /**
- * Refuses a state dir or journal file that another user owns or that group or others can write:
- * whoever can write a journal line can put words in a task's error message, which the agent
- * reads as sshgate's.
+ * Whoever can write a journal line can put words in a task's error message, which the agent reads
+ * as sshgate's: the state dir and the journal files must be private (state-dir.ts).
  */
-function refuseUnlessPrivate(path: string, st: Stats, what: string): void {
-  const uid = process.getuid?.();
-  if (uid === undefined) return;
-  const kind = what === 'the state dir' ? st.isDirectory() : st.isFile();
-  if (!kind) {
-    throw new SshgateError(
-      'invalid_config',
-      `${what} ${path} is not a ${what === 'the state dir' ? 'directory' : 'regular file'}; not serving`,
-      `remove ${quote(path)}, or give --state-dir another dir`,
-    );
-  }
-  if (st.uid !== uid) {
-    throw new SshgateError(
-      'invalid_config',
-      `${what} ${path} belongs to uid ${st.uid}, not to this user (uid ${uid}); another user could forge task records in it, not serving`,
-      `if it is this deployment's: chown ${uid} ${quote(path)}; or give --state-dir a dir of your own`,
-    );
-  }
-  if ((st.mode & 0o022) !== 0) {
-    throw new SshgateError(
-      'invalid_config',
-      `${what} ${path} can be written by ${[st.mode & 0o020 ? 'its group' : '', st.mode & 0o002 ? 'others' : ''].filter(Boolean).join(' and ')} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}); another user could forge task records in it, not serving`,
-      `chmod go-w ${quote(path)}`,
-    );
-  }
-}
+const RISK = 'forge task records in it';
 
-function quote(path: string): string {
-  return /^[\w./-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
+function refuseUnlessPrivate(path: string, st: Parameters<typeof refuse>[1], what: string): void {
+  refuse(path, st, what, RISK);
 }
 
 /** The last record of each task in a journal file; undefined when the file is too large to read. */

@@ -303,3 +303,72 @@ describe('the policy loader', () => {
     expect(() => loadPolicy(tempDir())).toThrow(/no policy files/);
   });
 });
+
+describe('rate limits in the policy', () => {
+  it('takes them in limits:, with built-in defaults for those not set, and says which file set each', () => {
+    const dir = writeTree({ 'p.yml': 'limits: { calls_per_minute: 60, host_commands_per_day: 50 }\n' });
+    const p = loadPolicy(join(dir, 'p.yml'));
+    expect(p.rateLimits).toEqual({
+      calls_per_minute: 60,
+      commands_per_day: 10_000,
+      host_commands_per_minute: 120,
+      host_commands_per_day: 50,
+    });
+    expect(p.rateLimitsSetBy).toEqual({ calls_per_minute: join(dir, 'p.yml'), host_commands_per_day: join(dir, 'p.yml') });
+    // They are no task limits: a task's limits, and what describe_host shows, stay as they were.
+    expect(Object.keys(p.limits)).toEqual(['max_seconds', 'max_output_bytes', 'max_concurrent_per_host', 'task_result_ttl']);
+  });
+
+  it('takes host rate limits from tags and aliases, and any rate limit from callers', () => {
+    const dir = writeTree({
+      'p.yml': [
+        'overrides:',
+        '  tags: { prod: { max_seconds: 30, host_commands_per_minute: 10 } }',
+        '  aliases: { db1: { host_commands_per_day: 20 } }',
+        '  callers: { "role:ci": { calls_per_minute: 1200, host_commands_per_day: 5000 }, alice: { commands_per_day: 100 } }',
+        '',
+      ].join('\n'),
+    });
+    const p = loadPolicy(join(dir, 'p.yml'));
+    expect(p.overrides.tags.prod).toEqual({ max_seconds: 30, host_commands_per_minute: 10 });
+    expect(p.overrides.aliases.db1).toEqual({ host_commands_per_day: 20 });
+    expect(p.overrides.callers).toEqual({
+      'role:ci': { calls_per_minute: 1200, host_commands_per_day: 5000 },
+      alice: { commands_per_day: 100 },
+    });
+  });
+
+  it('refuses a principal-wide limit on a tag or an alias, and says where it belongs', () => {
+    expect(policyErrors('overrides:\n  tags:\n    web: { calls_per_minute: 5 }\n')).toEqual([
+      expect.stringMatching(
+        /^p\.yml:3:12: unknown key "calls_per_minute"; calls_per_minute counts a principal's calls or commands on every host, so a tag or an alias cannot set it: set it in limits: or overrides\.callers/,
+      ),
+    ]);
+    expect(policyErrors('overrides:\n  aliases:\n    db1: { commands_per_day: 5 }\n')[0]).toMatch(/commands_per_day counts a principal's/);
+    expect(policyErrors('overrides:\n  tags:\n    web: { max_second: 5 }\n')[0]).toMatch(
+      /expected one of: max_seconds, .*host_commands_per_day$/,
+    );
+  });
+
+  it('refuses a task limit on a caller, a caller that is no name or role, and values out of range', () => {
+    expect(policyErrors('overrides:\n  callers:\n    alice: { max_seconds: 5 }\n')[0]).toMatch(
+      /unknown key "max_seconds"; expected one of: calls_per_minute, commands_per_day, host_commands_per_minute, host_commands_per_day/,
+    );
+    expect(policyErrors('overrides:\n  callers:\n    "role:": { calls_per_minute: 5 }\n')[0]).toMatch(
+      /^p\.yml:3:14: overrides\.callers\.role:: "role:" needs the name of a role after it/,
+    );
+    expect(policyErrors('overrides:\n  callers:\n    "*": { calls_per_minute: 5 }\n')[0]).toMatch(
+      /not globs; limits: sets a limit for every caller/,
+    );
+    expect(policyErrors('overrides:\n  callers:\n    \u0430lice: { calls_per_minute: 5 }\n')[0]).toMatch(
+      /a letter outside ASCII could pass for another name/,
+    );
+    expect(policyErrors('limits: { calls_per_minute: 0 }\n')[0]).toMatch(/^p\.yml:1:29: limits\.calls_per_minute: /);
+    expect(policyErrors('limits: { commands_per_day: 1.5 }\n')[0]).toMatch(/limits\.commands_per_day: /);
+  });
+
+  it('refuses a rate limit set differently in two files', () => {
+    const dir = writeTree({ 'a.yml': 'limits: { commands_per_day: 10 }\n', 'b.yml': 'limits: { commands_per_day: 20 }\n' });
+    expect(() => loadPolicy(dir)).toThrow(/commands_per_day is already set to 10 in .*a\.yml; set it in one file only/);
+  });
+});
