@@ -17,6 +17,7 @@ import { serveOverStdio } from '../mcp/stdio.js';
 import { ConnectionPool } from '../ssh/pool.js';
 import type { Principal } from '../principal.js';
 import { TaskJournal } from '../tasks/journal.js';
+import { QuotaStore } from '../tasks/quota-store.js';
 import { TaskManager, type RestoredTask } from '../tasks/task-manager.js';
 import { reportError, type Io, type Paths } from './context.js';
 
@@ -63,6 +64,15 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
     reportError(io, err);
     return 2;
   }
+  let quotas: QuotaStore | undefined;
+  try {
+    quotas = openQuotas(options.stateDir, logger);
+  } catch (err) {
+    // A quota file that cannot be read is never taken for zero: the operator decides.
+    if (!(err instanceof SshgateError)) throw err;
+    reportError(io, err);
+    return 2;
+  }
   const tasks = new TaskManager({
     onEnd: (t) => {
       audit.taskEnd(t);
@@ -81,7 +91,7 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
   const pool = ConnectionPool.withDefaults(logger);
   let gateway: Gateway;
   try {
-    gateway = await Gateway.create({ paths, env: options.env, logger, audit, tasks, pool });
+    gateway = await Gateway.create({ paths, env: options.env, logger, audit, tasks, pool, ...(quotas ? { days: quotas } : {}) });
   } catch (err) {
     if (err instanceof ConfigError) {
       io.err(`sshgate: the configuration is invalid, not serving:\n${err.message}\n`);
@@ -98,6 +108,7 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
         await Promise.race([
           (async () => {
             await tasks.shutdown();
+            quotas?.close();
             await pool.close();
           })(),
           new Promise((r) => setTimeout(r, SHUTDOWN_MS).unref()),
@@ -170,6 +181,25 @@ function osUser(): Principal {
     name = `uid-${process.getuid?.() ?? 'unknown'}`;
   }
   return { name, roles: [], via: 'os-user' };
+}
+
+/**
+ * Today's command counts per principal, kept in the state dir so that a restart does not reset a
+ * quota. A dir that cannot be used is logged and the counts live in memory; a quota file that is
+ * not private or cannot be read throws (a SshgateError).
+ */
+function openQuotas(dir: string | undefined, logger: ReturnType<typeof createLogger>): QuotaStore | undefined {
+  if (!dir) return undefined;
+  try {
+    return QuotaStore.open(dir, { onWriteError: (e) => logger.warn({ dir, err: e.message }, 'could not write the quota file') });
+  } catch (err) {
+    if (err instanceof SshgateError) throw err;
+    logger.warn(
+      { dir, err: (err as Error).message },
+      'the state dir cannot be used: quotas are counted in memory, and a restart resets them',
+    );
+    return undefined;
+  }
 }
 
 /**

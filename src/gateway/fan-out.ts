@@ -15,15 +15,14 @@ import { neverRan, runResult } from './views.js';
 
 export const DEFAULT_FAN_OUT = 16;
 
-export async function runOnTag(
-  gateway: Gateway,
-  input: S.RunOnTagInput,
-  signal?: AbortSignal,
-  progress?: ProgressSink,
-): Promise<S.RunOnTagResult> {
+/** One host of a fan-out: its task, or why it never got one (denied, unknown key, over quota). */
+export type Started = { alias: string; task?: Task; early?: S.HostOutcome };
+
+/** Decides and starts the command on every host with the tag; a host's refusal is its outcome. */
+export function startOnTag(gateway: Gateway, input: S.RunOnTagInput): Started[] {
   const hosts = gateway.hostsWithTag(input.tag);
   const slots = new Slots(input.concurrency ?? DEFAULT_FAN_OUT);
-  const started: { alias: string; task?: Task; early?: S.HostOutcome }[] = hosts.map((h) => {
+  return hosts.map((h) => {
     try {
       const call = {
         alias: h.alias,
@@ -39,6 +38,16 @@ export async function runOnTag(
       return { alias: h.alias, early: failedBeforeStart(h.alias, err) };
     }
   });
+}
+
+/** Waits for the fan-out's tasks up to wait_seconds (or until the caller gives up) and reports every host. */
+export async function followOnTag(
+  gateway: Gateway,
+  input: S.RunOnTagInput,
+  started: readonly Started[],
+  signal?: AbortSignal,
+  progress?: ProgressSink,
+): Promise<S.RunOnTagResult> {
   const tasks = started.flatMap((s) => (s.task ? [s.task] : []));
   const stopListening = whenAborted(signal, () => tasks.forEach((t) => gateway.cancelTask(t.id)));
   let finished = 0;

@@ -14,11 +14,13 @@ import { effectiveLimits } from '../policy/limits.js';
 import { commandInputProblem } from '../policy/command-input.js';
 import { decideForHost, stdinRefusal, ttyRefusal } from '../policy/host-decision.js';
 import { auditedPrincipal, isAdmin, type Principal } from '../principal.js';
+import { RateLimiter, type DayCounts } from '../policy/rate-limits.js';
 import { parseTaskId } from '../tasks/ids.js';
 import { isFinal, type Executor, type Task, type TaskManager } from '../tasks/task-manager.js';
 import { DEFAULT_INLINE_BYTES, LIST_COST } from './budget.js';
 import { callExtras } from './call-extras.js';
-import { runOnTag } from './fan-out.js';
+import { followOnTag, startOnTag } from './fan-out.js';
+import { RequestIds } from './request-ids.js';
 import type { HostExecutor } from './host-executor.js';
 import type * as S from './tool-contract.js';
 import { LiveConfig, type LiveConfigDeps } from './live-config.js';
@@ -60,6 +62,8 @@ export interface GatewayDeps extends LiveConfigDeps {
   /** Where commands run: the connection pool (src/ssh/pool.ts), or a scripted host in tests. */
   pool: HostExecutor;
   graceMs?: number;
+  /** Where the commands each principal ran today are counted (quotas survive a restart); in memory by default. */
+  days?: DayCounts;
 }
 
 export class Gateway {
@@ -67,13 +71,19 @@ export class Gateway {
     private readonly deps: GatewayDeps,
     /** Shared by every view of the gateway, so that a reload through one is seen by all. */
     private readonly config: LiveConfig,
+    /** The rate limits and quotas of every principal, shared by every view. */
+    private readonly limiter: RateLimiter,
+    /** The request_ids callers sent with their run calls (request-ids.ts), shared by every view. */
+    private readonly requestIds: RequestIds<unknown>,
     /** Whose calls this view serves; none: sshgate's own (`sshgate run`), which sees every task. */
     private readonly caller?: Caller,
   ) {}
 
   /** Loads the configuration; a ConfigError says what is wrong with it. */
   static async create(deps: GatewayDeps): Promise<Gateway> {
-    return new Gateway(deps, await LiveConfig.load(deps));
+    const config = await LiveConfig.load(deps);
+    const limiter = new RateLimiter({ policy: () => config.loaded.policy, ...(deps.days ? { days: deps.days } : {}) });
+    return new Gateway(deps, config, limiter, new RequestIds());
   }
 
   /**
@@ -81,15 +91,17 @@ export class Gateway {
    * sees no one else's (an admin sees all).
    */
   forCaller(caller: Caller): Gateway {
-    return new Gateway(this.deps, this.config, caller);
+    return new Gateway(this.deps, this.config, this.limiter, this.requestIds, caller);
   }
 
   listHosts(input: S.ListHostsInput): S.ListHostsResult {
+    this.admitCall();
     const hosts = this.config.loaded.inventory.hosts.filter((h) => input.tag === undefined || h.tags.includes(input.tag));
     return { hosts: hosts.map((h) => ({ alias: h.alias, tags: h.tags, description: h.description })) };
   }
 
   describeHost(input: S.DescribeHostInput): S.DescribeHostResult {
+    this.admitCall();
     const { inventory, policy, engine } = this.config.loaded;
     const host = this.config.host(input.alias);
     const cred = inventory.credentialByName.get(host.credentials);
@@ -122,6 +134,7 @@ export class Gateway {
   }
 
   plan(input: S.PlanInput): S.PlanResult {
+    this.admitCall();
     const command = checkCommand(input.command);
     const hosts = selectHosts(this.config.loaded.inventory, input);
     const decisions = hosts.map((h) => decideForHost(this.config.loaded.engine, h, command, this.principal()));
@@ -153,7 +166,13 @@ export class Gateway {
 
   /** Decides, starts the task, and waits for it up to wait_seconds (or until the caller gives up). */
   async run(input: S.RunInput, callerSignal?: AbortSignal, progress?: ProgressSink): Promise<S.RunResult> {
-    const task = this.startTask(input, 'ssh_run');
+    this.admitCall();
+    const task = this.once(
+      'ssh_run',
+      input,
+      () => this.startTask(input, 'ssh_run'),
+      (t) => ttlOf([t]),
+    );
     const stopListening = whenAborted(callerSignal, () => this.deps.tasks.cancel(task.id));
     try {
       await this.follow(task, (input.wait_seconds ?? DEFAULTS.waitSeconds) * 1000, progress);
@@ -169,15 +188,23 @@ export class Gateway {
   }
 
   runAsync(input: S.RunAsyncInput): S.RunAsyncResult {
-    const task = this.startTask(input, 'ssh_run_async');
+    this.admitCall();
+    const task = this.once(
+      'ssh_run_async',
+      input,
+      () => this.startTask(input, 'ssh_run_async'),
+      (t) => ttlOf([t]),
+    );
     return { task_id: task.id, state: task.state };
   }
 
   status(input: S.TaskStatusInput): S.TaskStatus {
+    this.admitCall();
     return taskStatus(this.task(input.task_id));
   }
 
   listTasks(input: S.ListTasksInput): S.ListTasksResult {
+    this.admitCall();
     const mine = this.deps.tasks.list(input.state).filter((t) => this.sees(t));
     const tasks: S.TaskStatus[] = [];
     let cost = 0;
@@ -194,6 +221,7 @@ export class Gateway {
 
   /** Output from the cursor on; with wait_seconds, waits for some when there is none yet. */
   async output(input: S.TaskOutputInput, signal?: AbortSignal): Promise<S.TaskOutputResult> {
+    this.admitCall();
     const task = this.task(input.task_id);
     const cursor: Cursor = input.cursor ?? { stdout: 0, stderr: 0 };
     const until = Date.now() + (input.wait_seconds ?? 0) * 1000;
@@ -293,6 +321,15 @@ export class Gateway {
     return !task.restored || this.config.loaded.inventory.byAlias.has(task.alias);
   }
 
+  /**
+   * One tool call against the caller's calls_per_minute (ssh_cancel never: an agent can always
+   * stop its work); sshgate's own view (`sshgate run`, a person at a terminal) has no limits.
+   */
+  private admitCall(): void {
+    const refused = this.caller && this.limiter.checkCall(this.caller.principal);
+    if (refused) throw refused;
+  }
+
   /** The decision's principal option: the caller's, when this view has one. */
   private principal(): { principal?: Principal } {
     return this.caller ? { principal: this.caller.principal } : {};
@@ -318,6 +355,7 @@ export class Gateway {
 
   /** Reads the files again and swaps them in whole; a bad file leaves the running config alone. */
   async reload(): Promise<S.ReloadResult> {
+    this.admitCall();
     await this.config.reload();
     this.deps.pool.retireAll();
     const { loaded, hostKeys } = this.config;
@@ -338,10 +376,33 @@ export class Gateway {
 
   /** ssh_run_on_tag: the command on every host with the tag (fan-out.ts). */
   runOnTag(input: S.RunOnTagInput, signal?: AbortSignal, progress?: ProgressSink): Promise<S.RunOnTagResult> {
-    return runOnTag(this, input, signal, progress);
+    this.admitCall();
+    const started = this.once(
+      'ssh_run_on_tag',
+      input,
+      () => startOnTag(this, input),
+      (s) => ttlOf(s.flatMap((h) => (h.task ? [h.task] : []))),
+    );
+    return followOnTag(this, input, started, signal, progress);
+  }
+
+  /**
+   * The call's task(s): a retry of a call with the same request_id gets what the first call
+   * started (request-ids.ts), a call without one starts anew.
+   */
+  private once<T>(tool: string, input: { request_id?: string | undefined }, start: () => T, ttl: (started: T) => number): T {
+    const principal = this.caller?.principal.name;
+    if (input.request_id === undefined || principal === undefined) return start();
+    const args = input as Record<string, unknown>;
+    const earlier = this.requestIds.recall(principal, input.request_id, tool, args) as T | undefined;
+    if (earlier !== undefined) return earlier;
+    const started = start();
+    this.requestIds.remember(principal, input.request_id, tool, args, started, ttl(started));
+    return started;
   }
 
   async ping(input: S.PingInput, signal?: AbortSignal): Promise<S.PingResult> {
+    this.admitCall();
     if (input.alias !== undefined) return this.pingOne(this.config.host(input.alias), signal);
     const all = await Promise.all(this.config.loaded.inventory.hosts.map((h) => this.pingOne(h, signal)));
     const latencies = all.map((p) => p.latency_ms).filter((l): l is number => l !== null);
@@ -403,6 +464,9 @@ export class Gateway {
             : 'ssh_plan (or sshgate plan) shows each part of the command and the rule that decides it; ask for a policy change if it should be allowed',
       );
     }
+    // An allowed command counts against the caller's quotas; a denied one cost only its call.
+    const overQuota = this.caller && this.limiter.check(this.caller.principal, host);
+    if (overQuota) throw overQuota;
     const target = this.config.target(host);
     const limits = { ...decision.limits };
     if (input.timeout_seconds !== undefined) limits.max_seconds = Math.min(limits.max_seconds, input.timeout_seconds);
@@ -439,6 +503,12 @@ function checkCommand(command: string): string {
   const problem = commandInputProblem(command);
   if (problem) throw new SshgateError('invalid_input', problem.reason, problem.hint);
   return command;
+}
+
+/** How long a call's request_id is remembered: as long as its tasks' results are kept. */
+function ttlOf(tasks: readonly Task[]): number {
+  const ttls = tasks.map((t) => t.limits.task_result_ttl);
+  return (ttls.length > 0 ? Math.max(...ttls) : DEFAULTS.limits.task_result_ttl) * 1000;
 }
 
 function notFound(id: string): SshgateError {

@@ -121,10 +121,18 @@ const Ansi = z
     "with tty: 'strip' (default) removes the terminal's escape sequences and turns \\r\\n into \\n; 'keep' passes its bytes as they are",
   );
 
+const RequestId = z
+  .string()
+  .regex(/^[A-Za-z0-9._:-]{1,128}$/, '1 to 128 of A-Z a-z 0-9 . _ : -')
+  .describe(
+    'an idempotency key: a retry of this call with the same request_id (and the same arguments) within the task TTL returns the task the first call started instead of running the command again',
+  );
+
 export const RunInput = z.strictObject({
   alias: Alias,
   command: Command,
   ...CallExtras,
+  request_id: RequestId.optional(),
   timeout_seconds: z.number().int().min(1).max(86_400).optional().describe('shortens the policy max_seconds, never extends it'),
   wait_seconds: z.number().min(0).max(600).optional().describe('how long to wait before returning a still-running task (default 50)'),
   max_bytes: InlineBytes.optional(),
@@ -171,6 +179,7 @@ export const RunAsyncInput = z.strictObject({
   timeout_seconds: RunInput.shape.timeout_seconds,
   tty: RunInput.shape.tty,
   ansi: RunInput.shape.ansi,
+  request_id: RequestId.optional(),
 });
 export const RunAsyncResult = z.object({ task_id: z.string(), state: TaskState });
 
@@ -241,6 +250,7 @@ export const RunOnTagInput = z.strictObject({
   ),
   command: Command,
   ...CallExtras,
+  request_id: RequestId.optional(),
   concurrency: z.number().int().min(1).max(256).optional().describe('hosts at once (default 16)'),
   timeout_seconds: RunInput.shape.timeout_seconds,
   wait_seconds: RunInput.shape.wait_seconds,

@@ -30,7 +30,10 @@ beforeAll(async () => {
       }
     }
   }
-  gate = await startGate(writeConfig(fleet, { hosts, policy: ATTACK_POLICY }));
+  // Hundreds of attacks a minute from one principal: past the default rate limits, which are not
+  // what this test is about.
+  const unlimited = `limits: { calls_per_minute: 1000000, host_commands_per_minute: 1000000 }\n${ATTACK_POLICY}`;
+  gate = await startGate(writeConfig(fleet, { hosts, policy: unlimited }));
   // Where a payload would land: writable by every test account.
   dir = mkdtempSync(join(tmpdir(), 'sshgate-pwned-'));
   chmodSync(dir, 0o1777);

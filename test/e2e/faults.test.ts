@@ -78,7 +78,9 @@ describe('a host that goes away', () => {
 describe('load, reload and a vanishing client', () => {
   let fleet: Fleet;
   let gate: Gate;
+  // 500 tasks and their polling are far past the default calls_per_minute: this test is about load.
   const policy = (allowSleep: boolean) => `
+limits: { calls_per_minute: 100000, host_commands_per_minute: 100000 }
 rules:
   - { name: "basics", action: allow, commands: ["echo *", "true"${allowSleep ? ', "sleep *", "sh -c *"' : ''}] }
 overrides:
