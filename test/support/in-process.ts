@@ -24,6 +24,8 @@ export interface InProcessGate extends ToolCalls {
   client: Client;
   /** The fake fleet: script its answers, read what it was asked. */
   hosts: ScriptedHosts;
+  /** The server's task registry (to restore tasks of an "earlier run" into). */
+  tasks: TaskManager;
   /** The tools as tools/list published them (the client checks results against their output schemas). */
   tools: Tool[];
   /** The temporary dir holding config/ and policies/. */
@@ -98,6 +100,7 @@ export async function startInProcessGate(hostSpecs: HostSpec[], options: InProce
   return {
     client,
     hosts,
+    tasks,
     tools,
     dir,
     log: () => log,

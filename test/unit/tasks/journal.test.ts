@@ -65,6 +65,22 @@ describe('the task journal', () => {
     expect(third.map((t) => t.state)).toEqual(['lost', 'succeeded', 'lost']);
   });
 
+  it('keeps the principal that owns a task across a restart, and none where there was none', () => {
+    const dir = stateDir();
+    const old = new TaskJournal(dir, 111, () => false);
+    old.record(task('h1:000000000001:1', 'succeeded', { exitCode: 0, endedAt: Date.now(), owner: 'alice' }));
+    old.record(task('h1:000000000002:2', 'succeeded', { exitCode: 0, endedAt: Date.now() }));
+    const restored = new TaskJournal(dir, 222, () => false).recover(Date.now());
+    expect(restored.map((t) => [t.id, t.owner])).toEqual([
+      ['h1:000000000001:1', 'alice'],
+      ['h1:000000000002:2', undefined],
+    ]);
+    const tm = new TaskManager();
+    tm.restore(restored);
+    expect(tm.get('h1:000000000001:1')?.owner).toBe('alice');
+    expect(tm.get('h1:000000000002:2')?.owner).toBeUndefined();
+  });
+
   it('leaves the running tasks of a server that still runs alone', () => {
     const dir = stateDir();
     new TaskJournal(dir, 111).record(task('h1:000000000001:1', 'running'));

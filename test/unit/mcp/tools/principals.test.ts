@@ -70,6 +70,27 @@ describe('principals', () => {
     expect(await asBob.ok<S.CancelResult>('ssh_cancel', { task_id: b.task_id })).toMatchObject({ result: 'cancelled' });
   });
 
+  it("own the tasks of an earlier run as the journal recorded them; a task with no owner is an admin's to see", async () => {
+    const earlier = {
+      alias: 'h1',
+      command: 'uptime',
+      limits: { max_seconds: 60, max_output_bytes: 1024, max_concurrent_per_host: 4, task_result_ttl: 600 },
+    };
+    const ended = { state: 'succeeded' as const, createdAt: Date.now() - 1000, endedAt: Date.now(), exitCode: 0, signal: null };
+    gate.tasks.restore([
+      { id: 'h1:0123456789ab:1700000000000001', ...earlier, ...ended, owner: 'alice' },
+      { id: 'h1:0123456789ab:1700000000000002', ...earlier, ...ended },
+    ]);
+    expect(await asAlice.ok<S.TaskStatus>('ssh_get_task_status', { task_id: 'h1:0123456789ab:1700000000000001' })).toMatchObject({
+      state: 'succeeded',
+    });
+    expect((await asBob.fails('ssh_get_task_status', { task_id: 'h1:0123456789ab:1700000000000001' })).code).toBe('not_found');
+    expect((await asAlice.fails('ssh_get_task_status', { task_id: 'h1:0123456789ab:1700000000000002' })).code).toBe('not_found');
+    expect(await asAdmin.ok<S.TaskStatus>('ssh_get_task_status', { task_id: 'h1:0123456789ab:1700000000000002' })).toMatchObject({
+      state: 'succeeded',
+    });
+  });
+
   it('are named in every audit record, with how they authenticated and their credential id', async () => {
     await asBob.ok<S.PlanResult>('ssh_plan', { alias: 'h1', command: 'uptime' });
     const decision = logRecords(gate)
