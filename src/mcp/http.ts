@@ -18,6 +18,7 @@ import { clip, SshgateError } from '../errors.js';
 import type { Principal } from '../principal.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { AbandonedCalls, requestIds } from './abandoned-calls.js';
+import { SessionEvents } from './event-store.js';
 import { guardConnections } from './http-connections.js';
 import { MAX_SESSIONS_PER_PRINCIPAL, SessionTable } from './http-sessions.js';
 import { createServer } from './server.js';
@@ -85,6 +86,7 @@ export function isLoopback(host: string): boolean {
 
 export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
   const sessions = new SessionTable(o.maxSessions ?? MAX_SESSIONS_PER_PRINCIPAL);
+  const events = new SessionEvents();
   const tokenDigest = o.token === undefined ? undefined : digest(o.token);
   const idleMs = o.sessionIdleMs ?? SESSION_IDLE_MS;
   /** Whoever has the one token of --token-file: one principal, named by the options. */
@@ -175,7 +177,9 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
         session.active--;
         session.lastSeen = Date.now();
       });
-      const handled = session.calls.watch(requestIds(body), res, gone);
+      // A GET with Last-Event-ID picks a broken stream up again: its calls are not given up.
+      if (req.method === 'GET' && req.headers['last-event-id'] !== undefined) session.calls.resumed();
+      const handled = session.calls.watch(requestIds(body), res, gone, sawEventId(res));
       try {
         return await session.transport.handleRequest(req, res, body);
       } finally {
@@ -217,6 +221,8 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
       sessionIdGenerator: () => id,
       // The SDK writes each comment as one whole frame between events, never inside one.
       keepAliveMs: SSE_KEEPALIVE_MS,
+      // Events get ids and are kept a while, so that a broken stream can be resumed.
+      eventStore: events,
       onsessioninitialized: (sid) => {
         makeRoom();
         sessions.add({ id: sid, principal: principal.name, transport, calls, active: 0, lastSeen: Date.now(), close });
@@ -227,7 +233,7 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
     const server = createServer({ gateway: view, logger: o.logger, version: o.version });
     await server.connect(transport);
     const calls = new AbandonedCalls(transport);
-    const handled = calls.watch(requestIds(body), res, gone);
+    const handled = calls.watch(requestIds(body), res, gone, sawEventId(res));
     try {
       await transport.handleRequest(req, res, body);
     } finally {
@@ -307,6 +313,21 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
       });
     },
   };
+}
+
+/**
+ * Whether the response has carried an SSE event id yet (then its client can resume it): watches
+ * what is written, and stops looking once one has gone out.
+ */
+function sawEventId(res: ServerResponse): () => boolean {
+  let seen = false;
+  const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+  res.write = ((chunk: unknown, ...rest: unknown[]) => {
+    if (!seen && (typeof chunk === 'string' || chunk instanceof Uint8Array))
+      seen = /(^|\n)id: /.test(Buffer.from(chunk).toString('latin1'));
+    return write(chunk, ...rest);
+  }) as ServerResponse['write'];
+  return () => seen;
 }
 
 const NO_BODY = Symbol('no body');

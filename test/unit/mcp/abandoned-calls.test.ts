@@ -9,6 +9,9 @@ class Response extends EventEmitter {
   writableFinished = false;
 }
 
+/** The resume grace in these tests (30 s in the server). */
+const GRACE_MS = 150;
+
 let client: InMemoryTransport;
 let calls: AbandonedCalls;
 /** How each call of the `wait` tool ended: aborted, or answered after 5 s. */
@@ -31,7 +34,7 @@ beforeEach(async () => {
   let serverSide: InMemoryTransport;
   [client, serverSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);
-  calls = new AbandonedCalls(serverSide);
+  calls = new AbandonedCalls(serverSide, GRACE_MS);
   client.onmessage = (m) => void ('id' in m && answered.add(m.id));
   await client.start();
   await client.send({
@@ -55,6 +58,29 @@ describe('AbandonedCalls', () => {
     await settle();
     expect(ended.get(7)).toBe('aborted');
     expect(answered.has(7)).toBe(false);
+  });
+
+  it('lets a call of a resumable stream run on for the grace period, and cancels it when no resume came', async () => {
+    const res = new Response();
+    calls.watch([12], res, false, () => true);
+    await client.send(call(12));
+    await settle();
+    res.emit('close');
+    await settle();
+    expect(ended.has(12)).toBe(false);
+    await new Promise((r) => setTimeout(r, GRACE_MS + 50));
+    expect(ended.get(12)).toBe('aborted');
+  });
+
+  it('lets a call of a resumable stream run on when the client resumes within the grace period', async () => {
+    const res = new Response();
+    calls.watch([13], res, false, () => true);
+    await client.send(call(13));
+    await settle();
+    res.emit('close');
+    calls.resumed();
+    await new Promise((r) => setTimeout(r, GRACE_MS + 50));
+    expect(ended.has(13)).toBe(false);
   });
 
   it('cancels a call whose connection had closed before it was watched', async () => {

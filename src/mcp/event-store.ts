@@ -1,0 +1,75 @@
+/**
+ * The events of 2025-era HTTP sessions, kept so that a client whose stream broke can resume it
+ * (`GET` with `Last-Event-ID`) and still receive the result of a call in flight, instead of losing
+ * it. Bounded: an event is kept RESUME_WINDOW_MS, and all of them together at most
+ * MAX_EVENT_BYTES (the oldest go first), since a result can be half a megabyte.
+ */
+import type { EventId, EventStore, JSONRPCMessage, StreamId } from '@modelcontextprotocol/server';
+
+/** How long after it was sent an event can still be replayed. */
+export const RESUME_WINDOW_MS = 5 * 60_000;
+/** All kept events together, in bytes of their JSON. */
+export const MAX_EVENT_BYTES = 64 * 1024 * 1024;
+
+interface Kept {
+  stream: StreamId;
+  seq: number;
+  message: JSONRPCMessage;
+  bytes: number;
+  at: number;
+}
+
+export class SessionEvents implements EventStore {
+  /** In the order they were stored: the oldest first, for the bounds. */
+  private readonly events = new Map<EventId, Kept>();
+  /** Each stream's last sequence number and when it was used. */
+  private readonly seqs = new Map<StreamId, { seq: number; at: number }>();
+  private bytes = 0;
+  private stores = 0;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  storeEvent(stream: StreamId, message: JSONRPCMessage): Promise<EventId> {
+    const seq = (this.seqs.get(stream)?.seq ?? 0) + 1;
+    this.seqs.set(stream, { seq, at: this.now() });
+    // The stream id is the transport's random UUID: an event id names its stream and place in it.
+    const id = `${stream}_${seq}`;
+    const bytes = Buffer.byteLength(JSON.stringify(message));
+    this.events.set(id, { stream, seq, message, bytes, at: this.now() });
+    this.bytes += bytes;
+    this.trim();
+    return Promise.resolve(id);
+  }
+
+  getStreamIdForEventId(id: EventId): Promise<StreamId | undefined> {
+    return Promise.resolve(this.events.get(id)?.stream ?? streamOf(id));
+  }
+
+  /** Sends the stream's events after `lastEventId`, in order; the stream's id. */
+  async replayEventsAfter(lastEventId: EventId, { send }: { send: (id: EventId, m: JSONRPCMessage) => Promise<void> }): Promise<StreamId> {
+    this.trim();
+    const stream = this.events.get(lastEventId)?.stream ?? streamOf(lastEventId);
+    if (stream === undefined) throw new Error('unknown event id');
+    const after = Number(lastEventId.slice(lastEventId.lastIndexOf('_') + 1));
+    for (const [id, e] of this.events) if (e.stream === stream && e.seq > after) await send(id, e.message);
+    return stream;
+  }
+
+  /** Forgets what is past the window or over the byte bound, the oldest first. */
+  private trim(): void {
+    const since = this.now() - RESUME_WINDOW_MS;
+    for (const [id, e] of this.events) {
+      if (e.at > since && this.bytes <= MAX_EVENT_BYTES) break;
+      this.events.delete(id);
+      this.bytes -= e.bytes;
+    }
+    // A stream quiet for the whole window has nothing left to replay: its numbering can go.
+    if (++this.stores % 256 === 0) for (const [s, { at }] of this.seqs) if (at <= since) this.seqs.delete(s);
+  }
+}
+
+/** The stream of an event id this store made (`<stream>_<seq>`), even once the event is gone. */
+function streamOf(id: EventId): StreamId | undefined {
+  const m = /^(.+)_(\d+)$/.exec(id);
+  return m?.[1];
+}

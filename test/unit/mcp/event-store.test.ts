@@ -1,0 +1,54 @@
+/** The events kept for resuming a 2025-era stream: in order per stream, within a window and a byte bound. */
+import type { JSONRPCMessage } from '@modelcontextprotocol/server';
+import { describe, expect, it } from 'vitest';
+import { MAX_EVENT_BYTES, RESUME_WINDOW_MS, SessionEvents } from '../../../src/mcp/event-store.js';
+
+const note = (n: number): JSONRPCMessage => ({
+  jsonrpc: '2.0',
+  method: 'notifications/progress',
+  params: { progressToken: 1, progress: n },
+});
+
+async function replay(store: SessionEvents, after: string): Promise<{ stream: string; got: unknown[] }> {
+  const got: unknown[] = [];
+  const stream = await store.replayEventsAfter(after, {
+    send: (_id, m) => Promise.resolve(void got.push((m as unknown as { params: { progress: number } }).params.progress)),
+  });
+  return { stream, got };
+}
+
+describe('SessionEvents', () => {
+  it('replays the events of one stream after the last one seen, in order', async () => {
+    const store = new SessionEvents();
+    const a1 = await store.storeEvent('a', note(1));
+    await store.storeEvent('b', note(10));
+    await store.storeEvent('a', note(2));
+    await store.storeEvent('a', note(3));
+    expect(await replay(store, a1)).toEqual({ stream: 'a', got: [2, 3] });
+    expect(await store.getStreamIdForEventId(a1)).toBe('a');
+  });
+
+  it('forgets events older than the window', async () => {
+    let now = 0;
+    const store = new SessionEvents(() => now);
+    const first = await store.storeEvent('a', note(1));
+    await store.storeEvent('a', note(2));
+    now = RESUME_WINDOW_MS + 1;
+    await store.storeEvent('a', note(3));
+    expect((await replay(store, first)).got).toEqual([3]);
+  });
+
+  it('keeps at most MAX_EVENT_BYTES, the oldest going first', async () => {
+    const store = new SessionEvents();
+    const big = (n: number): JSONRPCMessage => ({ jsonrpc: '2.0', method: 'x', params: { n, pad: 'x'.repeat(1024 * 1024) } });
+    const first = await store.storeEvent('a', big(0));
+    for (let i = 1; i <= 70; i++) await store.storeEvent('a', big(i));
+    const got: number[] = [];
+    await store.replayEventsAfter(first, {
+      send: (_id, m) => Promise.resolve(void got.push((m as unknown as { params: { n: number } }).params.n)),
+    });
+    expect(got.length).toBeLessThanOrEqual(MAX_EVENT_BYTES / (1024 * 1024));
+    expect(got.at(-1)).toBe(70);
+    expect(got[0]).toBeGreaterThan(1);
+  });
+});
