@@ -15,15 +15,39 @@ async function lint(fixture: string) {
   return results.flatMap((r) => r.messages.map((m) => ({ file: relative(cwd, r.filePath), rule: m.ruleId, message: m.message })));
 }
 
+const layer = (file: string, message: string) => ({ file, rule: 'layers/imports', message: expect.stringContaining(message) });
+
 // Generous: each run loads the whole config, and other suites share this machine's two cores.
 describe('the layer rules of npm run lint', { timeout: 60_000 }, () => {
   it('refuses an import from src/config up into src/policy', async () => {
-    expect(await lint('violation')).toEqual([
-      {
-        file: 'src/config/load.ts',
-        rule: 'no-restricted-imports',
-        message: expect.stringContaining('src/config may import only the files directly in src/'),
-      },
+    expect(await lint('violation')).toEqual([layer('src/config/load.ts', 'src/config may import only the files directly in src/')]);
+  });
+
+  // One file per rule of docs/architecture-layers.md, each breaking it once (auth/tokens.ts also
+  // imports config, which it may).
+  it('refuses each rule broken, however the import is written', async () => {
+    const gateway = 'src/policy may import src/{config} and the files directly in src/';
+    const messages = await lint('rules');
+    expect(messages).toEqual([
+      layer(
+        'src/auth/tokens.ts',
+        'src/auth may import src/{config} and the files directly in src/: ../gateway/gateway.js is in src/gateway',
+      ),
+      layer('src/config/ssh2.ts', 'only src/{ssh,demo} import ssh2'),
+      layer('src/gateway/sdk.ts', 'only src/{mcp,commands} import @modelcontextprotocol/*'),
+      layer('src/leaf.ts', 'a file directly in src/ may import only the files directly in src/'),
+      layer('src/policy/below-mcp.ts', `${gateway}: ../gateway/gateway.js is in src/gateway`),
+      layer('src/policy/below-mcp.ts', `${gateway}: ../mcp/server.js is in src/mcp`),
+      layer('src/policy/below-mcp.ts', `${gateway}: ../commands/serve.js is in src/commands`),
+      layer('src/policy/computed.ts', 'a computed module specifier: the layer rules cannot see where it leads'),
+      // A detour through an allowed folder, or out of src/ and back, is where it lands.
+      layer('src/policy/detour.ts', `${gateway}: ../config/../gateway/gateway.js is in src/gateway`),
+      layer('src/policy/detour.ts', `${gateway}: ./../gateway/gateway.js is in src/gateway`),
+      layer('src/policy/detour.ts', `${gateway}: ../../src/gateway/gateway.js is in src/gateway`),
+      layer('src/policy/dynamic.ts', `${gateway}: ../gateway/gateway.js is in src/gateway`),
+      // typeof import('…') in a type.
+      layer('src/policy/type-import.ts', `${gateway}: ../gateway/gateway.js is in src/gateway`),
+      layer('src/tasks/runner.ts', 'src/tasks may import src/{config} and the files directly in src/: ../ssh/pool.js is in src/ssh'),
     ]);
   });
 
