@@ -47,6 +47,7 @@ describe('ssh_plan', () => {
     ['neither alias nor tag', { command: 'uptime' }, 'invalid_input', 'give either alias or tag'],
     ['both alias and tag', { alias: 'h1', tag: 'web', command: 'uptime' }, 'invalid_input', 'give either alias or tag'],
     ['an empty command', { alias: 'h1', command: '  ' }, 'invalid_input', 'the command is empty'],
+    ['a control character', { alias: 'h1', command: 'uptime\u0007' }, 'invalid_input', 'a control character (0x07) at offset 6'],
     ['an alias not in the inventory', { alias: 'h9', command: 'uptime' }, 'unknown_host', 'no host "h9"'],
     ['a tag no host has', { tag: 'db', command: 'uptime' }, 'unknown_host', 'no host has the tag "db"'],
   ])('answers %s with %s', async (_, args, code, message) => {

@@ -69,6 +69,9 @@ describe('ssh_run', () => {
   it.each([
     ['an alias not in the inventory', { alias: 'h9', command: 'uptime' }, 'unknown_host'],
     ['an empty command', { alias: 'h1', command: '' }, 'invalid_input'],
+    ['a control character', { alias: 'h1', command: 'uptime\u001b[2J' }, 'invalid_input'],
+    ['a backslash-newline', { alias: 'h1', command: 'upti\\\nme' }, 'invalid_input'],
+    ['a non-ASCII character glued to a backquote', { alias: 'h1', command: 'echo é`uptime`' }, 'invalid_input'],
     ['a negative wait', { alias: 'h1', command: 'uptime', wait_seconds: -1 }, 'invalid_input'],
     ['an argument the tool does not take', { alias: 'h1', command: 'uptime', sudo: true }, 'invalid_input'],
   ])('answers %s with %s, and nothing reaches the host', async (_, args, code) => {
