@@ -1,4 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * The coverage floor, just below what `npm run coverage` measures (test/unit). It only rises: a
+ * commit that lowers it says why in a `Coverage-floor-lowered:` trailer, and
+ * test/unit/coverage-floor.test.ts fails otherwise (CONTRIBUTING.md, Coverage).
+ */
+const floor = JSON.parse(readFileSync(new URL('./coverage-floor.json', import.meta.url), 'utf8')) as Record<
+  'statements' | 'branches' | 'functions' | 'lines',
+  number
+>;
 
 export default defineConfig({
   test: {
@@ -10,9 +21,7 @@ export default defineConfig({
       provider: 'v8',
       include: ['src/**/*.ts'],
       reporter: ['text-summary', 'json-summary'],
-      // A floor just below what `npm run coverage` measured (test/unit): raise it as coverage
-      // rises, never lower it to let a change through.
-      thresholds: { statements: 71.5, branches: 70.5, functions: 69, lines: 73.5 },
+      thresholds: floor,
     },
   },
 });
