@@ -18,7 +18,7 @@ export function p90(xs: number[]): number {
 }
 
 /** Runs `once` n times, one after the other, and returns each duration in ms. */
-export async function time(n: number, once: () => Promise<unknown> | unknown): Promise<number[]> {
+export async function time(n: number, once: () => unknown): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();

@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { Client } from '@modelcontextprotocol/client';
-import type { CallToolResult } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WASM_FLAGS } from '../../src/memory.js';
 import { writeConfig } from '../support/mcp.js';
@@ -140,10 +139,10 @@ describe('the image, run without Docker', () => {
     const client = new Client({ name: 'image-test', version: '1.0.0' });
     await client.connect(transport);
     try {
-      const r = (await client.callTool({
+      const r = await client.callTool({
         name: 'ssh_run',
         arguments: { alias: 'h1', command: 'id -u; echo from the image' },
-      })) as CallToolResult;
+      });
       expect(r.structuredContent).toMatchObject({
         state: 'succeeded',
         stdout: `${execFileSync('id', ['-u', fleet.user], { encoding: 'utf8' }).trim()}\nfrom the image\n`,

@@ -124,7 +124,7 @@ describe('serve --http', () => {
     const client = await connect();
     try {
       expect((await client.listTools()).tools.length).toBe(12);
-      const r = (await client.callTool({ name: 'ssh_run', arguments: { alias: 'h1', command: 'echo over http' } })) as CallToolResult;
+      const r = await client.callTool({ name: 'ssh_run', arguments: { alias: 'h1', command: 'echo over http' } });
       expect(r.structuredContent).toMatchObject({ state: 'succeeded', stdout: 'over http\n' });
     } finally {
       await client.close();
@@ -135,20 +135,20 @@ describe('serve --http', () => {
     const a = await connect(ALICE);
     const b = await connect(BOB);
     try {
-      const started = (await a.callTool({ name: 'ssh_run_async', arguments: { alias: 'h1', command: 'sleep 341' } })) as CallToolResult;
+      const started = await a.callTool({ name: 'ssh_run_async', arguments: { alias: 'h1', command: 'sleep 341' } });
       const id = (started.structuredContent as { task_id: string }).task_id;
       for (const name of ['ssh_get_task_status', 'ssh_cancel', 'ssh_get_task_output']) {
-        const r = (await b.callTool({ name, arguments: { task_id: id } })) as CallToolResult;
+        const r = await b.callTool({ name, arguments: { task_id: id } });
         expect(r.isError, name).toBe(true);
         expect(errorBody(r).code).toBe('not_found');
       }
-      const listed = (await b.callTool({ name: 'ssh_list_tasks', arguments: {} })) as CallToolResult;
+      const listed = await b.callTool({ name: 'ssh_list_tasks', arguments: {} });
       expect((listed.structuredContent as { tasks: unknown[] }).tasks).toEqual([]);
       // Bob with Alice's session id: as unknown as a session that never was.
       const sessionA = (a.transport as StreamableHTTPClientTransport | undefined)?.sessionId as string;
       const hijack = await send({ port, token: BOB }, 'POST', { jsonrpc: '2.0', id: 9, method: 'tools/list' }, { sessionId: sessionA });
       expect(hijack.status).toBe(404);
-      const mine = (await a.callTool({ name: 'ssh_cancel', arguments: { task_id: id } })) as CallToolResult;
+      const mine = await a.callTool({ name: 'ssh_cancel', arguments: { task_id: id } });
       expect(mine.structuredContent).toMatchObject({ result: 'cancelled' });
       expect(await goneWithin(fleet.user, 'sleep 341', 3000)).toBe(true);
     } finally {
@@ -164,7 +164,7 @@ describe('serve --http', () => {
     const reload = async () => {
       const a = await connect(ALICE);
       try {
-        return (await a.callTool({ name: 'ssh_reload_config', arguments: {} })) as CallToolResult;
+        return await a.callTool({ name: 'ssh_reload_config', arguments: {} });
       } finally {
         await a.close();
       }
@@ -191,13 +191,13 @@ describe('serve --http', () => {
     const again = await connect(ALICE);
     const modern = await connect(ALICE, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
     try {
-      const started = (await a.callTool({ name: 'ssh_run_async', arguments: { alias: 'h1', command: 'sleep 342' } })) as CallToolResult;
+      const started = await a.callTool({ name: 'ssh_run_async', arguments: { alias: 'h1', command: 'sleep 342' } });
       const id = (started.structuredContent as { task_id: string }).task_id;
       for (const other of [again, modern]) {
-        const r = (await other.callTool({ name: 'ssh_get_task_status', arguments: { task_id: id } })) as CallToolResult;
+        const r = await other.callTool({ name: 'ssh_get_task_status', arguments: { task_id: id } });
         expect(r.structuredContent).toMatchObject({ task_id: id, state: 'running' });
       }
-      const cancelled = (await modern.callTool({ name: 'ssh_cancel', arguments: { task_id: id } })) as CallToolResult;
+      const cancelled = await modern.callTool({ name: 'ssh_cancel', arguments: { task_id: id } });
       expect(cancelled.structuredContent).toMatchObject({ result: 'cancelled', final: true });
       expect(await goneWithin(fleet.user, 'sleep 342', 3000)).toBe(true);
     } finally {
@@ -237,8 +237,7 @@ describe('serve --http', () => {
 
   it("cancels a session's unfinished tasks when the session ends, or after it has been idle", async () => {
     const run = async (c: Client, n: string) =>
-      ((await c.callTool({ name: 'ssh_run_async', arguments: { alias: 'h1', command: `sleep ${n}` } })) as CallToolResult)
-        .structuredContent;
+      (await c.callTool({ name: 'ssh_run_async', arguments: { alias: 'h1', command: `sleep ${n}` } })).structuredContent;
     const closing = await connect();
     await run(closing, '342');
     expect(await presentWithin(fleet.user, 'sleep 342')).not.toBe('');

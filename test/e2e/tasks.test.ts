@@ -1,7 +1,6 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CallToolResult } from '@modelcontextprotocol/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ALLOW_ALL_POLICY,
@@ -150,10 +149,10 @@ describe('async tasks', () => {
 describe('ssh_run as a long call', () => {
   it('sends the task id, then the output, as progress notifications', async () => {
     const messages: string[] = [];
-    const r = (await gate.client.callTool(
+    const r = await gate.client.callTool(
       { name: 'ssh_run', arguments: { alias: 'h4', command: "sh -c 'echo line1; sleep 0.4; echo line2; sleep 0.4; echo line3'" } },
       { onprogress: (p) => messages.push(p.message ?? '') },
-    )) as CallToolResult;
+    );
     const id = (r.structuredContent as { task_id: string }).task_id;
     expect(messages[0]).toBe(`task_id ${id}`);
     expect(messages.slice(1).join('')).toContain('line2');

@@ -89,7 +89,7 @@ export async function fuzz(opts: FuzzOptions): Promise<Summary> {
   const seen = new Set<string>();
   let pending = 0;
   let wake: (() => void) | undefined;
-  let failure: unknown;
+  let failure: Error | undefined;
   let lastReport = began;
 
   const progress = (lines: number): Progress => {
@@ -111,7 +111,7 @@ export async function fuzz(opts: FuzzOptions): Promise<Summary> {
     try {
       result = await opts.pool.run(opts.executor.argv(shell, line));
     } catch (err) {
-      failure ??= err;
+      failure ??= err instanceof Error ? err : new Error(String(err));
       return;
     } finally {
       pending--;
@@ -145,7 +145,7 @@ export async function fuzz(opts: FuzzOptions): Promise<Summary> {
   const request = () => {
     if (nextStart >= end) return;
     const count = Math.min(BATCH, end - nextStart);
-    batches.push(judge.batch(nextStart, count).then((b) => ({ ...b, count }) as Batch & { count: number }));
+    batches.push(judge.batch(nextStart, count).then((b) => ({ ...b, count })));
     nextStart += count;
   };
   try {

@@ -208,12 +208,17 @@ export async function startPool(opts: PoolOptions): Promise<Pool> {
     runners.push(runner);
   }
 
-  const run = async (argv: string[]): Promise<RunResult> => {
+  // A function, not an inline check: TypeScript keeps `failure` narrowed to undefined across the
+  // awaits below, though a runner's exit may set it while they wait.
+  const failIfStopped = () => {
     if (failure) throw failure;
+  };
+  const run = async (argv: string[]): Promise<RunResult> => {
+    failIfStopped();
     let runner = least();
     while (runner.pending.size >= 2) {
       await new Promise<void>((resolve) => waiting.push(resolve));
-      if (failure) throw failure;
+      failIfStopped();
       runner = least();
     }
     const job: RunJob = { id: nextId++, argv, timeoutMs: opts.timeoutMs };
@@ -222,7 +227,7 @@ export async function startPool(opts: PoolOptions): Promise<Pool> {
       runner.child.stdin?.write(`${JSON.stringify(job)}\n`);
     });
     waiting.shift()?.();
-    if (result.error && failure) throw failure;
+    if (result.error) failIfStopped();
     return result;
   };
   const least = (): Runner => runners.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));

@@ -86,8 +86,7 @@ export interface Gate extends ToolCalls {
 }
 
 export function toolCalls(client: Client): ToolCalls {
-  const call = (name: string, args: Record<string, unknown> = {}) =>
-    client.callTool({ name, arguments: args }, { timeout: 120_000 }) as Promise<CallToolResult>;
+  const call = (name: string, args: Record<string, unknown> = {}) => client.callTool({ name, arguments: args }, { timeout: 120_000 });
   return {
     call,
     async ok<T>(name: string, args?: Record<string, unknown>) {

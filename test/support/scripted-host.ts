@@ -138,13 +138,15 @@ export class ScriptedHosts implements HostExecutor {
     return end({ exitCode: reply.signal ? null : (reply.exitCode ?? 0), signal: reply.signal ?? null });
   }
 
-  async ping(target: HostTarget, signal: AbortSignal): Promise<number> {
+  ping(target: HostTarget, signal: AbortSignal): Promise<number> {
     this.pings.push(target.alias);
     const refused = this.down.get(target.alias);
-    if (refused) throw refused;
+    if (refused) return Promise.reject(refused);
     if (signal.aborted)
-      throw new SshgateError('timeout', `connecting to host "${target.alias}" was abandoned`, 'the task was cancelled or ran out of time');
-    return 1.25;
+      return Promise.reject(
+        new SshgateError('timeout', `connecting to host "${target.alias}" was abandoned`, 'the task was cancelled or ran out of time'),
+      );
+    return Promise.resolve(1.25);
   }
 
   retireAll(): void {

@@ -132,7 +132,7 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
       await Promise.all(children.map((c) => stopChild(c)));
       rmSync(dir, { recursive: true, force: true });
     },
-    async crash() {
+    crash() {
       // Every sshd of this fleet, the per-connection ones included, as if the machine went away.
       for (const c of children.splice(0)) {
         for (const pid of [...descendants(c.pid as number), c.pid as number]) {
@@ -143,6 +143,7 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
           }
         }
       }
+      return Promise.resolve();
     },
     async restart(restartOptions = {}) {
       if (restartOptions.newHostKey) {

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadInventory } from '../../../src/config/load-inventory.js';
 import { targetFor, targetProblems, type TargetContext } from '../../../src/gateway/targets.js';
-import type { HostKeyChecker } from '../../../src/ssh/known-hosts-file.js';
 import { writeTree } from '../../support/policy.js';
 
 describe('preparing every host at start', () => {
@@ -22,7 +21,7 @@ describe('preparing every host at start', () => {
     const ctx: TargetContext = {
       inventory,
       network: { check: () => ({ allowed: true }) } as unknown as TargetContext['network'],
-      hostKeys: { path: 'known_hosts', verify: () => ({ status: 'unknown' }) } as HostKeyChecker,
+      hostKeys: { path: 'known_hosts', verify: () => ({ status: 'unknown' }) },
       sources: { keysDir: `${dir}/keys`, secretsDir: `${dir}/secrets`, env: {} },
       auths: new Map(),
     };

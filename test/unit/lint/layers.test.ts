@@ -8,10 +8,10 @@ const root = resolve(import.meta.dirname, '../../..');
  * Lints a fixture with the project's eslint.config.js, the fixture's folder standing in for the
  * repository: its src/ is linted as src/ is by `npm run lint`.
  */
-async function lint(fixture: string) {
+async function lint(fixture: string, folders = ['src']) {
   const cwd = join(import.meta.dirname, 'fixtures', fixture);
   const eslint = new ESLint({ cwd, overrideConfigFile: join(root, 'eslint.config.js') });
-  const results = await eslint.lintFiles(['src']);
+  const results = await eslint.lintFiles(folders);
   return results.flatMap((r) => r.messages.map((m) => ({ file: relative(cwd, r.filePath), rule: m.ruleId, message: m.message })));
 }
 
@@ -60,5 +60,15 @@ describe('the layer rules of npm run lint', { timeout: 60_000 }, () => {
 
   it('passes imports that run down the layers and into the leaf files', async () => {
     expect(await lint('clean')).toEqual([]);
+  });
+});
+
+describe('the typed rules of npm run lint', { timeout: 60_000 }, () => {
+  it('refuse a floating promise in test/ and bench/ as in src/', async () => {
+    const floating = { rule: '@typescript-eslint/no-floating-promises', message: expect.stringContaining('Promises must be awaited') };
+    expect(await lint('typed', ['test', 'bench'])).toEqual([
+      { file: 'test/floating.ts', ...floating },
+      { file: 'bench/floating.ts', ...floating },
+    ]);
   });
 });
