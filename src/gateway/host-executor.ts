@@ -3,6 +3,11 @@
  * login, and stop reusing what was opened under an old configuration. The connection pool of
  * src/ssh meets it as it is (it does not know this interface); the in-process tool tests hand
  * the gateway a scripted host instead, so that every tool runs without sshd.
+ *
+ * The types it speaks in (HostTarget, PoolExecOptions, ExecOutcome) stay in src/ssh: the pool
+ * declares its own methods with them and may not import src/gateway (docs/architecture-layers.md),
+ * and a target is SSH through and through (credentials, host keys, jump hops). Defined here, they
+ * would have to be declared twice or the layers reversed.
  */
 import type { ExecOutcome } from '../ssh/exec.js';
 import type { HostTarget, PoolExecOptions } from '../ssh/pool.js';
