@@ -4,7 +4,7 @@
  * output streams as it comes; the exit status is the remote command's, or 255 when sshgate itself
  * refused or could not run it (as ssh does).
  */
-import { createAuditor } from '../audit/log.js';
+import { createAuditor } from '../audit/auditor.js';
 import { createLogger, type LogLevel } from '../logger.js';
 import { ConfigError, SshgateError } from '../errors.js';
 import { Gateway } from '../gateway/gateway.js';

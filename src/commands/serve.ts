@@ -6,7 +6,7 @@
 import { AuditFile } from '../audit/audit-file.js';
 import { createAuthenticator, type Authenticator } from '../auth/authenticator.js';
 import type { AuthSettings } from '../auth/settings.js';
-import { createAuditor } from '../audit/log.js';
+import { createAuditor } from '../audit/auditor.js';
 import { createLogger, type LogLevel } from '../logger.js';
 import { ConfigError, SshgateError } from '../errors.js';
 import { Gateway } from '../gateway/gateway.js';

@@ -4,7 +4,7 @@
  * from is live-config.ts: one snapshot, swapped whole on reload.
  */
 import { whenAborted } from '../abort.js';
-import type { Auditor } from '../audit/log.js';
+import type { Auditor } from '../audit/auditor.js';
 import { jumpChain } from '../config/load-inventory.js';
 import { selectHosts } from '../config/select-hosts.js';
 import type { HostEntry } from '../config/file-formats.js';

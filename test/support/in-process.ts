@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import type { Tool } from '@modelcontextprotocol/client';
 import { pino } from 'pino';
-import { createAuditor } from '../../src/audit/log.js';
+import { createAuditor } from '../../src/audit/auditor.js';
 import { ed25519KeyPair } from '../../src/demo/keys.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { createServer } from '../../src/mcp/server.js';
