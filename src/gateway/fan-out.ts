@@ -18,6 +18,13 @@ export const DEFAULT_FAN_OUT = 16;
 /** One host of a fan-out: its task, or why it never got one (denied, unknown key, over quota). */
 export type Started = { alias: string; task?: Task; early?: S.HostOutcome };
 
+/** A host of a fan-out as a caller that polls holds it: its task's id, or its outcome. */
+export interface FanOutHost {
+  alias: string;
+  task_id?: string;
+  outcome?: S.HostOutcome;
+}
+
 /** Decides and starts the command on every host with the tag; a host's refusal is its outcome. */
 export function startOnTag(gateway: Gateway, input: S.RunOnTagInput): Started[] {
   const hosts = gateway.hostsWithTag(input.tag);
@@ -68,7 +75,12 @@ export async function followOnTag(
   // The result must not overtake the last progress notifications: clients drop those that come after it.
   answered = true;
   await Promise.all(sent);
+  return onTagResult(input, started);
+}
 
+/** The result of a fan-out as its hosts' tasks stand now. */
+export function onTagResult(input: S.RunOnTagInput, started: readonly Started[]): S.RunOnTagResult {
+  const tasks = started.flatMap((s) => (s.task ? [s.task] : []));
   // Output is shared out evenly, so the result's size does not grow with the number of hosts.
   const shares = Math.max(1, 2 * tasks.length);
   const maxBytes = Math.min(input.max_bytes ?? DEFAULT_INLINE_BYTES, Math.floor(FAN_OUT_INLINE_BYTES / shares));

@@ -19,7 +19,7 @@ import { parseTaskId } from '../tasks/ids.js';
 import { isFinal, type Executor, type Task, type TaskManager } from '../tasks/task-manager.js';
 import { DEFAULT_INLINE_BYTES, LIST_COST } from './budget.js';
 import { callExtras } from './call-extras.js';
-import { followOnTag, startOnTag } from './fan-out.js';
+import { followOnTag, onTagResult, startOnTag, type FanOutHost, type Started } from './fan-out.js';
 import { RequestIds } from './request-ids.js';
 import type { HostExecutor } from './host-executor.js';
 import type * as S from './tool-contract.js';
@@ -166,25 +166,50 @@ export class Gateway {
 
   /** Decides, starts the task, and waits for it up to wait_seconds (or until the caller gives up). */
   async run(input: S.RunInput, callerSignal?: AbortSignal, progress?: ProgressSink): Promise<S.RunResult> {
-    this.admitCall();
-    const task = this.once(
-      'ssh_run',
-      input,
-      () => this.startTask(input, 'ssh_run'),
-      (t) => ttlOf([t]),
-    );
+    const task = this.startRunTask(input);
     const stopListening = whenAborted(callerSignal, () => this.deps.tasks.cancel(task.id));
     try {
       await this.follow(task, (input.wait_seconds ?? DEFAULTS.waitSeconds) * 1000, progress);
     } finally {
       stopListening();
     }
-    if (neverRan(task)) {
-      const e = task.error as NonNullable<Task['error']>;
-      // It never ran, or its outcome is unknown: an error, with the task id to look it up by.
-      throw new SshgateError(e.code, e.message, `${e.hint ?? ''}${e.hint ? ' ' : ''}(task ${task.id})`);
-    }
-    return runResult(task, input.max_bytes ?? DEFAULT_INLINE_BYTES);
+    const outcome = runOutcome(task, input.max_bytes ?? DEFAULT_INLINE_BYTES);
+    if ('error' in outcome) throw outcome.error;
+    return outcome.result;
+  }
+
+  /** ssh_run without its wait, for a caller that polls (the Tasks extension): the task's id. */
+  startRun(input: S.RunInput): string {
+    return this.startRunTask(input).id;
+  }
+
+  /** ssh_run's task: one call against the caller's rate limit, and once per request_id. */
+  private startRunTask(input: S.RunInput): Task {
+    this.admitCall();
+    return this.once(
+      'ssh_run',
+      input,
+      () => this.startTask(input, 'ssh_run'),
+      (t) => ttlOf([t]),
+    );
+  }
+
+  /**
+   * What ssh_run answers for a task of this view, for a caller that polls instead of waiting (the
+   * Tasks extension): its result, or the error of a task that never ran. Like a status read of a
+   * poll, it is not counted as a call.
+   */
+  runOutcome(input: { task_id: string; max_bytes?: number | undefined }): RunOutcome {
+    return runOutcome(this.task(input.task_id), input.max_bytes ?? DEFAULT_INLINE_BYTES);
+  }
+
+  /**
+   * ssh_get_task_status with the limits the task runs under (how long it is kept follows from
+   * them), for a caller that polls (the Tasks extension): not counted as a call.
+   */
+  statusWithLimits(input: S.TaskStatusInput): S.TaskStatus & { limits: S.RunResult['limits'] } {
+    const task = this.task(input.task_id);
+    return { ...taskStatus(task), limits: { ...task.limits } };
   }
 
   runAsync(input: S.RunAsyncInput): S.RunAsyncResult {
@@ -376,14 +401,34 @@ export class Gateway {
 
   /** ssh_run_on_tag: the command on every host with the tag (fan-out.ts). */
   runOnTag(input: S.RunOnTagInput, signal?: AbortSignal, progress?: ProgressSink): Promise<S.RunOnTagResult> {
+    return followOnTag(this, input, this.startedOnTag(input), signal, progress);
+  }
+
+  /**
+   * ssh_run_on_tag without its wait, for a caller that polls (the Tasks extension): each host's
+   * task id, or the outcome of a host that did not start.
+   */
+  startOnTag(input: S.RunOnTagInput): FanOutHost[] {
+    return this.startedOnTag(input).map((s) => (s.task ? { alias: s.alias, task_id: s.task.id } : { alias: s.alias, outcome: s.early }));
+  }
+
+  /** ssh_run_on_tag's result for hosts that startOnTag started, as their tasks stand now. */
+  onTagResult(input: S.RunOnTagInput, hosts: readonly FanOutHost[]): S.RunOnTagResult {
+    return onTagResult(
+      input,
+      hosts.map((h) => (h.task_id !== undefined ? { alias: h.alias, task: this.task(h.task_id) } : { alias: h.alias, early: h.outcome })),
+    );
+  }
+
+  /** ssh_run_on_tag's tasks: one call against the caller's rate limit, and once per request_id. */
+  private startedOnTag(input: S.RunOnTagInput): Started[] {
     this.admitCall();
-    const started = this.once(
+    return this.once(
       'ssh_run_on_tag',
       input,
       () => startOnTag(this, input),
       (s) => ttlOf(s.flatMap((h) => (h.task ? [h.task] : []))),
     );
-    return followOnTag(this, input, started, signal, progress);
   }
 
   /**
@@ -509,6 +554,16 @@ function checkCommand(command: string): string {
 function ttlOf(tasks: readonly Task[]): number {
   const ttls = tasks.map((t) => t.limits.task_result_ttl);
   return (ttls.length > 0 ? Math.max(...ttls) : DEFAULTS.limits.task_result_ttl) * 1000;
+}
+
+/** What ssh_run answers for a task: its result, or — it never ran, or its outcome is unknown — an error. */
+export type RunOutcome = { result: S.RunResult } | { error: SshgateError };
+
+function runOutcome(task: Task, maxBytes: number): RunOutcome {
+  if (!neverRan(task)) return { result: runResult(task, maxBytes) };
+  const e = task.error as NonNullable<Task['error']>;
+  // The error carries the task id to look the task up by.
+  return { error: new SshgateError(e.code, e.message, `${e.hint ?? ''}${e.hint ? ' ' : ''}(task ${task.id})`) };
 }
 
 function notFound(id: string): SshgateError {
