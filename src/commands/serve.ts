@@ -156,7 +156,11 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
     }
   } else {
     const caller = { principal: options.principal ?? osUser() };
-    const handle = serveOverStdio(() => createServer({ gateway: gateway.forCaller(caller), logger, version: options.version }), logger);
+    // The era is the connection's: a 2026-07-28 client is offered the Tasks extension.
+    const handle = serveOverStdio(
+      ({ era }) => createServer({ gateway: gateway.forCaller(caller), logger, version: options.version, era }),
+      logger,
+    );
     closeTransport = () => handle.close();
     logger.info({ hosts: gateway.listHosts({}).hosts.length, version: options.version }, 'sshgate serving MCP over stdio');
   }

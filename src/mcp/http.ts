@@ -22,6 +22,7 @@ import { SessionEvents } from './event-store.js';
 import { guardConnections } from './http-connections.js';
 import { MAX_SESSIONS_PER_PRINCIPAL, SessionTable } from './http-sessions.js';
 import { createServer } from './server.js';
+import { TaskHandles } from './tasks-extension.js';
 
 export interface HttpOptions {
   host: string;
@@ -104,6 +105,8 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
     return { ok: false, status: 401, wwwAuthenticate: 'Bearer realm="sshgate"', error };
   };
   let hosts: Set<string> = new Set();
+  /** The Tasks extension's handles outlive the server of the request that gave them out. */
+  const taskHandles = new TaskHandles();
 
   const refuse = (
     res: ServerResponse,
@@ -230,7 +233,7 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
       onsessionclosed: () => end('the client ended it (DELETE)'),
     });
     transport.onclose = () => end('the server closed it');
-    const server = createServer({ gateway: view, logger: o.logger, version: o.version });
+    const server = createServer({ gateway: view, logger: o.logger, version: o.version, era: 'legacy' });
     await server.connect(transport);
     const calls = new AbandonedCalls(transport);
     const handled = calls.watch(requestIds(body), res, gone, sawEventId(res));
@@ -244,10 +247,10 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
 
   // 2026-07-28: no sessions. Every request gets a server of its own over its caller's view.
   const modernHandler = createMcpHandler(
-    ({ authInfo }) => {
+    ({ authInfo, era }) => {
       const principal = authInfo?.extra?.principal as Principal | undefined;
       if (!principal) throw new Error('a 2026-07-28 request reached its server without a principal');
-      return createServer({ gateway: o.gateway.forCaller({ principal }), logger: o.logger, version: o.version });
+      return createServer({ gateway: o.gateway.forCaller({ principal }), logger: o.logger, version: o.version, era, taskHandles });
     },
     {
       legacy: 'reject',

@@ -5,6 +5,7 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
+import { MESSAGE_LIMIT } from '../gateway/budget.js';
 import { SshgateError } from '../errors.js';
 
 export function toToolResult(value: Record<string, unknown>): CallToolResult {
@@ -35,4 +36,23 @@ export function toToolError(err: unknown, logger: Logger, tool: string): CallToo
   }
   // No structuredContent: clients check it against the tool's output schema, errors included.
   return { isError: true, content: [{ type: 'text', text: JSON.stringify(body) }] };
+}
+
+/**
+ * The last guard of the message limit: the budgets keep every result below it, and a result that
+ * still is not is an error (logged), never a message a client would refuse.
+ */
+export function withinLimit(result: CallToolResult, logger: Logger, tool: string): CallToolResult {
+  const size = Buffer.byteLength(JSON.stringify(result));
+  if (size <= MESSAGE_LIMIT - 1024) return result;
+  logger.error({ tool, bytes: size }, 'a tool result was larger than the message limit');
+  return toToolError(
+    new SshgateError(
+      'internal',
+      `the result of ${tool} was too large to send (${size} bytes)`,
+      'ask for less output (max_bytes), or read it by cursor with ssh_get_task_output',
+    ),
+    logger,
+    tool,
+  );
 }

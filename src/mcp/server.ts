@@ -1,20 +1,28 @@
 /**
  * Builds the MCP server over a gateway: tools/list from the registry, tools/call validated, run
- * and turned into a tool result. Starts nothing; the serve command hands it to a transport.
+ * and turned into a tool result; at 2026-07-28, the Tasks extension too (tasks-extension.ts).
+ * Starts nothing; the serve command hands it to a transport.
  */
-import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type ProtocolEra } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
-import { MESSAGE_LIMIT } from '../gateway/budget.js';
 import type { Gateway } from '../gateway/gateway.js';
-import { clip, SshgateError } from '../errors.js';
+import { clip } from '../errors.js';
 import { parseInput, ToolRegistry, type CallContext } from './registry.js';
-import { toToolError, toToolResult } from './results.js';
+import { toToolError, toToolResult, withinLimit } from './results.js';
+import { TaskHandles, TASKS_EXTENSION, TasksExtension, type CreateTaskResult } from './tasks-extension.js';
 import { registerTools } from './tools/index.js';
 
 export interface ServerDeps {
   gateway: Gateway;
   logger: Logger;
   version: string;
+  /**
+   * The revision family the server answers (the SDK's factory says which): a 2026-07-28 server
+   * ('modern') offers the Tasks extension, a 2025-era one ('legacy', the default) does not.
+   */
+  era?: ProtocolEra;
+  /** The Tasks extension's handles, shared by every server of one serve (default: this server's own). */
+  taskHandles?: TaskHandles;
 }
 
 // The low-level Server on purpose (the SDK marks it for advanced use): sshgate owns tools/call
@@ -24,11 +32,13 @@ export function createServer(deps: ServerDeps): Server {
   const tools = new ToolRegistry();
   registerTools(tools, deps.gateway);
   const listed = tools.list();
+  const modern = deps.era === 'modern';
+  const tasks = modern ? new TasksExtension(deps.gateway, deps.taskHandles ?? new TaskHandles(), deps.logger) : undefined;
   // eslint-disable-next-line @typescript-eslint/no-deprecated -- see above
   const server = new Server(
     { name: 'sshgate', title: 'sshgate: SSH under a reviewed policy', version: deps.version },
     {
-      capabilities: { tools: {} },
+      capabilities: { tools: {}, ...(modern ? { extensions: { [TASKS_EXTENSION]: {} } } : {}) },
       instructions:
         'sshgate runs shell commands on the hosts of an inventory over SSH, as far as a reviewed policy allows. ' +
         'Start with ssh_list_hosts; check a command with ssh_plan before running it with ssh_run.',
@@ -45,9 +55,10 @@ export function createServer(deps: ServerDeps): Server {
       );
     return { tools: listed };
   });
+  tasks?.register(server);
   // tools/call goes past the SDK's wrapper, which answers a malformed call with its schema dump:
   // the request is checked here instead (callOf), and every result is sshgate's own.
-  server.fallbackRequestHandler = async (request, ctx: CallContext): Promise<CallToolResult> => {
+  server.fallbackRequestHandler = async (request, ctx: CallContext): Promise<CallToolResult | CreateTaskResult> => {
     if (request.method !== 'tools/call')
       throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `method not found: ${clip(request.method)}`);
     const { name, args } = callOf(request.params);
@@ -59,7 +70,10 @@ export function createServer(deps: ServerDeps): Server {
       );
     let result: CallToolResult;
     try {
-      result = toToolResult(await tool.handler(parseInput(tool, args), ctx));
+      const input = parseInput(tool, args);
+      // A request that declared the Tasks extension gets ssh_run's and ssh_run_on_tag's task at once.
+      if (tasks?.runsAsTask(name, ctx)) return tasks.start(name, input);
+      result = toToolResult(await tool.handler(input, ctx));
     } catch (err) {
       return toToolError(err, deps.logger, name);
     }
@@ -78,23 +92,4 @@ function callOf(params: unknown): { name: string; args: unknown } {
   if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args)))
     throw invalid("params.arguments must be an object of the tool's arguments");
   return { name, args };
-}
-
-/**
- * The last guard of the message limit: the budgets keep every result below it, and a result that
- * still is not is an error (logged), never a message a client would refuse.
- */
-function withinLimit(result: CallToolResult, logger: Logger, tool: string): CallToolResult {
-  const size = Buffer.byteLength(JSON.stringify(result));
-  if (size <= MESSAGE_LIMIT - 1024) return result;
-  logger.error({ tool, bytes: size }, 'a tool result was larger than the message limit');
-  return toToolError(
-    new SshgateError(
-      'internal',
-      `the result of ${tool} was too large to send (${size} bytes)`,
-      'ask for less output (max_bytes), or read it by cursor with ssh_get_task_output',
-    ),
-    logger,
-    tool,
-  );
 }

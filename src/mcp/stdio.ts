@@ -5,7 +5,7 @@
  * lines (a shell wrapper that echoes, a wrong pipe) sees each of them in the log here.
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import type { Server } from '@modelcontextprotocol/server';
+import type { ProtocolEra, Server } from '@modelcontextprotocol/server';
 import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import type { Logger } from 'pino';
 import { clip } from '../errors.js';
@@ -15,7 +15,7 @@ export interface StdioHandle {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-deprecated -- the low-level Server: see server.ts
-export function serveOverStdio(factory: () => Server, logger: Logger): StdioHandle {
+export function serveOverStdio(factory: (ctx: { era: ProtocolEra }) => Server, logger: Logger): StdioHandle {
   const input = process.stdin.pipe(new NotJsonLines(logger));
   const transport = new StdioServerTransport(input, process.stdout);
   return serveStdio(factory, {

@@ -30,6 +30,8 @@ export interface InProcessGate extends ToolCalls {
   tools: Tool[];
   /** The temporary dir holding config/ and policies/. */
   dir: string;
+  /** The gateway the server runs over, for a test that builds servers of its own on it. */
+  gateway: Gateway;
   /** Everything the server logged so far (pino JSON lines, audit records included). */
   log(): string;
   /** Another client, over its own server on the same gateway, whose calls come from `principal`. */
@@ -103,6 +105,7 @@ export async function startInProcessGate(hostSpecs: HostSpec[], options: InProce
     tasks,
     tools,
     dir,
+    gateway,
     log: () => log,
     ...toolCalls(client),
     async as(principal) {
