@@ -24,13 +24,21 @@ export interface RawServer {
   request(method: string, params?: unknown): Promise<WireMessage>;
   /** Called with every notification the server sends. */
   onNotification(listener: (m: WireMessage) => void): void;
-  /** The initialize result. */
+  /** The answer to the opening request: initialize's, or server/discover's. */
   initialized: WireMessage;
   close(): Promise<void>;
 }
 
-/** Starts `sshgate serve` on the config written by writeConfig, and initializes the session. */
-export async function startRawServer(dir: string, clientName: string): Promise<RawServer> {
+/**
+ * Starts `sshgate serve` on the config written by writeConfig and opens the connection: a 2025-era
+ * initialize (at 2025-06-18), or with `discover` a 2026-07-28 server/discover, after which every
+ * request must carry the `_meta` envelope (envelope2026).
+ */
+export async function startRawServer(
+  dir: string,
+  clientName: string,
+  opening: 'initialize' | 'discover' = 'initialize',
+): Promise<RawServer> {
   const server: ChildProcess = spawn(
     process.execPath,
     [resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies')],
@@ -58,6 +66,10 @@ export async function startRawServer(dir: string, clientName: string): Promise<R
     send({ id, method, ...(params === undefined ? {} : { params }) });
     return answered;
   };
+  if (opening === 'discover') {
+    const discovered = await request('server/discover', { _meta: envelope2026(clientName) });
+    return { send, answer, request, onNotification: (l) => void listeners.push(l), initialized: discovered, close };
+  }
   const initialized = await request('initialize', {
     protocolVersion: '2025-06-18',
     capabilities: {},
@@ -70,9 +82,19 @@ export async function startRawServer(dir: string, clientName: string): Promise<R
     request,
     onNotification: (l) => void listeners.push(l),
     initialized,
-    async close() {
-      server.stdin?.end();
-      if (server.exitCode === null) await new Promise((r) => server.once('exit', r));
-    },
+    close,
+  };
+  async function close(): Promise<void> {
+    server.stdin?.end();
+    if (server.exitCode === null) await new Promise((r) => server.once('exit', r));
+  }
+}
+
+/** The `_meta` envelope every 2026-07-28 request carries, with the client's capabilities. */
+export function envelope2026(clientName: string, capabilities: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientInfo': { name: clientName, version: '1' },
+    'io.modelcontextprotocol/clientCapabilities': capabilities,
   };
 }
