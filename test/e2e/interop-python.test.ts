@@ -306,3 +306,53 @@ describe('a 50 MB ssh_run result, as the MCP Python SDK receives it', () => {
     DRIVER_MS + 10_000,
   );
 });
+
+interface TasksExtension {
+  protocol: string;
+  era: 'handshake' | 'modern';
+  extensions: Record<string, unknown> | null;
+  run: {
+    structured: Result;
+    is_error: boolean;
+    handles: { tool: string; task_id: string; status: string; ttl_ms: number }[];
+    polls: number;
+  };
+  cancel: { task_id: string; status: string; present_before_cancel: boolean; gone_after_cancel: boolean; status_after: string };
+  unknown_id_code: number | null;
+  undeclared_code: number | null;
+}
+
+// The Tasks extension (docs/tools.md) as the SDK's client-extension hook drives it: a ResultClaim
+// of resultType "task" that polls tasks/get, as an application would write it (tasks_extension.py).
+describe('the Tasks extension, driven by the MCP Python SDK', () => {
+  it.each([
+    ['stdio', '1'],
+    ['http', '2'],
+  ] as const)(
+    'over %s: runs ssh_run as a task to its result, cancels one with its process gone, and refuses a client without it',
+    async (transport, n) => {
+      const marker = `5${n}`;
+      const s = await drive<TasksExtension>('tasks_extension.py', [
+        ...connectArgs(transport, `state-tasks-${transport}`),
+        '--marker',
+        marker,
+      ]);
+      expect(s).toMatchObject({ protocol: '2026-07-28', era: 'modern', extensions: { 'io.modelcontextprotocol/tasks': {} } });
+      expect(s.run.is_error).toBe(false);
+      expect(s.run.structured).toMatchObject({ state: 'succeeded', stdout: `tasks ${marker}\n` });
+      expect(s.run.handles).toEqual([
+        { tool: 'ssh_run', task_id: s.run.structured.task_id, status: 'working', ttl_ms: expect.any(Number) },
+      ]);
+      expect(s.cancel).toMatchObject({
+        status: 'working',
+        present_before_cancel: true,
+        gone_after_cancel: true,
+        status_after: 'cancelled',
+      });
+      expect(pgrep(fleet.user, `sleep 97${marker}`)).toBe('');
+      expect(s.unknown_id_code).toBe(-32602);
+      expect(s.undeclared_code).toBe(-32021);
+    },
+    DRIVER_MS + 10_000,
+  );
+});

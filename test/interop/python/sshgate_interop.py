@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from importlib.metadata import version as package_version
 from typing import Any
@@ -22,6 +22,7 @@ import httpx2
 import jsonschema
 import mcp.types as types
 from mcp import Client, ClientSession, StdioServerParameters, stdio_client
+from mcp.client.extension import ClientExtension
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.dispatcher import ProgressFnT
 
@@ -61,8 +62,10 @@ def arguments(description: str) -> argparse.Namespace:
 
 
 @asynccontextmanager
-async def connect(args: argparse.Namespace) -> AsyncIterator[tuple[Client | ClientSession, str]]:
-    """A connected client and the protocol version it negotiated.
+async def connect(
+    args: argparse.Namespace, extensions: Sequence[ClientExtension] = ()
+) -> AsyncIterator[tuple[Client | ClientSession, str]]:
+    """A connected client and the protocol version it negotiated; `extensions` go to `Client(...)`.
 
     `--protocol sdk` is `Client(...)` as the SDK's documentation shows it: it first probes
     `server/discover` at the newest (stateless, 2026-07-28) revision and falls back to the
@@ -90,9 +93,11 @@ async def connect(args: argparse.Namespace) -> AsyncIterator[tuple[Client | Clie
             transport = streamable_http_client(args.http, http_client=http)
 
         if args.protocol in ("sdk", "legacy"):
-            mode = {"mode": "legacy"} if args.protocol == "legacy" else {}
+            options: dict[str, Any] = {"mode": "legacy"} if args.protocol == "legacy" else {}
+            if extensions:
+                options["extensions"] = list(extensions)
             client = await stack.enter_async_context(
-                Client(transport, client_info=CLIENT_INFO, read_timeout_seconds=CALL_TIMEOUT_SECONDS, **mode)
+                Client(transport, client_info=CLIENT_INFO, read_timeout_seconds=CALL_TIMEOUT_SECONDS, **options)
             )
             yield client, client.protocol_version
             return
