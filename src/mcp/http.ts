@@ -67,7 +67,8 @@ export const REQUEST_TIMEOUT_MS = 30_000;
 const TIMEOUT_CHECK_MS = 1000;
 /** What a browser page from an allowed origin may send and read (CORS); other origins get 403. */
 const CORS_ALLOW_METHODS = 'POST, GET, DELETE, OPTIONS';
-const CORS_ALLOW_HEADERS = 'content-type, authorization, mcp-session-id, mcp-protocol-version, last-event-id';
+// 2026-07-28 requests carry Mcp-Method and Mcp-Name beside the version.
+const CORS_ALLOW_HEADERS = 'content-type, authorization, mcp-session-id, mcp-protocol-version, mcp-method, mcp-name, last-event-id';
 const CORS_EXPOSE_HEADERS = 'Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate';
 /** How long a browser may reuse a preflight's answer. */
 export const CORS_MAX_AGE_SECONDS = 600;

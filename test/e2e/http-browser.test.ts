@@ -161,7 +161,8 @@ describe('serve --http and a browser', () => {
     expect(ok.headers).toMatchObject({
       'access-control-allow-origin': allowed,
       'access-control-allow-methods': 'POST, GET, DELETE, OPTIONS',
-      'access-control-allow-headers': 'content-type, authorization, mcp-session-id, mcp-protocol-version, last-event-id',
+      'access-control-allow-headers':
+        'content-type, authorization, mcp-session-id, mcp-protocol-version, mcp-method, mcp-name, last-event-id',
       'access-control-max-age': expect.stringMatching(/^\d+$/),
       vary: 'Origin',
     });
