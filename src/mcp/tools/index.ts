@@ -1,12 +1,12 @@
 /** Every tool the server offers. */
 import type { Gateway } from '../../gateway/gateway.js';
 import type { ToolRegistry } from '../registry.js';
-import { registerConfigTools } from './config.js';
-import { registerFanOutTools } from './fan-out.js';
-import { registerHostTools } from './hosts.js';
-import { registerPlanTools } from './plan.js';
-import { registerRunTools } from './run.js';
-import { registerTaskTools } from './tasks.js';
+import { registerConfigTools } from './config-tools.js';
+import { registerFanOutTools } from './fan-out-tools.js';
+import { registerHostTools } from './hosts-tools.js';
+import { registerPlanTools } from './plan-tools.js';
+import { registerRunTools } from './run-tools.js';
+import { registerTaskTools } from './tasks-tools.js';
 
 export function registerTools(tools: ToolRegistry, gateway: Gateway): void {
   registerHostTools(tools, gateway);
