@@ -1,8 +1,10 @@
 /**
- * The events of 2025-era HTTP sessions, kept so that a client whose stream broke can resume it
+ * The events of a 2025-era HTTP session, kept so that a client whose stream broke can resume it
  * (`GET` with `Last-Event-ID`) and still receive the result of a call in flight, instead of losing
- * it. Bounded: an event is kept RESUME_WINDOW_MS, and all of them together at most
- * MAX_EVENT_BYTES (the oldest go first), since a result can be half a megabyte.
+ * it. One store per session: a session can only ever replay its own events, whatever event id it
+ * sends. Bounded: an event is kept RESUME_WINDOW_MS, and the events of all sessions together at
+ * most MAX_EVENT_BYTES (a budget they share; a session over it drops its own oldest first), since
+ * a result can be half a megabyte.
  */
 import type { EventId, EventStore, JSONRPCMessage, StreamId } from '@modelcontextprotocol/server';
 
@@ -19,15 +21,23 @@ interface Kept {
   at: number;
 }
 
+/** The bytes all sessions' events hold, against MAX_EVENT_BYTES. */
+export class EventBudget {
+  bytes = 0;
+  constructor(readonly max = MAX_EVENT_BYTES) {}
+}
+
 export class SessionEvents implements EventStore {
   /** In the order they were stored: the oldest first, for the bounds. */
   private readonly events = new Map<EventId, Kept>();
   /** Each stream's last sequence number and when it was used. */
   private readonly seqs = new Map<StreamId, { seq: number; at: number }>();
-  private bytes = 0;
   private stores = 0;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly budget: EventBudget = new EventBudget(),
+    private readonly now: () => number = Date.now,
+  ) {}
 
   storeEvent(stream: StreamId, message: JSONRPCMessage): Promise<EventId> {
     const seq = (this.seqs.get(stream)?.seq ?? 0) + 1;
@@ -36,7 +46,7 @@ export class SessionEvents implements EventStore {
     const id = `${stream}_${seq}`;
     const bytes = Buffer.byteLength(JSON.stringify(message));
     this.events.set(id, { stream, seq, message, bytes, at: this.now() });
-    this.bytes += bytes;
+    this.budget.bytes += bytes;
     this.trim();
     return Promise.resolve(id);
   }
@@ -48,8 +58,9 @@ export class SessionEvents implements EventStore {
   /** Sends the stream's events after `lastEventId`, in order; the stream's id. */
   async replayEventsAfter(lastEventId: EventId, { send }: { send: (id: EventId, m: JSONRPCMessage) => Promise<void> }): Promise<StreamId> {
     this.trim();
+    // Only a stream this session has numbered: an id of another session's stream names nothing here.
     const stream = this.events.get(lastEventId)?.stream ?? streamOf(lastEventId);
-    if (stream === undefined) throw new Error('unknown event id');
+    if (stream === undefined || !this.seqs.has(stream)) throw new Error('unknown event id');
     const after = Number(lastEventId.slice(lastEventId.lastIndexOf('_') + 1));
     for (const [id, e] of this.events) if (e.stream === stream && e.seq > after) await send(id, e.message);
     return stream;
@@ -59,12 +70,19 @@ export class SessionEvents implements EventStore {
   private trim(): void {
     const since = this.now() - RESUME_WINDOW_MS;
     for (const [id, e] of this.events) {
-      if (e.at > since && this.bytes <= MAX_EVENT_BYTES) break;
+      if (e.at > since && this.budget.bytes <= this.budget.max) break;
       this.events.delete(id);
-      this.bytes -= e.bytes;
+      this.budget.bytes -= e.bytes;
     }
     // A stream quiet for the whole window has nothing left to replay: its numbering can go.
     if (++this.stores % 256 === 0) for (const [s, { at }] of this.seqs) if (at <= since) this.seqs.delete(s);
+  }
+
+  /** The session ended: its events go, and their bytes back to the budget. */
+  dispose(): void {
+    for (const e of this.events.values()) this.budget.bytes -= e.bytes;
+    this.events.clear();
+    this.seqs.clear();
   }
 }
 

@@ -18,7 +18,7 @@ import { clip, SshgateError } from '../errors.js';
 import type { Principal } from '../principal.js';
 import type { Gateway } from '../gateway/gateway.js';
 import { AbandonedCalls, requestIds } from './abandoned-calls.js';
-import { SessionEvents } from './event-store.js';
+import { EventBudget, SessionEvents } from './event-store.js';
 import { guardConnections } from './http-connections.js';
 import { MAX_SESSIONS_PER_PRINCIPAL, SessionTable } from './http-sessions.js';
 import { createServer } from './server.js';
@@ -88,7 +88,8 @@ export function isLoopback(host: string): boolean {
 
 export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
   const sessions = new SessionTable(o.maxSessions ?? MAX_SESSIONS_PER_PRINCIPAL);
-  const events = new SessionEvents();
+  /** The bytes of every session's kept events together (event-store.ts). */
+  const eventBudget = new EventBudget();
   const tokenDigest = o.token === undefined ? undefined : digest(o.token);
   const idleMs = o.sessionIdleMs ?? SESSION_IDLE_MS;
   /** Whoever has the one token of --token-file: one principal, named by the options. */
@@ -210,9 +211,12 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
     };
     // A new session: its id is chosen here, so that its gateway view exists before its first call.
     const id = randomUUID();
+    // Its own store: a session can replay only its own events, whatever event id it sends.
+    const events = new SessionEvents(eventBudget);
     const view = o.gateway.forCaller({ principal, session: id });
     const end = (why: string) => {
       if (!sessions.remove(id, why)) return;
+      events.dispose();
       // A 2025-era client's tasks live as long as its session: with it gone, nobody watches them.
       const cancelled = view.cancelSessionTasks();
       o.logger.info({ session: id, cancelled, why }, 'MCP session ended');
@@ -243,7 +247,10 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
     } finally {
       handled();
     }
-    if (!transport.sessionId) await server.close();
+    if (!transport.sessionId) {
+      events.dispose();
+      await server.close();
+    }
   };
 
   // 2026-07-28: no sessions. Every request gets a server of its own over its caller's view.

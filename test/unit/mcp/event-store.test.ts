@@ -1,7 +1,7 @@
 /** The events kept for resuming a 2025-era stream: in order per stream, within a window and a byte bound. */
 import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 import { describe, expect, it } from 'vitest';
-import { MAX_EVENT_BYTES, RESUME_WINDOW_MS, SessionEvents } from '../../../src/mcp/event-store.js';
+import { EventBudget, MAX_EVENT_BYTES, RESUME_WINDOW_MS, SessionEvents } from '../../../src/mcp/event-store.js';
 
 const note = (n: number): JSONRPCMessage => ({
   jsonrpc: '2.0',
@@ -28,9 +28,27 @@ describe('SessionEvents', () => {
     expect(await store.getStreamIdForEventId(a1)).toBe('a');
   });
 
+  it("never replays another session's events, whatever event id it is sent", async () => {
+    const budget = new EventBudget();
+    const mine = new SessionEvents(budget);
+    const theirs = new SessionEvents(budget);
+    const secret = await theirs.storeEvent('their-stream', note(1));
+    await theirs.storeEvent('their-stream', note(2));
+    await expect(replay(mine, secret)).rejects.toThrow('unknown event id');
+  });
+
+  it("shares one byte budget between sessions, and gives a session's bytes back when it ends", async () => {
+    const budget = new EventBudget(10_000);
+    const a = new SessionEvents(budget);
+    await a.storeEvent('s', note(1));
+    expect(budget.bytes).toBeGreaterThan(0);
+    a.dispose();
+    expect(budget.bytes).toBe(0);
+  });
+
   it('forgets events older than the window', async () => {
     let now = 0;
-    const store = new SessionEvents(() => now);
+    const store = new SessionEvents(new EventBudget(), () => now);
     const first = await store.storeEvent('a', note(1));
     await store.storeEvent('a', note(2));
     now = RESUME_WINDOW_MS + 1;
