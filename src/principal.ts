@@ -26,8 +26,13 @@ export function callerMatches(principal: Principal, callers: readonly string[]):
 /** The role whose principals see and cancel every caller's tasks, not only their own. */
 export const ADMIN_ROLE = 'admin';
 
+/**
+ * An admin: the role given by sshgate's own configuration (a tokens-file entry, `--role`), never
+ * by an OAuth issuer's claim — a scope or a role a user can ask the issuer for must not open
+ * every caller's tasks.
+ */
 export function isAdmin(principal: Principal): boolean {
-  return principal.roles.includes(ADMIN_ROLE);
+  return principal.via !== 'oauth' && principal.roles.includes(ADMIN_ROLE);
 }
 
 /** The principal as the audit records it: who, how they proved it, and by which credential. */

@@ -25,11 +25,16 @@ export interface FanOutHost {
   outcome?: S.HostOutcome;
 }
 
-/** Decides and starts the command on every host with the tag; a host's refusal is its outcome. */
-export function startOnTag(gateway: Gateway, input: S.RunOnTagInput): Started[] {
+/**
+ * Decides and starts the command on every host with the tag; a host's refusal is its outcome. A
+ * host in `reuse` (a retry of the same call) keeps the task it has.
+ */
+export function startOnTag(gateway: Gateway, input: S.RunOnTagInput, reuse: ReadonlyMap<string, Task> = new Map()): Started[] {
   const hosts = gateway.hostsWithTag(input.tag);
   const slots = new Slots(input.concurrency ?? DEFAULT_FAN_OUT);
   return hosts.map((h) => {
+    const earlier = reuse.get(h.alias);
+    if (earlier) return { alias: h.alias, task: earlier };
     try {
       const call = {
         alias: h.alias,

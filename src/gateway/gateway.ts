@@ -74,7 +74,7 @@ export class Gateway {
     /** The rate limits and quotas of every principal, shared by every view. */
     private readonly limiter: RateLimiter,
     /** The request_ids callers sent with their run calls (request-ids.ts), shared by every view. */
-    private readonly requestIds: RequestIds<unknown>,
+    private readonly requestIds: RequestIds,
     /** Whose calls this view serves; none: sshgate's own (`sshgate run`), which sees every task. */
     private readonly caller?: Caller,
   ) {}
@@ -186,12 +186,7 @@ export class Gateway {
   /** ssh_run's task: one call against the caller's rate limit, and once per request_id. */
   private startRunTask(input: S.RunInput): Task {
     this.admitCall();
-    return this.once(
-      'ssh_run',
-      input,
-      () => this.startTask(input, 'ssh_run'),
-      (t) => ttlOf([t]),
-    );
+    return this.onceTask('ssh_run', input, () => this.startTask(input, 'ssh_run'));
   }
 
   /**
@@ -214,12 +209,7 @@ export class Gateway {
 
   runAsync(input: S.RunAsyncInput): S.RunAsyncResult {
     this.admitCall();
-    const task = this.once(
-      'ssh_run_async',
-      input,
-      () => this.startTask(input, 'ssh_run_async'),
-      (t) => ttlOf([t]),
-    );
+    const task = this.onceTask('ssh_run_async', input, () => this.startTask(input, 'ssh_run_async'));
     return { task_id: task.id, state: task.state };
   }
 
@@ -420,30 +410,51 @@ export class Gateway {
     );
   }
 
-  /** ssh_run_on_tag's tasks: one call against the caller's rate limit, and once per request_id. */
+  /**
+   * ssh_run_on_tag's tasks: one call against the caller's rate limit, and once per request_id: a
+   * retry gets the tasks the first call started, and decides again the hosts that did not start.
+   */
   private startedOnTag(input: S.RunOnTagInput): Started[] {
     this.admitCall();
-    return this.once(
+    const key = this.requestKey(input);
+    if (!key) return startOnTag(this, input);
+    const reuse = new Map<string, Task>();
+    for (const h of this.requestIds.recall(key.principal, key.id, 'ssh_run_on_tag', key.args) ?? []) {
+      const task = h.taskId !== undefined ? this.deps.tasks.get(h.taskId) : undefined;
+      if (task) reuse.set(h.alias, task);
+    }
+    const started = startOnTag(this, input, reuse);
+    const hosts = started.map((s) => ({ alias: s.alias, ...(s.task ? { taskId: s.task.id } : {}) }));
+    this.requestIds.remember(
+      key.principal,
+      key.id,
       'ssh_run_on_tag',
-      input,
-      () => startOnTag(this, input),
-      (s) => ttlOf(s.flatMap((h) => (h.task ? [h.task] : []))),
+      key.args,
+      hosts,
+      keptFor(started.flatMap((s) => (s.task ? [s.task] : []))),
     );
+    return started;
   }
 
-  /**
-   * The call's task(s): a retry of a call with the same request_id gets what the first call
-   * started (request-ids.ts), a call without one starts anew.
-   */
-  private once<T>(tool: string, input: { request_id?: string | undefined }, start: () => T, ttl: (started: T) => number): T {
+  /** A run call's task, once per request_id (request-ids.ts): a retry gets the first call's task while it is known. */
+  private onceTask(tool: string, input: { request_id?: string | undefined }, start: () => Task): Task {
+    const key = this.requestKey(input);
+    if (!key) return start();
+    const earlier = this.requestIds.recall(key.principal, key.id, tool, key.args)?.[0]?.taskId;
+    const known = earlier !== undefined ? this.deps.tasks.get(earlier) : undefined;
+    if (known) return known;
+    const task = start();
+    this.requestIds.remember(key.principal, key.id, tool, key.args, [{ alias: task.alias, taskId: task.id }], keptFor([task]));
+    return task;
+  }
+
+  /** Whose request_id it is, when the call has one and this view a caller. */
+  private requestKey(input: {
+    request_id?: string | undefined;
+  }): { principal: string; id: string; args: Record<string, unknown> } | undefined {
     const principal = this.caller?.principal.name;
-    if (input.request_id === undefined || principal === undefined) return start();
-    const args = input as Record<string, unknown>;
-    const earlier = this.requestIds.recall(principal, input.request_id, tool, args) as T | undefined;
-    if (earlier !== undefined) return earlier;
-    const started = start();
-    this.requestIds.remember(principal, input.request_id, tool, args, started, ttl(started));
-    return started;
+    if (input.request_id === undefined || principal === undefined) return undefined;
+    return { principal, id: input.request_id, args: input };
   }
 
   async ping(input: S.PingInput, signal?: AbortSignal): Promise<S.PingResult> {
@@ -550,10 +561,13 @@ function checkCommand(command: string): string {
   return command;
 }
 
-/** How long a call's request_id is remembered: as long as its tasks' results are kept. */
-function ttlOf(tasks: readonly Task[]): number {
-  const ttls = tasks.map((t) => t.limits.task_result_ttl);
-  return (ttls.length > 0 ? Math.max(...ttls) : DEFAULTS.limits.task_result_ttl) * 1000;
+/**
+ * How long a call's request_id is remembered: as long as its tasks may run and their results are
+ * kept after (max_seconds, then task_result_ttl), so that a retry of a long task never runs it twice.
+ */
+function keptFor(tasks: readonly Task[]): number {
+  const spans = tasks.map((t) => t.limits.max_seconds + t.limits.task_result_ttl);
+  return (spans.length > 0 ? Math.max(...spans) : DEFAULTS.limits.task_result_ttl) * 1000;
 }
 
 /** What ssh_run answers for a task: its result, or — it never ran, or its outcome is unknown — an error. */

@@ -8,18 +8,24 @@
 import { createHash } from 'node:crypto';
 import { SshgateError } from '../errors.js';
 
-/** Keys remembered at most; the oldest goes first. A key is a few hundred bytes. */
+/** Keys remembered at most, and per principal (so that one caller cannot push another's out); the oldest go first. */
 export const MAX_REQUEST_IDS = 20_000;
+export const MAX_REQUEST_IDS_PER_PRINCIPAL = 1000;
 
-interface Remembered<T> {
+/** What a call started: a task id per host (none for a host that did not start). Ids, never tasks: a key holds no output. */
+export type StartedHosts = readonly { alias: string; taskId?: string }[];
+
+interface Remembered {
+  principal: string;
   /** A digest of the tool and its arguments (wait_seconds and max_bytes aside: how to answer, not what to run). */
   call: string;
-  value: T;
+  value: StartedHosts;
   until: number;
 }
 
-export class RequestIds<T> {
-  private readonly seen = new Map<string, Remembered<T>>();
+export class RequestIds {
+  private readonly seen = new Map<string, Remembered>();
+  private readonly perPrincipal = new Map<string, number>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -27,12 +33,12 @@ export class RequestIds<T> {
    * What an earlier call with this key started, or undefined for a new key; throws invalid_input
    * when the key was used for another call.
    */
-  recall(principal: string, requestId: string, tool: string, args: Record<string, unknown>): T | undefined {
+  recall(principal: string, requestId: string, tool: string, args: Record<string, unknown>): StartedHosts | undefined {
     const key = keyOf(principal, requestId);
     const found = this.seen.get(key);
     if (!found) return undefined;
     if (found.until <= this.now()) {
-      this.seen.delete(key);
+      this.drop(key);
       return undefined;
     }
     if (found.call !== callDigest(tool, args)) {
@@ -45,19 +51,46 @@ export class RequestIds<T> {
     return found.value;
   }
 
-  remember(principal: string, requestId: string, tool: string, args: Record<string, unknown>, value: T, ttlMs: number): void {
+  /**
+   * Keeps what the call started for `ttlMs`; a call that started nothing is not kept (its retry is
+   * decided again), and neither is a key when `value` has no task.
+   */
+  remember(principal: string, requestId: string, tool: string, args: Record<string, unknown>, value: StartedHosts, ttlMs: number): void {
     const key = keyOf(principal, requestId);
-    this.seen.delete(key);
-    this.seen.set(key, { call: callDigest(tool, args), value, until: this.now() + ttlMs });
-    if (this.seen.size > MAX_REQUEST_IDS) this.prune();
-  }
-
-  private prune(): void {
-    const now = this.now();
-    for (const [k, v] of this.seen) if (v.until <= now) this.seen.delete(k);
+    this.drop(key);
+    if (!value.some((h) => h.taskId !== undefined)) return;
+    this.prune();
+    // The principal's oldest key goes first when it holds its share.
+    if ((this.perPrincipal.get(principal) ?? 0) >= MAX_REQUEST_IDS_PER_PRINCIPAL) {
+      for (const [k, v] of this.seen)
+        if (v.principal === principal) {
+          this.drop(k);
+          break;
+        }
+    }
+    this.seen.set(key, { principal, call: callDigest(tool, args), value, until: this.now() + ttlMs });
+    this.perPrincipal.set(principal, (this.perPrincipal.get(principal) ?? 0) + 1);
     for (const k of this.seen.keys()) {
       if (this.seen.size <= MAX_REQUEST_IDS) break;
-      this.seen.delete(k);
+      this.drop(k);
+    }
+  }
+
+  private drop(key: string): void {
+    const found = this.seen.get(key);
+    if (!found) return;
+    this.seen.delete(key);
+    const left = (this.perPrincipal.get(found.principal) ?? 1) - 1;
+    if (left > 0) this.perPrincipal.set(found.principal, left);
+    else this.perPrincipal.delete(found.principal);
+  }
+
+  /** Expired keys go; the oldest come first in the map, so the sweep stops at the first live one. */
+  private prune(): void {
+    const now = this.now();
+    for (const [k, v] of this.seen) {
+      if (v.until > now) break;
+      this.drop(k);
     }
   }
 }

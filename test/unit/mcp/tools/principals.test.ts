@@ -70,6 +70,15 @@ describe('principals', () => {
     expect(await asBob.ok<S.CancelResult>('ssh_cancel', { task_id: b.task_id })).toMatchObject({ result: 'cancelled' });
   });
 
+  it("never make an admin of an OAuth token's role claim", async () => {
+    const claimed = await gate.as({ name: 'mallory', roles: ['admin'], via: 'oauth', credentialId: 'jti-m' });
+    gate.hosts.script(() => ({ hang: true }));
+    const a = await asAlice.ok<S.RunAsyncResult>('ssh_run_async', { alias: 'h1', command: 'sleep 602' });
+    expect((await claimed.fails('ssh_get_task_status', { task_id: a.task_id })).code).toBe('not_found');
+    expect((await claimed.fails('ssh_cancel', { task_id: a.task_id })).code).toBe('not_found');
+    await asAlice.ok('ssh_cancel', { task_id: a.task_id });
+  });
+
   it("own the tasks of an earlier run as the journal recorded them; a task with no owner is an admin's to see", async () => {
     const earlier = {
       alias: 'h1',

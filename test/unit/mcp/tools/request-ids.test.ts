@@ -63,6 +63,33 @@ describe('request_id', () => {
     expect(gate.hosts.calls.map((c) => c.command)).toEqual(['echo a', 'echo b']);
   });
 
+  it('keeps a key while a long task runs past task_result_ttl: its retry never runs it twice', async () => {
+    const short = await startInProcessGate([scriptedHost(3)], {
+      policy: 'limits: { task_result_ttl: 1, max_seconds: 600 }\nrules:\n  - { name: sleep, action: allow, commands: ["sleep *"] }\n',
+    });
+    try {
+      const calls = await short.as(alice);
+      short.hosts.script(() => ({ hang: true }));
+      const call = { alias: 'h3', command: 'sleep 600', request_id: 'long-1' };
+      const first = await calls.ok<S.RunAsyncResult>('ssh_run_async', call);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await calls.ok<S.RunAsyncResult>('ssh_run_async', call)).toMatchObject({ task_id: first.task_id });
+      expect(short.hosts.calls).toHaveLength(1);
+      await calls.ok('ssh_cancel', { task_id: first.task_id });
+    } finally {
+      await short.close();
+    }
+  });
+
+  it('decides a fan-out retry again for the hosts that did not start, and keeps nothing when none did', async () => {
+    gate.hosts.script(() => ({}));
+    const denied = await asAlice.ok<S.RunOnTagResult>('ssh_run_on_tag', { tag: 'web', command: 'reboot', request_id: 'fan-denied' });
+    expect(denied.summary.denied).toBe(2);
+    // Nothing started: the same key may be used for another call, which runs.
+    const other = await asAlice.ok<S.RunOnTagResult>('ssh_run_on_tag', { tag: 'web', command: 'echo ok', request_id: 'fan-denied' });
+    expect(other.summary.succeeded).toBe(2);
+  });
+
   it('never remembers a denied call: a retry is decided again', async () => {
     const denied = await asAlice.fails('ssh_run', { alias: 'h1', command: 'reboot', request_id: 'r-1' });
     expect(denied.code).toBe('policy_denied');
