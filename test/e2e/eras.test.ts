@@ -4,13 +4,13 @@
  * 2025-03-26, 2024-11-05). Each lists the tools, runs a command, reads an async task's output,
  * cancels it and sees its remote process gone.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport, type ClientOptions } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goneWithin, pkillFleet, presentWithin, removeConfig, startGate, toolCalls, writeConfig, type ToolCalls } from '../support/mcp.js';
+import { startServeHttp, type ServeHttp } from '../support/serve-http.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
 import { TOOL_NAMES } from '../support/tools.js';
 
@@ -18,33 +18,19 @@ const TOKEN = randomBytes(24).toString('hex');
 
 let fleet: Fleet;
 let dir: string;
-let server: ChildProcess;
+let server: ServeHttp | undefined;
 let port: number;
 
 beforeAll(async () => {
   fleet = await startFleet(1, { subnet: 95 });
   dir = writeConfig(fleet, { hosts: fleet.hosts });
   writeFileSync(join(dir, 'token'), TOKEN, { mode: 0o600 });
-  server = spawn(
-    process.execPath,
-    [resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies'), '--http', '127.0.0.1:0'],
-    {
-      env: { PATH: process.env.PATH ?? '', SSHGATE_TOKEN: TOKEN, SSHGATE_STATE_DIR: join(dir, 'state-http') },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
-  let log = '';
-  server.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-  for (let i = 0; i < 600 && !/"port":(\d+)/.test(log); i++) await new Promise((r) => setTimeout(r, 50));
-  port = Number(/"port":(\d+)/.exec(log)?.[1]);
-  if (!(port > 0)) throw new Error(`serve --http did not start:\n${log}`);
+  server = await startServeHttp(dir, { env: { SSHGATE_TOKEN: TOKEN } });
+  port = server.port;
 });
 
 afterAll(async () => {
-  if (server && server.exitCode === null) {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
-  }
+  await server?.stop();
   if (fleet) pkillFleet(fleet.user, 'sleep 95[0-9][0-9]');
   await fleet?.stop();
   if (dir) removeConfig(dir);

@@ -3,43 +3,28 @@
  * ssh_run, its POST's stream breaks after the first event, and the client picks it up again with
  * `GET` and `Last-Event-ID`. The command runs on, once, and its result arrives.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join, resolve } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeConfig, toolCalls, writeConfig } from '../support/mcp.js';
+import { startServeHttp, type ServeHttp } from '../support/serve-http.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
 
 const TOKEN = randomBytes(24).toString('hex');
 let fleet: Fleet;
 let dir: string;
-let server: ChildProcess;
+let server: ServeHttp | undefined;
 let port: number;
-let log = '';
 
 beforeAll(async () => {
   fleet = await startFleet(1, { subnet: 93 });
   dir = writeConfig(fleet, { hosts: fleet.hosts });
-  server = spawn(
-    process.execPath,
-    [resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies'), '--http', '127.0.0.1:0'],
-    {
-      env: { PATH: process.env.PATH ?? '', SSHGATE_TOKEN: TOKEN, SSHGATE_STATE_DIR: join(dir, 'state') },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
-  server.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-  for (let i = 0; i < 600 && !/"port":(\d+)/.test(log); i++) await new Promise((r) => setTimeout(r, 50));
-  port = Number(/"port":(\d+)/.exec(log)?.[1]);
-  if (!(port > 0)) throw new Error(`serve --http did not start:\n${log}`);
+  server = await startServeHttp(dir, { env: { SSHGATE_TOKEN: TOKEN } });
+  port = server.port;
 });
 
 afterAll(async () => {
-  if (server && server.exitCode === null) {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
-  }
+  await server?.stop();
   await fleet?.stop();
   if (dir) removeConfig(dir);
 });
@@ -89,7 +74,7 @@ describe('a broken 2025-era stream', { timeout: 60_000 }, () => {
       expect(net.resumes()).toBeGreaterThan(0);
       expect(r).toMatchObject({ state: 'succeeded', stdout: 'resumed\n' });
       // It ran once: one decision for it in the audit.
-      expect(log.match(/"command":"sleep 2; echo resumed"[^\n]*"msg":"allowed"/g)).toHaveLength(1);
+      expect(server?.log().match(/"command":"sleep 2; echo resumed"[^\n]*"msg":"allowed"/g)).toHaveLength(1);
     } finally {
       await client.close();
     }

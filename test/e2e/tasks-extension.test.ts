@@ -5,13 +5,13 @@
  * polls it to its result, cancels one and sees its remote process gone; a request that does not
  * declare it is refused tasks/*; an unknown id, or another caller's, is -32602.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newToken, tokenHash } from '../../src/auth/tokens.js';
 import { goneWithin, pkillFleet, presentWithin, removeConfig, writeConfig } from '../support/mcp.js';
 import { envelope2026, startRawServer, type RawServer } from '../support/raw-stdio.js';
+import { startServeHttp, type ServeHttp } from '../support/serve-http.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
 
 const TASKS = 'io.modelcontextprotocol/tasks';
@@ -23,7 +23,7 @@ const MINE = 'sleep 97[0-9][0-9]';
 let fleet: Fleet;
 let dir: string;
 let stdio: RawServer;
-let http: ChildProcess;
+let http: ServeHttp | undefined;
 let port: number;
 
 beforeAll(async () => {
@@ -35,35 +35,13 @@ beforeAll(async () => {
     { mode: 0o600 },
   );
   stdio = await startRawServer(dir, 'tasks-e2e', 'discover');
-  http = spawn(
-    process.execPath,
-    [
-      resolve('dist/cli.js'),
-      'serve',
-      '--config',
-      join(dir, 'config'),
-      '--policy',
-      join(dir, 'policies'),
-      '--http',
-      '127.0.0.1:0',
-      '--tokens-file',
-      join(dir, 'tokens.yml'),
-    ],
-    { env: { PATH: process.env.PATH ?? '', SSHGATE_STATE_DIR: join(dir, 'state-http') }, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let log = '';
-  http.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-  for (let i = 0; i < 600 && !/"port":(\d+)/.test(log); i++) await new Promise((r) => setTimeout(r, 50));
-  port = Number(/"port":(\d+)/.exec(log)?.[1]);
-  if (!(port > 0)) throw new Error(`serve --http did not start:\n${log}`);
+  http = await startServeHttp(dir, { args: ['--tokens-file', join(dir, 'tokens.yml')] });
+  port = http.port;
 });
 
 afterAll(async () => {
   await stdio?.close();
-  if (http && http.exitCode === null) {
-    http.kill('SIGTERM');
-    await new Promise((r) => http.once('exit', r));
-  }
+  await http?.stop();
   if (fleet) pkillFleet(fleet.user, MINE);
   await fleet?.stop();
   if (dir) removeConfig(dir);
