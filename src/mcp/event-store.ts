@@ -3,8 +3,9 @@
  * (`GET` with `Last-Event-ID`) and still receive the result of a call in flight, instead of losing
  * it. One store per session: a session can only ever replay its own events, whatever event id it
  * sends. Bounded: an event is kept RESUME_WINDOW_MS, and the events of all sessions together at
- * most MAX_EVENT_BYTES (a budget they share; a session over it drops its own oldest first), since
- * a result can be half a megabyte.
+ * most MAX_EVENT_BYTES (a budget they share; a session over it drops its own oldest first), and
+ * one session at most MAX_SESSION_EVENT_BYTES, so that no session can take the budget from the
+ * others; a result can be half a megabyte.
  */
 import type { EventId, EventStore, JSONRPCMessage, StreamId } from '@modelcontextprotocol/server';
 
@@ -12,6 +13,8 @@ import type { EventId, EventStore, JSONRPCMessage, StreamId } from '@modelcontex
 export const RESUME_WINDOW_MS = 5 * 60_000;
 /** All kept events together, in bytes of their JSON. */
 export const MAX_EVENT_BYTES = 64 * 1024 * 1024;
+/** One session's events, in bytes: room for several whole results. */
+export const MAX_SESSION_EVENT_BYTES = 4 * 1024 * 1024;
 
 interface Kept {
   stream: StreamId;
@@ -33,10 +36,13 @@ export class SessionEvents implements EventStore {
   /** Each stream's last sequence number and when it was used. */
   private readonly seqs = new Map<StreamId, { seq: number; at: number }>();
   private stores = 0;
+  /** This session's share of the budget. */
+  private own = 0;
 
   constructor(
     private readonly budget: EventBudget = new EventBudget(),
     private readonly now: () => number = Date.now,
+    private readonly maxOwn = MAX_SESSION_EVENT_BYTES,
   ) {}
 
   storeEvent(stream: StreamId, message: JSONRPCMessage): Promise<EventId> {
@@ -47,6 +53,7 @@ export class SessionEvents implements EventStore {
     const bytes = Buffer.byteLength(JSON.stringify(message));
     this.events.set(id, { stream, seq, message, bytes, at: this.now() });
     this.budget.bytes += bytes;
+    this.own += bytes;
     this.trim();
     return Promise.resolve(id);
   }
@@ -70,9 +77,10 @@ export class SessionEvents implements EventStore {
   private trim(): void {
     const since = this.now() - RESUME_WINDOW_MS;
     for (const [id, e] of this.events) {
-      if (e.at > since && this.budget.bytes <= this.budget.max) break;
+      if (e.at > since && this.budget.bytes <= this.budget.max && this.own <= this.maxOwn) break;
       this.events.delete(id);
       this.budget.bytes -= e.bytes;
+      this.own -= e.bytes;
     }
     // A stream quiet for the whole window has nothing left to replay: its numbering can go.
     if (++this.stores % 256 === 0) for (const [s, { at }] of this.seqs) if (at <= since) this.seqs.delete(s);
@@ -81,6 +89,7 @@ export class SessionEvents implements EventStore {
   /** The session ended: its events go, and their bytes back to the budget. */
   dispose(): void {
     for (const e of this.events.values()) this.budget.bytes -= e.bytes;
+    this.own = 0;
     this.events.clear();
     this.seqs.clear();
   }

@@ -46,6 +46,20 @@ describe('SessionEvents', () => {
     expect(budget.bytes).toBe(0);
   });
 
+  it("keeps one session to its share, so that a busy one cannot take every other's resumption", async () => {
+    const budget = new EventBudget(100_000);
+    const greedy = new SessionEvents(budget, Date.now, 20_000);
+    const quiet = new SessionEvents(budget, Date.now, 20_000);
+    const pad = (n: number): JSONRPCMessage => ({ jsonrpc: '2.0', method: 'x', params: { n, pad: 'x'.repeat(1000) } });
+    for (let i = 0; i < 500; i++) await greedy.storeEvent('g', pad(i));
+    expect(budget.bytes).toBeLessThanOrEqual(21_000);
+    const first = await quiet.storeEvent('q', pad(0));
+    await quiet.storeEvent('q', pad(1));
+    const got: unknown[] = [];
+    await quiet.replayEventsAfter(first, { send: (_id, m) => Promise.resolve(void got.push(m)) });
+    expect(got).toHaveLength(1);
+  });
+
   it('forgets events older than the window', async () => {
     let now = 0;
     const store = new SessionEvents(new EventBudget(), () => now);
