@@ -304,6 +304,11 @@ export class Gateway {
     };
   }
 
+  /** The name of the principal whose calls this view serves; none for sshgate's own view. */
+  callerName(): string | undefined {
+    return this.caller?.principal.name;
+  }
+
   /** Cancels every unfinished task started in this view's session (it ended); returns how many. */
   cancelSessionTasks(): number {
     const session = this.caller?.session;

@@ -29,8 +29,9 @@ export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 
 /** How often a client should poll tasks/get. */
 export const POLL_INTERVAL_MS = 1000;
-/** At most this many handles are remembered across all callers; the oldest go first. */
+/** At most this many handles are remembered across all callers, and per caller (so that one cannot push another's out); the oldest go first. */
 const MAX_HANDLES = 10_000;
+const MAX_HANDLES_PER_CALLER = 1000;
 /** A handle outlives the latest moment its tasks can be forgotten by this much. */
 const HANDLE_MARGIN_MS = 60_000;
 
@@ -51,9 +52,13 @@ export type CreateTaskResult = TaskBody & { resultType: 'task' };
 export type DetailedTask = TaskBody & { result?: CallToolResult };
 
 /** What a handle remembers beyond the task ids: how to shape the result, and when to forget it. */
-type Handle =
+type Handle = (
   | { kind: 'run'; maxBytes: number | undefined; forgetAt: number }
-  | { kind: 'fan-out'; input: S.RunOnTagInput; hosts: FanOutHost[]; cancelled: boolean; forgetAt: number };
+  | { kind: 'fan-out'; input: S.RunOnTagInput; hosts: FanOutHost[]; cancelled: boolean; forgetAt: number }
+) & {
+  /** The principal whose call gave it out (none: sshgate's own view). */
+  owner?: string;
+};
 
 /**
  * The handles of every server of one `serve`: over HTTP a server is built for each 2026-07-28
@@ -68,6 +73,9 @@ export class TaskHandles {
   add(id: string, handle: Handle): void {
     this.prune();
     this.handles.delete(id);
+    const mine = [...this.handles].filter(([, h]) => h.owner === handle.owner);
+    // The caller's own oldest goes when it holds its share.
+    if (mine.length >= MAX_HANDLES_PER_CALLER) this.handles.delete(mine[0]?.[0] as string);
     this.handles.set(id, handle);
     for (const oldest of this.handles.keys()) {
       if (this.handles.size <= MAX_HANDLES) break;
@@ -136,7 +144,7 @@ export class TasksExtension {
       const run = input as S.RunInput;
       const task_id = this.gateway.startRun(run);
       const status = this.gateway.statusWithLimits({ task_id });
-      this.handles.add(task_id, { kind: 'run', maxBytes: run.max_bytes, forgetAt: latestEnd([status]) });
+      this.handles.add(task_id, { kind: 'run', maxBytes: run.max_bytes, forgetAt: latestEnd([status]), ...this.owner() });
       return { resultType: 'task', ...this.runTask(task_id) };
     }
     const fan = input as S.RunOnTagInput;
@@ -148,8 +156,13 @@ export class TasksExtension {
     if (earlier !== undefined) return { resultType: 'task', ...this.fanOutTask(earlier) };
     const id = `${FAN_OUT_PREFIX}${fan.tag}:${randomUUID()}`;
     const statuses = ids.map((task_id) => this.gateway.statusWithLimits({ task_id }));
-    this.handles.add(id, { kind: 'fan-out', input: fan, hosts, cancelled: false, forgetAt: latestEnd(statuses) });
+    this.handles.add(id, { kind: 'fan-out', input: fan, hosts, cancelled: false, forgetAt: latestEnd(statuses), ...this.owner() });
     return { resultType: 'task', ...this.fanOutTask(id) };
+  }
+
+  private owner(): { owner?: string } {
+    const name = this.gateway.callerName();
+    return name !== undefined ? { owner: name } : {};
   }
 
   /** tasks/get, tasks/cancel and tasks/update, each for requests that declared the extension. */

@@ -319,4 +319,13 @@ describe('TaskHandles', () => {
     expect(handles.get('h1:0123456789ab:1')).toBeUndefined();
     expect(handles.size).toBe(0);
   });
+
+  it("never lets one caller's handles push out another's", () => {
+    const handles = new TaskHandles();
+    handles.add('alice-task', { kind: 'run', maxBytes: undefined, forgetAt: Infinity, owner: 'alice' });
+    for (let i = 0; i < 1050; i++) handles.add(`bob-${i}`, { kind: 'run', maxBytes: undefined, forgetAt: Infinity, owner: 'bob' });
+    expect(handles.get('alice-task')).toBeDefined();
+    expect(handles.get('bob-0')).toBeUndefined();
+    expect(handles.get('bob-1049')).toBeDefined();
+  });
 });
