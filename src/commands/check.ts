@@ -31,7 +31,8 @@ export async function checkCommand(paths: Paths, io: Io, env: Readonly<Record<st
   for (const h of inventory.hosts) for (const t of h.tags) tags.set(t, (tags.get(t) ?? 0) + 1);
   const method = (c: (typeof inventory.credentials)[number]) =>
     [c.key_path && 'key', c.agent && 'agent', c.password_secret && 'password'].filter(Boolean).join('+');
-  const allow = policy.rules.filter((r) => r.action === 'allow').length;
+  const count = (action: string) => policy.rules.filter((r) => r.action === action).length;
+  const ask = count('ask');
   const lines = [
     `config: ${paths.configDir}`,
     `  ${inventory.hosts.length} hosts: ${inventory.hosts.map((h) => h.alias).join(', ') || 'none'}`,
@@ -43,7 +44,7 @@ export async function checkCommand(paths: Paths, io: Io, env: Readonly<Record<st
     }`,
     `  ${inventory.credentials.length} credentials: ${inventory.credentials.map((c) => `${c.name} (${method(c)})`).join(', ') || 'none'}`,
     `policy: ${policy.files.join(', ')}`,
-    `  ${policy.rules.length} rules: ${allow} allow, ${policy.rules.length - allow} deny`,
+    `  ${policy.rules.length} rules: ${count('allow')} allow, ${ask > 0 ? `${ask} ask, ` : ''}${count('deny')} deny`,
     `  limits: ${Object.entries(policy.limits)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,

@@ -8,6 +8,7 @@ import { decideForHost } from '../policy/host-decision.js';
 import type { Principal } from '../principal.js';
 import { loadAll, reportConfigError, reportError, type Io, type Paths } from './context.js';
 
+/** A command that needs approval (ask) may not run as it is: it exits as denied. */
 export const PLAN_EXIT = { allowed: 0, denied: 1, usage: 2 } as const;
 
 /** `principal`: who to decide for (`--as`, `--role`); without one, for a caller that is not known. */
@@ -37,9 +38,10 @@ export async function planCommand(
   }
   const decisions = hosts.map((h) => decideForHost(engine, h, command, { principal }));
   const allowed = decisions.every((d) => d.allowed);
+  const verdict = decisions.some((d) => d.verdict === 'deny') ? 'deny' : allowed ? 'allow' : 'ask';
   if (json) {
     const body = target.startsWith('@')
-      ? { allowed, tty_allowed: decisions.every((d) => d.tty_allowed), targets: hosts.map((h) => h.alias), decisions }
+      ? { verdict, allowed, tty_allowed: decisions.every((d) => d.tty_allowed), targets: hosts.map((h) => h.alias), decisions }
       : decisions[0];
     io.out(`${JSON.stringify(body, null, 2)}\n`);
   } else {
@@ -52,10 +54,10 @@ export async function planCommand(
 }
 
 export function formatDecision(d: Decision, sources?: Record<string, string>, showCaller = d.caller !== null): string {
-  const lines = [`${d.alias}: ${d.allowed ? 'ALLOW' : 'DENY'}${d.tty_allowed ? ' (tty too)' : ''} — ${d.reason}`];
+  const lines = [`${d.alias}: ${d.verdict.toUpperCase()}${d.tty_allowed ? ' (tty too)' : ''} — ${d.reason}`];
   for (const s of d.segments) {
     const where = s.source ? ` [${s.source}]` : '';
-    lines.push(`  ${s.allowed ? 'allow' : 'deny '}  ${s.nested ? '(inside) ' : ''}${s.text}${s.tty ? '  (tty)' : ''}`);
+    lines.push(`  ${s.verdict.padEnd(5)}  ${s.nested ? '(inside) ' : ''}${s.text}${s.tty ? '  (tty)' : ''}`);
     lines.push(`         ${s.reason}${where}`);
   }
   if (showCaller)

@@ -229,7 +229,7 @@ export const PolicyLimits = strict({
 export const Rule = strict({
   name: optional(Text('a rule name', 200)),
   description: z.string().max(2000).optional(),
-  action: z.enum(['allow', 'deny']),
+  action: z.enum(['allow', 'ask', 'deny']),
   aliases: z.array(Text('an alias glob', 200)).default([]),
   tags: z.array(Text('a tag glob', 200)).default([]),
   commands: z.array(CommandPattern).min(1, 'a rule needs at least one command pattern'),
@@ -339,7 +339,7 @@ export const PolicyCase = strict({
   as: CallerName.optional(),
   /** The roles of that principal, as `callers: [role:NAME]` names them. */
   roles: z.array(RoleName).optional(),
-  expect: z.enum(['allow', 'deny']),
+  expect: z.enum(['allow', 'ask', 'deny']),
 }).refine((c) => c.roles === undefined || c.as !== undefined, {
   message: 'roles: belong to a principal: give its name with as: (as: alice, roles: [ops])',
   path: ['roles'],

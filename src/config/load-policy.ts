@@ -21,7 +21,8 @@ export interface PolicyRule {
   name: string;
   /** `policies/default.yml:12:5`, where a reviewer finds it. */
   source: string;
-  action: 'allow' | 'deny';
+  /** ask: allowed once a person approves it; deny > ask > allow. */
+  action: 'allow' | 'ask' | 'deny';
   aliases: string[];
   tags: string[];
   /** Whitespace-collapsed, as commands are. */
@@ -126,18 +127,19 @@ function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink):
     const rules = data.rules;
     rules.forEach((rule, index) => {
       const pos = file.lines.linePos(nodeOffset(file, ['rules', index]));
-      if (rule.stdin && rule.action === 'deny') {
+      const what = rule.action === 'deny' ? 'a deny rule denies a command' : 'an ask rule asks for approval of a command';
+      if (rule.stdin && rule.action !== 'allow') {
         sink.at(
           file,
           ['rules', index, 'stdin'],
-          `${describePath(['rules', index, 'stdin'])}: stdin: true belongs on allow rules; a deny rule denies a command with or without stdin (remove it)`,
+          `${describePath(['rules', index, 'stdin'])}: stdin: true belongs on allow rules; ${what} with or without stdin (remove it)`,
         );
       }
-      if (rule.tty && rule.action === 'deny') {
+      if (rule.tty && rule.action !== 'allow') {
         sink.at(
           file,
           ['rules', index, 'tty'],
-          `${describePath(['rules', index, 'tty'])}: tty: true belongs on allow rules; a deny rule denies a command with or without a terminal (remove it)`,
+          `${describePath(['rules', index, 'tty'])}: tty: true belongs on allow rules; ${what} with or without a terminal (remove it)`,
         );
       }
       set.rules.push({

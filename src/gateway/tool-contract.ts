@@ -46,7 +46,7 @@ export const DescribeHostResult = z.object({
   rules: z.array(
     z.object({
       name: z.string(),
-      action: z.enum(['allow', 'deny']),
+      action: z.enum(['allow', 'ask', 'deny']).describe("ask: its commands need a person's approval"),
       commands: z.array(z.string()),
       source: z.string(),
       tty: z.boolean().describe('an allow rule whose commands may also run with a terminal (ssh_run tty: true)'),

@@ -4,7 +4,7 @@ import type { Inventory } from '../config/load-inventory.js';
 import type { PolicyCase } from '../config/file-formats.js';
 import type { Principal } from '../principal.js';
 import type { PolicyEngine } from './decide.js';
-import { callerLabel, type Decision } from './decision.js';
+import { callerLabel, type Decision, type Verdict } from './decision.js';
 import { decideForHost, ttyRefusal } from './host-decision.js';
 
 export interface CaseResult {
@@ -12,8 +12,8 @@ export interface CaseResult {
   passed: boolean;
   /** Absent when the case names a host that does not exist. */
   decision?: Decision;
-  /** The answer the case got: with `tty: true`, whether the command may run with a terminal. */
-  got?: 'allow' | 'deny';
+  /** The answer the case got: with `tty: true`, whether the command may run with a terminal (allow or deny). */
+  got?: Verdict;
   /** Why it was denied (for a tty case, why not with a terminal). */
   reason?: string;
   problem?: string;
@@ -24,8 +24,8 @@ export function runCase(engine: PolicyEngine, inventory: Inventory, c: LocatedCa
   if (!decision) {
     return { case: c, passed: false, problem: `alias "${c.alias}" is not in the inventory (give tags: to describe a host that is not)` };
   }
-  // A case with `tty: true` asks for a terminal: allowed means allowed with one.
-  const got = (c.tty ? decision.tty_allowed : decision.allowed) ? 'allow' : 'deny';
+  // A case with `tty: true` asks for a terminal: allowed means allowed with one (an ask rule never gives one).
+  const got = c.tty ? (decision.tty_allowed ? 'allow' : 'deny') : decision.verdict;
   const reason = (c.tty ? ttyRefusal(decision) : undefined) ?? decision.reason;
   return { case: c, passed: got === c.expect, decision, got, reason };
 }

@@ -1,12 +1,12 @@
 /**
- * Where the policy is decided: decide(host, command) → allow or deny, segment by segment, naming
+ * Where the policy is decided: decide(host, command) → allow, ask or deny, segment by segment, naming
  * the rules that matched. The order of the checks follows docs/policy.md, "How a command is decided".
  */
 import { posix } from 'node:path';
 import type { PolicyRule, PolicySet } from '../config/load-policy.js';
 import { BUILTIN_DENY_SUBSTRINGS, EVALUATING_BUILTINS, WRAPPER_COMMANDS } from './builtin.js';
 import { DenyIndex } from './deny-patterns.js';
-import type { Decision, SegmentVerdict } from './decision.js';
+import type { Decision, SegmentVerdict, Verdict } from './decision.js';
 import { globMatch, globsIntersect } from '../glob.js';
 import { whole } from '../errors.js';
 import { callerMatches, type Principal } from '../principal.js';
@@ -45,11 +45,13 @@ export interface PolicyEngine {
  * Whether a rule is considered for a caller. A rule without `callers:` is considered for everyone.
  * One with `callers:` is considered for a principal it names (by name or role) and not for other
  * principals. Without a principal the caller could be anyone, so it fails closed: an allow rule
- * with `callers:` is not considered, a deny rule with `callers:` is.
+ * with `callers:` is not considered, a deny rule with `callers:` is, and so is an ask rule with
+ * `callers:`, but only to make an allowed command need approval, never to make a denied one
+ * approvable (see `judge`).
  */
 export function ruleConsidered(rule: PolicyRule, principal: Principal | undefined): boolean {
   if (rule.callers === null) return true;
-  if (principal === undefined) return rule.action === 'deny';
+  if (principal === undefined) return rule.action !== 'allow';
   return callerMatches(principal, rule.callers);
 }
 
@@ -78,7 +80,7 @@ const MAX_WRAPPED_WORDS = 128;
 /** How deep `sh -c "sh -c '…'"` may nest before the engine stops reading. */
 const MAX_CODE_NESTING = 4;
 
-/** A deny pattern as a rule wrote it; its widened variants are in the engine's DenyIndex. */
+/** A deny (or ask) pattern as a rule wrote it; its widened variants are in the engine's DenyIndex. */
 interface DenyPattern {
   rule: PolicyRule;
   pattern: string;
@@ -90,9 +92,14 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
 
   const rulesFor = (host: HostRef): PolicyRule[] => policy.rules.filter((r) => applies(r, host));
   const denyIndex = new DenyIndex<DenyPattern>();
+  // Ask patterns are matched as deny patterns are (widened, behind wrappers) to find what needs
+  // approval, and as allow patterns are (exact text, constructs named) to find what may be approved.
+  const askIndex = new DenyIndex<DenyPattern>();
   for (const rule of policy.rules) {
-    if (rule.action === 'deny') for (const pattern of rule.commands) denyIndex.add({ rule, pattern }, pattern);
+    const index = rule.action === 'deny' ? denyIndex : rule.action === 'ask' ? askIndex : undefined;
+    if (index) for (const pattern of rule.commands) index.add({ rule, pattern }, pattern);
   }
+  const indexes = { deny: denyIndex, ask: askIndex };
   // A fan-out decides one command for many hosts: parse it once. Results are never modified.
   const parsed = new Map<string, ReturnType<ShellParser['parse']>>();
   const parseOnce = (command: string, dialect: Dialect) => {
@@ -115,6 +122,7 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
     if (!parsed.ok) {
       const segment: SegmentVerdict = {
         text: clip(command.replace(/\s+/g, ' ').trim()),
+        verdict: 'deny',
         allowed: false,
         rule: null,
         source: null,
@@ -125,6 +133,7 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
       };
       return {
         ...base,
+        verdict: 'deny',
         allowed: false,
         tty_allowed: false,
         stdin_allowed: false,
@@ -151,7 +160,7 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
       if (commandPositions(seg.argv).some((at) => changesDirectory(seg.argv, at))) moved = true;
       const key = JSON.stringify([seg.text, seg.argv, seg.wild, seg.dynamic, seg.features, seg.unsupported, moved]);
       let v = judged.get(key);
-      if (!v) judged.set(key, (v = judge(moved ? relocated(seg) : seg, rules, denyIndex, matched, othersAllow, principal !== undefined)));
+      if (!v) judged.set(key, (v = judge(moved ? relocated(seg) : seg, rules, indexes, matched, othersAllow, principal !== undefined)));
       return { ...v, nested: seg.nested };
     });
 
@@ -159,22 +168,28 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
     if (substring !== undefined) {
       const reason = `contains the denied substring "${substring}"`;
       for (const v of segments) {
-        if (v.allowed && v.text.includes(substring))
-          Object.assign(v, { allowed: false, rule: null, source: null, reason, tty: false, stdin: false });
+        if (v.verdict !== 'deny' && v.text.includes(substring))
+          Object.assign(v, { verdict: 'deny', allowed: false, rule: null, source: null, reason, tty: false, stdin: false });
       }
-      return { ...base, allowed: false, tty_allowed: false, stdin_allowed: false, reason, segments, matched_rules: summary(matched) };
+      const decided = { verdict: 'deny' as const, allowed: false, tty_allowed: false, stdin_allowed: false };
+      return { ...base, ...decided, reason, segments, matched_rules: summary(matched) };
     }
-    const denied = segments.find((v) => !v.allowed);
+    const denied = segments.find((v) => v.verdict === 'deny');
+    const asked = segments.find((v) => v.verdict === 'ask');
+    const verdict: Verdict = denied ? 'deny' : asked ? 'ask' : 'allow';
     const reason = denied
       ? `"${denied.text}" is denied: ${denied.reason}`
-      : `every command is allowed (${[...new Set(segments.map((v) => `rule "${v.rule}"`))].join(', ')})`;
+      : asked
+        ? `"${asked.text}" needs approval (ask rule "${asked.rule}" at ${asked.source})`
+        : `every command is allowed (${[...new Set(segments.map((v) => `rule "${v.rule}"`))].join(', ')})`;
     // With a terminal, every segment needs an allow rule that says so (not only the first that matched).
-    const ttyAllowed = !denied && segments.every((v) => v.tty);
+    const ttyAllowed = verdict === 'allow' && segments.every((v) => v.tty);
     // So with stdin: the engine never sees the data, so every part must be allowed to read it.
-    const stdinAllowed = !denied && segments.every((v) => v.stdin);
+    const stdinAllowed = verdict === 'allow' && segments.every((v) => v.stdin);
     return {
       ...base,
-      allowed: !denied,
+      verdict,
+      allowed: verdict === 'allow',
       tty_allowed: ttyAllowed,
       stdin_allowed: stdinAllowed,
       reason,
@@ -257,17 +272,71 @@ function neverAllowed(seg: Segment): string | undefined {
   return undefined;
 }
 
+/**
+ * The patterns of an index (deny or ask rules) that match a segment, tried against every candidate
+ * text, or why the segment is too costly to judge. `work` is shared by the calls for one segment.
+ */
+function hitsIn(
+  index: DenyIndex<DenyPattern>,
+  candidates: readonly string[],
+  wild: readonly string[],
+  applicable: ReadonlySet<PolicyRule>,
+  work: { cells: number },
+): Set<DenyPattern> | string {
+  const hits = new Set<DenyPattern>();
+  for (const c of candidates) {
+    for (const v of index.for(firstWord(c))) {
+      if (!hits.has(v.owner) && applicable.has(v.owner.rule) && c.startsWith(v.head) && c.includes(v.needle) && globMatch(v.text, c))
+        hits.add(v.owner);
+    }
+  }
+  // Intersection is quadratic (pattern × text): its total work is bounded, as a count, so a
+  // decision takes the same answer on every machine.
+  for (const c of wild) {
+    const first = firstWord(c);
+    for (const v of index.for(WILD_MARK.test(first) ? undefined : first)) {
+      if (hits.has(v.owner) || !applicable.has(v.owner.rule) || !headFits(v.head, c)) continue;
+      work.cells += (v.text.length + 1) * (c.length + 1);
+      if (work.cells > WILD_WORK)
+        return 'the wildcards in this command take too long to check against the deny and ask rules; no rule can allow it';
+      if (globsIntersect(v.text, c)) hits.add(v.owner);
+    }
+  }
+  return hits;
+}
+
+/** The first hit in the policy's order, naming every rule that has one. */
+function firstHit(rules: readonly PolicyRule[], hits: ReadonlySet<DenyPattern>, matched: Map<string, PolicyRule>): DenyPattern | undefined {
+  let first: DenyPattern | undefined;
+  for (const rule of rules) {
+    for (const d of hits) {
+      if (d.rule !== rule) continue;
+      matched.set(rule.name, rule);
+      first ??= d;
+    }
+  }
+  return first;
+}
+
+/**
+ * One segment's verdict: deny if any deny rule matches it (deny patterns widened, tried behind
+ * wrappers); else ask if an ask rule matches it as an allow rule would (exact text, constructs
+ * named), or matches it as a deny rule would while an allow rule allows it; else allow if an
+ * allow rule does; else deny. An ask rule never allows anything an allow rule would not, and
+ * without a known caller an ask rule with `callers:` can only turn an allow into an ask.
+ */
 function judge(
   seg: Segment,
   rules: PolicyRule[],
-  denyIndex: DenyIndex<DenyPattern>,
+  indexes: { deny: DenyIndex<DenyPattern>; ask: DenyIndex<DenyPattern> },
   matched: Map<string, PolicyRule>,
   othersAllow: readonly PolicyRule[],
   known: boolean,
 ): SegmentVerdict {
-  const verdict = (allowed: boolean, reason: string, rule?: PolicyRule, tty = false, stdin = false): SegmentVerdict => ({
+  const verdict = (allowed: boolean | 'ask', reason: string, rule?: PolicyRule, tty = false, stdin = false): SegmentVerdict => ({
     text: clip(seg.text),
-    allowed,
+    verdict: allowed === 'ask' ? 'ask' : allowed ? 'allow' : 'deny',
+    allowed: allowed === true,
     rule: rule?.name ?? null,
     source: rule?.source ?? null,
     reason,
@@ -287,36 +356,27 @@ function judge(
     return verdict(false, 'the command is too long to judge against the deny rules behind its wrappers; no rule can allow it');
   }
   const applicable = new Set(rules);
-  const hits = new Set<DenyPattern>();
-  for (const c of candidates) {
-    for (const v of denyIndex.for(firstWord(c))) {
-      if (!hits.has(v.owner) && applicable.has(v.owner.rule) && c.startsWith(v.head) && c.includes(v.needle) && globMatch(v.text, c))
-        hits.add(v.owner);
-    }
-  }
-  // Intersection is quadratic (pattern × text): its total work is bounded, as a count, so a
-  // decision takes the same answer on every machine.
-  let work = 0;
-  for (const c of wild) {
-    const first = firstWord(c);
-    for (const v of denyIndex.for(WILD_MARK.test(first) ? undefined : first)) {
-      if (hits.has(v.owner) || !applicable.has(v.owner.rule) || !headFits(v.head, c)) continue;
-      work += (v.text.length + 1) * (c.length + 1);
-      if (work > WILD_WORK)
-        return verdict(false, 'the wildcards in this command take too long to check against the deny rules; no rule can allow it');
-      if (globsIntersect(v.text, c)) hits.add(v.owner);
-    }
-  }
+  const work = { cells: 0 };
+  const denyHits = hitsIn(indexes.deny, candidates, wild, applicable, work);
+  if (typeof denyHits === 'string') return verdict(false, denyHits);
   // The first in the policy's order decides; every one is named.
-  let deny: DenyPattern | undefined;
-  for (const rule of rules) {
-    for (const d of hits) {
-      if (d.rule !== rule) continue;
-      matched.set(rule.name, rule);
-      deny ??= d;
-    }
-  }
+  const deny = firstHit(rules, denyHits, matched);
+  const askHits = hitsIn(indexes.ask, candidates, wild, applicable, work);
+  if (typeof askHits === 'string') return verdict(false, askHits);
+  const ask = firstHit(rules, askHits, matched);
   const code = allCode(seg.argv);
+  // An ask rule matching as an allow rule would: the segment may run once a person approves it.
+  let approvable: { rule: PolicyRule; pattern: string } | undefined;
+  for (const rule of rules) {
+    if (rule.action !== 'ask' || (!known && rule.callers !== null)) continue;
+    for (const pattern of rule.commands) {
+      if (globMatch(pattern, seg.text) && notNamed(seg, pattern, code).length === 0) {
+        approvable = { rule, pattern };
+        break;
+      }
+    }
+    if (approvable) break;
+  }
   let allow: { rule: PolicyRule; pattern: string } | undefined;
   // Any matching allow rule with `tty: true` lets the segment have a terminal, whatever the order.
   let ttyAllow: { rule: PolicyRule; pattern: string } | undefined;
@@ -337,7 +397,22 @@ function judge(
       }
     }
   }
+  if (approvable) matched.set(approvable.rule.name, approvable.rule);
   if (deny) return verdict(false, `matches deny rule "${deny.rule.name}" (pattern "${deny.pattern}")`, deny.rule);
+  if (approvable) {
+    return verdict(
+      'ask',
+      `matches ask rule "${approvable.rule.name}" (pattern "${approvable.pattern}"): it needs approval`,
+      approvable.rule,
+    );
+  }
+  if (allow && ask) {
+    return verdict(
+      'ask',
+      `matches allow rule "${allow.rule.name}" (pattern "${allow.pattern}"), and ask rule "${ask.rule.name}" (pattern "${ask.pattern}") makes it need approval`,
+      ask.rule,
+    );
+  }
   if (allow) {
     const tty =
       ttyAllow && ttyAllow.rule !== allow.rule

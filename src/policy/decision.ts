@@ -8,9 +8,14 @@ export const LimitsSchema = z.object({
   task_result_ttl: z.number(),
 });
 
+/** deny > ask > allow: ask is allowed only once a person approves the exact command. */
+export const Verdict = z.enum(['allow', 'ask', 'deny']);
+export type Verdict = z.infer<typeof Verdict>;
+
 export const SegmentVerdict = z.object({
   text: z.string().describe('one simple command, normalised: quotes removed and re-applied one way'),
-  allowed: z.boolean(),
+  verdict: Verdict.describe('allow; ask: an ask rule matches it, and no deny rule does (it needs approval); deny'),
+  allowed: z.boolean().describe("verdict is 'allow'"),
   rule: z.string().nullable().describe('the rule that decided this segment, if any'),
   source: z.string().nullable().describe('file:line:column of that rule'),
   reason: z.string(),
@@ -22,7 +27,7 @@ export type SegmentVerdict = z.infer<typeof SegmentVerdict>;
 
 export const MatchedRule = z.object({
   name: z.string(),
-  action: z.enum(['allow', 'deny']),
+  action: z.enum(['allow', 'ask', 'deny']),
   source: z.string(),
 });
 
@@ -37,7 +42,8 @@ export const Decision = z.object({
   alias: z.string(),
   command: z.string(),
   caller: DecisionCaller,
-  allowed: z.boolean(),
+  verdict: Verdict.describe('deny if any segment is denied; else ask if any segment needs approval; else allow'),
+  allowed: z.boolean().describe("verdict is 'allow': it may run as it is"),
   tty_allowed: z.boolean().describe('allowed, and every segment also with a terminal (ssh_run with tty: true)'),
   stdin_allowed: z.boolean().describe('allowed, and every segment also with data on stdin (ssh_run with stdin)'),
   reason: z.string(),

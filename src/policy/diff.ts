@@ -8,14 +8,14 @@ import type { PolicyCase } from '../config/file-formats.js';
 import type { Principal } from '../principal.js';
 import { casePrincipal, decideCaseFor } from './cases.js';
 import type { PolicyEngine } from './decide.js';
-import { callerLabel, type Decision } from './decision.js';
+import { callerLabel, type Decision, type Verdict } from './decision.js';
 import { effectiveLimits } from './limits.js';
 
 export interface DecisionChange {
   alias: string;
   command: string;
-  from: 'allow' | 'deny';
-  to: 'allow' | 'deny';
+  from: Verdict;
+  to: Verdict;
   /** Where the command came from: a test case or a rule pattern. */
   origin: string;
   /** Allowed before and after; from and to say whether it may run with a terminal (`tty: true`). */
@@ -114,8 +114,8 @@ export function diffPolicies(
       const b = decideCaseFor(after, inventory, probe, caller.principal);
       if (!a || !b) continue;
       const tty = a.allowed && b.allowed && a.tty_allowed !== b.tty_allowed;
-      if (a.allowed === b.allowed && !tty) continue;
-      const verdict = (d: Decision) => ((tty ? d.tty_allowed : d.allowed) ? 'allow' : 'deny');
+      if (a.verdict === b.verdict && !tty) continue;
+      const verdict = (d: Decision): Verdict => (tty ? (d.tty_allowed ? 'allow' : 'deny') : d.verdict);
       const key = JSON.stringify([verdict(a), verdict(b), tty, b.segments.map((s) => s.rule)]);
       const group = groups.get(key);
       if (group) {

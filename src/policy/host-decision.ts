@@ -10,10 +10,12 @@ import type { Decision } from './decision.js';
 /** `options.principal`: who asks (see `ruleConsidered` for a decision without one). */
 export function decideForHost(engine: PolicyEngine, host: HostEntry, command: string, options: DecideOptions = {}): Decision {
   const decision = engine.decide(host, command, options);
-  if (decision.allowed && isIP(host.host) !== 0) {
+  if (decision.verdict !== 'deny' && isIP(host.host) !== 0) {
     const net = engine.network.check(host.host);
-    if (!net.allowed)
-      return { ...decision, allowed: false, tty_allowed: false, stdin_allowed: false, reason: `network policy: ${net.reason}` };
+    if (!net.allowed) {
+      const denied = { verdict: 'deny' as const, allowed: false, tty_allowed: false, stdin_allowed: false };
+      return { ...decision, ...denied, reason: `network policy: ${net.reason}` };
+    }
   }
   return decision;
 }

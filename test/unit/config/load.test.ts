@@ -268,7 +268,7 @@ describe('the policy loader', () => {
       'rules:\n  - action: permit\n    commands: []\n  - action: allow\n    commands: ["ok"]\n    alias: [x]\nnetwork:\n  allow_cidrs: ["10.0.0.0/33"]\n',
     );
     expect(errors).toEqual([
-      expect.stringMatching(/^p\.yml:2:13: rules\[0\]\.action: .*"allow"\|"deny"/),
+      expect.stringMatching(/^p\.yml:2:13: rules\[0\]\.action: .*"allow"\|"ask"\|"deny"/),
       expect.stringMatching(/^p\.yml:3:15: rules\[0\]\.commands: a rule needs at least one command pattern/),
       expect.stringMatching(/^p\.yml:6:5: unknown key "alias"; expected one of: name, description, action, aliases/),
       expect.stringMatching(/^p\.yml:8:17: network\.allow_cidrs\[0\]: expected a CIDR block/),
