@@ -4,12 +4,11 @@
  * a request without a token or with a bad one (401 and a WWW-Authenticate naming the metadata),
  * and serves a good one's caller under its own name and roles, in both protocol eras.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join, resolve } from 'node:path';
 import { Client, StreamableHTTPClientTransport, type ClientOptions } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeConfig, toolCalls, writeConfig } from '../support/mcp.js';
 import { startIssuer, type TestIssuer } from '../support/oauth-issuer.js';
+import { startServeHttp, type ServeHttp } from '../support/serve-http.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
 
 const POLICY = `
@@ -21,10 +20,9 @@ rules:
 let fleet: Fleet;
 let dir: string;
 let issuer: TestIssuer;
-let server: ChildProcess;
+let server: ServeHttp | undefined;
 let base: string;
 let resource: string;
-let log = '';
 
 beforeAll(async () => {
   fleet = await startFleet(1, { subnet: 96 });
@@ -35,34 +33,11 @@ beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   resource = `${base}/mcp`;
-  server = spawn(
-    process.execPath,
-    [
-      resolve('dist/cli.js'),
-      'serve',
-      '--config',
-      join(dir, 'config'),
-      '--policy',
-      join(dir, 'policies'),
-      '--http',
-      `127.0.0.1:${port}`,
-      '--oauth-issuer',
-      issuer.issuer,
-      '--oauth-resource',
-      resource,
-    ],
-    { env: { PATH: process.env.PATH ?? '', SSHGATE_STATE_DIR: join(dir, 'state') }, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  server.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-  for (let i = 0; i < 600 && !/serving MCP over HTTP/.test(log); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!/serving MCP over HTTP/.test(log)) throw new Error(`serve --http did not start:\n${log}`);
+  server = await startServeHttp(dir, { port, args: ['--oauth-issuer', issuer.issuer, '--oauth-resource', resource] });
 });
 
 afterAll(async () => {
-  if (server && server.exitCode === null) {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
-  }
+  await server?.stop();
   await issuer?.close();
   await fleet?.stop();
   if (dir) removeConfig(dir);
