@@ -7,13 +7,15 @@ import tseslint from 'typescript-eslint';
 // The files directly in src/ (errors.ts, defaults.ts, glob.ts, …) are leaves: any file may import
 // them, and they import no folder. cli.ts, the entry point, is imported by nothing.
 const LAYERS = {
-  commands: ['mcp', 'auth', 'gateway', 'audit', 'policy', 'tasks', 'ssh', 'config', 'demo'],
+  commands: ['mcp', 'auth', 'gateway', 'approvals', 'audit', 'policy', 'tasks', 'ssh', 'config', 'demo'],
   mcp: ['gateway', 'auth'],
   // Who an HTTP caller is: the tokens file and OAuth access tokens; knows neither MCP nor hosts.
   auth: ['config'],
-  gateway: ['audit', 'policy', 'tasks', 'ssh', 'config'],
-  // The audit records policy decisions and task ends, and so reads those two layers' types.
-  audit: ['policy', 'tasks', 'config'],
+  gateway: ['approvals', 'audit', 'policy', 'tasks', 'ssh', 'config'],
+  // The audit records policy decisions, approvals and task ends, and so reads those layers' types.
+  audit: ['approvals', 'policy', 'tasks', 'config'],
+  // Approval requests hold tasks until a person answers; the control socket carries operators' answers.
+  approvals: ['policy', 'tasks', 'config'],
   policy: ['config'],
   tasks: ['config'],
   ssh: ['config'],

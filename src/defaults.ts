@@ -26,6 +26,16 @@ export const DEFAULTS = {
     /** Commands started on one host, per UTC day: one every 43 s around the clock. */
     host_commands_per_day: 2_000,
   },
+  /**
+   * An ask rule's terms when it names none (docs/approvals.md): only an operator approves (the
+   * agent's own client might answer an elicitation for itself), within 10 minutes, once.
+   */
+  approval: {
+    approveBy: 'operator' as 'client' | 'operator' | 'either',
+    timeoutSeconds: 600,
+  },
+  /** Approval requests waiting at once: per principal, and in all (each holds a task). */
+  maxPendingApprovals: { perPrincipal: 50, total: 1000 },
   /** Commands longer than this are refused before parsing: no reviewed rule needs more. */
   maxCommandBytes: 16_384,
   /** A configuration or policy file larger than this is refused unread. */

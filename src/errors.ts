@@ -13,6 +13,9 @@ export const ERROR_CODES = [
   'busy',
   'unauthorized',
   'rate_limited',
+  'approval_denied',
+  'approval_timeout',
+  'forbidden',
   'internal',
 ] as const;
 

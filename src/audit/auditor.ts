@@ -7,11 +7,16 @@ import type { Decision } from '../policy/decision.js';
 import type { Task } from '../tasks/task-manager.js';
 import { commandHash } from '../tasks/ids.js';
 import type { AuditFile } from './audit-file.js';
+import type { ApprovalRequest, GrantUse } from '../approvals/broker.js';
 
 export interface Auditor {
   /** `context`: the tool, the tag of a fan-out, and what a call gave beside its command (names, sizes, digests). */
   decision(d: Decision, context: { tool: string; tag?: string } & Record<string, unknown>): void;
   taskEnd(task: Task): void;
+  /** An approval request opened, answered (approved, denied), expired or withdrawn (its tasks were cancelled). */
+  approval(req: ApprovalRequest): void;
+  /** A command ran under an earlier approval's grant instead of asking again. */
+  grantUsed(grant: GrantUse): void;
 }
 
 /** Audit records go to the log and, when one is configured, to the hash-chained audit file. */
@@ -60,6 +65,43 @@ export function createAuditor(logger: Logger, file?: AuditFile): Auditor {
           ...(t.error ? { error_code: t.error.code, error: t.error.message } : {}),
         },
         `task ${t.state}`,
+      );
+    },
+    approval(req) {
+      emit(
+        {
+          event: req.state === 'pending' ? 'approval_requested' : `approval_${req.state}`,
+          approval_id: req.id,
+          principal: req.principal.name,
+          via: req.principal.via,
+          hosts: req.hosts,
+          task_ids: req.taskIds,
+          command: req.command,
+          command_sha256: req.commandSha256,
+          become: req.become,
+          rules: req.terms.rules.map((r) => `${r.name} (${r.source})`),
+          approve_by: req.terms.approve_by,
+          deadline: new Date(req.deadline).toISOString(),
+          ...(req.answeredBy
+            ? { answered_by: req.answeredBy.name, answered_via: req.answeredBy.via, channel: req.answeredBy.channel }
+            : {}),
+          ...(req.reason !== undefined ? { reason: req.reason } : {}),
+        },
+        req.state === 'pending' ? 'approval requested' : `approval ${req.state}`,
+      );
+    },
+    grantUsed(g) {
+      emit(
+        {
+          event: 'approval_grant_used',
+          approval_id: g.approvalId,
+          principal: g.principal,
+          alias: g.alias,
+          command_sha256: g.commandSha256,
+          become: g.become,
+          until: new Date(g.until).toISOString(),
+        },
+        'ran under a grant',
       );
     },
   };

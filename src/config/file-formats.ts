@@ -245,6 +245,17 @@ export const Rule = strict({
     .array(CallerEntry)
     .min(1, 'callers: [] would apply the rule to no one; name principals or roles (role:ops), or leave callers: out for everyone')
     .optional(),
+  /**
+   * Ask rules only: who may approve (`client`: the agent's MCP client asks its user by elicitation,
+   * an operator when it cannot; `operator`: only out of band; `either`: both, the first answer counts).
+   */
+  approve_by: z.enum(['client', 'operator', 'either']).optional(),
+  /** Ask rules only: unanswered this long, the request is refused (approval_timeout). */
+  approval_timeout_seconds: z.int().min(5).max(86_400).optional(),
+  /** Ask rules only: the approver must be another principal than the one who asked. */
+  four_eyes: z.boolean().optional(),
+  /** Ask rules only: an approval also covers the same command on the same host for this long. */
+  grant_minutes: z.int().min(1).max(1440).optional(),
 });
 export type Rule = z.infer<typeof Rule>;
 

@@ -36,7 +36,20 @@ export interface PolicyRule {
    * `ruleConsidered` in src/policy/decide.ts for a caller that is not known.
    */
   callers: string[] | null;
+  /** An ask rule's terms of approval; null for allow and deny rules. */
+  approval: ApprovalTerms | null;
 }
+
+/** How an ask rule's commands get approved (the rule's approve_by, approval_timeout_seconds…). */
+export interface ApprovalTerms {
+  approveBy: 'client' | 'operator' | 'either';
+  timeoutSeconds: number;
+  fourEyes: boolean;
+  /** Minutes an approval also covers the same command on the same host; null: used once. */
+  grantMinutes: number | null;
+}
+
+const APPROVAL_KEYS = ['approve_by', 'approval_timeout_seconds', 'four_eyes', 'grant_minutes'] as const;
 
 export interface PolicySet {
   files: string[];
@@ -142,6 +155,15 @@ function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink):
           `${describePath(['rules', index, 'tty'])}: tty: true belongs on allow rules; ${what} with or without a terminal (remove it)`,
         );
       }
+      for (const key of APPROVAL_KEYS) {
+        if (rule[key] !== undefined && rule.action !== 'ask') {
+          sink.at(
+            file,
+            ['rules', index, key],
+            `${describePath(['rules', index, key])}: ${key} belongs on ask rules; ${rule.action === 'deny' ? 'a deny rule never runs a command' : 'an allow rule runs its commands without approval'} (remove it, or make the rule action: ask)`,
+          );
+        }
+      }
       set.rules.push({
         name: rule.name ?? `${basename(file.display)}#${index + 1}`,
         source: `${file.display}:${pos.line}:${pos.col}`,
@@ -152,6 +174,15 @@ function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink):
         tty: rule.tty,
         stdin: rule.stdin,
         callers: rule.callers ?? null,
+        approval:
+          rule.action === 'ask'
+            ? {
+                approveBy: rule.approve_by ?? DEFAULTS.approval.approveBy,
+                timeoutSeconds: rule.approval_timeout_seconds ?? DEFAULTS.approval.timeoutSeconds,
+                fourEyes: rule.four_eyes ?? false,
+                grantMinutes: rule.grant_minutes ?? null,
+              }
+            : null,
       });
     });
     const limits = data.limits;

@@ -8,6 +8,7 @@ import { whenAborted } from '../abort.js';
 import { DEFAULTS } from '../defaults.js';
 import { SshgateError } from '../errors.js';
 import type { Executor, Task } from '../tasks/task-manager.js';
+import type { Held } from './gateway.js';
 import type { Gateway, ProgressSink } from './gateway.js';
 import type * as S from './tool-contract.js';
 import { DEFAULT_INLINE_BYTES, FAN_OUT_INLINE_BYTES, FAN_OUT_OUTPUT_COST, FAN_OUT_RESULTS_COST } from './budget.js';
@@ -32,7 +33,9 @@ export interface FanOutHost {
 export function startOnTag(gateway: Gateway, input: S.RunOnTagInput, reuse: ReadonlyMap<string, Task> = new Map()): Started[] {
   const hosts = gateway.hostsWithTag(input.tag);
   const slots = new Slots(input.concurrency ?? DEFAULT_FAN_OUT);
-  return hosts.map((h) => {
+  // The hosts whose command needs approval: one request covers them all.
+  const held: Held[] = [];
+  const started = hosts.map((h): Started => {
     const earlier = reuse.get(h.alias);
     if (earlier) return { alias: h.alias, task: earlier };
     try {
@@ -44,12 +47,14 @@ export function startOnTag(gateway: Gateway, input: S.RunOnTagInput, reuse: Read
         workdir: input.workdir,
         env: input.env,
       };
-      const task = gateway.startTask(call, 'ssh_run_on_tag', (run) => slots.gate(run));
+      const task = gateway.startTask(call, 'ssh_run_on_tag', (run) => slots.gate(run), held);
       return { alias: h.alias, task };
     } catch (err) {
       return { alias: h.alias, early: failedBeforeStart(h.alias, err) };
     }
   });
+  if (held.length > 0) gateway.openApproval(held, input.command);
+  return started;
 }
 
 /** Waits for the fan-out's tasks up to wait_seconds (or until the caller gives up) and reports every host. */
@@ -102,7 +107,7 @@ export function onTagResult(input: S.RunOnTagInput, started: readonly Started[])
       succeeded: count('succeeded'),
       failed: count('failed', 'error', 'cancelled', 'timed_out', 'lost'),
       denied: count('denied'),
-      running: count('running', 'queued'),
+      running: count('running', 'queued', 'awaiting_approval'),
     },
   };
 }

@@ -21,6 +21,8 @@ import { DEFAULT_INLINE_BYTES, LIST_COST } from './budget.js';
 import { callExtras } from './call-extras.js';
 import { followOnTag, onTagResult, startOnTag, type FanOutHost, type Started } from './fan-out.js';
 import { RequestIds } from './request-ids.js';
+import { ApprovalBroker, type Answerer, type ApprovalRequest } from '../approvals/broker.js';
+import { strictestTerms, type Decision } from '../policy/decision.js';
 import type { HostExecutor } from './host-executor.js';
 import type * as S from './tool-contract.js';
 import { LiveConfig, type LiveConfigDeps } from './live-config.js';
@@ -50,6 +52,40 @@ const DEFAULT_OUTPUT_BYTES = 65_536;
  */
 const CANCEL_MARGIN_MS = 3000;
 
+/** A task held for approval, and the terms its host's ask rules set (fan-out.ts opens one request for all). */
+export interface Held {
+  task: Task;
+  terms: NonNullable<Decision['approval']>;
+}
+
+/**
+ * What the MCP layer shows the user of the caller's client to approve a command: a message naming
+ * the hosts, the exact command, the become target, the ask rules (file:line) and the deadline, and
+ * a form of one yes/no and an optional reason.
+ */
+export interface ApprovalForm {
+  approvalId: string;
+  message: string;
+  requestedSchema: {
+    type: 'object';
+    properties: {
+      approve: { type: 'boolean'; title: string; description: string; default: boolean };
+      reason: { type: 'string'; title: string; description: string; maxLength: number };
+    };
+    required: ['approve'];
+  };
+}
+
+/** The client's answer to an ApprovalForm, as MCP elicitation results carry it. */
+export interface ClientAnswer {
+  action: 'accept' | 'decline' | 'cancel';
+  approve?: boolean;
+  reason?: string;
+}
+
+/** Asks the caller's client (MCP elicitation); resolves undefined when it cannot ask. */
+export type ClientApprover = (form: ApprovalForm, signal: AbortSignal) => Promise<ClientAnswer | undefined>;
+
 /** Who a view's calls come from: a principal, and the 2025-era HTTP session they came in. */
 export interface Caller {
   principal: Principal;
@@ -75,6 +111,8 @@ export class Gateway {
     private readonly limiter: RateLimiter,
     /** The request_ids callers sent with their run calls (request-ids.ts), shared by every view. */
     private readonly requestIds: RequestIds,
+    /** The approval requests of ask decisions (src/approvals/broker.ts), shared by every view. */
+    private readonly approvals: ApprovalBroker,
     /** Whose calls this view serves; none: sshgate's own (`sshgate run`), which sees every task. */
     private readonly caller?: Caller,
   ) {}
@@ -83,7 +121,15 @@ export class Gateway {
   static async create(deps: GatewayDeps): Promise<Gateway> {
     const config = await LiveConfig.load(deps);
     const limiter = new RateLimiter({ policy: () => config.loaded.policy, ...(deps.days ? { days: deps.days } : {}) });
-    return new Gateway(deps, config, limiter, new RequestIds());
+    const approvals = new ApprovalBroker({
+      tasks: deps.tasks,
+      events: {
+        requested: (r) => deps.audit.approval(r),
+        answered: (r) => deps.audit.approval(r),
+        granted: (g) => deps.audit.grantUsed(g),
+      },
+    });
+    return new Gateway(deps, config, limiter, new RequestIds(), approvals);
   }
 
   /**
@@ -91,7 +137,7 @@ export class Gateway {
    * sees no one else's (an admin sees all).
    */
   forCaller(caller: Caller): Gateway {
-    return new Gateway(this.deps, this.config, this.limiter, this.requestIds, caller);
+    return new Gateway(this.deps, this.config, this.limiter, this.requestIds, this.approvals, caller);
   }
 
   listHosts(input: S.ListHostsInput): S.ListHostsResult {
@@ -164,9 +210,26 @@ export class Gateway {
     };
   }
 
-  /** Decides, starts the task, and waits for it up to wait_seconds (or until the caller gives up). */
-  async run(input: S.RunInput, callerSignal?: AbortSignal, progress?: ProgressSink): Promise<S.RunResult> {
+  /**
+   * Decides, starts the task, and waits for it up to wait_seconds (or until the caller gives up).
+   * A command that needs approval waits for it within the same wait; with `approver`, the caller's
+   * client is asked (an elicitation) where the ask rules let it answer.
+   */
+  async run(input: S.RunInput, callerSignal?: AbortSignal, progress?: ProgressSink, approver?: ClientApprover): Promise<S.RunResult> {
     const task = this.startRunTask(input);
+    if (approver) this.askClient(task, approver);
+    return this.awaitRun(task, input, callerSignal, progress);
+  }
+
+  /**
+   * ssh_run's wait for a task it started earlier (the retry of a 2026-era input-required round
+   * trip): up to wait_seconds, then its result as ssh_run gives it.
+   */
+  continueRun(taskId: string, input: S.RunInput, callerSignal?: AbortSignal, progress?: ProgressSink): Promise<S.RunResult> {
+    return this.awaitRun(this.task(taskId), input, callerSignal, progress);
+  }
+
+  private async awaitRun(task: Task, input: S.RunInput, callerSignal?: AbortSignal, progress?: ProgressSink): Promise<S.RunResult> {
     const stopListening = whenAborted(callerSignal, () => this.deps.tasks.cancel(task.id));
     try {
       await this.follow(task, (input.wait_seconds ?? DEFAULTS.waitSeconds) * 1000, progress);
@@ -394,9 +457,74 @@ export class Gateway {
     this.config.onReload(listener);
   }
 
-  /** ssh_run_on_tag: the command on every host with the tag (fan-out.ts). */
-  runOnTag(input: S.RunOnTagInput, signal?: AbortSignal, progress?: ProgressSink): Promise<S.RunOnTagResult> {
-    return followOnTag(this, input, this.startedOnTag(input), signal, progress);
+  /** ssh_run_on_tag: the command on every host with the tag (fan-out.ts); `approver` as for run. */
+  runOnTag(input: S.RunOnTagInput, signal?: AbortSignal, progress?: ProgressSink, approver?: ClientApprover): Promise<S.RunOnTagResult> {
+    const started = this.startedOnTag(input);
+    const held = started.find((s) => s.task?.state === 'awaiting_approval')?.task;
+    if (held && approver) this.askClient(held, approver);
+    return followOnTag(this, input, started, signal, progress);
+  }
+
+  /**
+   * What the caller's client may show its user to approve the task's request: undefined when the
+   * task awaits none, or the request's terms do not let the client answer (approve_by: operator,
+   * four_eyes — the client's user is the caller).
+   */
+  approvalForm(taskId: string): ApprovalForm | undefined {
+    const task = this.task(taskId);
+    const req = task.state === 'awaiting_approval' && task.approval ? this.approvals.get(task.approval.id) : undefined;
+    if (!req || req.state !== 'pending' || req.terms.approve_by === 'operator' || req.terms.four_eyes) return undefined;
+    return approvalForm(req);
+  }
+
+  /**
+   * The client was sent the form (an elicitation, or an input-required result): with approve_by
+   * client only its answer counts now, until `clientCannotAnswer`.
+   */
+  clientAsked(approvalId: string): void {
+    if (this.ownsApproval(approvalId)) this.approvals.askedClient(approvalId);
+  }
+
+  /** The client could not answer (no capability after all, an error, its user dismissed the form): an operator may. */
+  clientCannotAnswer(approvalId: string): void {
+    if (this.ownsApproval(approvalId)) this.approvals.clientUnavailable(approvalId);
+  }
+
+  /**
+   * The client's answer to the form of one of this caller's requests. `accept` with approve: true
+   * approves it; `decline`, or approve: false, refuses it; `cancel` (the user dismissed the form)
+   * leaves it to an operator.
+   */
+  clientAnswered(approvalId: string, answer: ClientAnswer): void {
+    if (!this.ownsApproval(approvalId))
+      throw new SshgateError('not_found', `no approval request "${clip(approvalId)}"`, 'the request was made in another call');
+    const principal = this.caller?.principal as Principal;
+    const answerer: Answerer = { name: principal.name, via: principal.via, channel: 'elicitation' };
+    if (answer.action === 'cancel') return this.approvals.clientUnavailable(approvalId);
+    const approve = answer.action === 'accept' && answer.approve === true;
+    const reason = answer.reason ?? (answer.action === 'decline' ? 'declined in the MCP client' : undefined);
+    this.approvals.answer(approvalId, answerer, approve, reason);
+  }
+
+  /** Sends the client the form of the task's request, and its answer to the broker; any failure leaves it to an operator. */
+  private askClient(task: Task, approver: ClientApprover): void {
+    const form = this.approvalForm(task.id);
+    if (!form) return;
+    const stop = new AbortController();
+    void task.done.then(() => stop.abort());
+    this.approvals.askedClient(form.approvalId);
+    approver(form, stop.signal).then(
+      (answer) => {
+        if (!answer) this.approvals.clientUnavailable(form.approvalId);
+        else if (this.approvals.get(form.approvalId)?.state === 'pending') this.clientAnswered(form.approvalId, answer);
+      },
+      () => this.approvals.clientUnavailable(form.approvalId),
+    );
+  }
+
+  private ownsApproval(id: string): boolean {
+    const req = this.approvals.get(id);
+    return req !== undefined && this.caller !== undefined && req.principal.name === this.caller.principal.name;
   }
 
   /**
@@ -488,8 +616,12 @@ export class Gateway {
     }
   }
 
-  /** Decides the command for one host and, if allowed, starts its task; throws when denied. */
-  startTask(input: S.RunAsyncInput, tool: string, wrap: (run: Executor) => Executor = (run) => run): Task {
+  /**
+   * Decides the command for one host and, if allowed, starts its task; throws when denied. A
+   * command that needs approval starts held (awaiting_approval) under a new approval request — or,
+   * with `held` (a fan-out), is added to it for one request covering all its hosts.
+   */
+  startTask(input: S.RunAsyncInput, tool: string, wrap: (run: Executor) => Executor = (run) => run, held?: Held[]): Task {
     const host = this.config.host(input.alias);
     const command = checkCommand(input.command);
     const extras = callExtras(this.config.loaded.policy, input);
@@ -504,17 +636,27 @@ export class Gateway {
       ...(extras.workdir !== undefined ? { workdir: extras.workdir } : {}),
       ...this.principal(),
     });
-    // With a terminal the command must be allowed with one; a refusal is audited as a denial.
-    const noTty = input.tty && decided.allowed ? ttyRefusal(decided) : undefined;
+    // With a terminal the command must be allowed with one; a refusal is audited as a denial. Ask
+    // rules carry no tty: or stdin:, so a command that needs approval runs with neither.
+    const asks = decided.verdict === 'ask';
+    const noTty = input.tty && (decided.allowed || asks) ? (asks ? ASK_NO_TTY : ttyRefusal(decided)) : undefined;
     // The engine never sees a call's stdin: every part of the command must be allowed to read it.
-    const noStdin = extras.stdin && decided.allowed && !noTty ? stdinRefusal(decided) : undefined;
+    const noStdin = extras.stdin && (decided.allowed || asks) && !noTty ? (asks ? ASK_NO_STDIN : stdinRefusal(decided)) : undefined;
+    const refused = { verdict: 'deny' as const, allowed: false, approval: null };
     const decision = noTty
-      ? { ...decided, allowed: false, reason: `with a terminal (tty: true): ${noTty}` }
+      ? { ...decided, ...refused, reason: `with a terminal (tty: true): ${noTty}` }
       : noStdin
-        ? { ...decided, allowed: false, reason: `with stdin: ${noStdin}` }
+        ? { ...decided, ...refused, reason: `with stdin: ${noStdin}` }
         : decided;
     this.deps.audit.decision(decision, { tool, ...this.audited(), ...extras.audit, ...(input.tty ? { tty: true } : {}) });
-    if (!decision.allowed) {
+    if (decision.verdict === 'ask' && !this.caller) {
+      throw new SshgateError(
+        'policy_denied',
+        `host "${host.alias}": ${decision.reason}, and sshgate run cannot ask a person for it`,
+        'run it through the MCP server (sshgate serve), where an approver answers the request (docs/approvals.md)',
+      );
+    }
+    if (decision.verdict === 'deny') {
       throw new SshgateError(
         'policy_denied',
         `host "${host.alias}": ${decision.reason}`,
@@ -525,6 +667,15 @@ export class Gateway {
             : 'ssh_plan (or sshgate plan) shows each part of the command and the rule that decides it; ask for a policy change if it should be allowed',
       );
     }
+    const terms = decision.approval;
+    const principal = this.caller?.principal;
+    // An earlier approval with grant_minutes covers the same command on the same host, if the
+    // rules still give grants; otherwise a person answers this one.
+    const hold =
+      terms !== null &&
+      principal !== undefined &&
+      !(terms.grant_minutes !== null && this.approvals.grantCovers(principal, host.alias, command, BECOME_NONE));
+    if (hold && principal && !held) this.approvals.admit(principal);
     // An allowed command counts against the caller's quotas; a denied one cost only its call.
     const overQuota = this.caller && this.limiter.check(this.caller.principal, host);
     if (overQuota) throw overQuota;
@@ -532,7 +683,7 @@ export class Gateway {
     const limits = { ...decision.limits };
     if (input.timeout_seconds !== undefined) limits.max_seconds = Math.min(limits.max_seconds, input.timeout_seconds);
     const graceMs = this.deps.graceMs ?? DEFAULTS.graceMs;
-    return this.deps.tasks.start(
+    const task = this.deps.tasks.start(
       host.alias,
       command,
       limits,
@@ -550,13 +701,115 @@ export class Gateway {
       {
         ...(this.caller ? { owner: this.caller.principal.name } : {}),
         ...(this.caller?.session !== undefined ? { session: this.caller.session } : {}),
+        ...(hold ? { held: true } : {}),
       },
     );
+    if (hold && terms) {
+      if (held) held.push({ task, terms });
+      else this.openApproval([{ task, terms }], command);
+    }
+    return task;
+  }
+
+  /** One approval request for held tasks of this view's caller (one host, or a fan-out's hosts). */
+  openApproval(held: readonly Held[], command: string): void {
+    const principal = this.caller?.principal;
+    if (!principal) return;
+    try {
+      this.approvals.admit(principal);
+    } catch (err) {
+      // Over the bound: the fan-out's held tasks end as refused, none is left waiting unasked.
+      for (const h of held) this.deps.tasks.refuse(h.task.id, (err as SshgateError).toJSON());
+      return;
+    }
+    this.approvals.open({
+      principal,
+      tasks: held.map((h) => h.task),
+      command,
+      become: BECOME_NONE,
+      terms: strictestTerms(
+        held.map((h) => h.terms),
+        { approve_by: DEFAULTS.approval.approveBy, timeout_seconds: DEFAULTS.approval.timeoutSeconds },
+      ),
+    });
+  }
+
+  /**
+   * The approval requests an operator sees (the control socket, an approver over HTTP): pending
+   * ones, oldest first; with `all`, the answered ones still kept too.
+   */
+  listApprovals(all = false): S.ApprovalView[] {
+    return this.approvals.list(all).map(approvalView);
+  }
+
+  /** An operator's or a client's answer to an approval request (broker.ts says who may give which). */
+  answerApproval(id: string, answerer: Answerer, approve: boolean, reason?: string): S.ApprovalView {
+    return approvalView(this.approvals.answer(id, answerer, approve, reason));
+  }
+
+  /** Refuses the answers still awaited at shutdown: the timers go, the held tasks end with the rest. */
+  closeApprovals(): void {
+    this.approvals.close();
   }
 
   hostsWithTag(tag: string): HostEntry[] {
     return this.config.hostsWithTag(tag);
   }
+}
+
+/** No become target (src/ssh/become.ts brings them). */
+const BECOME_NONE = null;
+const ASK_NO_TTY = 'the command needs approval, and a command that needs approval never runs with a terminal (ask rules carry no tty:)';
+const ASK_NO_STDIN = 'the command needs approval, and a command that needs approval is never given stdin (ask rules carry no stdin:)';
+
+function approvalForm(r: ApprovalRequest): ApprovalForm {
+  const lines = [
+    `sshgate: ${r.principal.name} asks to run a command that needs your approval.`,
+    `host${r.hosts.length === 1 ? '' : 's'}: ${r.hosts.join(', ')}`,
+    `command: ${r.command}`,
+    ...(r.become !== null ? [`as user: ${r.become}`] : []),
+    `rule${r.terms.rules.length === 1 ? '' : 's'}: ${r.terms.rules.map((x) => `${x.name} (${x.source})`).join(', ')}`,
+    `approval ${r.id}, open until ${new Date(r.deadline).toISOString()}${r.terms.grant_minutes !== null ? `; approving also lets the same command run on the same host for ${r.terms.grant_minutes} min` : ', for this one run'}`,
+  ];
+  return {
+    approvalId: r.id,
+    message: lines.join('\n'),
+    requestedSchema: {
+      type: 'object',
+      properties: {
+        approve: {
+          type: 'boolean',
+          title: 'Run this command',
+          description: 'yes: it runs once, exactly as shown; no: it is refused',
+          default: false,
+        },
+        reason: { type: 'string', title: 'Reason', description: 'optional; recorded in the audit log', maxLength: 500 },
+      },
+      required: ['approve'],
+    },
+  };
+}
+
+/** An approval request as operators and callers see it. */
+function approvalView(r: ApprovalRequest): S.ApprovalView {
+  return {
+    approval_id: r.id,
+    state: r.state,
+    principal: r.principal.name,
+    hosts: [...r.hosts],
+    task_ids: [...r.taskIds],
+    command: r.command,
+    command_sha256: r.commandSha256,
+    become: r.become,
+    rules: r.terms.rules,
+    approve_by: r.terms.approve_by,
+    four_eyes: r.terms.four_eyes,
+    grant_minutes: r.terms.grant_minutes,
+    created_at: new Date(r.createdAt).toISOString(),
+    deadline: new Date(r.deadline).toISOString(),
+    ...(r.answeredBy ? { answered_by: { name: r.answeredBy.name, via: r.answeredBy.via, channel: r.answeredBy.channel } } : {}),
+    ...(r.reason !== undefined ? { reason: r.reason } : {}),
+  };
 }
 
 /** The checks a command gets before the policy sees it: what no reviewed rule could mean. */

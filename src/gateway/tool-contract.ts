@@ -5,11 +5,11 @@
 import { z } from 'zod';
 import { Alias, HostShell, Tag, TargetTag } from '../config/file-formats.js';
 import { LimitsSchema, SegmentVerdict } from '../policy/decision.js';
-import { FINAL_STATES } from '../tasks/task-manager.js';
+import { FINAL_STATES, OPEN_STATES } from '../tasks/task-manager.js';
 import { MAX_STDIN_BYTES } from './call-extras.js';
 import { DEFAULT_INLINE_BYTES, FAN_OUT_INLINE_BYTES, MAX_INLINE_BYTES, MAX_READ_BYTES } from './budget.js';
 
-export const TaskState = z.enum(['queued', 'running', ...FINAL_STATES]);
+export const TaskState = z.enum([...OPEN_STATES, ...FINAL_STATES]);
 
 const Command = z.string().describe('the command line, as a shell would read it; the policy judges every part');
 const TaskId = z.string().describe('alias:hash:timestamp, as ssh_run returned it');
@@ -143,6 +143,15 @@ const StreamCounts = z.object({ stdout: z.number(), stderr: z.number() });
 const ReadCursor = z
   .object({ stdout: z.number(), stderr: z.number() })
   .describe('where ssh_get_task_output goes on from: the first byte not shown, per stream');
+export const TaskApproval = z
+  .object({
+    approval_id: z.string(),
+    deadline: z.string().describe('unanswered by then, the task ends denied (approval_timeout)'),
+    note: z.string().optional().describe('while it awaits approval: what happens next'),
+  })
+  .describe('the approval request of a command an ask rule matched');
+export type TaskApproval = z.infer<typeof TaskApproval>;
+
 export const RunResult = z.object({
   task_id: z.string(),
   state: TaskState,
@@ -157,7 +166,8 @@ export const RunResult = z.object({
   read_cursor: ReadCursor,
   duration_ms: z.number(),
   limits: LimitsSchema.describe("the limits the task runs under: the policy's, shortened by timeout_seconds"),
-  error: ErrorBody.optional().describe('why the task ended without an exit status (timeout, lost connection)'),
+  error: ErrorBody.optional().describe('why the task ended without an exit status (timeout, lost connection, approval refused)'),
+  approval: TaskApproval.optional(),
 });
 
 export const CancelInput = z.strictObject({ task_id: TaskId });
@@ -198,6 +208,7 @@ export const TaskStatus = z.object({
   stdout_bytes: z.number().describe('bytes the command has written so far, kept or not'),
   stderr_bytes: z.number(),
   error: ErrorBody.optional(),
+  approval: TaskApproval.optional(),
 });
 
 export const ListTasksInput = z.strictObject({
@@ -260,7 +271,7 @@ export const RunOnTagInput = z.strictObject({
 });
 export const HostOutcome = z.object({
   alias: z.string(),
-  status: z.enum(['succeeded', 'failed', 'denied', 'error', 'running', 'cancelled', 'timed_out', 'lost', 'queued']),
+  status: z.enum(['succeeded', 'failed', 'denied', 'error', 'running', 'cancelled', 'timed_out', 'lost', 'queued', 'awaiting_approval']),
   task_id: z.string().nullable(),
   exit_code: z.number().nullable(),
   signal: z.string().nullable(),
@@ -334,3 +345,25 @@ export type TaskOutputResult = z.infer<typeof TaskOutputResult>;
 export type RunOnTagInput = z.infer<typeof RunOnTagInput>;
 export type HostOutcome = z.infer<typeof HostOutcome>;
 export type RunOnTagResult = z.infer<typeof RunOnTagResult>;
+
+// ------------------------------------------------------------------ approvals
+
+export const ApprovalView = z.object({
+  approval_id: z.string().describe('what sshgate approve and sshgate deny are given'),
+  state: z.enum(['pending', 'approved', 'denied', 'expired', 'withdrawn']),
+  principal: z.string().describe('who asked'),
+  hosts: z.array(z.string()),
+  task_ids: z.array(z.string()),
+  command: z.string().describe('the exact command the approval covers'),
+  command_sha256: z.string(),
+  become: z.string().nullable().describe('the user it runs as; null: the login user'),
+  rules: z.array(z.object({ name: z.string(), source: z.string() })).describe('the ask rules, with file:line:column'),
+  approve_by: z.enum(['client', 'operator', 'either']),
+  four_eyes: z.boolean(),
+  grant_minutes: z.number().nullable(),
+  created_at: z.string(),
+  deadline: z.string().describe('unanswered by then, the request is refused (approval_timeout)'),
+  answered_by: z.object({ name: z.string(), via: z.string(), channel: z.string() }).optional(),
+  reason: z.string().optional(),
+});
+export type ApprovalView = z.infer<typeof ApprovalView>;

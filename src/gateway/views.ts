@@ -37,6 +37,25 @@ export function runResult(task: Task, maxBytes: number, maxCost = STREAM_COST): 
     duration_ms: durationOf(task) ?? 0,
     limits: { ...task.limits },
     ...(task.error ? { error: task.error } : {}),
+    ...approvalOf(task),
+  };
+}
+
+/** The approval a task awaits or awaited, with what the caller can do about it while it waits. */
+function approvalOf(task: Task): { approval?: S.TaskApproval } {
+  if (!task.approval) return {};
+  const { id, deadline } = task.approval;
+  const waiting = task.state === 'awaiting_approval';
+  return {
+    approval: {
+      approval_id: id,
+      deadline: new Date(deadline).toISOString(),
+      ...(waiting
+        ? {
+            note: `a person must approve this command before it runs (approval ${id}); poll ssh_get_task_status, or cancel it with ssh_cancel`,
+          }
+        : {}),
+    },
   };
 }
 
@@ -60,6 +79,7 @@ export function taskStatus(task: Task): S.TaskStatus {
     stdout_bytes: task.stdout.written,
     stderr_bytes: task.stderr.written,
     ...(task.error ? { error: task.error } : {}),
+    ...approvalOf(task),
   };
 }
 

@@ -210,8 +210,8 @@ export class TasksExtension {
   private runTask(id: string): DetailedTask {
     const status = known(id, () => this.gateway.statusWithLimits({ task_id: id }));
     const body = taskBody(id, [status]);
-    if (status.state === 'queued' || status.state === 'running') {
-      return { ...body, status: 'working', statusMessage: `${status.state} on ${status.alias}` };
+    if (status.state === 'queued' || status.state === 'running' || status.state === 'awaiting_approval') {
+      return { ...body, status: 'working', statusMessage: `${status.state.replace('_', ' ')} on ${status.alias}` };
     }
     if (status.state === 'cancelled') return { ...body, status: 'cancelled', statusMessage: ended(status) };
     const handle = this.handles.get(id);
@@ -224,7 +224,7 @@ export class TasksExtension {
   private fanOutTask(id: string): DetailedTask {
     const { handle, statuses } = this.fanOut(id);
     const body = taskBody(id, statuses);
-    const done = statuses.filter((s) => s.state !== 'queued' && s.state !== 'running').length;
+    const done = statuses.filter((s) => s.state !== 'queued' && s.state !== 'running' && s.state !== 'awaiting_approval').length;
     const notStarted = handle.hosts.length - statuses.length;
     const progress = `${done} of ${statuses.length} hosts' tasks ended${notStarted ? `, ${notStarted} hosts did not start` : ''}`;
     if (handle.cancelled)

@@ -6,7 +6,8 @@ import { posix } from 'node:path';
 import type { PolicyRule, PolicySet } from '../config/load-policy.js';
 import { BUILTIN_DENY_SUBSTRINGS, EVALUATING_BUILTINS, WRAPPER_COMMANDS } from './builtin.js';
 import { DenyIndex } from './deny-patterns.js';
-import type { Decision, SegmentVerdict, Verdict } from './decision.js';
+import { strictestTerms, type ApprovalTermsView, type Decision, type SegmentVerdict, type Verdict } from './decision.js';
+import { DEFAULTS } from '../defaults.js';
 import { globMatch, globsIntersect } from '../glob.js';
 import { whole } from '../errors.js';
 import { callerMatches, type Principal } from '../principal.js';
@@ -140,6 +141,7 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
         reason: parsed.reason,
         segments: [segment],
         matched_rules: [],
+        approval: null,
       };
     }
 
@@ -172,7 +174,7 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
           Object.assign(v, { verdict: 'deny', allowed: false, rule: null, source: null, reason, tty: false, stdin: false });
       }
       const decided = { verdict: 'deny' as const, allowed: false, tty_allowed: false, stdin_allowed: false };
-      return { ...base, ...decided, reason, segments, matched_rules: summary(matched) };
+      return { ...base, ...decided, reason, segments, matched_rules: summary(matched), approval: null };
     }
     const denied = segments.find((v) => v.verdict === 'deny');
     const asked = segments.find((v) => v.verdict === 'ask');
@@ -195,6 +197,7 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
       reason,
       segments,
       matched_rules: summary(matched),
+      approval: verdict === 'ask' ? approvalTerms(segments, forHost) : null,
     };
   }
 
@@ -529,4 +532,24 @@ function summary(matched: Map<string, PolicyRule>): Decision['matched_rules'] {
 
 function clip(text: string): string {
   return text.length <= DISPLAY_LIMIT ? text : `${whole(text, DISPLAY_LIMIT)}… (${text.length - DISPLAY_LIMIT} more characters)`;
+}
+
+/** The terms of approval of an ask decision: of its ask rules' terms, the strictest of each. */
+function approvalTerms(segments: readonly SegmentVerdict[], rules: readonly PolicyRule[]): ApprovalTermsView {
+  const bySource = new Map(rules.map((r) => [r.source, r]));
+  const asking = [...new Set(segments.filter((v) => v.verdict === 'ask').map((v) => v.source))].flatMap((source) => {
+    const rule = source === null ? undefined : bySource.get(source);
+    if (!rule?.approval) return [];
+    const t = rule.approval;
+    return [
+      {
+        approve_by: t.approveBy,
+        timeout_seconds: t.timeoutSeconds,
+        four_eyes: t.fourEyes,
+        grant_minutes: t.grantMinutes,
+        rules: [{ name: rule.name, source: rule.source }],
+      },
+    ];
+  });
+  return strictestTerms(asking, { approve_by: DEFAULTS.approval.approveBy, timeout_seconds: DEFAULTS.approval.timeoutSeconds });
 }

@@ -38,6 +38,21 @@ export const DecisionCaller = z
     'the principal the command was decided for; null: none was known, so allow rules with callers: did not apply and deny rules with callers: did',
   );
 
+/** What approving an ask decision takes: its ask rules' terms, the strictest of each (docs/approvals.md). */
+export const ApprovalTermsView = z
+  .object({
+    approve_by: z
+      .enum(['client', 'operator', 'either'])
+      .describe("client: the caller's MCP client asks its user (an operator when it cannot); operator: only out of band; either: both"),
+    timeout_seconds: z.number().describe('unanswered this long, the request is refused (approval_timeout)'),
+    four_eyes: z.boolean().describe('the approver must be another principal than the caller'),
+    grant_minutes: z.number().nullable().describe('an approval also covers the same command on the same host this long; null: once'),
+    rules: z.array(z.object({ name: z.string(), source: z.string() })).describe('the ask rules that make the command need approval'),
+  })
+  .nullable()
+  .describe("with verdict 'ask': how it is approved; null otherwise");
+export type ApprovalTermsView = z.infer<typeof ApprovalTermsView>;
+
 export const Decision = z.object({
   alias: z.string(),
   command: z.string(),
@@ -49,6 +64,7 @@ export const Decision = z.object({
   reason: z.string(),
   segments: z.array(SegmentVerdict),
   matched_rules: z.array(MatchedRule),
+  approval: ApprovalTermsView,
   limits: LimitsSchema,
 });
 export type Decision = z.infer<typeof Decision>;
@@ -56,4 +72,25 @@ export type Decision = z.infer<typeof Decision>;
 /** A caller as rules name it: `alice`, or `alice (role:ops, role:dev)`. */
 export function callerLabel(caller: { name: string; roles: readonly string[] }): string {
   return caller.roles.length > 0 ? `${caller.name} (${caller.roles.map((r) => `role:${r}`).join(', ')})` : caller.name;
+}
+
+type Terms = NonNullable<ApprovalTermsView>;
+
+/**
+ * Of several ask rules' terms (segments of one command, hosts of one fan-out), the strictest of
+ * each: operator over client over either (operator trusts no elicitation; client lets an operator
+ * answer only where the client cannot ask), the shortest timeout, four eyes if any says so, a grant
+ * only if every one gives one (the shortest).
+ */
+export function strictestTerms(terms: readonly Terms[], fallback: Pick<Terms, 'approve_by' | 'timeout_seconds'>): Terms {
+  const approveBy = (['operator', 'client', 'either'] as const).find((by) => terms.some((t) => t.approve_by === by));
+  const grants = terms.map((t) => t.grant_minutes);
+  const rules = new Map(terms.flatMap((t) => t.rules).map((r) => [r.source, r]));
+  return {
+    approve_by: approveBy ?? fallback.approve_by,
+    timeout_seconds: terms.length > 0 ? Math.min(...terms.map((t) => t.timeout_seconds)) : fallback.timeout_seconds,
+    four_eyes: terms.some((t) => t.four_eyes),
+    grant_minutes: grants.length > 0 && grants.every((g) => g !== null) ? Math.min(...grants) : null,
+    rules: [...rules.values()],
+  };
 }

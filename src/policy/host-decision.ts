@@ -14,7 +14,7 @@ export function decideForHost(engine: PolicyEngine, host: HostEntry, command: st
     const net = engine.network.check(host.host);
     if (!net.allowed) {
       const denied = { verdict: 'deny' as const, allowed: false, tty_allowed: false, stdin_allowed: false };
-      return { ...decision, ...denied, reason: `network policy: ${net.reason}` };
+      return { ...decision, ...denied, reason: `network policy: ${net.reason}`, approval: null };
     }
   }
   return decision;

@@ -26,7 +26,7 @@ import { z } from 'zod';
 import { ERROR_CODES } from '../errors.js';
 import { processAlive } from '../process-alive.js';
 import { openStateDir, refuseUnlessPrivate as refuse, syncDir } from './state-dir.js';
-import { FINAL_STATES, isFinal, type RestoredTask, type Task } from './task-manager.js';
+import { FINAL_STATES, OPEN_STATES, isFinal, type RestoredTask, type Task } from './task-manager.js';
 
 const Limits = z.object({
   max_seconds: z.number(),
@@ -39,7 +39,7 @@ export const JournalRecord = z.object({
   id: z.string(),
   alias: z.string(),
   command: z.string(),
-  state: z.enum(['queued', 'running', ...FINAL_STATES]),
+  state: z.enum([...OPEN_STATES, ...FINAL_STATES]),
   created_at: z.number(),
   started_at: z.number().optional(),
   ended_at: z.number().optional(),
@@ -239,7 +239,10 @@ function lostRecord(r: JournalRecord, now: number): JournalRecord {
     ended_at: now,
     error: {
       code: 'lost',
-      message: `sshgate stopped while the task was ${r.state} (server pid ${r.server_pid}); its outcome is unknown`,
+      message:
+        r.state === 'awaiting_approval'
+          ? `sshgate stopped while the task awaited approval (server pid ${r.server_pid}); it never ran`
+          : `sshgate stopped while the task was ${r.state} (server pid ${r.server_pid}); its outcome is unknown`,
       hint: 'check on the host whether the command finished before running it again',
     },
   };

@@ -8,9 +8,12 @@ import { SshgateError, type ErrorCode } from '../errors.js';
 import { TaskIdFactory } from './ids.js';
 import { OutputBuffer } from './output-buffer.js';
 
-export const FINAL_STATES = ['succeeded', 'failed', 'cancelled', 'timed_out', 'lost'] as const;
+/** `denied`: a person refused it, or no one approved it in time (it never ran). */
+export const FINAL_STATES = ['succeeded', 'failed', 'cancelled', 'timed_out', 'lost', 'denied'] as const;
 export type FinalState = (typeof FINAL_STATES)[number];
-export type TaskState = 'queued' | 'running' | FinalState;
+/** `awaiting_approval`: held until a person approves it (src/approvals/); then queued. */
+export const OPEN_STATES = ['awaiting_approval', 'queued', 'running'] as const;
+export type TaskState = (typeof OPEN_STATES)[number] | FinalState;
 
 export interface ExecResult {
   exitCode: number | null;
@@ -50,6 +53,8 @@ export interface Task {
   readonly session?: string;
   /** A task of an earlier run, read from the journal. */
   readonly restored?: true;
+  /** The approval request it awaits or awaited (src/approvals/), for a command an ask rule matched. */
+  approval?: { id: string; deadline: number };
   state: TaskState;
   createdAt: number;
   startedAt?: number;
@@ -71,6 +76,8 @@ interface Entry extends Task {
   finish: () => void;
   timer?: NodeJS.Timeout;
   abortReason?: AbortReason;
+  /** When its max_seconds began: at creation, or for a held task when it was released. */
+  clockFrom: number;
 }
 
 export interface TaskManagerOptions {
@@ -139,8 +146,18 @@ export class TaskManager {
     this.onForget = options.onForget ?? (() => undefined);
   }
 
-  start(alias: string, command: string, limits: TaskLimits, executor: Executor, who: { owner?: string; session?: string } = {}): Task {
-    const { owner, session } = who;
+  /**
+   * A new task, queued to run; with `held`, in state awaiting_approval until `release` (or `refuse`,
+   * or a cancel): its max_seconds begin when it is released.
+   */
+  start(
+    alias: string,
+    command: string,
+    limits: TaskLimits,
+    executor: Executor,
+    who: { owner?: string; session?: string; held?: boolean } = {},
+  ): Task {
+    const { owner, session, held } = who;
     this.prune();
     // One caller cannot fill a host's queue for everyone else.
     let waiting = 0;
@@ -161,8 +178,9 @@ export class TaskManager {
       ...(owner !== undefined ? { owner } : {}),
       ...(session !== undefined ? { session } : {}),
       limits,
-      state: 'queued',
+      state: held ? 'awaiting_approval' : 'queued',
       createdAt: this.now(),
+      clockFrom: this.now(),
       exitCode: null,
       signal: null,
       stdout: new OutputBuffer(limits.max_output_bytes),
@@ -175,10 +193,34 @@ export class TaskManager {
     };
     this.tasks.set(entry.id, entry);
     this.notify(entry);
-    // The whole task, queueing and connecting included, lives within max_seconds.
-    entry.timer = setTimeout(() => this.abort(entry, 'timed_out'), limits.max_seconds * 1000);
-    this.pump(alias);
+    if (!held) this.queue(entry);
     return entry;
+  }
+
+  /** A held task may run: it is queued, and its max_seconds begin. False if it is not held (ended, cancelled). */
+  release(id: string): boolean {
+    const entry = this.tasks.get(id);
+    if (!entry || entry.state !== 'awaiting_approval') return false;
+    entry.state = 'queued';
+    entry.clockFrom = this.now();
+    this.notify(entry);
+    this.queue(entry);
+    return true;
+  }
+
+  /** A held task will never run: it ends `denied` with `error`. False if it is not held. */
+  refuse(id: string, error: NonNullable<Task['error']>): boolean {
+    const entry = this.tasks.get(id);
+    if (!entry || entry.state !== 'awaiting_approval') return false;
+    entry.error = error;
+    this.end(entry, 'denied');
+    return true;
+  }
+
+  private queue(entry: Entry): void {
+    // The whole task, queueing and connecting included, lives within max_seconds.
+    entry.timer = setTimeout(() => this.abort(entry, 'timed_out'), entry.limits.max_seconds * 1000);
+    this.pump(entry.alias);
   }
 
   get(id: string): Task | undefined {
@@ -224,6 +266,7 @@ export class TaskManager {
         executor: RESTORED.executor,
         finish: RESTORED.finish,
         restored: true,
+        clockFrom: r.createdAt,
       };
       if (r.owner !== undefined) (entry as { owner?: string }).owner = r.owner;
       if (r.startedAt !== undefined) entry.startedAt = r.startedAt;
@@ -262,7 +305,7 @@ export class TaskManager {
   private abort(entry: Entry, reason: AbortReason): void {
     if (isFinal(entry.state) || entry.abortReason) return;
     entry.abortReason = reason;
-    if (entry.state === 'queued') {
+    if (entry.state === 'queued' || entry.state === 'awaiting_approval') {
       this.end(entry, reason === 'timed_out' ? 'timed_out' : 'cancelled');
       return;
     }
@@ -288,7 +331,7 @@ export class TaskManager {
     try {
       result = entry.executor({
         signal: entry.controller.signal,
-        deadline: entry.createdAt + entry.limits.max_seconds * 1000,
+        deadline: entry.clockFrom + entry.limits.max_seconds * 1000,
         stdout: (d) => {
           entry.stdout.write(d);
           this.wake(entry);

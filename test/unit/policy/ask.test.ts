@@ -234,7 +234,16 @@ describe('ask rules under random policies', () => {
     callers: fc.option(fc.constant<string[]>(['role:ops']), { nil: null }),
   });
   const toRules = (specs: { action: PolicyRule['action']; commands: string[]; callers: string[] | null }[]): PolicyRule[] =>
-    specs.map((s, i) => ({ ...s, name: `r${i}`, source: `p.yml:${i + 2}:5`, aliases: [], tags: [], tty: false, stdin: false }));
+    specs.map((s, i) => ({
+      ...s,
+      name: `r${i}`,
+      source: `p.yml:${i + 2}:5`,
+      aliases: [],
+      tags: [],
+      tty: false,
+      stdin: false,
+      approval: null,
+    }));
 
   it('adding an ask rule never makes anything allowed, nor approvable what the same rule as allow would not allow', async () => {
     const parser = await shellParser();

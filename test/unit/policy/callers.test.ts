@@ -250,6 +250,7 @@ describe('callers: under random policies and principals', () => {
           tags: [],
           tty: false,
           stdin: false,
+          approval: null,
         }));
         const d = createPolicyEngine(policyOf(rules), parser).decide(web1, command, { principal: who });
         // The model, written apart from the engine: without a principal only deny rules with callers: count.

@@ -1,0 +1,294 @@
+/**
+ * Where a person's answer becomes a task that runs, or one that never does. A command an ask rule
+ * matched starts as a held task (awaiting_approval); the broker holds the approval request bound
+ * to it — principal, hosts, the exact command (sha256), the ask rules, the become target, a
+ * deadline — and takes exactly one answer: approve releases the request's tasks, deny or the
+ * deadline refuses them. An approval is used once; a grant (an ask rule's grant_minutes) lets the
+ * same principal run the same command on the same host again for a while, and nothing wider.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { DEFAULTS } from '../defaults.js';
+import { clip, SshgateError, whole } from '../errors.js';
+import type { ApprovalTermsView } from '../policy/decision.js';
+import type { Principal } from '../principal.js';
+import type { Task, TaskManager } from '../tasks/task-manager.js';
+
+/** How an answer reached sshgate: the caller's MCP client (elicitation), or an operator out of band. */
+export type AnswerChannel = 'elicitation' | 'control-socket' | 'http-admin';
+
+/** Who answered, as the audit records it. */
+export interface Answerer {
+  name: string;
+  via: string;
+  channel: AnswerChannel;
+}
+
+export type ApprovalState = 'pending' | 'approved' | 'denied' | 'expired' | 'withdrawn';
+
+export interface ApprovalRequest {
+  /** `apr-` and 16 hex digits: what `sshgate approve` is given. */
+  readonly id: string;
+  readonly principal: Principal;
+  readonly hosts: readonly string[];
+  readonly taskIds: readonly string[];
+  readonly command: string;
+  /** sha256 of the exact command, hex: what the approval binds. */
+  readonly commandSha256: string;
+  readonly become: string | null;
+  readonly terms: NonNullable<ApprovalTermsView>;
+  readonly createdAt: number;
+  readonly deadline: number;
+  state: ApprovalState;
+  answeredBy?: Answerer;
+  reason?: string;
+  /** The client was asked (an elicitation is out): with approve_by client, only its answer counts. */
+  clientAsked: boolean;
+}
+
+/** What the audit hears of an approval's life. */
+export interface ApprovalEvents {
+  requested(req: ApprovalRequest): void;
+  answered(req: ApprovalRequest): void;
+  /** A command run under a grant instead of a new request. */
+  granted(grant: GrantUse): void;
+}
+
+/** A command that ran under an earlier approval's grant. */
+export interface GrantUse {
+  principal: string;
+  alias: string;
+  commandSha256: string;
+  become: string | null;
+  until: number;
+  approvalId: string;
+}
+
+export interface BrokerOptions {
+  tasks: TaskManager;
+  events: ApprovalEvents;
+  now?: () => number;
+  maxPending?: { perPrincipal: number; total: number };
+}
+
+interface Grant {
+  until: number;
+  approvalId: string;
+}
+
+/** Answered requests stay listed this long (`sshgate approvals list --all`), then are forgotten. */
+const KEEP_ANSWERED_MS = 60 * 60 * 1000;
+const KEEP_ANSWERED_MAX = 1000;
+
+export class ApprovalBroker {
+  private readonly requests = new Map<string, ApprovalRequest>();
+  private readonly grants = new Map<string, Grant>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly now: () => number;
+  private readonly maxPending: { perPrincipal: number; total: number };
+
+  constructor(private readonly options: BrokerOptions) {
+    this.now = options.now ?? Date.now;
+    this.maxPending = options.maxPending ?? DEFAULTS.maxPendingApprovals;
+  }
+
+  /**
+   * Whether an earlier approval's grant covers this command for this principal on this host (and
+   * become target) now; audited when it does.
+   */
+  grantCovers(principal: Principal, alias: string, command: string, become: string | null): boolean {
+    const sha = sha256(command);
+    const key = grantKey(principal.name, alias, sha, become);
+    const grant = this.grants.get(key);
+    if (!grant) return false;
+    if (grant.until <= this.now()) {
+      this.grants.delete(key);
+      return false;
+    }
+    this.options.events.granted({
+      principal: principal.name,
+      alias,
+      commandSha256: sha,
+      become,
+      until: grant.until,
+      approvalId: grant.approvalId,
+    });
+    return true;
+  }
+
+  /** Refuses a new request over the pending bounds, before any task is made for it. */
+  admit(principal: Principal): void {
+    const pending = [...this.requests.values()].filter((r) => r.state === 'pending');
+    const mine = pending.filter((r) => r.principal.name === principal.name).length;
+    if (mine >= this.maxPending.perPrincipal || pending.length >= this.maxPending.total) {
+      throw new SshgateError(
+        'busy',
+        mine >= this.maxPending.perPrincipal
+          ? `${mine} of your approval requests already wait for an answer`
+          : `${pending.length} approval requests already wait for an answer`,
+        'wait for them to be answered, or cancel some (ssh_list_tasks state=awaiting_approval)',
+      );
+    }
+  }
+
+  /** Opens a request for held tasks (TaskManager.start with held); they run once it is approved. */
+  open(fields: {
+    principal: Principal;
+    tasks: readonly Task[];
+    command: string;
+    become: string | null;
+    terms: NonNullable<ApprovalTermsView>;
+  }): ApprovalRequest {
+    const createdAt = this.now();
+    const req: ApprovalRequest = {
+      id: `apr-${randomBytes(8).toString('hex')}`,
+      principal: fields.principal,
+      hosts: fields.tasks.map((t) => t.alias),
+      taskIds: fields.tasks.map((t) => t.id),
+      command: fields.command,
+      commandSha256: sha256(fields.command),
+      become: fields.become,
+      terms: fields.terms,
+      createdAt,
+      deadline: createdAt + fields.terms.timeout_seconds * 1000,
+      state: 'pending',
+      clientAsked: false,
+    };
+    this.prune();
+    this.requests.set(req.id, req);
+    for (const t of fields.tasks) t.approval = { id: req.id, deadline: req.deadline };
+    this.timers.set(req.id, setTimeout(() => this.expire(req), req.deadline - createdAt).unref());
+    this.options.events.requested(req);
+    // The caller cancelled its tasks (or they ended otherwise): nothing is left to approve.
+    void Promise.all(fields.tasks.map((t) => t.done)).then(() => {
+      if (req.state === 'pending') this.settle(req, 'withdrawn');
+    });
+    return req;
+  }
+
+  get(id: string): ApprovalRequest | undefined {
+    return this.requests.get(id);
+  }
+
+  /** Pending requests, oldest first; with `all`, the answered ones still kept too. */
+  list(all = false): ApprovalRequest[] {
+    this.prune();
+    return [...this.requests.values()].filter((r) => all || r.state === 'pending');
+  }
+
+  /** The client was sent an elicitation for the request. */
+  askedClient(id: string): void {
+    const req = this.requests.get(id);
+    if (req) req.clientAsked = true;
+  }
+
+  /** The client could not be asked after all (no answer came, an error): an operator may answer. */
+  clientUnavailable(id: string): void {
+    const req = this.requests.get(id);
+    if (req) req.clientAsked = false;
+  }
+
+  /**
+   * One answer to a pending request. Refused (the error says why): an unknown or answered
+   * request, a channel the request's terms do not accept, or — with four_eyes — the requester.
+   */
+  answer(id: string, answerer: Answerer, approve: boolean, reason?: string): ApprovalRequest {
+    const req = this.requests.get(id);
+    if (!req) {
+      throw new SshgateError('not_found', `no approval request "${clip(id)}"`, 'sshgate approvals list shows the pending ones');
+    }
+    if (req.state !== 'pending') {
+      throw new SshgateError(
+        'invalid_input',
+        `approval request ${id} is already ${req.state}${req.answeredBy ? ` (by ${req.answeredBy.name})` : ''}`,
+        'an approval is answered once; a new call of the command asks again',
+      );
+    }
+    const refusal = channelRefusal(req, answerer.channel);
+    if (refusal) throw new SshgateError('forbidden', refusal, 'the ask rule says who approves (approve_by)');
+    if (approve && req.terms.four_eyes && answerer.name === req.principal.name) {
+      throw new SshgateError(
+        'forbidden',
+        `${answerer.name} asked for this command and cannot approve it: the ask rule says four_eyes: true`,
+        'another person must approve it (sshgate approve on the server, or a principal with the approver role)',
+      );
+    }
+    req.answeredBy = answerer;
+    if (reason !== undefined) req.reason = whole(reason, 500);
+    this.settle(req, approve ? 'approved' : 'denied');
+    return req;
+  }
+
+  /** Refuses every pending request (shutdown): their held tasks end as the TaskManager ends them. */
+  close(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  private expire(req: ApprovalRequest): void {
+    if (req.state === 'pending') this.settle(req, 'expired');
+  }
+
+  private settle(req: ApprovalRequest, state: Exclude<ApprovalState, 'pending'>): void {
+    req.state = state;
+    clearTimeout(this.timers.get(req.id));
+    this.timers.delete(req.id);
+    const { tasks } = this.options;
+    if (state === 'approved') {
+      for (const id of req.taskIds) tasks.release(id);
+      const minutes = req.terms.grant_minutes;
+      if (minutes !== null) {
+        const until = this.now() + minutes * 60_000;
+        for (const alias of req.hosts)
+          this.grants.set(grantKey(req.principal.name, alias, req.commandSha256, req.become), { until, approvalId: req.id });
+      }
+    } else if (state === 'denied') {
+      const by = req.answeredBy ? ` by ${req.answeredBy.name}` : '';
+      for (const id of req.taskIds) {
+        tasks.refuse(id, {
+          code: 'approval_denied',
+          message: `approval ${req.id} was refused${by}${req.reason ? `: ${req.reason}` : ''}`,
+          hint: 'the command did not run; ask the approver why, or run something else',
+        });
+      }
+    } else if (state === 'expired') {
+      for (const id of req.taskIds) {
+        tasks.refuse(id, {
+          code: 'approval_timeout',
+          message: `no one answered approval ${req.id} within ${req.terms.timeout_seconds} s`,
+          hint: 'the command did not run; ask an operator to watch sshgate approvals list, then run it again',
+        });
+      }
+    }
+    this.options.events.answered(req);
+  }
+
+  private prune(): void {
+    const now = this.now();
+    for (const [key, g] of this.grants) if (g.until <= now) this.grants.delete(key);
+    const answered = [...this.requests.values()].filter((r) => r.state !== 'pending');
+    const excess = answered.length - KEEP_ANSWERED_MAX;
+    answered.forEach((r, i) => {
+      if (i < excess || now - r.deadline > KEEP_ANSWERED_MS) this.requests.delete(r.id);
+    });
+  }
+}
+
+/** Why this channel may not answer the request, or undefined when it may. */
+function channelRefusal(req: ApprovalRequest, channel: AnswerChannel): string | undefined {
+  const by = req.terms.approve_by;
+  if (channel === 'elicitation') {
+    return by === 'operator' || !req.clientAsked ? `approval request ${req.id} is not answered through the MCP client` : undefined;
+  }
+  if (by === 'client' && req.clientAsked) {
+    return `approval request ${req.id} is answered by the user of the caller's MCP client (approve_by: client)`;
+  }
+  return undefined;
+}
+
+function grantKey(principal: string, alias: string, sha: string, become: string | null): string {
+  return JSON.stringify([principal, alias, sha, become]);
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
