@@ -35,6 +35,14 @@ export function isAdmin(principal: Principal): boolean {
   return principal.via !== 'oauth' && principal.roles.includes(ADMIN_ROLE);
 }
 
+/** The role whose principals answer approval requests over HTTP (POST /approvals/ID). */
+export const APPROVER_ROLE = 'approver';
+
+/** An approver: as for an admin, the role comes from sshgate's own configuration, never from an OAuth claim. */
+export function isApprover(principal: Principal): boolean {
+  return principal.via !== 'oauth' && principal.roles.includes(APPROVER_ROLE);
+}
+
 /** The principal as the audit records it: who, how they proved it, and by which credential. */
 export function auditedPrincipal(principal: Principal): Record<string, string> {
   return {

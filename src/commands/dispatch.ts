@@ -25,6 +25,9 @@ commands:
   audit verify PATH             check the hash chain of an audit file (--audit-log)
   token new --id ID --principal P  a bearer token for serve --http's tokens file: token on stdout, entry on stderr
   run ALIAS|@TAG -- COMMAND     run COMMAND as an agent would: policy first, output streamed
+  approvals list                the approval requests waiting for an answer (ask rules), on every server of the state dir
+  approve ID                    approve one: its command runs, once, on its hosts
+  deny ID --reason TEXT         refuse one: its command never runs
   demo                          a scripted MCP session against a throwaway local SSH host
 
 options:
@@ -32,11 +35,14 @@ options:
   --policy PATH    policy file or directory              (env ${ENV.policyPath}, default ${DEFAULTS.policyPath})
   --log-level L    serve, run: fatal|error|warn|info|debug|trace|silent (run: default silent)   (env ${ENV.logLevel}, default ${DEFAULTS.logLevel})
   --audit-log PATH serve: append audit records, hash-chained, to this JSONL file   (env ${ENV.auditLog})
-  --state-dir DIR  serve: this deployment's task journal   (env ${ENV.stateDir}, default $XDG_STATE_HOME/sshgate/<hash of config and policy paths>, or under ~/.local/state)
+  --state-dir DIR  serve, approvals, approve, deny: this deployment's task journal and control sockets   (env ${ENV.stateDir}, default $XDG_STATE_HOME/sshgate/<hash of config and policy paths>, or under ~/.local/state)
   --http HOST:PORT serve: MCP over Streamable HTTP at /mcp instead of stdio (needs a token)
   --token-file F   serve --http: the bearer token, read from file F   (or env ${ENV.token})
-  --json           plan: print the decision as JSON
+  --json           plan: print the decision as JSON; approvals list: the requests as JSON
+  --all            approvals list: the answered requests the servers still keep too
+  --reason TEXT    approve, deny: why (recorded in the audit; deny needs one)
   --as NAME        plan: decide for the principal NAME (rules with callers:); without it, for no principal
+                   approve, deny: the approver's name (default the OS user; four_eyes compares it to the asker)
                    serve: who the callers are (stdio: default the OS user; --http: whoever has --token-file's token, default http)
   --role ROLE      plan --as, serve --as, token new: a role of that principal (repeatable)
   --expires DATE   token new: when the token stops working (2027-06-30, or a date and time with its zone)
@@ -63,6 +69,8 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         config: { type: 'string' },
         policy: { type: 'string' },
         json: { type: 'boolean', default: false },
+        all: { type: 'boolean', default: false },
+        reason: { type: 'string' },
         as: { type: 'string' },
         role: { type: 'string', multiple: true },
         'log-level': { type: 'string' },
@@ -101,14 +109,18 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
     secretsDir: setting(ENV.secretsDir) ?? DEFAULTS.secretsDir,
   };
   try {
-    if (values.json && command !== 'plan') throw new UsageError('--json is an option of plan only');
-    const asCommands = ['plan', 'serve'];
+    if (values.json && command !== 'plan' && command !== 'approvals')
+      throw new UsageError('--json is an option of plan and approvals list only');
+    if (values.all && command !== 'approvals') throw new UsageError('--all is an option of approvals list only');
+    if (values.reason !== undefined && command !== 'approve' && command !== 'deny')
+      throw new UsageError('--reason is an option of approve and deny only');
+    const asCommands = ['plan', 'serve', 'approve', 'deny'];
     if (
       (values.as !== undefined && !asCommands.includes(command)) ||
       (values.role !== undefined && ![...asCommands, 'token'].includes(command))
     )
       throw new UsageError(
-        '--as and --role are options of plan and serve only (policy test cases say as: and roles:; token new takes --role)',
+        '--as and --role are options of plan, serve, approve and deny only (policy test cases say as: and roles:; token new takes --role)',
       );
     const tokenFlag = (['id', 'principal', 'expires'] as const).find((f) => values[f] !== undefined);
     if (tokenFlag !== undefined && command !== 'token') throw new UsageError(`--${tokenFlag} is an option of token new only`);
@@ -116,7 +128,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
       case 'serve': {
         expectArgs(rest, 0, 'serve takes no arguments');
         const level = logLevelOf(values['log-level'] ?? setting(ENV.logLevel) ?? DEFAULTS.logLevel);
-        const stateDir = values['state-dir'] ?? setting(ENV.stateDir) ?? defaultStateDir(env, paths);
+        const stateDir = stateDirOf(values, env, paths);
         const auditLog = values['audit-log'] ?? setting(ENV.auditLog);
         const auth = values.http === undefined ? undefined : authSettings(values, env);
         const http = values.http === undefined ? undefined : httpOptions(values.http, values['token-file'], env, auth !== undefined);
@@ -144,6 +156,38 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         const level = logLevelOf(values['log-level'] ?? setting(ENV.logLevel) ?? 'silent');
         const { runCommand } = await import('./run.js');
         return await runCommand(paths, rest[0] as string, text, io, env, level);
+      }
+      case 'approvals': {
+        const [sub, ...args] = rest;
+        if (sub !== 'list') throw new UsageError(`unknown approvals command "${sub ?? ''}"; expected list`);
+        expectArgs(args, 0, 'approvals list takes no arguments');
+        const { approvalsListCommand } = await import('./approvals.js');
+        return await approvalsListCommand({ stateDir: stateDirOf(values, env, paths), json: values.json, all: values.all }, io);
+      }
+      case 'approve':
+      case 'deny': {
+        expectArgs(
+          rest,
+          1,
+          `${command} needs one approval id: sshgate ${command} apr-0123456789abcdef (sshgate approvals list shows them)`,
+        );
+        if (command === 'deny' && (values.reason === undefined || values.reason.trim() === ''))
+          throw new UsageError('deny needs --reason TEXT: the agent and the audit are told why');
+        if (values.role !== undefined) throw new UsageError(`--role is not an option of ${command}`);
+        const approver = values.as;
+        const problem = approver !== undefined ? callerNameProblem(approver) : undefined;
+        if (problem) throw new UsageError(`--as: ${problem}`);
+        const { answerCommand } = await import('./approvals.js');
+        return await answerCommand(
+          rest[0] as string,
+          command === 'approve',
+          {
+            stateDir: stateDirOf(values, env, paths),
+            ...(values.reason !== undefined ? { reason: values.reason } : {}),
+            ...(approver !== undefined ? { as: approver } : {}),
+          },
+          io,
+        );
       }
       case 'demo': {
         expectArgs(rest, 0, 'demo takes no arguments');
@@ -205,6 +249,11 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
     }
     throw err;
   }
+}
+
+/** The deployment's state dir: --state-dir, else SSHGATE_STATE_DIR, else one derived from the config and policy paths. */
+function stateDirOf(values: { 'state-dir'?: string | undefined }, env: Env, paths: Paths): string | undefined {
+  return values['state-dir'] ?? settingOf(env, ENV.stateDir) ?? defaultStateDir(env, paths);
 }
 
 /** The principal of `--as NAME` and its `--role ROLE`s, as a rule's callers: would name them. */

@@ -10,6 +10,7 @@ import { createAuditor } from '../audit/auditor.js';
 import { createLogger, type LogLevel } from '../logger.js';
 import { ConfigError, SshgateError } from '../errors.js';
 import { Gateway } from '../gateway/gateway.js';
+import { openControlSocket, type ControlSocket } from '../approvals/control-socket.js';
 import type { HttpOptions } from '../mcp/http.js';
 import { userInfo } from 'node:os';
 import { createServer } from '../mcp/server.js';
@@ -99,6 +100,7 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
     }
     throw err;
   }
+  const control = await openControl(options.stateDir, gateway, logger);
   let closeTransport: () => Promise<void> = () => Promise.resolve();
   const stopped = new Promise<string>((resolve) => {
     let stopping: Promise<void> | undefined;
@@ -114,6 +116,7 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
           new Promise((r) => setTimeout(r, SHUTDOWN_MS).unref()),
         ]);
         await closeTransport().catch(() => undefined);
+        await control?.close();
         resolve(why);
       })();
     };
@@ -168,6 +171,33 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
   // Whatever still holds the event loop (a socket mid-close) must not keep a stopped server alive.
   setTimeout(() => process.exit(0), 100).unref();
   return 0;
+}
+
+/**
+ * The control socket operators answer approval requests over (sshgate approvals, approve, deny).
+ * Without a usable state dir the server runs without one: ask rules then wait for an answer from
+ * the client, or over HTTP from an approver, or expire.
+ */
+async function openControl(
+  dir: string | undefined,
+  gateway: Gateway,
+  logger: ReturnType<typeof createLogger>,
+): Promise<ControlSocket | undefined> {
+  if (!dir) return undefined;
+  try {
+    const socket = await openControlSocket(dir, {
+      list: (all) => gateway.listApprovals(all),
+      answer: (id, answerer, approve, reason) => gateway.answerApproval(id, answerer, approve, reason),
+    });
+    logger.info({ path: socket.path }, 'control socket open: sshgate approvals answers approval requests');
+    return socket;
+  } catch (err) {
+    logger.warn(
+      { dir, err: (err as Error).message },
+      'no control socket: operators cannot answer approval requests with sshgate approve on this server',
+    );
+    return undefined;
+  }
 }
 
 function withoutAuthSettings<T extends { auth?: AuthSettings }>(o: T): Omit<T, 'auth'> {

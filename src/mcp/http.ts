@@ -14,6 +14,7 @@ import { NodeStreamableHTTPServerTransport, toNodeHandler, toWebRequest } from '
 import { createMcpHandler, isLegacyRequest, type AuthInfo } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { Authenticator, AuthResult } from '../auth/authenticator.js';
+import { isApprovalsPath, serveApprovals } from './approvals-endpoint.js';
 import { clip, SshgateError } from '../errors.js';
 import type { Principal } from '../principal.js';
 import type { Gateway } from '../gateway/gateway.js';
@@ -129,7 +130,8 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
       res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' });
       return res.end(req.method === 'HEAD' ? undefined : JSON.stringify(o.auth.protectedResourceMetadata()));
     }
-    if (url.pathname !== '/mcp') return refuse(res, 404, 'not_found', 'MCP is served at /mcp');
+    const admin = isApprovalsPath(url.pathname);
+    if (url.pathname !== '/mcp' && !admin) return refuse(res, 404, 'not_found', 'MCP is served at /mcp');
     if (!hosts.has((req.headers.host ?? '').toLowerCase())) {
       return refuse(res, 403, 'forbidden_host', 'the Host header does not name this server');
     }
@@ -160,6 +162,11 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
     const principal = who.principal;
     if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return refuse(res, 413, 'too_large', 'the request body is too large');
 
+    if (admin) {
+      const answer = req.method === 'POST' ? await readJsonBody(req, res) : undefined;
+      if (answer !== NO_BODY) serveApprovals(req, res, url, principal, answer, o.gateway);
+      return;
+    }
     const sessionId = req.headers['mcp-session-id'];
     // A client that goes away before the transport has its calls (while its body is read, say)
     // has cancelled them all the same.
