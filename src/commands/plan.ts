@@ -64,6 +64,12 @@ export function formatDecision(d: Decision, sources?: Record<string, string>, sh
     lines.push(
       `  caller: ${d.caller ? callerLabel(d.caller) : 'none given (allow rules with callers: do not apply to it, deny rules with callers: do)'}`,
     );
+  if (d.approval) {
+    const a = d.approval;
+    lines.push(
+      `  approval: by ${a.approve_by}, within ${a.timeout_seconds} s${a.four_eyes ? ', four eyes (not by the caller)' : ''}${a.grant_minutes !== null ? `, grants ${a.grant_minutes} min` : ', once'}`,
+    );
+  }
   const limits = Object.entries(d.limits).map(([k, v]) => `${k} ${v}${sources?.[k] ? ` (${sources[k]})` : ''}`);
   lines.push(`  limits: ${limits.join(', ')}`);
   return `${lines.join('\n')}\n`;

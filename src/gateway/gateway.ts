@@ -175,6 +175,16 @@ export class Gateway {
         tty: r.tty,
         stdin: r.stdin,
         callers: r.callers,
+        ...(r.approval
+          ? {
+              approval: {
+                approve_by: r.approval.approveBy,
+                timeout_seconds: r.approval.timeoutSeconds,
+                four_eyes: r.approval.fourEyes,
+                grant_minutes: r.approval.grantMinutes,
+              },
+            }
+          : {}),
       })),
     };
   }
@@ -187,7 +197,7 @@ export class Gateway {
     for (const d of decisions)
       this.deps.audit.decision(d, { tool: 'ssh_plan', ...this.audited(), ...(input.tag ? { tag: input.tag } : {}) });
     const allowed = decisions.every((d) => d.allowed);
-    const shown = decisions.find((d) => !d.allowed) ?? decisions[0];
+    const shown = decisions.find((d) => d.verdict === 'deny') ?? decisions.find((d) => !d.allowed) ?? decisions[0];
     // selectHosts names at least one host or throws unknown_host.
     if (!shown) throw new SshgateError('unknown_host', 'no host matched', 'ssh_list_hosts lists the aliases and tags');
     const denied = decisions.filter((d) => !d.allowed);
@@ -196,9 +206,15 @@ export class Gateway {
         ? shown.reason
         : allowed
           ? `allowed on all ${decisions.length} hosts`
-          : `denied on ${denied.length} of ${decisions.length} hosts (${denied.map((d) => d.alias).join(', ')}); first: ${shown.reason}`;
+          : `${denied.some((d) => d.verdict === 'deny') ? 'denied' : 'needs approval'} on ${denied.length} of ${decisions.length} hosts (${denied.map((d) => d.alias).join(', ')}); first: ${shown.reason}`;
+    const asking = decisions.flatMap((d) => (d.approval ? [d.approval] : []));
     return {
+      verdict: denied.some((d) => d.verdict === 'deny') ? 'deny' : allowed ? 'allow' : 'ask',
       allowed,
+      approval:
+        asking.length > 0 && !denied.some((d) => d.verdict === 'deny')
+          ? strictestTerms(asking, { approve_by: DEFAULTS.approval.approveBy, timeout_seconds: DEFAULTS.approval.timeoutSeconds })
+          : null,
       tty_allowed: decisions.every((d) => d.tty_allowed),
       stdin_allowed: decisions.every((d) => d.stdin_allowed),
       targets: hosts.map((h) => h.alias),
@@ -206,7 +222,13 @@ export class Gateway {
       limits: shown.limits,
       reason,
       caller: shown.caller,
-      decisions: decisions.map((d) => ({ alias: d.alias, allowed: d.allowed, tty_allowed: d.tty_allowed, reason: d.reason })),
+      decisions: decisions.map((d) => ({
+        alias: d.alias,
+        verdict: d.verdict,
+        allowed: d.allowed,
+        tty_allowed: d.tty_allowed,
+        reason: d.reason,
+      })),
     };
   }
 

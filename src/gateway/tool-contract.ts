@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { Alias, HostShell, Tag, TargetTag } from '../config/file-formats.js';
-import { LimitsSchema, SegmentVerdict } from '../policy/decision.js';
+import { ApprovalTermsView, LimitsSchema, SegmentVerdict } from '../policy/decision.js';
 import { FINAL_STATES, OPEN_STATES } from '../tasks/task-manager.js';
 import { MAX_STDIN_BYTES } from './call-extras.js';
 import { DEFAULT_INLINE_BYTES, FAN_OUT_INLINE_BYTES, MAX_INLINE_BYTES, MAX_READ_BYTES } from './budget.js';
@@ -52,6 +52,15 @@ export const DescribeHostResult = z.object({
       tty: z.boolean().describe('an allow rule whose commands may also run with a terminal (ssh_run tty: true)'),
       stdin: z.boolean().describe('an allow rule whose commands may also be given stdin (ssh_run stdin)'),
       callers: z.array(z.string()).nullable().describe('the principals (name, or role:NAME) the rule applies to; null: everyone'),
+      approval: z
+        .object({
+          approve_by: z.enum(['client', 'operator', 'either']),
+          timeout_seconds: z.number(),
+          four_eyes: z.boolean(),
+          grant_minutes: z.number().nullable(),
+        })
+        .optional()
+        .describe('an ask rule: who approves its commands, how long a request stays open, grants'),
     }),
   ),
 });
@@ -64,7 +73,11 @@ export const PlanInput = z.strictObject({
   command: Command,
 });
 export const PlanResult = z.object({
-  allowed: z.boolean(),
+  verdict: z.enum(['allow', 'ask', 'deny']).describe('deny if any host denies it; else ask if any host needs approval; else allow'),
+  allowed: z.boolean().describe("verdict is 'allow': it runs without anyone's approval"),
+  approval: ApprovalTermsView.describe(
+    "with verdict 'ask': who approves, how long the request stays open, grants (the strictest over the hosts)",
+  ),
   tty_allowed: z.boolean().describe('allowed with a terminal too (ssh_run tty: true): every segment is allowed by a rule with tty: true'),
   stdin_allowed: z
     .boolean()
@@ -78,7 +91,15 @@ export const PlanResult = z.object({
     .nullable()
     .describe('the principal the command was decided for: the caller of this call (rules with callers: apply to it)'),
   decisions: z
-    .array(z.object({ alias: z.string(), allowed: z.boolean(), tty_allowed: z.boolean(), reason: z.string() }))
+    .array(
+      z.object({
+        alias: z.string(),
+        verdict: z.enum(['allow', 'ask', 'deny']),
+        allowed: z.boolean(),
+        tty_allowed: z.boolean(),
+        reason: z.string(),
+      }),
+    )
     .describe('one per target host'),
 });
 

@@ -138,7 +138,7 @@ describe('sshgate plan', () => {
     expect(await runCli(['demo'], { SSHGATE_DEMO_HOST: 'bogus' }, io)).toBe(2);
     expect(io.stderr()).toContain('SSHGATE_DEMO_HOST must be auto or embedded');
     expect((await cli('check', '--bogus')).err).toMatch(/Unknown option '--bogus'/);
-    expect((await cli('check', '--json')).err).toContain('--json is an option of plan only');
+    expect((await cli('check', '--json')).err).toContain('--json is an option of plan and approvals list only');
   });
 });
 
@@ -211,7 +211,7 @@ describe('sshgate plan --as', () => {
       `"role:ops": give the role's name alone (ops, not role:ops)`,
     );
     expect((await cli('plan', '--as', '', 'web1', '--', 'uptime')).code).toBe(2);
-    expect((await cli('check', '--as', 'alice')).err).toContain('--as and --role are options of plan and serve only');
+    expect((await cli('check', '--as', 'alice')).err).toContain('--as and --role are options of plan, serve, approve and deny only');
   });
 });
 
@@ -346,5 +346,26 @@ describe('sshgate policy diff', () => {
       /^deny→allow with a terminal {2}web1 {2}"uptime" {2}\(case "uptime is allowed everywhere"; now: allowed with a terminal\)$/m,
     );
     expect(r.out).not.toMatch(/^(allow→deny|deny→allow) {2}/m);
+  });
+});
+
+describe('sshgate approvals, approve, deny', () => {
+  it('refuse bad usage with exit 2 and say what is missing', async () => {
+    expect(await cli('approve')).toMatchObject({ code: 2, err: expect.stringContaining('approve needs one approval id') as unknown });
+    expect(await cli('deny', 'apr-0123456789abcdef')).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('deny needs --reason') as unknown,
+    });
+    expect(await cli('approvals')).toMatchObject({ code: 2, err: expect.stringContaining('expected list') as unknown });
+    expect(await cli('check', '--all')).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('--all is an option of approvals list only') as unknown,
+    });
+    expect(await cli('check', '--reason', 'x')).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('--reason is an option of approve and deny') as unknown,
+    });
+    expect(await cli('approve', 'apr-1', '--as', '-x')).toMatchObject({ code: 2 });
+    expect(await cli('approve', 'apr-1', '--role', 'ops', '--as', 'bob')).toMatchObject({ code: 2 });
   });
 });
