@@ -40,11 +40,12 @@ export function createAuditor(logger: Logger, file?: AuditFile): Auditor {
           alias: d.alias,
           command: d.command,
           command_hash: commandHash(d.command),
+          verdict: d.verdict,
           allowed: d.allowed,
           reason: d.reason,
           rules: d.matched_rules.map((r) => `${r.name} (${r.source})`),
         },
-        d.allowed ? 'allowed' : 'denied',
+        d.verdict === 'allow' ? 'allowed' : d.verdict === 'ask' ? 'needs approval' : 'denied',
       );
     },
     taskEnd(t) {

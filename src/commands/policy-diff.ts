@@ -42,7 +42,7 @@ export async function policyDiffCommand(paths: Paths, oldPath: string, newPath: 
           : d.after.reason;
     const as = d.as ? `as ${d.as.join(', ')}: ` : '';
     io.out(
-      `${as}${d.from}→${d.to}${d.tty ? ' with a terminal' : ''}  ${d.alias}  ${JSON.stringify(d.command)}  (${d.origin}; now: ${by})\n`,
+      `${as}${d.from}→${d.to}${d.tty ? ' with a terminal' : ''}${d.approval ? ` (${d.approval})` : ''}  ${d.alias}  ${JSON.stringify(d.command)}  (${d.origin}; now: ${by})\n`,
     );
   }
   for (const l of limits) io.out(`limit  ${l.alias}  ${l.limit} ${l.from}→${l.to}\n`);

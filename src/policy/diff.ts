@@ -21,6 +21,11 @@ export interface DecisionChange {
   /** Allowed before and after; from and to say whether it may run with a terminal (`tty: true`). */
   tty?: true;
   /**
+   * Needs approval before and after, on other terms: what changed (`approve_by operator→client,
+   * grant_minutes once→30`). A looser term is a widening a reviewer must see.
+   */
+  approval?: string;
+  /**
    * The callers it changes for (labels of `callersToCompare`), when it does not change alike for
    * all of them; absent: for every caller. `before` and `after` are the first one's decisions.
    */
@@ -114,9 +119,10 @@ export function diffPolicies(
       const b = decideCaseFor(after, inventory, probe, caller.principal);
       if (!a || !b) continue;
       const tty = a.allowed && b.allowed && a.tty_allowed !== b.tty_allowed;
-      if (a.verdict === b.verdict && !tty) continue;
+      const approval = a.approval && b.approval ? termsChange(a.approval, b.approval) : undefined;
+      if (a.verdict === b.verdict && !tty && !approval) continue;
       const verdict = (d: Decision): Verdict => (tty ? (d.tty_allowed ? 'allow' : 'deny') : d.verdict);
-      const key = JSON.stringify([verdict(a), verdict(b), tty, b.segments.map((s) => s.rule)]);
+      const key = JSON.stringify([verdict(a), verdict(b), tty, approval, b.segments.map((s) => s.rule)]);
       const group = groups.get(key);
       if (group) {
         group.as?.push(caller.label);
@@ -129,6 +135,7 @@ export function diffPolicies(
         to: verdict(b),
         origin: p.origin,
         ...(tty ? { tty: true as const } : {}),
+        ...(approval ? { approval } : {}),
         as: [caller.label],
         before: a,
         after: b,
@@ -149,4 +156,17 @@ export function diffPolicies(
     }
   }
   return { decisions, limits };
+}
+
+/** What differs between two ask decisions' terms of approval, or undefined when nothing does. */
+function termsChange(a: NonNullable<Decision['approval']>, b: NonNullable<Decision['approval']>): string | undefined {
+  const grant = (g: number | null) => (g === null ? 'once' : String(g));
+  const pairs: [string, string, string][] = [
+    ['approve_by', a.approve_by, b.approve_by],
+    ['approval_timeout_seconds', String(a.timeout_seconds), String(b.timeout_seconds)],
+    ['four_eyes', String(a.four_eyes), String(b.four_eyes)],
+    ['grant_minutes', grant(a.grant_minutes), grant(b.grant_minutes)],
+  ];
+  const changed = pairs.filter(([, x, y]) => x !== y).map(([k, x, y]) => `${k} ${x}→${y}`);
+  return changed.length > 0 ? changed.join(', ') : undefined;
 }

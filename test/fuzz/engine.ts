@@ -9,7 +9,7 @@ export type Shell = 'bash' | 'sh';
 export const SHELLS: readonly Shell[] = ['bash', 'sh'];
 
 export interface FuzzPolicy {
-  /** The file's name without .yml: `named`, `star`. */
+  /** The file's name without .yml: `named`, `star`, `ask`. */
   name: string;
   path: string;
   engine: PolicyEngine;
@@ -19,7 +19,7 @@ export interface FuzzPolicy {
 export function defaultPolicyPaths(): string[] {
   const here = dirname(fileURLToPath(import.meta.url));
   const source = here.includes(`${join('dist-fuzz', 'test', 'fuzz')}`) ? join(here, '..', '..', '..', 'test', 'fuzz') : here;
-  return ['named', 'star'].map((n) => join(source, 'policies', `${n}.yml`));
+  return ['named', 'star', 'ask'].map((n) => join(source, 'policies', `${n}.yml`));
 }
 
 export async function loadFuzzPolicy(path: string): Promise<FuzzPolicy> {

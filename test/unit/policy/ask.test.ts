@@ -196,6 +196,33 @@ describe('ask in plan, policy test and policy diff', () => {
     expect(seen).toEqual(expect.arrayContaining(['df -h: allow→ask', 'reboot: ask→deny', 'hostname: deny→ask']));
     expect(seen).not.toContain('uptime: allow→allow');
   });
+
+  it('policy diff reports looser or stricter terms of approval as ask→ask with what changed', async () => {
+    const before = await engineFromYaml(
+      'rules:\n  - { action: ask, commands: ["reboot"] }\n  - { action: ask, commands: ["halt"], four_eyes: true }\n',
+    );
+    const after = await engineFromYaml(
+      'rules:\n  - { action: ask, commands: ["reboot"], approve_by: client, grant_minutes: 30 }\n  - { action: ask, commands: ["halt"], four_eyes: true }\n',
+    );
+    const { decisions } = diffPolicies(before, after, inventory(), []);
+    const seen = decisions.map((d) => `${d.command}: ${d.from}→${d.to} ${d.approval ?? ''}`);
+    expect(seen).toEqual(['reboot: ask→ask approve_by operator→client, grant_minutes once→30']);
+  });
+
+  it('plan prints the terms of approval, and a rule that is not ask cannot carry them', async () => {
+    const e = await engineFromYaml(
+      'rules:\n  - { action: ask, commands: ["reboot"], approve_by: either, four_eyes: true, approval_timeout_seconds: 60 }\n',
+    );
+    const d = e.decide({ alias: 'web1', tags: [] }, 'reboot');
+    expect(d.approval).toMatchObject({ approve_by: 'either', timeout_seconds: 60, four_eyes: true, grant_minutes: null });
+    expect(formatDecision(d)).toMatch(/\n {2}approval: by either, within 60 s, four eyes \(not by the caller\), once\n/);
+    await expect(engineFromYaml('rules:\n  - { action: allow, commands: ["x"], grant_minutes: 5 }\n')).rejects.toThrow(
+      /grant_minutes belongs on ask rules; an allow rule runs its commands without approval/,
+    );
+    await expect(engineFromYaml('rules:\n  - { action: ask, commands: ["x"], approval_timeout_seconds: 1 }\n')).rejects.toThrow(
+      /approval_timeout_seconds/,
+    );
+  });
 });
 
 describe('ask rules under random policies', () => {
