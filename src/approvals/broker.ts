@@ -35,6 +35,8 @@ export interface ApprovalRequest {
   /** sha256 of the exact command, hex: what the approval binds. */
   readonly commandSha256: string;
   readonly become: string | null;
+  /** The call's workdir, judged as a cd before the command (the recheck at approval judges it so too). */
+  readonly workdir?: string;
   readonly terms: NonNullable<ApprovalTermsView>;
   readonly createdAt: number;
   readonly deadline: number;
@@ -66,6 +68,11 @@ export interface GrantUse {
 export interface BrokerOptions {
   tasks: TaskManager;
   events: ApprovalEvents;
+  /**
+   * At the moment of approval, why the command may no longer run on a host under the policy in
+   * force now (a reload denied it while the request waited), or undefined when it may.
+   */
+  recheck?: (req: ApprovalRequest, alias: string) => string | undefined;
   now?: () => number;
   maxPending?: { perPrincipal: number; total: number };
 }
@@ -136,6 +143,7 @@ export class ApprovalBroker {
     tasks: readonly Task[];
     command: string;
     become: string | null;
+    workdir?: string;
     terms: NonNullable<ApprovalTermsView>;
   }): ApprovalRequest {
     const createdAt = this.now();
@@ -147,6 +155,7 @@ export class ApprovalBroker {
       command: fields.command,
       commandSha256: sha256(fields.command),
       become: fields.become,
+      ...(fields.workdir !== undefined ? { workdir: fields.workdir } : {}),
       terms: fields.terms,
       createdAt,
       deadline: createdAt + fields.terms.timeout_seconds * 1000,
@@ -234,7 +243,16 @@ export class ApprovalBroker {
     this.timers.delete(req.id);
     const { tasks } = this.options;
     if (state === 'approved') {
-      for (const id of req.taskIds) tasks.release(id);
+      req.taskIds.forEach((id, i) => {
+        const now = this.options.recheck?.(req, req.hosts[i] as string);
+        if (now === undefined) tasks.release(id);
+        else
+          tasks.refuse(id, {
+            code: 'policy_denied',
+            message: `approval ${req.id} came, but the policy in force now denies the command: ${now}`,
+            hint: 'the policy was changed while the request waited; ssh_plan shows what it decides now',
+          });
+      });
       const minutes = req.terms.grant_minutes;
       if (minutes !== null) {
         const until = this.now() + minutes * 60_000;

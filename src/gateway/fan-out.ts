@@ -53,7 +53,7 @@ export function startOnTag(gateway: Gateway, input: S.RunOnTagInput, reuse: Read
       return { alias: h.alias, early: failedBeforeStart(h.alias, err) };
     }
   });
-  if (held.length > 0) gateway.openApproval(held, input.command);
+  if (held.length > 0) gateway.openApproval(held, input.command, input.workdir);
   return started;
 }
 

@@ -123,6 +123,16 @@ export class Gateway {
     const limiter = new RateLimiter({ policy: () => config.loaded.policy, ...(deps.days ? { days: deps.days } : {}) });
     const approvals = new ApprovalBroker({
       tasks: deps.tasks,
+      // A reload while a request waited: approval runs only what the policy still does not deny.
+      recheck: (req, alias) => {
+        const host = config.loaded.inventory.byAlias.get(alias);
+        if (!host) return `host "${alias}" is no longer in the inventory`;
+        const d = decideForHost(config.loaded.engine, host, req.command, {
+          principal: req.principal,
+          ...(req.workdir !== undefined ? { workdir: req.workdir } : {}),
+        });
+        return d.verdict === 'deny' ? d.reason : undefined;
+      },
       events: {
         requested: (r) => deps.audit.approval(r),
         answered: (r) => deps.audit.approval(r),
@@ -728,13 +738,13 @@ export class Gateway {
     );
     if (hold && terms) {
       if (held) held.push({ task, terms });
-      else this.openApproval([{ task, terms }], command);
+      else this.openApproval([{ task, terms }], command, extras.workdir);
     }
     return task;
   }
 
   /** One approval request for held tasks of this view's caller (one host, or a fan-out's hosts). */
-  openApproval(held: readonly Held[], command: string): void {
+  openApproval(held: readonly Held[], command: string, workdir?: string): void {
     const principal = this.caller?.principal;
     if (!principal) return;
     try {
@@ -749,6 +759,7 @@ export class Gateway {
       tasks: held.map((h) => h.task),
       command,
       become: BECOME_NONE,
+      ...(workdir !== undefined ? { workdir } : {}),
       terms: strictestTerms(
         held.map((h) => h.terms),
         { approve_by: DEFAULTS.approval.approveBy, timeout_seconds: DEFAULTS.approval.timeoutSeconds },

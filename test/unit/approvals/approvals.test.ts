@@ -2,6 +2,8 @@
  * Approval requests end to end in one process: the real policy, Gateway, TaskManager and MCP
  * server over scripted hosts; the operator's answers go in as the control socket gives them.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Answerer } from '../../../src/approvals/broker.js';
 import type { ApprovalView, RunResult, TaskStatus } from '../../../src/gateway/tool-contract.js';
@@ -204,5 +206,22 @@ describe('ask rules wait for a person', () => {
   it('sshgate own view (sshgate run) cannot ask: it refuses', async () => {
     const e = await gate.fails('ssh_run', { alias: 'h1', command: 'systemctl restart nginx' });
     expect(e).toMatchObject({ code: 'policy_denied', message: expect.stringMatching(/cannot ask a person/) as unknown });
+  });
+
+  it('a reload that denies the command while it waits: the approval runs nothing', async () => {
+    const file = join(gate.dir, 'policies', 'test.yml');
+    const r = await alice.ok<RunResult>('ssh_run', { alias: 'h1', command: 'systemctl restart exim', wait_seconds: 0 });
+    writeFileSync(file, `${POLICY}  - { name: no exim, action: deny, commands: ["systemctl restart exim"] }\n`);
+    try {
+      await gate.ok('ssh_reload_config');
+      const before = gate.hosts.calls.length;
+      gate.gateway.answerApproval(r.approval?.approval_id as string, OPERATOR, true);
+      const s = await waitState(r.task_id, 'denied');
+      expect(s.error).toMatchObject({ code: 'policy_denied', message: expect.stringMatching(/policy in force now denies/) as unknown });
+      expect(gate.hosts.calls.length).toBe(before);
+    } finally {
+      writeFileSync(file, POLICY);
+      await gate.ok('ssh_reload_config');
+    }
   });
 });
