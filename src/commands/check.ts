@@ -59,6 +59,15 @@ export async function checkCommand(paths: Paths, io: Io, env: Readonly<Record<st
     if (!inventory.hosts.some((h) => engine.rulesFor(h).includes(r))) {
       warnings.push(warn(`rule "${r.name}" (${r.source}) applies to no host in the inventory`));
     }
+    // The agent's own client may be the one answering: a reviewer should see it was chosen.
+    if (r.approval && r.approval.approveBy !== 'operator' && !r.approval.fourEyes) {
+      warnings.push(
+        warn(
+          `ask rule "${r.name}" (${r.source}) has approve_by: ${r.approval.approveBy}: the agent's own MCP client may approve its commands`,
+          "keep it only where a person reads that client; approve_by: operator (the default) or four_eyes: true take the answer out of the agent's reach (docs/approvals.md)",
+        ),
+      );
+    }
   }
   for (const t of Object.keys(policy.overrides.tags)) {
     if (!tags.has(t)) warnings.push(warn(`overrides.tags.${t}: no host has the tag "${t}"`));

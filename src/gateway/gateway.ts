@@ -354,7 +354,12 @@ export class Gateway {
     const until = Date.now() + ms;
     let cursor: Cursor = { stdout: 0, stderr: 0 };
     let sent = 0;
-    void progress({ progress: 0, message: `task_id ${task.id}` });
+    // A person has to answer first: the first message says so too (progress may not repeat a value).
+    const waiting =
+      task.state === 'awaiting_approval' && task.approval
+        ? `; awaiting approval ${task.approval.id} until ${new Date(task.approval.deadline).toISOString()}: it runs once a person approves it`
+        : '';
+    void progress({ progress: 0, message: `task_id ${task.id}${waiting}` });
     while (!isFinal(task.state) && Date.now() < until) {
       await this.deps.tasks.waitForChange(task, until - Date.now());
       if (!hasNew(task, cursor)) continue;

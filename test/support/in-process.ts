@@ -35,7 +35,7 @@ export interface InProcessGate extends ToolCalls {
   /** Everything the server logged so far (pino JSON lines, audit records included). */
   log(): string;
   /** Another client, over its own server on the same gateway, whose calls come from `principal`. */
-  as(principal: Principal): Promise<ToolCalls & { close(): Promise<void> }>;
+  as(principal: Principal): Promise<ToolCalls & { client: Client; close(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -115,7 +115,7 @@ export async function startInProcessGate(hostSpecs: HostSpec[], options: InProce
         await other.server.close();
       };
       others.push({ close });
-      return { ...toolCalls(other.client), close };
+      return { ...toolCalls(other.client), client: other.client, close };
     },
     async close() {
       await tasks.shutdown();

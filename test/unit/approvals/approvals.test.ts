@@ -123,6 +123,25 @@ describe('ask rules wait for a person', () => {
     expect(r.approval?.approval_id).toBe(req?.approval_id);
   });
 
+  it('a waiting ssh_run says in its first progress message which approval it awaits', async () => {
+    const bob = await gate.as({ name: 'bob', roles: [], via: 'command-line' });
+    const seen: string[] = [];
+    const calls = gate.hosts.calls.length;
+    const pending = bob.client.callTool(
+      { name: 'ssh_run', arguments: { alias: 'h1', command: 'systemctl restart named', wait_seconds: 10 } },
+      { onprogress: (p) => void seen.push(p.message ?? ''), timeout: 30_000 },
+    );
+    for (let i = 0; i < 200 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const req = pendingFor('systemctl restart named');
+    expect(seen[0]).toMatch(
+      new RegExp(`^task_id h1:[0-9a-f]{12}:\\d+; awaiting approval ${req.approval_id} until \\S+Z: it runs once a person approves it$`),
+    );
+    gate.gateway.answerApproval(req.approval_id, OPERATOR, true);
+    expect(((await pending).structuredContent as RunResult).state).toBe('succeeded');
+    expect(gate.hosts.calls.length).toBe(calls + 1);
+    await bob.close();
+  });
+
   it('the caller cancels its own request: the task ends cancelled and the request is withdrawn', async () => {
     const r = await alice.ok<RunResult>('ssh_run', { alias: 'h1', command: 'systemctl restart cron', wait_seconds: 0 });
     const id = r.approval?.approval_id as string;

@@ -119,3 +119,29 @@ describe('sshgate check: known_hosts', () => {
 function readPolicy(): string {
   return readFileSync('policies/default.yml', 'utf8');
 }
+
+describe('sshgate check: ask rules', () => {
+  it('warns of an ask rule the agent own client may answer, and of no other', async () => {
+    const dir = tempDir();
+    const policy = join(dir, 'ask.yml');
+    writeFileSync(
+      policy,
+      [
+        'rules:',
+        '  - { name: by the client, action: ask, commands: ["reboot"], approve_by: client }',
+        '  - { name: by either, action: ask, commands: ["halt"], approve_by: either }',
+        '  - { name: four eyes, action: ask, commands: ["poweroff"], approve_by: either, four_eyes: true }',
+        '  - { name: by an operator, action: ask, commands: ["shutdown"] }',
+        '',
+      ].join('\n'),
+    );
+    const r = await check({}, '--policy', policy);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(
+      /ask rule "by the client" \(.*ask\.yml:2:5\) has approve_by: client: the agent's own MCP client may approve its commands\n {4}hint: /,
+    );
+    expect(r.out).toMatch(/ask rule "by either" .* has approve_by: either/);
+    expect(r.out).not.toMatch(/"four eyes" .* has approve_by/);
+    expect(r.out).not.toMatch(/"by an operator" .* has approve_by/);
+  });
+});
