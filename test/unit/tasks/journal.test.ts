@@ -46,6 +46,16 @@ function task(id: string, state: Task['state'], extra: Partial<Task> = {}): Task
 }
 
 describe('the task journal', () => {
+  it('reports a task that awaited approval when its server ended as lost, saying it never ran', () => {
+    const dir = stateDir();
+    new TaskJournal(dir, 111, () => false).record(task('h1:000000000004:4', 'awaiting_approval'));
+    const [t] = new TaskJournal(dir, 222, () => false).recover(Date.now());
+    expect(t).toMatchObject({
+      state: 'lost',
+      error: { code: 'lost', message: expect.stringMatching(/awaited approval \(server pid 111\); it never ran/) as unknown },
+    });
+  });
+
   it("turns an ended server's unfinished tasks into lost ones, once, and keeps finished ones", () => {
     const dir = stateDir();
     const old = new TaskJournal(dir, 111, () => false);
