@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { callerNameProblem, roleNameProblem } from '../config/file-formats.js';
+import { becomeUserProblem, callerNameProblem, roleNameProblem } from '../config/file-formats.js';
 import { LOG_LEVELS, type LogLevel } from '../logger.js';
 import { DEFAULTS, ENV } from '../defaults.js';
 import type { Principal } from '../principal.js';
@@ -45,6 +45,7 @@ options:
                    approve, deny: the approver's name (default the OS user; four_eyes compares it to the asker)
                    serve: who the callers are (stdio: default the OS user; --http: whoever has --token-file's token, default http)
   --role ROLE      plan --as, serve --as, token new: a role of that principal (repeatable)
+  --become USER    plan: decide for a call that elevates to USER (rules with become:)
   --expires DATE   token new: when the token stops working (2027-06-30, or a date and time with its zone)
   -h, --help       print this help
   -v, --version    print the version
@@ -73,6 +74,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         reason: { type: 'string' },
         as: { type: 'string' },
         role: { type: 'string', multiple: true },
+        become: { type: 'string' },
         'log-level': { type: 'string' },
         'state-dir': { type: 'string' },
         'audit-log': { type: 'string' },
@@ -122,6 +124,8 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
       throw new UsageError(
         '--as and --role are options of plan, serve, approve and deny only (policy test cases say as: and roles:; token new takes --role)',
       );
+    if (values.become !== undefined && command !== 'plan')
+      throw new UsageError('--become is an option of plan only (policy test cases say become:; the run tools take become)');
     const tokenFlag = (['id', 'principal', 'expires'] as const).find((f) => values[f] !== undefined);
     if (tokenFlag !== undefined && command !== 'token') throw new UsageError(`--${tokenFlag} is an option of token new only`);
     switch (command) {
@@ -221,7 +225,15 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         const text = after.join(' ');
         if (dash === -1 || text.trim() === '') throw new UsageError('plan needs a command after "--": sshgate plan web1 -- uptime');
         const { planCommand } = await import('./plan.js');
-        return await planCommand(paths, rest[0] as string, text, values.json, io, principalOf(values.as, values.role));
+        return await planCommand(
+          paths,
+          rest[0] as string,
+          text,
+          values.json,
+          io,
+          principalOf(values.as, values.role),
+          becomeOf(values.become),
+        );
       }
       case 'policy': {
         const [sub, ...args] = rest;
@@ -266,6 +278,13 @@ function principalOf(name: string | undefined, roles: string[] | undefined): Pri
   const problem = callerNameProblem(name) ?? (roles ?? []).map(roleNameProblem).find((p) => p !== undefined);
   if (problem) throw new UsageError(`--as/--role: ${problem}`);
   return { name, roles: [...new Set(roles ?? [])], via: 'command-line' };
+}
+
+/** `--become USER`, checked as a rule's become: is. */
+function becomeOf(user: string | undefined): string | undefined {
+  const problem = user === undefined ? undefined : becomeUserProblem(user);
+  if (problem) throw new UsageError(`--become: ${problem}`);
+  return user;
 }
 
 function expectArgs(args: readonly string[], n: number, message: string): void {

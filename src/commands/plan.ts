@@ -11,7 +11,10 @@ import { loadAll, reportConfigError, reportError, type Io, type Paths } from './
 /** A command that needs approval (ask) may not run as it is: it exits as denied. */
 export const PLAN_EXIT = { allowed: 0, denied: 1, usage: 2 } as const;
 
-/** `principal`: who to decide for (`--as`, `--role`); without one, for a caller that is not known. */
+/**
+ * `principal`: who to decide for (`--as`, `--role`); without one, for a caller that is not known.
+ * `become`: the user the call elevates to (`--become`); without it, a call that does not elevate.
+ */
 export async function planCommand(
   paths: Paths,
   target: string,
@@ -19,6 +22,7 @@ export async function planCommand(
   json: boolean,
   io: Io,
   principal?: Principal,
+  become?: string,
 ): Promise<number> {
   let loaded;
   try {
@@ -36,7 +40,7 @@ export async function planCommand(
     reportError(io, err);
     return PLAN_EXIT.usage;
   }
-  const decisions = hosts.map((h) => decideForHost(engine, h, command, { principal }));
+  const decisions = hosts.map((h) => decideForHost(engine, h, command, { principal, ...(become !== undefined ? { become } : {}) }));
   const allowed = decisions.every((d) => d.allowed);
   const verdict = decisions.some((d) => d.verdict === 'deny') ? 'deny' : allowed ? 'allow' : 'ask';
   if (json) {
@@ -54,7 +58,8 @@ export async function planCommand(
 }
 
 export function formatDecision(d: Decision, sources?: Record<string, string>, showCaller = d.caller !== null): string {
-  const lines = [`${d.alias}: ${d.verdict.toUpperCase()}${d.tty_allowed ? ' (tty too)' : ''} — ${d.reason}`];
+  const as = d.become !== null ? ` (become ${d.become})` : '';
+  const lines = [`${d.alias}: ${d.verdict.toUpperCase()}${d.tty_allowed ? ' (tty too)' : ''}${as} — ${d.reason}`];
   for (const s of d.segments) {
     const where = s.source ? ` [${s.source}]` : '';
     lines.push(`  ${s.verdict.padEnd(5)}  ${s.nested ? '(inside) ' : ''}${s.text}${s.tty ? '  (tty)' : ''}`);

@@ -40,7 +40,8 @@ export async function policyDiffCommand(paths: Paths, oldPath: string, newPath: 
         : d.tty
           ? (ttyRefusal(d.after) ?? 'allowed with a terminal')
           : d.after.reason;
-    const as = d.as ? `as ${d.as.join(', ')}: ` : '';
+    const who = [d.as ? `as ${d.as.join(', ')}` : '', d.become !== undefined ? `become ${d.become}` : ''].filter(Boolean).join(' ');
+    const as = who ? `${who}: ` : '';
     io.out(
       `${as}${d.from}→${d.to}${d.tty ? ' with a terminal' : ''}${d.approval ? ` (${d.approval})` : ''}  ${d.alias}  ${JSON.stringify(d.command)}  (${d.origin}; now: ${by})\n`,
     );

@@ -32,7 +32,7 @@ export async function policyTestCommand(paths: Paths, casesPath: string, io: Io)
       continue;
     }
     const principal = casePrincipal(c);
-    const as = principal ? ` as ${callerLabel(principal)}` : '';
+    const as = `${principal ? ` as ${callerLabel(principal)}` : ''}${c.become !== undefined ? ` become ${c.become}` : ''}`;
     io.out(`      expected ${c.expect}${c.tty ? ' with a terminal' : ''}${as}, got ${r.got}: ${r.reason}\n`);
     const deciding = r.decision.segments.filter((s) => s.allowed === r.decision?.allowed || !r.decision?.allowed);
     for (const s of deciding) {

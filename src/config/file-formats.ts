@@ -144,6 +144,25 @@ export function callerEntryProblem(entry: string): string | undefined {
   return callerNameProblem(entry);
 }
 
+/**
+ * A user a call may elevate to (`become:`): a login name as useradd accepts it, so that nothing
+ * sudo or doas would read another way (`#0`, `%group`, `-u`, `root;id`, `../x`) reaches them.
+ */
+export const BECOME_USER_RE = /^[A-Za-z_][A-Za-z0-9._-]{0,31}$/;
+const BECOME_USER_RULE = '1 to 32 of A-Z a-z 0-9 . _ -, starting with a letter or _';
+
+/** Why `user` is not a user a call may elevate to, or undefined when it is one. */
+export function becomeUserProblem(user: string): string | undefined {
+  if (BECOME_USER_RE.test(user)) return undefined;
+  if (/[*?]/.test(user)) return `${shown(user)}: become names users, not globs; list each user (become: [root, postgres])`;
+  return `${shown(user)} is not a user name: a user is ${BECOME_USER_RULE}`;
+}
+
+export const BecomeUser = z.string().superRefine((s, ctx) => {
+  const problem = becomeUserProblem(s);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 export const CallerName = z.string().superRefine((s, ctx) => {
   const problem = callerNameProblem(s);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
@@ -256,6 +275,14 @@ export const Rule = strict({
   four_eyes: z.boolean().optional(),
   /** Ask rules only: an approval also covers the same command on the same host for this long. */
   grant_minutes: z.int().min(1).max(1440).optional(),
+  /**
+   * The users a call may elevate to under this rule (`become: root`, `become: [root, postgres]`).
+   * An allow or ask rule with it applies only to calls that elevate to one of them, one without it
+   * only to calls that do not; a deny rule without it applies to every call.
+   */
+  become: z
+    .union([BecomeUser, z.array(BecomeUser).min(1, 'become: [] would apply the rule to no call; name users, or leave become: out')])
+    .optional(),
 });
 export type Rule = z.infer<typeof Rule>;
 
@@ -350,6 +377,8 @@ export const PolicyCase = strict({
   as: CallerName.optional(),
   /** The roles of that principal, as `callers: [role:NAME]` names them. */
   roles: z.array(RoleName).optional(),
+  /** The call elevates to this user (`become` of ssh_run); without it, it does not elevate. */
+  become: BecomeUser.optional(),
   expect: z.enum(['allow', 'ask', 'deny']),
 }).refine((c) => c.roles === undefined || c.as !== undefined, {
   message: 'roles: belong to a principal: give its name with as: (as: alice, roles: [ops])',

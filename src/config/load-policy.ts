@@ -38,6 +38,11 @@ export interface PolicyRule {
   callers: string[] | null;
   /** An ask rule's terms of approval; null for allow and deny rules. */
   approval: ApprovalTerms | null;
+  /**
+   * The users it applies to elevated calls for; null: it applies to calls that do not elevate (a
+   * deny rule: to every call). See `ruleForElevation` in src/policy/decide.ts.
+   */
+  become: string[] | null;
 }
 
 /** How an ask rule's commands get approved (the rule's approve_by, approval_timeout_seconds…). */
@@ -183,6 +188,7 @@ function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink):
                 grantMinutes: rule.grant_minutes ?? null,
               }
             : null,
+        become: rule.become === undefined ? null : [...new Set(typeof rule.become === 'string' ? [rule.become] : rule.become)],
       });
     });
     const limits = data.limits;

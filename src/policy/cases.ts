@@ -48,15 +48,17 @@ export function decideCaseFor(
   principal: Principal | undefined,
 ): Decision | undefined {
   const host = inventory.byAlias.get(c.alias);
+  const options = { principal, ...(c.become !== undefined ? { become: c.become } : {}) };
   if (c.tags) {
     const stand = host ?? { alias: c.alias, host: '', port: 22, credentials: '', tags: [], description: '', shell: 'bash' as const };
-    return decideForHost(engine, { ...stand, tags: c.tags }, c.command, { principal });
+    return decideForHost(engine, { ...stand, tags: c.tags }, c.command, options);
   }
-  return host ? decideForHost(engine, host, c.command, { principal }) : undefined;
+  return host ? decideForHost(engine, host, c.command, options) : undefined;
 }
 
 export function caseLabel(c: PolicyCase): string {
   const principal = casePrincipal(c);
   const as = principal ? ` as ${callerLabel(principal)}` : '';
-  return c.name ?? `${c.alias}${as}: ${c.command.length > 80 ? `${c.command.slice(0, 80)}…` : c.command}`;
+  const become = c.become !== undefined ? ` become ${c.become}` : '';
+  return c.name ?? `${c.alias}${as}${become}: ${c.command.length > 80 ? `${c.command.slice(0, 80)}…` : c.command}`;
 }

@@ -31,6 +31,8 @@ export interface DecideOptions {
   workdir?: string;
   /** Who asks. Without one, the rules with `callers:` are considered as `ruleConsidered` says. */
   principal?: Principal;
+  /** The user the call elevates to (`become`); without it, the call does not elevate. */
+  become?: string;
 }
 
 export interface PolicyEngine {
@@ -54,6 +56,18 @@ export function ruleConsidered(rule: PolicyRule, principal: Principal | undefine
   if (rule.callers === null) return true;
   if (principal === undefined) return rule.action !== 'allow';
   return callerMatches(principal, rule.callers);
+}
+
+/**
+ * Whether a rule is considered for a call that elevates to `become` (undefined: it does not). An
+ * allow or ask rule grants what it names only to the calls it was written for: one without
+ * `become:` to calls that do not elevate, one with it to calls that elevate to a user it lists. A
+ * deny rule without `become:` holds for every call, elevated or not; one with it only for calls
+ * that elevate to a user it lists. So elevation can only be allowed by a rule that says so.
+ */
+export function ruleForElevation(rule: PolicyRule, become: string | undefined): boolean {
+  if (rule.become === null) return become === undefined || rule.action === 'deny';
+  return become !== undefined && rule.become.includes(become);
 }
 
 /** How a rule pattern names a construct explicitly. */
@@ -116,9 +130,9 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
 
   function decide(host: HostRef, command: string, options: DecideOptions = {}): Decision {
     const limits = effectiveLimits(policy, host).values;
-    const { principal } = options;
+    const { principal, become } = options;
     const caller = principal ? { name: principal.name, roles: [...principal.roles] } : null;
-    const base = { alias: host.alias, command: clip(command), caller, limits };
+    const base = { alias: host.alias, command: clip(command), caller, become: become ?? null, limits };
     const parsed = parseOnce(command, host.shell ?? 'bash');
     if (!parsed.ok) {
       const segment: SegmentVerdict = {
@@ -145,10 +159,14 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
       };
     }
 
-    const forHost = rulesFor(host);
+    const forHost = rulesFor(host).filter((r) => ruleForElevation(r, become));
     const rules = forHost.filter((r) => ruleConsidered(r, principal));
     // Allow rules for other callers, named when they would have allowed a denied segment.
     const othersAllow = forHost.filter((r) => r.action === 'allow' && !ruleConsidered(r, principal));
+    // Allow rules for the other kind of call (elevated or not), named the same way.
+    const otherElevation = rulesFor(host).filter(
+      (r) => r.action === 'allow' && !ruleForElevation(r, become) && ruleConsidered(r, principal),
+    );
     const matched = new Map<string, PolicyRule>();
     const all = withNestedCode(parsed.segments, parseOnce, 0);
     // A segment repeated in one command is judged once.
@@ -162,7 +180,18 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
       if (commandPositions(seg.argv).some((at) => changesDirectory(seg.argv, at))) moved = true;
       const key = JSON.stringify([seg.text, seg.argv, seg.wild, seg.dynamic, seg.features, seg.unsupported, moved]);
       let v = judged.get(key);
-      if (!v) judged.set(key, (v = judge(moved ? relocated(seg) : seg, rules, indexes, matched, othersAllow, principal !== undefined)));
+      if (!v)
+        judged.set(
+          key,
+          (v = judge(
+            moved ? relocated(seg) : seg,
+            rules,
+            indexes,
+            matched,
+            { othersAllow, otherElevation, become },
+            principal !== undefined,
+          )),
+        );
       return { ...v, nested: seg.nested };
     });
 
@@ -333,9 +362,10 @@ function judge(
   rules: PolicyRule[],
   indexes: { deny: DenyIndex<DenyPattern>; ask: DenyIndex<DenyPattern> },
   matched: Map<string, PolicyRule>,
-  othersAllow: readonly PolicyRule[],
+  others: { othersAllow: readonly PolicyRule[]; otherElevation: readonly PolicyRule[]; become: string | undefined },
   known: boolean,
 ): SegmentVerdict {
+  const { othersAllow, otherElevation, become } = others;
   const verdict = (allowed: boolean | 'ask', reason: string, rule?: PolicyRule, tty = false, stdin = false): SegmentVerdict => ({
     text: clip(seg.text),
     verdict: allowed === 'ask' ? 'ask' : allowed ? 'allow' : 'deny',
@@ -438,7 +468,13 @@ function judge(
   const forOthers = other
     ? `; allow rule "${other.name}" matches it but applies only to callers ${(other.callers ?? []).join(', ')}${known ? '' : ', and no caller was given'}`
     : '';
-  return verdict(false, `no allow rule matches it (deny by default)${note}${forOthers}`);
+  const elevated = otherElevation.find((r) => r.commands.some((p) => globMatch(p, seg.text)));
+  const forElevation = !elevated
+    ? ''
+    : become === undefined
+      ? `; allow rule "${elevated.name}" matches it but applies only to calls that elevate to ${(elevated.become ?? []).join(', ')} (become)`
+      : `; allow rule "${elevated.name}" matches it but ${elevated.become === null ? 'not with become' : `elevates only to ${elevated.become.join(', ')}`}, and this call elevates to ${become}`;
+  return verdict(false, `no allow rule matches it (deny by default)${note}${forOthers}${forElevation}`);
 }
 
 /**

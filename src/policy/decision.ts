@@ -57,6 +57,10 @@ export const Decision = z.object({
   alias: z.string(),
   command: z.string(),
   caller: DecisionCaller,
+  become: z
+    .string()
+    .nullable()
+    .describe('the user the command was decided to run as (become); null: as the login user, and only rules without become: allowed it'),
   verdict: Verdict.describe('deny if any segment is denied; else ask if any segment needs approval; else allow'),
   allowed: z.boolean().describe("verdict is 'allow': it may run as it is"),
   tty_allowed: z.boolean().describe('allowed, and every segment also with a terminal (ssh_run with tty: true)'),

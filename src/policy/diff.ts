@@ -20,6 +20,8 @@ export interface DecisionChange {
   origin: string;
   /** Allowed before and after; from and to say whether it may run with a terminal (`tty: true`). */
   tty?: true;
+  /** The change is for calls that elevate to this user (`become`); absent: for calls that do not. */
+  become?: string;
   /**
    * Needs approval before and after, on other terms: what changed (`approve_by operator→client,
    * grant_minutes once→30`). A looser term is a widening a reviewer must see.
@@ -67,6 +69,15 @@ export function callersToCompare(engines: readonly PolicyEngine[], cases: readon
   return out.filter((c) => !seen.has(c.label) && seen.add(c.label));
 }
 
+/**
+ * The elevations the decisions are compared for: none, and every user a rule of either version or
+ * a case names in `become:`. An elevation no rule names is decided as one to any other such user.
+ */
+export function becomesToCompare(engines: readonly PolicyEngine[], cases: readonly PolicyCase[]): (string | undefined)[] {
+  const users = engines.flatMap((e) => e.policy.rules.flatMap((r) => r.become ?? []));
+  return [undefined, ...new Set([...users, ...cases.flatMap((c) => (c.become !== undefined ? [c.become] : []))])];
+}
+
 export interface LimitChange {
   alias: string;
   limit: string;
@@ -109,9 +120,16 @@ export function diffPolicies(
   }
 
   const callers = callersToCompare([before, after], cases);
+  const becomes = becomesToCompare([before, after], cases);
   const decisions: DecisionChange[] = [];
-  for (const p of probes) {
-    const probe = { alias: p.alias, command: p.command, expect: 'allow' as const, ...(p.tags ? { tags: p.tags } : {}) };
+  for (const p of probes.flatMap((p) => becomes.map((become) => ({ ...p, become })))) {
+    const probe = {
+      alias: p.alias,
+      command: p.command,
+      expect: 'allow' as const,
+      ...(p.tags ? { tags: p.tags } : {}),
+      ...(p.become !== undefined ? { become: p.become } : {}),
+    };
     // The callers for which it changes the same way (and by the same rules, now) share one entry.
     const groups = new Map<string, DecisionChange>();
     for (const caller of callers) {
@@ -136,6 +154,7 @@ export function diffPolicies(
         origin: p.origin,
         ...(tty ? { tty: true as const } : {}),
         ...(approval ? { approval } : {}),
+        ...(p.become !== undefined ? { become: p.become } : {}),
         as: [caller.label],
         before: a,
         after: b,

@@ -270,6 +270,7 @@ describe('ask rules under random policies', () => {
       tty: false,
       stdin: false,
       approval: null,
+      become: null,
     }));
 
   it('adding an ask rule never makes anything allowed, nor approvable what the same rule as allow would not allow', async () => {

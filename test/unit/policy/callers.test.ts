@@ -251,6 +251,7 @@ describe('callers: under random policies and principals', () => {
           tty: false,
           stdin: false,
           approval: null,
+          become: null,
         }));
         const d = createPolicyEngine(policyOf(rules), parser).decide(web1, command, { principal: who });
         // The model, written apart from the engine: without a principal only deny rules with callers: count.
