@@ -16,6 +16,7 @@ export const ERROR_CODES = [
   'approval_denied',
   'approval_timeout',
   'forbidden',
+  'become_failed',
   'internal',
 ] as const;
 

@@ -18,7 +18,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Client } from 'ssh2';
+import { BecomeRun, type Elevation } from './become.js';
 import { DEFAULT_GRACE_MS, execOnConnection, graceFor, type ExecOutcome } from './exec.js';
+import { SshgateError } from '../errors.js';
 import { pinnedCommand, type HostShell } from './interpreter.js';
 import { EscapeStripper } from './terminal.js';
 
@@ -48,6 +50,8 @@ export interface SweepableRun {
    * sequences removed and `\r\n` made `\n` (strip) or as they are (keep).
    */
   tty?: { ansi: 'strip' | 'keep' };
+  /** Run as another user through sudo or doas (become.ts); the sweep then runs elevated too. */
+  become?: Elevation;
 }
 
 /**
@@ -61,21 +65,32 @@ export async function runSweepable(conn: SweepConnection, command: string, x: Sw
   // The pid line is read from the raw bytes, before the escape sequences are stripped.
   const stripper = x.tty?.ansi === 'strip' ? new EscapeStripper() : undefined;
   let sweep: Promise<void> | undefined;
-  // The marker's `$$` is the pinned shell's pid, which is the pid sshd started.
-  const outcome = await execOnConnection(conn.client, pinnedCommand(conn.shell, withPidLine(command, marker)), {
+  // sudo's prompt and its answer would travel through the terminal, echoed back with the output.
+  if (x.become && x.tty) throw new SshgateError('invalid_input', 'become cannot be given with tty: true', 'run the command without tty');
+  const become = x.become ? new BecomeRun(x.become, x.stdin) : undefined;
+  // The marker's `$$` is the pid sshd started: the pinned shell's, or, elevated, the shell that
+  // execs sudo; either way the leader of the command's session.
+  const request = become ? become.command(conn.shell, command, pidLine(marker)) : pinnedCommand(conn.shell, withPidLine(command, marker));
+  const outcome = await execOnConnection(conn.client, request, {
     signal: x.signal,
     graceMs: grace,
-    ...(x.stdin ? { stdin: x.stdin } : {}),
+    ...(become ? { holdStdin: (stdin) => become.attach(stdin) } : x.stdin ? { stdin: x.stdin } : {}),
     ...(x.tty ? { tty: true } : {}),
     stdout: (d) => {
-      const out = reader.push(d);
+      const read = reader.push(d);
+      const out = become && read.length > 0 ? become.stdout(read) : read;
       const text = stripper && out.length > 0 ? stripper.push(out) : out;
       if (text.length > 0) x.stdout(text);
     },
-    stderr: x.stderr,
+    stderr: become
+      ? (d) => {
+          const out = become.stderr(d);
+          if (out.length > 0) x.stderr(out);
+        }
+      : x.stderr,
     beforeSignal: () => {
       if (reader.pid === undefined) return Promise.resolve();
-      const { listed, done } = startSweep(conn, reader.pid, graceFor(x.signal, grace));
+      const { listed, done } = startSweep(conn, reader.pid, graceFor(x.signal, grace), x.become);
       sweep = done;
       return listed;
     },
@@ -84,6 +99,9 @@ export async function runSweepable(conn: SweepConnection, command: string, x: Sw
   if (rest && rest.length > 0) x.stdout(rest);
   await sweep;
   if (outcome.lost && x.signal.aborted) conn.logger.warn({ alias: conn.alias }, `${outcome.lost}; processes of the task may remain`);
+  // sudo refused: the command never ran, and its exit status is sudo's, not the command's.
+  const refused = become && !x.signal.aborted && !outcome.lost ? become.failure(conn.alias, conn.shell) : undefined;
+  if (refused) throw refused;
   return outcome;
 }
 
@@ -92,20 +110,32 @@ export async function runSweepable(conn: SweepConnection, command: string, x: Sw
  * refuses another session. `listed` settles once the sweep holds its list; `done` when it has
  * finished (bounded). Neither ever rejects.
  */
-function startSweep(conn: SweepConnection, pid: number, graceMs: number): { listed: Promise<void>; done: Promise<void> } {
+function startSweep(
+  conn: SweepConnection,
+  pid: number,
+  graceMs: number,
+  elevation?: Elevation,
+): { listed: Promise<void>; done: Promise<void> } {
   let listed!: () => void;
   const listedP = new Promise<void>((r) => (listed = r));
-  // POSIX sh, whatever the host's shell is.
-  const script = pinnedCommand('sh', sweepScript(pid, graceMs));
   const runOn = (client: Client) =>
     new Promise<boolean>((resolve) => {
+      // An elevated command's processes belong to its user (or root): only that user may signal
+      // them, so the sweep runs elevated the same way, with its own prompt and answer. It is
+      // POSIX sh, read by the host's pinned interpreter (the one sudoers lets the login user run);
+      // unelevated, by /bin/sh.
+      const become = elevation ? new BecomeRun(elevation) : undefined;
+      const script = become ? become.command(conn.shell, sweepScript(pid, graceMs), ':') : pinnedCommand('sh', sweepScript(pid, graceMs));
       try {
         client.exec(script, (err, ch) => {
           if (err) return resolve(false);
           ch.on('data', (d: Buffer) => {
             if (d.includes('listed')) listed();
           });
-          ch.stderr.resume();
+          if (become) {
+            become.attach({ write: (d) => ch.write(d), end: () => ch.eof() });
+            ch.stderr.on('data', (d: Buffer) => void become.stderr(d));
+          } else ch.stderr.resume();
           ch.on('close', () => resolve(true));
         });
       } catch {
@@ -146,7 +176,12 @@ export function pidMarker(): string {
  * the pinned shell, never the login shell (fish has no `$$`).
  */
 export function withPidLine(command: string, marker: string): string {
-  return `echo ${marker} $$; ${command}`;
+  return `${pidLine(marker)}; ${command}`;
+}
+
+/** The statement that prints `<marker> <pid>`. */
+export function pidLine(marker: string): string {
+  return `echo ${marker} $$`;
 }
 
 /**

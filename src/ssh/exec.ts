@@ -21,6 +21,11 @@ export interface ExecOptions {
   /** Written to the command's stdin before the EOF; without it, stdin is closed at once. */
   stdin?: Buffer;
   /**
+   * Takes the channel's stdin instead (`stdin` is then ignored): what it writes goes to the
+   * command, and `end` sends the EOF. The elevation answers sudo's prompt through it (become.ts).
+   */
+  holdStdin?: (stdin: { write(data: Buffer): void; end(): void }) => void;
+  /**
    * Runs after the abort and before the first signal (bounded by BEFORE_SIGNAL_MS): the pid sweep
    * lists the command's descendants here, while the process tree is still intact.
    */
@@ -123,7 +128,18 @@ function run(channel: ClientChannel, grace: number, options: ExecOptions, resolv
   const timers: NodeJS.Timeout[] = [];
 
   // EOF goes only after the data has left: ssh2 sends eof() at once, past any queued writes.
-  if (options.stdin && options.stdin.length > 0) channel.write(options.stdin, () => channel.eof());
+  if (options.holdStdin) {
+    let ended = false;
+    options.holdStdin({
+      write: (data) => void (ended || safely(() => channel.write(data))),
+      end: () => {
+        if (ended) return;
+        ended = true;
+        // After the queued writes, as below.
+        safely(() => channel.write(Buffer.alloc(0), () => safely(() => channel.eof())));
+      },
+    });
+  } else if (options.stdin && options.stdin.length > 0) channel.write(options.stdin, () => channel.eof());
   else channel.eof();
   const received = (sink: (d: Buffer) => void) => (d: Buffer) => {
     receiveReclaimer.noteReceived(d.length);

@@ -33,7 +33,8 @@ import type { HostShell } from '../config/file-formats.js';
 
 export type { HostShell };
 
-const PINNED: Record<HostShell, string> = {
+/** The pinned interpreter of each shell, as its command line starts. */
+export const PINNED: Record<HostShell, string> = {
   bash: '/bin/bash --noprofile --norc',
   sh: '/bin/sh',
 };

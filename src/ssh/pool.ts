@@ -12,6 +12,7 @@ import type { Client } from 'ssh2';
 import { DEFAULTS } from '../defaults.js';
 import { SshgateError } from '../errors.js';
 import type { AuthConfig } from './auth.js';
+import type { BecomeConfig } from './become.js';
 import { openConnection } from './connect.js';
 import { runSweepable, type SweepableRun } from './cancel-sweep.js';
 import { ChannelRefused, ExecFailed, NotConnected, type ExecOutcome } from './exec.js';
@@ -25,6 +26,8 @@ export interface HostTarget {
   auth: AuthConfig;
   /** The shell that runs commands there, whatever the login shell (see interpreter.ts). */
   shell: HostShell;
+  /** How a call elevates there (become.ts), from the credential; the user comes with each call. */
+  become?: BecomeConfig;
   /** The first hop, itself a target (chains allowed). */
   jump?: HostTarget;
   hostKeys: HostKeyChecker;
