@@ -91,6 +91,10 @@ export const CredentialEntry = strict({
   key_passphrase_secret: optional(SecretName),
   password_secret: optional(SecretName),
   agent: z.boolean().default(false),
+  /** How a call elevates (`become`): sudo (default), or doas for passwordless rules only. */
+  become_method: optional(z.enum(['sudo', 'doas'], { error: 'expected sudo or doas' })),
+  /** The target user's sudo password, resolved as password_secret is; absent: passwordless (sudo -n). */
+  become_password_secret: optional(SecretName),
 });
 export type CredentialEntry = z.infer<typeof CredentialEntry>;
 

@@ -108,6 +108,12 @@ function checkCredentials(
     if (!c.key_path && !c.agent && !c.password_secret) {
       at('name', `credential "${c.name}" has no way to log in: set key_path, agent: true or password_secret`);
     }
+    if (c.become_method === 'doas' && c.become_password_secret) {
+      at(
+        'become_password_secret',
+        `credential "${c.name}": doas reads a password only from a terminal, so it elevates without one (a nopass rule in doas.conf); remove become_password_secret, or use become_method: sudo`,
+      );
+    }
     if (c.key_passphrase_secret && !c.key_path) {
       at('key_passphrase_secret', `credential "${c.name}" names a key passphrase but no key_path`);
     }

@@ -6,7 +6,8 @@ import type { Inventory } from '../config/load-inventory.js';
 import type { CredentialEntry, HostEntry } from '../config/file-formats.js';
 import { SshgateError } from '../errors.js';
 import type { NetworkCheck } from '../policy/network.js';
-import { resolveAuth, type AuthConfig, type SecretSources } from '../ssh/auth.js';
+import { readSecret, resolveAuth, secretSource, type AuthConfig, type SecretSources } from '../ssh/auth.js';
+import type { BecomeConfig } from '../ssh/become.js';
 import type { HostKeyChecker } from '../ssh/known-hosts-file.js';
 import type { HostTarget } from '../ssh/pool.js';
 
@@ -81,6 +82,7 @@ export function targetFor(host: HostEntry, ctx: TargetContext, seen: string[] = 
     port: host.port,
     shell: host.shell,
     auth: authFor(host, cred, ctx),
+    become: becomeFor(cred, ctx.sources),
     hostKeys: ctx.hostKeys,
     checkAddress: (address) => {
       const verdict = ctx.network.check(address);
@@ -110,4 +112,21 @@ function authFor(host: HostEntry, cred: CredentialEntry, ctx: TargetContext): Au
     ctx.auths?.set(key, auth);
   }
   return auth;
+}
+
+/** How the credential elevates: its method, and the become password read as every secret is. */
+function becomeFor(cred: CredentialEntry, sources: SecretSources): BecomeConfig {
+  const method = cred.become_method ?? 'sudo';
+  const secret = cred.become_password_secret;
+  if (secret === undefined) return { method };
+  const password = readSecret(secret, sources);
+  // sudo reads one line: a newline would end the password early and feed the rest to it as input.
+  if (/[\r\n\0]/.test(password)) {
+    throw new SshgateError(
+      'invalid_config',
+      `the become password of credential "${cred.name}" (secret "${secret}", read from ${secretSource(secret, sources)}) contains a line break or NUL`,
+      'sudo reads the password as one line: store it without line breaks',
+    );
+  }
+  return { method, password };
 }
