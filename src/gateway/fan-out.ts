@@ -42,6 +42,7 @@ export function startOnTag(gateway: Gateway, input: S.RunOnTagInput, reuse: Read
       const call = {
         alias: h.alias,
         command: input.command,
+        become: input.become,
         timeout_seconds: input.timeout_seconds,
         stdin: input.stdin,
         workdir: input.workdir,

@@ -130,6 +130,7 @@ export class Gateway {
         const d = decideForHost(config.loaded.engine, host, req.command, {
           principal: req.principal,
           ...(req.workdir !== undefined ? { workdir: req.workdir } : {}),
+          ...(req.become !== null ? { become: req.become } : {}),
         });
         return d.verdict === 'deny' ? d.reason : undefined;
       },
@@ -195,6 +196,7 @@ export class Gateway {
               },
             }
           : {}),
+        become: r.become,
       })),
     };
   }
@@ -203,7 +205,8 @@ export class Gateway {
     this.admitCall();
     const command = checkCommand(input.command);
     const hosts = selectHosts(this.config.loaded.inventory, input);
-    const decisions = hosts.map((h) => decideForHost(this.config.loaded.engine, h, command, this.principal()));
+    const become = input.become !== undefined ? { become: input.become } : {};
+    const decisions = hosts.map((h) => decideForHost(this.config.loaded.engine, h, command, { ...this.principal(), ...become }));
     for (const d of decisions)
       this.deps.audit.decision(d, { tool: 'ssh_plan', ...this.audited(), ...(input.tag ? { tag: input.tag } : {}) });
     const allowed = decisions.every((d) => d.allowed);
@@ -232,6 +235,7 @@ export class Gateway {
       limits: shown.limits,
       reason,
       caller: shown.caller,
+      become: shown.become,
       decisions: decisions.map((d) => ({
         alias: d.alias,
         verdict: d.verdict,
@@ -662,6 +666,13 @@ export class Gateway {
     const host = this.config.host(input.alias);
     const command = checkCommand(input.command);
     const extras = callExtras(this.config.loaded.policy, input);
+    if (input.tty && input.become !== undefined) {
+      throw new SshgateError(
+        'invalid_input',
+        'become cannot be given with tty: true',
+        "sudo would read its password through the terminal, which echoes into the command's output; run the elevated command without tty",
+      );
+    }
     if (input.tty && extras.stdin) {
       throw new SshgateError(
         'invalid_input',
@@ -671,6 +682,7 @@ export class Gateway {
     }
     const decided = decideForHost(this.config.loaded.engine, host, command, {
       ...(extras.workdir !== undefined ? { workdir: extras.workdir } : {}),
+      ...(input.become !== undefined ? { become: input.become } : {}),
       ...this.principal(),
     });
     // With a terminal the command must be allowed with one; a refusal is audited as a denial. Ask
@@ -711,7 +723,7 @@ export class Gateway {
     const hold =
       terms !== null &&
       principal !== undefined &&
-      !(terms.grant_minutes !== null && this.approvals.grantCovers(principal, host.alias, command, BECOME_NONE));
+      !(terms.grant_minutes !== null && this.approvals.grantCovers(principal, host.alias, command, input.become ?? null));
     if (hold && principal && !held) this.approvals.admit(principal);
     // An allowed command counts against the caller's quotas; a denied one cost only its call.
     const overQuota = this.caller && this.limiter.check(this.caller.principal, host);
@@ -733,9 +745,11 @@ export class Gateway {
           graceMs,
           ...(extras.stdin ? { stdin: extras.stdin } : {}),
           ...(input.tty ? { tty: { ansi: input.ansi ?? 'strip' } } : {}),
+          ...(input.become !== undefined ? { become: { ...(target.become ?? { method: 'sudo' as const }), user: input.become } } : {}),
         }),
       ),
       {
+        ...(input.become !== undefined ? { become: input.become } : {}),
         ...(this.caller ? { owner: this.caller.principal.name } : {}),
         ...(this.caller?.session !== undefined ? { session: this.caller.session } : {}),
         ...(hold ? { held: true } : {}),
@@ -763,7 +777,8 @@ export class Gateway {
       principal,
       tasks: held.map((h) => h.task),
       command,
-      become: BECOME_NONE,
+      // One call's tasks share its elevation.
+      become: held[0]?.task.become ?? null,
       ...(workdir !== undefined ? { workdir } : {}),
       terms: strictestTerms(
         held.map((h) => h.terms),
@@ -795,8 +810,6 @@ export class Gateway {
   }
 }
 
-/** No become target (src/ssh/become.ts brings them). */
-const BECOME_NONE = null;
 const ASK_NO_TTY = 'the command needs approval, and a command that needs approval never runs with a terminal (ask rules carry no tty:)';
 const ASK_NO_STDIN = 'the command needs approval, and a command that needs approval is never given stdin (ask rules carry no stdin:)';
 

@@ -3,7 +3,7 @@
  * them as their input and output schemas, and the handlers' types are inferred from them.
  */
 import { z } from 'zod';
-import { Alias, HostShell, Tag, TargetTag } from '../config/file-formats.js';
+import { Alias, BecomeUser, HostShell, Tag, TargetTag } from '../config/file-formats.js';
 import { ApprovalTermsView, LimitsSchema, SegmentVerdict } from '../policy/decision.js';
 import { FINAL_STATES, OPEN_STATES } from '../tasks/task-manager.js';
 import { MAX_STDIN_BYTES } from './call-extras.js';
@@ -12,6 +12,9 @@ import { DEFAULT_INLINE_BYTES, FAN_OUT_INLINE_BYTES, MAX_INLINE_BYTES, MAX_READ_
 export const TaskState = z.enum([...OPEN_STATES, ...FINAL_STATES]);
 
 const Command = z.string().describe('the command line, as a shell would read it; the policy judges every part');
+const Become = BecomeUser.describe(
+  'run the command as this user (sudo, or doas, on the host), e.g. "root"; only where every part of the command is allowed by a policy rule with become: naming this user (ssh_plan with become shows it). The policy judges the command itself, not a sudo around it. Not with tty',
+);
 const TaskId = z.string().describe('alias:hash:timestamp, as ssh_run returned it');
 
 export const ErrorBody = z.object({
@@ -61,6 +64,12 @@ export const DescribeHostResult = z.object({
         })
         .optional()
         .describe('an ask rule: who approves its commands, how long a request stays open, grants'),
+      become: z
+        .array(z.string())
+        .nullable()
+        .describe(
+          'the users an elevated call may run as under this rule; null: the rule is for calls that do not elevate (a deny rule: for every call)',
+        ),
     }),
   ),
 });
@@ -71,6 +80,7 @@ export const PlanInput = z.strictObject({
   alias: Alias.optional(),
   tag: TargetTag.optional().describe('every host with this tag; "@all" (or "*") for every host'),
   command: Command,
+  become: Become.optional(),
 });
 export const PlanResult = z.object({
   verdict: z.enum(['allow', 'ask', 'deny']).describe('deny if any host denies it; else ask if any host needs approval; else allow'),
@@ -90,6 +100,7 @@ export const PlanResult = z.object({
     .object({ name: z.string(), roles: z.array(z.string()) })
     .nullable()
     .describe('the principal the command was decided for: the caller of this call (rules with callers: apply to it)'),
+  become: z.string().nullable().describe('the user the command was decided to run as (become); null: the login user'),
   decisions: z
     .array(
       z.object({
@@ -152,6 +163,7 @@ const RequestId = z
 export const RunInput = z.strictObject({
   alias: Alias,
   command: Command,
+  become: Become.optional(),
   ...CallExtras,
   request_id: RequestId.optional(),
   timeout_seconds: z.number().int().min(1).max(86_400).optional().describe('shortens the policy max_seconds, never extends it'),
@@ -187,6 +199,7 @@ export const RunResult = z.object({
   read_cursor: ReadCursor,
   duration_ms: z.number(),
   limits: LimitsSchema.describe("the limits the task runs under: the policy's, shortened by timeout_seconds"),
+  become: z.string().optional().describe('the user the command ran as (become), when it was elevated'),
   error: ErrorBody.optional().describe('why the task ended without an exit status (timeout, lost connection, approval refused)'),
   approval: TaskApproval.optional(),
 });
@@ -206,6 +219,7 @@ export const CancelResult = z.object({
 export const RunAsyncInput = z.strictObject({
   alias: Alias,
   command: Command,
+  become: Become.optional(),
   ...CallExtras,
   timeout_seconds: RunInput.shape.timeout_seconds,
   tty: RunInput.shape.tty,
@@ -219,6 +233,7 @@ export const TaskStatus = z.object({
   task_id: z.string(),
   alias: z.string(),
   command: z.string(),
+  become: z.string().optional().describe('the user the command runs as (become), when it is elevated'),
   state: TaskState,
   exit_code: z.number().nullable(),
   signal: z.string().nullable(),
@@ -281,6 +296,7 @@ export const RunOnTagInput = z.strictObject({
     'every host with this tag; "@all" (or "*") for every host of the inventory, each decided by the policy on its own',
   ),
   command: Command,
+  become: Become.optional(),
   ...CallExtras,
   request_id: RequestId.optional(),
   concurrency: z.number().int().min(1).max(256).optional().describe('hosts at once (default 16)'),

@@ -36,6 +36,7 @@ export function runResult(task: Task, maxBytes: number, maxCost = STREAM_COST): 
     read_cursor: { stdout: out.cursor, stderr: err.cursor },
     duration_ms: durationOf(task) ?? 0,
     limits: { ...task.limits },
+    ...(task.become !== undefined ? { become: task.become } : {}),
     ...(task.error ? { error: task.error } : {}),
     ...approvalOf(task),
   };
@@ -69,6 +70,7 @@ export function taskStatus(task: Task): S.TaskStatus {
       task.command.length > STATUS_COMMAND_CHARS
         ? `${whole(task.command, STATUS_COMMAND_CHARS)}… (${task.command.length - STATUS_COMMAND_CHARS} more characters)`
         : task.command,
+    ...(task.become !== undefined ? { become: task.become } : {}),
     state: task.state,
     exit_code: task.exitCode,
     signal: task.signal,

@@ -51,6 +51,8 @@ export interface Task {
   readonly owner?: string;
   /** The 2025-era HTTP session it was started in: when that session ends, the task is cancelled. */
   readonly session?: string;
+  /** The user it runs as (become), when it is elevated. */
+  readonly become?: string;
   /** A task of an earlier run, read from the journal. */
   readonly restored?: true;
   /** The approval request it awaits or awaited (src/approvals/), for a command an ask rule matched. */
@@ -155,9 +157,9 @@ export class TaskManager {
     command: string,
     limits: TaskLimits,
     executor: Executor,
-    who: { owner?: string; session?: string; held?: boolean } = {},
+    who: { owner?: string; session?: string; held?: boolean; become?: string } = {},
   ): Task {
-    const { owner, session, held } = who;
+    const { owner, session, held, become } = who;
     this.prune();
     // One caller cannot fill a host's queue for everyone else.
     let waiting = 0;
@@ -177,6 +179,7 @@ export class TaskManager {
       command,
       ...(owner !== undefined ? { owner } : {}),
       ...(session !== undefined ? { session } : {}),
+      ...(become !== undefined ? { become } : {}),
       limits,
       state: held ? 'awaiting_approval' : 'queued',
       createdAt: this.now(),

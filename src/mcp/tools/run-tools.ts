@@ -14,7 +14,8 @@ export function registerRunTools(tools: ToolRegistry, gateway: Gateway): void {
       'If the command is still running after wait_seconds (default 50), returns state "running" and its task_id: ' +
       'the task goes on as an async task (ssh_get_task_output, ssh_cancel). timeout_seconds can only shorten the policy limit. ' +
       'With a progress token, progress notifications carry the task id first, then the output as it arrives. ' +
-      "tty: true runs it with a terminal where the policy allows that (ssh_plan: tty_allowed): stdout and stderr then arrive merged on stdout, escape sequences stripped unless ansi is 'keep'.",
+      "tty: true runs it with a terminal where the policy allows that (ssh_plan: tty_allowed): stdout and stderr then arrive merged on stdout, escape sequences stripped unless ansi is 'keep'. " +
+      'become: "root" runs it as that user through sudo on the host, where a policy rule with become: allows it; the policy judges the command itself.',
     input: RunInput,
     output: RunResult,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
