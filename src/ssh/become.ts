@@ -39,6 +39,9 @@ export interface Elevation extends BecomeConfig {
 /** Output before the ok marker is passed on; a marker not seen in this many bytes never comes. */
 const MARKER_WINDOW = 8192;
 
+/** How much of sudo's stderr is kept for an error message. */
+const SAID_BYTES = 4096;
+
 /** The user names a call may elevate to: what config/file-formats.ts's BecomeUser accepts. */
 const USER_RE = /^[A-Za-z_][A-Za-z0-9._-]{0,31}$/;
 
@@ -74,7 +77,7 @@ export class BecomeRun {
   /** sudo asked for the password a second time: it refused the one given. */
   refused = false;
   /** stderr began with something other than the prompt, so the prompt is never answered. */
-  private stderrBefore: string | undefined;
+  private spokeFirst = false;
   private answered = false;
   private stderrStart: Buffer | undefined = Buffer.alloc(0);
   private stdoutStart: Buffer | undefined = Buffer.alloc(0);
@@ -82,8 +85,8 @@ export class BecomeRun {
   private seen = 0;
   private stdin: { write(data: Buffer): void; end(): void } | undefined;
   private stdinClosed = false;
-  /** The first line sudo (or doas) wrote on stderr, for an error. */
-  private said = '';
+  /** What sudo (or doas) wrote on stderr before the elevated shell ran (its start), for an error. */
+  private said = Buffer.alloc(0);
 
   constructor(
     readonly elevation: Elevation,
@@ -153,7 +156,7 @@ export class BecomeRun {
       } else if (this.elevation.password !== undefined && !this.elevated) {
         // Something spoke first (a sudo lecture, a login script): the prompt is not answered, and
         // sudo must not wait for a password that will not come.
-        this.stderrBefore = firstLine(data);
+        this.spokeFirst = true;
         this.closeStdin();
       }
     } else if (this.answered && !this.elevated && !this.refused) {
@@ -165,7 +168,8 @@ export class BecomeRun {
         data = Buffer.concat([data.subarray(0, at), data.subarray(at + this.prompt.length)]);
       }
     }
-    if (!this.said && !this.elevated) this.said = firstLine(data);
+    // It arrives in pieces ("sudo", ": a password is required"): kept whole, up to a bound.
+    if (!this.elevated && this.said.length < SAID_BYTES) this.said = Buffer.concat([this.said, data]).subarray(0, SAID_BYTES);
     return data;
   }
 
@@ -176,7 +180,8 @@ export class BecomeRun {
   failure(alias: string, shell: HostShell): SshgateError | undefined {
     if (this.elevated) return undefined;
     const { user, method } = this.elevation;
-    const said = this.said ? ` (${method} said: ${this.said})` : '';
+    const first = firstLine(this.said);
+    const said = first ? ` (${method} said: ${first})` : '';
     if (this.refused) {
       return new SshgateError(
         'become_failed',
@@ -184,10 +189,10 @@ export class BecomeRun {
         "sudo asks for the login user's password (not the target's, unless sudoers sets targetpw or rootpw): check the secret named by become_password_secret of the host's credential",
       );
     }
-    if (this.stderrBefore !== undefined) {
+    if (this.spokeFirst) {
       return new SshgateError(
         'become_failed',
-        `sudo did not run the command as ${user} on host "${alias}": stderr began with "${this.stderrBefore}" instead of sudo's prompt, so the password was not given`,
+        `sudo did not run the command as ${user} on host "${alias}": stderr began with "${first}" instead of sudo's prompt, so the password was not given`,
         'sshgate answers the prompt only when it is the first thing on stderr: turn off the sudo lecture for the login user (Defaults:USER !lecture) and keep login scripts quiet on stderr',
       );
     }

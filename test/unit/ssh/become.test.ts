@@ -98,3 +98,12 @@ describe('the answer to the prompt', () => {
     expect(run.elevated).toBe(true);
   });
 });
+
+describe('what sudo said', () => {
+  it('is read whole when it arrives in pieces', () => {
+    const { run } = started({ method: 'sudo', user: 'root' });
+    run.stderr(Buffer.from('sudo'));
+    run.stderr(Buffer.from(': a password is required\n'));
+    expect(run.failure('web1', 'bash')?.message).toMatch(/\(sudo said: sudo: a password is required\)$/);
+  });
+});
