@@ -17,6 +17,9 @@ import { ensureUser, startFleet, TEST_USER, type Fleet } from '../support/sshd.j
 const LOGIN = `${TEST_USER}-become`;
 const PASSWORD = `Bec0me-${randomBytes(9).toString('hex')}`;
 const SUDOERS = `/etc/sudoers.d/sshgate-test-become-${process.pid}`;
+/** doas has one configuration file: written only when there is none, and removed after. */
+const DOAS_CONF = '/etc/doas.conf';
+const ownDoasConf = !existsSync(DOAS_CONF);
 
 const POLICY = `
 rules:
@@ -44,21 +47,30 @@ beforeAll(async () => {
   writeFileSync(draft, sudoers, { mode: 0o440 });
   execFileSync('visudo', ['-cf', draft]);
   execFileSync('mv', [draft, SUDOERS]);
+  if (ownDoasConf) writeFileSync(DOAS_CONF, `permit nopass ${LOGIN} as daemon cmd /bin/bash\n`, { mode: 0o400 });
 
-  fleet = await startFleet(4, { subnet: 101 });
-  const [h1, h2, h3, h4] = fleet.hosts as [Fleet['hosts'][0], Fleet['hosts'][0], Fleet['hosts'][0], Fleet['hosts'][0]];
+  fleet = await startFleet(5, { subnet: 101 });
+  const [h1, h2, h3, h4, h5] = fleet.hosts as [
+    Fleet['hosts'][0],
+    Fleet['hosts'][0],
+    Fleet['hosts'][0],
+    Fleet['hosts'][0],
+    Fleet['hosts'][0],
+  ];
   dir = writeConfig(fleet, {
     hosts: [
-      { ...h1, alias: 'with-pw', credentials: 'become-pw', user: LOGIN },
+      { ...h1, alias: 'with-pw', credentials: 'become-pw', user: LOGIN, tags: ['pw'] },
       { ...h2, alias: 'no-pw', credentials: 'become-nopw', user: LOGIN },
       { ...h3, alias: 'wrong-pw', credentials: 'become-wrong', user: LOGIN },
-      { ...h4, alias: 'sh-host', credentials: 'become-pw', user: LOGIN, shell: 'sh' },
+      { ...h4, alias: 'sh-host', credentials: 'become-pw', user: LOGIN, shell: 'sh', tags: ['pw'] },
+      { ...h5, alias: 'doas-host', credentials: 'become-doas', user: LOGIN },
     ],
     policy: POLICY,
     credentials: [
       `{ name: become-pw, username: ${LOGIN}, key_path: fleet, become_password_secret: become_pw }`,
       `{ name: become-nopw, username: ${LOGIN}, key_path: fleet, become_method: sudo }`,
       `{ name: become-wrong, username: ${LOGIN}, key_path: fleet, become_password_secret: wrong_pw }`,
+      `{ name: become-doas, username: ${LOGIN}, key_path: fleet, become_method: doas }`,
     ],
   });
   const secrets = join(dir, 'secrets');
@@ -80,6 +92,7 @@ afterAll(async () => {
   await gate?.close();
   await fleet?.stop();
   rmSync(SUDOERS, { force: true });
+  if (ownDoasConf) rmSync(DOAS_CONF, { force: true });
   if (dir) removeConfig(dir);
 });
 
@@ -140,6 +153,29 @@ describe('become without a password', () => {
     expect(e.code).toBe('become_failed');
     expect(e.message).toMatch(/^sudo did not run the command as root on host "no-pw" \(sudo said: .*password is required/);
     expect(e.hint).toMatch(/sudo -n/);
+  });
+});
+
+describe('doas and fan-out', () => {
+  it.skipIf(!ownDoasConf)('doas runs a passwordless rule, and refuses a user doas.conf does not permit', async () => {
+    const r = await gate.ok<Run>('ssh_run', { alias: 'doas-host', command: 'id -un', become: 'daemon' });
+    expect(r).toMatchObject({ state: 'succeeded', stdout: 'daemon\n', become: 'daemon' });
+    const e = await gate.fails('ssh_run', { alias: 'doas-host', command: 'id -u', become: 'root' });
+    expect(e.code).toBe('become_failed');
+    expect(e.message).toMatch(/^doas did not run the command as root on host "doas-host"/);
+    expect(e.hint).toMatch(/doas -n.*nopass/);
+  });
+
+  it('ssh_run_on_tag elevates on every host, each decided and answered on its own', async () => {
+    const r = await gate.ok<{ results: { alias: string; status: string; stdout: string; error?: { code: string } }[] }>('ssh_run_on_tag', {
+      tag: 'pw',
+      command: 'id -u',
+      become: 'root',
+    });
+    const by = Object.fromEntries(r.results.map((h) => [h.alias, h]));
+    expect(by['with-pw']).toMatchObject({ status: 'succeeded', stdout: '0\n' });
+    // sh-host pins /bin/sh, which the sudoers rule does not allow.
+    expect(by['sh-host']?.error?.code).toBe('become_failed');
   });
 });
 
