@@ -38,6 +38,8 @@ export interface ExecCall {
   /** What the command would read on stdin, when the call gave any. */
   stdin?: string;
   tty?: 'strip' | 'keep';
+  /** The user it was to run as (become), and how. */
+  become?: { user: string; method: 'sudo' | 'doas'; password: boolean };
   graceMs?: number;
   deadline: number;
   /** The abort's reason (cancelled, timed_out, shutdown), once the call's signal fired. */
@@ -97,6 +99,7 @@ export class ScriptedHosts implements HostExecutor {
       deadline: o.deadline,
       ...(o.stdin ? { stdin: o.stdin.toString('utf8') } : {}),
       ...(o.tty ? { tty: o.tty.ansi } : {}),
+      ...(o.become ? { become: { user: o.become.user, method: o.become.method, password: o.become.password !== undefined } } : {}),
       ...(o.graceMs !== undefined ? { graceMs: o.graceMs } : {}),
     };
     this.calls.push(call);
