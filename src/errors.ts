@@ -102,3 +102,12 @@ export function whole(s: string, max: number): string {
 export function shellQuote(word: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
+
+/**
+ * A text an agent wrote, for a person to judge (an approval request): JSON-quoted, so a newline
+ * cannot start a line of its own, with the invisible and bidi formatting characters (U+202E, U+200B,
+ * U+2028…) that JSON leaves as they are escaped too, so what is shown is what runs.
+ */
+export function quotedForReview(text: string): string {
+  return JSON.stringify(text).replace(/[\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cn}]/gu, (c) => `\\u{${(c.codePointAt(0) as number).toString(16)}}`);
+}

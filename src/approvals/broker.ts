@@ -9,7 +9,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { DEFAULTS } from '../defaults.js';
 import { clip, SshgateError, whole } from '../errors.js';
-import type { ApprovalTermsView } from '../policy/decision.js';
+import { strictestTerms, type ApprovalTermsView } from '../policy/decision.js';
 import type { Principal } from '../principal.js';
 import type { Task, TaskManager } from '../tasks/task-manager.js';
 
@@ -25,6 +25,31 @@ export interface Answerer {
 
 export type ApprovalState = 'pending' | 'approved' | 'denied' | 'expired' | 'withdrawn';
 
+/**
+ * What runs, as a person approves it: the exact command, the call's workdir (a cd before it) and
+ * variables, and the user it runs as. An approval and a grant bind all of it (its sha256).
+ */
+export interface ApprovedCall {
+  command: string;
+  workdir?: string | undefined;
+  env?: Readonly<Record<string, string>> | undefined;
+  become: string | null;
+}
+
+/** The sha256 of a call, in one fixed spelling (variables sorted by name). */
+export function callSha256(call: ApprovedCall): string {
+  const env = Object.entries(call.env ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return sha256(JSON.stringify([call.command, call.workdir ?? null, env, call.become]));
+}
+
+/** At the moment of approval, what the policy in force says of one host of the request. */
+export interface Recheck {
+  /** Why the call may no longer run there (denied now, workdir or env no longer listed, host gone). */
+  refusal?: string;
+  /** The terms of approval it would get now (null: allowed outright now). */
+  terms: NonNullable<ApprovalTermsView> | null;
+}
+
 export interface ApprovalRequest {
   /** `apr-` and 16 hex digits: what `sshgate approve` is given. */
   readonly id: string;
@@ -32,11 +57,15 @@ export interface ApprovalRequest {
   readonly hosts: readonly string[];
   readonly taskIds: readonly string[];
   readonly command: string;
-  /** sha256 of the exact command, hex: what the approval binds. */
+  /** sha256 of the exact command, hex. */
   readonly commandSha256: string;
+  /** sha256 of the whole call (callSha256): what the approval and its grant bind. */
+  readonly callSha256: string;
   readonly become: string | null;
   /** The call's workdir, judged as a cd before the command (the recheck at approval judges it so too). */
   readonly workdir?: string;
+  /** The call's variables, exported before the command. */
+  readonly env: Readonly<Record<string, string>>;
   readonly terms: NonNullable<ApprovalTermsView>;
   readonly createdAt: number;
   readonly deadline: number;
@@ -53,13 +82,15 @@ export interface ApprovalEvents {
   answered(req: ApprovalRequest): void;
   /** A command run under a grant instead of a new request. */
   granted(grant: GrantUse): void;
+  /** An answer the request's terms refused (four eyes, a channel they do not take, too late). */
+  refusedAnswer(req: ApprovalRequest, answerer: Answerer, why: string): void;
 }
 
 /** A command that ran under an earlier approval's grant. */
 export interface GrantUse {
   principal: string;
   alias: string;
-  commandSha256: string;
+  callSha256: string;
   become: string | null;
   until: number;
   approvalId: string;
@@ -69,10 +100,10 @@ export interface BrokerOptions {
   tasks: TaskManager;
   events: ApprovalEvents;
   /**
-   * At the moment of approval, why the command may no longer run on a host under the policy in
-   * force now (a reload denied it while the request waited), or undefined when it may.
+   * At the moment of approval, what the policy in force now says of the request on a host: a
+   * reload while it waited may have denied it, or made its terms stricter.
    */
-  recheck?: (req: ApprovalRequest, alias: string) => string | undefined;
+  recheck?: (req: ApprovalRequest, alias: string) => Recheck;
   now?: () => number;
   maxPending?: { perPrincipal: number; total: number };
 }
@@ -102,9 +133,9 @@ export class ApprovalBroker {
    * Whether an earlier approval's grant covers this command for this principal on this host (and
    * become target) now; audited when it does.
    */
-  grantCovers(principal: Principal, alias: string, command: string, become: string | null): boolean {
-    const sha = sha256(command);
-    const key = grantKey(principal.name, alias, sha, become);
+  grantCovers(principal: Principal, alias: string, call: ApprovedCall): boolean {
+    const sha = callSha256(call);
+    const key = grantKey(principal.name, alias, sha);
     const grant = this.grants.get(key);
     if (!grant) return false;
     if (grant.until <= this.now()) {
@@ -114,8 +145,8 @@ export class ApprovalBroker {
     this.options.events.granted({
       principal: principal.name,
       alias,
-      commandSha256: sha,
-      become,
+      callSha256: sha,
+      become: call.become,
       until: grant.until,
       approvalId: grant.approvalId,
     });
@@ -141,21 +172,22 @@ export class ApprovalBroker {
   open(fields: {
     principal: Principal;
     tasks: readonly Task[];
-    command: string;
-    become: string | null;
-    workdir?: string;
+    call: ApprovedCall;
     terms: NonNullable<ApprovalTermsView>;
   }): ApprovalRequest {
+    const { call } = fields;
     const createdAt = this.now();
     const req: ApprovalRequest = {
       id: `apr-${randomBytes(8).toString('hex')}`,
       principal: fields.principal,
       hosts: fields.tasks.map((t) => t.alias),
       taskIds: fields.tasks.map((t) => t.id),
-      command: fields.command,
-      commandSha256: sha256(fields.command),
-      become: fields.become,
-      ...(fields.workdir !== undefined ? { workdir: fields.workdir } : {}),
+      command: call.command,
+      commandSha256: sha256(call.command),
+      callSha256: callSha256(call),
+      become: call.become,
+      ...(call.workdir !== undefined ? { workdir: call.workdir } : {}),
+      env: { ...(call.env ?? {}) },
       terms: fields.terms,
       createdAt,
       deadline: createdAt + fields.terms.timeout_seconds * 1000,
@@ -212,19 +244,41 @@ export class ApprovalBroker {
         'an approval is answered once; a new call of the command asks again',
       );
     }
-    const refusal = channelRefusal(req, answerer.channel);
-    if (refusal) throw new SshgateError('forbidden', refusal, 'the ask rule says who approves (approve_by)');
-    if (approve && req.terms.four_eyes && answerer.name === req.principal.name) {
-      throw new SshgateError(
-        'forbidden',
+    if (this.now() >= req.deadline) {
+      // The timer may lag the clock (a stalled event loop, a suspended machine): the deadline rules.
+      this.expire(req);
+      this.refuse(req, answerer, `approval request ${id} is already expired (at ${new Date(req.deadline).toISOString()})`, 'invalid_input');
+    }
+    // A reload while the request waited: the policy in force decides again, and its terms apply
+    // where they are stricter.
+    const rechecks = approve ? req.hosts.map((alias) => this.options.recheck?.(req, alias) ?? { terms: null }) : [];
+    const current = rechecks.flatMap((r) => (r.terms ? [r.terms] : []));
+    const terms = current.length > 0 ? strictestTerms([req.terms, ...current], req.terms) : req.terms;
+    const refusal = channelRefusal(req, terms, answerer.channel);
+    if (refusal) this.refuse(req, answerer, refusal, 'forbidden', 'the ask rule says who approves (approve_by)');
+    if (approve && terms.four_eyes && answerer.name === req.principal.name) {
+      this.refuse(
+        req,
+        answerer,
         `${answerer.name} asked for this command and cannot approve it: the ask rule says four_eyes: true`,
+        'forbidden',
         'another person must approve it (sshgate approve on the server, or a principal with the approver role)',
       );
     }
     req.answeredBy = answerer;
     if (reason !== undefined) req.reason = whole(reason, 500);
-    this.settle(req, approve ? 'approved' : 'denied');
+    this.settle(req, approve ? 'approved' : 'denied', rechecks);
     return req;
+  }
+
+  /** Audits a refused answer, then throws it. */
+  private refuse(req: ApprovalRequest, answerer: Answerer, message: string, code: 'forbidden' | 'invalid_input', hint?: string): never {
+    this.options.events.refusedAnswer(req, answerer, message);
+    throw new SshgateError(
+      code,
+      message,
+      hint ?? 'an approval is answered once, before its deadline; a new call of the command asks again',
+    );
   }
 
   /** Refuses every pending request (shutdown): their held tasks end as the TaskManager ends them. */
@@ -237,28 +291,33 @@ export class ApprovalBroker {
     if (req.state === 'pending') this.settle(req, 'expired');
   }
 
-  private settle(req: ApprovalRequest, state: Exclude<ApprovalState, 'pending'>): void {
+  private settle(req: ApprovalRequest, state: Exclude<ApprovalState, 'pending'>, rechecks: readonly Recheck[] = []): void {
     req.state = state;
     clearTimeout(this.timers.get(req.id));
     this.timers.delete(req.id);
     const { tasks } = this.options;
     if (state === 'approved') {
+      const minutes = req.terms.grant_minutes;
       req.taskIds.forEach((id, i) => {
-        const now = this.options.recheck?.(req, req.hosts[i] as string);
-        if (now === undefined) tasks.release(id);
-        else
+        const alias = req.hosts[i] as string;
+        const refusal = rechecks[i]?.refusal;
+        if (refusal !== undefined) {
           tasks.refuse(id, {
             code: 'policy_denied',
-            message: `approval ${req.id} came, but the policy in force now denies the command: ${now}`,
+            message: `approval ${req.id} came, but the policy in force now refuses the command: ${refusal}`,
             hint: 'the policy was changed while the request waited; ssh_plan shows what it decides now',
           });
+          return;
+        }
+        if (!tasks.release(id)) return;
+        // A grant only where the command ran on this approval, and only while the rules still give one.
+        const recheck = rechecks[i];
+        const grantNow = recheck === undefined || recheck.terms === null ? minutes : recheck.terms.grant_minutes;
+        if (minutes !== null && grantNow !== null) {
+          const until = this.now() + Math.min(minutes, grantNow) * 60_000;
+          this.grants.set(grantKey(req.principal.name, alias, req.callSha256), { until, approvalId: req.id });
+        }
       });
-      const minutes = req.terms.grant_minutes;
-      if (minutes !== null) {
-        const until = this.now() + minutes * 60_000;
-        for (const alias of req.hosts)
-          this.grants.set(grantKey(req.principal.name, alias, req.commandSha256, req.become), { until, approvalId: req.id });
-      }
     } else if (state === 'denied') {
       const by = req.answeredBy ? ` by ${req.answeredBy.name}` : '';
       for (const id of req.taskIds) {
@@ -291,11 +350,13 @@ export class ApprovalBroker {
   }
 }
 
-/** Why this channel may not answer the request, or undefined when it may. */
-function channelRefusal(req: ApprovalRequest, channel: AnswerChannel): string | undefined {
-  const by = req.terms.approve_by;
+/** Why this channel may not answer the request under these terms, or undefined when it may. */
+function channelRefusal(req: ApprovalRequest, terms: NonNullable<ApprovalTermsView>, channel: AnswerChannel): string | undefined {
+  const by = terms.approve_by;
   if (channel === 'elicitation') {
-    return by === 'operator' || !req.clientAsked ? `approval request ${req.id} is not answered through the MCP client` : undefined;
+    return by === 'operator' || terms.four_eyes || !req.clientAsked
+      ? `approval request ${req.id} is not answered through the MCP client`
+      : undefined;
   }
   if (by === 'client' && req.clientAsked) {
     return `approval request ${req.id} is answered by the user of the caller's MCP client (approve_by: client)`;
@@ -303,8 +364,8 @@ function channelRefusal(req: ApprovalRequest, channel: AnswerChannel): string | 
   return undefined;
 }
 
-function grantKey(principal: string, alias: string, sha: string, become: string | null): string {
-  return JSON.stringify([principal, alias, sha, become]);
+function grantKey(principal: string, alias: string, callSha: string): string {
+  return JSON.stringify([principal, alias, callSha]);
 }
 
 function sha256(text: string): string {

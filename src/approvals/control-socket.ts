@@ -5,18 +5,21 @@
  * asks, one JSON line answers, then the connection closes. The answerer's name is the one the CLI
  * gives (the OS user, or --as): whoever can connect already owns the server's account.
  */
-import { chmodSync, readdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { SshgateError } from '../errors.js';
 import { processAlive } from '../process-alive.js';
+import { refuseUnlessPrivate } from '../tasks/state-dir.js';
 import type { Answerer } from './broker.js';
 
 /** A request line is small; anything longer is not an operator's. */
 const MAX_LINE_BYTES = 16_384;
-/** A client that says nothing is dropped after this. */
+/** A client has this long from its connection to its whole request line; then it is dropped. */
 const IDLE_MS = 5000;
+/** Operators at once: more are refused at accept. */
+const MAX_CONNECTIONS = 16;
 /** sockaddr_un's sun_path holds 108 bytes, the terminating NUL included. */
 const MAX_SOCKET_PATH = 107;
 
@@ -73,6 +76,7 @@ export async function openControlSocket(stateDir: string, handlers: ControlHandl
     // None was there.
   }
   const server = createServer((socket) => serveOne(socket, handlers));
+  server.maxConnections = MAX_CONNECTIONS;
   // The socket file is created with the umask's mode: owner-only from the start, not after a chmod.
   const umask = process.umask(0o177);
   try {
@@ -105,7 +109,9 @@ export async function openControlSocket(stateDir: string, handlers: ControlHandl
 function serveOne(socket: Socket, handlers: ControlHandlers): void {
   let buffered = '';
   socket.setEncoding('utf8');
-  socket.setTimeout(IDLE_MS, () => socket.destroy());
+  // From the connection on, not reset by each byte: a trickling client holds no slot for long.
+  const deadline = setTimeout(() => socket.destroy(), IDLE_MS);
+  socket.once('close', () => clearTimeout(deadline));
   socket.on('error', () => undefined);
   socket.on('data', (chunk: string) => {
     buffered += chunk;
@@ -144,18 +150,34 @@ function answerLine(line: string, handlers: ControlHandlers): ControlResponse {
   }
 }
 
-/** The control sockets of the servers running from this state dir (a dead server's left-over is skipped). */
+/**
+ * The control sockets of the servers running from this state dir (a dead server's left-over is
+ * skipped). The dir must be private, as the server requires it (a SshgateError says why not), and
+ * each socket this user's own: anyone else's could feed the operator a false listing and take
+ * their answers.
+ */
 export function controlSockets(stateDir: string): string[] {
   let names: string[];
   try {
+    refuseUnlessPrivate(stateDir, statSync(stateDir), 'the state dir', 'plant a control socket in it that answers in place of sshgate');
     names = readdirSync(stateDir);
-  } catch {
+  } catch (err) {
+    if (err instanceof SshgateError) throw err;
     return [];
   }
+  const uid = process.getuid?.();
   return names
     .map((n) => /^control\.(\d+)\.sock$/.exec(n))
     .filter((m): m is RegExpExecArray => m !== null && processAlive(Number(m[1])))
-    .map((m) => join(stateDir, m[0]));
+    .map((m) => join(stateDir, m[0]))
+    .filter((path) => {
+      try {
+        const st = lstatSync(path);
+        return st.isSocket() && (uid === undefined || st.uid === uid);
+      } catch {
+        return false;
+      }
+    });
 }
 
 /** Sends one request to one server's socket and reads its answer. */

@@ -7,7 +7,7 @@ import type { Decision } from '../policy/decision.js';
 import type { Task } from '../tasks/task-manager.js';
 import { commandHash } from '../tasks/ids.js';
 import type { AuditFile } from './audit-file.js';
-import type { ApprovalRequest, GrantUse } from '../approvals/broker.js';
+import type { Answerer, ApprovalRequest, GrantUse } from '../approvals/broker.js';
 
 export interface Auditor {
   /** `context`: the tool, the tag of a fan-out, and what a call gave beside its command (names, sizes, digests). */
@@ -17,6 +17,8 @@ export interface Auditor {
   approval(req: ApprovalRequest): void;
   /** A command ran under an earlier approval's grant instead of asking again. */
   grantUsed(grant: GrantUse): void;
+  /** An answer the request's terms refused: who tried, and why (four eyes, the channel, too late). */
+  approvalAnswerRefused(req: ApprovalRequest, answerer: Answerer, why: string): void;
 }
 
 /** Audit records go to the log and, when one is configured, to the hash-chained audit file. */
@@ -81,9 +83,14 @@ export function createAuditor(logger: Logger, file?: AuditFile): Auditor {
           task_ids: req.taskIds,
           command: req.command,
           command_sha256: req.commandSha256,
+          call_sha256: req.callSha256,
+          ...(req.workdir !== undefined ? { workdir: req.workdir } : {}),
+          ...(Object.keys(req.env).length > 0 ? { env_names: Object.keys(req.env).sort() } : {}),
           become: req.become,
           rules: req.terms.rules.map((r) => `${r.name} (${r.source})`),
           approve_by: req.terms.approve_by,
+          four_eyes: req.terms.four_eyes,
+          grant_minutes: req.terms.grant_minutes,
           deadline: new Date(req.deadline).toISOString(),
           ...(req.answeredBy
             ? { answered_by: req.answeredBy.name, answered_via: req.answeredBy.via, channel: req.answeredBy.channel }
@@ -100,11 +107,25 @@ export function createAuditor(logger: Logger, file?: AuditFile): Auditor {
           approval_id: g.approvalId,
           principal: g.principal,
           alias: g.alias,
-          command_sha256: g.commandSha256,
+          call_sha256: g.callSha256,
           become: g.become,
           until: new Date(g.until).toISOString(),
         },
         'ran under a grant',
+      );
+    },
+    approvalAnswerRefused(req, answerer, why) {
+      emit(
+        {
+          event: 'approval_answer_refused',
+          approval_id: req.id,
+          principal: req.principal.name,
+          answered_by: answerer.name,
+          answered_via: answerer.via,
+          channel: answerer.channel,
+          reason: why,
+        },
+        'approval answer refused',
       );
     },
   };

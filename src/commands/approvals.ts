@@ -6,6 +6,7 @@
 import { userInfo } from 'node:os';
 import { controlRequest, controlSockets, type ControlResponse } from '../approvals/control-socket.js';
 import type { ApprovalView } from '../gateway/tool-contract.js';
+import { quotedForReview, SshgateError } from '../errors.js';
 import type { Io } from './context.js';
 
 export interface ApprovalsOptions {
@@ -50,7 +51,7 @@ export async function answerCommand(
   const done = servers.find((r) => r.ok);
   if (done?.ok) {
     const a = done.approval as ApprovalView;
-    io.out(`${a.approval_id} ${a.state} by ${answerer.name}: ${a.command} on ${a.hosts.join(', ')}\n`);
+    io.out(`${a.approval_id} ${a.state} by ${answerer.name}: ${quotedForReview(a.command)} on ${a.hosts.join(', ')}\n`);
     return 0;
   }
   // Every server but the one holding it says not_found: that one's refusal is the answer.
@@ -71,7 +72,14 @@ async function reach(
     io.err('sshgate: no state dir: give --state-dir (the one sshgate serve runs with), or set XDG_STATE_HOME or HOME\n');
     return undefined;
   }
-  const sockets = controlSockets(stateDir);
+  let sockets: string[];
+  try {
+    sockets = controlSockets(stateDir);
+  } catch (err) {
+    if (!(err instanceof SshgateError)) throw err;
+    io.err(`sshgate: ${err.message}\n${err.hint ? `  hint: ${err.hint}\n` : ''}`);
+    return undefined;
+  }
   const answers = await Promise.all(sockets.map((path) => controlRequest(path, request).catch(() => undefined)));
   const reached = answers.filter((a): a is ControlResponse => a !== undefined);
   if (reached.length === 0) {
@@ -90,7 +98,9 @@ function describe(a: ApprovalView & { server_pid: number }): string {
     `${a.approval_id}  ${a.state}${a.state === 'pending' ? ` (${Math.floor(left / 60)}m${String(left % 60).padStart(2, '0')}s left)` : ''}`,
     `  asked by:  ${a.principal}`,
     `  hosts:     ${a.hosts.join(', ')}`,
-    `  command:   ${a.command}`,
+    `  command:   ${quotedForReview(a.command)}`,
+    ...(a.workdir !== undefined ? [`  in dir:    ${quotedForReview(a.workdir)}`] : []),
+    ...Object.entries(a.env).map(([k, v]) => `  with:      ${k}=${quotedForReview(v)}`),
     ...(a.become !== null ? [`  as user:   ${a.become}`] : []),
     `  rules:     ${a.rules.map((r) => `${r.name} (${r.source})`).join(', ')}`,
     `  approve:   by ${a.approve_by}${a.four_eyes ? ', four eyes (not by the asker)' : ''}${a.grant_minutes !== null ? `, grants ${a.grant_minutes} min` : ', once'}`,

@@ -54,7 +54,10 @@ export function startOnTag(gateway: Gateway, input: S.RunOnTagInput, reuse: Read
       return { alias: h.alias, early: failedBeforeStart(h.alias, err) };
     }
   });
-  if (held.length > 0) gateway.openApproval(held, input.command, input.workdir);
+  if (held.length > 0) {
+    const call = { command: input.command, workdir: input.workdir, env: input.env, become: input.become ?? null };
+    gateway.openApproval(held, call);
+  }
   return started;
 }
 

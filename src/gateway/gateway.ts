@@ -9,7 +9,7 @@ import { jumpChain } from '../config/load-inventory.js';
 import { selectHosts } from '../config/select-hosts.js';
 import type { HostEntry } from '../config/file-formats.js';
 import { DEFAULTS } from '../defaults.js';
-import { clip, SshgateError } from '../errors.js';
+import { clip, quotedForReview, SshgateError } from '../errors.js';
 import { effectiveLimits } from '../policy/limits.js';
 import { commandInputProblem } from '../policy/command-input.js';
 import { decideForHost, stdinRefusal, ttyRefusal } from '../policy/host-decision.js';
@@ -21,7 +21,7 @@ import { DEFAULT_INLINE_BYTES, LIST_COST } from './budget.js';
 import { callExtras } from './call-extras.js';
 import { followOnTag, onTagResult, startOnTag, type FanOutHost, type Started } from './fan-out.js';
 import { RequestIds } from './request-ids.js';
-import { ApprovalBroker, type Answerer, type ApprovalRequest } from '../approvals/broker.js';
+import { ApprovalBroker, type Answerer, type ApprovalRequest, type ApprovedCall } from '../approvals/broker.js';
 import { strictestTerms, type Decision } from '../policy/decision.js';
 import type { HostExecutor } from './host-executor.js';
 import type * as S from './tool-contract.js';
@@ -123,21 +123,27 @@ export class Gateway {
     const limiter = new RateLimiter({ policy: () => config.loaded.policy, ...(deps.days ? { days: deps.days } : {}) });
     const approvals = new ApprovalBroker({
       tasks: deps.tasks,
-      // A reload while a request waited: approval runs only what the policy still does not deny.
+      // A reload while a request waited: the call is decided again, workdir and variables included.
       recheck: (req, alias) => {
         const host = config.loaded.inventory.byAlias.get(alias);
-        if (!host) return `host "${alias}" is no longer in the inventory`;
+        if (!host) return { refusal: `host "${alias}" is no longer in the inventory`, terms: null };
+        try {
+          callExtras(config.loaded.policy, { ...(req.workdir !== undefined ? { workdir: req.workdir } : {}), env: { ...req.env } });
+        } catch (err) {
+          return { refusal: err instanceof SshgateError ? err.message : 'its workdir or variables are no longer allowed', terms: null };
+        }
         const d = decideForHost(config.loaded.engine, host, req.command, {
           principal: req.principal,
           ...(req.workdir !== undefined ? { workdir: req.workdir } : {}),
           ...(req.become !== null ? { become: req.become } : {}),
         });
-        return d.verdict === 'deny' ? d.reason : undefined;
+        return d.verdict === 'deny' ? { refusal: d.reason, terms: null } : { terms: d.approval };
       },
       events: {
         requested: (r) => deps.audit.approval(r),
         answered: (r) => deps.audit.approval(r),
         granted: (g) => deps.audit.grantUsed(g),
+        refusedAnswer: (r, answerer, why) => deps.audit.approvalAnswerRefused(r, answerer, why),
       },
     });
     return new Gateway(deps, config, limiter, new RequestIds(), approvals);
@@ -718,17 +724,23 @@ export class Gateway {
     }
     const terms = decision.approval;
     const principal = this.caller?.principal;
-    // An earlier approval with grant_minutes covers the same command on the same host, if the
-    // rules still give grants; otherwise a person answers this one.
+    const call: ApprovedCall = { command, workdir: extras.workdir, env: input.env, become: input.become ?? null };
+    // An allowed command (or one that needs approval) counts against the caller's quotas; a denied
+    // one cost only its call. Before the grant is looked up: a run the quota refuses is not
+    // audited as one under a grant.
+    const overQuota = this.caller && this.limiter.check(this.caller.principal, host);
+    if (overQuota) throw overQuota;
+    // An earlier approval with grant_minutes covers the same call on the same host, if the rules
+    // still give grants; otherwise a person answers this one.
     const hold =
       terms !== null &&
       principal !== undefined &&
-      !(terms.grant_minutes !== null && this.approvals.grantCovers(principal, host.alias, command, input.become ?? null));
+      !(terms.grant_minutes !== null && this.approvals.grantCovers(principal, host.alias, call));
     if (hold && principal && !held) this.approvals.admit(principal);
-    // An allowed command counts against the caller's quotas; a denied one cost only its call.
-    const overQuota = this.caller && this.limiter.check(this.caller.principal, host);
-    if (overQuota) throw overQuota;
     const target = this.config.target(host);
+    // A held task reaches its host as the configuration says when it is approved (a reload may
+    // have moved the host), not as it said when it was asked for.
+    const targetNow = () => (hold ? this.config.target(this.config.host(host.alias)) : target);
     const limits = { ...decision.limits };
     if (input.timeout_seconds !== undefined) limits.max_seconds = Math.min(limits.max_seconds, input.timeout_seconds);
     const graceMs = this.deps.graceMs ?? DEFAULTS.graceMs;
@@ -736,8 +748,9 @@ export class Gateway {
       host.alias,
       command,
       limits,
-      wrap((ctx) =>
-        this.deps.pool.exec(target, extras.prelude + command, {
+      wrap((ctx) => {
+        const target = targetNow();
+        return this.deps.pool.exec(target, extras.prelude + command, {
           signal: ctx.signal,
           deadline: ctx.deadline,
           stdout: ctx.stdout,
@@ -746,8 +759,8 @@ export class Gateway {
           ...(extras.stdin ? { stdin: extras.stdin } : {}),
           ...(input.tty ? { tty: { ansi: input.ansi ?? 'strip' } } : {}),
           ...(input.become !== undefined ? { become: { ...(target.become ?? { method: 'sudo' as const }), user: input.become } } : {}),
-        }),
-      ),
+        });
+      }),
       {
         ...(input.become !== undefined ? { become: input.become } : {}),
         ...(this.caller ? { owner: this.caller.principal.name } : {}),
@@ -757,13 +770,13 @@ export class Gateway {
     );
     if (hold && terms) {
       if (held) held.push({ task, terms });
-      else this.openApproval([{ task, terms }], command, extras.workdir);
+      else this.openApproval([{ task, terms }], call);
     }
     return task;
   }
 
   /** One approval request for held tasks of this view's caller (one host, or a fan-out's hosts). */
-  openApproval(held: readonly Held[], command: string, workdir?: string): void {
+  openApproval(held: readonly Held[], call: ApprovedCall): void {
     const principal = this.caller?.principal;
     if (!principal) return;
     try {
@@ -776,10 +789,7 @@ export class Gateway {
     this.approvals.open({
       principal,
       tasks: held.map((h) => h.task),
-      command,
-      // One call's tasks share its elevation.
-      become: held[0]?.task.become ?? null,
-      ...(workdir !== undefined ? { workdir } : {}),
+      call,
       terms: strictestTerms(
         held.map((h) => h.terms),
         { approve_by: DEFAULTS.approval.approveBy, timeout_seconds: DEFAULTS.approval.timeoutSeconds },
@@ -817,7 +827,9 @@ function approvalForm(r: ApprovalRequest): ApprovalForm {
   const lines = [
     `sshgate: ${r.principal.name} asks to run a command that needs your approval.`,
     `host${r.hosts.length === 1 ? '' : 's'}: ${r.hosts.join(', ')}`,
-    `command: ${r.command}`,
+    `command: ${quotedForReview(r.command)}`,
+    ...(r.workdir !== undefined ? [`in directory: ${quotedForReview(r.workdir)}`] : []),
+    ...Object.entries(r.env).map(([k, v]) => `with ${k}=${quotedForReview(v)}`),
     ...(r.become !== null ? [`as user: ${r.become}`] : []),
     `rule${r.terms.rules.length === 1 ? '' : 's'}: ${r.terms.rules.map((x) => `${x.name} (${x.source})`).join(', ')}`,
     `approval ${r.id}, open until ${new Date(r.deadline).toISOString()}${r.terms.grant_minutes !== null ? `; approving also lets the same command run on the same host for ${r.terms.grant_minutes} min` : ', for this one run'}`,
@@ -852,6 +864,8 @@ function approvalView(r: ApprovalRequest): S.ApprovalView {
     command: r.command,
     command_sha256: r.commandSha256,
     become: r.become,
+    ...(r.workdir !== undefined ? { workdir: r.workdir } : {}),
+    env: { ...r.env },
     rules: r.terms.rules,
     approve_by: r.terms.approve_by,
     four_eyes: r.terms.four_eyes,
@@ -875,7 +889,9 @@ function checkCommand(command: string): string {
  * kept after (max_seconds, then task_result_ttl), so that a retry of a long task never runs it twice.
  */
 function keptFor(tasks: readonly Task[]): number {
-  const spans = tasks.map((t) => t.limits.max_seconds + t.limits.task_result_ttl);
+  // A task held for approval may wait until its deadline before its max_seconds begin.
+  const waits = (t: Task) => (t.approval ? Math.max(0, Math.ceil((t.approval.deadline - Date.now()) / 1000)) : 0);
+  const spans = tasks.map((t) => waits(t) + t.limits.max_seconds + t.limits.task_result_ttl);
   return (spans.length > 0 ? Math.max(...spans) : DEFAULTS.limits.task_result_ttl) * 1000;
 }
 

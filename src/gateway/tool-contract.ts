@@ -394,6 +394,8 @@ export const ApprovalView = z.object({
   command: z.string().describe('the exact command the approval covers'),
   command_sha256: z.string(),
   become: z.string().nullable().describe('the user it runs as; null: the login user'),
+  workdir: z.string().optional().describe('the directory it starts in (a cd before the command)'),
+  env: z.record(z.string(), z.string()).describe('the variables it runs with'),
   rules: z.array(z.object({ name: z.string(), source: z.string() })).describe('the ask rules, with file:line:column'),
   approve_by: z.enum(['client', 'operator', 'either']),
   four_eyes: z.boolean(),

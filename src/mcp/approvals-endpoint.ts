@@ -39,7 +39,16 @@ export function serveApprovals(
       hint: `give the principal the ${APPROVER_ROLE} role in the tokens file (roles: [${APPROVER_ROLE}]); OAuth claims never give it`,
     });
   }
-  const id = decodeURIComponent(url.pathname.slice(APPROVALS_PATH.length + 1));
+  let id: string;
+  try {
+    id = decodeURIComponent(url.pathname.slice(APPROVALS_PATH.length + 1));
+  } catch {
+    return fail(400, {
+      code: 'invalid_input',
+      message: 'the approval id is not valid percent-encoding',
+      hint: 'GET /approvals lists the ids',
+    });
+  }
   if (id === '') {
     if (req.method !== 'GET') return fail(405, { code: 'invalid_input', message: 'GET lists the approval requests' });
     return send(200, { approvals: gateway.listApprovals(url.searchParams.get('all') === '1') });

@@ -243,7 +243,10 @@ function lostRecord(r: JournalRecord, now: number): JournalRecord {
         r.state === 'awaiting_approval'
           ? `sshgate stopped while the task awaited approval (server pid ${r.server_pid}); it never ran`
           : `sshgate stopped while the task was ${r.state} (server pid ${r.server_pid}); its outcome is unknown`,
-      hint: 'check on the host whether the command finished before running it again',
+      hint:
+        r.state === 'awaiting_approval'
+          ? 'nothing ran; call it again to ask for approval again'
+          : 'check on the host whether the command finished before running it again',
     },
   };
 }

@@ -137,6 +137,8 @@ export class TaskManager {
   private readonly onEnd: (task: Task) => void;
   private readonly onChange: (task: Task) => void;
   private readonly onForget: (task: Task) => void;
+  /** Shutdown has begun: no task starts, none is released (an approval after the sweep runs nothing). */
+  private closing = false;
 
   constructor(options: TaskManagerOptions = {}) {
     this.maxTasks = options.maxTasks ?? 1000;
@@ -160,6 +162,7 @@ export class TaskManager {
     who: { owner?: string; session?: string; held?: boolean; become?: string } = {},
   ): Task {
     const { owner, session, held, become } = who;
+    if (this.closing) throw new SshgateError('busy', 'sshgate is shutting down', 'run the command again once the server is back');
     this.prune();
     // One caller cannot fill a host's queue for everyone else.
     let waiting = 0;
@@ -203,7 +206,7 @@ export class TaskManager {
   /** A held task may run: it is queued, and its max_seconds begin. False if it is not held (ended, cancelled). */
   release(id: string): boolean {
     const entry = this.tasks.get(id);
-    if (!entry || entry.state !== 'awaiting_approval') return false;
+    if (!entry || entry.state !== 'awaiting_approval' || this.closing) return false;
     entry.state = 'queued';
     entry.clockFrom = this.now();
     this.notify(entry);
@@ -300,6 +303,7 @@ export class TaskManager {
 
   /** Aborts every unfinished task and waits for all of them to end. */
   async shutdown(): Promise<void> {
+    this.closing = true;
     const open = [...this.tasks.values()].filter((t) => !isFinal(t.state));
     for (const t of open) this.abort(t, 'shutdown');
     await Promise.all(open.map((t) => t.done));

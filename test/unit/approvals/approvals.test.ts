@@ -236,7 +236,7 @@ describe('ask rules wait for a person', () => {
       const before = gate.hosts.calls.length;
       gate.gateway.answerApproval(r.approval?.approval_id as string, OPERATOR, true);
       const s = await waitState(r.task_id, 'denied');
-      expect(s.error).toMatchObject({ code: 'policy_denied', message: expect.stringMatching(/policy in force now denies/) as unknown });
+      expect(s.error).toMatchObject({ code: 'policy_denied', message: expect.stringMatching(/policy in force now refuses/) as unknown });
       expect(gate.hosts.calls.length).toBe(before);
     } finally {
       writeFileSync(file, POLICY);
