@@ -65,6 +65,8 @@ export interface Held {
  */
 export interface ApprovalForm {
   approvalId: string;
+  /** When the request expires (ms since the epoch): an elicitation need not wait longer. */
+  deadline: number;
   message: string;
   requestedSchema: {
     type: 'object';
@@ -513,6 +515,22 @@ export class Gateway {
   }
 
   /**
+   * ssh_run_on_tag's wait for hosts that startOnTag started earlier (the retry of a 2026-era
+   * input-required round trip): up to wait_seconds, then the result as ssh_run_on_tag gives it.
+   */
+  continueOnTag(
+    input: S.RunOnTagInput,
+    hosts: readonly FanOutHost[],
+    signal?: AbortSignal,
+    progress?: ProgressSink,
+  ): Promise<S.RunOnTagResult> {
+    const started = hosts.map((h): Started =>
+      h.task_id !== undefined ? { alias: h.alias, task: this.task(h.task_id) } : { alias: h.alias, early: h.outcome },
+    );
+    return followOnTag(this, input, started, signal, progress);
+  }
+
+  /**
    * What the caller's client may show its user to approve the task's request: undefined when the
    * task awaits none, or the request's terms do not let the client answer (approve_by: operator,
    * four_eyes — the client's user is the caller).
@@ -560,13 +578,13 @@ export class Gateway {
     const stop = new AbortController();
     void task.done.then(() => stop.abort());
     this.approvals.askedClient(form.approvalId);
-    approver(form, stop.signal).then(
-      (answer) => {
+    approver(form, stop.signal)
+      .then((answer) => {
         if (!answer) this.approvals.clientUnavailable(form.approvalId);
         else if (this.approvals.get(form.approvalId)?.state === 'pending') this.clientAnswered(form.approvalId, answer);
-      },
-      () => this.approvals.clientUnavailable(form.approvalId),
-    );
+      })
+      // No answer, or one the broker refused (an operator answered first): an operator may answer.
+      .catch(() => this.approvals.clientUnavailable(form.approvalId));
   }
 
   private ownsApproval(id: string): boolean {
@@ -836,6 +854,7 @@ function approvalForm(r: ApprovalRequest): ApprovalForm {
   ];
   return {
     approvalId: r.id,
+    deadline: r.deadline,
     message: lines.join('\n'),
     requestedSchema: {
       type: 'object',
