@@ -7,12 +7,16 @@
 import type { Tool, ToolAnnotations, ServerContext } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { clip, SshgateError } from '../errors.js';
+import type { ClientApprover } from '../gateway/gateway.js';
 
 /** Problems named in one invalid_input error; the rest are counted. */
 const SHOWN_ISSUES = 5;
 
-/** What a tool handler gets besides its input: the abort signal, progress, the HTTP request. */
-export type CallContext = ServerContext;
+/**
+ * What a tool handler gets besides its input: the abort signal, progress, the HTTP request, and
+ * (2025 era, a client that declared form elicitation) how to ask the client's user to approve.
+ */
+export type CallContext = ServerContext & { approver?: ClientApprover };
 
 export interface ToolDef<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
   name: string;

@@ -3,10 +3,20 @@
  * and turned into a tool result; at 2026-07-28, the Tasks extension too (tasks-extension.ts).
  * Starts nothing; the serve command hands it to a transport.
  */
-import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type ProtocolEra } from '@modelcontextprotocol/server';
+import {
+  isInputRequiredResult,
+  ProtocolError,
+  ProtocolErrorCode,
+  Server,
+  type CallToolResult,
+  type InputRequiredResult,
+  type ProtocolEra,
+} from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { Gateway } from '../gateway/gateway.js';
 import { clip } from '../errors.js';
+import { ApprovalRounds, formElicitation, pushApprover } from './client-approval.js';
+import { progressSink } from './progress.js';
 import { parseInput, ToolRegistry, type CallContext } from './registry.js';
 import { toToolError, toToolResult, withinLimit } from './results.js';
 import { TaskHandles, TASKS_EXTENSION, TasksExtension, type CreateTaskResult } from './tasks-extension.js';
@@ -34,6 +44,9 @@ export function createServer(deps: ServerDeps): Server {
   const listed = tools.list();
   const modern = deps.era === 'modern';
   const tasks = modern ? new TasksExtension(deps.gateway, deps.taskHandles ?? new TaskHandles(), deps.logger) : undefined;
+  // How a command an ask rule holds is put to the client's user (client-approval.ts): 2026-07-28
+  // answers with input_required and takes the answer on the retry; a 2025-era server asks.
+  const rounds = modern ? new ApprovalRounds(deps.gateway) : undefined;
   // eslint-disable-next-line @typescript-eslint/no-deprecated -- see above
   const server = new Server(
     { name: 'sshgate', title: 'sshgate: SSH under a reviewed policy', version: deps.version },
@@ -58,7 +71,7 @@ export function createServer(deps: ServerDeps): Server {
   tasks?.register(server);
   // tools/call goes past the SDK's wrapper, which answers a malformed call with its schema dump:
   // the request is checked here instead (callOf), and every result is sshgate's own.
-  server.fallbackRequestHandler = async (request, ctx: CallContext): Promise<CallToolResult | CreateTaskResult> => {
+  server.fallbackRequestHandler = async (request, ctx: CallContext): Promise<CallToolResult | CreateTaskResult | InputRequiredResult> => {
     if (request.method !== 'tools/call')
       throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `method not found: ${clip(request.method)}`);
     const { name, args } = callOf(request.params);
@@ -71,14 +84,29 @@ export function createServer(deps: ServerDeps): Server {
     let result: CallToolResult;
     try {
       const input = parseInput(tool, args);
+      // The retry of an input-required round goes back to its task, never to a new one.
+      const retry = ctx.mcpReq.requestState() !== undefined;
       // A request that declared the Tasks extension gets ssh_run's and ssh_run_on_tag's task at once.
-      if (tasks?.runsAsTask(name, ctx)) return tasks.start(name, input);
-      result = toToolResult(await tool.handler(input, ctx));
+      if (!retry && tasks?.runsAsTask(name, ctx)) return tasks.start(name, input);
+      if (rounds && (name === 'ssh_run' || name === 'ssh_run_on_tag')) {
+        const out = await rounds.call(name, input, ctx, progressSink(ctx));
+        if (isInputRequiredResult(out)) return out;
+        result = toToolResult(out);
+      } else {
+        result = toToolResult(await tool.handler(input, { ...ctx, approver: approverFor(ctx) }));
+      }
     } catch (err) {
+      // A refused requestState is a protocol error (-32602), not a tool result.
+      if (err instanceof ProtocolError) throw err;
       return toToolError(err, deps.logger, name);
     }
     return withinLimit(result, deps.logger, name);
   };
+  /** 2025 era: an approver for a client that declared form elicitation (pushApprover), else none. */
+  function approverFor(ctx: CallContext) {
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- the 2025-era handshake's capabilities
+    return !modern && formElicitation(server.getClientCapabilities()?.elicitation) ? pushApprover(ctx) : undefined;
+  }
   return server;
 }
 

@@ -9,12 +9,14 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
-import type { Tool } from '@modelcontextprotocol/client';
+import type { ClientCapabilities, ElicitRequest, ElicitResult, Tool } from '@modelcontextprotocol/client';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { pino } from 'pino';
 import { createAuditor } from '../../src/audit/auditor.js';
 import { ed25519KeyPair } from '../../src/demo/keys.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { createServer } from '../../src/mcp/server.js';
+import { TaskHandles } from '../../src/mcp/tasks-extension.js';
 import type { Principal } from '../../src/principal.js';
 import { TaskManager } from '../../src/tasks/task-manager.js';
 import { ALLOW_ALL_POLICY, toolCalls, writeConfig, type GateConfig, type HostSpec, type ToolCalls } from './mcp.js';
@@ -36,7 +38,20 @@ export interface InProcessGate extends ToolCalls {
   log(): string;
   /** Another client, over its own server on the same gateway, whose calls come from `principal`. */
   as(principal: Principal): Promise<ToolCalls & { client: Client; close(): Promise<void> }>;
+  /** A client as `spec` says (its era, principal, capabilities, elicitation answers), over its own server. */
+  connect(spec: ClientSpec): Promise<ToolCalls & { client: Client; close(): Promise<void> }>;
   close(): Promise<void>;
+}
+
+export interface ClientSpec {
+  /** Whose calls they are; sshgate's own view (no principal) if absent. */
+  principal?: Principal;
+  /** 'modern': the stateless 2026-07-28 revision; 'legacy' (the default): the 2025-era handshake. */
+  era?: 'legacy' | 'modern';
+  /** Answers elicitation/create (2025 era) and embedded elicitations (2026-07-28); declares form elicitation. */
+  onElicit?: (params: ElicitRequest['params']) => ElicitResult | Promise<ElicitResult>;
+  /** More client capabilities (the Tasks extension's, say). */
+  capabilities?: ClientCapabilities;
 }
 
 export interface InProcessOptions {
@@ -94,6 +109,26 @@ export async function startInProcessGate(hostSpecs: HostSpec[], options: InProce
     await client.connect(clientSide);
     return { server, client };
   };
+  // One per gate, as one serve shares it between the servers it builds.
+  const taskHandles = new TaskHandles();
+  const connectSpec = async (spec: ClientSpec) => {
+    const view = spec.principal ? gateway.forCaller({ principal: spec.principal }) : gateway;
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    // The SDK's own entry decides the era from the client's opening, as `serve` over stdio does.
+    const handle = serveStdio(({ era }) => createServer({ gateway: view, logger, version: '0.0.0-test', era, taskHandles }), {
+      transport: serverSide,
+    });
+    const capabilities: ClientCapabilities = { ...spec.capabilities, ...(spec.onElicit ? { elicitation: { form: {} } } : {}) };
+    const client = new Client(
+      { name: 'sshgate-in-process-tests', version: '1.0.0' },
+      { capabilities, ...(spec.era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {}) },
+    );
+    const answer = spec.onElicit;
+    if (answer) client.setRequestHandler('elicitation/create', (request) => answer(request.params));
+    await client.connect(clientSide);
+    await client.listTools();
+    return { client, close: () => client.close().then(() => handle.close()) };
+  };
   const { server, client } = await connect(gateway);
   const others: { close(): Promise<void> }[] = [];
   // The SDK's Client checks a result's structuredContent against the tool's outputSchema only
@@ -108,6 +143,11 @@ export async function startInProcessGate(hostSpecs: HostSpec[], options: InProce
     gateway,
     log: () => log,
     ...toolCalls(client),
+    async connect(spec) {
+      const c = await connectSpec(spec);
+      others.push(c);
+      return { ...toolCalls(c.client), ...c };
+    },
     async as(principal) {
       const other = await connect(gateway.forCaller({ principal }));
       const close = async () => {

@@ -15,6 +15,6 @@ export function registerFanOutTools(tools: ToolRegistry, gateway: Gateway): void
     input: RunOnTagInput,
     output: RunOnTagResult,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-    handler: (input, ctx) => gateway.runOnTag(input, ctx.mcpReq.signal, progressSink(ctx)),
+    handler: (input, ctx) => gateway.runOnTag(input, ctx.mcpReq.signal, progressSink(ctx), ctx.approver),
   });
 }

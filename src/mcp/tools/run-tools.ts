@@ -19,7 +19,7 @@ export function registerRunTools(tools: ToolRegistry, gateway: Gateway): void {
     input: RunInput,
     output: RunResult,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-    handler: (input, ctx) => gateway.run(input, ctx.mcpReq.signal, progressSink(ctx)),
+    handler: (input, ctx) => gateway.run(input, ctx.mcpReq.signal, progressSink(ctx), ctx.approver),
   });
   tools.register({
     name: 'ssh_cancel',
