@@ -6,14 +6,19 @@
  * The handle of ssh_run is the sshgate task id itself, so ssh_get_task_output and ssh_cancel take
  * it too; that of ssh_run_on_tag names its hosts' tasks (a fan-out id, `fan-out:<tag>:<uuid>`).
  * Who may see a handle is the gateway view's business: another caller's task is unknown here.
+ * A task that awaits an approval its client may give (client-approval.ts) is `input_required` to
+ * a request that declares form elicitation, with the form as its input request; tasks/update
+ * carries the answer.
  */
 import { randomUUID } from 'node:crypto';
 import {
   CLIENT_CAPABILITIES_META_KEY,
+  inputResponse,
   MissingRequiredClientCapabilityError,
   ProtocolError,
   ProtocolErrorCode,
   type CallToolResult,
+  type InputRequests,
   type Server,
   type ServerContext,
 } from '@modelcontextprotocol/server';
@@ -23,6 +28,7 @@ import { clip, SshgateError } from '../errors.js';
 import type { FanOutHost } from '../gateway/fan-out.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type * as S from '../gateway/tool-contract.js';
+import { answerOf, approvalKey, declaresElicitation, formRequest } from './client-approval.js';
 import { toToolError, toToolResult, withinLimit } from './results.js';
 
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
@@ -48,8 +54,8 @@ export type TaskBody = {
   pollIntervalMs: number;
 };
 export type CreateTaskResult = TaskBody & { resultType: 'task' };
-/** tasks/get's answer: the task and, once completed, the tool's result. */
-export type DetailedTask = TaskBody & { result?: CallToolResult };
+/** tasks/get's answer: the task and, once completed, the tool's result; while input_required, what it asks. */
+export type DetailedTask = TaskBody & { result?: CallToolResult; inputRequests?: InputRequests };
 
 /** What a handle remembers beyond the task ids: how to shape the result, and when to forget it. */
 type Handle = (
@@ -58,6 +64,8 @@ type Handle = (
 ) & {
   /** The principal whose call gave it out (none: sshgate's own view). */
   owner?: string;
+  /** The approval whose form the client's user dismissed (cancel): left to an operator, not asked again. */
+  dismissed?: string;
 };
 
 /**
@@ -168,21 +176,69 @@ export class TasksExtension {
   /** tasks/get, tasks/cancel and tasks/update, each for requests that declared the extension. */
   // eslint-disable-next-line @typescript-eslint/no-deprecated -- the low-level Server: see server.ts
   register(server: Server): void {
-    server.setRequestHandler('tasks/get', { params: TaskIdParams }, (params, ctx) => this.get(taskIdOf(params, ctx)));
+    server.setRequestHandler('tasks/get', { params: TaskIdParams }, (params, ctx) => this.get(taskIdOf(params, ctx), ctx));
     server.setRequestHandler('tasks/cancel', { params: TaskIdParams }, async (params, ctx) => {
       await this.cancel(taskIdOf(params, ctx), ctx.mcpReq.signal);
       return {};
     });
-    // Nothing asks for input yet: an update of a known task is acknowledged and changes nothing.
+    // The SDK lifts inputResponses out of the params: they are read from the context.
     server.setRequestHandler('tasks/update', { params: TaskIdParams }, (params, ctx) => {
-      this.get(taskIdOf(params, ctx));
+      const id = taskIdOf(params, ctx);
+      this.get(id);
+      this.update(id, ctx.mcpReq.inputResponses);
       return {};
     });
   }
 
-  /** The task as it stands; an id this view does not know is -32602. */
-  get(id: string): DetailedTask {
-    return this.isFanOut(id) ? this.fanOutTask(id) : this.runTask(id);
+  /**
+   * The task as it stands; an id this view does not know is -32602. With `ctx` of a request that
+   * declares form elicitation, a task awaiting an approval its client may give is input_required.
+   */
+  get(id: string, ctx?: ServerContext): DetailedTask {
+    const asks = ctx !== undefined && declaresElicitation(ctx);
+    return this.isFanOut(id) ? this.fanOutTask(id, asks) : this.runTask(id, asks);
+  }
+
+  /**
+   * tasks/update: the answer to the form of the approval the task awaits, under its key. Keys of
+   * no pending approval (unknown, answered already) are ignored, and so is an answer that does not
+   * fit the form; `cancel` leaves the approval to an operator.
+   */
+  update(id: string, responses: Record<string, unknown> | undefined): void {
+    const form = this.formOf(id);
+    if (!form) return;
+    const response = inputResponse(responses, approvalKey(form.approvalId));
+    const answer = response.kind === 'elicit' ? answerOf(response) : undefined;
+    if (!answer) return;
+    const handle = this.handles.get(id);
+    if (answer.action === 'cancel' && handle) handle.dismissed = form.approvalId;
+    // The update shows the client saw the form, if this server did not give it out itself.
+    this.gateway.clientAsked(form.approvalId);
+    try {
+      this.gateway.clientAnswered(form.approvalId, answer);
+    } catch (err) {
+      // Answered meanwhile (an operator was quicker): like an answered key, ignored.
+      if (!(err instanceof SshgateError)) throw err;
+    }
+  }
+
+  /** The form of the approval the task (or one of the fan-out's) awaits, if its client may answer it. */
+  private formOf(id: string) {
+    const handle = this.handles.get(id);
+    const ids = handle?.kind === 'fan-out' ? handle.hosts.flatMap((h) => (h.task_id !== undefined ? [h.task_id] : [])) : [id];
+    for (const taskId of ids) {
+      const form = known(id, () => this.gateway.approvalForm(taskId));
+      if (form) return form.approvalId === handle?.dismissed ? undefined : form;
+    }
+    return undefined;
+  }
+
+  /** The task body as input_required with the approval's form, when the client may answer it. */
+  private asking(id: string, body: TaskBody, statusMessage: string): DetailedTask | undefined {
+    const form = this.formOf(id);
+    if (!form) return undefined;
+    this.gateway.clientAsked(form.approvalId);
+    return { ...body, status: 'input_required', statusMessage, inputRequests: { [approvalKey(form.approvalId)]: formRequest(form) } };
   }
 
   /**
@@ -207,11 +263,13 @@ export class TasksExtension {
     return this.handles.get(id)?.kind === 'fan-out';
   }
 
-  private runTask(id: string): DetailedTask {
+  private runTask(id: string, asks = false): DetailedTask {
     const status = known(id, () => this.gateway.statusWithLimits({ task_id: id }));
     const body = taskBody(id, [status]);
     if (status.state === 'queued' || status.state === 'running' || status.state === 'awaiting_approval') {
-      return { ...body, status: 'working', statusMessage: `${status.state.replace('_', ' ')} on ${status.alias}` };
+      const statusMessage = `${status.state.replace('_', ' ')} on ${status.alias}`;
+      const asking = asks && status.state === 'awaiting_approval' ? this.asking(id, body, statusMessage) : undefined;
+      return asking ?? { ...body, status: 'working', statusMessage };
     }
     if (status.state === 'cancelled') return { ...body, status: 'cancelled', statusMessage: ended(status) };
     const handle = this.handles.get(id);
@@ -221,7 +279,7 @@ export class TasksExtension {
     return { ...body, status: 'completed', statusMessage: ended(status), result: withinLimit(result, this.logger, 'ssh_run') };
   }
 
-  private fanOutTask(id: string): DetailedTask {
+  private fanOutTask(id: string, asks = false): DetailedTask {
     const { handle, statuses } = this.fanOut(id);
     const body = taskBody(id, statuses);
     const done = statuses.filter((s) => s.state !== 'queued' && s.state !== 'running' && s.state !== 'awaiting_approval').length;
@@ -229,7 +287,16 @@ export class TasksExtension {
     const progress = `${done} of ${statuses.length} hosts' tasks ended${notStarted ? `, ${notStarted} hosts did not start` : ''}`;
     if (handle.cancelled)
       return { ...body, status: done < statuses.length ? 'working' : 'cancelled', statusMessage: `cancelled: ${progress}` };
-    if (done < statuses.length) return { ...body, status: 'working', statusMessage: progress };
+    if (done < statuses.length) {
+      const awaiting = asks && statuses.some((st) => st.state === 'awaiting_approval');
+      return (
+        (awaiting ? this.asking(id, body, `awaiting approval: ${progress}`) : undefined) ?? {
+          ...body,
+          status: 'working',
+          statusMessage: progress,
+        }
+      );
+    }
     const result = known(id, () => this.gateway.onTagResult(handle.input, handle.hosts));
     const s = result.summary;
     return {

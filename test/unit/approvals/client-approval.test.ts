@@ -2,7 +2,7 @@
  * The client approval path in one process: the real policy, Gateway, TaskManager and MCP server
  * over scripted hosts, reached by the SDK's own Client in each era — 2025 (the server sends
  * elicitation/create) and 2026-07-28 (input_required, and the client's retry) — and by raw
- * 2026-07-28 JSON-RPC where a test must hold the requestState.
+ * 2026-07-28 JSON-RPC where a test must hold the requestState or poll a Tasks-extension task.
  */
 import { createMcpHandler, type AuthInfo } from '@modelcontextprotocol/server';
 import type { ElicitRequest, ElicitResult } from '@modelcontextprotocol/client';
@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Answerer } from '../../../src/approvals/broker.js';
 import type { RunOnTagResult, RunResult, TaskStatus } from '../../../src/gateway/tool-contract.js';
 import { createServer } from '../../../src/mcp/server.js';
-import { TaskHandles } from '../../../src/mcp/tasks-extension.js';
+import { TaskHandles, TASKS_EXTENSION } from '../../../src/mcp/tasks-extension.js';
 import type { Principal } from '../../../src/principal.js';
 import { scriptedHost, startInProcessGate, type InProcessGate } from '../../support/in-process.js';
 
@@ -212,8 +212,11 @@ describe('2026-07-28 round trips by hand', () => {
     error?: { code: number; message: string };
   }
 
-  async function rpc(method: string, params: Record<string, unknown>, o: { as?: Principal; elicit?: boolean } = {}) {
-    const capabilities = o.elicit === false ? {} : { elicitation: { form: {} } };
+  async function rpc(method: string, params: Record<string, unknown>, o: { as?: Principal; tasks?: boolean; elicit?: boolean } = {}) {
+    const capabilities = {
+      ...(o.elicit === false ? {} : { elicitation: { form: {} } }),
+      ...(o.tasks ? { extensions: { [TASKS_EXTENSION]: {} } } : {}),
+    };
     const name = typeof params.name === 'string' ? params.name : typeof params.taskId === 'string' ? params.taskId : undefined;
     const request = new Request('http://localhost/mcp', {
       method: 'POST',
@@ -320,5 +323,58 @@ describe('2026-07-28 round trips by hand', () => {
     expect(plain.result?.structuredContent).toMatchObject({ state: 'awaiting_approval' });
     for (const a of gate.gateway.listApprovals().filter((x) => x.command.startsWith('systemctl restart raw-')))
       for (const id of a.task_ids) gate.gateway.cancelTask(id);
+  });
+
+  it('Tasks extension: tasks/get shows input_required with the form, tasks/update answers it', async () => {
+    const command = 'systemctl restart raw-tasks';
+    const created = await rpc('tools/call', { name: 'ssh_run', arguments: { alias: 'h1', command } }, { tasks: true });
+    expect(created.result).toMatchObject({ resultType: 'task' });
+    const taskId = created.result?.taskId as string;
+    // Without elicitation the task is just working (the operator path).
+    expect((await rpc('tasks/get', { taskId }, { tasks: true, elicit: false })).result).toMatchObject({ status: 'working' });
+    const polled = await rpc('tasks/get', { taskId }, { tasks: true });
+    expect(polled.result).toMatchObject({ status: 'input_required' });
+    const requests = polled.result?.inputRequests as Record<string, { params: { message: string } }>;
+    const [key] = Object.keys(requests);
+    expect(key).toMatch(/^approve-apr-/);
+    expect(requests[key as string]?.params.message).toContain(`command: ${command}`);
+    // The same key on every poll until answered.
+    expect(Object.keys((await rpc('tasks/get', { taskId }, { tasks: true })).result?.inputRequests as object)).toEqual([key]);
+    // Unknown keys are ignored.
+    expect(
+      (await rpc('tasks/update', { taskId, inputResponses: { 'approve-apr-0000000000000000': approve() } }, { tasks: true })).result,
+    ).toEqual(expect.objectContaining({}));
+    expect((await rpc('tasks/get', { taskId }, { tasks: true })).result).toMatchObject({ status: 'input_required' });
+    await rpc('tasks/update', { taskId, inputResponses: { [key as string]: approve() } }, { tasks: true });
+    let status = '';
+    for (let i = 0; i < 200 && status !== 'completed'; i++) {
+      status = (await rpc('tasks/get', { taskId }, { tasks: true })).result?.status as string;
+      expect(status).not.toBe('input_required');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const done = await rpc('tasks/get', { taskId }, { tasks: true });
+    expect(done.result).toMatchObject({ status: 'completed', result: { structuredContent: { state: 'succeeded' } } });
+    expect(ranTimes(command)).toBe(1);
+    // Answered: a second answer under the same key is ignored.
+    await rpc('tasks/update', { taskId, inputResponses: { [key as string]: { action: 'decline' } } }, { tasks: true });
+    expect(gate.gateway.listApprovals(true).find((a) => a.command === command)?.state).toBe('approved');
+  });
+  it('Tasks extension: dismissed in the client, the task is working again and an operator approves it', async () => {
+    const command = 'systemctl restart raw-dismissed';
+    const created = await rpc('tools/call', { name: 'ssh_run', arguments: { alias: 'h1', command } }, { tasks: true });
+    const taskId = created.result?.taskId as string;
+    const polled = await rpc('tasks/get', { taskId }, { tasks: true });
+    const [key] = Object.keys(polled.result?.inputRequests as object);
+    await rpc('tasks/update', { taskId, inputResponses: { [key as string]: { action: 'cancel' } } }, { tasks: true });
+    expect((await rpc('tasks/get', { taskId }, { tasks: true })).result).toMatchObject({ status: 'working' });
+    const pending = gate.gateway.listApprovals().find((a) => a.command === command);
+    gate.gateway.answerApproval(pending?.approval_id as string, OPERATOR, true);
+    let status = '';
+    for (let i = 0; i < 200 && status !== 'completed'; i++) {
+      status = (await rpc('tasks/get', { taskId }, { tasks: true })).result?.status as string;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(status).toBe('completed');
+    expect(ranTimes(command)).toBe(1);
   });
 });
