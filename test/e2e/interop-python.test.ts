@@ -8,14 +8,18 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { goneWithin, pgrep, removeConfig, writeConfig } from '../support/mcp.js';
+import { ALLOW_ALL_POLICY, goneWithin, pgrep, removeConfig, writeConfig } from '../support/mcp.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
 import { TOOL_NAMES } from '../support/tools.js';
 
 const PYTHON = resolve('.venv-interop/bin/python');
+/** What approvals.py's commands append to (one line a run), and the ask rule that holds them for the client's user. */
+const APPROVAL_FILES = '/tmp/sshgate-interop-approvals';
+const APPROVAL_RULE = `  - { name: "approved in the client", action: ask, approve_by: client, commands: ["echo ran >> ${APPROVAL_FILES}-*"] }\n`;
+const APPROVAL_MARKERS = ['581', '582', '583', '584'];
 const DRIVERS = resolve('test/interop/python');
 /** The oldest protocol version the SDK offers in an `initialize` handshake. */
 const OLDEST = '2024-11-05';
@@ -30,7 +34,10 @@ let serverLog = '';
 
 beforeAll(async () => {
   fleet = await startFleet(2, { subnet: 83 });
-  dir = writeConfig(fleet, { hosts: fleet.hosts.map((h) => ({ ...h, tags: ['test', h.alias === 'h1' ? 'first' : 'second'] })) });
+  dir = writeConfig(fleet, {
+    hosts: fleet.hosts.map((h) => ({ ...h, tags: ['test', h.alias === 'h1' ? 'first' : 'second'] })),
+    policy: `${ALLOW_ALL_POLICY}${APPROVAL_RULE}`,
+  });
   writeFileSync(join(dir, 'token'), randomBytes(24).toString('hex'), { mode: 0o600 });
   server = spawn(process.execPath, serveArgs(['--http', '127.0.0.1:0', '--token-file', join(dir, 'token')]), {
     env: { PATH: process.env.PATH ?? '', SSHGATE_STATE_DIR: join(dir, 'state-http') },
@@ -44,6 +51,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const m of APPROVAL_MARKERS) for (const k of ['accept', 'decline']) rmSync(`${APPROVAL_FILES}-${m}-${k}`, { force: true });
   if (server && server.exitCode === null) {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
@@ -352,6 +360,55 @@ describe('the Tasks extension, driven by the MCP Python SDK', () => {
       expect(pgrep(fleet.user, `sleep 97${marker}`)).toBe('');
       expect(s.unknown_id_code).toBe(-32602);
       expect(s.undeclared_code).toBe(-32021);
+    },
+    DRIVER_MS + 10_000,
+  );
+});
+
+interface Approvals {
+  protocol: string;
+  era: 'handshake' | 'modern';
+  accepted: { state: string; exit_code: number | null; error_code: string | null; approval_id: string | null }[];
+  asked_after_accept: number;
+  declined: { state: string; error_code: string | null };
+  asked: number;
+  shown: { message: string; required: string[] | null }[];
+  problems: string[];
+}
+
+/** How many times the host appended to the file: the number of runs. */
+const runs = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0);
+
+// An ask command approved by the user of a client we did not write: the SDK's elicitation_callback
+// answers sshgate's form, pushed as elicitation/create (2025-11-25) or embedded in an
+// input_required result that the SDK's Client fulfils and retries (2026-07-28).
+describe('ask commands approved through the MCP Python SDK', () => {
+  it.each([
+    ['stdio', 'sdk', '581'],
+    ['stdio', 'legacy', '582'],
+    ['http', 'sdk', '583'],
+    ['http', 'legacy', '584'],
+  ] as const)(
+    'over %s, protocol %s: accepted runs once and the next call asks again; declined is denied',
+    async (transport, protocol, marker) => {
+      const s = await drive<Approvals>('approvals.py', [
+        ...connectArgs(transport, `state-approvals-${transport}-${protocol}`),
+        '--protocol',
+        protocol,
+        '--marker',
+        marker,
+      ]);
+      expect(s.era).toBe(protocol === 'sdk' ? 'modern' : 'handshake');
+      expect(s.problems).toEqual([]);
+      expect(s.accepted.map((r) => r.state)).toEqual(['succeeded', 'succeeded']);
+      expect(s.accepted[0]?.approval_id).not.toBe(s.accepted[1]?.approval_id);
+      expect(s.asked_after_accept).toBe(2);
+      expect(runs(`${APPROVAL_FILES}-${marker}-accept`)).toBe(2);
+      expect(s.declined).toMatchObject({ state: 'denied', error_code: 'approval_denied' });
+      expect(runs(`${APPROVAL_FILES}-${marker}-decline`)).toBe(0);
+      expect(s.asked).toBe(3);
+      expect(s.shown[0]?.message).toContain(`command: echo ran >> ${APPROVAL_FILES}-${marker}-accept`);
+      expect(s.shown[0]?.required).toEqual(['approve']);
     },
     DRIVER_MS + 10_000,
   );

@@ -23,6 +23,7 @@ import jsonschema
 import mcp.types as types
 from mcp import Client, ClientSession, StdioServerParameters, stdio_client
 from mcp.client.extension import ClientExtension
+from mcp.client.session import ElicitationFnT
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.dispatcher import ProgressFnT
 
@@ -63,9 +64,14 @@ def arguments(description: str) -> argparse.Namespace:
 
 @asynccontextmanager
 async def connect(
-    args: argparse.Namespace, extensions: Sequence[ClientExtension] = ()
+    args: argparse.Namespace,
+    extensions: Sequence[ClientExtension] = (),
+    elicitation_callback: ElicitationFnT | None = None,
 ) -> AsyncIterator[tuple[Client | ClientSession, str]]:
-    """A connected client and the protocol version it negotiated; `extensions` go to `Client(...)`.
+    """A connected client and the protocol version it negotiated; `extensions` go to `Client(...)`;
+    with `elicitation_callback` the client declares form elicitation and answers with it (a 2025-era
+    `elicitation/create`, or the embedded requests of a 2026-07-28 `input_required` result, which
+    `Client` fulfils and retries itself).
 
     `--protocol sdk` is `Client(...)` as the SDK's documentation shows it: it first probes
     `server/discover` at the newest (stateless, 2026-07-28) revision and falls back to the
@@ -96,6 +102,8 @@ async def connect(
             options: dict[str, Any] = {"mode": "legacy"} if args.protocol == "legacy" else {}
             if extensions:
                 options["extensions"] = list(extensions)
+            if elicitation_callback is not None:
+                options["elicitation_callback"] = elicitation_callback
             client = await stack.enter_async_context(
                 Client(transport, client_info=CLIENT_INFO, read_timeout_seconds=CALL_TIMEOUT_SECONDS, **options)
             )
@@ -104,12 +112,24 @@ async def connect(
 
         read, write = await stack.enter_async_context(transport)
         session = await stack.enter_async_context(
-            ClientSession(read, write, client_info=CLIENT_INFO, read_timeout_seconds=CALL_TIMEOUT_SECONDS)
+            ClientSession(
+                read,
+                write,
+                client_info=CLIENT_INFO,
+                read_timeout_seconds=CALL_TIMEOUT_SECONDS,
+                elicitation_callback=elicitation_callback,
+            )
+        )
+        # This initialize is sent by hand, so it declares what the session would have declared.
+        capabilities = (
+            types.ClientCapabilities(elicitation=types.ElicitationCapability(form=types.FormElicitationCapability()))
+            if elicitation_callback is not None
+            else types.ClientCapabilities()
         )
         result = await session.send_request(
             types.InitializeRequest(
                 params=types.InitializeRequestParams(
-                    protocol_version=args.protocol, capabilities=types.ClientCapabilities(), client_info=CLIENT_INFO
+                    protocol_version=args.protocol, capabilities=capabilities, client_info=CLIENT_INFO
                 )
             ),
             types.InitializeResult,
