@@ -133,6 +133,24 @@ describe.each(['legacy', 'modern'] as const)('the client approves, at %s', (era)
     await c.close();
   });
 
+  // At 2026-07-28 the client's retry carries the answer whenever its user gives it (see below).
+  it.runIf(era === 'legacy')('an answer given after ssh_run returned awaiting_approval still counts', async () => {
+    let release: () => void = () => undefined;
+    const later = new Promise<void>((r) => (release = r));
+    const c = await clientOf(era, `late-${tag}`, approve);
+    c.client.setRequestHandler('elicitation/create', async () => {
+      await later;
+      return approve();
+    });
+    const command = `systemctl restart late-${tag}`;
+    const r = await c.ok<RunResult>('ssh_run', { alias: 'h1', command, wait_seconds: 0 });
+    expect(r.state).toBe('awaiting_approval');
+    release();
+    await waitState(c, r.task_id, 'succeeded');
+    expect(ranTimes(command)).toBe(1);
+    await c.close();
+  });
+
   it('a client without elicitation gets awaiting_approval: the operator path', async () => {
     const c = await clientOf(era, `no-elicitation-${tag}`);
     const r = await c.ok<RunResult>('ssh_run', { alias: 'h1', command: `systemctl restart mysql-${tag}`, wait_seconds: 0 });
