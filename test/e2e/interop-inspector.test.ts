@@ -16,10 +16,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { goneWithin, pkillFleet, presentWithin, removeConfig, writeConfig } from '../support/mcp.js';
+import { ALLOW_ALL_POLICY, goneWithin, pkillFleet, presentWithin, removeConfig, writeConfig } from '../support/mcp.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
 import { TOOL_NAMES } from '../support/tools.js';
 
@@ -31,6 +31,9 @@ const PACKAGE = join(INSTALL, 'node_modules/@modelcontextprotocol/inspector');
 /** An Inspector run may take this long on a busy machine; none is expected to come near it. */
 const RUN_MS = 60_000;
 const TOKEN = randomBytes(24).toString('hex');
+/** What the approval case's command appends to (a line a run), and the ask rule that holds it for the client's user. */
+const APPROVAL_FILES = '/tmp/sshgate-inspector-approvals';
+const APPROVAL_RULE = `  - { name: "approved in the client", action: ask, approve_by: client, commands: ["echo ran >> ${APPROVAL_FILES}-*"] }\n`;
 
 let fleet: Fleet;
 let dir: string;
@@ -63,7 +66,7 @@ function installInspector(): Promise<void> {
 beforeAll(async () => {
   void installInspector().catch(() => undefined); // meanwhile; each test awaits it and fails with its error
   fleet = await startFleet(1, { subnet: 98 });
-  dir = writeConfig(fleet, { hosts: fleet.hosts });
+  dir = writeConfig(fleet, { hosts: fleet.hosts, policy: `${ALLOW_ALL_POLICY}${APPROVAL_RULE}` });
   const daemonDir = join(dir, 'mcpdo');
   mkdirSync(daemonDir, { mode: 0o700 });
   inspectorEnv = {
@@ -93,6 +96,7 @@ afterAll(async () => {
     await new Promise((r) => server.once('exit', r));
   }
   if (fleet) pkillFleet(fleet.user, 'sleep 98[0-9][0-9]');
+  for (const era of ['modern', 'legacy']) rmSync(`${APPROVAL_FILES}-${era}`, { force: true });
   await fleet?.stop();
   if (dir) removeConfig(dir);
 });
@@ -282,5 +286,51 @@ describe.each(CASES)('the MCP Inspector CLI over $transport, --protocol-era $era
     const cancel = await call('ssh_cancel', { task_id });
     expect(cancel).toMatchObject({ result: 'cancelled', state: 'cancelled', final: true });
     expect(await goneWithin(fleet.user, pattern, 5000)).toBe(true);
+  });
+});
+
+// mcpdo holds a call that hits an elicitation (prints elicitationPending) until it is answered
+// with elicitation/respond, which prints the resumed call's result: a person at a terminal
+// approving an ask command, through a client we did not write.
+describe.each(['modern', 'legacy'] as const)('mcpdo answering sshgate approval form, --era %s', { timeout: 4 * RUN_MS }, (era) => {
+  it('approve:=true runs the command once; --decline denies the next one', async () => {
+    const name = `sshgate-approvals-${era}`;
+    const config = join(dir, `${name}.json`);
+    const env = { SSHGATE_STATE_DIR: join(dir, `state-approvals-${era}`) };
+    writeFileSync(config, JSON.stringify({ mcpServers: { [name]: { command: process.execPath, args: serveArgs([]), env } } }));
+    printed(`mcpdo connect ${name}`, await inspector('mcpdo', ['--format', 'json', '--config', config, 'connect', name, '--era', era]));
+    const file = `${APPROVAL_FILES}-${era}`;
+    const command = `echo ran >> ${file}`;
+    const runs = () => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0);
+    const ask = async () => {
+      const r = await inspector('mcpdo', [
+        '--format',
+        'json',
+        `@${name}`,
+        'tools/call',
+        'ssh_run',
+        JSON.stringify({ alias: 'h1', command }),
+      ]);
+      const { elicitationPending } = printed<{ elicitationPending: { elicitationId: string; message: string; mode: string } }>(
+        'mcpdo tools/call ssh_run (an ask command)',
+        r,
+      );
+      expect(elicitationPending).toMatchObject({ mode: 'form', message: expect.stringContaining(`command: ${command}`) as unknown });
+      expect(runs()).toBe(ran);
+      return elicitationPending.elicitationId;
+    };
+    let ran = 0;
+    const approved = printed<CallResult>(
+      'mcpdo elicitation/respond approve:=true',
+      await inspector('mcpdo', ['--format', 'json', 'elicitation/respond', await ask(), 'approve:=true']),
+    );
+    expect(approved.structuredContent).toMatchObject({ state: 'succeeded', exit_code: 0 });
+    expect(runs()).toBe(++ran);
+    const declined = printed<CallResult>(
+      'mcpdo elicitation/respond --decline',
+      await inspector('mcpdo', ['--format', 'json', 'elicitation/respond', await ask(), '--decline']),
+    );
+    expect(declined.structuredContent).toMatchObject({ state: 'denied', error: { code: 'approval_denied' } });
+    expect(runs()).toBe(ran);
   });
 });
