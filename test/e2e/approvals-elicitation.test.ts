@@ -39,7 +39,7 @@ afterAll(async () => {
   await http?.stop();
   await fleet?.stop();
   if (dir) removeConfig(dir);
-  for (const c of CASES) for (const k of ['a', 'g', 'd']) rmSync(`${FILES}-${c.marker}-${k}`, { force: true });
+  for (const c of CASES) for (const k of ['a', 'g', 'd', 'l']) rmSync(`${FILES}-${c.marker}-${k}`, { force: true });
 });
 
 const ERAS: { revision: string; options: ClientOptions }[] = [
@@ -53,10 +53,12 @@ const CASES = (['stdio', 'http'] as const).flatMap((transport) =>
 /** How many times the host appended to the file: the number of runs. */
 const runs = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0);
 
-describe.each(CASES)('$transport at $revision', { timeout: 60_000 }, ({ transport, options, marker }) => {
+describe.each(CASES)('$transport at $revision', { timeout: 60_000 }, ({ transport, revision, options, marker }) => {
   let tools: ToolCalls;
   let close: () => Promise<void>;
   let answer: ElicitResult = { action: 'accept', content: { approve: true } };
+  /** Resolves once the user has made up their mind; at once unless a test holds it. */
+  let decided: Promise<void> = Promise.resolve();
   const asked: string[] = [];
 
   beforeAll(async () => {
@@ -77,8 +79,9 @@ describe.each(CASES)('$transport at $revision', { timeout: 60_000 }, ({ transpor
       tools = toolCalls(client);
       close = () => client.close();
     }
-    client.setRequestHandler('elicitation/create', (request) => {
+    client.setRequestHandler('elicitation/create', async (request) => {
       asked.push(request.params.message);
+      await decided;
       return answer;
     });
   });
@@ -117,5 +120,24 @@ describe.each(CASES)('$transport at $revision', { timeout: 60_000 }, ({ transpor
     const r = await tools.ok<RunResult>('ssh_run', { alias: 'h1', command: `echo ran >> ${file}` });
     expect(r).toMatchObject({ state: 'denied', error: { code: 'approval_denied' } });
     expect(runs(file)).toBe(0);
+  });
+
+  // At 2026-07-28 the user's answer is a new call, whenever it comes; the 2025 form outlives the call.
+  it.runIf(revision !== '2026-07-28')('an answer given after ssh_run returned awaiting_approval still counts', async () => {
+    const file = `${FILES}-${marker}-l`;
+    answer = { action: 'accept', content: { approve: true } };
+    let release: () => void = () => undefined;
+    decided = new Promise((r) => (release = r));
+    const r = await tools.ok<RunResult>('ssh_run', { alias: 'h1', command: `echo ran >> ${file}`, wait_seconds: 0 });
+    expect(r.state).toBe('awaiting_approval');
+    release();
+    decided = Promise.resolve();
+    let state = r.state;
+    for (let i = 0; i < 200 && state !== 'succeeded'; i++) {
+      await new Promise((done) => setTimeout(done, 25));
+      state = (await tools.ok<RunResult>('ssh_get_task_status', { task_id: r.task_id })).state;
+    }
+    expect(state).toBe('succeeded');
+    expect(runs(file)).toBe(1);
   });
 });
