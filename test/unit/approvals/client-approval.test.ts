@@ -395,4 +395,23 @@ describe('2026-07-28 round trips by hand', () => {
     expect(status).toBe('completed');
     expect(ranTimes(command)).toBe(1);
   });
+  it('Tasks extension: a fan-out asks once for its hosts through tasks/get, and tasks/update answers for all', async () => {
+    const command = 'systemctl restart raw-fan-out';
+    const created = await rpc('tools/call', { name: 'ssh_run_on_tag', arguments: { tag: 'web', command } }, { tasks: true });
+    const taskId = created.result?.taskId as string;
+    expect(taskId).toMatch(/^fan-out:web:/);
+    const polled = await rpc('tasks/get', { taskId }, { tasks: true });
+    expect(polled.result).toMatchObject({ status: 'input_required' });
+    const requests = polled.result?.inputRequests as Record<string, { params: { message: string } }>;
+    const [key] = Object.keys(requests);
+    expect(requests[key as string]?.params.message).toContain('hosts: h1, h2');
+    await rpc('tasks/update', { taskId, inputResponses: { [key as string]: approve() } }, { tasks: true });
+    let result: Record<string, unknown> | undefined;
+    for (let i = 0; i < 200 && result?.status !== 'completed'; i++) {
+      result = (await rpc('tasks/get', { taskId }, { tasks: true })).result;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(result).toMatchObject({ status: 'completed', result: { structuredContent: { summary: { total: 2, succeeded: 2 } } } });
+    expect(ranTimes(command)).toBe(2);
+  });
 });
