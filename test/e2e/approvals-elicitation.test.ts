@@ -93,7 +93,7 @@ describe.each(CASES)('$transport at $revision', { timeout: 60_000 }, ({ transpor
     const first = await tools.ok<RunResult>('ssh_run', { alias: 'h1', command: `echo ran >> ${file}` });
     expect(first).toMatchObject({ state: 'succeeded', exit_code: 0 });
     expect(asked).toHaveLength(1);
-    expect(asked[0]).toContain(`command: echo ran >> ${file}`);
+    expect(asked[0]).toContain(`command: ${JSON.stringify(`echo ran >> ${file}`)}`);
     expect(asked[0]).toMatch(/rule: counted \(.*test\.yml:4:5\)/);
     expect(runs(file)).toBe(1);
     const second = await tools.ok<RunResult>('ssh_run', { alias: 'h1', command: `echo ran >> ${file}` });

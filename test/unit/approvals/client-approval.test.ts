@@ -81,7 +81,7 @@ describe.each(['legacy', 'modern'] as const)('the client approves, at %s', (era)
     expect(ranTimes(command)).toBe(1);
     expect(c.asked).toHaveLength(1);
     const form = c.asked[0] as ElicitRequest['params'] & { requestedSchema: { required: string[] } };
-    expect(form.message).toContain(`command: ${command}`);
+    expect(form.message).toContain(`command: ${JSON.stringify(command)}`);
     expect(form.message).toContain('host: h1');
     expect(form.message).toMatch(/rule: restarts \(.*test\.yml:4:5\)/);
     expect(form.requestedSchema.required).toEqual(['approve']);
@@ -279,7 +279,7 @@ describe('2026-07-28 round trips by hand', () => {
     const { key, request, state } = await firstRound(args);
     expect(key).toMatch(/^approve-apr-[0-9a-f]{16}$/);
     expect(request).toMatchObject({ method: 'elicitation/create', params: { mode: 'form' } });
-    expect(request.params.message).toContain(`command: ${command}`);
+    expect(request.params.message).toContain(`command: ${JSON.stringify(command)}`);
     const [pending] = gate.gateway.listApprovals().filter((a) => a.command === command);
     expect(pending?.task_ids).toHaveLength(1);
 
@@ -355,7 +355,7 @@ describe('2026-07-28 round trips by hand', () => {
     const requests = polled.result?.inputRequests as Record<string, { params: { message: string } }>;
     const [key] = Object.keys(requests);
     expect(key).toMatch(/^approve-apr-/);
-    expect(requests[key as string]?.params.message).toContain(`command: ${command}`);
+    expect(requests[key as string]?.params.message).toContain(`command: ${JSON.stringify(command)}`);
     // The same key on every poll until answered.
     expect(Object.keys((await rpc('tasks/get', { taskId }, { tasks: true })).result?.inputRequests as object)).toEqual([key]);
     // Unknown keys are ignored.
