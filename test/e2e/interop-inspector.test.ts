@@ -315,7 +315,10 @@ describe.each(['modern', 'legacy'] as const)('mcpdo answering sshgate approval f
         'mcpdo tools/call ssh_run (an ask command)',
         r,
       );
-      expect(elicitationPending).toMatchObject({ mode: 'form', message: expect.stringContaining(`command: ${command}`) as unknown });
+      expect(elicitationPending).toMatchObject({
+        mode: 'form',
+        message: expect.stringContaining(`command: ${JSON.stringify(command)}`) as unknown,
+      });
       expect(runs()).toBe(ran);
       return elicitationPending.elicitationId;
     };

@@ -407,7 +407,7 @@ describe('ask commands approved through the MCP Python SDK', () => {
       expect(s.declined).toMatchObject({ state: 'denied', error_code: 'approval_denied' });
       expect(runs(`${APPROVAL_FILES}-${marker}-decline`)).toBe(0);
       expect(s.asked).toBe(3);
-      expect(s.shown[0]?.message).toContain(`command: echo ran >> ${APPROVAL_FILES}-${marker}-accept`);
+      expect(s.shown[0]?.message).toContain(`command: ${JSON.stringify(`echo ran >> ${APPROVAL_FILES}-${marker}-accept`)}`);
       expect(s.shown[0]?.required).toEqual(['approve']);
     },
     DRIVER_MS + 10_000,
