@@ -121,6 +121,8 @@ export class ApprovalBroker {
   private readonly requests = new Map<string, ApprovalRequest>();
   private readonly grants = new Map<string, Grant>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Who waits for a request's answer (a client's form, to withdraw it once anyone answered). */
+  private readonly waiters = new Map<string, (() => void)[]>();
   private readonly now: () => number;
   private readonly maxPending: { perPrincipal: number; total: number };
 
@@ -216,6 +218,22 @@ export class ApprovalBroker {
     return [...this.requests.values()].filter((r) => all || r.state === 'pending');
   }
 
+  /** Settles once the request is answered, expired or withdrawn (at once if it already is). */
+  settled(id: string): Promise<void> {
+    const req = this.requests.get(id);
+    if (!req || req.state !== 'pending') return Promise.resolve();
+    return new Promise((resolve) => this.waiters.set(id, [...(this.waiters.get(id) ?? []), resolve]));
+  }
+
+  /**
+   * The terms an answer is judged by now: the request's, made stricter where the policy in force
+   * (after a reload) says more — as answer() judges it.
+   */
+  currentTerms(req: ApprovalRequest): NonNullable<ApprovalTermsView> {
+    const current = req.hosts.flatMap((alias) => this.options.recheck?.(req, alias).terms ?? []);
+    return current.length > 0 ? strictestTerms([req.terms, ...current], req.terms) : req.terms;
+  }
+
   /** The client was sent an elicitation for the request. */
   askedClient(id: string): void {
     const req = this.requests.get(id);
@@ -252,7 +270,7 @@ export class ApprovalBroker {
     // A reload while the request waited: the policy in force decides again, and its terms apply
     // where they are stricter.
     const rechecks = approve ? req.hosts.map((alias) => this.options.recheck?.(req, alias) ?? { terms: null }) : [];
-    const current = rechecks.flatMap((r) => (r.terms ? [r.terms] : []));
+    const current = approve ? rechecks.flatMap((r) => (r.terms ? [r.terms] : [])) : [];
     const terms = current.length > 0 ? strictestTerms([req.terms, ...current], req.terms) : req.terms;
     const refusal = channelRefusal(req, terms, answerer.channel);
     if (refusal) this.refuse(req, answerer, refusal, 'forbidden', 'the ask rule says who approves (approve_by)');
@@ -293,6 +311,8 @@ export class ApprovalBroker {
 
   private settle(req: ApprovalRequest, state: Exclude<ApprovalState, 'pending'>, rechecks: readonly Recheck[] = []): void {
     req.state = state;
+    for (const wake of this.waiters.get(req.id) ?? []) wake();
+    this.waiters.delete(req.id);
     clearTimeout(this.timers.get(req.id));
     this.timers.delete(req.id);
     const { tasks } = this.options;

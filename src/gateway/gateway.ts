@@ -538,7 +538,10 @@ export class Gateway {
   approvalForm(taskId: string): ApprovalForm | undefined {
     const task = this.task(taskId);
     const req = task.state === 'awaiting_approval' && task.approval ? this.approvals.get(task.approval.id) : undefined;
-    if (!req || req.state !== 'pending' || req.terms.approve_by === 'operator' || req.terms.four_eyes) return undefined;
+    if (!req || req.state !== 'pending') return undefined;
+    // The terms in force now: a reload may have made the rule operator-only or four-eyes.
+    const terms = this.approvals.currentTerms(req);
+    if (terms.approve_by === 'operator' || terms.four_eyes) return undefined;
     return approvalForm(req);
   }
 
@@ -576,6 +579,9 @@ export class Gateway {
     const form = this.approvalForm(task.id);
     if (!form) return;
     const stop = new AbortController();
+    // Withdrawn once anyone has answered (an operator under either), not only when the task ends:
+    // a user must not answer a form whose answer no longer counts.
+    void this.approvals.settled(form.approvalId).then(() => stop.abort());
     void task.done.then(() => stop.abort());
     this.approvals.askedClient(form.approvalId);
     approver(form, stop.signal)

@@ -36,6 +36,9 @@ export interface Elevation extends BecomeConfig {
   user: string;
 }
 
+/** Where sudo and doas are looked for, whatever the login user's PATH says. */
+const SYSTEM_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+
 /** Output before the ok marker is passed on; a marker not seen in this many bytes never comes. */
 const MARKER_WINDOW = 8192;
 
@@ -85,6 +88,8 @@ export class BecomeRun {
   private seen = 0;
   private stdin: { write(data: Buffer): void; end(): void } | undefined;
   private stdinClosed = false;
+  /** The call's stdin was written. */
+  private delivered = false;
   /** What sudo (or doas) wrote on stderr before the elevated shell ran (its start), for an error. */
   private said = Buffer.alloc(0);
 
@@ -96,7 +101,9 @@ export class BecomeRun {
 
   /** The command line for the pinned shell that runs `script` (the pid prelude included) elevated. */
   script(shell: HostShell, script: string, pidLine: string): string {
-    return `${pidLine}; exec ${elevatedWords(shell, `echo ${this.ok}; ${script}`, this.elevation, this.prompt)}`;
+    // sudo and doas are looked up in the system's directories only: the login user's PATH comes
+    // from files they control (.bashrc, ~/.ssh/environment), where a fake sudo would be given the password.
+    return `${pidLine}; PATH=${SYSTEM_PATH}; export PATH; exec ${elevatedWords(shell, `echo ${this.ok}; ${script}`, this.elevation, this.prompt)}`;
   }
 
   /** The login-shell request for `script`, elevated, with `pidLine` run first by the unelevated shell. */
@@ -178,7 +185,18 @@ export class BecomeRun {
    * undefined when it did.
    */
   failure(alias: string, shell: HostShell): SshgateError | undefined {
-    if (this.elevated) return undefined;
+    if (this.elevated) {
+      // The command ran, but stdin had been closed before the call's data could follow (stderr
+      // spoke first under a sudo that asked nothing): it read nothing, which must not pass for success.
+      if (this.data && this.data.length > 0 && !this.delivered) {
+        return new SshgateError(
+          'become_failed',
+          `the command ran as ${this.elevation.user} on host "${alias}" without the call's stdin: stdin was closed before it could follow`,
+          "something wrote to stderr before sudo (a login script, a lecture): keep the login user's startup quiet on stderr, or give no become password where sudoers needs none",
+        );
+      }
+      return undefined;
+    }
     const { user, method } = this.elevation;
     const first = firstLine(this.said);
     const said = first ? ` (${method} said: ${first})` : '';
@@ -217,7 +235,10 @@ export class BecomeRun {
 
   private sendData(): void {
     if (!this.stdin || this.stdinClosed) return;
-    if (this.data && this.data.length > 0) this.stdin.write(this.data);
+    if (this.data && this.data.length > 0) {
+      this.stdin.write(this.data);
+      this.delivered = true;
+    }
     this.closeStdin();
   }
 

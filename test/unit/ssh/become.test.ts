@@ -19,7 +19,7 @@ describe('the elevated request', () => {
     const run = new BecomeRun(withPassword);
     const script = run.script('bash', "echo 'a b'", 'echo m $$');
     expect(script).toMatch(
-      /^echo m \$\$; exec sudo -S -k -p 'sshgate-become-prompt-[0-9a-f]{24}' -u root -- \/bin\/bash --noprofile --norc -c -- 'echo sshgate-become-ok-[0-9a-f]{24}; echo '\\''a b'\\''' bash$/,
+      /^echo m \$\$; PATH=\/usr\/sbin:\/usr\/bin:\/sbin:\/bin; export PATH; exec sudo -S -k -p 'sshgate-become-prompt-[0-9a-f]{24}' -u root -- \/bin\/bash --noprofile --norc -c -- 'echo sshgate-become-ok-[0-9a-f]{24}; echo '\\''a b'\\''' bash$/,
     );
     expect(script).not.toContain(PASSWORD);
     expect(run.command('bash', 'id -u', 'echo m $$')).not.toContain(PASSWORD);
