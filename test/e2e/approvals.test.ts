@@ -12,7 +12,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newToken, tokenHash } from '../../src/auth/tokens.js';
 import type { ApprovalView, RunResult, TaskStatus } from '../../src/gateway/tool-contract.js';
-import { removeConfig, startGate, toolCalls, writeConfig, type Gate } from '../support/mcp.js';
+import { removeConfig, startGate, taskReaches, toolCalls, writeConfig, type Gate } from '../support/mcp.js';
 import { startServeHttp, type ServeHttp } from '../support/serve-http.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
 
@@ -70,13 +70,8 @@ function ranLines(file: string): string[] {
   }
 }
 
-async function statusOf(g: Pick<Gate, 'ok'>, taskId: string, state: string): Promise<TaskStatus> {
-  for (let i = 0; i < 300; i++) {
-    const s = await g.ok<TaskStatus>('ssh_get_task_status', { task_id: taskId });
-    if (s.state === state) return s;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`task ${taskId} never reached ${state}`);
+function statusOf(g: Pick<Gate, 'ok'>, taskId: string, state: string): Promise<TaskStatus> {
+  return taskReaches(g, taskId, state, { every: 50 });
 }
 
 describe('an operator answers over the control socket', { timeout: 60_000 }, () => {

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { Client, type ClientOptions } from '@modelcontextprotocol/client';
 import type { CallToolResult } from '@modelcontextprotocol/client';
+import type { TaskStatus } from '../../src/gateway/tool-contract.js';
 import type { Fleet } from './sshd.js';
 
 export interface HostSpec {
@@ -74,6 +75,25 @@ export interface ToolCalls {
   ok<T = Record<string, unknown>>(name: string, args?: Record<string, unknown>): Promise<T>;
   /** Calls a tool that must fail and returns its error body. */
   fails(name: string, args?: Record<string, unknown>): Promise<{ code: string; message: string; hint?: string }>;
+}
+
+/**
+ * Polls ssh_get_task_status until the task is in `state`, and returns that status; after about
+ * `polls` polls `every` ms apart it throws, naming the state it was last seen in.
+ */
+export async function taskReaches(
+  calls: Pick<ToolCalls, 'ok'>,
+  taskId: string,
+  state: string,
+  o: { polls?: number; every?: number } = {},
+): Promise<TaskStatus> {
+  let last: TaskStatus | undefined;
+  for (let i = 0; i < (o.polls ?? 300); i++) {
+    last = await calls.ok<TaskStatus>('ssh_get_task_status', { task_id: taskId });
+    if (last.state === state) return last;
+    await new Promise((r) => setTimeout(r, o.every ?? 10));
+  }
+  throw new Error(`task ${taskId} never reached ${state} (is ${last?.state ?? 'unknown'})`);
 }
 
 export interface Gate extends ToolCalls {

@@ -9,6 +9,7 @@ import type { Answerer } from '../../../src/approvals/broker.js';
 import type { ApprovalView, RunResult, TaskStatus } from '../../../src/gateway/tool-contract.js';
 import type { Principal } from '../../../src/principal.js';
 import { scriptedHost, startInProcessGate, type InProcessGate } from '../../support/in-process.js';
+import { taskReaches } from '../../support/mcp.js';
 
 const POLICY = `
 rules:
@@ -56,13 +57,8 @@ function pendingFor(command: string): ApprovalView {
   return found;
 }
 
-async function waitState(taskId: string, state: string): Promise<TaskStatus> {
-  for (let i = 0; i < 200; i++) {
-    const s = await alice.ok<TaskStatus>('ssh_get_task_status', { task_id: taskId });
-    if (s.state === state) return s;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`task ${taskId} never reached ${state}`);
+function waitState(taskId: string, state: string): Promise<TaskStatus> {
+  return taskReaches(alice, taskId, state);
 }
 
 describe('ask rules wait for a person', () => {

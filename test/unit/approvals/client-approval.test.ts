@@ -13,6 +13,7 @@ import type { RunOnTagResult, RunResult, TaskStatus } from '../../../src/gateway
 import { createServer } from '../../../src/mcp/server.js';
 import { TaskHandles, TASKS_EXTENSION } from '../../../src/mcp/tasks-extension.js';
 import type { Principal } from '../../../src/principal.js';
+import { taskReaches } from '../../support/mcp.js';
 import { scriptedHost, startInProcessGate, type InProcessGate } from '../../support/in-process.js';
 
 const POLICY = `
@@ -60,13 +61,8 @@ async function clientOf(era: 'legacy' | 'modern', name: string, answer?: (p: Eli
 
 const approve = (): ElicitResult => ({ action: 'accept', content: { approve: true } });
 
-async function waitState(c: { ok: InProcessGate['ok'] }, taskId: string, state: string): Promise<TaskStatus> {
-  for (let i = 0; i < 300; i++) {
-    const s = await c.ok<TaskStatus>('ssh_get_task_status', { task_id: taskId });
-    if (s.state === state) return s;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`task ${taskId} never reached ${state}`);
+function waitState(c: { ok: InProcessGate['ok'] }, taskId: string, state: string): Promise<TaskStatus> {
+  return taskReaches(c, taskId, state);
 }
 
 describe.each(['legacy', 'modern'] as const)('the client approves, at %s', (era) => {

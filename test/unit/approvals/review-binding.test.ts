@@ -11,6 +11,7 @@ import type { Answerer } from '../../../src/approvals/broker.js';
 import type { ApprovalView, RunResult, TaskStatus } from '../../../src/gateway/tool-contract.js';
 import type { Principal } from '../../../src/principal.js';
 import { scriptedHost, startInProcessGate, type InProcessGate } from '../../support/in-process.js';
+import { taskReaches } from '../../support/mcp.js';
 
 const POLICY = `
 workdirs: ["/srv/*"]
@@ -44,14 +45,8 @@ afterAll(async () => {
   await gate.close();
 });
 
-async function waitState(taskId: string, state: string): Promise<TaskStatus> {
-  let last: TaskStatus | undefined;
-  for (let i = 0; i < 200; i++) {
-    last = await alice.ok<TaskStatus>('ssh_get_task_status', { task_id: taskId });
-    if (last.state === state) return last;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`task ${taskId} never reached ${state} (is ${last?.state})`);
+function waitState(taskId: string, state: string): Promise<TaskStatus> {
+  return taskReaches(alice, taskId, state);
 }
 
 function view(id: string): ApprovalView {

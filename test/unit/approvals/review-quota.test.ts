@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Answerer } from '../../../src/approvals/broker.js';
 import type { RunResult, TaskStatus } from '../../../src/gateway/tool-contract.js';
 import type { Principal } from '../../../src/principal.js';
+import { taskReaches } from '../../support/mcp.js';
 import { logRecords, scriptedHost, startInProcessGate, type InProcessGate } from '../../support/in-process.js';
 
 const POLICY = `
@@ -28,13 +29,8 @@ afterAll(async () => {
   await gate.close();
 });
 
-async function waitState(who: Awaited<ReturnType<InProcessGate['as']>>, taskId: string, state: string): Promise<TaskStatus> {
-  for (let i = 0; i < 200; i++) {
-    const s = await who.ok<TaskStatus>('ssh_get_task_status', { task_id: taskId });
-    if (s.state === state) return s;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`task ${taskId} never reached ${state}`);
+function waitState(who: Awaited<ReturnType<InProcessGate['as']>>, taskId: string, state: string): Promise<TaskStatus> {
+  return taskReaches(who, taskId, state);
 }
 
 describe('review 16: held tasks and quotas', () => {
