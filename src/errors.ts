@@ -17,6 +17,11 @@ export const ERROR_CODES = [
   'approval_timeout',
   'forbidden',
   'become_failed',
+  'file_changed',
+  'file_exists',
+  'file_too_large',
+  'not_a_file',
+  'permission_denied',
   'internal',
 ] as const;
 

@@ -1,0 +1,86 @@
+/**
+ * What the gateway may do to files on a host, over SFTP on a pooled connection: the contract
+ * between src/ssh/sftp.ts (which implements it) and the file tools of src/gateway. Paths given
+ * here are absolute and already judged by the policy; this layer refuses nothing by policy, only
+ * what the file system says (and devices, FIFOs and sockets, which are never read or written).
+ */
+
+export type RemoteType = 'file' | 'directory' | 'symlink' | 'fifo' | 'socket' | 'char_device' | 'block_device' | 'unknown';
+
+export interface RemoteStat {
+  type: RemoteType;
+  size: number;
+  /** Permission bits only (0o7777). */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Seconds since the epoch. */
+  mtime: number;
+}
+
+export interface DirEntry {
+  name: string;
+  /** lstat: a symlink is reported as one, never followed. */
+  stat: RemoteStat;
+}
+
+export interface FileRead {
+  /** fstat of the handle the bytes came from. */
+  stat: RemoteStat;
+  data: Buffer;
+  /** sha256 (hex) of the whole file, when its size is at most `hashUpTo`; else null. */
+  sha256: string | null;
+}
+
+export interface WriteOptions {
+  /** Compare-and-swap: refuse (file_changed) unless the current file's sha256 is this. */
+  expectedSha256?: string;
+  /** Refuse (file_exists) if anything exists at the path; the rename does not replace. */
+  createOnly?: boolean;
+  /** Mode of a new file (default 0o644); a replaced file keeps its own mode. */
+  mode?: number;
+}
+
+export interface FileVersion {
+  sha256: string;
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+export interface WriteOutcome {
+  /** The file replaced; null when there was none. */
+  before: FileVersion | null;
+  after: FileVersion;
+}
+
+export interface TransferOptions {
+  /** Resume: bytes already at the destination, verified by the caller (see the file tools). */
+  offset?: number;
+  /** Called as bytes move (bytes so far, total). */
+  onProgress?: (bytes: number, total: number) => void;
+  /** Refuse (file_too_large) a file larger than this. */
+  maxBytes: number;
+}
+
+export interface RemoteFiles {
+  /** The canonical path (symlinks resolved); not_found when a component is missing. */
+  realpath(path: string): Promise<string>;
+  /** null when nothing is at the path. */
+  lstat(path: string): Promise<RemoteStat | null>;
+  stat(path: string): Promise<RemoteStat | null>;
+  /** At most `max` entries (sorted by name), and how many there are. */
+  list(path: string, max: number): Promise<{ entries: DirEntry[]; total: number }>;
+  /** `length` bytes from `offset` of a regular file (not_a_file otherwise), never following a symlink at the last component. */
+  read(path: string, range: { offset: number; length: number }, hashUpTo: number): Promise<FileRead>;
+  /**
+   * Writes `data` to a temp file beside `path`, fsyncs it and renames it over `path` (never
+   * following a symlink at the last component); the temp file is gone whatever happens.
+   */
+  write(path: string, data: Buffer, options: WriteOptions): Promise<WriteOutcome>;
+  /** Streams the remote file into `sink` from `offset`; resolves with its size and whole-file sha256. */
+  download(path: string, sink: (chunk: Buffer) => Promise<void>, options: TransferOptions): Promise<{ size: number; sha256: string }>;
+  /** Streams `source` (the bytes from `offset` on) to `path` through a temp file, as write does. */
+  upload(path: string, source: AsyncIterable<Buffer>, size: number, options: TransferOptions & WriteOptions): Promise<WriteOutcome>;
+}
