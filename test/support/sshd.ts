@@ -106,6 +106,8 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
         'MaxStartups 200:30:400',
         `MaxSessions ${options.maxSessions ?? 20}`,
         'LogLevel VERBOSE',
+        // The file tools speak SFTP; in-process, so the fleet needs no sftp-server binary.
+        'Subsystem sftp internal-sftp',
         ...(options.sshdConfig ?? []),
         '',
       ].join('\n'),
