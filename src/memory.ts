@@ -90,5 +90,5 @@ function exposeGc(): Collect {
   }
 }
 
-/** The one reclaimer of the process: every SSH channel reports what it received here. */
+/** The one reclaimer of the process: every SSH channel reports the bytes it moved here. */
 export const receiveReclaimer = new ReceiveReclaimer();
