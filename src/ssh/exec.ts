@@ -39,12 +39,8 @@ export interface ExecOptions {
  * never sent, so it may be tried on another connection.
  */
 export class ChannelRefused extends SshgateError {
-  constructor(detail: string) {
-    super(
-      'connect_failed',
-      `the host refused to start the command: ${detail}`,
-      'the server may limit sessions per connection (MaxSessions)',
-    );
+  constructor(detail: string, what = 'start the command') {
+    super('connect_failed', `the host refused to ${what}: ${detail}`, 'the server may limit sessions per connection (MaxSessions)');
   }
 }
 

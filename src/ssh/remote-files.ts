@@ -1,3 +1,5 @@
+import type { Hash } from 'node:crypto';
+
 /**
  * What the gateway may do to files on a host, over SFTP on a pooled connection: the contract
  * between src/ssh/sftp.ts (which implements it) and the file tools of src/gateway. Paths given
@@ -56,8 +58,18 @@ export interface WriteOutcome {
 }
 
 export interface TransferOptions {
-  /** Resume: bytes already at the destination, verified by the caller (see the file tools). */
+  /**
+   * Resume: bytes already at the destination. A download reads from here on; an upload continues
+   * its partial file `.<name>.sshgate-partial` (kept by an upload that failed other than by an
+   * abort), cut to this length.
+   */
   offset?: number;
+  /**
+   * A sha256 already fed with the bytes before `offset` (the caller's copy of them); it is copied
+   * and continued, so that the sha256 returned is of the whole file. Without it, those bytes are
+   * read on the host and hashed, which verifies them but moves them over the network once more.
+   */
+  prefix?: Hash;
   /** Called as bytes move (bytes so far, total). */
   onProgress?: (bytes: number, total: number) => void;
   /** Refuse (file_too_large) a file larger than this. */
@@ -72,15 +84,26 @@ export interface RemoteFiles {
   stat(path: string): Promise<RemoteStat | null>;
   /** At most `max` entries (sorted by name), and how many there are. */
   list(path: string, max: number): Promise<{ entries: DirEntry[]; total: number }>;
-  /** `length` bytes from `offset` of a regular file (not_a_file otherwise), never following a symlink at the last component. */
+  /**
+   * `length` bytes from `offset` (both clamped to the end) of a regular file (not_a_file otherwise,
+   * checked before the open, so a FIFO never blocks), never following a symlink at the last
+   * component. The range and the hash come from one pass over the file; file_changed when the
+   * file changed during that pass.
+   */
   read(path: string, range: { offset: number; length: number }, hashUpTo: number): Promise<FileRead>;
   /**
    * Writes `data` to a temp file beside `path`, fsyncs it and renames it over `path` (never
    * following a symlink at the last component); the temp file is gone whatever happens.
    */
   write(path: string, data: Buffer, options: WriteOptions): Promise<WriteOutcome>;
-  /** Streams the remote file into `sink` from `offset`; resolves with its size and whole-file sha256. */
+  /**
+   * Streams the remote file into `sink` from `offset` (awaited: a slow sink slows the transfer, it
+   * does not fill memory); resolves with its size and whole-file sha256.
+   */
   download(path: string, sink: (chunk: Buffer) => Promise<void>, options: TransferOptions): Promise<{ size: number; sha256: string }>;
-  /** Streams `source` (the bytes from `offset` on) to `path` through a temp file, as write does. */
+  /**
+   * Streams `source` (the bytes from `offset` on) to `path` through the partial file, then fsync
+   * and rename as write does. `size` is the whole file's (offset + what `source` yields).
+   */
   upload(path: string, source: AsyncIterable<Buffer>, size: number, options: TransferOptions & WriteOptions): Promise<WriteOutcome>;
 }
