@@ -1,6 +1,6 @@
 /**
- * What the gateway asks of the SSH side, and nothing more: run a command on a target, time a
- * login, and stop reusing what was opened under an old configuration. The connection pool of
+ * What the gateway asks of the SSH side, and nothing more: run a command on a target, reach its
+ * files, time a login, and stop reusing what was opened under an old configuration. The connection pool of
  * src/ssh meets it as it is (it does not know this interface); the in-process tool tests hand
  * the gateway a scripted host instead, so that every tool runs without sshd.
  *
@@ -11,6 +11,7 @@
  */
 import type { ExecOutcome } from '../ssh/exec.js';
 import type { HostTarget, PoolExecOptions } from '../ssh/pool.js';
+import type { RemoteFiles } from '../ssh/remote-files.js';
 
 export interface HostExecutor {
   /**
@@ -18,6 +19,12 @@ export interface HostExecutor {
    * stops the command (TERM, KILL after `graceMs`) and resolves with how it ended.
    */
   exec(target: HostTarget, command: string, options: PoolExecOptions): Promise<ExecOutcome>;
+  /**
+   * Runs `work` with the target's files over one SFTP channel, closed when `work` is done. When
+   * `x.signal` fires or the deadline passes, pending file operations reject with a `timeout` error
+   * and the temp files of writes are removed before the channel closes.
+   */
+  files<T>(target: HostTarget, x: { signal: AbortSignal; deadline: number }, work: (files: RemoteFiles) => Promise<T>): Promise<T>;
   /** Logs in to the target without running anything; resolves with the handshake's milliseconds. */
   ping(target: HostTarget, signal: AbortSignal, deadline: number): Promise<number>;
   /** After a reload: nothing opened under the old configuration takes new work. */

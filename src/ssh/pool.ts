@@ -18,6 +18,8 @@ import { runSweepable, type SweepableRun } from './cancel-sweep.js';
 import { ChannelRefused, ExecFailed, NotConnected, type ExecOutcome } from './exec.js';
 import type { HostShell } from './interpreter.js';
 import type { HostKeyChecker } from './known-hosts-file.js';
+import type { RemoteFiles } from './remote-files.js';
+import { closeSftp, openSftp, SftpFiles } from './sftp.js';
 
 export interface HostTarget {
   alias: string;
@@ -93,14 +95,60 @@ export class ConnectionPool {
   }
 
   /** Runs a command on the target; resolves when it has ended, the cancel sweep included. */
-  async exec(target: HostTarget, command: string, x: PoolExecOptions): Promise<ExecOutcome> {
+  exec(target: HostTarget, command: string, x: PoolExecOptions): Promise<ExecOutcome> {
+    return this.onSession(target, x, async (conn) => {
+      try {
+        return await this.runOn(conn, target, command, x);
+      } catch (err) {
+        if (err instanceof ExecFailed && (await settledDead(conn))) {
+          return { exitCode: null, signal: null, lost: 'the connection closed while the command was being started' };
+        }
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * Opens one SFTP channel on a pooled connection, runs `work` with it and closes it, whatever
+   * `work` does. The channel counts as a session (sshd's MaxSessions counts it). When `x.signal`
+   * fires or the deadline passes, pending requests reject at once (with a `timeout` error) and
+   * `work`'s cleanup still runs on the channel before it closes.
+   */
+  files<T>(target: HostTarget, x: { signal: AbortSignal; deadline: number }, work: (files: RemoteFiles) => Promise<T>): Promise<T> {
+    return this.onSession(target, x, async (conn) => {
+      // The deadline stops the work as a task's time limit would (a timer holds at most 2^31-1 ms).
+      const expiry = new AbortController();
+      const timer = setTimeout(() => expiry.abort('timed_out'), Math.min(2 ** 31 - 1, Math.max(0, x.deadline - Date.now())));
+      const signal = AbortSignal.any([x.signal, expiry.signal]);
+      try {
+        const sftp = await openSftp(conn.client, target.alias, signal);
+        try {
+          return await work(new SftpFiles(sftp, target.alias, signal));
+        } finally {
+          await closeSftp(sftp);
+        }
+      } finally {
+        clearTimeout(timer);
+      }
+    });
+  }
+
+  /**
+   * Holds a session on a pooled connection while `work` opens its channel and uses it. Only where
+   * the channel was certainly never opened (NotConnected, ChannelRefused) is it tried again on
+   * another connection; whatever `work` sent is never sent twice.
+   */
+  private async onSession<T>(
+    target: HostTarget,
+    x: { signal: AbortSignal; deadline: number },
+    work: (conn: Conn) => Promise<T>,
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const conn = await this.acquire(target, x.signal, x.deadline);
       this.hold(conn, 'sessions');
       try {
-        return await this.runOn(conn, target, command, x);
+        return await work(conn);
       } catch (err) {
-        // Only where the command was certainly never sent is it tried on another connection.
         if (err instanceof NotConnected && attempt < 5) {
           this.retire(conn);
           continue;
@@ -112,9 +160,6 @@ export class ConnectionPool {
             'server refused another session; opening a further connection',
           );
           continue;
-        }
-        if (err instanceof ExecFailed && (await settledDead(conn))) {
-          return { exitCode: null, signal: null, lost: 'the connection closed while the command was being started' };
         }
         throw err;
       } finally {

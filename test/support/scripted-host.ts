@@ -141,6 +141,13 @@ export class ScriptedHosts implements HostExecutor {
     return end({ exitCode: reply.signal ? null : (reply.exitCode ?? 0), signal: reply.signal ?? null });
   }
 
+  /** File operations are not scripted here: they run against a real sshd (test/e2e/sftp.test.ts). */
+  files<T>(target: HostTarget): Promise<T> {
+    return Promise.reject(
+      new SshgateError('internal', `file operations on host "${target.alias}" are not scripted`, 'test files against a real sshd fleet'),
+    );
+  }
+
   ping(target: HostTarget, signal: AbortSignal): Promise<number> {
     this.pings.push(target.alias);
     const refused = this.down.get(target.alias);
