@@ -10,7 +10,8 @@ import { strictestTerms, type ApprovalTermsView, type Decision, type SegmentVerd
 import { DEFAULTS } from '../defaults.js';
 import { globMatch, globsIntersect } from '../glob.js';
 import { whole } from '../errors.js';
-import { callerMatches, type Principal } from '../principal.js';
+import type { Principal } from '../principal.js';
+import { ruleAppliesTo, ruleConsidered, ruleForElevation } from './rule-scope.js';
 import { effectiveLimits, type HostRef } from './limits.js';
 import { compileNetwork, type NetworkCheck } from './network.js';
 import type { Dialect } from './lexer.js';
@@ -44,31 +45,7 @@ export interface PolicyEngine {
   rulesFor(host: HostRef): PolicyRule[];
 }
 
-/**
- * Whether a rule is considered for a caller. A rule without `callers:` is considered for everyone.
- * One with `callers:` is considered for a principal it names (by name or role) and not for other
- * principals. Without a principal the caller could be anyone, so it fails closed: an allow rule
- * with `callers:` is not considered, a deny rule with `callers:` is, and so is an ask rule with
- * `callers:`, but only to make an allowed command need approval, never to make a denied one
- * approvable (see `judge`).
- */
-export function ruleConsidered(rule: PolicyRule, principal: Principal | undefined): boolean {
-  if (rule.callers === null) return true;
-  if (principal === undefined) return rule.action !== 'allow';
-  return callerMatches(principal, rule.callers);
-}
-
-/**
- * Whether a rule is considered for a call that elevates to `become` (undefined: it does not). An
- * allow or ask rule grants what it names only to the calls it was written for: one without
- * `become:` to calls that do not elevate, one with it to calls that elevate to a user it lists. A
- * deny rule without `become:` holds for every call, elevated or not; one with it only for calls
- * that elevate to a user it lists. So elevation can only be allowed by a rule that says so.
- */
-export function ruleForElevation(rule: PolicyRule, become: string | undefined): boolean {
-  if (rule.become === null) return become === undefined || rule.action === 'deny';
-  return become !== undefined && rule.become.includes(become);
-}
+export { ruleConsidered, ruleForElevation } from './rule-scope.js';
 
 /** How a rule pattern names a construct explicitly. */
 const FEATURE_MARKERS: Record<Feature, { label: string; named: (pattern: string) => boolean }> = {
@@ -105,7 +82,7 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
   const denySubstrings = [...new Set([...BUILTIN_DENY_SUBSTRINGS, ...policy.denySubstrings])];
   const network = compileNetwork(policy.network);
 
-  const rulesFor = (host: HostRef): PolicyRule[] => policy.rules.filter((r) => applies(r, host));
+  const rulesFor = (host: HostRef): PolicyRule[] => policy.rules.filter((r) => ruleAppliesTo(r, host));
   const denyIndex = new DenyIndex<DenyPattern>();
   // Ask patterns are matched as deny patterns are (widened, behind wrappers) to find what needs
   // approval, and as allow patterns are (exact text, constructs named) to find what may be approved.
@@ -231,12 +208,6 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
   }
 
   return { policy, denySubstrings, network, decide, rulesFor };
-}
-
-function applies(rule: PolicyRule, host: HostRef): boolean {
-  if (rule.aliases.length > 0 && !rule.aliases.some((g) => globMatch(g, host.alias))) return false;
-  if (rule.tags.length > 0 && !rule.tags.some((g) => host.tags.some((t) => globMatch(g, t)))) return false;
-  return true;
 }
 
 /**
