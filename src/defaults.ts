@@ -10,6 +10,11 @@ export const DEFAULTS = {
     max_output_bytes: 1_048_576,
     max_concurrent_per_host: 4,
     task_result_ttl: 600,
+    /**
+     * The size cap of a file operation (files: rules): a config or a log read whole, a unit file
+     * written, with room to spare; a bigger file is a transfer (ssh_put_file, ssh_get_file).
+     */
+    max_file_bytes: 16_777_216,
   },
   /**
    * Per principal, and per principal on one host (docs/policy.md, rate limits and quotas): far

@@ -3,6 +3,7 @@
  * so a field is described exactly once.
  */
 import { isIP } from 'node:net';
+import { posix } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -183,11 +184,17 @@ const CallerEntry = z.string().superRefine((s, ctx) => {
 // ---------------------------------------------------------------- policies/*.yml
 
 const Seconds = z.int().min(1).max(86_400);
+/** The largest max_file_bytes a policy may give: 1 TiB. */
+export const MAX_FILE_BYTES = 1_099_511_627_776;
+const FILE_BYTES_RANGE = `max_file_bytes is a whole number of bytes from 1 to 1 TiB (${MAX_FILE_BYTES})`;
+const FileBytes = z.int(FILE_BYTES_RANGE).min(1, FILE_BYTES_RANGE).max(MAX_FILE_BYTES, FILE_BYTES_RANGE);
 const LimitValues = {
   max_seconds: Seconds.optional(),
   max_output_bytes: z.int().min(1024).max(1_073_741_824).optional(),
   max_concurrent_per_host: z.int().min(1).max(256).optional(),
   task_result_ttl: z.int().min(1).max(604_800).optional(),
+  /** The size cap of a file operation on the host (files: rules); 1 byte to 1 TiB. */
+  max_file_bytes: FileBytes.optional(),
 };
 /** Per principal: its tool calls (a token bucket) and the commands it starts (per UTC day). */
 const PrincipalRateValues = {
@@ -249,46 +256,149 @@ export const PolicyLimits = strict({
     .optional(),
 });
 
-export const Rule = strict({
-  name: optional(Text('a rule name', 200)),
-  description: z.string().max(2000).optional(),
-  action: z.enum(['allow', 'ask', 'deny']),
-  aliases: z.array(Text('an alias glob', 200)).default([]),
-  tags: z.array(Text('a tag glob', 200)).default([]),
-  commands: z.array(CommandPattern).min(1, 'a rule needs at least one command pattern'),
-  /** An allow rule with `tty: true` also lets its commands run with a terminal (`tty: true` in ssh_run). */
-  tty: z.boolean().default(false),
-  /** An allow rule with `stdin: true` also lets a call give its commands data on stdin (`stdin` in ssh_run). */
-  stdin: z.boolean().default(false),
-  /**
-   * The principals (by name) and roles (`role:NAME`) the rule applies to; absent: everyone. A rule
-   * whose callers do not name the caller is not considered, allow and deny alike.
-   */
-  callers: z
-    .array(CallerEntry)
-    .min(1, 'callers: [] would apply the rule to no one; name principals or roles (role:ops), or leave callers: out for everyone')
-    .optional(),
-  /**
-   * Ask rules only: who may approve (`client`: the agent's MCP client asks its user by elicitation,
-   * an operator when it cannot; `operator`: only out of band; `either`: both, the first answer counts).
-   */
-  approve_by: z.enum(['client', 'operator', 'either']).optional(),
-  /** Ask rules only: unanswered this long, the request is refused (approval_timeout). */
-  approval_timeout_seconds: z.int().min(5).max(86_400).optional(),
-  /** Ask rules only: the approver must be another principal than the one who asked. */
-  four_eyes: z.boolean().optional(),
-  /** Ask rules only: an approval also covers the same command on the same host for this long. */
-  grant_minutes: z.int().min(1).max(1440).optional(),
-  /**
-   * The users a call may elevate to under this rule (`become: root`, `become: [root, postgres]`).
-   * An allow or ask rule with it applies only to calls that elevate to one of them, one without it
-   * only to calls that do not; a deny rule without it applies to every call.
-   */
-  become: z
-    .union([BecomeUser, z.array(BecomeUser).min(1, 'become: [] would apply the rule to no call; name users, or leave become: out')])
-    .optional(),
-});
+const RuleCallers = z
+  .array(CallerEntry)
+  .min(1, 'callers: [] would apply the rule to no one; name principals or roles (role:ops), or leave callers: out for everyone')
+  .optional();
+const RuleBecome = z
+  .union([BecomeUser, z.array(BecomeUser).min(1, 'become: [] would apply the rule to no call; name users, or leave become: out')])
+  .optional();
+
+/** A command rule given a file rule's keys was meant for files:. */
+function commandRuleUnknownKeys(keys: string[]): string | undefined {
+  const key = keys.find((k) => k === 'read' || k === 'write' || k === 'max_file_bytes');
+  return key === undefined ? undefined : `${key} belongs to file rules: list the rule under files:, not rules: (docs/policy.md)`;
+}
+
+export const Rule = strict(
+  {
+    name: optional(Text('a rule name', 200)),
+    description: z.string().max(2000).optional(),
+    action: z.enum(['allow', 'ask', 'deny']),
+    aliases: z.array(Text('an alias glob', 200)).default([]),
+    tags: z.array(Text('a tag glob', 200)).default([]),
+    commands: z.array(CommandPattern).min(1, 'a rule needs at least one command pattern'),
+    /** An allow rule with `tty: true` also lets its commands run with a terminal (`tty: true` in ssh_run). */
+    tty: z.boolean().default(false),
+    /** An allow rule with `stdin: true` also lets a call give its commands data on stdin (`stdin` in ssh_run). */
+    stdin: z.boolean().default(false),
+    /**
+     * The principals (by name) and roles (`role:NAME`) the rule applies to; absent: everyone. A rule
+     * whose callers do not name the caller is not considered, allow and deny alike.
+     */
+    callers: RuleCallers,
+    /**
+     * Ask rules only: who may approve (`client`: the agent's MCP client asks its user by elicitation,
+     * an operator when it cannot; `operator`: only out of band; `either`: both, the first answer counts).
+     */
+    approve_by: z.enum(['client', 'operator', 'either']).optional(),
+    /** Ask rules only: unanswered this long, the request is refused (approval_timeout). */
+    approval_timeout_seconds: z.int().min(5).max(86_400).optional(),
+    /** Ask rules only: the approver must be another principal than the one who asked. */
+    four_eyes: z.boolean().optional(),
+    /** Ask rules only: an approval also covers the same command on the same host for this long. */
+    grant_minutes: z.int().min(1).max(1440).optional(),
+    /**
+     * The users a call may elevate to under this rule (`become: root`, `become: [root, postgres]`).
+     * An allow or ask rule with it applies only to calls that elevate to one of them, one without it
+     * only to calls that do not; a deny rule without it applies to every call.
+     */
+    become: RuleBecome,
+  },
+  commandRuleUnknownKeys,
+);
 export type Rule = z.infer<typeof Rule>;
+
+// ---------------------------------------------------------------- files: paths and file rules
+
+/** The longest path a file operation takes, in UTF-8 bytes: Linux's PATH_MAX. */
+export const MAX_PATH_BYTES = 4096;
+// Every C0 control (tab included), DEL and the C1 controls: no file name a person means.
+// eslint-disable-next-line no-control-regex
+const PATH_CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** What is wrong with how a path is written, and what to write instead. */
+export interface PathSpelling {
+  /** Completes "the path "…" …": `has a ".." component`. */
+  problem: string;
+  /** What to write instead: `write the path it leads to ("/etc/shadow")`. */
+  fix: string;
+}
+
+/**
+ * Why `path` (a file rule's pattern or a caller's path) is not written the one way sshgate judges
+ * paths, or undefined when it is. A path is judged as written and never resolved here, so every
+ * spelling that names a file some other way (`..`, `.`, `//`, a trailing `/`) is refused rather than
+ * normalised: a rule then sees exactly the path the host is asked for.
+ */
+export function pathSpellingProblem(path: string): PathSpelling | undefined {
+  if (path === '') return { problem: 'is empty', fix: 'give an absolute path, such as "/etc/hosts"' };
+  if (path.includes('\0')) return { problem: 'contains a NUL byte', fix: 'no file name contains NUL; remove it' };
+  const control = PATH_CONTROL_RE.exec(path);
+  if (control) {
+    const code = (control[0].codePointAt(0) as number).toString(16).padStart(2, '0');
+    return {
+      problem: `contains a control character (0x${code}) at offset ${control.index}`,
+      fix: 'remove it; sshgate takes no file name with control characters',
+    };
+  }
+  const bytes = Buffer.byteLength(path, 'utf8');
+  if (bytes > MAX_PATH_BYTES) return { problem: `is ${bytes} bytes long; the limit is ${MAX_PATH_BYTES}`, fix: 'give a shorter path' };
+  if (!path.startsWith('/')) return { problem: 'is not absolute', fix: `write it from the root (${shown(`/${path}`)})` };
+  if (path === '/') return undefined;
+  const parts = path.slice(1).split('/');
+  const joined = (kept: string[]) => `/${kept.join('/')}`;
+  if (parts.includes('..')) {
+    const resolved = posix.normalize(path);
+    return {
+      problem: 'has a ".." component',
+      fix: `paths are judged as written, never resolved: write the path it leads to (${shown(resolved)})`,
+    };
+  }
+  if (parts.includes('.'))
+    return { problem: 'has a "." component', fix: `write it without (${shown(joined(parts.filter((c) => c !== '.')))})` };
+  if (parts.at(-1) === '') {
+    const dir = path.replace(/\/+$/, '');
+    return {
+      problem: 'ends in "/"',
+      fix: `write ${shown(dir || '/')} for the directory itself${dir ? ` (${shown(`${dir}/*`)} for what is under it)` : ''}`,
+    };
+  }
+  if (parts.includes(''))
+    return { problem: 'has an empty component ("//")', fix: `write one "/" (${shown(joined(parts.filter((c) => c !== '')))})` };
+  return undefined;
+}
+
+/** A file rule's path glob: an absolute path written the one way, with `*` and `?` as in commands. */
+export const FilePathPattern = z.string().superRefine((s, ctx) => {
+  const p = pathSpellingProblem(s);
+  if (p) ctx.addIssue({ code: 'custom', message: `the path pattern ${shown(s)} ${p.problem}: ${p.fix}` });
+});
+
+const FILE_ASK =
+  'file operations cannot be approved yet: a file rule is allow or deny (make it deny, or allow it for some callers: with callers:)';
+export const FileRule = strict(
+  {
+    name: optional(Text('a rule name', 200)),
+    description: z.string().max(2000).optional(),
+    action: z.enum(['allow', 'deny'], {
+      error: (issue) => (issue.input === 'ask' ? FILE_ASK : 'expected allow or deny'),
+    }),
+    aliases: z.array(Text('an alias glob', 200)).default([]),
+    tags: z.array(Text('a tag glob', 200)).default([]),
+    callers: RuleCallers,
+    /** Paths it allows (or denies) reading, a directory's listing included. */
+    read: z.array(FilePathPattern).default([]),
+    /** Paths it allows (or denies) writing: creating, replacing, editing. Reading is not implied. */
+    write: z.array(FilePathPattern).default([]),
+    /** As on command rules: allow rules apply only to calls elevating to these users. */
+    become: RuleBecome,
+    /** Allow rules only: a cap, below the host's max_file_bytes, on what this rule allows. */
+    max_file_bytes: FileBytes.optional(),
+  },
+  (keys) => (keys.includes('commands') ? 'commands belong to command rules: list the rule under rules:, not files:' : undefined),
+).refine((r) => r.read.length + r.write.length > 0, 'a file rule needs at least one path pattern in read: or write:');
+export type FileRule = z.infer<typeof FileRule>;
 
 const Cidr = z.string().refine((s) => {
   const [addr, bits, extra] = s.split('/');
@@ -358,6 +468,7 @@ export const PolicyFile = strict({
   host_key_policy: z.enum(['strict', 'accept-new']).optional(),
   limits: PolicyLimits.optional(),
   rules: z.array(Rule).default([]),
+  files: z.array(FileRule).default([]),
   overrides: strict({
     tags: z.record(z.string(), LimitsOverride).default({}),
     aliases: z.record(z.string(), LimitsOverride).default({}),
@@ -370,11 +481,17 @@ export type PolicyFile = z.infer<typeof PolicyFile>;
 
 // ---------------------------------------------------------------- policies/tests/*.yml
 
+const CASE_KINDS = 'a case gives one of command:, read: or write:';
+
 export const PolicyCase = strict({
   name: optional(Text('a case name', 200)),
   alias: Alias,
   tags: z.array(Tag).optional(),
-  command: z.string().max(1_000_000),
+  command: z.string().max(1_000_000).optional(),
+  /** A file case: the path is read (a directory's is listed). Decided as ssh_read_file and ssh_list_dir are. */
+  read: z.string().max(1_000_000).optional(),
+  /** A file case: the path is written. */
+  write: z.string().max(1_000_000).optional(),
   /** The command asks for a terminal: `allow` then means allowed with one. */
   tty: z.boolean().optional(),
   /** The principal the command is decided for; without it, for no principal. */
@@ -384,10 +501,22 @@ export const PolicyCase = strict({
   /** The call elevates to this user (`become` of ssh_run); without it, it does not elevate. */
   become: BecomeUser.optional(),
   expect: z.enum(['allow', 'ask', 'deny']),
-}).refine((c) => c.roles === undefined || c.as !== undefined, {
-  message: 'roles: belong to a principal: give its name with as: (as: alice, roles: [ops])',
-  path: ['roles'],
-});
+})
+  .refine((c) => c.roles === undefined || c.as !== undefined, {
+    message: 'roles: belong to a principal: give its name with as: (as: alice, roles: [ops])',
+    path: ['roles'],
+  })
+  .refine((c) => [c.command, c.read, c.write].filter((v) => v !== undefined).length === 1, {
+    message: `${CASE_KINDS} (command: "uptime", read: /etc/hosts or write: /etc/motd), exactly one`,
+  })
+  .refine((c) => c.command !== undefined || c.expect !== 'ask', {
+    message: 'a file case expects allow or deny: file operations cannot be approved yet',
+    path: ['expect'],
+  })
+  .refine((c) => c.command !== undefined || c.tty === undefined, {
+    message: 'only a command case asks for a terminal: a file operation has none (remove tty:)',
+    path: ['tty'],
+  });
 export type PolicyCase = z.infer<typeof PolicyCase>;
 
 export const PolicyCasesFile = z.array(PolicyCase);

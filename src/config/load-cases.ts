@@ -15,7 +15,11 @@ export function loadPolicyCases(path: string): LocatedCase[] {
     const file = readYamlFile(f, f, sink);
     if (!file) continue;
     if (!Array.isArray(file.data)) {
-      sink.at(file, [], 'expected a list of cases: - { alias: web1, command: "uptime", expect: allow }');
+      sink.at(
+        file,
+        [],
+        'expected a list of cases: - { alias: web1, command: "uptime", expect: allow } (or read: PATH, write: PATH instead of command:)',
+      );
       continue;
     }
     file.data.forEach((raw, index) => {

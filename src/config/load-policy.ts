@@ -7,7 +7,7 @@
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { DEFAULTS } from '../defaults.js';
 import { ConfigError } from '../errors.js';
-import type { CallerOverride, LimitsOverride, NetworkPolicy, PolicyFile } from './file-formats.js';
+import type { CallerOverride, FileRule, LimitsOverride, NetworkPolicy, PolicyFile } from './file-formats.js';
 import { PolicyFile as PolicyFileSchema } from './file-formats.js';
 import { describePath, IssueSink, readYamlFile, yamlFilesAt, type YamlFile } from './yaml-file.js';
 
@@ -33,16 +33,37 @@ export interface PolicyRule {
   stdin: boolean;
   /**
    * The principals (`alice`) and roles (`role:ops`) it applies to; null: every caller. See
-   * `ruleConsidered` in src/policy/decide.ts for a caller that is not known.
+   * `ruleConsidered` in src/policy/rule-scope.ts for a caller that is not known.
    */
   callers: string[] | null;
   /** An ask rule's terms of approval; null for allow and deny rules. */
   approval: ApprovalTerms | null;
   /**
    * The users it applies to elevated calls for; null: it applies to calls that do not elevate (a
-   * deny rule: to every call). See `ruleForElevation` in src/policy/decide.ts.
+   * deny rule: to every call). See `ruleForElevation` in src/policy/rule-scope.ts.
    */
   become: string[] | null;
+}
+
+/** A rule of `files:`: which paths may be read and written, where and by whom. */
+export interface PolicyFileRule {
+  /** Unique among command rules and file rules together: decisions and the audit name rules by name. */
+  name: string;
+  source: string;
+  /** No ask: file operations cannot be approved yet. */
+  action: 'allow' | 'deny';
+  aliases: string[];
+  tags: string[];
+  /** As on command rules; null: every caller. */
+  callers: string[] | null;
+  /** As on command rules; null: calls that do not elevate (a deny rule: every call). */
+  become: string[] | null;
+  /** Path globs it allows or denies reading (listing a directory reads the directory). */
+  read: string[];
+  /** Path globs it allows or denies writing; writing does not imply reading. */
+  write: string[];
+  /** Allow rules: a cap on what they allow, below the host's max_file_bytes; null: none of its own. */
+  maxFileBytes: number | null;
 }
 
 /** How an ask rule's commands get approved (the rule's approve_by, approval_timeout_seconds…). */
@@ -59,6 +80,8 @@ const APPROVAL_KEYS = ['approve_by', 'approval_timeout_seconds', 'four_eyes', 'g
 export interface PolicySet {
   files: string[];
   rules: PolicyRule[];
+  /** The rules of every file's `files:`, in the order of the files. */
+  fileRules: PolicyFileRule[];
   /** The policy-wide limits: the built-in defaults with `limits:` applied. */
   limits: Limits;
   /** The file that set each policy-wide limit; absent keys are built-in defaults. */
@@ -117,6 +140,7 @@ function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink):
   const set: PolicySet = {
     files: parsed.map((p) => p.file.display),
     rules: [],
+    fileRules: [],
     limits: { ...DEFAULTS.limits },
     limitsSetBy: {},
     rateLimits: { ...DEFAULTS.rateLimits },
@@ -191,6 +215,7 @@ function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink):
         become: rule.become === undefined ? null : [...new Set(typeof rule.become === 'string' ? [rule.become] : rule.become)],
       });
     });
+    data.files.forEach((rule, index) => set.fileRules.push(fileRule(file, rule, index, sink)));
     const limits = data.limits;
     if (limits) {
       for (const key of Object.keys(DEFAULTS.limits) as LimitKey[]) {
@@ -246,8 +271,38 @@ function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink):
       set.hostKeyPolicy = data.host_key_policy;
     }
   }
+  uniqueNames([...set.rules, ...set.fileRules], sink);
+  return set;
+}
+
+/** One file rule as the engine reads it; `max_file_bytes` on a deny rule is reported to `sink`. */
+function fileRule(file: YamlFile, rule: FileRule, index: number, sink: IssueSink): PolicyFileRule {
+  const pos = file.lines.linePos(nodeOffset(file, ['files', index]));
+  if (rule.max_file_bytes !== undefined && rule.action === 'deny') {
+    const path = ['files', index, 'max_file_bytes'];
+    sink.at(file, path, `${describePath(path)}: max_file_bytes belongs on allow rules; a deny rule allows no bytes at all (remove it)`);
+  }
+  return {
+    name: rule.name ?? `${basename(file.display)}#files${index + 1}`,
+    source: `${file.display}:${pos.line}:${pos.col}`,
+    action: rule.action,
+    aliases: rule.aliases,
+    tags: rule.tags,
+    callers: rule.callers ?? null,
+    become: rule.become === undefined ? null : [...new Set(typeof rule.become === 'string' ? [rule.become] : rule.become)],
+    read: rule.read,
+    write: rule.write,
+    maxFileBytes: rule.max_file_bytes ?? null,
+  };
+}
+
+/**
+ * Command rules and file rules share one name space: a decision, `plan` and the audit name a rule
+ * by its name, and a reviewer should never have to ask which of two rules "nginx" is.
+ */
+function uniqueNames(rules: readonly { name: string; source: string }[], sink: IssueSink): void {
   const names = new Map<string, string>();
-  for (const rule of set.rules) {
+  for (const rule of rules) {
     const seen = names.get(rule.name);
     if (seen) {
       const [file, line, col] = splitSource(rule.source);
@@ -255,11 +310,10 @@ function merge(parsed: { file: YamlFile; data: PolicyFile }[], sink: IssueSink):
         file,
         line,
         col,
-        message: `duplicate rule name "${rule.name}" (also at ${seen}); decisions name rules, so names must be unique`,
+        message: `duplicate rule name "${rule.name}" (also at ${seen}); decisions name rules, so names must be unique among rules: and files: together`,
       });
     } else names.set(rule.name, rule.source);
   }
-  return set;
 }
 
 function nodeOffset(file: YamlFile, path: (string | number)[]): number {

@@ -10,7 +10,7 @@ import { selectHosts } from '../config/select-hosts.js';
 import type { HostEntry } from '../config/file-formats.js';
 import { DEFAULTS } from '../defaults.js';
 import { clip, quotedForReview, SshgateError } from '../errors.js';
-import { effectiveLimits } from '../policy/limits.js';
+import { effectiveLimits, taskLimits } from '../policy/limits.js';
 import { commandInputProblem } from '../policy/command-input.js';
 import { decideForHost, stdinRefusal, ttyRefusal } from '../policy/host-decision.js';
 import { auditedPrincipal, isAdmin, type Principal } from '../principal.js';
@@ -765,7 +765,7 @@ export class Gateway {
     // A held task reaches its host as the configuration says when it is approved (a reload may
     // have moved the host), not as it said when it was asked for.
     const targetNow = () => (hold ? this.config.target(this.config.host(host.alias)) : target);
-    const limits = { ...decision.limits };
+    const limits = taskLimits(decision.limits);
     if (input.timeout_seconds !== undefined) limits.max_seconds = Math.min(limits.max_seconds, input.timeout_seconds);
     const graceMs = this.deps.graceMs ?? DEFAULTS.graceMs;
     const task = this.deps.tasks.start(

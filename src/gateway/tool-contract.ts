@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { Alias, BecomeUser, HostShell, Tag, TargetTag } from '../config/file-formats.js';
-import { ApprovalTermsView, LimitsSchema, SegmentVerdict } from '../policy/decision.js';
+import { ApprovalTermsView, LimitsSchema, SegmentVerdict, TaskLimitsSchema } from '../policy/decision.js';
 import { FINAL_STATES, OPEN_STATES } from '../tasks/task-manager.js';
 import { MAX_STDIN_BYTES } from './call-extras.js';
 import { DEFAULT_INLINE_BYTES, FAN_OUT_INLINE_BYTES, MAX_INLINE_BYTES, MAX_READ_BYTES } from './budget.js';
@@ -198,7 +198,7 @@ export const RunResult = z.object({
   omitted_bytes: StreamCounts.describe('bytes between the head and the tail shown (max_bytes), per stream'),
   read_cursor: ReadCursor,
   duration_ms: z.number(),
-  limits: LimitsSchema.describe("the limits the task runs under: the policy's, shortened by timeout_seconds"),
+  limits: TaskLimitsSchema.describe("the limits the task runs under: the policy's, shortened by timeout_seconds"),
   become: z.string().optional().describe('the user the command ran as (become), when it was elevated'),
   error: ErrorBody.optional().describe('why the task ended without an exit status (timeout, lost connection, approval refused)'),
   approval: TaskApproval.optional(),
@@ -320,7 +320,7 @@ export const HostOutcome = z.object({
   omitted_bytes: StreamCounts,
   read_cursor: ReadCursor,
   duration_ms: z.number().nullable(),
-  limits: LimitsSchema.optional().describe('the limits its task runs under'),
+  limits: TaskLimitsSchema.optional().describe('the limits its task runs under'),
   reason: z.string().optional().describe('why the policy denied it'),
   error: ErrorBody.optional(),
 });

@@ -1,11 +1,17 @@
 /** The shape of a policy decision, shared by `sshgate plan --json` and the `ssh_plan` tool. */
 import { z } from 'zod';
 
-export const LimitsSchema = z.object({
+/** The limits a task runs under (a task records these, and only these). */
+export const TaskLimitsSchema = z.object({
   max_seconds: z.number(),
   max_output_bytes: z.number(),
   max_concurrent_per_host: z.number(),
   task_result_ttl: z.number(),
+});
+
+/** The limits of a host: its tasks', and the size cap of its file operations. */
+export const LimitsSchema = TaskLimitsSchema.extend({
+  max_file_bytes: z.number().describe('the size cap of a file operation on the host, before any file rule lowers it'),
 });
 
 /** deny > ask > allow: ask is allowed only once a person approves the exact command. */
@@ -72,6 +78,33 @@ export const Decision = z.object({
   limits: LimitsSchema,
 });
 export type Decision = z.infer<typeof Decision>;
+
+export const FileAccess = z.enum(['read', 'write']);
+export type FileAccess = z.infer<typeof FileAccess>;
+
+/** What the policy decides for one file operation on one host: `decideFile` in file-decision.ts. */
+export const FileDecision = z.object({
+  alias: z.string(),
+  access: FileAccess.describe('read: reading the file, or listing the directory; write: creating, replacing or editing it'),
+  path: z.string().describe('the path as given: judged as written, never resolved or normalised'),
+  caller: DecisionCaller,
+  become: z
+    .string()
+    .nullable()
+    .describe('the user the operation was decided to run as (become); null: as the login user, and only rules without become: allowed it'),
+  verdict: z.enum(['allow', 'deny']).describe('deny if any deny rule matches the path for this access; else allow if an allow rule does'),
+  allowed: z.boolean().describe("verdict is 'allow'"),
+  rule: z
+    .object({ name: z.string(), source: z.string() })
+    .nullable()
+    .describe('the rule that decided: the first deny rule that matched, else the first allow rule; null when none did'),
+  reason: z.string(),
+  matched_rules: z.array(MatchedRule).describe('every file rule whose patterns for this access match the path'),
+  max_file_bytes: z
+    .number()
+    .describe("the size cap of this operation: the host's max_file_bytes, lowered by the caps of the allow rules that matched"),
+});
+export type FileDecision = z.infer<typeof FileDecision>;
 
 /** A caller as rules name it: `alice`, or `alice (role:ops, role:dev)`. */
 export function callerLabel(caller: { name: string; roles: readonly string[] }): string {

@@ -1,7 +1,8 @@
 /**
  * What a policy change changes, for pull-request review: every test case and every command of
  * either version's rules, on every host, for every caller the rules tell apart, whose decision
- * differs — or, allowed in both, whether it may run with a terminal; and every limit that differs.
+ * differs — or, allowed in both, whether it may run with a terminal; the same for file operations
+ * (file-diff.ts); and every limit that differs.
  */
 import type { Inventory } from '../config/load-inventory.js';
 import type { PolicyCase } from '../config/file-formats.js';
@@ -9,6 +10,7 @@ import type { Principal } from '../principal.js';
 import { casePrincipal, decideCaseFor } from './cases.js';
 import type { PolicyEngine } from './decide.js';
 import { callerLabel, type Decision, type Verdict } from './decision.js';
+import { diffFileAccesses, type FileDecisionChange } from './file-diff.js';
 import { effectiveLimits } from './limits.js';
 
 export interface DecisionChange {
@@ -52,7 +54,8 @@ export const ANYONE_ELSE = '(anyone else)';
  */
 export function callersToCompare(engines: readonly PolicyEngine[], cases: readonly PolicyCase[]): DiffCaller[] {
   const out: DiffCaller[] = [{ label: NO_PRINCIPAL, principal: undefined }];
-  const entries = [...new Set(engines.flatMap((e) => e.policy.rules.flatMap((r) => r.callers ?? [])))];
+  const rules = engines.flatMap((e) => [...e.policy.rules, ...e.policy.fileRules]);
+  const entries = [...new Set(rules.flatMap((r) => r.callers ?? []))];
   if (entries.length === 0) return out;
   // Names in parentheses are never a rule's: callers: entries are names without them, or role:NAME.
   const principal = (name: string, roles: string[] = []): Principal => ({ name, roles, via: 'command-line' });
@@ -74,7 +77,7 @@ export function callersToCompare(engines: readonly PolicyEngine[], cases: readon
  * a case names in `become:`. An elevation no rule names is decided as one to any other such user.
  */
 export function becomesToCompare(engines: readonly PolicyEngine[], cases: readonly PolicyCase[]): (string | undefined)[] {
-  const users = engines.flatMap((e) => e.policy.rules.flatMap((r) => r.become ?? []));
+  const users = engines.flatMap((e) => [...e.policy.rules, ...e.policy.fileRules].flatMap((r) => r.become ?? []));
   return [undefined, ...new Set([...users, ...cases.flatMap((c) => (c.become !== undefined ? [c.become] : []))])];
 }
 
@@ -99,7 +102,7 @@ export function diffPolicies(
   after: PolicyEngine,
   inventory: Inventory,
   cases: PolicyCase[],
-): { decisions: DecisionChange[]; limits: LimitChange[] } {
+): { decisions: DecisionChange[]; files: FileDecisionChange[]; limits: LimitChange[] } {
   const probes: { alias: string; command: string; origin: string; tags?: string[] }[] = [];
   const seen = new Set<string>();
   const add = (alias: string, command: string, origin: string, tags?: string[]) => {
@@ -108,7 +111,7 @@ export function diffPolicies(
     seen.add(key);
     probes.push({ alias, command, origin, ...(tags ? { tags } : {}) });
   };
-  for (const c of cases) add(c.alias, c.command, `case "${c.name ?? c.command}"`, c.tags);
+  for (const c of cases) if (c.command !== undefined) add(c.alias, c.command, `case "${c.name ?? c.command}"`, c.tags);
   for (const engine of [before, after]) {
     for (const rule of engine.policy.rules) {
       for (const pattern of rule.commands) {
@@ -174,7 +177,8 @@ export function diffPolicies(
       if (a[key] !== b[key]) limits.push({ alias: host.alias, limit: key, from: a[key], to: b[key] });
     }
   }
-  return { decisions, limits };
+  const files = diffFileAccesses(before, after, inventory, cases, callers, becomes);
+  return { decisions, files, limits };
 }
 
 /** What differs between two ask decisions' terms of approval, or undefined when nothing does. */

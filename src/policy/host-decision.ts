@@ -1,11 +1,12 @@
 /**
- * A decision for a real inventory host: the command policy, plus the network policy when the
+ * A decision for a real inventory host: the command policy (or the file rules), plus the network policy when the
  * host is given as an address (names are checked after resolution, when connecting).
  */
 import { isIP } from 'node:net';
 import type { HostEntry } from '../config/file-formats.js';
 import type { DecideOptions, PolicyEngine } from './decide.js';
-import type { Decision } from './decision.js';
+import type { Decision, FileDecision } from './decision.js';
+import { decideFile, type FileRequest } from './file-decision.js';
 
 /** `options.principal`: who asks (see `ruleConsidered` for a decision without one). */
 export function decideForHost(engine: PolicyEngine, host: HostEntry, command: string, options: DecideOptions = {}): Decision {
@@ -16,6 +17,20 @@ export function decideForHost(engine: PolicyEngine, host: HostEntry, command: st
       const denied = { verdict: 'deny' as const, allowed: false, tty_allowed: false, stdin_allowed: false };
       return { ...decision, ...denied, reason: `network policy: ${net.reason}`, approval: null };
     }
+  }
+  return decision;
+}
+
+/**
+ * A file operation's decision for a real inventory host: the file rules, plus the network policy
+ * when the host is given as an address, as for commands. What the gateway calls, with the path the
+ * caller gave and again with the path it resolves to on the host.
+ */
+export function decideFileForHost(engine: PolicyEngine, host: HostEntry, request: FileRequest): FileDecision {
+  const decision = decideFile(engine.policy, host, request);
+  if (decision.allowed && isIP(host.host) !== 0) {
+    const net = engine.network.check(host.host);
+    if (!net.allowed) return { ...decision, verdict: 'deny', allowed: false, rule: null, reason: `network policy: ${net.reason}` };
   }
   return decision;
 }

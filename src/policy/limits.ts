@@ -20,6 +20,12 @@ export interface EffectiveLimits {
   sources: Record<LimitKey, string>;
 }
 
+/** The limits a task runs under: a host's limits but the file cap, which file operations read from their decision. */
+export function taskLimits(limits: Limits): Omit<Limits, 'max_file_bytes'> {
+  const { max_seconds, max_output_bytes, max_concurrent_per_host, task_result_ttl } = limits;
+  return { max_seconds, max_output_bytes, max_concurrent_per_host, task_result_ttl };
+}
+
 export function effectiveLimits(policy: PolicySet, host: HostRef): EffectiveLimits {
   const keys = Object.keys(policy.limits) as LimitKey[];
   const values = { ...policy.limits };

@@ -315,8 +315,14 @@ describe('rate limits in the policy', () => {
       host_commands_per_day: 50,
     });
     expect(p.rateLimitsSetBy).toEqual({ calls_per_minute: join(dir, 'p.yml'), host_commands_per_day: join(dir, 'p.yml') });
-    // They are no task limits: a task's limits, and what describe_host shows, stay as they were.
-    expect(Object.keys(p.limits)).toEqual(['max_seconds', 'max_output_bytes', 'max_concurrent_per_host', 'task_result_ttl']);
+    // They are no host limits: a task's limits, and what describe_host shows, do not hold them.
+    expect(Object.keys(p.limits)).toEqual([
+      'max_seconds',
+      'max_output_bytes',
+      'max_concurrent_per_host',
+      'task_result_ttl',
+      'max_file_bytes',
+    ]);
   });
 
   it('takes host rate limits from tags and aliases, and any rate limit from callers', () => {

@@ -186,6 +186,7 @@ describe('become under random policies', () => {
   const policyOf = (rules: PolicyRule[]): PolicySet => ({
     files: ['p.yml'],
     rules,
+    fileRules: [],
     limits: { ...DEFAULTS.limits },
     limitsSetBy: {},
     rateLimits: { ...DEFAULTS.rateLimits },

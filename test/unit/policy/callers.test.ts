@@ -208,6 +208,7 @@ function policyOf(rules: PolicyRule[]): PolicySet {
   return {
     files: ['p.yml'],
     rules,
+    fileRules: [],
     limits: { ...DEFAULTS.limits },
     limitsSetBy: {},
     rateLimits: { ...DEFAULTS.rateLimits },
