@@ -2,6 +2,8 @@
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { BUILTIN_DENY_SUBSTRINGS } from '../policy/builtin.js';
+import { fileRulesFor } from '../policy/file-decision.js';
+import type { PolicyFileRule } from '../config/load-policy.js';
 import { targetContextFor, targetFor, targetProblems } from '../gateway/targets.js';
 import { AGENT_HINT, agentSilence, agentSocketProblem } from '../ssh/auth.js';
 import { jumpChain, type Inventory } from '../config/load-inventory.js';
@@ -45,6 +47,7 @@ export async function checkCommand(paths: Paths, io: Io, env: Readonly<Record<st
     `  ${inventory.credentials.length} credentials: ${inventory.credentials.map((c) => `${c.name} (${method(c)})`).join(', ') || 'none'}`,
     `policy: ${policy.files.join(', ')}`,
     `  ${policy.rules.length} rules: ${count('allow')} allow, ${ask > 0 ? `${ask} ask, ` : ''}${count('deny')} deny`,
+    `  ${fileRuleCount(policy.fileRules)}`,
     `  limits: ${Object.entries(policy.limits)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
@@ -67,6 +70,11 @@ export async function checkCommand(paths: Paths, io: Io, env: Readonly<Record<st
           "keep it only where a person reads that client; approve_by: operator (the default) or four_eyes: true take the answer out of the agent's reach (docs/approvals.md)",
         ),
       );
+    }
+  }
+  for (const r of policy.fileRules) {
+    if (!inventory.hosts.some((h) => fileRulesFor(policy, h).includes(r))) {
+      warnings.push(warn(`file rule "${r.name}" (${r.source}) applies to no host in the inventory`));
     }
   }
   for (const t of Object.keys(policy.overrides.tags)) {
@@ -103,6 +111,13 @@ export async function checkCommand(paths: Paths, io: Io, env: Readonly<Record<st
   if (warnings.length > 0) io.out(`warnings:\n${warnings.map((w) => `  ${w.text}\n${w.hint ? `    hint: ${w.hint}\n` : ''}`).join('')}`);
   io.out('OK\n');
   return 0;
+}
+
+/** `2 file rules: 1 allow, 1 deny`, or what having none means. */
+function fileRuleCount(rules: readonly PolicyFileRule[]): string {
+  if (rules.length === 0) return 'file rules: none (every file read and write is denied)';
+  const allow = rules.filter((r) => r.action === 'allow').length;
+  return `${rules.length} file rule${rules.length === 1 ? '' : 's'}: ${allow} allow, ${rules.length - allow} deny`;
 }
 
 /** A finding that does not fail the check, and what to do about it. */

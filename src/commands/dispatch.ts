@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { becomeUserProblem, callerNameProblem, roleNameProblem } from '../config/file-formats.js';
 import { LOG_LEVELS, type LogLevel } from '../logger.js';
 import { DEFAULTS, ENV } from '../defaults.js';
+import type { FileAccess } from '../policy/decision.js';
 import type { Principal } from '../principal.js';
 import { testsDirOf, type Io, type Paths } from './context.js';
 import { AUTH_FLAGS, authSettings, defaultStateDir, httpOptions } from './serve-settings.js';
@@ -20,6 +21,7 @@ commands:
   serve                         serve MCP over stdio (the agent starts this)
   check                         validate the config and the policy, print a summary
   plan ALIAS|@TAG -- COMMAND    print what the policy decides for COMMAND, and why
+  plan ALIAS|@TAG --read PATH   the same for reading PATH (or listing it); --write PATH for writing it
   policy test [PATH]            run the policy test cases (default: <policy>/tests)
   policy diff OLD NEW           list the decisions that change from policy OLD to NEW
   audit verify PATH             check the hash chain of an audit file (--audit-log)
@@ -46,6 +48,8 @@ options:
                    serve: who the callers are (stdio: default the OS user; --http: whoever has --token-file's token, default http)
   --role ROLE      plan --as, serve --as, token new: a role of that principal (repeatable)
   --become USER    plan: decide for a call that elevates to USER (rules with become:)
+  --read PATH      plan: decide reading the file PATH, or listing the directory PATH (files: rules), instead of a command
+  --write PATH     plan: decide writing the file PATH (files: rules), instead of a command
   --expires DATE   token new: when the token stops working (2027-06-30, or a date and time with its zone)
   -h, --help       print this help
   -v, --version    print the version
@@ -75,6 +79,8 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         as: { type: 'string' },
         role: { type: 'string', multiple: true },
         become: { type: 'string' },
+        read: { type: 'string' },
+        write: { type: 'string' },
         'log-level': { type: 'string' },
         'state-dir': { type: 'string' },
         'audit-log': { type: 'string' },
@@ -126,6 +132,8 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
       );
     if (values.become !== undefined && command !== 'plan')
       throw new UsageError('--become is an option of plan only (policy test cases say become:; the run tools take become)');
+    if ((values.read !== undefined || values.write !== undefined) && command !== 'plan')
+      throw new UsageError('--read and --write are options of plan only (policy test cases say read: and write:)');
     const tokenFlag = (['id', 'principal', 'expires'] as const).find((f) => values[f] !== undefined);
     if (tokenFlag !== undefined && command !== 'token') throw new UsageError(`--${tokenFlag} is an option of token new only`);
     switch (command) {
@@ -221,9 +229,24 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         return await checkCommand(paths, io, env);
       }
       case 'plan': {
+        const file = fileOf(values.read, values.write, dash);
+        if (file) {
+          expectArgs(rest, 1, `plan needs one target: an alias or @tag (sshgate plan web1 --${file.access} ${file.path})`);
+          const { planFileCommand } = await import('./plan.js');
+          return await planFileCommand(
+            paths,
+            rest[0] as string,
+            file,
+            values.json,
+            io,
+            principalOf(values.as, values.role),
+            becomeOf(values.become),
+          );
+        }
         expectTarget(rest, dash, 'plan');
         const text = after.join(' ');
-        if (dash === -1 || text.trim() === '') throw new UsageError('plan needs a command after "--": sshgate plan web1 -- uptime');
+        if (dash === -1 || text.trim() === '')
+          throw new UsageError('plan needs a command after "--" (sshgate plan web1 -- uptime), or --read PATH or --write PATH');
         const { planCommand } = await import('./plan.js');
         return await planCommand(
           paths,
@@ -278,6 +301,19 @@ function principalOf(name: string | undefined, roles: string[] | undefined): Pri
   const problem = callerNameProblem(name) ?? (roles ?? []).map(roleNameProblem).find((p) => p !== undefined);
   if (problem) throw new UsageError(`--as/--role: ${problem}`);
   return { name, roles: [...new Set(roles ?? [])], via: 'command-line' };
+}
+
+/**
+ * The file operation of `plan --read PATH` or `--write PATH`, or undefined for a command plan. One
+ * question per plan: both flags, or a flag and a command after `--`, are a usage error. The path is
+ * judged as given: a spelling the policy refuses is a denial with its reason, not a usage error.
+ */
+function fileOf(read: string | undefined, write: string | undefined, dash: number): { access: FileAccess; path: string } | undefined {
+  if (read === undefined && write === undefined) return undefined;
+  if (read !== undefined && write !== undefined)
+    throw new UsageError('plan takes one of --read PATH and --write PATH: writing does not imply reading, so plan each');
+  if (dash !== -1) throw new UsageError('plan takes a command after "--" or --read/--write PATH, not both');
+  return read !== undefined ? { access: 'read', path: read } : { access: 'write', path: write as string };
 }
 
 /** `--become USER`, checked as a rule's become: is. */

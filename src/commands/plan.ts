@@ -1,10 +1,14 @@
-/** `sshgate plan ALIAS|@TAG -- COMMAND`: what the policy decides, and why, without running anything. */
+/**
+ * `sshgate plan ALIAS|@TAG -- COMMAND` (or `--read PATH`, `--write PATH`): what the policy decides,
+ * and why, without running anything.
+ */
 import type { HostEntry } from '../config/file-formats.js';
 import { selectHosts } from '../config/select-hosts.js';
 import { SshgateError } from '../errors.js';
-import { callerLabel, type Decision } from '../policy/decision.js';
+import type { PolicyEngine } from '../policy/decide.js';
+import { callerLabel, type Decision, type FileAccess, type FileDecision } from '../policy/decision.js';
 import { effectiveLimits } from '../policy/limits.js';
-import { decideForHost } from '../policy/host-decision.js';
+import { decideFileForHost, decideForHost } from '../policy/host-decision.js';
 import type { Principal } from '../principal.js';
 import { loadAll, reportConfigError, reportError, type Io, type Paths } from './context.js';
 
@@ -24,22 +28,9 @@ export async function planCommand(
   principal?: Principal,
   become?: string,
 ): Promise<number> {
-  let loaded;
-  try {
-    loaded = await loadAll(paths);
-  } catch (err) {
-    if (reportConfigError(io, err)) return PLAN_EXIT.usage;
-    throw err;
-  }
-  const { inventory, engine } = loaded;
-  let hosts: HostEntry[];
-  try {
-    hosts = selectHosts(inventory, target.startsWith('@') ? { tag: target.slice(1) } : { alias: target });
-  } catch (err) {
-    if (!(err instanceof SshgateError)) throw err;
-    reportError(io, err);
-    return PLAN_EXIT.usage;
-  }
+  const selected = await targets(paths, target, io);
+  if (typeof selected === 'number') return selected;
+  const { engine, hosts } = selected;
   const decisions = hosts.map((h) => decideForHost(engine, h, command, { principal, ...(become !== undefined ? { become } : {}) }));
   const allowed = decisions.every((d) => d.allowed);
   const verdict = decisions.some((d) => d.verdict === 'deny') ? 'deny' : allowed ? 'allow' : 'ask';
@@ -55,6 +46,78 @@ export async function planCommand(
       io.out(formatDecision(d, effectiveLimits(engine.policy, hosts[i] as HostEntry).sources, showCaller));
   }
   return allowed ? PLAN_EXIT.allowed : PLAN_EXIT.denied;
+}
+
+/**
+ * `sshgate plan ALIAS|@TAG --read PATH` (or `--write PATH`): what the file rules decide for that
+ * operation, as the file tools would decide it for the path the caller gives.
+ */
+export async function planFileCommand(
+  paths: Paths,
+  target: string,
+  file: { access: FileAccess; path: string },
+  json: boolean,
+  io: Io,
+  principal?: Principal,
+  become?: string,
+): Promise<number> {
+  const selected = await targets(paths, target, io);
+  if (typeof selected === 'number') return selected;
+  const { engine, hosts } = selected;
+  const request = { ...file, principal, ...(become !== undefined ? { become } : {}) };
+  const decisions = hosts.map((h) => decideFileForHost(engine, h, request));
+  const allowed = decisions.every((d) => d.allowed);
+  if (json) {
+    const body = target.startsWith('@')
+      ? { verdict: allowed ? 'allow' : 'deny', allowed, targets: hosts.map((h) => h.alias), decisions }
+      : decisions[0];
+    io.out(`${JSON.stringify(body, null, 2)}\n`);
+  } else {
+    const showCaller = principal !== undefined || engine.policy.fileRules.some((r) => r.callers !== null);
+    for (const [i, d] of decisions.entries()) {
+      const limits = effectiveLimits(engine.policy, hosts[i] as HostEntry);
+      io.out(formatFileDecision(d, { value: limits.values.max_file_bytes, source: limits.sources.max_file_bytes }, showCaller));
+    }
+  }
+  return allowed ? PLAN_EXIT.allowed : PLAN_EXIT.denied;
+}
+
+/** The engine and the hosts a target names, or the exit status when it cannot be planned for. */
+async function targets(paths: Paths, target: string, io: Io): Promise<{ engine: PolicyEngine; hosts: HostEntry[] } | number> {
+  let loaded;
+  try {
+    loaded = await loadAll(paths);
+  } catch (err) {
+    if (reportConfigError(io, err)) return PLAN_EXIT.usage;
+    throw err;
+  }
+  try {
+    const hosts = selectHosts(loaded.inventory, target.startsWith('@') ? { tag: target.slice(1) } : { alias: target });
+    return { engine: loaded.engine, hosts };
+  } catch (err) {
+    if (!(err instanceof SshgateError)) throw err;
+    reportError(io, err);
+    return PLAN_EXIT.usage;
+  }
+}
+
+/**
+ * `web1: ALLOW read "/etc/nginx/nginx.conf" — allowed by rule …`, the rules that matched, the
+ * caller, and the size cap with where it came from (`hostCap`: the host's own, and its source).
+ */
+export function formatFileDecision(d: FileDecision, hostCap?: { value: number; source: string }, showCaller = d.caller !== null): string {
+  const as = d.become !== null ? ` (become ${d.become})` : '';
+  const lines = [`${d.alias}: ${d.verdict.toUpperCase()} ${d.access} ${JSON.stringify(d.path)}${as} — ${d.reason}`];
+  for (const r of d.matched_rules) lines.push(`  ${r.action.padEnd(5)}  rule "${r.name}" [${r.source}]`);
+  if (showCaller)
+    lines.push(
+      `  caller: ${d.caller ? callerLabel(d.caller) : 'none given (allow rules with callers: do not apply to it, deny rules with callers: do)'}`,
+    );
+  if (d.allowed && hostCap) {
+    const from = d.max_file_bytes < hostCap.value ? `a rule's cap; the host's is ${hostCap.value} (${hostCap.source})` : hostCap.source;
+    lines.push(`  max_file_bytes: ${d.max_file_bytes} (${from})`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 export function formatDecision(d: Decision, sources?: Record<string, string>, showCaller = d.caller !== null): string {
