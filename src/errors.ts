@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'approval_timeout',
   'forbidden',
   'become_failed',
+  'cancelled',
   'file_changed',
   'file_exists',
   'file_too_large',

@@ -3,7 +3,7 @@
  * server log (src/logger.ts) and, when one is configured, in the hash-chained audit file.
  */
 import type { Logger } from 'pino';
-import type { Decision } from '../policy/decision.js';
+import type { Decision, FileDecision } from '../policy/decision.js';
 import type { Task } from '../tasks/task-manager.js';
 import { commandHash } from '../tasks/ids.js';
 import type { AuditFile } from './audit-file.js';
@@ -19,6 +19,20 @@ export interface Auditor {
   grantUsed(grant: GrantUse): void;
   /** An answer the request's terms refused: who tried, and why (four eyes, the channel, too late). */
   approvalAnswerRefused(req: ApprovalRequest, answerer: Answerer, why: string): void;
+  /** A files: decision on one access to one path (the path as given, or as resolved on the host). */
+  fileDecision(d: FileDecision, context: { tool: string } & Record<string, unknown>): void;
+  /** A file operation done: which bytes were read, or which landed (checksums before and after). */
+  file(record: FileRecord): void;
+}
+
+/** What a file operation did, exactly enough that a reviewer can tell which bytes were read or landed. */
+export interface FileRecord {
+  op: 'read' | 'list' | 'write' | 'edit' | 'put' | 'get';
+  alias: string;
+  path: string;
+  resolved_path: string;
+  principal?: string;
+  [detail: string]: unknown;
 }
 
 /** Audit records go to the log and, when one is configured, to the hash-chained audit file. */
@@ -127,6 +141,26 @@ export function createAuditor(logger: Logger, file?: AuditFile): Auditor {
         },
         'approval answer refused',
       );
+    },
+    fileDecision(d, context) {
+      emit(
+        {
+          event: 'file_decision',
+          ...context,
+          alias: d.alias,
+          access: d.access,
+          path: d.path,
+          ...(d.become !== null ? { become: d.become } : {}),
+          verdict: d.verdict,
+          allowed: d.allowed,
+          reason: d.reason,
+          rules: d.rule ? [`${d.rule.name} (${d.rule.source})`] : [],
+        },
+        d.allowed ? 'file access allowed' : 'file access denied',
+      );
+    },
+    file({ op, ...detail }) {
+      emit({ event: `file_${op}`, ...detail }, `file ${op}`);
     },
   };
 }

@@ -66,7 +66,7 @@ export const ReadFileResult = z.object({
   sha256: z
     .string()
     .nullable()
-    .describe('of the whole file, for expected_sha256 of a later write or edit; null when the file is over max_file_bytes'),
+    .describe('of the whole file, for expected_sha256 of a later write or edit; left out when the file is over max_file_bytes'),
   range_sha256: z.string().describe('of the bytes returned'),
 });
 
@@ -106,7 +106,7 @@ export const WriteFileInput = z.strictObject({
 const WriteOutcome = {
   ...FileIdentity,
   created: z.boolean().describe('no file was there before'),
-  before: Version.nullable().describe('the file replaced; null when there was none'),
+  before: Version.nullable().describe('the file replaced; left out when there was none'),
   after: Version.describe('the file as written'),
 };
 export const WriteFileResult = z.object(WriteOutcome);

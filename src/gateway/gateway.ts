@@ -25,6 +25,7 @@ import { ApprovalBroker, type Answerer, type ApprovalRequest, type ApprovedCall 
 import { strictestTerms, type Decision } from '../policy/decision.js';
 import type { HostExecutor } from './host-executor.js';
 import type * as S from './tool-contract.js';
+import { FileOps } from './file-ops.js';
 import { LiveConfig, type LiveConfigDeps } from './live-config.js';
 import { hasNew, neverRan, readOutput, runResult, taskStatus, type Cursor } from './views.js';
 
@@ -837,6 +838,26 @@ export class Gateway {
   /** Refuses the answers still awaited at shutdown: the timers go, the held tasks end with the rest. */
   closeApprovals(): void {
     this.approvals.close();
+  }
+
+  /** The file tools (file-ops.ts), for this view's caller. */
+  files(): FileOps {
+    const caller = this.caller;
+    return new FileOps({
+      config: this.config,
+      tasks: this.deps.tasks,
+      pool: this.deps.pool,
+      audit: this.deps.audit,
+      ...this.principal(),
+      audited: this.audited(),
+      ...(caller ? { owner: caller.principal.name } : {}),
+      ...(caller?.session !== undefined ? { session: caller.session } : {}),
+      admitCall: () => this.admitCall(),
+      admitOnHost: (host) => {
+        const over = caller && this.limiter.check(caller.principal, host);
+        if (over) throw over;
+      },
+    });
   }
 
   hostsWithTag(tag: string): HostEntry[] {

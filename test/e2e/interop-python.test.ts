@@ -6,9 +6,9 @@
  * stateless 2026-07-28 revision), with the initialize handshake at its newest 2025-era version, and
  * offering the oldest one it speaks; they print what they saw as JSON, asserted on here.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALLOW_ALL_POLICY, goneWithin, pgrep, removeConfig, writeConfig } from '../support/mcp.js';
@@ -20,6 +20,9 @@ const PYTHON = resolve('.venv-interop/bin/python');
 const APPROVAL_FILES = '/tmp/sshgate-interop-approvals';
 const APPROVAL_RULE = `  - { name: "approved in the client", action: ask, approve_by: client, commands: ["echo ran >> ${APPROVAL_FILES}-*"] }\n`;
 const APPROVAL_MARKERS = ['581', '582', '583', '584'];
+/** Where all_tools.py's file tools write (the hosts are this machine), and the files: rule that lets them. */
+const FILES_DIR = `/tmp/sshgate-interop-files-${process.pid}`;
+const FILES_RULE = `files:\n  - { name: "interop files", action: allow, read: ["${FILES_DIR}", "${FILES_DIR}/*"], write: ["${FILES_DIR}/*"] }\n`;
 const DRIVERS = resolve('test/interop/python');
 /** The oldest protocol version the SDK offers in an `initialize` handshake. */
 const OLDEST = '2024-11-05';
@@ -36,8 +39,10 @@ beforeAll(async () => {
   fleet = await startFleet(2, { subnet: 83 });
   dir = writeConfig(fleet, {
     hosts: fleet.hosts.map((h) => ({ ...h, tags: ['test', h.alias === 'h1' ? 'first' : 'second'] })),
-    policy: `${ALLOW_ALL_POLICY}${APPROVAL_RULE}`,
+    policy: `${ALLOW_ALL_POLICY}${APPROVAL_RULE}${FILES_RULE}`,
   });
+  mkdirSync(FILES_DIR, { recursive: true });
+  chownSync(FILES_DIR, loginUid(fleet.user), loginUid(fleet.user));
   writeFileSync(join(dir, 'token'), randomBytes(24).toString('hex'), { mode: 0o600 });
   server = spawn(process.execPath, serveArgs(['--http', '127.0.0.1:0', '--token-file', join(dir, 'token')]), {
     env: { PATH: process.env.PATH ?? '', SSHGATE_STATE_DIR: join(dir, 'state-http') },
@@ -58,7 +63,12 @@ afterAll(async () => {
   }
   await fleet?.stop();
   if (dir) removeConfig(dir);
+  rmSync(FILES_DIR, { recursive: true, force: true });
 });
+
+function loginUid(user: string): number {
+  return Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }).trim());
+}
 
 function serveArgs(extra: string[]): string[] {
   return [resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies'), ...extra];
@@ -168,6 +178,8 @@ describe.each(CASES)('the MCP Python SDK over $transport, protocol: $protocol', 
           protocol,
           '--marker',
           marker,
+          '--files-dir',
+          FILES_DIR,
         ]);
         await check(await summary);
       },
@@ -182,7 +194,7 @@ describe.each(CASES)('the MCP Python SDK over $transport, protocol: $protocol', 
     expect(s.protocol).toBe(protocol === 'sdk' ? '2026-07-28' : protocol === 'legacy' ? '2025-11-25' : protocol);
   });
 
-  saw('lists the twelve tools, each with an outputSchema and all four annotations', (s) => {
+  saw('lists every tool, each with an outputSchema and all four annotations', (s) => {
     expect(s.tools).toEqual(TOOL_NAMES);
     for (const name of TOOL_NAMES) {
       expect(Object.keys(s.annotations[name] ?? {}), name).toEqual(
@@ -248,6 +260,18 @@ describe.each(CASES)('the MCP Python SDK over $transport, protocol: $protocol', 
     expect(s.results.ssh_ping).toMatchObject({ alias: 'h1', reachable: true });
     expect(s.results.ssh_ping_all).toMatchObject({ alias: '*', reachable: true });
     expect((s.results.ssh_ping_all?.hosts as { reachable: boolean }[]).map((h) => h.reachable)).toEqual([true, true]);
+  });
+
+  saw('writes, reads, edits and lists files, with checksums that agree', (s) => {
+    const r = s.results;
+    const path = `${FILES_DIR}/${marker}.conf`;
+    expect(r.ssh_write_file).toMatchObject({ path, created: true, before: null, after: { size: 11 } });
+    expect(r.ssh_read_file).toMatchObject({ path, content: 'listen 80;\n', encoding: 'utf8', eof: true });
+    expect((r.ssh_read_file as { sha256: string }).sha256).toBe((r.ssh_write_file as { after: { sha256: string } }).after.sha256);
+    expect(r.ssh_edit_file).toMatchObject({ replaced: 1, created: false });
+    expect(r.ssh_edit_file?.diff).toContain('-listen 80;\n+listen 8080;\n');
+    expect(readFileSync(path, 'utf8')).toBe('listen 8080;\n');
+    expect((r.ssh_list_dir?.entries as { name: string }[]).map((e) => e.name)).toContain(`${marker}.conf`);
   });
 
   saw('reads a tool error as isError with { code, message, hint } in its text and no structuredContent', (s) => {

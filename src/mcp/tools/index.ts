@@ -3,6 +3,7 @@ import type { Gateway } from '../../gateway/gateway.js';
 import type { ToolRegistry } from '../registry.js';
 import { registerConfigTools } from './config-tools.js';
 import { registerFanOutTools } from './fan-out-tools.js';
+import { registerFileTools } from './file-tools.js';
 import { registerHostTools } from './hosts-tools.js';
 import { registerPlanTools } from './plan-tools.js';
 import { registerRunTools } from './run-tools.js';
@@ -15,4 +16,5 @@ export function registerTools(tools: ToolRegistry, gateway: Gateway): void {
   registerTaskTools(tools, gateway);
   registerFanOutTools(tools, gateway);
   registerConfigTools(tools, gateway);
+  registerFileTools(tools, gateway);
 }

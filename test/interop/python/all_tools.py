@@ -1,4 +1,4 @@
-"""Drives all twelve sshgate tools with the official MCP Python SDK's client and prints what it saw
+"""Drives every sshgate tool with the official MCP Python SDK's client and prints what it saw
 as one JSON object: each tool's structuredContent, the outputSchema checks, tool errors as the
 client reads them, progress notifications of an ssh_run, and an ssh_run cancelled by the client
 while in flight (the SDK sends notifications/cancelled when the call's task is cancelled).
@@ -152,6 +152,22 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         r["ssh_ping"] = await c.ok("ssh_ping", {"alias": args.alias})
         r["ssh_ping_all"] = await c.ok("ssh_ping")
 
+        # The file tools, on a file of this run's own in the directory the policy's files: rule allows.
+        path = f"{args.files_dir}/{args.marker}.conf"
+        r["ssh_write_file"] = await c.ok("ssh_write_file", {"alias": args.alias, "path": path, "content": "listen 80;\n"})
+        r["ssh_read_file"] = await c.ok("ssh_read_file", {"alias": args.alias, "path": path})
+        r["ssh_edit_file"] = await c.ok(
+            "ssh_edit_file",
+            {
+                "alias": args.alias,
+                "path": path,
+                "old": "80",
+                "new": "8080",
+                "expected_sha256": r["ssh_read_file"]["sha256"],
+            },
+        )
+        r["ssh_list_dir"] = await c.ok("ssh_list_dir", {"alias": args.alias, "path": args.files_dir})
+
         errors = {
             "unknown_host": await c.fails("ssh_describe_host", {"alias": "no-such-host"}),
             "policy_denied": await c.fails("ssh_run", {"alias": args.alias, "command": "reboot"}),
@@ -180,4 +196,4 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    run(main, "Drive all twelve sshgate tools with the MCP Python SDK's client.")
+    run(main, "Drive every sshgate tool with the MCP Python SDK's client.")

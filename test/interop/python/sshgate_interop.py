@@ -56,6 +56,11 @@ def arguments(description: str) -> argparse.Namespace:
     parser.add_argument(
         "--fleet-user", default="sshgate-test", help="the fleet's login user, whose processes pgrep lists"
     )
+    parser.add_argument(
+        "--files-dir",
+        default="/tmp/sshgate-interop-files",
+        help="a directory on the hosts the policy's files: rule lets the file tools read and write",
+    )
     args = parser.parse_args()
     if args.http and not args.token_file:
         parser.error("--http needs --token-file")

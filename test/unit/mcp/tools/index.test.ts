@@ -1,6 +1,6 @@
 /**
  * What tools/list publishes, as the SDK's own Client reads it over the in-memory transport: the
- * twelve tools, each with an output schema the client checks every result against (with the
+ * tools, each with an output schema the client checks every result against (with the
  * validator the SDK Client uses, AJV).
  */
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/client/validators/ajv';
@@ -22,7 +22,7 @@ beforeAll(async () => {
 afterAll(() => gate?.close());
 
 describe('tools/list', () => {
-  it('lists the twelve tools, each with an output schema and all four annotations', () => {
+  it('lists every tool, each with an output schema and all four annotations', () => {
     expect(gate.tools.map((t) => t.name).sort()).toEqual([...TOOL_NAMES]);
     for (const tool of gate.tools) {
       expect(tool.outputSchema, tool.name).toMatchObject({ type: 'object' });

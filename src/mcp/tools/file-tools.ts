@@ -1,0 +1,71 @@
+/** The file tools (issue 17): read, list, write and edit files on a host over SFTP, under the policy's files: rules. */
+import type { Gateway } from '../../gateway/gateway.js';
+import {
+  EditFileInput,
+  EditFileResult,
+  ListDirInput,
+  ListDirResult,
+  ReadFileInput,
+  ReadFileResult,
+  WriteFileInput,
+  WriteFileResult,
+} from '../../gateway/file-contract.js';
+import type { ToolRegistry } from '../registry.js';
+
+const JUDGED =
+  'The policy files: rules judge the path as given and the path it resolves to on the host (symlinks followed); ' +
+  '"..", ".", "//" and a trailing "/" are refused, not tidied.';
+
+export function registerFileTools(tools: ToolRegistry, gateway: Gateway): void {
+  tools.register({
+    name: 'ssh_read_file',
+    title: 'Read a file on a host',
+    description:
+      'Read a file on one host over SFTP, by byte range (offset, max_bytes): text as utf8, other bytes as base64. ' +
+      'Returns size, mode, owner, mtime and the sha256 of the whole file (give it as expected_sha256 to a later ssh_write_file or ssh_edit_file). ' +
+      'Devices, FIFOs and sockets are refused. ' +
+      JUDGED,
+    input: ReadFileInput,
+    output: ReadFileResult,
+    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    handler: (input, ctx) => gateway.files().read(input, ctx.mcpReq.signal),
+  });
+  tools.register({
+    name: 'ssh_list_dir',
+    title: 'List a directory on a host',
+    description:
+      'List the entries of a directory on one host over SFTP (name, type, size, mode, mtime; symlinks shown as such), sorted by name, at most max_entries. ' +
+      'Listing needs a files: read rule matching the directory itself. ' +
+      JUDGED,
+    input: ListDirInput,
+    output: ListDirResult,
+    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    handler: (input, ctx) => gateway.files().list(input, ctx.mcpReq.signal),
+  });
+  tools.register({
+    name: 'ssh_write_file',
+    title: 'Write a file on a host',
+    description:
+      'Write a whole file on one host over SFTP, atomically: a temp file in the same directory, fsync, rename; a replaced file keeps its mode and owner. ' +
+      'expected_sha256 (from ssh_read_file) makes it a compare-and-swap: refused with file_changed if the file changed since it was read. ' +
+      'create_only refuses if anything exists at the path. Never follows a symlink at the path. Sizes are bounded by the policy (max_file_bytes). ' +
+      JUDGED,
+    input: WriteFileInput,
+    output: WriteFileResult,
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    handler: (input, ctx) => gateway.files().write(input, ctx.mcpReq.signal),
+  });
+  tools.register({
+    name: 'ssh_edit_file',
+    title: 'Edit a text file on a host',
+    description:
+      'Replace exact text in a text file on one host: old must occur exactly occurrences times (default 1), and all of them are replaced. ' +
+      'Applied to the current content under compare-and-swap (refused if the file changes meanwhile; expected_sha256 too), written atomically like ssh_write_file; ' +
+      'returns a unified diff of the change, so a file never has to be sent whole. Needs files: read and write rules for the path. ' +
+      JUDGED,
+    input: EditFileInput,
+    output: EditFileResult,
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+    handler: (input, ctx) => gateway.files().edit(input, ctx.mcpReq.signal),
+  });
+}
