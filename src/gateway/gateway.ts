@@ -12,6 +12,7 @@ import { DEFAULTS } from '../defaults.js';
 import { clip, quotedForReview, SshgateError } from '../errors.js';
 import { effectiveLimits, taskLimits } from '../policy/limits.js';
 import { commandInputProblem } from '../policy/command-input.js';
+import { fileRulesFor } from '../policy/file-decision.js';
 import { decideForHost, stdinRefusal, ttyRefusal } from '../policy/host-decision.js';
 import { auditedPrincipal, isAdmin, type Principal } from '../principal.js';
 import { RateLimiter, type DayCounts } from '../policy/rate-limits.js';
@@ -206,6 +207,16 @@ export class Gateway {
             }
           : {}),
         become: r.become,
+      })),
+      files: fileRulesFor(policy, host).map((r) => ({
+        name: r.name,
+        action: r.action,
+        read: r.read,
+        write: r.write,
+        source: r.source,
+        callers: r.callers,
+        become: r.become,
+        max_file_bytes: r.maxFileBytes,
       })),
     };
   }

@@ -72,6 +72,20 @@ export const DescribeHostResult = z.object({
         ),
     }),
   ),
+  files: z
+    .array(
+      z.object({
+        name: z.string(),
+        action: z.enum(['allow', 'deny']),
+        read: z.array(z.string()).describe('path globs it allows (or denies) reading; listing a directory reads the directory itself'),
+        write: z.array(z.string()).describe('path globs it allows (or denies) writing; writing does not imply reading'),
+        source: z.string(),
+        callers: z.array(z.string()).nullable(),
+        become: z.array(z.string()).nullable(),
+        max_file_bytes: z.number().nullable().describe("an allow rule's own cap, below the host's max_file_bytes; null: none"),
+      }),
+    )
+    .describe('the files: rules for this host (ssh_read_file, ssh_write_file…): what may be read and written'),
 });
 
 // ------------------------------------------------------------------ plan

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION } from '../support/http-mcp.js';
 import { removeConfig, writeConfig } from '../support/mcp.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
+import { TOOL_NAMES } from '../support/tools.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'test-token-browser-0123456789';
@@ -178,7 +179,7 @@ describe('serve --http and a browser', () => {
       'wrong token: 401 Bearer realm="sshgate"',
       'initialize: 200 sshgate, session id read',
       'initialized: 202',
-      'tools/list: 200 12 tools',
+      `tools/list: 200 ${TOOL_NAMES.length} tools`,
       `tools/call: 200 ${JSON.stringify(`from ${new URL(allowed).host}\n`)}`,
       'DELETE: 200',
     ]);

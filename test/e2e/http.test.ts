@@ -8,6 +8,7 @@ import { Client, StreamableHTTPClientTransport, type ClientOptions } from '@mode
 import type { CallToolResult } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { answerTo, holdStream, openSession, postBytes, send, toolCall, type Endpoint } from '../support/http-mcp.js';
+import { TOOL_NAMES } from '../support/tools.js';
 import { errorBody, goneWithin, pgrep, pkillFleet, removeConfig, writeConfig, presentWithin } from '../support/mcp.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
 
@@ -123,7 +124,7 @@ describe('serve --http', () => {
   it('serves the tools to a client with the token', async () => {
     const client = await connect();
     try {
-      expect((await client.listTools()).tools.length).toBe(12);
+      expect((await client.listTools()).tools.length).toBe(TOOL_NAMES.length);
       const r = await client.callTool({ name: 'ssh_run', arguments: { alias: 'h1', command: 'echo over http' } });
       expect(r.structuredContent).toMatchObject({ state: 'succeeded', stdout: 'over http\n' });
     } finally {

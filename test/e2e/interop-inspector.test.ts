@@ -4,7 +4,7 @@
  * Docker image's Node, as the Inspector needs Node >= 22.19). It drives sshgate over stdio (the
  * one-shot CLI starts `node dist/cli.js serve` as its target) and over Streamable HTTP (a running
  * `serve --http` with a token), at `--protocol-era modern` (the stateless 2026-07-28 revision) and
- * `legacy` (the initialize handshake): it agrees on the revision, lists the twelve tools, runs a
+ * `legacy` (the initialize handshake): it agrees on the revision, lists every tool, runs a
  * command, is refused one (exit status 5), and reads and cancels an async task.
  *
  * The one-shot CLI starts a server per run over stdio, and a stdio server cancels its tasks when
@@ -246,7 +246,7 @@ describe.each(CASES)('the MCP Inspector CLI over $transport, --protocol-era $era
     expect(result.protocolVersion).toBe(c.era === 'modern' ? '2026-07-28' : '2025-11-25');
   });
 
-  it('lists the twelve tools, with no schema the Inspector finds unportable (--strict)', async () => {
+  it('lists every tool, with no schema the Inspector finds unportable (--strict)', async () => {
     const { result } = printed<{ result: { tools: { name: string }[] } }>(
       'tools/list',
       await oneShot(c, ['--method', 'tools/list', '--strict']),

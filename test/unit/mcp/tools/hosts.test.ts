@@ -59,3 +59,36 @@ describe('ssh_describe_host', () => {
     expect(e.hint).toContain('ssh_list_hosts');
   });
 });
+
+describe('ssh_describe_host: files rules', () => {
+  let files: InProcessGate;
+  beforeAll(async () => {
+    files = await startInProcessGate([scriptedHost(1, ['web']), scriptedHost(2, ['db'])], {
+      policy: `
+rules:
+  - { name: anything, action: allow, commands: ["*"] }
+files:
+  - { name: nginx, action: allow, tags: [web], read: ["/etc/nginx", "/etc/nginx/*"], write: ["/etc/nginx/conf.d/*"], max_file_bytes: 65536 }
+  - { name: keys, action: deny, read: ["/etc/nginx/*.key"], write: ["/etc/nginx/*.key"] }
+`,
+    });
+  });
+  afterAll(() => files?.close());
+
+  it("lists the files: rules that apply to the host, with each rule's own cap", async () => {
+    const web = await files.ok<S.DescribeHostResult>('ssh_describe_host', { alias: 'h1' });
+    expect(web.files).toEqual([
+      expect.objectContaining({
+        name: 'nginx',
+        action: 'allow',
+        read: ['/etc/nginx', '/etc/nginx/*'],
+        write: ['/etc/nginx/conf.d/*'],
+        max_file_bytes: 65536,
+      }),
+      expect.objectContaining({ name: 'keys', action: 'deny', read: ['/etc/nginx/*.key'] }),
+    ]);
+    const db = await files.ok<S.DescribeHostResult>('ssh_describe_host', { alias: 'h2' });
+    expect(db.files.map((r) => r.name)).toEqual(['keys']);
+    expect(db.limits.max_file_bytes).toBeGreaterThan(0);
+  });
+});
