@@ -313,9 +313,13 @@ export type Rule = z.infer<typeof Rule>;
 
 /** The longest path a file operation takes, in UTF-8 bytes: Linux's PATH_MAX. */
 export const MAX_PATH_BYTES = 4096;
-// Every C0 control (tab included), DEL and the C1 controls: no file name a person means.
+/**
+ * Every C0 control (tab included), DEL and the C1 controls: no file name a person means; and the
+ * format characters (Unicode Cf: bidi controls such as U+202E, zero-width joiners) and the line and
+ * paragraph separators, which reorder or split what a reviewer reads in the audit file and plan output.
+ */
 // eslint-disable-next-line no-control-regex
-const PATH_CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/;
+const PATH_CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\p{Cf}]/u;
 
 /** What is wrong with how a path is written, and what to write instead. */
 export interface PathSpelling {
@@ -334,12 +338,18 @@ export interface PathSpelling {
 export function pathSpellingProblem(path: string): PathSpelling | undefined {
   if (path === '') return { problem: 'is empty', fix: 'give an absolute path, such as "/etc/hosts"' };
   if (path.includes('\0')) return { problem: 'contains a NUL byte', fix: 'no file name contains NUL; remove it' };
+  if (/\p{Cs}/u.test(path)) {
+    return {
+      problem: 'contains a lone surrogate (an unpaired \\uD800-\\uDFFF escape)',
+      fix: 'no file name holds one: it would be sent as U+FFFD, another name than the one judged; give the name as real characters',
+    };
+  }
   const control = PATH_CONTROL_RE.exec(path);
   if (control) {
     const code = (control[0].codePointAt(0) as number).toString(16).padStart(2, '0');
     return {
-      problem: `contains a control character (0x${code}) at offset ${control.index}`,
-      fix: 'remove it; sshgate takes no file name with control characters',
+      problem: `contains a control or format character (U+${code.toUpperCase().padStart(4, '0')}) at offset ${control.index}`,
+      fix: 'remove it; sshgate takes no file name with control, format (bidi) or line-separator characters',
     };
   }
   const bytes = Buffer.byteLength(path, 'utf8');

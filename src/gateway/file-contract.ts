@@ -20,8 +20,8 @@ const Sha256 = z
   .describe('sha256 (64 lowercase hex digits) of the whole file as it was read');
 const Mode = z
   .string()
-  .regex(/^0?[0-7]{3,4}$/, 'a mode is octal, such as "0644" or "640"')
-  .describe('permission bits in octal, as "0644"');
+  .regex(/^0?[0-7]{3}$/, 'a mode is three octal digits of permission bits, such as "0644" or "640"; set-id and sticky bits are refused')
+  .describe('permission bits in octal, as "0644" (set-id and sticky bits are refused)');
 const Encoding = z.enum(['utf8', 'base64']);
 
 const Version = z.object({ sha256: z.string(), size: z.number(), mode: z.string() });
@@ -86,8 +86,9 @@ export const ListDirResult = z.object({
       mtime: z.string(),
     }),
   ),
-  total: z.number().describe('entries in the directory'),
+  total: z.number().describe('entries shown or cut by max_entries (hidden ones not counted)'),
   truncated: z.boolean().describe('more entries than max_entries: only the first by name are shown'),
+  hidden: z.number().describe('entries left out because a files: deny rule forbids reading them (their names are not shown)'),
 });
 
 // ------------------------------------------------------------------ write, edit

@@ -99,15 +99,20 @@ export class FileOps {
     return this.run('ssh_list_dir', input.alias, input.path, ['read'], signal, async (files, path, judged) => {
       const resolved = await files.realpath(path);
       this.judgeResolved('ssh_list_dir', judged, ['read'], path, resolved);
-      const listed = await files.list(resolved, max);
-      this.record({ op: 'list', alias: input.alias, path, resolved_path: resolved, entries: listed.total });
+      const listed = await files.list(resolved, Number.MAX_SAFE_INTEGER);
+      // A name a deny rule forbids reading is not shown either: a deny on /etc/ssl/private/*
+      // keeps the key files' names, sizes and times out of a listing of the directory.
+      const shown = listed.entries.filter((e) => !this.deniedByRule(judged.host, posix.join(resolved, e.name)));
+      const hidden = listed.entries.length - shown.length;
+      this.record({ op: 'list', alias: input.alias, path, resolved_path: resolved, entries: shown.length, hidden });
       return {
         alias: input.alias,
         path,
         resolved_path: resolved,
-        entries: listed.entries.map((e) => ({ name: e.name, type: e.stat.type, size: e.stat.size, ...statView(e.stat) })),
-        total: listed.total,
-        truncated: listed.total > listed.entries.length,
+        entries: shown.slice(0, max).map((e) => ({ name: e.name, type: e.stat.type, size: e.stat.size, ...statView(e.stat) })),
+        total: shown.length,
+        truncated: shown.length > max,
+        hidden,
       };
     });
   }
@@ -187,7 +192,11 @@ export class FileOps {
       `${tool.replace(/^ssh_/, '')} ${path}`,
       limits,
       async (ctx) => {
-        result = await this.deps.pool.files(target, { signal: ctx.signal, deadline: ctx.deadline }, (files) => work(files, path, judged));
+        // Set when the work is done, even if a cancel came too late to stop it (a rename already
+        // sent): what was done is reported, not "nothing changed".
+        await this.deps.pool.files(target, { signal: ctx.signal, deadline: ctx.deadline }, async (files) => {
+          result = await work(files, path, judged);
+        });
         return { exitCode: 0, signal: null };
       },
       {
@@ -201,7 +210,7 @@ export class FileOps {
     } finally {
       stop();
     }
-    if (task.state === 'succeeded' && result !== undefined) return { ...result, task_id: task.id };
+    if (result !== undefined) return { ...result, task_id: task.id };
     throw endedWithout(task);
   }
 
@@ -219,6 +228,16 @@ export class FileOps {
       maxBytes = Math.min(maxBytes, d.max_file_bytes);
     }
     return { host, maxBytes };
+  }
+
+  /** Whether a deny rule (not merely the absence of an allow rule) forbids reading `path`. */
+  private deniedByRule(host: HostEntry, path: string): boolean {
+    const d = decideFileForHost(this.deps.config.loaded.engine, host, {
+      access: 'read',
+      path,
+      ...(this.deps.principal ? { principal: this.deps.principal } : {}),
+    });
+    return d.verdict === 'deny' && d.rule !== null;
   }
 
   /** The resolved path is judged again when it differs: a symlink may not lead out of what is allowed. */

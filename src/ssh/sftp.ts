@@ -29,6 +29,12 @@ import type {
 } from './remote-files.js';
 import { CLEANUP_MS, FileOpStopped, isEof, isPlainFailure, SftpCalls, toRemoteStat } from './sftp-io.js';
 
+/** How long a rename that was sent is waited for, cancel or not: one round trip on a slow link, and then some. */
+const RENAME_ANSWER_MS = 10_000;
+/** A file name's most bytes (NAME_MAX on Linux and the BSDs), and what a temp name adds to it. */
+const MAX_NAME_BYTES = 255;
+const TEMP_NAME_EXTRA = '..sshgate-0123456789abcdef.tmp'.length;
+
 /**
  * Opens the SFTP subsystem on a connection. Like execOnConnection, it throws NotConnected when
  * the connection had already ended and ChannelRefused when the server would open no further
@@ -165,7 +171,7 @@ export class SftpFiles implements RemoteFiles {
   async write(path: string, data: Buffer, options: WriteOptions): Promise<WriteOutcome> {
     const { dir, name } = place(path);
     const first = await this.look(path, dir, options);
-    const temp = posix.join(dir, `.${name}.sshgate-${randomBytes(8).toString('hex')}.tmp`);
+    const temp = posix.join(dir, `.${shortName(name)}.sshgate-${randomBytes(8).toString('hex')}.tmp`);
     const handle = await this.created(temp, this.io.open(temp, 'wx', 0o600));
     return this.commit(path, temp, handle, options, first, true, async () => {
       await this.io.push(handle, temp, 0, [data], () => undefined);
@@ -206,7 +212,7 @@ export class SftpFiles implements RemoteFiles {
     const offset = options.offset ?? 0;
     const { dir, name } = place(path);
     const first = await this.look(path, dir, options);
-    const partial = posix.join(dir, `.${name}.sshgate-partial`);
+    const partial = posix.join(dir, `.${shortName(name)}.sshgate-partial`);
     const handle = await this.created(partial, this.openPartial(partial, offset));
     return this.commit(path, partial, handle, options, first, false, async () => {
       const hash = await this.resumeAt(handle, partial, offset, options.prefix);
@@ -346,19 +352,34 @@ export class SftpFiles implements RemoteFiles {
     if (this.io.offers('fsync@openssh.com')) await this.io.call<unknown>('fsync', temp, (d) => sftp.ext_openssh_fsync(handle, d));
   }
 
+  /**
+   * Once sent, a rename is carried out by the server whatever happens here: a cancel or the time
+   * limit no longer stops it, its answer is awaited (bounded), so that a write that landed is
+   * reported (and audited) as done, never as "nothing changed".
+   */
   private async rename(temp: string, path: string, options: WriteOptions): Promise<void> {
     const sftp = this.io.sftp;
-    if (!options.createOnly) {
-      await this.io.call<void>('replace', path, (d) => sftp.ext_openssh_rename(temp, path, d));
-      return;
-    }
-    // OpenSSH's plain rename is link() then unlink(): it never replaces, so create_only holds
-    // even against a file created after the last check.
+    const answer = AbortSignal.timeout(RENAME_ANSWER_MS);
     try {
-      await this.io.call<void>('create', path, (d) => sftp.rename(temp, path, d));
+      if (!options.createOnly) {
+        await this.io.call<void>('replace', path, (d) => sftp.ext_openssh_rename(temp, path, d), answer);
+        return;
+      }
+      // OpenSSH's plain rename is link() then unlink(): it never replaces, so create_only holds
+      // even against a file created after the last check.
+      try {
+        await this.io.call<void>('create', path, (d) => sftp.rename(temp, path, d), answer);
+      } catch (err) {
+        if (isPlainFailure(err) && (await this.io.lstat(path, AbortSignal.timeout(CLEANUP_MS))) !== null) throw this.exists(path);
+        throw err;
+      }
     } catch (err) {
-      if (isPlainFailure(err) && (await this.io.lstat(path)) !== null) throw this.exists(path);
-      throw err;
+      if (!(err instanceof FileOpStopped)) throw err;
+      throw new SshgateError(
+        'lost',
+        `the rename that puts ${path} in place on host "${this.alias}" was sent but not answered: the file may or may not have been replaced`,
+        'read the file (ssh_read_file) to see which version it holds before writing again',
+      );
     }
   }
 
@@ -515,6 +536,20 @@ export class SftpFiles implements RemoteFiles {
       'raise max_file_bytes for this host or rule in the policy, if it should be allowed',
     );
   }
+}
+
+/**
+ * The file's name as its temp file's name holds it: whole when the temp name stays within the
+ * 255 bytes a file name may have, else its first bytes and a hash of it, so that a long but valid
+ * name can still be written (and its partial upload still found again by the same name).
+ */
+export function shortName(name: string): string {
+  if (Buffer.byteLength(name) <= MAX_NAME_BYTES - TEMP_NAME_EXTRA) return name;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 16);
+  let head = name.slice(0, 64);
+  // Never cut inside a character: a lone surrogate would be written as U+FFFD.
+  if (/[\uD800-\uDBFF]$/.test(head)) head = head.slice(0, -1);
+  return `${head}~${hash}`;
 }
 
 function place(path: string): { dir: string; name: string } {

@@ -46,9 +46,9 @@ describe('file paths given by a caller', () => {
     ['etc/passwd', 'is not absolute', '"/etc/passwd"'],
     ['', 'is empty', 'absolute path'],
     ['/etc/pass\u0000wd', 'contains a NUL byte', 'remove it'],
-    ['/etc/pass\nwd', 'contains a control character (0x0a) at offset 9', 'remove it'],
-    ['/etc/pass\twd', 'contains a control character (0x09)', 'remove it'],
-    ['/etc/\u009bx', 'contains a control character (0x9b)', 'remove it'],
+    ['/etc/pass\nwd', 'contains a control or format character (U+000A) at offset 9', 'remove it'],
+    ['/etc/pass\twd', 'contains a control or format character (U+0009)', 'remove it'],
+    ['/etc/\u009bx', 'contains a control or format character (U+009B)', 'remove it'],
     ['/..', 'has a ".." component', '"/"'],
   ])('refuses %j, never normalising it: it %s', (path, problem, fix) => {
     const p = filePathProblem(path);
@@ -249,7 +249,7 @@ limits: { max_file_bytes: 1099511627777 }
       'p.yml:6:45: files[1].read[2]: the path pattern "/etc//x" has an empty component ("//"): write one "/" ("/etc/x")',
       'p.yml:6:56: files[1].read[3]: the path pattern "/etc/./x" has a "." component: write it without ("/etc/x")',
       'p.yml:6:68: files[1].read[4]: the path pattern "/etc/nginx/" ends in "/": write "/etc/nginx" for the directory itself ("/etc/nginx/*" for what is under it)',
-      'p.yml:6:83: files[1].read[5]: the path pattern "/a\\tb" contains a control character (0x09) at offset 2: remove it; sshgate takes no file name with control characters',
+      'p.yml:6:83: files[1].read[5]: the path pattern "/a\\tb" contains a control or format character (U+0009) at offset 2: remove it; sshgate takes no file name with control, format (bidi) or line-separator characters',
       'p.yml:7:5: files[2]: a file rule needs at least one path pattern in read: or write:',
       'p.yml:9:36: unknown key "commands"; commands belong to command rules: list the rule under rules:, not files:',
     ]);
