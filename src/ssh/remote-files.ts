@@ -70,6 +70,12 @@ export interface TransferOptions {
    * read on the host and hashed, which verifies them but moves them over the network once more.
    */
   prefix?: Hash;
+  /**
+   * An upload's last word before the rename: called with the partial file (written, fsynced and
+   * closed) and the sha256 of what was sent. A rejection refuses the upload: the partial file is
+   * removed and nothing is renamed.
+   */
+  verify?: (partial: string, sha256: string) => Promise<void>;
   /** Called as bytes move (bytes so far, total). */
   onProgress?: (bytes: number, total: number) => void;
   /** Refuse (file_too_large) a file larger than this. */

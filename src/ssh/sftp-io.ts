@@ -27,7 +27,11 @@ type Done<T> = (err: Error | null | undefined, value?: T) => void;
 
 /** The operation was stopped by its signal: cancelled, out of time, or the server shutting down. */
 export class FileOpStopped extends SshgateError {
-  constructor(alias: string, reason: unknown) {
+  constructor(
+    alias: string,
+    /** The signal's reason: 'cancelled', 'timed_out', 'shutdown'. */
+    readonly reason: unknown,
+  ) {
     super(
       'timeout',
       reason === 'timed_out'

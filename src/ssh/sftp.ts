@@ -6,11 +6,12 @@
  *
  * Temp files: `write` uses `.<name>.sshgate-<16 hex>.tmp`, created exclusively (O_EXCL, so no
  * symlink or earlier file is ever followed or reused) and removed on every failure. `upload` uses
- * the one name `.<name>.sshgate-partial`, so that a transfer that broke can be resumed at an
- * offset: it is removed when the upload is aborted (cancel, time limit, shutdown) and kept after
- * any other failure (a dropped connection, a source that failed, a refusal at the end), at most
- * one per destination; an upload from offset 0 replaces it. Two uploads to one path at once are
- * not supported: the caller serialises them.
+ * the one name `.<name>.sshgate-partial` (partialUploadPath), so that a transfer that broke can
+ * be resumed at an offset: it is removed when the upload is cancelled (or stopped by the shutdown)
+ * and when the caller's verification refuses it, and kept after any other failure (the time limit,
+ * a dropped connection, a source that failed, a refusal at the end), at most one per destination;
+ * an upload from offset 0 replaces it. Two uploads to one path at once are not supported: the
+ * caller serialises them.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { posix } from 'node:path';
@@ -210,26 +211,35 @@ export class SftpFiles implements RemoteFiles {
   async upload(path: string, source: AsyncIterable<Buffer>, size: number, options: TransferOptions & WriteOptions): Promise<WriteOutcome> {
     if (size > options.maxBytes) throw this.tooLarge(path, size, options.maxBytes);
     const offset = options.offset ?? 0;
-    const { dir, name } = place(path);
+    const { dir } = place(path);
     const first = await this.look(path, dir, options);
-    const partial = posix.join(dir, `.${shortName(name)}.sshgate-partial`);
+    const partial = partialUploadPath(path);
     const handle = await this.created(partial, this.openPartial(partial, offset));
-    return this.commit(path, partial, handle, options, first, false, async () => {
-      const hash = await this.resumeAt(handle, partial, offset, options.prefix);
-      let sent = offset;
-      const end = await this.io.push(handle, partial, offset, source, (chunk) => {
-        hash.update(chunk);
-        sent += chunk.length;
-        options.onProgress?.(sent, size);
-      });
-      if (end !== size)
-        throw new SshgateError(
-          'invalid_input',
-          `the upload to ${path} brought ${end} bytes where ${size} were announced`,
-          'the local file changed during the transfer; upload it again',
-        );
-      return { size: end, sha256: hash.digest('hex') };
-    });
+    return this.commit(
+      path,
+      partial,
+      handle,
+      options,
+      first,
+      false,
+      async () => {
+        const hash = await this.resumeAt(handle, partial, offset, options.prefix);
+        let sent = offset;
+        const end = await this.io.push(handle, partial, offset, source, (chunk) => {
+          hash.update(chunk);
+          sent += chunk.length;
+          options.onProgress?.(sent, size);
+        });
+        if (end !== size)
+          throw new SshgateError(
+            'invalid_input',
+            `the upload to ${path} brought ${end} bytes where ${size} were announced`,
+            'the local file changed during the transfer; upload it again',
+          );
+        return { size: end, sha256: hash.digest('hex') };
+      },
+      options.verify,
+    );
   }
 
   /**
@@ -290,9 +300,10 @@ export class SftpFiles implements RemoteFiles {
   }
 
   /**
-   * Fills the temp file, gives it its final mode and owner, fsyncs it, checks the target once more
-   * and renames the temp over it. On a failure the temp file is removed (always when `alwaysRemove`,
-   * else only when the operation was aborted, see the top of this file).
+   * Fills the temp file, gives it its final mode and owner, fsyncs it, lets `verify` judge it,
+   * checks the target once more and renames the temp over it. On a failure the temp file is
+   * removed: always when `alwaysRemove` or when `verify` refused it, else when the operation was
+   * cancelled or stopped by the shutdown (a time limit keeps it for a resume; see the top of this file).
    */
   private async commit(
     path: string,
@@ -302,20 +313,28 @@ export class SftpFiles implements RemoteFiles {
     first: FirstLook,
     alwaysRemove: boolean,
     fill: () => Promise<{ size: number; sha256: string }>,
+    verify?: TransferOptions['verify'],
   ): Promise<WriteOutcome> {
     let open = true;
+    let refused = false;
     try {
       const { sha256 } = await fill();
       await this.settle(handle, temp, first.existing, options);
       const stat = await this.io.fstat(handle, temp);
       open = false;
       await this.io.close(handle, temp);
+      if (verify) {
+        refused = true;
+        await verify(temp, sha256);
+        refused = false;
+      }
       // As late as possible: the window in which another writer can slip in is this check and the rename.
       const before = await this.recheck(path, options);
       await this.rename(temp, path, options);
       return { before, after: { sha256, size: stat.size, mode: stat.mode, uid: stat.uid, gid: stat.gid } };
     } catch (err) {
-      if (alwaysRemove || err instanceof FileOpStopped) await this.discard(open ? handle : null, temp);
+      const stopped = err instanceof FileOpStopped && err.reason !== 'timed_out';
+      if (alwaysRemove || refused || stopped) await this.discard(open ? handle : null, temp);
       else if (open) await this.closeQuietly(handle, temp);
       throw err;
     }
@@ -550,6 +569,11 @@ export function shortName(name: string): string {
   // Never cut inside a character: a lone surrogate would be written as U+FFFD.
   if (/[\uD800-\uDBFF]$/.test(head)) head = head.slice(0, -1);
   return `${head}~${hash}`;
+}
+
+/** Where an upload to `path` collects its bytes until the rename: `.<name>.sshgate-partial` beside it. */
+export function partialUploadPath(path: string): string {
+  return posix.join(posix.dirname(path), `.${shortName(posix.basename(path))}.sshgate-partial`);
 }
 
 function place(path: string): { dir: string; name: string } {
