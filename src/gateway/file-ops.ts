@@ -16,7 +16,8 @@ import { decideFileForHost } from '../policy/host-decision.js';
 import { effectiveLimits } from '../policy/limits.js';
 import type { Principal } from '../principal.js';
 import type { RemoteFiles, RemoteStat, WriteOutcome } from '../ssh/remote-files.js';
-import { isFinal, type Task, type TaskManager } from '../tasks/task-manager.js';
+import type { HostTarget } from '../ssh/pool.js';
+import { isFinal, type ExecContext, type Task, type TaskManager } from '../tasks/task-manager.js';
 import { MESSAGE_LIMIT, prefixWithin } from './budget.js';
 import { replaceExactly, textOf, unifiedDiff } from './file-edit.js';
 import type * as F from './file-contract.js';
@@ -46,10 +47,25 @@ const DEFAULT_LIST_ENTRIES = 200;
 const CONTENT_COST = MESSAGE_LIMIT - 64 * 1024;
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-interface Judged {
+export interface Judged {
   host: HostEntry;
   /** The smallest max_file_bytes of the decisions that allowed the operation. */
   maxBytes: number;
+}
+
+/** What a file operation's work gets of its task besides the files: its signal, output and host. */
+export interface FileTaskRun extends ExecContext {
+  target: HostTarget;
+  /** The host's pooled connections, for sshgate's own fixed commands (transfers' sha256sum). */
+  pool: HostExecutor;
+}
+
+export type FileWork<T> = (files: RemoteFiles, path: string, judged: Judged, run: FileTaskRun) => Promise<T>;
+
+/** A file operation's task, and its result once it has succeeded. */
+export interface StartedFileOp<T> {
+  task: Task;
+  result?: T;
 }
 
 export class FileOps {
@@ -174,28 +190,55 @@ export class FileOps {
     path: string,
     accesses: readonly FileAccess[],
     signal: AbortSignal | undefined,
-    work: (files: RemoteFiles, path: string, judged: Judged) => Promise<T>,
+    work: FileWork<T>,
     bytesIn?: number,
   ): Promise<T & { task_id: string }> {
+    const started = this.start(tool, alias, path, accesses, work, bytesIn !== undefined ? { bytesIn } : {});
+    const stop = whenAborted(signal, () => this.deps.tasks.cancel(started.task.id));
+    try {
+      await started.task.done;
+    } finally {
+      stop();
+    }
+    return finished(started);
+  }
+
+  /**
+   * Decides the path as given and starts the operation as a task on the host's pooled
+   * connection, without waiting for it (transfers.ts waits at most wait_seconds). Throws before
+   * any task exists when the call is refused: the spelling, the policy, the size, the quotas.
+   */
+  start<T extends object>(
+    tool: string,
+    alias: string,
+    path: string,
+    accesses: readonly FileAccess[],
+    work: FileWork<T>,
+    options: { bytesIn?: number; maxSeconds?: number; before?: (judged: Judged) => void } = {},
+  ): StartedFileOp<T> {
     this.deps.admitCall();
     const host = this.deps.config.host(alias);
     const problem = filePathProblem(path);
     if (problem) throw new SshgateError('invalid_input', problem.reason, problem.hint);
     const judged = this.judge(tool, host, accesses, path);
-    if (bytesIn !== undefined) tooLarge(bytesIn, judged.maxBytes, path);
+    if (options.bytesIn !== undefined) tooLarge(options.bytesIn, judged.maxBytes, path);
+    options.before?.(judged);
     this.deps.admitOnHost(host);
     const target = this.deps.config.target(host);
-    const limits = effectiveLimits(this.deps.config.loaded.policy, host).values;
-    let result: T | undefined;
-    const task = this.deps.tasks.start(
+    const limits = { ...effectiveLimits(this.deps.config.loaded.policy, host).values };
+    if (options.maxSeconds !== undefined) limits.max_seconds = Math.min(limits.max_seconds, options.maxSeconds);
+    // The executor may begin inside tasks.start: the holder of its result exists before.
+    const started = {} as StartedFileOp<T>;
+    started.task = this.deps.tasks.start(
       host.alias,
       `${tool.replace(/^ssh_/, '')} ${path}`,
       limits,
       async (ctx) => {
+        const run = { ...ctx, target, pool: this.deps.pool };
         // Set when the work is done, even if a cancel came too late to stop it (a rename already
         // sent): what was done is reported, not "nothing changed".
         await this.deps.pool.files(target, { signal: ctx.signal, deadline: ctx.deadline }, async (files) => {
-          result = await work(files, path, judged);
+          started.result = await work(files, path, judged, run);
         });
         return { exitCode: 0, signal: null };
       },
@@ -204,14 +247,7 @@ export class FileOps {
         ...(this.deps.session !== undefined ? { session: this.deps.session } : {}),
       },
     );
-    const stop = whenAborted(signal, () => this.deps.tasks.cancel(task.id));
-    try {
-      await task.done;
-    } finally {
-      stop();
-    }
-    if (result !== undefined) return { ...result, task_id: task.id };
-    throw endedWithout(task);
+    return started;
   }
 
   /** The decision for each access to `path`; the first denial is audited and thrown. */
@@ -241,13 +277,13 @@ export class FileOps {
   }
 
   /** The resolved path is judged again when it differs: a symlink may not lead out of what is allowed. */
-  private judgeResolved(tool: string, judged: Judged, accesses: readonly FileAccess[], path: string, resolved: string): Judged {
+  judgeResolved(tool: string, judged: Judged, accesses: readonly FileAccess[], path: string, resolved: string): Judged {
     if (resolved === path) return judged;
     const again = this.judge(tool, judged.host, accesses, resolved);
     return { host: judged.host, maxBytes: Math.min(judged.maxBytes, again.maxBytes) };
   }
 
-  private record(r: FileRecord): void {
+  record(r: FileRecord): void {
     this.deps.audit.file({ ...r, ...this.deps.audited });
   }
 
@@ -269,7 +305,7 @@ export class FileOps {
  * A write's path with its directory resolved and its last component kept as it is: a write
  * replaces what is at the path and never follows a symlink there (the SFTP side refuses one).
  */
-async function resolveForWrite(files: RemoteFiles, path: string): Promise<string> {
+export async function resolveForWrite(files: RemoteFiles, path: string): Promise<string> {
   if (path === '/') throw new SshgateError('not_a_file', '/ is a directory', 'name a file');
   const dir = await files.realpath(posix.dirname(path));
   return posix.join(dir, posix.basename(path));
@@ -319,7 +355,7 @@ function decodeContent(content: string, encoding: 'utf8' | 'base64'): Buffer {
   return Buffer.from(content, 'base64');
 }
 
-function tooLarge(size: number, max: number, path: string): void {
+export function tooLarge(size: number, max: number, path: string): void {
   if (size <= max) return;
   throw new SshgateError(
     'file_too_large',
@@ -342,6 +378,13 @@ function denied(alias: string, d: FileDecision): SshgateError {
     `host "${alias}": ${d.reason}`,
     'ssh_describe_host lists the files: rules of a host; sshgate plan --read/--write shows the decision; ask for a policy change if it should be allowed',
   );
+}
+
+/** The result of a file task that has ended; the error it ended with otherwise. */
+export function finished<T extends object>(started: StartedFileOp<T>): T & { task_id: string } {
+  const { task, result } = started;
+  if (result !== undefined) return { ...result, task_id: task.id };
+  throw endedWithout(task);
 }
 
 /** Why a file task ended without a result: its error, or how it was stopped. */
