@@ -93,6 +93,7 @@ export const ENV = {
   logLevel: 'SSHGATE_LOG_LEVEL',
   stateDir: 'SSHGATE_STATE_DIR',
   auditLog: 'SSHGATE_AUDIT_LOG',
+  transferRoot: 'SSHGATE_TRANSFER_ROOT',
   token: 'SSHGATE_TOKEN',
   allowedHosts: 'SSHGATE_ALLOWED_HOSTS',
   allowedOrigins: 'SSHGATE_ALLOWED_ORIGINS',

@@ -38,6 +38,7 @@ options:
   --log-level L    serve, run: fatal|error|warn|info|debug|trace|silent (run: default silent)   (env ${ENV.logLevel}, default ${DEFAULTS.logLevel})
   --audit-log PATH serve: append audit records, hash-chained, to this JSONL file   (env ${ENV.auditLog})
   --state-dir DIR  serve, approvals, approve, deny: this deployment's task journal and control sockets   (env ${ENV.stateDir}, default $XDG_STATE_HOME/sshgate/<hash of config and policy paths>, or under ~/.local/state)
+  --transfer-root DIR serve: the local directory ssh_put_file reads and ssh_get_file writes (owned by sshgate's user, mode 0700)   (env ${ENV.transferRoot}; none: the two tools refuse)
   --http HOST:PORT serve: MCP over Streamable HTTP at /mcp instead of stdio (needs a token)
   --token-file F   serve --http: the bearer token, read from file F   (or env ${ENV.token})
   --json           plan: print the decision as JSON; approvals list: the requests as JSON
@@ -84,6 +85,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         'log-level': { type: 'string' },
         'state-dir': { type: 'string' },
         'audit-log': { type: 'string' },
+        'transfer-root': { type: 'string' },
         http: { type: 'string' },
         'token-file': { type: 'string' },
         ...AUTH_FLAGS,
@@ -142,6 +144,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         const level = logLevelOf(values['log-level'] ?? setting(ENV.logLevel) ?? DEFAULTS.logLevel);
         const stateDir = stateDirOf(values, env, paths);
         const auditLog = values['audit-log'] ?? setting(ENV.auditLog);
+        const transferRoot = values['transfer-root'] ?? setting(ENV.transferRoot);
         const auth = values.http === undefined ? undefined : authSettings(values, env);
         const http = values.http === undefined ? undefined : httpOptions(values.http, values['token-file'], env, auth !== undefined);
         const principal = principalOf(values.as, values.role);
@@ -154,6 +157,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
             env,
             ...(stateDir ? { stateDir } : {}),
             ...(auditLog ? { auditLog } : {}),
+            ...(transferRoot ? { transferRoot } : {}),
             ...(http ? { http: { ...http, ...(auth ? { auth } : {}) } } : {}),
             ...(principal ? { principal } : {}),
           },

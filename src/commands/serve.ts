@@ -10,6 +10,7 @@ import { createAuditor } from '../audit/auditor.js';
 import { createLogger, type LogLevel } from '../logger.js';
 import { ConfigError, SshgateError } from '../errors.js';
 import { Gateway } from '../gateway/gateway.js';
+import { checkTransferRoot, type GuardedDir } from '../gateway/transfer-root.js';
 import { openControlSocket, type ControlSocket } from '../approvals/control-socket.js';
 import type { HttpOptions } from '../mcp/http.js';
 import { userInfo } from 'node:os';
@@ -20,6 +21,8 @@ import type { Principal } from '../principal.js';
 import { TaskJournal } from '../tasks/journal.js';
 import { QuotaStore } from '../tasks/quota-store.js';
 import { TaskManager, type RestoredTask } from '../tasks/task-manager.js';
+import { existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { reportError, type Io, type Paths } from './context.js';
 
 export interface ServeOptions {
@@ -28,6 +31,8 @@ export interface ServeOptions {
   stateDir?: string;
   /** The hash-chained audit file, if any. */
   auditLog?: string;
+  /** The directory ssh_put_file and ssh_get_file transfer from and to; none: they refuse. */
+  transferRoot?: string;
   /** Serve Streamable HTTP instead of stdio. */
   http?: Pick<HttpOptions, 'host' | 'port' | 'token' | 'allowedHosts' | 'allowedOrigins' | 'sessionIdleMs'> & {
     /** The tokens file and the OAuth issuer, if either is set. */
@@ -44,6 +49,17 @@ const SHUTDOWN_MS = 1800;
 
 export async function serveCommand(paths: Paths, options: ServeOptions, io: Io): Promise<number> {
   const logger = createLogger(options.logLevel);
+  let transferRoot: string | undefined;
+  if (options.transferRoot !== undefined) {
+    try {
+      transferRoot = checkTransferRoot(options.transferRoot, guardedDirs(paths, options.stateDir));
+    } catch (err) {
+      // A root others could reach into, or one around sshgate's own files, is a reason not to serve.
+      if (!(err instanceof SshgateError)) throw err;
+      reportError(io, err);
+      return 2;
+    }
+  }
   let auditFile: AuditFile | undefined;
   if (options.auditLog) {
     try {
@@ -92,7 +108,16 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
   const pool = ConnectionPool.withDefaults(logger);
   let gateway: Gateway;
   try {
-    gateway = await Gateway.create({ paths, env: options.env, logger, audit, tasks, pool, ...(quotas ? { days: quotas } : {}) });
+    gateway = await Gateway.create({
+      paths,
+      env: options.env,
+      logger,
+      audit,
+      tasks,
+      pool,
+      ...(quotas ? { days: quotas } : {}),
+      ...(transferRoot !== undefined ? { transferRoot } : {}),
+    });
   } catch (err) {
     if (err instanceof ConfigError) {
       io.err(`sshgate: the configuration is invalid, not serving:\n${err.message}\n`);
@@ -253,4 +278,16 @@ function openJournal(
     logger.warn({ dir, err: (err as Error).message }, 'the state dir cannot be used: tasks are not journaled, and a restart forgets them');
     return { restored: [] };
   }
+}
+
+/** sshgate's own directories, which the transfer root may neither be inside of nor contain. */
+function guardedDirs(paths: Paths, stateDir: string | undefined): GuardedDir[] {
+  const policyDir = existsSync(paths.policyPath) && statSync(paths.policyPath).isDirectory() ? paths.policyPath : dirname(paths.policyPath);
+  return [
+    { name: 'config dir', path: paths.configDir },
+    { name: 'keys dir', path: paths.keysDir },
+    { name: 'secrets dir', path: paths.secretsDir },
+    { name: 'policy dir', path: policyDir },
+    ...(stateDir !== undefined ? [{ name: 'state dir', path: stateDir }] : []),
+  ];
 }

@@ -134,6 +134,69 @@ export const EditFileResult = z.object({
   diff_truncated: z.boolean(),
 });
 
+// ------------------------------------------------------------------ transfers
+
+const Local = z
+  .string()
+  .min(1)
+  .max(4096)
+  .describe(
+    'a path relative to the transfer root of the server (serve --transfer-root), spelt plainly: no "..", ".", "//", leading or trailing "/"; no symlink below the root is followed',
+  );
+const TransferWait = {
+  resume: z
+    .boolean()
+    .optional()
+    .describe(
+      'continue an interrupted transfer (a time limit, a lost connection) from its partial file; without it a stale partial is replaced',
+    ),
+  wait_seconds: z
+    .number()
+    .min(0)
+    .max(600)
+    .optional()
+    .describe('how long to wait before returning a still-running transfer (default 50); it goes on, and its summary is its task output'),
+  timeout_seconds: z.int().min(1).max(86_400).optional().describe('shortens the policy max_seconds, never extends it'),
+};
+
+export const PutFileInput = z.strictObject({
+  alias: Alias,
+  local: Local.describe('the file to send, relative to the transfer root (no symlinks followed)'),
+  path: Path,
+  ...TransferWait,
+  expected_sha256: Sha256.optional().describe('compare-and-swap as in ssh_write_file: replace the file only if it is still this one'),
+  create_only: z.boolean().optional().describe('write only if nothing exists at the path (file_exists otherwise)'),
+  mode: Mode.optional().describe('mode of a new file (default "0644"); a replaced file keeps its mode'),
+});
+export const GetFileInput = z.strictObject({
+  alias: Alias,
+  path: Path,
+  local: Local.describe('where to write the file, relative to the transfer root; its directory must exist there'),
+  ...TransferWait,
+  overwrite: z.boolean().optional().describe('replace an existing local file (file_exists otherwise)'),
+});
+export const TransferResult = z.object({
+  alias: z.string(),
+  path: z.string().describe('the path as given'),
+  resolved_path: FileIdentity.resolved_path.optional(),
+  local: z.string().describe('the local path, relative to the transfer root'),
+  task_id: FileIdentity.task_id,
+  state: z
+    .enum(['succeeded', 'running'])
+    .describe('running: still moving after wait_seconds; ssh_get_task_output gives its summary when done'),
+  bytes: z.number().describe('bytes in place so far (the resumed part included)'),
+  size: z.number().nullable().describe('the whole file, in bytes; left out while not yet known'),
+  sha256: z.string().optional().describe('of the whole file, computed by sshgate and by the host, which agreed'),
+  verified_by: z
+    .enum(['sha256sum', 'sftp'])
+    .optional()
+    .describe("how the host's side was hashed: its sha256sum, or (without one) sshgate reading the file back over SFTP"),
+  resumed_from: z.number().optional().describe('the offset the transfer continued from (0: from the start)'),
+  duration_ms: z.number().optional(),
+  created: z.boolean().optional().describe('put: no file was at the path before'),
+  before: Version.nullable().optional().describe('put: the file replaced; left out when there was none'),
+});
+
 export type ReadFileInput = z.infer<typeof ReadFileInput>;
 export type ReadFileResult = z.infer<typeof ReadFileResult>;
 export type ListDirInput = z.infer<typeof ListDirInput>;
@@ -142,3 +205,6 @@ export type WriteFileInput = z.infer<typeof WriteFileInput>;
 export type WriteFileResult = z.infer<typeof WriteFileResult>;
 export type EditFileInput = z.infer<typeof EditFileInput>;
 export type EditFileResult = z.infer<typeof EditFileResult>;
+export type PutFileInput = z.infer<typeof PutFileInput>;
+export type GetFileInput = z.infer<typeof GetFileInput>;
+export type TransferResult = z.infer<typeof TransferResult>;

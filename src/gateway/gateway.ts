@@ -28,6 +28,8 @@ import type { HostExecutor } from './host-executor.js';
 import type * as S from './tool-contract.js';
 import { FileOps } from './file-ops.js';
 import { LiveConfig, type LiveConfigDeps } from './live-config.js';
+import { TransferRoot } from './transfer-local.js';
+import { Transfers } from './transfers.js';
 import { hasNew, neverRan, readOutput, runResult, taskStatus, type Cursor } from './views.js';
 
 /** What a long call can tell its caller while it waits (MCP progress notifications). */
@@ -104,6 +106,8 @@ export interface GatewayDeps extends LiveConfigDeps {
   graceMs?: number;
   /** Where the commands each principal ran today are counted (quotas survive a restart); in memory by default. */
   days?: DayCounts;
+  /** The checked transfer root (transfer-root.ts) of ssh_put_file and ssh_get_file; none: they refuse. */
+  transferRoot?: string;
 }
 
 export class Gateway {
@@ -117,6 +121,8 @@ export class Gateway {
     private readonly requestIds: RequestIds,
     /** The approval requests of ask decisions (src/approvals/broker.ts), shared by every view. */
     private readonly approvals: ApprovalBroker,
+    /** The remote paths being transferred (`alias\0path`), shared by every view: one transfer each at a time. */
+    private readonly transferring: Set<string>,
     /** Whose calls this view serves; none: sshgate's own (`sshgate run`), which sees every task. */
     private readonly caller?: Caller,
   ) {}
@@ -150,7 +156,7 @@ export class Gateway {
         refusedAnswer: (r, answerer, why) => deps.audit.approvalAnswerRefused(r, answerer, why),
       },
     });
-    return new Gateway(deps, config, limiter, new RequestIds(), approvals);
+    return new Gateway(deps, config, limiter, new RequestIds(), approvals, new Set());
   }
 
   /**
@@ -158,7 +164,7 @@ export class Gateway {
    * sees no one else's (an admin sees all).
    */
   forCaller(caller: Caller): Gateway {
-    return new Gateway(this.deps, this.config, this.limiter, this.requestIds, this.approvals, caller);
+    return new Gateway(this.deps, this.config, this.limiter, this.requestIds, this.approvals, this.transferring, caller);
   }
 
   listHosts(input: S.ListHostsInput): S.ListHostsResult {
@@ -868,6 +874,16 @@ export class Gateway {
         const over = caller && this.limiter.check(caller.principal, host);
         if (over) throw over;
       },
+    });
+  }
+
+  /** ssh_put_file and ssh_get_file (transfers.ts), for this view's caller. */
+  transfers(): Transfers {
+    return new Transfers({
+      ops: this.files(),
+      tasks: this.deps.tasks,
+      root: this.deps.transferRoot !== undefined ? new TransferRoot(this.deps.transferRoot) : undefined,
+      busy: this.transferring,
     });
   }
 

@@ -1,8 +1,11 @@
-/** The file tools (issue 17): read, list, write and edit files on a host over SFTP, under the policy's files: rules. */
+/** The file tools: read, list, write, edit and transfer files on a host over SFTP, under the policy's files: rules. */
 import type { Gateway } from '../../gateway/gateway.js';
 import {
   EditFileInput,
   EditFileResult,
+  GetFileInput,
+  PutFileInput,
+  TransferResult,
   ListDirInput,
   ListDirResult,
   ReadFileInput,
@@ -10,6 +13,7 @@ import {
   WriteFileInput,
   WriteFileResult,
 } from '../../gateway/file-contract.js';
+import { progressSink } from '../progress.js';
 import type { ToolRegistry } from '../registry.js';
 
 const JUDGED =
@@ -67,5 +71,34 @@ export function registerFileTools(tools: ToolRegistry, gateway: Gateway): void {
     output: EditFileResult,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
     handler: (input, ctx) => gateway.files().edit(input, ctx.mcpReq.signal),
+  });
+  const TRANSFER =
+    'Streams between the transfer root of the server (serve --transfer-root; local is relative to it, no symlinks followed) and the host, never through this conversation. ' +
+    'A task: waits at most wait_seconds (default 50), then returns state running with bytes and size, and the transfer goes on (ssh_get_task_status, ssh_cancel; ssh_get_task_output gives the summary when done). ' +
+    'With a progress token, progress is bytes of size. Verified at both ends: sshgate and the host each compute the sha256 and must agree before the file is put in place. ' +
+    'resume: true continues a transfer a time limit or a lost connection interrupted; a cancel removes the partial files. Sizes are bounded by max_file_bytes. ';
+  tools.register({
+    name: 'ssh_put_file',
+    title: 'Upload a file to a host',
+    description:
+      'Upload a file from the transfer root to one host, written as ssh_write_file writes (a partial file beside it, fsync, rename; expected_sha256, create_only, mode). ' +
+      TRANSFER +
+      JUDGED,
+    input: PutFileInput,
+    output: TransferResult,
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+    handler: (input, ctx) => gateway.transfers().put(input, ctx.mcpReq.signal, progressSink(ctx)),
+  });
+  tools.register({
+    name: 'ssh_get_file',
+    title: 'Download a file from a host',
+    description:
+      'Download a file from one host into the transfer root (local; its directory must exist there; an existing file only with overwrite). ' +
+      TRANSFER +
+      JUDGED,
+    input: GetFileInput,
+    output: TransferResult,
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    handler: (input, ctx) => gateway.transfers().get(input, ctx.mcpReq.signal, progressSink(ctx)),
   });
 }

@@ -1,0 +1,391 @@
+/**
+ * ssh_put_file and ssh_get_file: files streamed between the transfer root and a host, never
+ * through the model's context. Each is a file task (file-ops.ts judges the remote path as
+ * ssh_write_file and ssh_read_file do, and runs it); unlike those, the call waits at most
+ * wait_seconds and the transfer goes on, with its summary written to the task's output. Every
+ * transfer is verified at both ends: sshgate hashes what it sends or receives, the host hashes the
+ * file itself, and nothing is put in place unless the two agree.
+ */
+import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
+import { whenAborted } from '../abort.js';
+import { DEFAULTS } from '../defaults.js';
+import { SshgateError } from '../errors.js';
+import type { RemoteFiles } from '../ssh/remote-files.js';
+import { partialUploadPath } from '../ssh/remote-files.js';
+import { isFinal, type TaskManager } from '../tasks/task-manager.js';
+import type * as F from './file-contract.js';
+import { finished, resolveForWrite, tooLarge, type FileOps, type FileTaskRun, type StartedFileOp } from './file-ops.js';
+import type { ProgressSink } from './gateway.js';
+import { hashPrefix, localExists, readRange, type LocalPlace, type TransferRoot } from './transfer-local.js';
+
+const PROGRESS_EVERY_MS = 250;
+
+export interface TransfersDeps {
+  ops: FileOps;
+  tasks: TaskManager;
+  /** None: serve was started without --transfer-root, and both tools refuse. */
+  root: TransferRoot | undefined;
+  /** `alias\0path` of the transfers running, shared by every caller: one per remote path at a time. */
+  busy: Set<string>;
+}
+
+/** How far a running transfer has come, read by the wait loop for progress and the running result. */
+interface Moving {
+  bytes: number;
+  size: number | null;
+  resolved?: string;
+}
+
+type Summary = Omit<F.TransferResult, 'task_id'>;
+
+export class Transfers {
+  constructor(private readonly deps: TransfersDeps) {}
+
+  async put(input: F.PutFileInput, signal?: AbortSignal, progress?: ProgressSink): Promise<F.TransferResult> {
+    const root = this.root();
+    const place = await root.place(input.local);
+    const { handle, stat } = await root.openSource(place);
+    const size = stat.size;
+    const mode = input.mode !== undefined ? parseInt(input.mode, 8) : undefined;
+    const moving: Moving = { bytes: 0, size };
+    return this.transfer(
+      'ssh_put_file',
+      input,
+      place,
+      moving,
+      signal,
+      progress,
+      handle,
+      async (files, path, judged, run, id) => {
+        const started = Date.now();
+        const resolved = await resolveForWrite(files, path);
+        judged = this.deps.ops.judgeResolved('ssh_put_file', judged, ['write'], path, resolved);
+        tooLarge(size, judged.maxBytes, resolved);
+        moving.resolved = resolved;
+        // The host's partial holds the bytes that arrived before the interruption; the local copy of
+        // them is hashed here, so they do not cross the network again (the host's hash checks them).
+        const kept = input.resume ? await files.lstat(partialUploadPath(resolved)) : null;
+        const offset = kept?.type === 'file' ? Math.min(kept.size, size) : 0;
+        const prefix = createHash('sha256');
+        await hashPrefix(handle, offset, prefix);
+        const local = prefix.copy();
+        moving.bytes = offset;
+        let verifiedBy: F.TransferResult['verified_by'];
+        let localSha = '';
+        const outcome = await files.upload(
+          resolved,
+          readRange(handle, offset, size, (c) => local.update(c)),
+          size,
+          {
+            offset,
+            prefix,
+            maxBytes: judged.maxBytes,
+            onProgress: (b) => (moving.bytes = b),
+            ...(input.expected_sha256 !== undefined ? { expectedSha256: input.expected_sha256 } : {}),
+            ...(input.create_only ? { createOnly: true } : {}),
+            ...(mode !== undefined ? { mode } : {}),
+            // Before the rename: a file that does not hash the same at both ends is never put in place.
+            verify: async (partial, sent) => {
+              localSha = local.digest('hex');
+              if (sent !== localSha) throw mismatch(resolved, localSha, sent, 'sent');
+              verifiedBy = await hostVerifies(files, run, partial, localSha);
+            },
+          },
+        );
+        const summary: Summary = {
+          alias: input.alias,
+          path,
+          resolved_path: resolved,
+          local: input.local,
+          state: 'succeeded',
+          bytes: outcome.after.size,
+          size,
+          sha256: outcome.after.sha256,
+          ...(verifiedBy ? { verified_by: verifiedBy } : {}),
+          resumed_from: offset,
+          duration_ms: Date.now() - started,
+          created: outcome.before === null,
+          before: outcome.before ? { sha256: outcome.before.sha256, size: outcome.before.size, mode: octal(outcome.before.mode) } : null,
+        };
+        this.deps.ops.record({
+          op: 'put',
+          alias: input.alias,
+          path,
+          resolved_path: resolved,
+          local: input.local,
+          bytes: size - offset,
+          size,
+          sha256: localSha,
+          host_sha256: outcome.after.sha256,
+          resumed_from: offset,
+          verified_by: verifiedBy,
+        });
+        return finish(run, id(), summary);
+      },
+      size,
+    );
+  }
+
+  async get(input: F.GetFileInput, signal?: AbortSignal, progress?: ProgressSink): Promise<F.TransferResult> {
+    const root = this.root();
+    const place = await root.place(input.local);
+    refuseLocal(place, input.overwrite === true);
+    const moving: Moving = { bytes: 0, size: null };
+    return this.transfer('ssh_get_file', input, place, moving, signal, progress, undefined, async (files, path, judged, run, id) => {
+      const started = Date.now();
+      const resolved = await files.realpath(path);
+      judged = this.deps.ops.judgeResolved('ssh_get_file', judged, ['read'], path, resolved);
+      moving.resolved = resolved;
+      const remote = await files.stat(resolved);
+      if (remote) {
+        tooLarge(remote.size, judged.maxBytes, resolved);
+        moving.size = remote.size;
+      }
+      const part = await root.openPartial(place, input.resume === true);
+      let keep = true;
+      try {
+        let offset = part.offset;
+        let hash = part.hash;
+        // A partial longer than the file is of another version of it: begin again.
+        if (remote && offset > remote.size) {
+          await part.handle.truncate(0);
+          offset = 0;
+          hash = createHash('sha256');
+        }
+        moving.bytes = offset;
+        let at = offset;
+        const got = await files.download(
+          resolved,
+          async (chunk) => {
+            hash.update(chunk);
+            await part.handle.write(chunk, 0, chunk.length, at);
+            at += chunk.length;
+          },
+          { offset, prefix: hash.copy(), maxBytes: judged.maxBytes, onProgress: (b, total) => ((moving.bytes = b), (moving.size = total)) },
+        );
+        await part.handle.sync();
+        const localSha = hash.digest('hex');
+        if (got.sha256 !== localSha) {
+          keep = false;
+          throw mismatch(resolved, localSha, got.sha256, 'received');
+        }
+        const verifiedBy = await hostVerifies(files, run, resolved, localSha).catch((err: unknown) => {
+          if (err instanceof SshgateError && err.code === 'file_changed') keep = false;
+          throw err;
+        });
+        await part.handle.close();
+        await root.commit(place, part.partial, input.overwrite === true);
+        keep = true;
+        const summary: Summary = {
+          alias: input.alias,
+          path,
+          resolved_path: resolved,
+          local: input.local,
+          state: 'succeeded',
+          bytes: got.size,
+          size: got.size,
+          sha256: localSha,
+          verified_by: verifiedBy,
+          resumed_from: offset,
+          duration_ms: Date.now() - started,
+        };
+        this.deps.ops.record({
+          op: 'get',
+          alias: input.alias,
+          path,
+          resolved_path: resolved,
+          local: input.local,
+          bytes: got.size - offset,
+          size: got.size,
+          sha256: localSha,
+          host_sha256: localSha,
+          resumed_from: offset,
+          verified_by: verifiedBy,
+        });
+        return finish(run, id(), summary);
+      } catch (err) {
+        await part.handle.close().catch(() => undefined);
+        // A cancel leaves nothing behind; a time limit or a lost connection keeps the bytes for a resume.
+        const cancelled = run.signal.aborted && run.signal.reason !== 'timed_out';
+        if (cancelled || !keep) await unlink(part.partial).catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * Starts the transfer as a file task (one per remote path at a time), waits for it at most
+   * wait_seconds with progress, and answers its result, or that it is still running.
+   */
+  private async transfer(
+    tool: 'ssh_put_file' | 'ssh_get_file',
+    input: { alias: string; path: string; local: string; wait_seconds?: number | undefined; timeout_seconds?: number | undefined },
+    place: LocalPlace,
+    moving: Moving,
+    signal: AbortSignal | undefined,
+    progress: ProgressSink | undefined,
+    source: FileHandle | undefined,
+    work: (
+      files: RemoteFiles,
+      path: string,
+      judged: Parameters<FileOps['judgeResolved']>[1],
+      run: FileTaskRun,
+      id: () => string,
+    ) => Promise<Summary>,
+    bytesIn?: number,
+  ): Promise<F.TransferResult> {
+    const key = `${input.alias}\0${input.path}`;
+    let started: StartedFileOp<Summary>;
+    try {
+      if (this.deps.busy.has(key))
+        throw new SshgateError(
+          'busy',
+          `a transfer to or from ${input.path} on host "${input.alias}" is already running`,
+          'wait for it (ssh_list_tasks), or cancel it (ssh_cancel)',
+        );
+      const id = () => started.task.id;
+      started = this.deps.ops.start(
+        tool,
+        input.alias,
+        input.path,
+        tool === 'ssh_put_file' ? ['write'] : ['read'],
+        (f, p, j, r) => work(f, p, j, r, id),
+        {
+          ...(bytesIn !== undefined ? { bytesIn } : {}),
+          ...(input.timeout_seconds !== undefined ? { maxSeconds: input.timeout_seconds } : {}),
+        },
+      );
+    } catch (err) {
+      await source?.close();
+      throw err;
+    }
+    this.deps.busy.add(key);
+    void started.task.done.then(async () => {
+      this.deps.busy.delete(key);
+      await source?.close().catch(() => undefined);
+    });
+    const task = started.task;
+    const stop = whenAborted(signal, () => this.deps.tasks.cancel(task.id));
+    try {
+      await this.follow(started, (input.wait_seconds ?? DEFAULTS.waitSeconds) * 1000, moving, progress);
+    } finally {
+      stop();
+    }
+    if (!isFinal(task.state))
+      return {
+        alias: input.alias,
+        path: input.path,
+        ...(moving.resolved !== undefined ? { resolved_path: moving.resolved } : {}),
+        local: place.local,
+        task_id: task.id,
+        state: 'running',
+        bytes: moving.bytes,
+        size: moving.size,
+      };
+    if (task.state === 'timed_out')
+      throw new SshgateError(
+        'timeout',
+        `the transfer of ${input.path} ran out of its ${task.limits.max_seconds} s (max_seconds) after ${moving.bytes} bytes: nothing was put in place`,
+        `its partial file is kept: call ${tool} again with resume: true to continue from there (task ${task.id})`,
+      );
+    if (task.state === 'cancelled')
+      throw new SshgateError('cancelled', `the transfer of ${input.path} was cancelled: its partial files were removed`, `task ${task.id}`);
+    return finished(started);
+  }
+
+  /** Waits up to `ms` for the task to end, sending the bytes moved as progress at most every 250 ms. */
+  private async follow(started: StartedFileOp<Summary>, ms: number, moving: Moving, progress?: ProgressSink): Promise<void> {
+    const task = started.task;
+    const until = Date.now() + ms;
+    let sent = -1;
+    if (progress) {
+      void progress({ progress: 0, message: `task_id ${task.id}` });
+      sent = 0;
+    }
+    while (!isFinal(task.state) && Date.now() < until) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([task.done, new Promise<void>((r) => (timer = setTimeout(r, Math.min(PROGRESS_EVERY_MS, until - Date.now()))))]);
+      clearTimeout(timer);
+      if (progress && moving.bytes > sent && !isFinal(task.state)) {
+        sent = moving.bytes;
+        void progress({
+          progress: sent,
+          ...(moving.size !== null ? { total: moving.size } : {}),
+          message: `${sent} of ${moving.size ?? '?'} bytes`,
+        });
+      }
+    }
+  }
+
+  private root(): TransferRoot {
+    if (this.deps.root) return this.deps.root;
+    throw new SshgateError(
+      'invalid_config',
+      'this server has no transfer root, so ssh_put_file and ssh_get_file are off',
+      'start sshgate with --transfer-root DIR (or SSHGATE_TRANSFER_ROOT): a directory owned by its user, mode 0700',
+    );
+  }
+}
+
+/**
+ * The host's own sha256 of `path`: the fixed command `sha256sum -- '<path>'`, run as sshgate's
+ * own step (not judged by the command rules: it reads one file the files: rules just allowed, and
+ * the caller chooses nothing in it but that path); over SFTP when the host has no sha256sum.
+ */
+async function hostVerifies(files: RemoteFiles, run: FileTaskRun, path: string, expected: string): Promise<'sha256sum' | 'sftp'> {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const r = await run.pool.exec(run.target, `sha256sum -- '${path.replace(/'/g, `'\\''`)}'`, {
+    signal: run.signal,
+    deadline: run.deadline,
+    stdout: (d) => out.push(d),
+    stderr: (d) => err.push(d),
+  });
+  if (run.signal.aborted) throw new SshgateError('timeout', 'the transfer was stopped while the host verified it', 'start it again');
+  let actual: string | null | undefined;
+  let by: 'sha256sum' | 'sftp' = 'sha256sum';
+  if (r.exitCode === 127) {
+    by = 'sftp';
+    actual = (await files.read(path, { offset: 0, length: 0 }, Number.MAX_SAFE_INTEGER)).sha256;
+  } else if (r.exitCode === 0) {
+    // GNU sha256sum starts the line with "\" when it had to escape the name.
+    actual = /^\\?([0-9a-f]{64}) /.exec(Buffer.concat(out).toString('utf8'))?.[1];
+  }
+  if (!actual)
+    throw new SshgateError(
+      'internal',
+      `the host could not hash ${path}: sha256sum ended ${r.exitCode ?? r.signal ?? 'without a status'} (${Buffer.concat(err).toString('utf8').trim().slice(0, 200)})`,
+      'nothing was put in place; check the file on the host',
+    );
+  if (actual !== expected) throw mismatch(path, expected, actual, 'host');
+  return by;
+}
+
+function mismatch(path: string, local: string, other: string, what: 'sent' | 'received' | 'host'): SshgateError {
+  const side = what === 'host' ? 'the host computed' : `the SFTP side ${what}`;
+  return new SshgateError(
+    'file_changed',
+    `${path}: the sha256 ${side} (${other.slice(0, 12)}…) differs from sshgate's (${local.slice(0, 12)}…): nothing was put in place`,
+    'something changed the file during the transfer; transfer it again from the start (without resume)',
+  );
+}
+
+/** A download's local target: a regular file may be replaced only with overwrite; anything else never. */
+function refuseLocal(place: LocalPlace, overwrite: boolean): void {
+  if (!place.existing) return;
+  if (!place.existing.isFile())
+    throw new SshgateError('not_a_file', `${place.local} in the transfer root is not a regular file`, 'choose another local name');
+  if (!overwrite) throw localExists(place.local);
+}
+
+/** The summary is the task's output too: ssh_get_task_output answers it after the call returned running. */
+function finish(run: FileTaskRun, taskId: string, summary: Summary): Summary {
+  run.stdout(Buffer.from(`${JSON.stringify({ ...summary, task_id: taskId })}\n`));
+  return summary;
+}
+
+function octal(mode: number): string {
+  return (mode & 0o7777).toString(8).padStart(4, '0');
+}
