@@ -13,7 +13,7 @@ import { whenAborted } from '../abort.js';
 import { DEFAULTS } from '../defaults.js';
 import { SshgateError } from '../errors.js';
 import type { RemoteFiles } from '../ssh/remote-files.js';
-import { partialUploadPath } from '../ssh/remote-files.js';
+import { partialUploadPath } from '../ssh/sftp.js';
 import { isFinal, type TaskManager } from '../tasks/task-manager.js';
 import type * as F from './file-contract.js';
 import { finished, resolveForWrite, tooLarge, type FileOps, type FileTaskRun, type StartedFileOp } from './file-ops.js';
@@ -284,6 +284,8 @@ export class Transfers {
         bytes: moving.bytes,
         size: moving.size,
       };
+    // Done, even if a cancel or the time limit came as it finished: what was done is reported.
+    if (started.result !== undefined) return finished(started);
     if (task.state === 'timed_out')
       throw new SshgateError(
         'timeout',
