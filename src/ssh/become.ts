@@ -22,7 +22,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SshgateError } from '../errors.js';
-import { pinnedCommand, PINNED, type HostShell } from './interpreter.js';
+import { pinnedCommand, PINNED, shQuote, type HostShell } from './interpreter.js';
 
 /** How a host's credential elevates, from credentials.yml. */
 export interface BecomeConfig {
@@ -60,11 +60,6 @@ function elevatedWords(shell: HostShell, script: string, e: Elevation, prompt: s
   if (e.method === 'doas') return `doas -n -u ${e.user} -- ${inner}`;
   // -k: ignore a cached timestamp; -S: the password from stdin; -p: our prompt on stderr.
   return e.password === undefined ? `sudo -n -u ${e.user} -- ${inner}` : `sudo -S -k -p '${prompt}' -u ${e.user} -- ${inner}`;
-}
-
-/** A word sh reads back as exactly `s`. */
-function shQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /**

@@ -65,3 +65,11 @@ export function pinnedCommand(shell: HostShell, script: string): string {
     `exec ${PINNED[shell]} -c -- "\${s%.}" ${shell}`;
   return `exec /bin/sh -c '${decoder}' sh ${words.join(' ')}`;
 }
+
+/**
+ * A word that sh (and bash, dash, ksh, zsh) reads back as exactly `s`, whatever it holds: single
+ * quotes make every byte literal, and a quote inside is closed, escaped and reopened.
+ */
+export function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
