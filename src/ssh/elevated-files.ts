@@ -1,0 +1,326 @@
+/**
+ * RemoteFiles as another user (`become`): every method runs one of sshgate's fixed scripts
+ * (elevated-scripts.ts) through the elevation of become.ts, on the pool's exec path — so sudo's
+ * prompt, the password, the ok marker and the elevated cancel sweep are handled exactly as for an
+ * elevated command. The caller's values travel only as positional parameters, and a write's
+ * content only on stdin (after sudo is answered): no free shell, no spliced text.
+ *
+ * SFTP runs as the login user and cannot elevate, so these operations are shell tools instead:
+ * the same contract (temp file beside the target, compare-and-swap right before the rename, a
+ * symlink at the last component refused, devices and FIFOs never opened), each a single exec.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { SshgateError } from '../errors.js';
+import {
+  afterFrame,
+  EXIT,
+  firstLine,
+  parseList,
+  parseRealpath,
+  parseStat,
+  parseWrite,
+  plainStat,
+  ReadStream,
+  scriptCommand,
+  type ParsedStat,
+  type ScriptName,
+} from './elevated-scripts.js';
+import type { ExecOutcome } from './exec.js';
+import type { DirEntry, FileRead, RemoteFiles, RemoteStat, WriteOptions, WriteOutcome } from './remote-files.js';
+import { FileOpStopped } from './sftp-io.js';
+
+/** Runs one command elevated (the pool's exec with the call's elevation), its output streamed. */
+export type ScriptRunner = (
+  command: string,
+  io: { stdout: (chunk: Buffer) => void; stderr: (chunk: Buffer) => void; stdin?: Buffer },
+) => Promise<ExecOutcome>;
+
+/** stdout kept for the scripts whose output is collected whole (all but read). */
+const MAX_COLLECTED = 64 * 1024 * 1024;
+/** stderr kept for a message. */
+const MAX_STDERR = 8192;
+
+interface Ran {
+  status: number;
+  /** stdout after the frame line. */
+  out: Buffer;
+  stderr: string;
+}
+
+export class ElevatedFiles implements RemoteFiles {
+  constructor(
+    private readonly run: ScriptRunner,
+    private readonly alias: string,
+    /** The user the scripts run as, for messages. */
+    private readonly user: string,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  async realpath(path: string): Promise<string> {
+    const r = await this.script('realpath', path, [path]);
+    if (r.status !== 0) throw this.failure(r, path);
+    return parseRealpath(r.out);
+  }
+
+  lstat(path: string): Promise<RemoteStat | null> {
+    return this.statOf(path, '-P');
+  }
+
+  stat(path: string): Promise<RemoteStat | null> {
+    return this.statOf(path, '-L');
+  }
+
+  async list(path: string, max: number): Promise<{ entries: DirEntry[]; total: number }> {
+    const r = await this.script('list', path, [path]);
+    if (r.status === EXIT.notADirectory)
+      throw new SshgateError(
+        'invalid_input',
+        `${path} on host "${this.alias}" is a ${parseStat(firstLine(r.out)).type.replace('_', ' ')}, not a directory`,
+        'read a file with ssh_read_file',
+      );
+    if (r.status !== 0) throw this.failure(r, path);
+    const entries = parseList(r.out);
+    return { entries: entries.slice(0, Math.max(0, max)), total: entries.length };
+  }
+
+  async read(path: string, range: { offset: number; length: number }, hashUpTo: number): Promise<FileRead> {
+    const parts: Buffer[] = [];
+    const hash = createHash('sha256');
+    /** Bytes of data so far (the whole file's, or the range's). */
+    let at = 0;
+    const frame = newFrame();
+    const stream = new ReadStream(frame, (chunk) => {
+      const size = (stream.header as ParsedStat).size;
+      if (size > hashUpTo) {
+        // Only the range comes.
+        parts.push(Buffer.from(chunk));
+        at += chunk.length;
+        return;
+      }
+      // The whole file comes: it is hashed, and the range is cut from the same bytes.
+      hash.update(chunk);
+      const from = Math.min(range.offset, size);
+      const lo = Math.max(from, at);
+      const hi = Math.min(from + range.length, size, at + chunk.length);
+      if (lo < hi) parts.push(Buffer.from(chunk.subarray(lo - at, hi - at)));
+      at += chunk.length;
+    });
+    const r = await this.exec(scriptCommand('read', frame, [path, String(range.offset), String(range.length), String(hashUpTo)]), {
+      stdout: (chunk) => stream.push(chunk),
+    });
+    if (r.status === EXIT.notAFile) throw this.notAFile(path, stream.header);
+    if (r.status !== 0) throw this.failure(r, path);
+    const after = stream.end();
+    const before = stream.header as ParsedStat;
+    const hashed = before.size <= hashUpTo;
+    const expected = hashed ? before.size : Math.max(0, Math.min(range.length, before.size - range.offset));
+    // A file that grew, shrank or was replaced while it was read gives no version's bytes.
+    if (after?.version !== before.version || after.type !== 'file' || at !== expected) throw this.changedWhileRead(path);
+    return { stat: plainStat(before), data: Buffer.concat(parts), sha256: hashed ? hash.digest('hex') : null };
+  }
+
+  async write(path: string, data: Buffer, options: WriteOptions): Promise<WriteOutcome> {
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    const args = [
+      path,
+      options.expectedSha256 ?? '',
+      options.createOnly ? '1' : '0',
+      (options.mode ?? 0o644).toString(8),
+      String(data.length),
+      sha256,
+    ];
+    const r = await this.script('write', path, args, data);
+    switch (r.status) {
+      case 0: {
+        const { after, before } = parseWrite(r.out);
+        return {
+          before: before ? { sha256: before.sha256, ...versionOf(before.stat) } : null,
+          after: { sha256, ...versionOf(after) },
+        };
+      }
+      case EXIT.noDirectory:
+        throw new SshgateError(
+          'not_found',
+          `the directory of ${path} does not exist on host "${this.alias}"`,
+          'create it first, or check the path',
+        );
+      case EXIT.notAFile: {
+        const stat = parseStat(firstLine(r.out));
+        if (stat.type === 'symlink')
+          throw new SshgateError(
+            'not_a_file',
+            `${path} on host "${this.alias}" is a symlink, and writes never follow a symlink`,
+            'write to the path it resolves to',
+          );
+        throw this.notAFile(path, stat);
+      }
+      case EXIT.exists:
+        throw new SshgateError('file_exists', `${path} already exists on host "${this.alias}"`, 'leave out create_only to replace it');
+      case EXIT.changed:
+        throw this.changed(path, options.expectedSha256 ?? '', firstLine(r.out));
+      case EXIT.short:
+        throw new SshgateError(
+          'internal',
+          `the temp file for ${path} on host "${this.alias}" did not receive the content whole; nothing was written`,
+          'something on the host read or cut stdin before the script (a login script?); see the server log',
+        );
+      default:
+        throw this.failure(r, path);
+    }
+  }
+
+  download(): Promise<{ size: number; sha256: string }> {
+    return Promise.reject(notForTransfers());
+  }
+
+  upload(): Promise<WriteOutcome> {
+    return Promise.reject(notForTransfers());
+  }
+
+  private async statOf(path: string, follow: '-P' | '-L'): Promise<RemoteStat | null> {
+    const r = await this.script('stat', path, [follow, path]);
+    if (r.status !== 0) throw this.failure(r, path);
+    const line = firstLine(r.out);
+    if (line === '') return null;
+    const stat = plainStat(parseStat(line));
+    // Followed, a dangling symlink stays a symlink: nothing is at the end of it.
+    return follow === '-L' && stat.type === 'symlink' ? null : stat;
+  }
+
+  /** Runs a script whose output is collected whole, and gives what followed the frame. */
+  private async script(name: Exclude<ScriptName, 'read'>, path: string, args: string[], stdin?: Buffer): Promise<Ran> {
+    const frame = newFrame();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const r = await this.exec(scriptCommand(name, frame, args), {
+      stdout: (chunk) => {
+        size += chunk.length;
+        if (size <= MAX_COLLECTED) chunks.push(chunk);
+      },
+      ...(stdin ? { stdin } : {}),
+    });
+    if (size > MAX_COLLECTED)
+      throw new SshgateError(
+        'internal',
+        `the ${name} of ${path} on host "${this.alias}" printed more than ${MAX_COLLECTED} bytes`,
+        'list a smaller directory',
+      );
+    // A script that failed before printing its frame (a missing /bin/sh) has no output of its own.
+    const all = Buffer.concat(chunks);
+    const out = r.status === 0 || all.includes(Buffer.from(`${frame}\n`)) ? afterFrame(all, frame) : Buffer.alloc(0);
+    return { ...r, out };
+  }
+
+  /** One elevated exec: its status and stderr; a stop (cancel, time limit) or a lost connection throws. */
+  private async exec(
+    command: string,
+    io: { stdout: (chunk: Buffer) => void; stdin?: Buffer },
+  ): Promise<{ status: number; stderr: string }> {
+    if (this.signal.aborted) throw new FileOpStopped(this.alias, this.signal.reason);
+    let stderr = Buffer.alloc(0);
+    let fault: Error | undefined;
+    const outcome = await this.run(command, {
+      stdout: (chunk) => {
+        // A parser's refusal ends the parse, not the exec: it is thrown once the exec is over.
+        if (fault === undefined) {
+          try {
+            io.stdout(chunk);
+          } catch (err) {
+            fault = err instanceof Error ? err : new Error(String(err));
+          }
+        }
+      },
+      stderr: (chunk) => {
+        if (stderr.length < MAX_STDERR) stderr = Buffer.concat([stderr, chunk]).subarray(0, MAX_STDERR);
+      },
+      ...(io.stdin ? { stdin: io.stdin } : {}),
+    });
+    if (this.signal.aborted) throw new FileOpStopped(this.alias, this.signal.reason);
+    if (outcome.lost)
+      throw new SshgateError(
+        'lost',
+        `the connection to host "${this.alias}" closed during the file operation (${outcome.lost})`,
+        'read the file to see whether a write landed; its temp file is removed by the script when it ends',
+      );
+    if (fault !== undefined) throw fault;
+    return { status: outcome.exitCode ?? -1, stderr: stderr.toString('utf8') };
+  }
+
+  /** The error for a script that failed: by its status, else by what the tool said (C locale). */
+  private failure(r: { status: number; stderr: string }, path: string): SshgateError {
+    const said = lastLine(r.stderr);
+    if (r.status === EXIT.notFound || /No such file or directory|Not a directory/.test(said))
+      return new SshgateError(
+        'not_found',
+        `${path} does not exist on host "${this.alias}"`,
+        'check the path; list its directory with ssh_list_dir',
+      );
+    if (/Permission denied|Operation not permitted/.test(said))
+      return new SshgateError(
+        'permission_denied',
+        `${this.user} may not do this to ${path} on host "${this.alias}" (${said})`,
+        'the file system refused the user the call elevates to; check the owner and mode on the host',
+      );
+    if (r.status === EXIT.missingTool)
+      return new SshgateError(
+        'internal',
+        `a tool of sshgate's file script is missing on host "${this.alias}" (${said})`,
+        'elevated file operations need /bin/sh, GNU coreutils and GNU findutils on the host',
+      );
+    return new SshgateError(
+      'internal',
+      `the file operation on ${path} as ${this.user} failed on host "${this.alias}"${said ? ` (${said})` : ` (exit status ${r.status})`}`,
+      'see what the host said; elevated file operations need GNU coreutils and findutils',
+    );
+  }
+
+  private notAFile(path: string, stat: RemoteStat | undefined): SshgateError {
+    return new SshgateError(
+      'not_a_file',
+      `${path} on host "${this.alias}" is a ${(stat?.type ?? 'unknown').replace('_', ' ')}, not a regular file`,
+      'only regular files are read and written; devices, FIFOs and sockets never are',
+    );
+  }
+
+  private changed(path: string, expected: string, actual: string): SshgateError {
+    return new SshgateError(
+      'file_changed',
+      actual === '-' || actual === ''
+        ? `${path} on host "${this.alias}" no longer exists (expected sha256 ${expected.slice(0, 12)}…)`
+        : `${path} on host "${this.alias}" changed: its sha256 is ${actual.slice(0, 12)}…, not the expected ${expected.slice(0, 12)}…`,
+      'read the file again and base the change on what it holds now',
+    );
+  }
+
+  private changedWhileRead(path: string): SshgateError {
+    return new SshgateError(
+      'file_changed',
+      `${path} on host "${this.alias}" changed while it was being read`,
+      'something is writing to it; try again when it is quiet',
+    );
+  }
+}
+
+function versionOf(s: ParsedStat): { size: number; mode: number; uid: number; gid: number } {
+  return { size: s.size, mode: s.mode, uid: s.uid, gid: s.gid };
+}
+
+/** A word the host cannot guess before the script starts: what frames the script's own output. */
+function newFrame(): string {
+  return `sshgate-frame-${randomBytes(12).toString('hex')}`;
+}
+
+function lastLine(text: string): string {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  // eslint-disable-next-line no-control-regex
+  const line = (lines[lines.length - 1] ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').trim();
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
+function notForTransfers(): SshgateError {
+  return new SshgateError(
+    'invalid_input',
+    'become is not offered for transfers yet',
+    'transfer as the login user, or write the file with ssh_write_file and become',
+  );
+}

@@ -1,0 +1,323 @@
+/**
+ * The fixed POSIX sh scripts that do file operations as another user (elevated-files.ts runs them
+ * through sudo or doas), and the parsers of what they print. They are constants, reviewed like the
+ * rest of the code: a caller's values (paths, hashes, modes) reach them only as positional
+ * parameters, each one a single-quoted word (shQuote), never spliced into the script's text:
+ *
+ *   exec /bin/sh -c '<PRELUDE + script>' sshgate-files '<frame>' '<arg>' …
+ *
+ * What they need on the host: GNU coreutils (realpath -z, dd iflag=nofollow, stat-free
+ * `chown +UID`, mktemp, sha256sum, sync) and GNU findutils (find -printf), as on Debian, Ubuntu,
+ * RHEL and their kin. Messages are read in the C locale (LC_ALL=C), so that a failure can be told
+ * apart by what the tool said (elevatedFailure).
+ *
+ * Output framing. stdout is the channel's raw bytes, and something may precede the script's own
+ * output (a login script of the login user that prints). So each script first prints a frame — a
+ * random word given as $1 — on a line of its own, and everything before it is dropped. A read then
+ * prints the file's bytes with nothing escaped, followed by the frame once more and a stat line:
+ * the trailer, found as the last occurrence of the frame, since nothing after it can contain it.
+ */
+import { SshgateError } from '../errors.js';
+import type { DirEntry, RemoteStat, RemoteType } from './remote-files.js';
+import { shQuote } from './interpreter.js';
+
+/** The exit statuses the scripts choose; any other is a tool's or the shell's own. */
+export const EXIT = {
+  /** A tool failed; its message (C locale) is on stderr. */
+  failed: 80,
+  notFound: 81,
+  /** Not a regular file (its stat line was printed), or a symlink at a write's path. */
+  notAFile: 82,
+  /** Compare-and-swap refused; the current sha256 (or `-`: no file) was printed. */
+  changed: 83,
+  exists: 84,
+  /** A write's directory is missing or is not a directory. */
+  noDirectory: 85,
+  /** A listing of something that is not a directory (its stat line was printed). */
+  notADirectory: 86,
+  /** The temp file does not hold the bytes sent (stdin cut short). */
+  short: 87,
+  /** A command the script needs is missing on the host (the shell's own status). */
+  missingTool: 127,
+} as const;
+
+/**
+ * One stat, as `find -printf` prints it: type letter, size, permission bits (octal), uid, gid,
+ * mtime (seconds with a fraction), inode and device. Space-separated: none of them holds a space.
+ */
+const STAT = '%y %s %m %U %G %T@ %i %D';
+
+/** Set up for every script: C messages, the system's tools only, the frame first. */
+const PRELUDE = `LC_ALL=C; export LC_ALL
+PATH=/usr/sbin:/usr/bin:/sbin:/bin; export PATH
+f=$1; shift
+printf '%s\\n' "$f"
+# look -P|-L PATH: its stat line in $st, empty when nothing is there; any other failure ends the script.
+look() {
+  st=$(find "$1" "$2" -maxdepth 0 -printf '${STAT}' 2>&1) && return 0
+  case $st in *'No such file or directory'|*'Not a directory') st=; return 0;; esac
+  printf '%s\\n' "$st" >&2; exit ${EXIT.failed}
+}
+# sha PATH: the sha256 of a regular file in $h, read never through a symlink nor blocking on a FIFO;
+# dd's own status travels on fd 3, since a pipeline's status is only its last command's.
+sha() {
+  h=$( { { dd if="$1" iflag=nofollow,nonblock bs=65536 status=none; echo "dd=$?" >&3; } | sha256sum; } 3>&1 )
+  case $h in *dd=0*) ;; *) exit ${EXIT.failed};; esac
+  for w in $h; do [ \${#w} -eq 64 ] && { h=$w; return 0; }; done
+  exit ${EXIT.failed}
+}
+`;
+
+/** realpath PATH: the canonical path, NUL-terminated (a resolved name may hold a newline). */
+const REALPATH = `realpath -e -z -- "$1" || exit ${EXIT.failed}`;
+
+/** stat -P|-L PATH: the stat line, or an empty line when nothing is there. */
+const STAT_ONE = `look "$1" "$2"; printf '%s\\n' "$st"`;
+
+/** list DIR: `name NUL stat NUL` per entry, unsorted; the directory itself is never followed. */
+const LIST = `look -P "$1"
+[ -n "$st" ] || exit ${EXIT.notFound}
+case $st in d\\ *) ;; *) printf '%s\\n' "$st"; exit ${EXIT.notADirectory};; esac
+find "$1" -mindepth 1 -maxdepth 1 -printf '%f\\0${STAT}\\0' || exit ${EXIT.failed}`;
+
+/**
+ * read PATH OFFSET LENGTH HASH_UP_TO: the stat line; then the whole file when its size is at most
+ * HASH_UP_TO (the caller hashes it and cuts the range from the same bytes), else the range only;
+ * then the frame and the stat line again, which tells whether the file changed meanwhile.
+ */
+const READ = `look -P "$1"
+[ -n "$st" ] || exit ${EXIT.notFound}
+printf '%s\\n' "$st"
+case $st in f\\ *) ;; *) exit ${EXIT.notAFile};; esac
+p=$1 off=$2 len=$3 max=$4
+set -- $st
+if [ "$2" -le "$max" ]; then
+  dd if="$p" iflag=nofollow,nonblock bs=65536 status=none || exit ${EXIT.failed}
+elif [ "$off" -lt "$2" ]; then
+  dd if="$p" iflag=skip_bytes,count_bytes,nofollow,nonblock bs=65536 skip="$off" count="$len" status=none || exit ${EXIT.failed}
+fi
+printf '%s\\n' "$f"
+look -P "$p"; printf '%s\\n' "$st"`;
+
+/**
+ * write PATH EXPECTED_SHA256|'' CREATE_ONLY(0|1) MODE SIZE SHA256, the content on stdin: a temp
+ * file beside PATH (mktemp: exclusive, mode 0600), filled, checked against SIZE and SHA256, given
+ * the replaced file's owner and mode (else MODE), synced, then the target checked once more and
+ * the temp renamed over it (`mv -T`), or linked to it for create_only (`ln -T`: never replaces).
+ * The trap removes the temp file on every way out, TERM (a cancel) included. Prints the new
+ * file's stat line, the replaced one's (or `-`) and its sha256 (or `-`).
+ */
+const WRITE = `dst=$1 want=$2 excl=$3 mode=$4 size=$5 sum=$6
+dir=\${dst%/*}; name=\${dst##*/}; [ -n "$dir" ] || dir=/
+tmp=
+trap '[ -z "$tmp" ] || rm -f -- "$tmp"' EXIT
+trap 'exit 143' HUP INT TERM PIPE
+umask 077
+look -P "$dir"
+case $st in d\\ *) ;; *) exit ${EXIT.noDirectory};; esac
+# What is at the path: nothing, or a regular file (its stat in $old, its sha256 in $oldsum).
+check() {
+  look -P "$dst"; old=$st; oldsum=
+  case $old in
+    '') [ -z "$want" ] || { printf '%s\\n' -; exit ${EXIT.changed}; }; return 0;;
+    f\\ *) ;;
+    *) printf '%s\\n' "$old"; exit ${EXIT.notAFile};;
+  esac
+  [ "$excl" = 0 ] || exit ${EXIT.exists}
+  sha "$dst"; oldsum=$h
+  [ -z "$want" ] || [ "$h" = "$want" ] || { printf '%s\\n' "$h"; exit ${EXIT.changed}; }
+}
+check
+tmp=$(mktemp -- "$dir/.$name.sshgate-XXXXXXXXXXXXXXXX.tmp") || exit ${EXIT.failed}
+dd of="$tmp" oflag=nofollow bs=65536 status=none || exit ${EXIT.failed}
+sha "$tmp"; [ "$h" = "$sum" ] || exit ${EXIT.short}
+look -P "$tmp"; set -- $st; [ "$2" = "$size" ] || exit ${EXIT.short}
+if [ -n "$old" ]; then
+  set -- $old
+  # Owner first (chown clears set-id bits), then the mode; a user who may not give the owner keeps the group if it can.
+  chown -- "+$4:+$5" "$tmp" 2>/dev/null || chown -- ":+$5" "$tmp" 2>/dev/null || :
+  chmod -- "$3" "$tmp" || exit ${EXIT.failed}
+else
+  chmod -- "$mode" "$tmp" || exit ${EXIT.failed}
+fi
+# sync FILE fsyncs that file (coreutils 8.24 on); an older sync refuses the operand and syncs all.
+sync -- "$tmp" 2>/dev/null || sync
+look -P "$tmp"; new=$st
+# As late as possible: the window for another writer is this check and the rename.
+check
+if [ "$excl" = 1 ]; then
+  ln -T -- "$tmp" "$dst" 2>/dev/null || { look -P "$dst"; [ -z "$st" ] || exit ${EXIT.exists}; ln -T -- "$tmp" "$dst" || exit ${EXIT.failed}; }
+  rm -f -- "$tmp"
+else
+  mv -f -T -- "$tmp" "$dst" || exit ${EXIT.failed}
+fi
+tmp=
+printf '%s\\n%s\\n%s\\n' "$new" "\${old:--}" "\${oldsum:--}"`;
+
+export const SCRIPTS = { realpath: REALPATH, stat: STAT_ONE, list: LIST, read: READ, write: WRITE } as const;
+export type ScriptName = keyof typeof SCRIPTS;
+
+/**
+ * The command that runs one of the scripts with `args` as its positional parameters ($1 is the
+ * frame). An argument with a NUL cannot be a word of sh: refused here, whatever called.
+ */
+export function scriptCommand(name: ScriptName, frame: string, args: readonly string[]): string {
+  const words = [frame, ...args];
+  if (words.some((w) => w.includes('\0')))
+    throw new SshgateError('invalid_input', 'a path or value holds a NUL byte', 'give it without one');
+  return `exec /bin/sh -c ${shQuote(PRELUDE + SCRIPTS[name])} sshgate-files ${words.map(shQuote).join(' ')}`;
+}
+
+// ------------------------------------------------------------------ parsing
+
+/** What a stat line says, with what tells two versions of a file apart. */
+export interface ParsedStat extends RemoteStat {
+  /** mtime as printed (with its fraction), inode and device: equal lines mean the same version. */
+  version: string;
+}
+
+const TYPES: Record<string, RemoteType> = {
+  f: 'file',
+  d: 'directory',
+  l: 'symlink',
+  p: 'fifo',
+  s: 'socket',
+  c: 'char_device',
+  b: 'block_device',
+};
+
+const STAT_LINE = /^([a-zA-Z]) ([0-9]+) ([0-7]{1,6}) ([0-9]+) ([0-9]+) ([0-9]+(?:\.[0-9]+)?) ([0-9]+) ([0-9]+)$/;
+
+/** A stat line of STAT; throws on anything else, since a script printed it and it must be exact. */
+export function parseStat(line: string): ParsedStat {
+  const m = STAT_LINE.exec(line);
+  if (!m) throw unparsable(`a stat line: ${JSON.stringify(line.slice(0, 120))}`);
+  const [, type, size, mode, uid, gid, mtime, inode, dev] = m as unknown as string[];
+  return {
+    type: TYPES[type as string] ?? 'unknown',
+    size: Number(size),
+    mode: parseInt(mode as string, 8) & 0o7777,
+    uid: Number(uid),
+    gid: Number(gid),
+    // Whole seconds, as SFTP reports them, so that both paths show a file alike.
+    mtime: Math.floor(Number(mtime)),
+    version: `${size} ${mtime} ${inode} ${dev}`,
+  };
+}
+
+/** The stat as the contract has it, without what tells versions apart. */
+export function plainStat(s: ParsedStat): RemoteStat {
+  return { type: s.type, size: s.size, mode: s.mode, uid: s.uid, gid: s.gid, mtime: s.mtime };
+}
+
+/** The script's own output: everything after the first frame line. */
+export function afterFrame(out: Buffer, frame: string): Buffer {
+  const line = Buffer.from(`${frame}\n`);
+  const at = out.indexOf(line);
+  if (at === -1) throw unparsable('the frame');
+  return out.subarray(at + line.length);
+}
+
+/** The path realpath printed (NUL-terminated). */
+export function parseRealpath(out: Buffer): string {
+  const end = out.indexOf(0);
+  if (end <= 0 || end !== out.length - 1) throw unparsable('a path');
+  return out.subarray(0, end).toString('utf8');
+}
+
+/** `name NUL stat NUL` records, sorted by name (byte order, as SFTP's listing is sorted). */
+export function parseList(out: Buffer): DirEntry[] {
+  const entries: DirEntry[] = [];
+  let at = 0;
+  while (at < out.length) {
+    const a = out.indexOf(0, at);
+    const b = a === -1 ? -1 : out.indexOf(0, a + 1);
+    if (b === -1) throw unparsable('a directory entry');
+    const name = out.subarray(at, a).toString('utf8');
+    entries.push({ name, stat: plainStat(parseStat(out.subarray(a + 1, b).toString('latin1'))) });
+    at = b + 1;
+  }
+  return entries.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+}
+
+/** The lines of the write script's success: the new file, the replaced one (or null) and its sha256. */
+export function parseWrite(out: Buffer): { after: ParsedStat; before: { stat: ParsedStat; sha256: string } | null } {
+  const lines = out.toString('latin1').split('\n');
+  if (lines.length !== 4 || lines[3] !== '') throw unparsable('the outcome of a write');
+  const [after, old, oldSum] = lines as [string, string, string];
+  if (old === '-') return { after: parseStat(after), before: null };
+  if (!/^[0-9a-f]{64}$/.test(oldSum)) throw unparsable(`a sha256: ${JSON.stringify(oldSum.slice(0, 80))}`);
+  return { after: parseStat(after), before: { stat: parseStat(old), sha256: oldSum } };
+}
+
+/** The first line of a script's output after the frame (a stat line, a sha256), or ''. */
+export function firstLine(out: Buffer): string {
+  const nl = out.indexOf(0x0a);
+  return out.subarray(0, nl === -1 ? out.length : nl).toString('latin1');
+}
+
+/**
+ * The read script's stdout, taken in as it arrives: the header stat, then the file's bytes (handed
+ * to `onData` as they come, minus a tail that may be the trailer), then the frame and the stat
+ * line again. Memory stays bounded whatever the file's size.
+ */
+export class ReadStream {
+  header: ParsedStat | undefined;
+  private head: Buffer | undefined = Buffer.alloc(0);
+  private tail = Buffer.alloc(0);
+  private readonly frame: Buffer;
+  /** The longest trailer: the frame, its newline and a stat line (bounded numbers). */
+  private readonly keep: number;
+
+  constructor(
+    frame: string,
+    private readonly onData: (chunk: Buffer) => void,
+  ) {
+    this.frame = Buffer.from(`${frame}\n`);
+    this.keep = this.frame.length + 256;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.head) {
+      // Before the data: the frame line and the header line, whole.
+      const data = Buffer.concat([this.head, chunk]);
+      const at = data.indexOf(this.frame);
+      const nl = at === -1 ? -1 : data.indexOf(0x0a, at + this.frame.length);
+      if (nl === -1) {
+        if (data.length > 64 * 1024) throw unparsable('the frame');
+        this.head = data;
+        return;
+      }
+      this.header = parseStat(data.subarray(at + this.frame.length, nl).toString('latin1'));
+      this.head = undefined;
+      chunk = data.subarray(nl + 1);
+    }
+    const data = this.tail.length > 0 ? Buffer.concat([this.tail, chunk]) : chunk;
+    const pass = Math.max(0, data.length - this.keep);
+    if (pass > 0) this.onData(data.subarray(0, pass));
+    this.tail = Buffer.from(data.subarray(pass));
+  }
+
+  /**
+   * After the script ended well: the last bytes of data, and the stat line that followed them
+   * (null when the file was gone by then).
+   */
+  end(): ParsedStat | null {
+    const at = this.tail.lastIndexOf(this.frame);
+    if (!this.header || at === -1) throw unparsable('the end of a read');
+    if (at > 0) this.onData(this.tail.subarray(0, at));
+    const line = this.tail
+      .subarray(at + this.frame.length)
+      .toString('latin1')
+      .replace(/\n$/, '');
+    return line === '' ? null : parseStat(line);
+  }
+}
+
+function unparsable(what: string): SshgateError {
+  return new SshgateError(
+    'internal',
+    `could not read ${what} from sshgate's file script on the host`,
+    'the elevated file operations need GNU coreutils and findutils on the host; see the server log',
+  );
+}

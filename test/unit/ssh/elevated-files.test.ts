@@ -1,0 +1,233 @@
+/**
+ * The elevated file scripts run by this machine's own /bin/sh (no sudo, no sshd): the quoting of
+ * hostile names, the parsing of what the scripts print, and the write's contract — temp file,
+ * compare-and-swap, create_only, a symlink refused, the trap that removes the temp on TERM.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ElevatedFiles, type ScriptRunner } from '../../../src/ssh/elevated-files.js';
+import { parseList, parseStat, ReadStream, scriptCommand } from '../../../src/ssh/elevated-scripts.js';
+import { shQuote } from '../../../src/ssh/interpreter.js';
+
+const HOSTILE = [
+  'with space',
+  'new\nline',
+  "quote'single",
+  'quote"double',
+  '$(touch pwned)',
+  '`touch pwned`',
+  '-leading-dash',
+  '--',
+  'back\\slash',
+  '*',
+  'XXXX',
+  'ünïcødé ✓',
+  ' ',
+];
+
+let base: string;
+
+/** Runs a command as the pool would, with this machine's sh as the "host". */
+function localRunner(onSpawn?: (pid: number) => void): ScriptRunner {
+  return (command, io) =>
+    new Promise((resolve, reject) => {
+      const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, cwd: base });
+      if (child.pid !== undefined) onSpawn?.(child.pid);
+      child.stdout.on('data', io.stdout);
+      child.stderr.on('data', io.stderr);
+      child.stdin.on('error', () => undefined);
+      if (io.stdin) child.stdin.end(io.stdin);
+      else child.stdin.end();
+      child.on('error', reject);
+      child.on('close', (code, signal) => resolve({ exitCode: code, signal }));
+    });
+}
+
+function files(runner = localRunner(), signal = new AbortController().signal): ElevatedFiles {
+  return new ElevatedFiles(runner, 'local', 'root', signal);
+}
+
+function sha(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+beforeAll(() => {
+  base = mkdtempSync(join(tmpdir(), 'sshgate-elevated-'));
+});
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+describe('scriptCommand', () => {
+  it.each(HOSTILE)('passes %j to the script as one positional parameter, byte for byte', async (value) => {
+    const out: Buffer[] = [];
+    // The stat script prints nothing of the argument; a script of the test's own echoes them.
+    const command = `exec /bin/sh -c ${shQuote('printf "%s\\0" "$@"')} sh ${[value, 'after'].map(shQuote).join(' ')}`;
+    await localRunner()(command, { stdout: (c) => out.push(c), stderr: () => undefined });
+    expect(Buffer.concat(out).toString('utf8')).toBe(`${value}\0after\0`);
+    // And through a real script: a path that does not exist is reported, nothing is run.
+    const p = join(base, value.replace(/\//g, '_'));
+    expect(await files().lstat(p)).toBeNull();
+    expect(readdirSync(base)).not.toContain('pwned');
+  });
+
+  it('refuses an argument with a NUL byte', () => {
+    expect(() => scriptCommand('stat', 'frame', ['-P', '/a\0b'])).toThrow(/NUL/);
+  });
+
+  it('keeps the script text fixed: only the quoted arguments differ between calls', () => {
+    const a = scriptCommand('write', 'F', ['/x', '', '0', '644', '1', 'h']);
+    const b = scriptCommand('write', 'F', ['/y; rm -rf /', '', '0', '644', '1', 'h']);
+    const script = (c: string) => c.slice(0, c.indexOf(' sshgate-files '));
+    expect(script(a)).toBe(script(b));
+    expect(b).toContain(`'/y; rm -rf /'`);
+  });
+});
+
+describe('parsing', () => {
+  it('reads a stat line strictly', () => {
+    expect(parseStat('f 12 4755 0 10 1700000000.5 99 2049')).toMatchObject({
+      type: 'file',
+      size: 12,
+      mode: 0o4755,
+      uid: 0,
+      gid: 10,
+      mtime: 1700000000,
+    });
+    expect(() => parseStat('f 12 644 0 0 1700000000')).toThrow(/stat line/);
+    expect(() => parseStat('f 12 999 0 0 1 1 1')).toThrow(/stat line/);
+  });
+
+  it('reads NUL-separated entries whose names hold newlines, and sorts them', () => {
+    const out = Buffer.from('b\nc\0f 1 644 0 0 1.0 1 1\0a\0d 0 755 0 0 2.0 2 1\0');
+    expect(parseList(out).map((e) => [e.name, e.stat.type])).toEqual([
+      ['a', 'directory'],
+      ['b\nc', 'file'],
+    ]);
+  });
+
+  it('takes a read apart whatever the chunks: a frame inside the data does not end it', () => {
+    const frame = 'sshgate-frame-x';
+    const data = Buffer.from(`abc${frame}\n${frame}\nf 1 644 0 0 1.0 1 1\nxyz`);
+    const whole = Buffer.concat([
+      Buffer.from(`login noise\n${frame}\nf ${data.length} 644 0 0 1.0 1 1\n`),
+      data,
+      Buffer.from(`${frame}\nf ${data.length} 644 0 0 1.0 1 1\n`),
+    ]);
+    for (const size of [1, 3, 7, 1000]) {
+      const got: Buffer[] = [];
+      const s = new ReadStream(frame, (c) => got.push(Buffer.from(c)));
+      for (let i = 0; i < whole.length; i += size) s.push(whole.subarray(i, i + size));
+      expect(s.end()?.size).toBe(data.length);
+      expect(Buffer.concat(got).equals(data)).toBe(true);
+    }
+  });
+});
+
+describe('the scripts on this machine', () => {
+  it.each(HOSTILE)('writes, reads, lists and resolves a file named %j', async (name) => {
+    const dir = mkdtempSync(join(base, 'n-'));
+    const path = join(dir, name);
+    const f = files();
+    const w = await f.write(path, Buffer.from('hello\n'), { mode: 0o640 });
+    expect(w.before).toBeNull();
+    expect(w.after).toMatchObject({ sha256: sha('hello\n'), size: 6, mode: 0o640 });
+    expect(readFileSync(path, 'utf8')).toBe('hello\n');
+    expect(lstatSync(path).mode & 0o7777).toBe(0o640);
+    expect(await f.realpath(path)).toBe(path);
+    const r = await f.read(path, { offset: 1, length: 3 }, 1000);
+    expect(r.data.toString()).toBe('ell');
+    expect(r.sha256).toBe(sha('hello\n'));
+    const listed = await f.list(dir, 10);
+    expect(listed.entries.map((e) => e.name)).toEqual([name]);
+    expect(readdirSync(dir)).toEqual([name]);
+  });
+
+  it('reads binary bytes exactly, and only the range of a file over hashUpTo', async () => {
+    const data = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7) % 256));
+    const p = join(base, 'bin');
+    writeFileSync(p, data);
+    const whole = await files().read(p, { offset: 0, length: data.length }, data.length);
+    expect(whole.data.equals(data)).toBe(true);
+    expect(whole.sha256).toBe(sha(data));
+    const part = await files().read(p, { offset: 100_000, length: 70_000 }, 10);
+    expect(part.data.equals(data.subarray(100_000, 170_000))).toBe(true);
+    expect(part.sha256).toBeNull();
+    const past = await files().read(p, { offset: 400_000, length: 10 }, 10);
+    expect(past.data.length).toBe(0);
+  });
+
+  it('refuses a FIFO without opening it, and a directory', async () => {
+    const fifo = join(base, 'fifo');
+    await new Promise((r) => spawn('mkfifo', [fifo]).on('close', r));
+    await expect(files().read(fifo, { offset: 0, length: 10 }, 100)).rejects.toMatchObject({ code: 'not_a_file' });
+    await expect(files().read(base, { offset: 0, length: 10 }, 100)).rejects.toMatchObject({ code: 'not_a_file' });
+    await expect(files().list(fifo, 10)).rejects.toMatchObject({ code: 'invalid_input' });
+  });
+
+  it('reports a missing path as not_found', async () => {
+    await expect(files().realpath(join(base, 'none', 'x'))).rejects.toMatchObject({ code: 'not_found' });
+    await expect(files().read(join(base, 'none'), { offset: 0, length: 1 }, 1)).rejects.toMatchObject({ code: 'not_found' });
+    await expect(files().write(join(base, 'none', 'x'), Buffer.from('x'), {})).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it('replaces under compare-and-swap, keeping the mode, and refuses a stale hash', async () => {
+    const p = join(base, 'cas');
+    writeFileSync(p, 'one');
+    chmodSync(p, 0o604);
+    const w = await files().write(p, Buffer.from('two'), { expectedSha256: sha('one') });
+    expect(w.before).toMatchObject({ sha256: sha('one'), size: 3, mode: 0o604 });
+    expect(w.after.mode).toBe(0o604);
+    await expect(files().write(p, Buffer.from('three'), { expectedSha256: sha('one') })).rejects.toMatchObject({
+      code: 'file_changed',
+    });
+    expect(readFileSync(p, 'utf8')).toBe('two');
+    await expect(files().write(join(base, 'gone'), Buffer.from('x'), { expectedSha256: sha('one') })).rejects.toMatchObject({
+      code: 'file_changed',
+    });
+  });
+
+  it('create_only refuses an existing file; a symlink at the path is refused and left alone', async () => {
+    const p = join(base, 'once');
+    await files().write(p, Buffer.from('a'), { createOnly: true });
+    await expect(files().write(p, Buffer.from('b'), { createOnly: true })).rejects.toMatchObject({ code: 'file_exists' });
+    const link = join(base, 'link');
+    symlinkSync(p, link);
+    await expect(files().write(link, Buffer.from('c'), {})).rejects.toMatchObject({ code: 'not_a_file', message: /symlink/ });
+    expect(readFileSync(p, 'utf8')).toBe('a');
+    expect(readdirSync(base).filter((n) => n.includes('sshgate-'))).toEqual([]);
+  });
+
+  it('writes an empty file', async () => {
+    const p = join(base, 'empty');
+    const w = await files().write(p, Buffer.alloc(0), {});
+    expect(w.after).toMatchObject({ size: 0, sha256: sha('') });
+  });
+
+  it('a TERM while the content is awaited removes the temp file', async () => {
+    const dir = join(base, 'term');
+    mkdirSync(dir);
+    let pid = 0;
+    // The runner never closes stdin: the script waits in dd, as a slow upload would.
+    const hanging: ScriptRunner = (command, io) =>
+      new Promise((resolve) => {
+        const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, cwd: base });
+        pid = child.pid ?? 0;
+        child.stdout.on('data', io.stdout);
+        child.stderr.on('data', io.stderr);
+        child.on('close', (code, signal) => resolve({ exitCode: code, signal }));
+      });
+    const abort = new AbortController();
+    const writing = files(hanging, abort.signal).write(join(dir, 'f'), Buffer.from('x'), {});
+    const until = Date.now() + 5000;
+    while (!readdirSync(dir).some((n) => n.endsWith('.tmp')) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(readdirSync(dir)).toHaveLength(1);
+    // As the cancel sweep does: TERM to every process of the session.
+    abort.abort();
+    process.kill(-pid, 'SIGTERM');
+    await expect(writing).rejects.toMatchObject({ code: 'timeout' });
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
