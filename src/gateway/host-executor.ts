@@ -10,7 +10,7 @@
  * would have to be declared twice or the layers reversed.
  */
 import type { ExecOutcome } from '../ssh/exec.js';
-import type { HostTarget, PoolExecOptions } from '../ssh/pool.js';
+import type { FilesOptions, HostTarget, PoolExecOptions } from '../ssh/pool.js';
 import type { RemoteFiles } from '../ssh/remote-files.js';
 
 export interface HostExecutor {
@@ -20,11 +20,12 @@ export interface HostExecutor {
    */
   exec(target: HostTarget, command: string, options: PoolExecOptions): Promise<ExecOutcome>;
   /**
-   * Runs `work` with the target's files over one SFTP channel, closed when `work` is done. When
-   * `x.signal` fires or the deadline passes, pending file operations reject with a `timeout` error
-   * and the temp files of writes are removed before the channel closes.
+   * Runs `work` with the target's files: over one SFTP channel, closed when `work` is done, or with
+   * `x.become` as that user through sshgate's fixed scripts. When `x.signal` fires or the deadline
+   * passes, pending file operations reject with a `timeout` error and the temp files of writes are
+   * removed.
    */
-  files<T>(target: HostTarget, x: { signal: AbortSignal; deadline: number }, work: (files: RemoteFiles) => Promise<T>): Promise<T>;
+  files<T>(target: HostTarget, x: FilesOptions, work: (files: RemoteFiles) => Promise<T>): Promise<T>;
   /** Logs in to the target without running anything; resolves with the handshake's milliseconds. */
   ping(target: HostTarget, signal: AbortSignal, deadline: number): Promise<number>;
   /** After a reload: nothing opened under the old configuration takes new work. */

@@ -12,9 +12,10 @@ import type { Client } from 'ssh2';
 import { DEFAULTS } from '../defaults.js';
 import { SshgateError } from '../errors.js';
 import type { AuthConfig } from './auth.js';
-import type { BecomeConfig } from './become.js';
+import type { BecomeConfig, Elevation } from './become.js';
 import { openConnection } from './connect.js';
 import { runSweepable, type SweepableRun } from './cancel-sweep.js';
+import { ElevatedFiles, type ScriptRunner } from './elevated-files.js';
 import { ChannelRefused, ExecFailed, NotConnected, type ExecOutcome } from './exec.js';
 import type { HostShell } from './interpreter.js';
 import type { HostKeyChecker } from './known-hosts-file.js';
@@ -47,6 +48,15 @@ export interface PoolOptions {
   /** Consecutive failures of a host wait min(max, base · 2^(n-1)) before the next attempt. */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+}
+
+/** How a file operation runs: its stop signal and deadline, and the user it elevates to, if any. */
+export interface FilesOptions {
+  signal: AbortSignal;
+  /** Epoch ms by which the work must be over. */
+  deadline: number;
+  /** Run as this user through sudo or doas (become.ts) rather than over SFTP as the login user. */
+  become?: Elevation;
 }
 
 export interface PoolExecOptions extends SweepableRun {
@@ -109,28 +119,53 @@ export class ConnectionPool {
   }
 
   /**
-   * Opens one SFTP channel on a pooled connection, runs `work` with it and closes it, whatever
-   * `work` does. The channel counts as a session (sshd's MaxSessions counts it). When `x.signal`
-   * fires or the deadline passes, pending requests reject at once (with a `timeout` error) and
-   * `work`'s cleanup still runs on the channel before it closes.
+   * Runs `work` with the target's files. As the login user: over one SFTP channel on a pooled
+   * connection, closed whatever `work` does (it counts as a session, as sshd's MaxSessions counts
+   * it). With `x.become`: each operation is one of sshgate's fixed scripts run elevated on the exec
+   * path (elevated-files.ts), since SFTP cannot elevate. When `x.signal` fires or the deadline
+   * passes, pending operations reject at once (with a `timeout` error) and what they leave behind
+   * is removed: SFTP's cleanup runs before the channel closes, a script's trap on the cancel.
    */
-  files<T>(target: HostTarget, x: { signal: AbortSignal; deadline: number }, work: (files: RemoteFiles) => Promise<T>): Promise<T> {
-    return this.onSession(target, x, async (conn) => {
-      // The deadline stops the work as a task's time limit would (a timer holds at most 2^31-1 ms).
-      const expiry = new AbortController();
-      const timer = setTimeout(() => expiry.abort('timed_out'), Math.min(2 ** 31 - 1, Math.max(0, x.deadline - Date.now())));
-      const signal = AbortSignal.any([x.signal, expiry.signal]);
+  files<T>(target: HostTarget, x: FilesOptions, work: (files: RemoteFiles) => Promise<T>): Promise<T> {
+    // The deadline stops the work as a task's time limit would (a timer holds at most 2^31-1 ms).
+    const expiry = new AbortController();
+    const timer = setTimeout(() => expiry.abort('timed_out'), Math.min(2 ** 31 - 1, Math.max(0, x.deadline - Date.now())));
+    const signal = AbortSignal.any([x.signal, expiry.signal]);
+    const done = x.become
+      ? this.elevatedFiles(target, x.become, signal, x.deadline, work)
+      : this.sftpFiles(target, signal, x.deadline, work);
+    return done.finally(() => clearTimeout(timer));
+  }
+
+  private sftpFiles<T>(target: HostTarget, signal: AbortSignal, deadline: number, work: (files: RemoteFiles) => Promise<T>): Promise<T> {
+    return this.onSession(target, { signal, deadline }, async (conn) => {
+      const sftp = await openSftp(conn.client, target.alias, signal);
       try {
-        const sftp = await openSftp(conn.client, target.alias, signal);
-        try {
-          return await work(new SftpFiles(sftp, target.alias, signal));
-        } finally {
-          await closeSftp(sftp);
-        }
+        return await work(new SftpFiles(sftp, target.alias, signal));
       } finally {
-        clearTimeout(timer);
+        await closeSftp(sftp);
       }
     });
+  }
+
+  /** Each operation one elevated exec, with the cancel sweep of an elevated command behind it. */
+  private elevatedFiles<T>(
+    target: HostTarget,
+    become: Elevation,
+    signal: AbortSignal,
+    deadline: number,
+    work: (files: RemoteFiles) => Promise<T>,
+  ): Promise<T> {
+    const run: ScriptRunner = (command, io) =>
+      this.exec(target, command, {
+        signal,
+        deadline,
+        stdout: io.stdout,
+        stderr: io.stderr,
+        become,
+        ...(io.stdin ? { stdin: io.stdin } : {}),
+      });
+    return work(new ElevatedFiles(run, target.alias, become.user, signal));
   }
 
   /**
