@@ -4,7 +4,7 @@
  * is about commands and tasks.
  */
 import { z } from 'zod';
-import { Alias } from '../config/file-formats.js';
+import { Alias, BecomeUser } from '../config/file-formats.js';
 import { MAX_READ_BYTES } from './budget.js';
 
 const Path = z
@@ -23,6 +23,9 @@ const Mode = z
   .regex(/^0?[0-7]{3}$/, 'a mode is three octal digits of permission bits, such as "0644" or "640"; set-id and sticky bits are refused')
   .describe('permission bits in octal, as "0644" (set-id and sticky bits are refused)');
 const Encoding = z.enum(['utf8', 'base64']);
+const Become = BecomeUser.describe(
+  'do it as this user (sudo, or doas, on the host), e.g. "root": for files the login user may not touch; only where a files: rule with become: naming this user allows the path (ssh_describe_host lists them). Runs sshgate\'s own fixed script as that user, never a shell of the caller\'s',
+);
 
 const Version = z.object({ sha256: z.string(), size: z.number(), mode: z.string() });
 export type FileVersionView = z.infer<typeof Version>;
@@ -32,6 +35,7 @@ const FileIdentity = {
   path: z.string().describe('the path as given'),
   resolved_path: z.string().describe('the path it resolved to on the host (symlinks followed): what the policy judged'),
   task_id: z.string().describe('the task the operation ran as (ssh_get_task_status, the audit records)'),
+  become: z.string().optional().describe('the user it was done as (become), when it was elevated'),
 };
 
 // ------------------------------------------------------------------ read, list
@@ -39,6 +43,7 @@ const FileIdentity = {
 export const ReadFileInput = z.strictObject({
   alias: Alias,
   path: Path,
+  become: Become.optional(),
   offset: z.int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe('the first byte to return (default 0)'),
   max_bytes: z
     .int()
@@ -73,6 +78,7 @@ export const ReadFileResult = z.object({
 export const ListDirInput = z.strictObject({
   alias: Alias,
   path: Path,
+  become: Become.optional(),
   max_entries: z.int().min(1).max(5000).optional().describe('entries to return at most (default 200), by name'),
 });
 export const ListDirResult = z.object({
@@ -96,6 +102,7 @@ export const ListDirResult = z.object({
 export const WriteFileInput = z.strictObject({
   alias: Alias,
   path: Path,
+  become: Become.optional(),
   content: z.string().describe('the whole new content'),
   encoding: Encoding.optional().describe('how content is given: utf8 (default) or base64 for binary data'),
   expected_sha256: Sha256.optional().describe(
@@ -115,6 +122,7 @@ export const WriteFileResult = z.object(WriteOutcome);
 export const EditFileInput = z.strictObject({
   alias: Alias,
   path: Path,
+  become: Become.optional(),
   old: z.string().min(1).describe('the exact text to replace (whitespace and line ends included)'),
   new: z.string().describe('the text to put in its place'),
   occurrences: z

@@ -49,6 +49,8 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface Judged {
   host: HostEntry;
+  /** The user the operation elevates to; undefined: the login user. */
+  become: string | undefined;
   /** The smallest max_file_bytes of the decisions that allowed the operation. */
   maxBytes: number;
 }
@@ -74,23 +76,26 @@ export class FileOps {
   async read(input: F.ReadFileInput, signal?: AbortSignal): Promise<F.ReadFileResult> {
     const offset = input.offset ?? 0;
     const wanted = input.max_bytes ?? DEFAULT_READ_BYTES;
-    return this.run('ssh_read_file', input.alias, input.path, ['read'], signal, async (files, path, judged) => {
+    return this.run('ssh_read_file', input, ['read'], signal, async (files, path, judged) => {
       const resolved = await files.realpath(path);
       judged = this.judgeResolved('ssh_read_file', judged, ['read'], path, resolved);
       const got = await files.read(resolved, { offset, length: wanted }, judged.maxBytes);
       const { data, encoding } = encode(got.data, input.encoding ?? 'auto', resolved);
       const content = encoding === 'utf8' ? data.toString('utf8') : data.toString('base64');
       const rangeSha = sha256(data);
-      this.record({
-        op: 'read',
-        alias: input.alias,
-        path,
-        resolved_path: resolved,
-        offset,
-        bytes: data.length,
-        range_sha256: rangeSha,
-        sha256: got.sha256,
-      });
+      this.record(
+        {
+          op: 'read',
+          alias: input.alias,
+          path,
+          resolved_path: resolved,
+          offset,
+          bytes: data.length,
+          range_sha256: rangeSha,
+          sha256: got.sha256,
+        },
+        judged,
+      );
       return {
         alias: input.alias,
         path,
@@ -112,15 +117,15 @@ export class FileOps {
 
   async list(input: F.ListDirInput, signal?: AbortSignal): Promise<F.ListDirResult> {
     const max = input.max_entries ?? DEFAULT_LIST_ENTRIES;
-    return this.run('ssh_list_dir', input.alias, input.path, ['read'], signal, async (files, path, judged) => {
+    return this.run('ssh_list_dir', input, ['read'], signal, async (files, path, judged) => {
       const resolved = await files.realpath(path);
       this.judgeResolved('ssh_list_dir', judged, ['read'], path, resolved);
       const listed = await files.list(resolved, Number.MAX_SAFE_INTEGER);
       // A name a deny rule forbids reading is not shown either: a deny on /etc/ssl/private/*
       // keeps the key files' names, sizes and times out of a listing of the directory.
-      const shown = listed.entries.filter((e) => !this.deniedByRule(judged.host, posix.join(resolved, e.name)));
+      const shown = listed.entries.filter((e) => !this.deniedByRule(judged, posix.join(resolved, e.name)));
       const hidden = listed.entries.length - shown.length;
-      this.record({ op: 'list', alias: input.alias, path, resolved_path: resolved, entries: shown.length, hidden });
+      this.record({ op: 'list', alias: input.alias, path, resolved_path: resolved, entries: shown.length, hidden }, judged);
       return {
         alias: input.alias,
         path,
@@ -138,8 +143,7 @@ export class FileOps {
     const mode = input.mode !== undefined ? parseInt(input.mode, 8) : undefined;
     return this.run(
       'ssh_write_file',
-      input.alias,
-      input.path,
+      input,
       ['write'],
       signal,
       async (files, path, judged) => {
@@ -151,7 +155,7 @@ export class FileOps {
           ...(input.create_only ? { createOnly: true } : {}),
           ...(mode !== undefined ? { mode } : {}),
         });
-        this.recordChange('write', input.alias, path, resolved, outcome);
+        this.recordChange(judged, 'write', input.alias, path, resolved, outcome);
         return writeResult(input.alias, path, resolved, outcome);
       },
       data.length,
@@ -160,7 +164,7 @@ export class FileOps {
 
   async edit(input: F.EditFileInput, signal?: AbortSignal): Promise<F.EditFileResult> {
     const occurrences = input.occurrences ?? 1;
-    return this.run('ssh_edit_file', input.alias, input.path, ['read', 'write'], signal, async (files, path, judged) => {
+    return this.run('ssh_edit_file', input, ['read', 'write'], signal, async (files, path, judged) => {
       const resolved = await resolveForWrite(files, path);
       judged = this.judgeResolved('ssh_edit_file', judged, ['read', 'write'], path, resolved);
       const current = await files.read(resolved, { offset: 0, length: judged.maxBytes + 1 }, judged.maxBytes);
@@ -174,7 +178,7 @@ export class FileOps {
       tooLarge(data.length, judged.maxBytes, resolved);
       // Written only over the very file read: a change by anyone since is refused, not overwritten.
       const outcome = await files.write(resolved, data, { expectedSha256: before });
-      this.recordChange('edit', input.alias, path, resolved, outcome);
+      this.recordChange(judged, 'edit', input.alias, path, resolved, outcome);
       const { diff, truncated } = unifiedDiff(resolved, text, next);
       return { ...writeResult(input.alias, path, resolved, outcome), replaced: occurrences, diff, diff_truncated: truncated };
     });
@@ -186,27 +190,32 @@ export class FileOps {
    */
   private async run<T extends object>(
     tool: string,
-    alias: string,
-    path: string,
+    call: { alias: string; path: string; become?: string | undefined },
     accesses: readonly FileAccess[],
     signal: AbortSignal | undefined,
     work: FileWork<T>,
     bytesIn?: number,
-  ): Promise<T & { task_id: string }> {
-    const started = this.start(tool, alias, path, accesses, work, bytesIn !== undefined ? { bytesIn } : {});
+  ): Promise<T & { task_id: string; become?: string }> {
+    const { alias, path, become } = call;
+    const started = this.start(tool, alias, path, accesses, work, {
+      ...(bytesIn !== undefined ? { bytesIn } : {}),
+      ...(become !== undefined ? { become } : {}),
+    });
     const stop = whenAborted(signal, () => this.deps.tasks.cancel(started.task.id));
     try {
       await started.task.done;
     } finally {
       stop();
     }
-    return finished(started);
+    return { ...finished(started), ...(become !== undefined ? { become } : {}) };
   }
 
   /**
    * Decides the path as given and starts the operation as a task on the host's pooled
    * connection, without waiting for it (transfers.ts waits at most wait_seconds). Throws before
    * any task exists when the call is refused: the spelling, the policy, the size, the quotas.
+   * With `become` the operation is decided for that user and done as that user (sudo or doas,
+   * through sshgate's fixed scripts: src/ssh/elevated-files.ts).
    */
   start<T extends object>(
     tool: string,
@@ -214,13 +223,14 @@ export class FileOps {
     path: string,
     accesses: readonly FileAccess[],
     work: FileWork<T>,
-    options: { bytesIn?: number; maxSeconds?: number; before?: (judged: Judged) => void } = {},
+    options: { bytesIn?: number; maxSeconds?: number; before?: (judged: Judged) => void; become?: string } = {},
   ): StartedFileOp<T> {
+    const { become } = options;
     this.deps.admitCall();
     const host = this.deps.config.host(alias);
     const problem = filePathProblem(path);
     if (problem) throw new SshgateError('invalid_input', problem.reason, problem.hint);
-    const judged = this.judge(tool, host, accesses, path);
+    const judged = this.judge(tool, { host, become }, accesses, path);
     if (options.bytesIn !== undefined) tooLarge(options.bytesIn, judged.maxBytes, path);
     options.before?.(judged);
     this.deps.admitOnHost(host);
@@ -237,12 +247,15 @@ export class FileOps {
         const run = { ...ctx, target, pool: this.deps.pool };
         // Set when the work is done, even if a cancel came too late to stop it (a rename already
         // sent): what was done is reported, not "nothing changed".
-        await this.deps.pool.files(target, { signal: ctx.signal, deadline: ctx.deadline }, async (files) => {
+        // Elevated, the host's credential says how (sudo by default); the call says as whom.
+        const elevation = become !== undefined ? { become: { ...(target.become ?? { method: 'sudo' as const }), user: become } } : {};
+        await this.deps.pool.files(target, { signal: ctx.signal, deadline: ctx.deadline, ...elevation }, async (files) => {
           started.result = await work(files, path, judged, run);
         });
         return { exitCode: 0, signal: null };
       },
       {
+        ...(become !== undefined ? { become } : {}),
         ...(this.deps.owner !== undefined ? { owner: this.deps.owner } : {}),
         ...(this.deps.session !== undefined ? { session: this.deps.session } : {}),
       },
@@ -250,28 +263,37 @@ export class FileOps {
     return started;
   }
 
-  /** The decision for each access to `path`; the first denial is audited and thrown. */
-  private judge(tool: string, host: HostEntry, accesses: readonly FileAccess[], path: string): Judged {
+  /**
+   * The decision for each access to `path`, as the call elevates (an elevated call is allowed only
+   * by a rule with `become:` naming its user); the first denial is audited and thrown.
+   */
+  private judge(tool: string, on: { host: HostEntry; become: string | undefined }, accesses: readonly FileAccess[], path: string): Judged {
+    const { host, become } = on;
     let maxBytes = Infinity;
     for (const access of accesses) {
       const d = decideFileForHost(this.deps.config.loaded.engine, host, {
         access,
         path,
         ...(this.deps.principal ? { principal: this.deps.principal } : {}),
+        ...(become !== undefined ? { become } : {}),
       });
       this.deps.audit.fileDecision(d, { tool, ...this.deps.audited });
       if (!d.allowed) throw denied(host.alias, d);
       maxBytes = Math.min(maxBytes, d.max_file_bytes);
     }
-    return { host, maxBytes };
+    return { host, become, maxBytes };
   }
 
-  /** Whether a deny rule (not merely the absence of an allow rule) forbids reading `path`. */
-  private deniedByRule(host: HostEntry, path: string): boolean {
-    const d = decideFileForHost(this.deps.config.loaded.engine, host, {
+  /**
+   * Whether a deny rule (not merely the absence of an allow rule) forbids reading `path`, for the
+   * call's elevation: the deny rules that hold for it are the ones that hide names.
+   */
+  private deniedByRule(judged: Judged, path: string): boolean {
+    const d = decideFileForHost(this.deps.config.loaded.engine, judged.host, {
       access: 'read',
       path,
       ...(this.deps.principal ? { principal: this.deps.principal } : {}),
+      ...(judged.become !== undefined ? { become: judged.become } : {}),
     });
     return d.verdict === 'deny' && d.rule !== null;
   }
@@ -279,25 +301,30 @@ export class FileOps {
   /** The resolved path is judged again when it differs: a symlink may not lead out of what is allowed. */
   judgeResolved(tool: string, judged: Judged, accesses: readonly FileAccess[], path: string, resolved: string): Judged {
     if (resolved === path) return judged;
-    const again = this.judge(tool, judged.host, accesses, resolved);
-    return { host: judged.host, maxBytes: Math.min(judged.maxBytes, again.maxBytes) };
+    const again = this.judge(tool, judged, accesses, resolved);
+    return { ...judged, maxBytes: Math.min(judged.maxBytes, again.maxBytes) };
   }
 
-  record(r: FileRecord): void {
-    this.deps.audit.file({ ...r, ...this.deps.audited });
+  /** One file record; an elevated operation's (`judged` says) names the user it was done as. */
+  record(r: FileRecord, judged?: Judged): void {
+    const become = judged?.become !== undefined ? { become: judged.become } : {};
+    this.deps.audit.file({ ...r, ...become, ...this.deps.audited });
   }
 
-  private recordChange(op: 'write' | 'edit', alias: string, path: string, resolved: string, o: WriteOutcome): void {
-    this.record({
-      op,
-      alias,
-      path,
-      resolved_path: resolved,
-      sha256_before: o.before?.sha256 ?? null,
-      sha256_after: o.after.sha256,
-      size: o.after.size,
-      mode: octal(o.after.mode),
-    });
+  private recordChange(judged: Judged, op: 'write' | 'edit', alias: string, path: string, resolved: string, o: WriteOutcome): void {
+    this.record(
+      {
+        op,
+        alias,
+        path,
+        resolved_path: resolved,
+        sha256_before: o.before?.sha256 ?? null,
+        sha256_after: o.after.sha256,
+        size: o.after.size,
+        mode: octal(o.after.mode),
+      },
+      judged,
+    );
   }
 }
 

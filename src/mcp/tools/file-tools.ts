@@ -18,7 +18,8 @@ import type { ToolRegistry } from '../registry.js';
 
 const JUDGED =
   'The policy files: rules judge the path as given and the path it resolves to on the host (symlinks followed); ' +
-  '"..", ".", "//" and a trailing "/" are refused, not tidied.';
+  '"..", ".", "//" and a trailing "/" are refused, not tidied. ' +
+  'With become (e.g. "root") it is done as that user through sudo, by a fixed sshgate script, where a files: rule with become: naming the user allows it.';
 
 export function registerFileTools(tools: ToolRegistry, gateway: Gateway): void {
   tools.register({
