@@ -10,6 +10,7 @@
  * symlink at the last component refused, devices and FIFOs never opened), each a single exec.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { posix } from 'node:path';
 import { SshgateError } from '../errors.js';
 import {
   afterFrame,
@@ -28,6 +29,7 @@ import {
 import type { ExecOutcome } from './exec.js';
 import type { DirEntry, FileRead, RemoteFiles, RemoteStat, WriteOptions, WriteOutcome } from './remote-files.js';
 import { FileOpStopped } from './sftp-io.js';
+import { shortName } from './sftp.js';
 
 /** Runs one command elevated (the pool's exec with the call's elevation), its output streamed. */
 export type ScriptRunner = (
@@ -128,6 +130,7 @@ export class ElevatedFiles implements RemoteFiles {
       (options.mode ?? 0o644).toString(8),
       String(data.length),
       sha256,
+      shortName(posix.basename(path)),
     ];
     const r = await this.script('write', path, args, data);
     switch (r.status) {
@@ -235,7 +238,9 @@ export class ElevatedFiles implements RemoteFiles {
       },
       ...(io.stdin ? { stdin: io.stdin } : {}),
     });
-    if (this.signal.aborted) throw new FileOpStopped(this.alias, this.signal.reason);
+    // A script that ended well did its work, cancel or not: a write whose rename had begun ignores
+    // TERM and finishes, and what was done is reported rather than "nothing changed".
+    if (this.signal.aborted && outcome.exitCode !== 0) throw new FileOpStopped(this.alias, this.signal.reason);
     if (outcome.lost)
       throw new SshgateError(
         'lost',

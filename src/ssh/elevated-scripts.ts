@@ -6,8 +6,8 @@
  *
  *   exec /bin/sh -c '<PRELUDE + script>' sshgate-files '<frame>' '<arg>' …
  *
- * What they need on the host: GNU coreutils (realpath -z, dd iflag=nofollow, stat-free
- * `chown +UID`, mktemp, sha256sum, sync) and GNU findutils (find -printf), as on Debian, Ubuntu,
+ * What they need on the host: GNU coreutils (realpath -z, dd iflag=nofollow, `chown +UID`,
+ * mktemp, sha256sum, sync) and GNU findutils (find -printf), as on Debian, Ubuntu,
  * RHEL and their kin. Messages are read in the C locale (LC_ALL=C), so that a failure can be told
  * apart by what the tool said (elevatedFailure).
  *
@@ -100,15 +100,18 @@ printf '%s\\n' "$f"
 look -P "$p"; printf '%s\\n' "$st"`;
 
 /**
- * write PATH EXPECTED_SHA256|'' CREATE_ONLY(0|1) MODE SIZE SHA256, the content on stdin: a temp
- * file beside PATH (mktemp: exclusive, mode 0600), filled, checked against SIZE and SHA256, given
- * the replaced file's owner and mode (else MODE), synced, then the target checked once more and
- * the temp renamed over it (`mv -T`), or linked to it for create_only (`ln -T`: never replaces).
- * The trap removes the temp file on every way out, TERM (a cancel) included. Prints the new
- * file's stat line, the replaced one's (or `-`) and its sha256 (or `-`).
+ * write PATH EXPECTED_SHA256|'' CREATE_ONLY(0|1) MODE SIZE SHA256 TEMP_NAME, the content on
+ * stdin: a temp file beside PATH (mktemp: exclusive, mode 0600, named after TEMP_NAME, which a
+ * long name is shortened to), filled, checked against SIZE and SHA256, given the replaced file's
+ * owner and mode (else MODE), synced, then the target checked once more and the temp renamed
+ * over it (`mv -T`), or linked to it for create_only (`ln -T`: never replaces). The trap removes
+ * the temp file on every way out, TERM (a cancel) included — until the rename: from then on TERM
+ * is ignored (by the tools started too), so that a write whose rename began is carried out and
+ * reported, never left half-known; mv or ln ended by a KILL after their rename is recognised as
+ * done. Prints the new file's stat line, the replaced one's (or `-`) and its sha256 (or `-`).
  */
-const WRITE = `dst=$1 want=$2 excl=$3 mode=$4 size=$5 sum=$6
-dir=\${dst%/*}; name=\${dst##*/}; [ -n "$dir" ] || dir=/
+const WRITE = `dst=$1 want=$2 excl=$3 mode=$4 size=$5 sum=$6 name=$7
+dir=\${dst%/*}; [ -n "$dir" ] || dir=/
 tmp=
 trap '[ -z "$tmp" ] || rm -f -- "$tmp"' EXIT
 trap 'exit 143' HUP INT TERM PIPE
@@ -145,11 +148,18 @@ sync -- "$tmp" 2>/dev/null || sync
 look -P "$tmp"; new=$st
 # As late as possible: the window for another writer is this check and the rename.
 check
+trap '' HUP INT TERM
 if [ "$excl" = 1 ]; then
-  ln -T -- "$tmp" "$dst" 2>/dev/null || { look -P "$dst"; [ -z "$st" ] || exit ${EXIT.exists}; ln -T -- "$tmp" "$dst" || exit ${EXIT.failed}; }
+  ln -T -- "$tmp" "$dst" 2>/dev/null || [ "$dst" -ef "$tmp" ] || {
+    look -P "$dst"; [ -z "$st" ] || exit ${EXIT.exists}
+    ln -T -- "$tmp" "$dst" || exit ${EXIT.failed}
+  }
   rm -f -- "$tmp"
 else
-  mv -f -T -- "$tmp" "$dst" || exit ${EXIT.failed}
+  if ! mv -f -T -- "$tmp" "$dst"; then
+    # mv ended after its rename (a KILL) when the temp name is gone: the file is in place.
+    if [ -e "$tmp" ] || [ -L "$tmp" ]; then exit ${EXIT.failed}; fi
+  fi
 fi
 tmp=
 printf '%s\\n%s\\n%s\\n' "$new" "\${old:--}" "\${oldsum:--}"`;

@@ -200,6 +200,13 @@ describe('the scripts on this machine', () => {
     expect(readdirSync(base).filter((n) => n.includes('sshgate-'))).toEqual([]);
   });
 
+  it('writes a file whose name is 250 bytes long (its temp name is shortened)', async () => {
+    const p = join(base, 'n'.repeat(250));
+    await files().write(p, Buffer.from('long'), {});
+    expect(readFileSync(p, 'utf8')).toBe('long');
+    expect(readdirSync(base).filter((n) => n.includes('sshgate-'))).toEqual([]);
+  });
+
   it('writes an empty file', async () => {
     const p = join(base, 'empty');
     const w = await files().write(p, Buffer.alloc(0), {});
