@@ -7,7 +7,7 @@
  * offering the oldest one it speaks; they print what they saw as JSON, asserted on here.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +22,9 @@ const APPROVAL_RULE = `  - { name: "approved in the client", action: ask, approv
 const APPROVAL_MARKERS = ['581', '582', '583', '584'];
 /** Where all_tools.py's file tools write (the hosts are this machine), and the files: rule that lets them. */
 const FILES_DIR = `/tmp/sshgate-interop-files-${process.pid}`;
+/** The server's transfer root (ssh_put_file sends its payload.txt; ssh_get_file brings files back into it). */
+const TRANSFER_ROOT = `/tmp/sshgate-interop-root-${process.pid}`;
+const PAYLOAD = 'transferred by the Python SDK\n';
 const FILES_RULE = `files:\n  - { name: "interop files", action: allow, read: ["${FILES_DIR}", "${FILES_DIR}/*"], write: ["${FILES_DIR}/*"] }\n`;
 const DRIVERS = resolve('test/interop/python');
 /** The oldest protocol version the SDK offers in an `initialize` handshake. */
@@ -42,6 +45,8 @@ beforeAll(async () => {
     policy: `${ALLOW_ALL_POLICY}${APPROVAL_RULE}${FILES_RULE}`,
   });
   mkdirSync(FILES_DIR, { recursive: true });
+  mkdirSync(TRANSFER_ROOT, { recursive: true, mode: 0o700 });
+  writeFileSync(join(TRANSFER_ROOT, 'payload.txt'), PAYLOAD);
   chownSync(FILES_DIR, loginUid(fleet.user), loginUid(fleet.user));
   writeFileSync(join(dir, 'token'), randomBytes(24).toString('hex'), { mode: 0o600 });
   server = spawn(process.execPath, serveArgs(['--http', '127.0.0.1:0', '--token-file', join(dir, 'token')]), {
@@ -64,6 +69,7 @@ afterAll(async () => {
   await fleet?.stop();
   if (dir) removeConfig(dir);
   rmSync(FILES_DIR, { recursive: true, force: true });
+  rmSync(TRANSFER_ROOT, { recursive: true, force: true });
 });
 
 function loginUid(user: string): number {
@@ -71,7 +77,17 @@ function loginUid(user: string): number {
 }
 
 function serveArgs(extra: string[]): string[] {
-  return [resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies'), ...extra];
+  return [
+    resolve('dist/cli.js'),
+    'serve',
+    '--config',
+    join(dir, 'config'),
+    '--policy',
+    join(dir, 'policies'),
+    '--transfer-root',
+    TRANSFER_ROOT,
+    ...extra,
+  ];
 }
 
 type Transport = 'stdio' | 'http';
@@ -265,13 +281,21 @@ describe.each(CASES)('the MCP Python SDK over $transport, protocol: $protocol', 
   saw('writes, reads, edits and lists files, with checksums that agree', (s) => {
     const r = s.results;
     const path = `${FILES_DIR}/${marker}.conf`;
-    expect(r.ssh_write_file).toMatchObject({ path, created: true, before: null, after: { size: 11 } });
+    expect(r.ssh_write_file).toMatchObject({ path, created: true, after: { size: 11 } });
     expect(r.ssh_read_file).toMatchObject({ path, content: 'listen 80;\n', encoding: 'utf8', eof: true });
     expect((r.ssh_read_file as { sha256: string }).sha256).toBe((r.ssh_write_file as { after: { sha256: string } }).after.sha256);
     expect(r.ssh_edit_file).toMatchObject({ replaced: 1, created: false });
     expect(r.ssh_edit_file?.diff).toContain('-listen 80;\n+listen 8080;\n');
     expect(readFileSync(path, 'utf8')).toBe('listen 8080;\n');
     expect((r.ssh_list_dir?.entries as { name: string }[]).map((e) => e.name)).toContain(`${marker}.conf`);
+  });
+
+  saw('puts a file of the transfer root on the host and gets it back, verified at both ends', (s) => {
+    const digest = createHash('sha256').update(PAYLOAD).digest('hex');
+    expect(s.results.ssh_put_file).toMatchObject({ state: 'succeeded', size: PAYLOAD.length, sha256: digest, verified_by: 'sha256sum' });
+    expect(s.results.ssh_get_file).toMatchObject({ state: 'succeeded', size: PAYLOAD.length, sha256: digest });
+    expect(readFileSync(`${FILES_DIR}/${marker}-sent.txt`, 'utf8')).toBe(PAYLOAD);
+    expect(readFileSync(join(TRANSFER_ROOT, `back-${marker}.txt`), 'utf8')).toBe(PAYLOAD);
   });
 
   saw('reads a tool error as isError with { code, message, hint } in its text and no structuredContent', (s) => {

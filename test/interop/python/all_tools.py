@@ -167,6 +167,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             },
         )
         r["ssh_list_dir"] = await c.ok("ssh_list_dir", {"alias": args.alias, "path": args.files_dir})
+        # Transfers, between the server's transfer root (it holds payload.txt) and the host.
+        sent = f"{args.files_dir}/{args.marker}-sent.txt"
+        r["ssh_put_file"] = await c.ok("ssh_put_file", {"alias": args.alias, "local": "payload.txt", "path": sent})
+        r["ssh_get_file"] = await c.ok(
+            "ssh_get_file", {"alias": args.alias, "path": sent, "local": f"back-{args.marker}.txt"}
+        )
 
         errors = {
             "unknown_host": await c.fails("ssh_describe_host", {"alias": "no-such-host"}),
