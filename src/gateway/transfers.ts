@@ -12,6 +12,7 @@ import { unlink } from 'node:fs/promises';
 import { whenAborted } from '../abort.js';
 import { DEFAULTS } from '../defaults.js';
 import { SshgateError } from '../errors.js';
+import { shQuote } from '../ssh/interpreter.js';
 import type { RemoteFiles } from '../ssh/remote-files.js';
 import { partialUploadPath } from '../ssh/sftp.js';
 import { isFinal, type TaskManager } from '../tasks/task-manager.js';
@@ -339,7 +340,7 @@ export class Transfers {
 async function hostVerifies(files: RemoteFiles, run: FileTaskRun, path: string, expected: string): Promise<'sha256sum' | 'sftp'> {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  const r = await run.pool.exec(run.target, `sha256sum -- '${path.replace(/'/g, `'\\''`)}'`, {
+  const r = await run.pool.exec(run.target, `sha256sum -- ${shQuote(path)}`, {
     signal: run.signal,
     deadline: run.deadline,
     stdout: (d) => out.push(d),
