@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark in one run, against loopback OpenSSH hosts started here (as
  * root: it creates the test user), printed and written to bench/RESULTS.md with the machine.
- * Figures only; nothing is asserted. BENCH_ONLY=warm,fanout,cancel,stream,start,decide picks some.
+ * Figures only; nothing is asserted. BENCH_ONLY=warm,fanout,cancel,stream,start,decide,transfer picks some.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { fanOut } from './fan-out.js';
 import type { Section } from './stats.js';
 import { startup } from './startup.js';
 import { throughput } from './throughput.js';
+import { transfer } from './transfer.js';
 import { warmRun } from './warm-run.js';
 
 const all: [string, () => Promise<Section>][] = [
@@ -21,6 +22,7 @@ const all: [string, () => Promise<Section>][] = [
   ['stream', throughput],
   ['start', startup],
   ['decide', decisionCost],
+  ['transfer', transfer],
 ];
 const only = process.env.BENCH_ONLY?.split(',');
 const sections: Section[] = [];
