@@ -882,7 +882,7 @@ export class Gateway {
     return new Transfers({
       ops: this.files(),
       tasks: this.deps.tasks,
-      root: this.deps.transferRoot !== undefined ? new TransferRoot(this.deps.transferRoot) : undefined,
+      root: this.deps.transferRoot !== undefined ? TransferRoot.of(this.deps.transferRoot, this.caller?.principal) : undefined,
       busy: this.transferring,
     });
   }

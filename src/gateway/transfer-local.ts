@@ -7,11 +7,12 @@
  * swap a directory for a symlink between the checks and the open.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { constants, type Stats } from 'node:fs';
+import { constants, mkdirSync, type Stats } from 'node:fs';
 import { link, lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathSpellingProblem } from '../config/file-formats.js';
 import { SshgateError } from '../errors.js';
+import type { Principal } from '../principal.js';
 
 /** The suffix of a download not yet verified; a `local` may not end with it. */
 export const LOCAL_PARTIAL_SUFFIX = '.sshgate-partial';
@@ -46,6 +47,19 @@ export interface LocalPlace {
 
 export class TransferRoot {
   constructor(readonly dir: string) {}
+
+  /**
+   * The part of the root a caller works in. Over stdio there is one principal, and the root is
+   * theirs. Over HTTP each principal has a directory of its own under it (made 0700 on first use):
+   * a shared one would hand what one caller may read to another who may not, and let one replace
+   * what another downloaded before it is uploaded.
+   */
+  static of(root: string, principal: Principal | undefined): TransferRoot {
+    if (!principal || principal.via === 'os-user' || principal.via === 'command-line') return new TransferRoot(root);
+    const dir = join(root, principalDir(principal.name));
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return new TransferRoot(dir);
+  }
 
   /**
    * Checks `local` and every directory on the way to it; the directories must exist (sshgate
@@ -220,4 +234,12 @@ function localFailure(err: NodeJS.ErrnoException, local: string): SshgateError {
     default:
       return new SshgateError('internal', `${local} in the transfer root: ${err.code ?? err.message}`, 'see the server log');
   }
+}
+
+/**
+ * A principal's directory name: the name itself where it is a plain file name, else a hash of it
+ * (a name with "/" or one that starts with "." never becomes a path of its own).
+ */
+export function principalDir(name: string): string {
+  return /^[A-Za-z0-9_][A-Za-z0-9._@-]{0,99}$/.test(name) ? name : `~${createHash('sha256').update(name).digest('hex').slice(0, 16)}`;
 }

@@ -21,7 +21,11 @@ import { finished, resolveForWrite, tooLarge, type FileOps, type FileTaskRun, ty
 import type { ProgressSink } from './gateway.js';
 import { hashPrefix, localExists, readRange, type LocalPlace, type TransferRoot } from './transfer-local.js';
 
+/** Where the host's sha256sum is looked for, whatever the login account's PATH says. */
+const SYSTEM_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 const PROGRESS_EVERY_MS = 250;
+/** How long a call waits, whatever its wait_seconds, for the remote path to be resolved and judged. */
+const RESOLVE_WAIT_MS = 10_000;
 
 export interface TransfersDeps {
   ops: FileOps;
@@ -59,12 +63,12 @@ export class Transfers {
       signal,
       progress,
       handle,
-      async (files, path, judged, run, id) => {
+      async (files, path, judged, run, id, resolvedTo) => {
         const started = Date.now();
         const resolved = await resolveForWrite(files, path);
         judged = this.deps.ops.judgeResolved('ssh_put_file', judged, ['write'], path, resolved);
         tooLarge(size, judged.maxBytes, resolved);
-        moving.resolved = resolved;
+        resolvedTo(resolved);
         // The host's partial holds the bytes that arrived before the interruption; the local copy of
         // them is hashed here, so they do not cross the network again (the host's hash checks them).
         const kept = input.resume ? await files.lstat(partialUploadPath(resolved)) : null;
@@ -134,86 +138,100 @@ export class Transfers {
     const place = await root.place(input.local);
     refuseLocal(place, input.overwrite === true);
     const moving: Moving = { bytes: 0, size: null };
-    return this.transfer('ssh_get_file', input, place, moving, signal, progress, undefined, async (files, path, judged, run, id) => {
-      const started = Date.now();
-      const resolved = await files.realpath(path);
-      judged = this.deps.ops.judgeResolved('ssh_get_file', judged, ['read'], path, resolved);
-      moving.resolved = resolved;
-      const remote = await files.stat(resolved);
-      if (remote) {
-        tooLarge(remote.size, judged.maxBytes, resolved);
-        moving.size = remote.size;
-      }
-      const part = await root.openPartial(place, input.resume === true);
-      let keep = true;
-      try {
-        let offset = part.offset;
-        let hash = part.hash;
-        // A partial longer than the file is of another version of it: begin again.
-        if (remote && offset > remote.size) {
-          await part.handle.truncate(0);
-          offset = 0;
-          hash = createHash('sha256');
+    return this.transfer(
+      'ssh_get_file',
+      input,
+      place,
+      moving,
+      signal,
+      progress,
+      undefined,
+      async (files, path, judged, run, id, resolvedTo) => {
+        const started = Date.now();
+        const resolved = await files.realpath(path);
+        judged = this.deps.ops.judgeResolved('ssh_get_file', judged, ['read'], path, resolved);
+        resolvedTo(resolved);
+        const remote = await files.stat(resolved);
+        if (remote) {
+          tooLarge(remote.size, judged.maxBytes, resolved);
+          moving.size = remote.size;
         }
-        moving.bytes = offset;
-        let at = offset;
-        const got = await files.download(
-          resolved,
-          async (chunk) => {
-            hash.update(chunk);
-            await part.handle.write(chunk, 0, chunk.length, at);
-            at += chunk.length;
-          },
-          { offset, prefix: hash.copy(), maxBytes: judged.maxBytes, onProgress: (b, total) => ((moving.bytes = b), (moving.size = total)) },
-        );
-        await part.handle.sync();
-        const localSha = hash.digest('hex');
-        if (got.sha256 !== localSha) {
-          keep = false;
-          throw mismatch(resolved, localSha, got.sha256, 'received');
-        }
-        const verifiedBy = await hostVerifies(files, run, resolved, localSha).catch((err: unknown) => {
-          if (err instanceof SshgateError && err.code === 'file_changed') keep = false;
+        const part = await root.openPartial(place, input.resume === true);
+        let keep = true;
+        try {
+          let offset = part.offset;
+          let hash = part.hash;
+          // A partial longer than the file is of another version of it: begin again.
+          if (remote && offset > remote.size) {
+            await part.handle.truncate(0);
+            offset = 0;
+            hash = createHash('sha256');
+          }
+          moving.bytes = offset;
+          let at = offset;
+          const got = await files.download(
+            resolved,
+            async (chunk) => {
+              hash.update(chunk);
+              await part.handle.write(chunk, 0, chunk.length, at);
+              at += chunk.length;
+            },
+            {
+              offset,
+              prefix: hash.copy(),
+              maxBytes: judged.maxBytes,
+              onProgress: (b, total) => ((moving.bytes = b), (moving.size = total)),
+            },
+          );
+          await part.handle.sync();
+          const localSha = hash.digest('hex');
+          if (got.sha256 !== localSha) {
+            keep = false;
+            throw mismatch(resolved, localSha, got.sha256, 'received');
+          }
+          const verifiedBy = await hostVerifies(files, run, resolved, localSha).catch((err: unknown) => {
+            if (err instanceof SshgateError && err.code === 'file_changed') keep = false;
+            throw err;
+          });
+          await part.handle.close();
+          await root.commit(place, part.partial, input.overwrite === true);
+          keep = true;
+          const summary: Summary = {
+            alias: input.alias,
+            path,
+            resolved_path: resolved,
+            local: input.local,
+            state: 'succeeded',
+            bytes: got.size,
+            size: got.size,
+            sha256: localSha,
+            verified_by: verifiedBy,
+            resumed_from: offset,
+            duration_ms: Date.now() - started,
+          };
+          this.deps.ops.record({
+            op: 'get',
+            alias: input.alias,
+            path,
+            resolved_path: resolved,
+            local: input.local,
+            bytes: got.size - offset,
+            size: got.size,
+            sha256: localSha,
+            host_sha256: localSha,
+            resumed_from: offset,
+            verified_by: verifiedBy,
+          });
+          return finish(run, id(), summary);
+        } catch (err) {
+          await part.handle.close().catch(() => undefined);
+          // A cancel leaves nothing behind; a time limit or a lost connection keeps the bytes for a resume.
+          const cancelled = run.signal.aborted && run.signal.reason !== 'timed_out';
+          if (cancelled || !keep) await unlink(part.partial).catch(() => undefined);
           throw err;
-        });
-        await part.handle.close();
-        await root.commit(place, part.partial, input.overwrite === true);
-        keep = true;
-        const summary: Summary = {
-          alias: input.alias,
-          path,
-          resolved_path: resolved,
-          local: input.local,
-          state: 'succeeded',
-          bytes: got.size,
-          size: got.size,
-          sha256: localSha,
-          verified_by: verifiedBy,
-          resumed_from: offset,
-          duration_ms: Date.now() - started,
-        };
-        this.deps.ops.record({
-          op: 'get',
-          alias: input.alias,
-          path,
-          resolved_path: resolved,
-          local: input.local,
-          bytes: got.size - offset,
-          size: got.size,
-          sha256: localSha,
-          host_sha256: localSha,
-          resumed_from: offset,
-          verified_by: verifiedBy,
-        });
-        return finish(run, id(), summary);
-      } catch (err) {
-        await part.handle.close().catch(() => undefined);
-        // A cancel leaves nothing behind; a time limit or a lost connection keeps the bytes for a resume.
-        const cancelled = run.signal.aborted && run.signal.reason !== 'timed_out';
-        if (cancelled || !keep) await unlink(part.partial).catch(() => undefined);
-        throw err;
-      }
-    });
+        }
+      },
+    );
   }
 
   /**
@@ -234,37 +252,41 @@ export class Transfers {
       judged: Parameters<FileOps['judgeResolved']>[1],
       run: FileTaskRun,
       id: () => string,
+      /** Called with the resolved remote path once judged: busy if another transfer has it. */
+      resolvedTo: (resolved: string) => void,
     ) => Promise<Summary>,
     bytesIn?: number,
   ): Promise<F.TransferResult> {
-    const key = `${input.alias}\0${input.path}`;
+    // One transfer at a time per remote path (as given here, as resolved in the work) and per
+    // local file: two would share one partial file at that end.
+    const held = new Set<string>();
     let started: StartedFileOp<Summary>;
     try {
-      if (this.deps.busy.has(key))
-        throw new SshgateError(
-          'busy',
-          `a transfer to or from ${input.path} on host "${input.alias}" is already running`,
-          'wait for it (ssh_list_tasks), or cancel it (ssh_cancel)',
-        );
+      this.claim(held, `remote\0${input.alias}\0${input.path}`, `${input.path} on host "${input.alias}"`);
+      this.claim(held, `local\0${place.path}`, `${place.local} in the transfer root`);
       const id = () => started.task.id;
       started = this.deps.ops.start(
         tool,
         input.alias,
         input.path,
         tool === 'ssh_put_file' ? ['write'] : ['read'],
-        (f, p, j, r) => work(f, p, j, r, id),
+        (f, p, j, r) =>
+          work(f, p, j, r, id, (resolved) => {
+            this.claim(held, `remote\0${input.alias}\0${resolved}`, `${resolved} on host "${input.alias}"`);
+            moving.resolved = resolved;
+          }),
         {
           ...(bytesIn !== undefined ? { bytesIn } : {}),
           ...(input.timeout_seconds !== undefined ? { maxSeconds: input.timeout_seconds } : {}),
         },
       );
     } catch (err) {
+      this.release(held);
       await source?.close();
       throw err;
     }
-    this.deps.busy.add(key);
     void started.task.done.then(async () => {
-      this.deps.busy.delete(key);
+      this.release(held);
       await source?.close().catch(() => undefined);
     });
     const task = started.task;
@@ -307,9 +329,15 @@ export class Transfers {
       void progress({ progress: 0, message: `task_id ${task.id}` });
       sent = 0;
     }
-    while (!isFinal(task.state) && Date.now() < until) {
+    // The call answers at least once the remote path is resolved and judged (bounded): a denial or
+    // a busy path there is the call's error, not a later task failure.
+    const resolving = Date.now() + RESOLVE_WAIT_MS;
+    while (!isFinal(task.state) && (Date.now() < until || (moving.resolved === undefined && Date.now() < resolving))) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([task.done, new Promise<void>((r) => (timer = setTimeout(r, Math.min(PROGRESS_EVERY_MS, until - Date.now()))))]);
+      await Promise.race([
+        task.done,
+        new Promise<void>((r) => (timer = setTimeout(r, Math.max(10, Math.min(PROGRESS_EVERY_MS, until - Date.now()))))),
+      ]);
       clearTimeout(timer);
       if (progress && moving.bytes > sent && !isFinal(task.state)) {
         sent = moving.bytes;
@@ -320,6 +348,23 @@ export class Transfers {
         });
       }
     }
+  }
+
+  /** Takes `key` for this transfer, or refuses with busy when another one holds it. */
+  private claim(held: Set<string>, key: string, what: string): void {
+    if (this.deps.busy.has(key) && !held.has(key))
+      throw new SshgateError(
+        'busy',
+        `a transfer to or from ${what} is already running`,
+        'wait for it (ssh_list_tasks), or cancel it (ssh_cancel)',
+      );
+    this.deps.busy.add(key);
+    held.add(key);
+  }
+
+  private release(held: Set<string>): void {
+    for (const key of held) this.deps.busy.delete(key);
+    held.clear();
   }
 
   private root(): TransferRoot {
@@ -340,7 +385,7 @@ export class Transfers {
 async function hostVerifies(files: RemoteFiles, run: FileTaskRun, path: string, expected: string): Promise<'sha256sum' | 'sftp'> {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  const r = await run.pool.exec(run.target, `sha256sum -- ${shQuote(path)}`, {
+  const r = await run.pool.exec(run.target, `PATH=${SYSTEM_PATH} sha256sum -- ${shQuote(path)}`, {
     signal: run.signal,
     deadline: run.deadline,
     stdout: (d) => out.push(d),

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkTransferRoot } from '../../../src/gateway/transfer-root.js';
-import { localPathProblem, TransferRoot } from '../../../src/gateway/transfer-local.js';
+import { localPathProblem, principalDir, TransferRoot } from '../../../src/gateway/transfer-local.js';
 import { SshgateError } from '../../../src/errors.js';
 
 const base = mkdtempSync(join(tmpdir(), 'sshgate-root-'));
@@ -73,5 +73,17 @@ describe('local paths', () => {
     await expect(root.place('out')).rejects.toMatchObject({ code: 'forbidden' });
     await expect(root.place('nodir/x')).rejects.toMatchObject({ code: 'not_found' });
     await expect(root.place('sub/x')).resolves.toMatchObject({ path: join(base, 'tr', 'sub', 'x'), existing: null });
+  });
+});
+
+describe('principalDir', () => {
+  it('keeps a plain name, and hashes one that could be a path of its own', () => {
+    expect(principalDir('alice')).toBe('alice');
+    expect(principalDir('ci-bot@example.org')).toBe('ci-bot@example.org');
+    for (const name of ['..', '.', '.hidden', 'a/b', '../etc', 'x'.repeat(101), 'é', '']) {
+      const dir = principalDir(name);
+      expect(dir, name).toMatch(/^~[0-9a-f]{16}$/);
+    }
+    expect(principalDir('a/b')).not.toBe(principalDir('a/c'));
   });
 });
