@@ -260,6 +260,12 @@ export class ElevatedFiles implements RemoteFiles {
         `${path} does not exist on host "${this.alias}"`,
         'check the path; list its directory with ssh_list_dir',
       );
+    if (r.status === EXIT.moved)
+      return new SshgateError(
+        'file_changed',
+        `a directory on the way to ${path} on host "${this.alias}" changed while it was being worked on (${said}): nothing was done`,
+        'someone on the host swapped a directory for a symlink (or moved it); look at the host before trying again',
+      );
     if (/Permission denied|Operation not permitted/.test(said))
       return new SshgateError(
         'permission_denied',

@@ -37,6 +37,8 @@ export const EXIT = {
   notADirectory: 86,
   /** The temp file does not hold the bytes sent (stdin cut short). */
   short: 87,
+  /** The directory judged is no longer where its path leads (a directory on the way was swapped). */
+  moved: 88,
   /** A command the script needs is missing on the host (the shell's own status). */
   missingTool: 127,
 } as const;
@@ -58,6 +60,19 @@ look() {
   case $st in *'No such file or directory'|*'Not a directory') st=; return 0;; esac
   printf '%s\\n' "$st" >&2; exit ${EXIT.failed}
 }
+# pin DIR: work from the judged directory itself, never from its path looked up again. cd there
+# (physically), check it is the directory judged - a directory on the way swapped for a symlink
+# since the path was resolved would land elsewhere - and from then on name files ./NAME: the
+# working directory stays that directory whatever is swapped on the way later.
+pin() {
+  cd -P -- "$1" 2>/dev/null || exit ${EXIT.notFound}
+  [ "$(pwd -P)" = "$1" ] || { printf 'the directory moved: %s is now %s\n' "$1" "$(pwd -P)" >&2; exit ${EXIT.moved}; }
+}
+# at PATH: pins PATH's directory; the last component, as ./NAME, in $here.
+at() {
+  d=\${1%/*}; [ -n "$d" ] || d=/
+  pin "$d"; here=./\${1##*/}
+}
 # sha PATH: the sha256 of a regular file in $h, read never through a symlink nor blocking on a FIFO;
 # dd's own status travels on fd 3, since a pipeline's status is only its last command's.
 sha() {
@@ -72,24 +87,26 @@ sha() {
 const REALPATH = `realpath -e -z -- "$1" || exit ${EXIT.failed}`;
 
 /** stat -P|-L PATH: the stat line, or an empty line when nothing is there. */
-const STAT_ONE = `look "$1" "$2"; printf '%s\\n' "$st"`;
+const STAT_ONE = `if [ "$2" = / ]; then pin /; look "$1" .; else at "$2"; look "$1" "$here"; fi; printf '%s\\n' "$st"`;
 
 /** list DIR: `name NUL stat NUL` per entry, unsorted; the directory itself is never followed. */
-const LIST = `look -P "$1"
+const LIST = `if [ "$1" = / ]; then pin /; look -P .; else at "$1"; look -P "$here"; fi
 [ -n "$st" ] || exit ${EXIT.notFound}
 case $st in d\\ *) ;; *) printf '%s\\n' "$st"; exit ${EXIT.notADirectory};; esac
-find "$1" -mindepth 1 -maxdepth 1 -printf '%f\\0${STAT}\\0' || exit ${EXIT.failed}`;
+pin "$1"
+find . -mindepth 1 -maxdepth 1 -printf '%f\\0${STAT}\\0' || exit ${EXIT.failed}`;
 
 /**
  * read PATH OFFSET LENGTH HASH_UP_TO: the stat line; then the whole file when its size is at most
  * HASH_UP_TO (the caller hashes it and cuts the range from the same bytes), else the range only;
  * then the frame and the stat line again, which tells whether the file changed meanwhile.
  */
-const READ = `look -P "$1"
+const READ = `at "$1"
+look -P "$here"
 [ -n "$st" ] || exit ${EXIT.notFound}
 printf '%s\\n' "$st"
 case $st in f\\ *) ;; *) exit ${EXIT.notAFile};; esac
-p=$1 off=$2 len=$3 max=$4
+p=$here off=$2 len=$3 max=$4
 set -- $st
 if [ "$2" -le "$max" ]; then
   dd if="$p" iflag=nofollow,nonblock bs=65536 status=none || exit ${EXIT.failed}
@@ -110,14 +127,15 @@ look -P "$p"; printf '%s\\n' "$st"`;
  * reported, never left half-known; mv or ln ended by a KILL after their rename is recognised as
  * done. Prints the new file's stat line, the replaced one's (or `-`) and its sha256 (or `-`).
  */
-const WRITE = `dst=$1 want=$2 excl=$3 mode=$4 size=$5 sum=$6 name=$7
-dir=\${dst%/*}; [ -n "$dir" ] || dir=/
+const WRITE = `want=$2 excl=$3 mode=$4 size=$5 sum=$6 name=$7
 tmp=
 trap '[ -z "$tmp" ] || rm -f -- "$tmp"' EXIT
 trap 'exit 143' HUP INT TERM PIPE
 umask 077
-look -P "$dir"
+d=\${1%/*}; [ -n "$d" ] || d=/
+look -P "$d"
 case $st in d\\ *) ;; *) exit ${EXIT.noDirectory};; esac
+at "$1"; dst=$here dir=.
 # What is at the path: nothing, or a regular file (its stat in $old, its sha256 in $oldsum).
 check() {
   look -P "$dst"; old=$st; oldsum=

@@ -3,7 +3,7 @@
  * hostile names, the parsing of what the scripts print, and the write's contract — temp file,
  * compare-and-swap, create_only, a symlink refused, the trap that removes the temp on TERM.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -231,6 +231,10 @@ describe('the scripts on this machine', () => {
     const until = Date.now() + 5000;
     while (!readdirSync(dir).some((n) => n.endsWith('.tmp')) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     expect(readdirSync(dir)).toHaveLength(1);
+    // Once dd reads the content: a TERM before dd starts is handled when it ends (sh runs a trap
+    // between commands), and dd, started after the signal, would wait for stdin for ever.
+    while (spawnSync('pgrep', ['-g', String(pid), '-x', 'dd']).status !== 0 && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 20));
     // As the cancel sweep does: TERM to every process of the session.
     abort.abort();
     process.kill(-pid, 'SIGTERM');
