@@ -47,6 +47,9 @@ beforeAll(async () => {
   mkdirSync(FILES_DIR, { recursive: true });
   mkdirSync(TRANSFER_ROOT, { recursive: true, mode: 0o700 });
   writeFileSync(join(TRANSFER_ROOT, 'payload.txt'), PAYLOAD);
+  // Over HTTP the token's principal ("http") works in a directory of its own under the root.
+  mkdirSync(join(TRANSFER_ROOT, 'http'), { mode: 0o700 });
+  writeFileSync(join(TRANSFER_ROOT, 'http', 'payload.txt'), PAYLOAD);
   chownSync(FILES_DIR, loginUid(fleet.user), loginUid(fleet.user));
   writeFileSync(join(dir, 'token'), randomBytes(24).toString('hex'), { mode: 0o600 });
   server = spawn(process.execPath, serveArgs(['--http', '127.0.0.1:0', '--token-file', join(dir, 'token')]), {
@@ -295,7 +298,7 @@ describe.each(CASES)('the MCP Python SDK over $transport, protocol: $protocol', 
     expect(s.results.ssh_put_file).toMatchObject({ state: 'succeeded', size: PAYLOAD.length, sha256: digest, verified_by: 'sha256sum' });
     expect(s.results.ssh_get_file).toMatchObject({ state: 'succeeded', size: PAYLOAD.length, sha256: digest });
     expect(readFileSync(`${FILES_DIR}/${marker}-sent.txt`, 'utf8')).toBe(PAYLOAD);
-    expect(readFileSync(join(TRANSFER_ROOT, `back-${marker}.txt`), 'utf8')).toBe(PAYLOAD);
+    expect(readFileSync(join(TRANSFER_ROOT, ...(transport === 'http' ? ['http'] : []), `back-${marker}.txt`), 'utf8')).toBe(PAYLOAD);
   });
 
   saw('reads a tool error as isError with { code, message, hint } in its text and no structuredContent', (s) => {
