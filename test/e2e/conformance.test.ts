@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALLOW_ALL_POLICY, removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
 import { startRawServer, type RawServer, type WireMessage } from '../support/raw-stdio.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
+import { TOOL_NAMES } from '../support/tools.js';
 
 let fleet: Fleet;
 let dir: string;
@@ -70,7 +71,7 @@ describe('JSON-RPC errors', () => {
 
   it('still answers a well-formed call and a plain tools/list', async () => {
     const list = await request('tools/list');
-    expect((list.result?.tools as unknown[]).length).toBe(12);
+    expect((list.result?.tools as { name: string }[]).map((t) => t.name).sort()).toEqual([...TOOL_NAMES]);
     const hosts = await request('tools/call', { name: 'ssh_list_hosts', arguments: {} });
     expect(hosts.result?.isError).toBeUndefined();
     const bad = await request('tools/call', { name: 'ssh_list_hosts', arguments: { tag: 5 } });

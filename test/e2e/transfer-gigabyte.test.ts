@@ -3,6 +3,11 @@
  * server's peak memory (VmHWM) stays flat whatever the size, and it arrives byte-exact, its sha256
  * agreed at both ends. No timing is asserted (bench/transfer.ts measures the speed beside scp and
  * sftp); the bound on memory is what "streams" means.
+ *
+ * Flat is measured as growth: the peak after a 64 MiB round trip is the baseline, and moving 1 GiB
+ * each way after it may add less than an eighth of a GiB. An absolute bar proved to depend on the
+ * machine's load (134 MB alone, 179 MB beside the rest of the suite: V8 and malloc keep what they
+ * freed longer under pressure); anything that held the file in memory would add over a GiB.
  */
 import { execFileSync } from 'node:child_process';
 import { chownSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -12,8 +17,8 @@ import { removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.
 import { startFleet, TEST_USER, type Fleet } from '../support/sshd.js';
 
 const GiB = 1024 * 1024 * 1024;
-/** The server's peak resident memory while moving 1 GiB each way: the bar streaming output meets too. */
-const MAX_PEAK_MB = 150;
+/** What the server's peak resident memory may grow by while 1 GiB moves each way, after a warm-up. */
+const MAX_GROWTH_MB = 128;
 
 let fleet: Fleet;
 let gate: Gate;
@@ -47,6 +52,7 @@ files:
   root = join(dir, 'root');
   mkdirSync(root, { mode: 0o700 });
   execFileSync('sh', ['-c', `head -c ${GiB} /dev/urandom > '${join(root, 'big.bin')}'`]);
+  execFileSync('sh', ['-c', `head -c ${64 * 1024 * 1024} /dev/urandom > '${join(root, 'warm.bin')}'`]);
   gate = await startGate(dir, { SSHGATE_TRANSFER_ROOT: root, SSHGATE_LOG_LEVEL: 'warn' });
 }, 120_000);
 afterAll(async () => {
@@ -59,6 +65,10 @@ afterAll(async () => {
 describe('a 1 GiB transfer', () => {
   it('streams to the host and back with flat memory, verified at both ends', async () => {
     const pid = gate.transport.pid as number;
+    const warm = { alias: 'h1', local: 'warm.bin', path: `${remote}/warm.bin`, wait_seconds: 600 };
+    expect(await gate.ok('ssh_put_file', warm)).toMatchObject({ state: 'succeeded' });
+    expect(await gate.ok('ssh_get_file', { ...warm, local: 'warm-back.bin' })).toMatchObject({ state: 'succeeded' });
+    const baseline = peakRssMb(pid);
     const local = sha256sum(join(root, 'big.bin'));
     const put = await gate.ok<{ state: string; size: number; sha256: string; verified_by: string }>('ssh_put_file', {
       alias: 'h1',
@@ -77,6 +87,8 @@ describe('a 1 GiB transfer', () => {
     expect(get).toMatchObject({ state: 'succeeded', size: GiB, sha256: local });
     expect(sha256sum(join(root, 'back.bin'))).toBe(local);
     const peak = peakRssMb(pid);
-    expect(peak, `peak RSS ${peak.toFixed(0)} MB`).toBeLessThan(MAX_PEAK_MB);
+    expect(peak - baseline, `peak RSS ${baseline.toFixed(0)} MB after 64 MiB, ${peak.toFixed(0)} MB after 1 GiB`).toBeLessThan(
+      MAX_GROWTH_MB,
+    );
   }, 900_000);
 });
