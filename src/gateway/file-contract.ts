@@ -156,7 +156,7 @@ const TransferWait = {
     .boolean()
     .optional()
     .describe(
-      'continue an interrupted transfer (a time limit, a lost connection) from its partial file; without it a stale partial is replaced',
+      'continue an interrupted transfer (a time limit, a lost connection) from its partial file; without it a stale partial is replaced. An elevated put (become) always starts over: its temp file is removed when it stops',
     ),
   wait_seconds: z
     .number()
@@ -171,6 +171,7 @@ export const PutFileInput = z.strictObject({
   alias: Alias,
   local: Local.describe('the file to send, relative to the transfer root (no symlinks followed)'),
   path: Path,
+  become: Become.optional(),
   ...TransferWait,
   expected_sha256: Sha256.optional().describe('compare-and-swap as in ssh_write_file: replace the file only if it is still this one'),
   create_only: z.boolean().optional().describe('write only if nothing exists at the path (file_exists otherwise)'),
@@ -180,6 +181,7 @@ export const GetFileInput = z.strictObject({
   alias: Alias,
   path: Path,
   local: Local.describe('where to write the file, relative to the transfer root; its directory must exist there'),
+  become: Become.optional(),
   ...TransferWait,
   overwrite: z.boolean().optional().describe('replace an existing local file (file_exists otherwise)'),
 });
@@ -189,6 +191,7 @@ export const TransferResult = z.object({
   resolved_path: FileIdentity.resolved_path.optional(),
   local: z.string().describe('the local path, relative to the transfer root'),
   task_id: FileIdentity.task_id,
+  become: FileIdentity.become,
   state: z
     .enum(['succeeded', 'running'])
     .describe('running: still moving after wait_seconds; ssh_get_task_output gives its summary when done'),

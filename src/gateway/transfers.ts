@@ -54,6 +54,7 @@ export class Transfers {
     const { handle, stat } = await root.openSource(place);
     const size = stat.size;
     const mode = input.mode !== undefined ? parseInt(input.mode, 8) : undefined;
+    const elevated = input.become !== undefined;
     const moving: Moving = { bytes: 0, size };
     return this.transfer(
       'ssh_put_file',
@@ -71,11 +72,13 @@ export class Transfers {
         resolvedTo(resolved);
         // The host's partial holds the bytes that arrived before the interruption; the local copy of
         // them is hashed here, so they do not cross the network again (the host's hash checks them).
-        const kept = input.resume ? await files.lstat(partialUploadPath(resolved)) : null;
+        // Elevated, there is no partial to go on from, and the script needs the sha256 first.
+        const kept = input.resume && !elevated ? await files.lstat(partialUploadPath(resolved)) : null;
         const offset = kept?.type === 'file' ? Math.min(kept.size, size) : 0;
         const prefix = createHash('sha256');
-        await hashPrefix(handle, offset, prefix);
-        const local = prefix.copy();
+        await hashPrefix(handle, elevated ? size : offset, prefix);
+        const declared = elevated ? prefix.copy().digest('hex') : undefined;
+        const local = elevated ? createHash('sha256') : prefix.copy();
         moving.bytes = offset;
         let verifiedBy: F.TransferResult['verified_by'];
         let localSha = '';
@@ -86,6 +89,7 @@ export class Transfers {
           {
             offset,
             prefix,
+            ...(declared !== undefined ? { sha256: declared } : {}),
             maxBytes: judged.maxBytes,
             onProgress: (b) => (moving.bytes = b),
             ...(input.expected_sha256 !== undefined ? { expectedSha256: input.expected_sha256 } : {}),
@@ -99,11 +103,19 @@ export class Transfers {
             },
           },
         );
+        if (declared !== undefined) {
+          // The script renamed only a temp file whose sha256 it computed equal to `declared`; what
+          // was read to send it must have been those bytes too.
+          localSha = local.digest('hex');
+          if (localSha !== declared || outcome.after.sha256 !== declared) throw mismatch(resolved, declared, localSha, 'sent');
+          verifiedBy = 'sha256sum';
+        }
         const summary: Summary = {
           alias: input.alias,
           path,
           resolved_path: resolved,
           local: input.local,
+          ...becomeOf(input),
           state: 'succeeded',
           bytes: outcome.after.size,
           size,
@@ -114,19 +126,22 @@ export class Transfers {
           created: outcome.before === null,
           before: outcome.before ? { sha256: outcome.before.sha256, size: outcome.before.size, mode: octal(outcome.before.mode) } : null,
         };
-        this.deps.ops.record({
-          op: 'put',
-          alias: input.alias,
-          path,
-          resolved_path: resolved,
-          local: input.local,
-          bytes: size - offset,
-          size,
-          sha256: localSha,
-          host_sha256: outcome.after.sha256,
-          resumed_from: offset,
-          verified_by: verifiedBy,
-        });
+        this.deps.ops.record(
+          {
+            op: 'put',
+            alias: input.alias,
+            path,
+            resolved_path: resolved,
+            local: input.local,
+            bytes: size - offset,
+            size,
+            sha256: localSha,
+            host_sha256: outcome.after.sha256,
+            resumed_from: offset,
+            verified_by: verifiedBy,
+          },
+          judged,
+        );
         return finish(run, id(), summary);
       },
       size,
@@ -201,6 +216,7 @@ export class Transfers {
             path,
             resolved_path: resolved,
             local: input.local,
+            ...becomeOf(input),
             state: 'succeeded',
             bytes: got.size,
             size: got.size,
@@ -209,19 +225,22 @@ export class Transfers {
             resumed_from: offset,
             duration_ms: Date.now() - started,
           };
-          this.deps.ops.record({
-            op: 'get',
-            alias: input.alias,
-            path,
-            resolved_path: resolved,
-            local: input.local,
-            bytes: got.size - offset,
-            size: got.size,
-            sha256: localSha,
-            host_sha256: localSha,
-            resumed_from: offset,
-            verified_by: verifiedBy,
-          });
+          this.deps.ops.record(
+            {
+              op: 'get',
+              alias: input.alias,
+              path,
+              resolved_path: resolved,
+              local: input.local,
+              bytes: got.size - offset,
+              size: got.size,
+              sha256: localSha,
+              host_sha256: localSha,
+              resumed_from: offset,
+              verified_by: verifiedBy,
+            },
+            judged,
+          );
           return finish(run, id(), summary);
         } catch (err) {
           await part.handle.close().catch(() => undefined);
@@ -240,7 +259,14 @@ export class Transfers {
    */
   private async transfer(
     tool: 'ssh_put_file' | 'ssh_get_file',
-    input: { alias: string; path: string; local: string; wait_seconds?: number | undefined; timeout_seconds?: number | undefined },
+    input: {
+      alias: string;
+      path: string;
+      local: string;
+      become?: string | undefined;
+      wait_seconds?: number | undefined;
+      timeout_seconds?: number | undefined;
+    },
     place: LocalPlace,
     moving: Moving,
     signal: AbortSignal | undefined,
@@ -278,6 +304,7 @@ export class Transfers {
         {
           ...(bytesIn !== undefined ? { bytesIn } : {}),
           ...(input.timeout_seconds !== undefined ? { maxSeconds: input.timeout_seconds } : {}),
+          ...(input.become !== undefined ? { become: input.become } : {}),
         },
       );
     } catch (err) {
@@ -303,6 +330,7 @@ export class Transfers {
         ...(moving.resolved !== undefined ? { resolved_path: moving.resolved } : {}),
         local: place.local,
         task_id: task.id,
+        ...becomeOf(input),
         state: 'running',
         bytes: moving.bytes,
         size: moving.size,
@@ -313,7 +341,9 @@ export class Transfers {
       throw new SshgateError(
         'timeout',
         `the transfer of ${input.path} ran out of its ${task.limits.max_seconds} s (max_seconds) after ${moving.bytes} bytes: nothing was put in place`,
-        `its partial file is kept: call ${tool} again with resume: true to continue from there (task ${task.id})`,
+        tool === 'ssh_put_file' && input.become !== undefined
+          ? `an elevated put keeps no partial file: call ${tool} again, with a longer timeout_seconds or a higher max_seconds (task ${task.id})`
+          : `its partial file is kept: call ${tool} again with resume: true to continue from there (task ${task.id})`,
       );
     if (task.state === 'cancelled')
       throw new SshgateError('cancelled', `the transfer of ${input.path} was cancelled: its partial files were removed`, `task ${task.id}`);
@@ -383,13 +413,19 @@ export class Transfers {
  * the caller chooses nothing in it but that path); over SFTP when the host has no sha256sum.
  */
 async function hostVerifies(files: RemoteFiles, run: FileTaskRun, path: string, expected: string): Promise<'sha256sum' | 'sftp'> {
+  if (files.hostSha256) {
+    // Elevated: the file may be readable by that user only, so it is hashed as that user.
+    const actual = await files.hostSha256(path);
+    if (actual !== expected) throw mismatch(path, expected, actual, 'host');
+    return 'sha256sum';
+  }
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   const r = await run.pool.exec(run.target, `PATH=${SYSTEM_PATH} sha256sum -- ${shQuote(path)}`, {
     signal: run.signal,
     deadline: run.deadline,
-    stdout: (d) => out.push(d),
-    stderr: (d) => err.push(d),
+    stdout: (d) => void out.push(d),
+    stderr: (d) => void err.push(d),
   });
   if (run.signal.aborted) throw new SshgateError('timeout', 'the transfer was stopped while the host verified it', 'start it again');
   let actual: string | null | undefined;
@@ -432,6 +468,10 @@ function refuseLocal(place: LocalPlace, overwrite: boolean): void {
 function finish(run: FileTaskRun, taskId: string, summary: Summary): Summary {
   run.stdout(Buffer.from(`${JSON.stringify({ ...summary, task_id: taskId })}\n`));
   return summary;
+}
+
+function becomeOf(input: { become?: string | undefined }): { become?: string } {
+  return input.become !== undefined ? { become: input.become } : {};
 }
 
 function octal(mode: number): string {

@@ -22,6 +22,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SshgateError } from '../errors.js';
+import { feedStdin, type StdinFeed, type StdinWriter } from './exec.js';
 import { pinnedCommand, PINNED, shQuote, type HostShell } from './interpreter.js';
 
 /** How a host's credential elevates, from credentials.yml. */
@@ -81,7 +82,7 @@ export class BecomeRun {
   private stdoutStart: Buffer | undefined = Buffer.alloc(0);
   /** stdout bytes passed on before the ok marker. */
   private seen = 0;
-  private stdin: { write(data: Buffer): void; end(): void } | undefined;
+  private stdin: StdinWriter | undefined;
   private stdinClosed = false;
   /** The call's stdin was written. */
   private delivered = false;
@@ -90,8 +91,8 @@ export class BecomeRun {
 
   constructor(
     readonly elevation: Elevation,
-    /** The call's own stdin, written after the elevated shell has started. */
-    private readonly data?: Buffer,
+    /** The call's own stdin, written (or fed) after the elevated shell has started. */
+    private readonly data?: Buffer | StdinFeed,
   ) {}
 
   /** The command line for the pinned shell that runs `script` (the pid prelude included) elevated. */
@@ -107,7 +108,7 @@ export class BecomeRun {
   }
 
   /** The channel's stdin: held until sudo is answered (or needs no answer). */
-  attach(stdin: { write(data: Buffer): void; end(): void }): void {
+  attach(stdin: StdinWriter): void {
     this.stdin = stdin;
     // Without a password there is nothing to answer: sudo -n and doas -n never read stdin.
     if (this.elevation.password === undefined) this.sendData();
@@ -222,7 +223,7 @@ export class BecomeRun {
   private answer(): void {
     if (this.answered || !this.stdin || this.elevation.password === undefined) return;
     this.answered = true;
-    this.stdin.write(Buffer.from(`${this.elevation.password}\n`));
+    void this.stdin.write(Buffer.from(`${this.elevation.password}\n`));
     // The call's stdin follows only once the elevated shell runs; without any, stdin closes now
     // so that a refused password ends sudo instead of leaving it waiting for another.
     if (!this.data) this.closeStdin();
@@ -230,8 +231,15 @@ export class BecomeRun {
 
   private sendData(): void {
     if (!this.stdin || this.stdinClosed) return;
+    if (typeof this.data === 'function') {
+      this.delivered = true;
+      // Closed by the feed when it is done, not here: stdinClosed says only that it will be.
+      this.stdinClosed = true;
+      feedStdin(this.data, this.stdin);
+      return;
+    }
     if (this.data && this.data.length > 0) {
-      this.stdin.write(this.data);
+      void this.stdin.write(this.data);
       this.delivered = true;
     }
     this.closeStdin();

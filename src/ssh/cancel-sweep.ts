@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Client } from 'ssh2';
 import { BecomeRun, type Elevation } from './become.js';
-import { DEFAULT_GRACE_MS, execOnConnection, graceFor, type ExecOutcome } from './exec.js';
+import { DEFAULT_GRACE_MS, execOnConnection, feedStdin, graceFor, type ExecOutcome, type OutputSink, type StdinFeed } from './exec.js';
 import { SshgateError } from '../errors.js';
 import { pinnedCommand, type HostShell } from './interpreter.js';
 import { EscapeStripper } from './terminal.js';
@@ -41,10 +41,10 @@ export interface SweepConnection {
 
 export interface SweepableRun {
   signal: AbortSignal;
-  stdout: (data: Buffer) => void;
-  stderr: (data: Buffer) => void;
+  stdout: OutputSink;
+  stderr: OutputSink;
   graceMs?: number;
-  stdin?: Buffer;
+  stdin?: Buffer | StdinFeed;
   /**
    * Run with a terminal: stdout is the terminal's bytes (stderr comes with them), escape
    * sequences removed and `\r\n` made `\n` (strip) or as they are (keep).
@@ -74,18 +74,24 @@ export async function runSweepable(conn: SweepConnection, command: string, x: Sw
   const outcome = await execOnConnection(conn.client, request, {
     signal: x.signal,
     graceMs: grace,
-    ...(become ? { holdStdin: (stdin) => become.attach(stdin) } : x.stdin ? { stdin: x.stdin } : {}),
+    ...(become
+      ? { holdStdin: (stdin) => become.attach(stdin) }
+      : typeof x.stdin === 'function'
+        ? { holdStdin: (stdin) => feedStdin(x.stdin as StdinFeed, stdin) }
+        : x.stdin
+          ? { stdin: x.stdin }
+          : {}),
     ...(x.tty ? { tty: true } : {}),
     stdout: (d) => {
       const read = reader.push(d);
       const out = become && read.length > 0 ? become.stdout(read) : read;
       const text = stripper && out.length > 0 ? stripper.push(out) : out;
-      if (text.length > 0) x.stdout(text);
+      return text.length > 0 ? x.stdout(text) : undefined;
     },
     stderr: become
       ? (d) => {
           const out = become.stderr(d);
-          if (out.length > 0) x.stderr(out);
+          return out.length > 0 ? x.stderr(out) : undefined;
         }
       : x.stderr,
     beforeSignal: () => {
@@ -96,7 +102,7 @@ export async function runSweepable(conn: SweepConnection, command: string, x: Sw
     },
   });
   const rest = stripper?.end();
-  if (rest && rest.length > 0) x.stdout(rest);
+  if (rest && rest.length > 0) await x.stdout(rest);
   await sweep;
   if (outcome.lost && x.signal.aborted) conn.logger.warn({ alias: conn.alias }, `${outcome.lost}; processes of the task may remain`);
   // sudo refused: the command never ran, and its exit status is sudo's, not the command's.
@@ -133,7 +139,7 @@ function startSweep(
             if (d.includes('listed')) listed();
           });
           if (become) {
-            become.attach({ write: (d) => ch.write(d), end: () => ch.eof() });
+            become.attach({ write: (d) => Promise.resolve(void ch.write(d)), end: () => ch.eof() });
             ch.stderr.on('data', (d: Buffer) => void become.stderr(d));
           } else ch.stderr.resume();
           ch.on('close', () => resolve(true));

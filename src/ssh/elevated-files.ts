@@ -26,19 +26,30 @@ import {
   type ParsedStat,
   type ScriptName,
 } from './elevated-scripts.js';
-import type { ExecOutcome } from './exec.js';
-import type { DirEntry, FileRead, RemoteFiles, RemoteStat, WriteOptions, WriteOutcome } from './remote-files.js';
+import type { ExecOutcome, OutputSink, StdinFeed } from './exec.js';
+import {
+  fileTooLarge,
+  type DirEntry,
+  type FileRead,
+  type RemoteFiles,
+  type RemoteStat,
+  type TransferOptions,
+  type WriteOptions,
+  type WriteOutcome,
+} from './remote-files.js';
 import { FileOpStopped } from './sftp-io.js';
 import { shortName } from './sftp.js';
 
 /** Runs one command elevated (the pool's exec with the call's elevation), its output streamed. */
 export type ScriptRunner = (
   command: string,
-  io: { stdout: (chunk: Buffer) => void; stderr: (chunk: Buffer) => void; stdin?: Buffer },
+  io: { stdout: OutputSink; stderr: OutputSink; stdin?: Buffer | StdinFeed },
 ) => Promise<ExecOutcome>;
 
 /** stdout kept for the scripts whose output is collected whole (all but read). */
 const MAX_COLLECTED = 64 * 1024 * 1024;
+/** What a download gathers before it hands the sink a write. */
+const SINK_BATCH = 1024 * 1024;
 /** stderr kept for a message. */
 const MAX_STDERR = 8192;
 
@@ -112,7 +123,7 @@ export class ElevatedFiles implements RemoteFiles {
     });
     if (r.status === EXIT.notAFile) throw this.notAFile(path, stream.header);
     if (r.status !== 0) throw this.failure(r, path);
-    const after = stream.end();
+    const after = await stream.end();
     const before = stream.header as ParsedStat;
     const hashed = before.size <= hashUpTo;
     const expected = hashed ? before.size : Math.max(0, Math.min(range.length, before.size - range.offset));
@@ -121,18 +132,28 @@ export class ElevatedFiles implements RemoteFiles {
     return { stat: plainStat(before), data: Buffer.concat(parts), sha256: hashed ? hash.digest('hex') : null };
   }
 
-  async write(path: string, data: Buffer, options: WriteOptions): Promise<WriteOutcome> {
-    const sha256 = createHash('sha256').update(data).digest('hex');
+  write(path: string, data: Buffer, options: WriteOptions): Promise<WriteOutcome> {
+    return this.writeWith(path, data.length, createHash('sha256').update(data).digest('hex'), options, data);
+  }
+
+  /** The write script with `size` bytes of sha256 `sha256` on stdin, given whole or fed. */
+  private async writeWith(
+    path: string,
+    size: number,
+    sha256: string,
+    options: WriteOptions,
+    stdin: Buffer | StdinFeed,
+  ): Promise<WriteOutcome> {
     const args = [
       path,
       options.expectedSha256 ?? '',
       options.createOnly ? '1' : '0',
       (options.mode ?? 0o644).toString(8),
-      String(data.length),
+      String(size),
       sha256,
       shortName(posix.basename(path)),
     ];
-    const r = await this.script('write', path, args, data);
+    const r = await this.script('write', path, args, stdin);
     switch (r.status) {
       case 0: {
         const { after, before } = parseWrite(r.out);
@@ -172,12 +193,95 @@ export class ElevatedFiles implements RemoteFiles {
     }
   }
 
-  download(): Promise<{ size: number; sha256: string }> {
-    return Promise.reject(notForTransfers());
+  /**
+   * The read script over the range from `offset` to the end, streamed into `sink`: the channel
+   * waits while the sink does. At most maxBytes + 1 bytes are asked for, so that a file growing
+   * without end is found too large rather than read for ever.
+   */
+  async download(
+    path: string,
+    sink: (chunk: Buffer) => Promise<void>,
+    options: TransferOptions,
+  ): Promise<{ size: number; sha256: string }> {
+    const offset = options.offset ?? 0;
+    if (offset > 0 && !options.prefix)
+      throw new SshgateError('internal', 'an elevated download resumed without the hash of what it has', 'see the server log');
+    const hash = options.prefix ? options.prefix.copy() : createHash('sha256');
+    let at = offset;
+    // The channel's packets (32 KiB) are gathered into larger writes: a pause per packet halves the speed.
+    let batch: Buffer[] = [];
+    let batched = 0;
+    const flush = () => {
+      const data = Buffer.concat(batch, batched);
+      batch = [];
+      batched = 0;
+      return sink(data);
+    };
+    const frame = newFrame();
+    const stream = new ReadStream(frame, (chunk) => {
+      const header = stream.header as ParsedStat;
+      if (at + chunk.length > options.maxBytes) throw fileTooLarge(this.alias, path, at + chunk.length, options.maxBytes);
+      hash.update(chunk);
+      at += chunk.length;
+      options.onProgress?.(at, header.size);
+      batch.push(chunk);
+      batched += chunk.length;
+      return batched >= SINK_BATCH ? flush() : undefined;
+    });
+    // A HASH_UP_TO of -1: always the range only, however small the file.
+    const args = [path, String(offset), String(Math.max(0, options.maxBytes - offset + 1)), '-1'];
+    const r = await this.exec(scriptCommand('read', frame, args), { stdout: (chunk) => stream.push(chunk) });
+    if (r.status === EXIT.notAFile) throw this.notAFile(path, stream.header);
+    if (r.status !== 0) throw this.failure(r, path);
+    const after = await stream.end();
+    if (batched > 0) await flush();
+    const before = stream.header as ParsedStat;
+    if (after?.version !== before.version || after.type !== 'file' || at !== before.size) throw this.changedWhileRead(path);
+    return { size: at, sha256: hash.digest('hex') };
   }
 
-  upload(): Promise<WriteOutcome> {
-    return Promise.reject(notForTransfers());
+  /**
+   * The write script, its content streamed on stdin from `source`. The script needs the sha256
+   * before the first byte (it checks the temp file against it before the rename): the caller
+   * gives it as `options.sha256`, having hashed its copy. Not resumable: the temp file is the
+   * script's own, removed on every way out, so `offset` must be 0. `options.verify` is not called:
+   * the login user may not read the temp file, and the script's own check is the host's word.
+   */
+  async upload(path: string, source: AsyncIterable<Buffer>, size: number, options: TransferOptions & WriteOptions): Promise<WriteOutcome> {
+    if ((options.offset ?? 0) !== 0 || options.sha256 === undefined)
+      throw new SshgateError('internal', 'an elevated upload needs its sha256 first and cannot resume', 'see the server log');
+    if (size > options.maxBytes) throw fileTooLarge(this.alias, path, size, options.maxBytes);
+    let sent = 0;
+    let feedError: unknown;
+    const feed: StdinFeed = async (write) => {
+      try {
+        for await (const chunk of source) {
+          if (this.signal.aborted) return;
+          await write(chunk);
+          sent += chunk.length;
+          options.onProgress?.(sent, size);
+        }
+      } catch (err) {
+        feedError = err;
+        throw err;
+      }
+    };
+    try {
+      return await this.writeWith(path, size, options.sha256, options, feed);
+    } catch (err) {
+      // A local read that failed cut stdin short: that, not the script's "short", is the cause.
+      throw feedError ?? err;
+    }
+  }
+
+  /** The host's sha256 of a regular file, hashed there as the elevated user (sha256sum). */
+  async hostSha256(path: string): Promise<string> {
+    const r = await this.script('hash', path, [path]);
+    if (r.status === EXIT.notAFile) throw this.notAFile(path, parseStat(firstLine(r.out)));
+    if (r.status !== 0) throw this.failure(r, path);
+    const sum = firstLine(r.out);
+    if (!/^[0-9a-f]{64}$/.test(sum)) throw this.failure({ status: EXIT.failed, stderr: 'no sha256 printed' }, path);
+    return sum;
   }
 
   private async statOf(path: string, follow: '-P' | '-L'): Promise<RemoteStat | null> {
@@ -191,7 +295,7 @@ export class ElevatedFiles implements RemoteFiles {
   }
 
   /** Runs a script whose output is collected whole, and gives what followed the frame. */
-  private async script(name: Exclude<ScriptName, 'read'>, path: string, args: string[], stdin?: Buffer): Promise<Ran> {
+  private async script(name: Exclude<ScriptName, 'read'>, path: string, args: string[], stdin?: Buffer | StdinFeed): Promise<Ran> {
     const frame = newFrame();
     const chunks: Buffer[] = [];
     let size = 0;
@@ -217,20 +321,23 @@ export class ElevatedFiles implements RemoteFiles {
   /** One elevated exec: its status and stderr; a stop (cancel, time limit) or a lost connection throws. */
   private async exec(
     command: string,
-    io: { stdout: (chunk: Buffer) => void; stdin?: Buffer },
+    io: { stdout: (chunk: Buffer) => void | Promise<void>; stdin?: Buffer | StdinFeed },
   ): Promise<{ status: number; stderr: string }> {
     if (this.signal.aborted) throw new FileOpStopped(this.alias, this.signal.reason);
     let stderr = Buffer.alloc(0);
     let fault: Error | undefined;
     const outcome = await this.run(command, {
       stdout: (chunk) => {
-        // A parser's refusal ends the parse, not the exec: it is thrown once the exec is over.
-        if (fault === undefined) {
-          try {
-            io.stdout(chunk);
-          } catch (err) {
-            fault = err instanceof Error ? err : new Error(String(err));
-          }
+        // A parser's (or a sink's) refusal ends the parse, not the exec: it is thrown once the
+        // exec is over, and what follows it is dropped.
+        if (fault !== undefined) return undefined;
+        const failed = (err: unknown) => void (fault ??= err instanceof Error ? err : new Error(String(err)));
+        try {
+          const held = io.stdout(chunk);
+          return held instanceof Promise ? held.catch(failed) : undefined;
+        } catch (err) {
+          failed(err);
+          return undefined;
         }
       },
       stderr: (chunk) => {
@@ -326,12 +433,4 @@ function lastLine(text: string): string {
   // eslint-disable-next-line no-control-regex
   const line = (lines[lines.length - 1] ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').trim();
   return line.length > 300 ? `${line.slice(0, 300)}…` : line;
-}
-
-function notForTransfers(): SshgateError {
-  return new SshgateError(
-    'invalid_input',
-    'become is not offered for transfers yet',
-    'transfer as the login user, or write the file with ssh_write_file and become',
-  );
 }

@@ -150,7 +150,13 @@ check() {
 }
 check
 tmp=$(mktemp -- "$dir/.$name.sshgate-XXXXXXXXXXXXXXXX.tmp") || exit ${EXIT.failed}
-dd of="$tmp" oflag=nofollow bs=65536 status=none || exit ${EXIT.failed}
+# In the background and waited for: sh runs a trap only between commands, and wait is one that a
+# signal ends at once, so a cancel removes the temp file even while dd still waits for stdin. An
+# asynchronous command's stdin is /dev/null unless redirected: fd 3 carries the script's. nocreat:
+# a dd that opens only after the trap removed the temp file must not make it again.
+exec 3<&0
+dd of="$tmp" oflag=nofollow conv=nocreat bs=65536 status=none <&3 3<&- & wait $! || exit ${EXIT.failed}
+exec 3<&-
 sha "$tmp"; [ "$h" = "$sum" ] || exit ${EXIT.short}
 look -P "$tmp"; set -- $st; [ "$2" = "$size" ] || exit ${EXIT.short}
 if [ -n "$old" ]; then
@@ -182,7 +188,14 @@ fi
 tmp=
 printf '%s\\n%s\\n%s\\n' "$new" "\${old:--}" "\${oldsum:--}"`;
 
-export const SCRIPTS = { realpath: REALPATH, stat: STAT_ONE, list: LIST, read: READ, write: WRITE } as const;
+/** hash PATH: the sha256 of a regular file (never through a symlink at the last component), on a line. */
+const HASH = `at "$1"
+look -P "$here"
+[ -n "$st" ] || exit ${EXIT.notFound}
+case $st in f\\ *) ;; *) printf '%s\\n' "$st"; exit ${EXIT.notAFile};; esac
+sha "$here"; printf '%s\\n' "$h"`;
+
+export const SCRIPTS = { realpath: REALPATH, stat: STAT_ONE, list: LIST, read: READ, write: WRITE, hash: HASH } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 
 /**
@@ -299,13 +312,14 @@ export class ReadStream {
 
   constructor(
     frame: string,
-    private readonly onData: (chunk: Buffer) => void,
+    /** Takes the data; a promise it returns is handed back by push, for the caller to wait on. */
+    private readonly onData: (chunk: Buffer) => void | Promise<void>,
   ) {
     this.frame = Buffer.from(`${frame}\n`);
     this.keep = this.frame.length + 256;
   }
 
-  push(chunk: Buffer): void {
+  push(chunk: Buffer): void | Promise<void> {
     if (this.head) {
       // Before the data: the frame line and the header line, whole.
       const data = Buffer.concat([this.head, chunk]);
@@ -314,7 +328,7 @@ export class ReadStream {
       if (nl === -1) {
         if (data.length > 64 * 1024) throw unparsable('the frame');
         this.head = data;
-        return;
+        return undefined;
       }
       this.header = parseStat(data.subarray(at + this.frame.length, nl).toString('latin1'));
       this.head = undefined;
@@ -322,18 +336,18 @@ export class ReadStream {
     }
     const data = this.tail.length > 0 ? Buffer.concat([this.tail, chunk]) : chunk;
     const pass = Math.max(0, data.length - this.keep);
-    if (pass > 0) this.onData(data.subarray(0, pass));
     this.tail = Buffer.from(data.subarray(pass));
+    return pass > 0 ? this.onData(data.subarray(0, pass)) : undefined;
   }
 
   /**
    * After the script ended well: the last bytes of data, and the stat line that followed them
    * (null when the file was gone by then).
    */
-  end(): ParsedStat | null {
+  async end(): Promise<ParsedStat | null> {
     const at = this.tail.lastIndexOf(this.frame);
     if (!this.header || at === -1) throw unparsable('the end of a read');
-    if (at > 0) this.onData(this.tail.subarray(0, at));
+    if (at > 0) await this.onData(this.tail.subarray(0, at));
     const line = this.tail
       .subarray(at + this.frame.length)
       .toString('latin1')

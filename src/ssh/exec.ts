@@ -12,10 +12,30 @@ import { SshgateError } from '../errors.js';
 import { receiveReclaimer } from '../memory.js';
 import { PTY } from './terminal.js';
 
+/**
+ * Takes a command's output. A sink that returns a promise holds the channel until it settles: the
+ * host is then sent no more window, so a slow consumer (a local disk) slows the command's output
+ * instead of filling memory.
+ */
+export type OutputSink = (data: Buffer) => void | Promise<void>;
+
+/** The channel's stdin as a writer: a write resolves once the channel has taken the data (or has closed). */
+export interface StdinWriter {
+  write(data: Buffer): Promise<void>;
+  end(): void;
+}
+
+/**
+ * A command's stdin produced as it goes (a file streamed to the host): it writes through `write`,
+ * awaiting each (the channel's backpressure), and resolves when it is done; stdin is then closed.
+ * A rejection closes stdin too, early: the command sees its input cut short.
+ */
+export type StdinFeed = (write: (data: Buffer) => Promise<void>) => Promise<void>;
+
 export interface ExecOptions {
   signal: AbortSignal;
-  stdout: (data: Buffer) => void;
-  stderr: (data: Buffer) => void;
+  stdout: OutputSink;
+  stderr: OutputSink;
   /** Between TERM and KILL. */
   graceMs?: number;
   /** Written to the command's stdin before the EOF; without it, stdin is closed at once. */
@@ -24,7 +44,7 @@ export interface ExecOptions {
    * Takes the channel's stdin instead (`stdin` is then ignored): what it writes goes to the
    * command, and `end` sends the EOF. The elevation answers sudo's prompt through it (become.ts).
    */
-  holdStdin?: (stdin: { write(data: Buffer): void; end(): void }) => void;
+  holdStdin?: (stdin: StdinWriter) => void;
   /**
    * Runs after the abort and before the first signal (bounded by BEFORE_SIGNAL_MS): the pid sweep
    * lists the command's descendants here, while the process tree is still intact.
@@ -127,7 +147,7 @@ function run(channel: ClientChannel, grace: number, options: ExecOptions, resolv
   if (options.holdStdin) {
     let ended = false;
     options.holdStdin({
-      write: (data) => void (ended || safely(() => channel.write(data))),
+      write: (data) => (ended ? Promise.resolve() : taken(channel, data)),
       end: () => {
         if (ended) return;
         ended = true;
@@ -137,12 +157,25 @@ function run(channel: ClientChannel, grace: number, options: ExecOptions, resolv
     });
   } else if (options.stdin && options.stdin.length > 0) channel.write(options.stdin, () => channel.eof());
   else channel.eof();
-  const received = (sink: (d: Buffer) => void) => (d: Buffer) => {
+  /** Sinks still taking data: the outcome waits for them, since the channel may close before they are done. */
+  const holding = new Set<Promise<void>>();
+  const received = (sink: OutputSink, stream: { pause(): unknown; resume(): unknown }) => (d: Buffer) => {
     receiveReclaimer.noteReceived(d.length);
-    sink(d);
+    const held = sink(d);
+    if (held instanceof Promise) {
+      stream.pause();
+      // The sink reports its own failure; the channel only waits for it.
+      const settled = held
+        .catch(() => undefined)
+        .then(() => {
+          holding.delete(settled);
+          stream.resume();
+        });
+      holding.add(settled);
+    }
   };
-  channel.on('data', received(options.stdout));
-  channel.stderr.on('data', received(options.stderr));
+  channel.on('data', received(options.stdout, channel));
+  channel.stderr.on('data', received(options.stderr, channel.stderr));
   channel.on('exit', (code: number | null, signal?: string) => {
     exited = true;
     if (typeof code === 'number') exitCode = code;
@@ -195,9 +228,35 @@ function run(channel: ClientChannel, grace: number, options: ExecOptions, resolv
     resolve(outcome);
   };
   channel.on('close', () => {
-    if (!exited && !options.signal.aborted)
-      return finish({ exitCode: null, signal: null, lost: 'the connection closed before the command ended' });
-    finish({ exitCode, signal: exitSignal });
+    const outcome: ExecOutcome =
+      !exited && !options.signal.aborted
+        ? { exitCode: null, signal: null, lost: 'the connection closed before the command ended' }
+        : { exitCode, signal: exitSignal };
+    if (holding.size === 0) return finish(outcome);
+    void Promise.all(holding).then(() => finish(outcome));
+  });
+}
+
+/** Runs `feed` into the channel's stdin and closes stdin when it settles, however it settles. */
+export function feedStdin(feed: StdinFeed, stdin: StdinWriter): void {
+  void feed((data) => stdin.write(data))
+    .catch(() => undefined)
+    .then(() => stdin.end());
+}
+
+/** Writes to the channel; resolves at once while it has room, else once it drains or closes. */
+function taken(channel: ClientChannel, data: Buffer): Promise<void> {
+  return new Promise((resolve) => {
+    let room = true;
+    safely(() => (room = channel.write(data)));
+    if (room || channel.destroyed) return resolve();
+    const done = () => {
+      channel.off('drain', done);
+      channel.off('close', done);
+      resolve();
+    };
+    channel.on('drain', done);
+    channel.on('close', done);
   });
 }
 

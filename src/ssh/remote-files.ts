@@ -1,4 +1,5 @@
 import type { Hash } from 'node:crypto';
+import { SshgateError } from '../errors.js';
 
 /**
  * What the gateway may do to files on a host, over SFTP on a pooled connection: the contract
@@ -73,9 +74,12 @@ export interface TransferOptions {
   /**
    * An upload's last word before the rename: called with the partial file (written, fsynced and
    * closed) and the sha256 of what was sent. A rejection refuses the upload: the partial file is
-   * removed and nothing is renamed.
+   * removed and nothing is renamed. An elevated upload does not call it (the login user may not
+   * read its temp file): its script checks the temp file against `sha256` on the host itself.
    */
   verify?: (partial: string, sha256: string) => Promise<void>;
+  /** An upload's whole-file sha256, known before the first byte: an elevated upload needs it. */
+  sha256?: string;
   /** Called as bytes move (bytes so far, total). */
   onProgress?: (bytes: number, total: number) => void;
   /** Refuse (file_too_large) a file larger than this. */
@@ -112,4 +116,18 @@ export interface RemoteFiles {
    * and rename as write does. `size` is the whole file's (offset + what `source` yields).
    */
   upload(path: string, source: AsyncIterable<Buffer>, size: number, options: TransferOptions & WriteOptions): Promise<WriteOutcome>;
+  /**
+   * The host's own sha256 of a regular file, where this side hashes on the host itself (elevated:
+   * as the user the files are worked on as). Left out over SFTP, where the gateway runs sha256sum.
+   */
+  hostSha256?(path: string): Promise<string>;
+}
+
+/** A file over the policy's max_file_bytes, found on the host (a transfer's or a read's). */
+export function fileTooLarge(alias: string, path: string, size: number, max: number): SshgateError {
+  return new SshgateError(
+    'file_too_large',
+    `${path} has ${size} bytes, more than the ${max} allowed for host "${alias}"`,
+    'raise max_file_bytes for this host or rule in the policy, if it should be allowed',
+  );
 }

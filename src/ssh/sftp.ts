@@ -18,15 +18,16 @@ import { posix } from 'node:path';
 import type { Client, FileEntryWithStats, SFTPWrapper } from 'ssh2';
 import { SshgateError } from '../errors.js';
 import { ChannelRefused, NotConnected } from './exec.js';
-import type {
-  DirEntry,
-  FileRead,
-  FileVersion,
-  RemoteFiles,
-  RemoteStat,
-  TransferOptions,
-  WriteOptions,
-  WriteOutcome,
+import {
+  fileTooLarge,
+  type DirEntry,
+  type FileRead,
+  type FileVersion,
+  type RemoteFiles,
+  type RemoteStat,
+  type TransferOptions,
+  type WriteOptions,
+  type WriteOutcome,
 } from './remote-files.js';
 import { CLEANUP_MS, FileOpStopped, isEof, isPlainFailure, SftpCalls, toRemoteStat } from './sftp-io.js';
 
@@ -549,11 +550,7 @@ export class SftpFiles implements RemoteFiles {
   }
 
   private tooLarge(path: string, size: number, max: number): SshgateError {
-    return new SshgateError(
-      'file_too_large',
-      `${path} has ${size} bytes, more than the ${max} allowed for host "${this.alias}"`,
-      'raise max_file_bytes for this host or rule in the policy, if it should be allowed',
-    );
+    return fileTooLarge(this.alias, path, size, max);
   }
 }
 

@@ -37,8 +37,8 @@ async function run(command: string, abortAfterMs?: number) {
   if (abortAfterMs !== undefined) setTimeout(() => controller.abort(), abortAfterMs);
   const outcome = await execOnConnection(client, command, {
     signal: controller.signal,
-    stdout: (d) => (out += d.toString()),
-    stderr: (d) => (err += d.toString()),
+    stdout: (d) => void (out += d.toString()),
+    stderr: (d) => void (err += d.toString()),
     graceMs: 1000,
   });
   return { ...outcome, out, err };

@@ -33,8 +33,11 @@ const base = `/tmp/sshgate-files-become-${process.pid}`;
 const rootDir = `${base}/root`;
 /** The login user's own. */
 const plainDir = `${base}/plain`;
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
 
 const POLICY = `
+limits: { max_file_bytes: ${2 * GiB} }
 rules:
   - { name: tools, action: allow, commands: ["true"] }
 files:
@@ -57,6 +60,8 @@ let fleet: Fleet;
 let gate: Gate;
 let dir: string;
 let audit: string;
+/** The transfer root of the server (serve --transfer-root). */
+let local: string;
 const results: CallToolResult[] = [];
 
 function sha(data: string | Buffer): string {
@@ -101,7 +106,9 @@ beforeAll(async () => {
   mkdirSync(secrets, { mode: 0o700 });
   writeFileSync(join(secrets, 'become_pw'), `${PASSWORD}\n`, { mode: 0o600 });
   audit = join(dir, 'audit.jsonl');
-  gate = await startGate(dir, { SSHGATE_SECRETS_DIR: secrets, SSHGATE_AUDIT_LOG: audit });
+  local = join(dir, 'transfers');
+  mkdirSync(local, { mode: 0o700 });
+  gate = await startGate(dir, { SSHGATE_SECRETS_DIR: secrets, SSHGATE_AUDIT_LOG: audit, SSHGATE_TRANSFER_ROOT: local });
   const callTool = gate.client.callTool.bind(gate.client);
   gate.client.callTool = async (...args: Parameters<typeof callTool>) => {
     const r = await callTool(...args);
@@ -258,6 +265,99 @@ describe('writing as root', () => {
   }, 60_000);
 });
 
+interface Transfer {
+  state: string;
+  task_id: string;
+  bytes: number;
+  size: number;
+  sha256?: string;
+  verified_by?: string;
+  resumed_from?: number;
+  created?: boolean;
+  become?: string;
+}
+
+/** Waits until `seen` holds, polling every 20 ms, for at most `ms`. */
+async function until(seen: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!seen()) {
+    if (Date.now() > end) throw new Error('not seen in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('transfers as root', () => {
+  it('puts a binary file where only root may write, and gets it back byte-exact, hashed on the host as root', async () => {
+    const data = randomBytes(3 * MiB + 5);
+    writeFileSync(join(local, 'up.bin'), data);
+    const p = `${rootDir}/up.bin`;
+    const put = await gate.ok<Transfer>('ssh_put_file', { alias: 'with-pw', local: 'up.bin', path: p, become: 'root', mode: '0600' });
+    expect(put).toMatchObject({ state: 'succeeded', become: 'root', sha256: sha(data), verified_by: 'sha256sum', created: true });
+    expect(readFileSync(p).equals(data)).toBe(true);
+    const st = statSync(p);
+    expect([st.uid, st.mode & 0o7777]).toEqual([0, 0o600]);
+    expect(temps(rootDir)).toEqual([]);
+
+    const get = await gate.ok<Transfer>('ssh_get_file', { alias: 'with-pw', path: p, local: 'down.bin', become: 'root' });
+    expect(get).toMatchObject({ state: 'succeeded', become: 'root', sha256: sha(data), verified_by: 'sha256sum', size: data.length });
+    expect(readFileSync(join(local, 'down.bin')).equals(data)).toBe(true);
+
+    // Compare-and-swap and create_only hold for an elevated put as for an elevated write.
+    const stale = await gate.fails('ssh_put_file', {
+      alias: 'with-pw',
+      local: 'up.bin',
+      path: p,
+      become: 'root',
+      expected_sha256: sha('something else'),
+    });
+    expect(stale.code).toBe('file_changed');
+    const once = await gate.fails('ssh_put_file', { alias: 'with-pw', local: 'up.bin', path: p, become: 'root', create_only: true });
+    expect(once.code).toBe('file_exists');
+    expect(temps(rootDir)).toEqual([]);
+    // Without become the same path is not the login user's to write, and the policy says so first.
+    expect((await gate.fails('ssh_put_file', { alias: 'with-pw', local: 'up.bin', path: p })).code).toBe('policy_denied');
+  });
+
+  it('a cancelled elevated put leaves no temp file on the host and nothing in place', async () => {
+    execFileSync('sh', ['-c', `head -c ${512 * MiB} /dev/zero > '${join(local, 'big.bin')}'`]);
+    const p = `${rootDir}/cancelled.bin`;
+    const r = await gate.ok<Transfer>('ssh_put_file', { alias: 'with-pw', local: 'big.bin', path: p, become: 'root', wait_seconds: 0 });
+    expect(r).toMatchObject({ state: 'running', become: 'root' });
+    await until(() => temps(rootDir).length > 0, 20_000);
+    const c = await gate.ok<{ state: string }>('ssh_cancel', { task_id: r.task_id });
+    expect(c.state).toBe('cancelled');
+    await until(() => temps(rootDir).length === 0, 10_000);
+    expect(existsSync(p)).toBe(false);
+  }, 60_000);
+
+  it('a get as root cut by its time limit resumes from the local partial and ends verified', async () => {
+    const p = `${rootDir}/sparse.img`;
+    execFileSync('truncate', ['-s', `${GiB}`, p]);
+    chmodSync(p, 0o600);
+    const e = await gate.fails('ssh_get_file', { alias: 'with-pw', path: p, local: 'sparse.img', become: 'root', timeout_seconds: 1 });
+    expect(e.code).toBe('timeout');
+    const kept = statSync(join(local, 'sparse.img.sshgate-partial')).size;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(GiB);
+    const r = await gate.ok<Transfer>('ssh_get_file', {
+      alias: 'with-pw',
+      path: p,
+      local: 'sparse.img',
+      become: 'root',
+      resume: true,
+      wait_seconds: 120,
+    });
+    expect(r).toMatchObject({ state: 'succeeded', resumed_from: kept, size: GiB, verified_by: 'sha256sum' });
+    const zeros = createHash('sha256');
+    const block = Buffer.alloc(MiB);
+    for (let i = 0; i < 1024; i++) zeros.update(block);
+    expect(r.sha256).toBe(zeros.digest('hex'));
+    expect(statSync(join(local, 'sparse.img')).size).toBe(GiB);
+    rmSync(p);
+    rmSync(join(local, 'sparse.img'));
+  }, 180_000);
+});
+
 describe('the policy', () => {
   it('a files: rule without become: does not allow an elevated write', async () => {
     const e = await gate.fails('ssh_write_file', { alias: 'with-pw', path: `${plainDir}/a`, content: 'x', become: 'root' });
@@ -296,5 +396,7 @@ describe('the password appears nowhere', () => {
     expect(records).toMatch(/"event":"file_read".*"become":"root"/);
     expect(records).toMatch(/"event":"file_decision".*"become":"root"/);
     expect(records).toMatch(/"event":"task_end".*"become":"root"/);
+    expect(records).toMatch(/"event":"file_put".*"become":"root"/);
+    expect(records).toMatch(/"event":"file_get".*"become":"root"/);
   });
 });

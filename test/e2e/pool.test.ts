@@ -35,7 +35,7 @@ async function run(t: HostTarget, command: string, deadlineMs = 5000) {
   const outcome = await pool.exec(t, command, {
     signal: new AbortController().signal,
     deadline: Date.now() + deadlineMs,
-    stdout: (d) => (out += d.toString()),
+    stdout: (d) => void (out += d.toString()),
     stderr: () => undefined,
   });
   return { ...outcome, out };

@@ -126,9 +126,9 @@ export class ScriptedHosts implements HostExecutor {
       if ('wait' in step) {
         if (await interrupted(step.wait, stopped)) return terminated();
       } else if ('stdout' in step) {
-        o.stdout(Buffer.from(step.stdout));
+        await o.stdout(Buffer.from(step.stdout));
       } else {
-        o.stderr(Buffer.from(step.stderr));
+        await o.stderr(Buffer.from(step.stderr));
       }
     }
     if (reply.hang) {

@@ -37,13 +37,24 @@ function localRunner(onSpawn?: (pid: number) => void): ScriptRunner {
     new Promise((resolve, reject) => {
       const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, cwd: base });
       if (child.pid !== undefined) onSpawn?.(child.pid);
-      child.stdout.on('data', io.stdout);
-      child.stderr.on('data', io.stderr);
+      // As exec.ts does: a sink's promise holds the output until it settles, and the outcome waits for it.
+      let held: Promise<unknown> = Promise.resolve();
+      child.stdout.on('data', (d: Buffer) => {
+        const h = io.stdout(d);
+        if (h instanceof Promise) {
+          child.stdout.pause();
+          held = h.finally(() => child.stdout.resume());
+        }
+      });
+      child.stderr.on('data', (d: Buffer) => void io.stderr(d));
       child.stdin.on('error', () => undefined);
-      if (io.stdin) child.stdin.end(io.stdin);
+      if (typeof io.stdin === 'function') {
+        const stdin = child.stdin;
+        void io.stdin((d) => new Promise<void>((r) => (stdin.write(d) ? r() : stdin.once('drain', () => r())))).finally(() => stdin.end());
+      } else if (io.stdin) child.stdin.end(io.stdin);
       else child.stdin.end();
       child.on('error', reject);
-      child.on('close', (code, signal) => resolve({ exitCode: code, signal }));
+      child.on('close', (code, signal) => void held.then(() => resolve({ exitCode: code, signal })));
     });
 }
 
@@ -65,7 +76,7 @@ describe('scriptCommand', () => {
     const out: Buffer[] = [];
     // The stat script prints nothing of the argument; a script of the test's own echoes them.
     const command = `exec /bin/sh -c ${shQuote('printf "%s\\0" "$@"')} sh ${[value, 'after'].map(shQuote).join(' ')}`;
-    await localRunner()(command, { stdout: (c) => out.push(c), stderr: () => undefined });
+    await localRunner()(command, { stdout: (c) => void out.push(c), stderr: () => undefined });
     expect(Buffer.concat(out).toString('utf8')).toBe(`${value}\0after\0`);
     // And through a real script: a path that does not exist is reported, nothing is run.
     const p = join(base, value.replace(/\//g, '_'));
@@ -108,7 +119,7 @@ describe('parsing', () => {
     ]);
   });
 
-  it('takes a read apart whatever the chunks: a frame inside the data does not end it', () => {
+  it('takes a read apart whatever the chunks: a frame inside the data does not end it', async () => {
     const frame = 'sshgate-frame-x';
     const data = Buffer.from(`abc${frame}\n${frame}\nf 1 644 0 0 1.0 1 1\nxyz`);
     const whole = Buffer.concat([
@@ -118,9 +129,9 @@ describe('parsing', () => {
     ]);
     for (const size of [1, 3, 7, 1000]) {
       const got: Buffer[] = [];
-      const s = new ReadStream(frame, (c) => got.push(Buffer.from(c)));
-      for (let i = 0; i < whole.length; i += size) s.push(whole.subarray(i, i + size));
-      expect(s.end()?.size).toBe(data.length);
+      const s = new ReadStream(frame, (c) => void got.push(Buffer.from(c)));
+      for (let i = 0; i < whole.length; i += size) void s.push(whole.subarray(i, i + size));
+      expect((await s.end())?.size).toBe(data.length);
       expect(Buffer.concat(got).equals(data)).toBe(true);
     }
   });
@@ -213,6 +224,102 @@ describe('the scripts on this machine', () => {
     expect(w.after).toMatchObject({ size: 0, sha256: sha('') });
   });
 
+  it('a TERM to the script alone, while dd still waits for stdin, removes the temp file at once', async () => {
+    const dir = join(base, 'term-sh');
+    mkdirSync(dir);
+    let pid = 0;
+    const hanging: ScriptRunner = (command, io) =>
+      new Promise((resolve) => {
+        const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, cwd: base });
+        pid = child.pid ?? 0;
+        child.stdout.on('data', (d: Buffer) => void io.stdout(d));
+        child.stderr.on('data', (d: Buffer) => void io.stderr(d));
+        child.on('close', (code, signal) => resolve({ exitCode: code, signal }));
+      });
+    const abort = new AbortController();
+    const writing = files(hanging, abort.signal).write(join(dir, 'f'), Buffer.from('x'), {});
+    const until = Date.now() + 5000;
+    while (spawnSync('pgrep', ['-g', String(pid), '-x', 'dd']).status !== 0 && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(readdirSync(dir)).toHaveLength(1);
+    // Only the shell: sh runs a trap between commands, and the wait for dd is one it leaves at once.
+    abort.abort();
+    process.kill(pid, 'SIGTERM');
+    try {
+      await expect(writing).rejects.toMatchObject({ code: 'timeout' });
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      spawnSync('pkill', ['-KILL', '-g', String(pid)]);
+    }
+  });
+
+  it('streams an upload on stdin and a download into a slow sink, byte-exact, and hashes on the host', async () => {
+    const data = Buffer.from(Array.from({ length: 3 * 1024 * 1024 + 11 }, (_, i) => (i * 31 + (i >> 9)) % 256));
+    const p = join(base, 'streamed.bin');
+    async function* pieces(): AsyncGenerator<Buffer> {
+      for (let at = 0; at < data.length; at += 100_000) yield await Promise.resolve(data.subarray(at, at + 100_000));
+    }
+    const seen: number[] = [];
+    const up = await files().upload(p, pieces(), data.length, {
+      sha256: sha(data),
+      maxBytes: data.length,
+      mode: 0o600,
+      onProgress: (b) => void seen.push(b),
+    });
+    expect(up.after).toMatchObject({ sha256: sha(data), size: data.length, mode: 0o600 });
+    expect(readFileSync(p).equals(data)).toBe(true);
+    expect(seen.at(-1)).toBe(data.length);
+    expect(await files().hostSha256(p)).toBe(sha(data));
+
+    const got: Buffer[] = [];
+    // A sink slower than the pipe: the reader waits for it, and nothing overlaps or is lost.
+    let busy = false;
+    const sink = async (chunk: Buffer) => {
+      expect(busy).toBe(false);
+      busy = true;
+      await new Promise((r) => setTimeout(r, 2));
+      got.push(Buffer.from(chunk));
+      busy = false;
+    };
+    const down = await files().download(p, sink, { maxBytes: data.length });
+    expect(down).toEqual({ size: data.length, sha256: sha(data) });
+    expect(Buffer.concat(got).equals(data)).toBe(true);
+
+    // Resumed: the bytes before the offset are the caller's, hashed by it.
+    const offset = 1_234_567;
+    const prefix = createHash('sha256').update(data.subarray(0, offset));
+    const rest: Buffer[] = [];
+    const resumed = await files().download(p, (c) => Promise.resolve(void rest.push(Buffer.from(c))), {
+      offset,
+      prefix,
+      maxBytes: data.length,
+    });
+    expect(resumed).toEqual({ size: data.length, sha256: sha(data) });
+    expect(Buffer.concat(rest).equals(data.subarray(offset))).toBe(true);
+  });
+
+  it('refuses a download over max_file_bytes, an upload whose bytes are not the declared ones, and a resume without a prefix', async () => {
+    const p = join(base, 'limits.bin');
+    writeFileSync(p, Buffer.alloc(5000, 1));
+    await expect(files().download(p, () => Promise.resolve(), { maxBytes: 4000 })).rejects.toMatchObject({ code: 'file_too_large' });
+    await expect(files().download(p, () => Promise.resolve(), { offset: 10, maxBytes: 10_000 })).rejects.toMatchObject({
+      code: 'internal',
+    });
+    async function* once(): AsyncGenerator<Buffer> {
+      yield await Promise.resolve(Buffer.from('what was sent'));
+    }
+    const q = join(base, 'declared.bin');
+    await expect(files().upload(q, once(), 13, { sha256: sha('something else!'), maxBytes: 100 })).rejects.toMatchObject({
+      code: 'internal',
+      message: expect.stringMatching(/did not receive the content whole/) as unknown,
+    });
+    expect(readdirSync(base).filter((n) => n.includes('declared'))).toEqual([]);
+    await expect(files().upload(q, once(), 13, { maxBytes: 100 })).rejects.toMatchObject({ code: 'internal' });
+    await expect(files().upload(q, once(), 13, { sha256: sha('what was sent'), maxBytes: 5 })).rejects.toMatchObject({
+      code: 'file_too_large',
+    });
+  });
+
   it('a TERM while the content is awaited removes the temp file', async () => {
     const dir = join(base, 'term');
     mkdirSync(dir);
@@ -222,8 +329,8 @@ describe('the scripts on this machine', () => {
       new Promise((resolve) => {
         const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, cwd: base });
         pid = child.pid ?? 0;
-        child.stdout.on('data', io.stdout);
-        child.stderr.on('data', io.stderr);
+        child.stdout.on('data', (d: Buffer) => void io.stdout(d));
+        child.stderr.on('data', (d: Buffer) => void io.stderr(d));
         child.on('close', (code, signal) => resolve({ exitCode: code, signal }));
       });
     const abort = new AbortController();
