@@ -349,3 +349,228 @@ describe('the scripts on this machine', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 });
+
+describe('stat on this machine', () => {
+  it('lstat names a symlink; stat follows it, and finds nothing at the end of a dangling one', async () => {
+    const dir = mkdtempSync(join(base, 's-'));
+    writeFileSync(join(dir, 'f'), 'hello');
+    symlinkSync(join(dir, 'f'), join(dir, 'to-f'));
+    symlinkSync(join(dir, 'none'), join(dir, 'dangling'));
+    expect(await files().lstat(join(dir, 'to-f'))).toMatchObject({ type: 'symlink' });
+    expect(await files().stat(join(dir, 'to-f'))).toMatchObject({ type: 'file', size: 5 });
+    expect(await files().lstat(join(dir, 'dangling'))).toMatchObject({ type: 'symlink' });
+    expect(await files().stat(join(dir, 'dangling'))).toBeNull();
+    expect(await files().stat(join(dir, 'none'))).toBeNull();
+    expect(await files().lstat('/')).toMatchObject({ type: 'directory' });
+  });
+
+  it('reports a path through a file as not_found', async () => {
+    const p = join(base, 'plain');
+    writeFileSync(p, 'x');
+    await expect(files().lstat(join(p, 'x'))).rejects.toMatchObject({ code: 'not_found' });
+    await expect(files().list(join(p, 'x'), 10)).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it('refuses a write over a directory, naming what is there', async () => {
+    const dir = mkdtempSync(join(base, 'w-'));
+    mkdirSync(join(dir, 'sub'));
+    await expect(files().write(join(dir, 'sub'), Buffer.from('x'), {})).rejects.toMatchObject({
+      code: 'not_a_file',
+      message: /is a directory, not a regular file/,
+    });
+  });
+
+  it('cuts a range out of a whole file read in many chunks', async () => {
+    const data = Buffer.from(Array.from({ length: 400_000 }, (_, i) => (i * 11) % 256));
+    const p = join(base, 'ranged');
+    writeFileSync(p, data);
+    const r = await files().read(p, { offset: 350_000, length: 20_000 }, data.length);
+    expect(r.data.equals(data.subarray(350_000, 370_000))).toBe(true);
+    expect(r.sha256).toBe(sha(data));
+    const beyond = await files().read(p, { offset: 500_000, length: 10 }, data.length);
+    expect(beyond.data.length).toBe(0);
+    expect(beyond.sha256).toBe(sha(data));
+  });
+
+  it('runs nothing once the operation has stopped', async () => {
+    const abort = new AbortController();
+    abort.abort('timed_out');
+    let ran = false;
+    const f = files(() => ((ran = true), Promise.resolve({ exitCode: 0, signal: null })), abort.signal);
+    await expect(f.lstat(base)).rejects.toMatchObject({ code: 'timeout', message: /ran out of time/ });
+    expect(ran).toBe(false);
+  });
+});
+
+/**
+ * A host that answers every script with what the test says: `out` after the frame (null: no
+ * frame at all), its stderr and status. For what a real script prints only when the host is odd.
+ */
+function host(reply: {
+  out?: string | Buffer | null;
+  stderr?: string;
+  exitCode?: number | null;
+  lost?: string;
+  noise?: string;
+}): ScriptRunner {
+  return (command, io) => {
+    const frame = /sshgate-files '([^']+)'/.exec(command)?.[1] ?? '';
+    const out =
+      reply.out === null ? Buffer.alloc(0) : Buffer.concat([Buffer.from(`${reply.noise ?? ''}${frame}\n`), Buffer.from(reply.out ?? '')]);
+    if (out.length > 0) void io.stdout(out);
+    if (reply.stderr) void io.stderr(Buffer.from(reply.stderr));
+    return Promise.resolve({
+      exitCode: reply.exitCode === undefined ? 0 : reply.exitCode,
+      signal: null,
+      ...(reply.lost ? { lost: reply.lost } : {}),
+    });
+  };
+}
+
+describe('what the host says', () => {
+  const p = '/srv/app.conf';
+
+  it('tells a failure apart by its status, then by what the tool said', async () => {
+    await expect(files(host({ exitCode: 88, stderr: 'the directory moved: /srv is now /tmp\n' })).lstat(p)).rejects.toMatchObject({
+      code: 'file_changed',
+      message: expect.stringContaining('changed while it was being worked on (the directory moved: /srv is now /tmp)'),
+    });
+    await expect(files(host({ exitCode: 80, stderr: "find: '/srv': Permission denied\n" })).lstat(p)).rejects.toMatchObject({
+      code: 'permission_denied',
+      message: `root may not do this to ${p} on host "local" (find: '/srv': Permission denied)`,
+    });
+    await expect(files(host({ exitCode: 80, stderr: 'chmod: Operation not permitted' })).realpath(p)).rejects.toMatchObject({
+      code: 'permission_denied',
+    });
+    await expect(files(host({ exitCode: 80, stderr: 'realpath: /srv/x: No such file or directory' })).realpath(p)).rejects.toMatchObject({
+      code: 'not_found',
+    });
+    await expect(files(host({ out: null, exitCode: 127, stderr: 'sh: 1: find: not found\n' })).lstat(p)).rejects.toMatchObject({
+      code: 'internal',
+      message: `a tool of sshgate's file script is missing on host "local" (sh: 1: find: not found)`,
+    });
+    await expect(files(host({ exitCode: 80, stderr: 'dd: error reading: Input/output error\n\n' })).realpath(p)).rejects.toMatchObject({
+      code: 'internal',
+      message: `the file operation on ${p} as root failed on host "local" (dd: error reading: Input/output error)`,
+    });
+    await expect(files(host({ out: null, exitCode: 2 })).realpath(p)).rejects.toMatchObject({
+      message: `the file operation on ${p} as root failed on host "local" (exit status 2)`,
+    });
+    await expect(files(host({ out: null, exitCode: null })).lstat(p)).rejects.toMatchObject({ message: /\(exit status -1\)$/ });
+  });
+
+  it('shows the last line the tool said, its control characters blanked, cut at 300 characters', async () => {
+    const said = `first line\n${'e\x1b[31m'.repeat(100)}\n  \n`;
+    const err = (await files(host({ exitCode: 80, stderr: said }))
+      .realpath(p)
+      .catch((e: unknown) => e)) as Error;
+    expect(err.message).toContain(`(${'e [31m'.repeat(50)}…)`);
+    expect(err.message).not.toContain('first line');
+    expect(err.message).not.toContain('\x1b');
+  });
+
+  it('keeps the first 8 KiB of stderr', async () => {
+    const runner: ScriptRunner = (command, io) => {
+      for (let i = 0; i < 20; i++) void io.stderr(Buffer.from(`${' '.repeat(1016)}line ${String(i).padStart(2, '0')}\n`));
+      return Promise.resolve({ exitCode: 80, signal: null });
+    };
+    const err = (await files(runner)
+      .realpath(p)
+      .catch((e: unknown) => e)) as Error;
+    // Eight lines of 1024 bytes are kept; the ninth would start past 8192 bytes.
+    expect(err.message).toMatch(/\(line 07\)$/);
+  });
+
+  it('reports a connection lost during the script', async () => {
+    await expect(files(host({ out: '', exitCode: null, lost: 'the connection closed' })).lstat(p)).rejects.toMatchObject({
+      code: 'lost',
+      message: 'the connection to host "local" closed during the file operation (the connection closed)',
+    });
+  });
+
+  it('refuses output out of shape, once the script has ended', async () => {
+    await expect(files(host({ out: 'not a stat\n' })).lstat(p)).rejects.toMatchObject({ code: 'internal', message: /stat line/ });
+    await expect(files(host({ out: null })).realpath(p)).rejects.toMatchObject({ message: /could not read the frame/ });
+    // The login noise before the frame is dropped.
+    expect(await files(host({ noise: 'Welcome!\n', out: 'f 1 644 0 0 1.0 1 1\n' })).lstat(p)).toMatchObject({ type: 'file', size: 1 });
+    let ended = false;
+    const reading: ScriptRunner = (command, io) => {
+      const frame = /sshgate-files '([^']+)'/.exec(command)?.[1] ?? '';
+      void io.stdout(Buffer.from(`${frame}\nnot a stat\n`));
+      // What comes after a refused parse is not parsed; the script still runs to its end.
+      void io.stdout(Buffer.from('more'));
+      ended = true;
+      return Promise.resolve({ exitCode: 0, signal: null });
+    };
+    await expect(files(reading).read(p, { offset: 0, length: 1 }, 10)).rejects.toMatchObject({ message: /stat line/ });
+    expect(ended).toBe(true);
+  });
+
+  it('refuses a listing larger than 64 MiB without keeping it', async () => {
+    const block = Buffer.alloc(1024 * 1024, 'a');
+    const runner: ScriptRunner = (command, io) => {
+      const frame = /sshgate-files '([^']+)'/.exec(command)?.[1] ?? '';
+      void io.stdout(Buffer.from(`${frame}\n`));
+      for (let i = 0; i < 65; i++) void io.stdout(block);
+      return Promise.resolve({ exitCode: 0, signal: null });
+    };
+    await expect(files(runner).list('/srv', 10)).rejects.toMatchObject({
+      code: 'internal',
+      message: `the list of /srv on host "local" printed more than ${64 * 1024 * 1024} bytes`,
+    });
+  });
+
+  it('finds a file changed while it was read: another version, another type, or bytes missing', async () => {
+    const stat = (size: number, inode = 1, type = 'f') => `${type} ${size} 644 0 0 1.0 ${inode} 1`;
+    // A read prints the frame twice: before its header and before its trailer.
+    const reading =
+      (header: string, data: string, trailer: string): ScriptRunner =>
+      (command, io) => {
+        const frame = /sshgate-files '([^']+)'/.exec(command)?.[1] ?? '';
+        void io.stdout(Buffer.from(`${frame}\n${header}\n${data}${frame}\n${trailer}\n`));
+        return Promise.resolve({ exitCode: 0, signal: null });
+      };
+    expect((await files(reading(stat(3), 'abc', stat(3))).read(p, { offset: 1, length: 5 }, 10)).data.toString()).toBe('bc');
+    for (const [what, runner] of [
+      ['replaced', reading(stat(3), 'abc', stat(3, 2))],
+      ['gone', reading(stat(3), 'abc', '')],
+      ['now a directory', reading(stat(3), 'abc', stat(3, 1, 'd'))],
+      ['cut short', reading(stat(3), 'ab', stat(3))],
+      ['a range cut short', reading(stat(100), 'ab', stat(100))],
+    ] as const)
+      await expect(files(runner).read(p, { offset: 0, length: 5 }, what === 'a range cut short' ? 10 : 1000), what).rejects.toMatchObject({
+        code: 'file_changed',
+        message: `${p} on host "local" changed while it was being read`,
+      });
+  });
+
+  it('names what a read found that is not a file, or unknown without a header', async () => {
+    await expect(files(host({ out: 'p 0 644 0 0 1.0 1 1\n', exitCode: 82 })).read(p, { offset: 0, length: 1 }, 1)).rejects.toMatchObject({
+      code: 'not_a_file',
+      message: `${p} on host "local" is a fifo, not a regular file`,
+    });
+    await expect(files(host({ out: 'c 0 644 0 0 1.0 1 1\n', exitCode: 82 })).read(p, { offset: 0, length: 1 }, 1)).rejects.toMatchObject({
+      message: /is a char device, not/,
+    });
+    await expect(files(host({ out: null, exitCode: 82 })).read(p, { offset: 0, length: 1 }, 1)).rejects.toMatchObject({
+      message: `${p} on host "local" is a unknown, not a regular file`,
+    });
+  });
+
+  it("reports a write whose temp file did not get the content, and a failure of the script's own", async () => {
+    await expect(files(host({ exitCode: 87 })).write(p, Buffer.from('x'), {})).rejects.toMatchObject({
+      code: 'internal',
+      message: `the temp file for ${p} on host "local" did not receive the content whole; nothing was written`,
+    });
+    await expect(
+      files(host({ exitCode: 80, stderr: 'mktemp: No space left on device' })).write(p, Buffer.from('x'), {}),
+    ).rejects.toMatchObject({
+      code: 'internal',
+      message: /\(mktemp: No space left on device\)$/,
+    });
+    await expect(files(host({ exitCode: 85 })).write(p, Buffer.from('x'), {})).rejects.toMatchObject({
+      code: 'not_found',
+      message: `the directory of ${p} does not exist on host "local"`,
+    });
+  });
+});
