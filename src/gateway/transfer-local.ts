@@ -73,7 +73,7 @@ export class TransferRoot {
     for (const [i, part] of parts.entries()) {
       at = join(at, part);
       const last = i === parts.length - 1;
-      const st = await lstatOrNull(at);
+      const st = await lstatOrNull(at).catch((err: NodeJS.ErrnoException) => Promise.reject(localFailure(err, local)));
       if (st?.isSymbolicLink()) throw symlink(parts.slice(0, i + 1).join('/'));
       if (last) return { local, path: at, existing: st };
       if (!st)
@@ -231,6 +231,12 @@ function localFailure(err: NodeJS.ErrnoException, local: string): SshgateError {
       return new SshgateError('permission_denied', `permission denied to ${local} in the transfer root`, "check the file's owner and mode");
     case 'EISDIR':
       return new SshgateError('not_a_file', `${local} in the transfer root is a directory`, 'only regular files are transferred');
+    case 'ENAMETOOLONG':
+      return new SshgateError(
+        'invalid_input',
+        `the local path ${local.length > 200 ? `${local.slice(0, 200)}…` : local} has a name too long for the file system`,
+        'give names of at most 255 bytes',
+      );
     default:
       return new SshgateError('internal', `${local} in the transfer root: ${err.code ?? err.message}`, 'see the server log');
   }

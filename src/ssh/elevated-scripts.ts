@@ -266,7 +266,7 @@ export function parseRealpath(out: Buffer): string {
   return out.subarray(0, end).toString('utf8');
 }
 
-/** `name NUL stat NUL` records, sorted by name (byte order, as SFTP's listing is sorted). */
+/** `name NUL stat NUL` records, sorted by name as sftp.ts sorts a listing (JavaScript string order). */
 export function parseList(out: Buffer): DirEntry[] {
   const entries: DirEntry[] = [];
   let at = 0;

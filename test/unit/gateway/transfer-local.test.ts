@@ -94,6 +94,14 @@ describe('TransferRoot.place', () => {
     expect(await root.place('a/new')).toEqual({ local: 'a/new', path: join(root.dir, 'a', 'new'), existing: null });
   });
 
+  it('refuses a name longer than the file system takes as invalid_input, not as a failure of its own', async () => {
+    const root = rootWith(['a'], {});
+    await expect(root.place(`a/${'n'.repeat(300)}`)).rejects.toMatchObject({
+      code: 'invalid_input',
+      hint: expect.stringMatching(/255/) as unknown,
+    });
+  });
+
   it('refuses a symlink at any component, naming the components up to it', async () => {
     const root = rootWith(['real/deeper'], { 'real/deeper/f': 'x' });
     symlinkSync(join(root.dir, 'real'), join(root.dir, 'link'));
