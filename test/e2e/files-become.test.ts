@@ -23,6 +23,7 @@ import type { CallToolResult } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endedWithin, removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
 import { ensureUser, startFleet, TEST_USER, type Fleet } from '../support/sshd.js';
+import type { TransferResult } from '../../src/gateway/file-contract.js';
 
 /** A login user of its own, with a password sudo asks for. */
 const LOGIN = `${TEST_USER}-fbecome`;
@@ -265,17 +266,8 @@ describe('writing as root', () => {
   }, 60_000);
 });
 
-interface Transfer {
-  state: string;
-  task_id: string;
-  bytes: number;
-  size: number;
-  sha256?: string;
-  verified_by?: string;
-  resumed_from?: number;
-  created?: boolean;
-  become?: string;
-}
+/** What ssh_put_file and ssh_get_file answer. */
+type Transfer = TransferResult;
 
 /** Waits until `seen` holds, polling every 20 ms, for at most `ms`. */
 async function until(seen: () => boolean, ms: number): Promise<void> {

@@ -23,6 +23,7 @@ import { newToken, tokenHash } from '../../src/auth/tokens.js';
 import { errorBody, removeConfig, taskReaches, toolCalls, writeConfig, type ToolCalls } from '../support/mcp.js';
 import { startServeHttp, type ServeHttp } from '../support/serve-http.js';
 import { startFleet, TEST_USER, type Fleet } from '../support/sshd.js';
+import type { TransferResult } from '../../src/gateway/file-contract.js';
 
 const MiB = 1024 * 1024;
 const base = `/tmp/sshgate-review17b-root-${process.pid}`;
@@ -42,13 +43,8 @@ files:
   - { name: data, action: allow, read: ["${data}", "${data}/*", "${base}/link/*"], write: ["${data}/*", "${base}/link/*"] }
 `;
 
-interface Transfer {
-  state: string;
-  task_id: string;
-  bytes: number;
-  size: number | null;
-  sha256?: string;
-}
+/** What ssh_put_file and ssh_get_file answer. */
+type Transfer = TransferResult;
 
 let fleet: Fleet;
 let dir: string;

@@ -22,6 +22,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeConfig, startGate, taskReaches, writeConfig, type Gate } from '../support/mcp.js';
 import { startFleet, TEST_USER, type Fleet } from '../support/sshd.js';
+import type { TransferResult } from '../../src/gateway/file-contract.js';
 
 const MiB = 1024 * 1024;
 let fleet: Fleet;
@@ -41,17 +42,8 @@ files:
   - { name: small, action: allow, read: ["${app}/small/*"], write: ["${app}/small/*"], max_file_bytes: 1000 }
 `;
 
-interface Transfer {
-  state: string;
-  task_id: string;
-  bytes: number;
-  size: number;
-  sha256?: string;
-  verified_by?: string;
-  resumed_from?: number;
-  resolved_path?: string;
-  created?: boolean;
-}
+/** What ssh_put_file and ssh_get_file answer. */
+type Transfer = TransferResult;
 
 const uid = () => Number(execFileSync('id', ['-u', TEST_USER], { encoding: 'utf8' }).trim());
 const sha = (d: Buffer) => createHash('sha256').update(d).digest('hex');

@@ -58,6 +58,20 @@ function localRunner(onSpawn?: (pid: number) => void): ScriptRunner {
     });
 }
 
+/** A runner that never closes stdin, so the write script waits in dd as a slow upload would; and its pid. */
+function hangingRunner(): { runner: ScriptRunner; pid: () => number } {
+  let pid = 0;
+  const runner: ScriptRunner = (command, io) =>
+    new Promise((resolve) => {
+      const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, cwd: base });
+      pid = child.pid ?? 0;
+      child.stdout.on('data', (d: Buffer) => void io.stdout(d));
+      child.stderr.on('data', (d: Buffer) => void io.stderr(d));
+      child.on('close', (code, signal) => resolve({ exitCode: code, signal }));
+    });
+  return { runner, pid: () => pid };
+}
+
 function files(runner = localRunner(), signal = new AbortController().signal): ElevatedFiles {
   return new ElevatedFiles(runner, 'local', 'root', signal);
 }
@@ -227,29 +241,21 @@ describe('the scripts on this machine', () => {
   it('a TERM to the script alone, while dd still waits for stdin, removes the temp file at once', async () => {
     const dir = join(base, 'term-sh');
     mkdirSync(dir);
-    let pid = 0;
-    const hanging: ScriptRunner = (command, io) =>
-      new Promise((resolve) => {
-        const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, cwd: base });
-        pid = child.pid ?? 0;
-        child.stdout.on('data', (d: Buffer) => void io.stdout(d));
-        child.stderr.on('data', (d: Buffer) => void io.stderr(d));
-        child.on('close', (code, signal) => resolve({ exitCode: code, signal }));
-      });
+    const { runner, pid } = hangingRunner();
     const abort = new AbortController();
-    const writing = files(hanging, abort.signal).write(join(dir, 'f'), Buffer.from('x'), {});
+    const writing = files(runner, abort.signal).write(join(dir, 'f'), Buffer.from('x'), {});
     const until = Date.now() + 5000;
-    while (spawnSync('pgrep', ['-g', String(pid), '-x', 'dd']).status !== 0 && Date.now() < until)
+    while (spawnSync('pgrep', ['-g', String(pid()), '-x', 'dd']).status !== 0 && Date.now() < until)
       await new Promise((r) => setTimeout(r, 20));
     expect(readdirSync(dir)).toHaveLength(1);
     // Only the shell: sh runs a trap between commands, and the wait for dd is one it leaves at once.
     abort.abort();
-    process.kill(pid, 'SIGTERM');
+    process.kill(pid(), 'SIGTERM');
     try {
       await expect(writing).rejects.toMatchObject({ code: 'timeout' });
       expect(readdirSync(dir)).toEqual([]);
     } finally {
-      spawnSync('pkill', ['-KILL', '-g', String(pid)]);
+      spawnSync('pkill', ['-KILL', '-g', String(pid())]);
     }
   });
 
@@ -323,28 +329,19 @@ describe('the scripts on this machine', () => {
   it('a TERM while the content is awaited removes the temp file', async () => {
     const dir = join(base, 'term');
     mkdirSync(dir);
-    let pid = 0;
-    // The runner never closes stdin: the script waits in dd, as a slow upload would.
-    const hanging: ScriptRunner = (command, io) =>
-      new Promise((resolve) => {
-        const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, cwd: base });
-        pid = child.pid ?? 0;
-        child.stdout.on('data', (d: Buffer) => void io.stdout(d));
-        child.stderr.on('data', (d: Buffer) => void io.stderr(d));
-        child.on('close', (code, signal) => resolve({ exitCode: code, signal }));
-      });
+    const { runner, pid } = hangingRunner();
     const abort = new AbortController();
-    const writing = files(hanging, abort.signal).write(join(dir, 'f'), Buffer.from('x'), {});
+    const writing = files(runner, abort.signal).write(join(dir, 'f'), Buffer.from('x'), {});
     const until = Date.now() + 5000;
     while (!readdirSync(dir).some((n) => n.endsWith('.tmp')) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     expect(readdirSync(dir)).toHaveLength(1);
     // Once dd reads the content: a TERM before dd starts is handled when it ends (sh runs a trap
     // between commands), and dd, started after the signal, would wait for stdin for ever.
-    while (spawnSync('pgrep', ['-g', String(pid), '-x', 'dd']).status !== 0 && Date.now() < until)
+    while (spawnSync('pgrep', ['-g', String(pid()), '-x', 'dd']).status !== 0 && Date.now() < until)
       await new Promise((r) => setTimeout(r, 20));
     // As the cancel sweep does: TERM to every process of the session.
     abort.abort();
-    process.kill(-pid, 'SIGTERM');
+    process.kill(-pid(), 'SIGTERM');
     await expect(writing).rejects.toMatchObject({ code: 'timeout' });
     expect(readdirSync(dir)).toEqual([]);
   });
