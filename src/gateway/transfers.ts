@@ -44,6 +44,23 @@ interface Moving {
 }
 
 type Summary = Omit<F.TransferResult, 'task_id'>;
+type Judged = Parameters<FileOps['judgeResolved']>[1];
+
+/** What a verified transfer moved, for its record and summary. */
+interface Moved {
+  path: string;
+  resolved: string;
+  /** The whole file's. */
+  size: number;
+  /** Where it resumed (0: from the start). */
+  offset: number;
+  /** sshgate's sha256 of the whole file, and the host's (the same, once verified). */
+  sha256: string;
+  hostSha256: string;
+  verifiedBy: F.TransferResult['verified_by'];
+  /** Epoch ms. */
+  started: number;
+}
 
 export class Transfers {
   constructor(private readonly deps: TransfersDeps) {}
@@ -110,39 +127,11 @@ export class Transfers {
           if (localSha !== declared || outcome.after.sha256 !== declared) throw mismatch(resolved, declared, localSha, 'sent');
           verifiedBy = 'sha256sum';
         }
-        const summary: Summary = {
-          alias: input.alias,
-          path,
-          resolved_path: resolved,
-          local: input.local,
-          ...becomeOf(input),
-          state: 'succeeded',
-          bytes: outcome.after.size,
-          size,
-          sha256: outcome.after.sha256,
-          ...(verifiedBy ? { verified_by: verifiedBy } : {}),
-          resumed_from: offset,
-          duration_ms: Date.now() - started,
+        const moved = { path, resolved, size, offset, sha256: localSha, hostSha256: outcome.after.sha256, verifiedBy, started };
+        return this.succeeded('put', run, id(), judged, input, moved, {
           created: outcome.before === null,
           before: outcome.before ? { sha256: outcome.before.sha256, size: outcome.before.size, mode: octal(outcome.before.mode) } : null,
-        };
-        this.deps.ops.record(
-          {
-            op: 'put',
-            alias: input.alias,
-            path,
-            resolved_path: resolved,
-            local: input.local,
-            bytes: size - offset,
-            size,
-            sha256: localSha,
-            host_sha256: outcome.after.sha256,
-            resumed_from: offset,
-            verified_by: verifiedBy,
-          },
-          judged,
-        );
-        return finish(run, id(), summary);
+        });
       },
       size,
     );
@@ -211,37 +200,8 @@ export class Transfers {
           await part.handle.close();
           await root.commit(place, part.partial, input.overwrite === true);
           keep = true;
-          const summary: Summary = {
-            alias: input.alias,
-            path,
-            resolved_path: resolved,
-            local: input.local,
-            ...becomeOf(input),
-            state: 'succeeded',
-            bytes: got.size,
-            size: got.size,
-            sha256: localSha,
-            verified_by: verifiedBy,
-            resumed_from: offset,
-            duration_ms: Date.now() - started,
-          };
-          this.deps.ops.record(
-            {
-              op: 'get',
-              alias: input.alias,
-              path,
-              resolved_path: resolved,
-              local: input.local,
-              bytes: got.size - offset,
-              size: got.size,
-              sha256: localSha,
-              host_sha256: localSha,
-              resumed_from: offset,
-              verified_by: verifiedBy,
-            },
-            judged,
-          );
-          return finish(run, id(), summary);
+          const moved = { path, resolved, size: got.size, offset, sha256: localSha, hostSha256: localSha, verifiedBy, started };
+          return this.succeeded('get', run, id(), judged, input, moved);
         } catch (err) {
           await part.handle.close().catch(() => undefined);
           // A cancel leaves nothing behind; a time limit or a lost connection keeps the bytes for a resume.
@@ -251,6 +211,46 @@ export class Transfers {
         }
       },
     );
+  }
+
+  /** The end of a verified transfer: its audit record, and its summary (the task's output too). */
+  private succeeded(
+    op: 'put' | 'get',
+    run: FileTaskRun,
+    taskId: string,
+    judged: Judged,
+    input: { alias: string; local: string; become?: string | undefined },
+    moved: Moved,
+    extra: Partial<Summary> = {},
+  ): Summary {
+    const { path, resolved, size, offset, verifiedBy } = moved;
+    const common = { alias: input.alias, path, resolved_path: resolved, local: input.local };
+    this.deps.ops.record(
+      {
+        op,
+        ...common,
+        bytes: size - offset,
+        size,
+        sha256: moved.sha256,
+        host_sha256: moved.hostSha256,
+        resumed_from: offset,
+        verified_by: verifiedBy,
+      },
+      judged,
+    );
+    return finish(run, taskId, {
+      ...common,
+      ...becomeOf(input),
+      state: 'succeeded',
+      bytes: size,
+      size,
+      // Verified: the host's and sshgate's are the same.
+      sha256: moved.sha256,
+      ...(verifiedBy ? { verified_by: verifiedBy } : {}),
+      resumed_from: offset,
+      duration_ms: Date.now() - moved.started,
+      ...extra,
+    });
   }
 
   /**
@@ -275,7 +275,7 @@ export class Transfers {
     work: (
       files: RemoteFiles,
       path: string,
-      judged: Parameters<FileOps['judgeResolved']>[1],
+      judged: Judged,
       run: FileTaskRun,
       id: () => string,
       /** Called with the resolved remote path once judged: busy if another transfer has it. */
