@@ -12,7 +12,7 @@ import { DEFAULTS, ENV } from '../defaults.js';
 import type { FileAccess } from '../policy/decision.js';
 import type { Principal } from '../principal.js';
 import { testsDirOf, type Io, type Paths } from './context.js';
-import { AUTH_FLAGS, authSettings, defaultStateDir, httpOptions } from './serve-settings.js';
+import { AUTH_FLAGS, authSettings, defaultStateDir, httpOptions, maxTasksOf } from './serve-settings.js';
 import { settingOf, UsageError, type Env } from './usage.js';
 
 export const USAGE = `usage: sshgate <command> [options]
@@ -145,6 +145,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         const stateDir = stateDirOf(values, env, paths);
         const auditLog = values['audit-log'] ?? setting(ENV.auditLog);
         const transferRoot = values['transfer-root'] ?? setting(ENV.transferRoot);
+        const maxTasks = maxTasksOf(env);
         const auth = values.http === undefined ? undefined : authSettings(values, env);
         const http = values.http === undefined ? undefined : httpOptions(values.http, values['token-file'], env, auth !== undefined);
         const principal = principalOf(values.as, values.role);
@@ -158,6 +159,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
             ...(stateDir ? { stateDir } : {}),
             ...(auditLog ? { auditLog } : {}),
             ...(transferRoot ? { transferRoot } : {}),
+            ...(maxTasks !== undefined ? { maxTasks } : {}),
             ...(http ? { http: { ...http, ...(auth ? { auth } : {}) } } : {}),
             ...(principal ? { principal } : {}),
           },

@@ -35,6 +35,18 @@ function deploymentKey(paths: Pick<Paths, 'configDir' | 'policyPath'>): string {
     .slice(0, 16);
 }
 
+/** The most a server may be told to keep: each kept task holds its output (max_output_bytes). */
+const MAX_TASKS_CEILING = 1_000_000;
+
+/** SSHGATE_MAX_TASKS: how many tasks the registry keeps (finished ones included); undefined: the default. */
+export function maxTasksOf(env: Env): number | undefined {
+  const v = settingOf(env, ENV.maxTasks);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < 10 || Number(v) > MAX_TASKS_CEILING)
+    throw new UsageError(`${ENV.maxTasks} must be a whole number from 10 to ${MAX_TASKS_CEILING}, not "${v}"`);
+  return Number(v);
+}
+
 /** Minimum token length: a token is a password for running commands on every host. */
 const MIN_TOKEN = 16;
 

@@ -33,6 +33,8 @@ export interface ServeOptions {
   auditLog?: string;
   /** The directory ssh_put_file and ssh_get_file transfer from and to; none: they refuse. */
   transferRoot?: string;
+  /** How many tasks the registry keeps, finished ones included (SSHGATE_MAX_TASKS; default 1000). */
+  maxTasks?: number;
   /** Serve Streamable HTTP instead of stdio. */
   http?: Pick<HttpOptions, 'host' | 'port' | 'token' | 'allowedHosts' | 'allowedOrigins' | 'sessionIdleMs'> & {
     /** The tokens file and the OAuth issuer, if either is set. */
@@ -91,6 +93,7 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
     return 2;
   }
   const tasks = new TaskManager({
+    ...(options.maxTasks !== undefined ? { maxTasks: options.maxTasks } : {}),
     onEnd: (t) => {
       audit.taskEnd(t);
       journal?.record(t);

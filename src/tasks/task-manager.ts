@@ -5,6 +5,8 @@
  * tasks after their TTL. How a task runs is the executor's business: this module knows no SSH.
  */
 import { SshgateError, type ErrorCode } from '../errors.js';
+import { Fifo } from './fifo.js';
+import { FinishedIndex } from './finished-index.js';
 import { TaskIdFactory } from './ids.js';
 import { OutputBuffer } from './output-buffer.js';
 
@@ -128,8 +130,24 @@ const RESTORED = {
   finish: () => undefined,
 } satisfies Partial<Entry>;
 
+/** A host's tasks that hold or wait for one of its places (max_concurrent_per_host). */
+interface HostLine {
+  running: number;
+  /** In the order they were queued; one no longer queued (cancelled) is dropped when met. */
+  queued: Fifo<Entry>;
+}
+
+/**
+ * Starting, ending and forgetting a task cost O(1) amortised whatever the registry keeps (the
+ * per-host lines, the per-caller queue counts and the finished index); only list() and
+ * shutdown() walk every task.
+ */
 export class TaskManager {
   private readonly tasks = new Map<string, Entry>();
+  private readonly hosts = new Map<string, HostLine>();
+  /** Queued tasks per host and caller (`alias NUL owner`), for maxQueuedPerHost. */
+  private readonly waiting = new Map<string, number>();
+  private readonly finished = new FinishedIndex<Entry>((t) => this.tasks.get(t.id) === t);
   private readonly maxTasks: number;
   private readonly maxQueuedPerHost: number;
   private readonly now: () => number;
@@ -165,8 +183,7 @@ export class TaskManager {
     if (this.closing) throw new SshgateError('busy', 'sshgate is shutting down', 'run the command again once the server is back');
     this.prune();
     // One caller cannot fill a host's queue for everyone else.
-    let waiting = 0;
-    for (const t of this.tasks.values()) if (t.state === 'queued' && t.alias === alias && t.owner === owner) waiting++;
+    const waiting = this.waiting.get(waitKey(alias, owner)) ?? 0;
     if (waiting >= this.maxQueuedPerHost) {
       throw new SshgateError(
         'busy',
@@ -226,12 +243,21 @@ export class TaskManager {
   private queue(entry: Entry): void {
     // The whole task, queueing and connecting included, lives within max_seconds.
     entry.timer = setTimeout(() => this.abort(entry, 'timed_out'), entry.limits.max_seconds * 1000);
+    this.line(entry.alias).queued.push(entry);
+    this.countWaiting(entry, 1);
     this.pump(entry.alias);
   }
 
   get(id: string): Task | undefined {
     this.prune();
-    return this.tasks.get(id);
+    const entry = this.tasks.get(id);
+    // Exactly at its TTL, even where the expiry queue has not reached it yet (a restored task
+    // ended before one already kept).
+    if (entry && this.expired(entry, this.now())) {
+      this.forget(id, entry);
+      return undefined;
+    }
+    return entry;
   }
 
   /** Newest first. */
@@ -278,6 +304,7 @@ export class TaskManager {
       if (r.startedAt !== undefined) entry.startedAt = r.startedAt;
       if (r.error) entry.error = r.error;
       this.tasks.set(r.id, entry);
+      this.finished.add(entry);
     }
     this.prune();
   }
@@ -320,17 +347,36 @@ export class TaskManager {
   }
 
   private pump(alias: string): void {
-    const mine = [...this.tasks.values()].filter((t) => t.alias === alias);
-    let running = mine.filter((t) => t.state === 'running').length;
-    for (const t of mine) {
-      if (t.state !== 'queued') continue;
-      if (running >= t.limits.max_concurrent_per_host) break;
-      running++;
+    const line = this.hosts.get(alias);
+    if (!line) return;
+    for (let t = line.queued.peek(); t !== undefined; t = line.queued.peek()) {
+      if (t.state !== 'queued') {
+        line.queued.shift();
+        continue;
+      }
+      if (line.running >= t.limits.max_concurrent_per_host) break;
+      line.queued.shift();
       this.run(t);
     }
+    if (line.running === 0 && line.queued.length === 0) this.hosts.delete(alias);
+  }
+
+  private line(alias: string): HostLine {
+    let line = this.hosts.get(alias);
+    if (!line) this.hosts.set(alias, (line = { running: 0, queued: new Fifo() }));
+    return line;
+  }
+
+  private countWaiting(entry: Entry, by: 1 | -1): void {
+    const key = waitKey(entry.alias, entry.owner);
+    const n = (this.waiting.get(key) ?? 0) + by;
+    if (n > 0) this.waiting.set(key, n);
+    else this.waiting.delete(key);
   }
 
   private run(entry: Entry): void {
+    this.countWaiting(entry, -1);
+    this.line(entry.alias).running++;
     entry.state = 'running';
     entry.startedAt = this.now();
     this.notify(entry);
@@ -379,8 +425,11 @@ export class TaskManager {
 
   private end(entry: Entry, state: FinalState): void {
     if (isFinal(entry.state)) return;
+    if (entry.state === 'queued') this.countWaiting(entry, -1);
+    else if (entry.state === 'running') this.line(entry.alias).running--;
     entry.state = state;
     entry.endedAt = this.now();
+    this.finished.add(entry);
     clearTimeout(entry.timer);
     if (state === 'timed_out' && !entry.error) {
       entry.error = {
@@ -416,57 +465,32 @@ export class TaskManager {
   }
 
   private prune(): void {
-    const now = this.now();
-    for (const [id, t] of this.tasks) {
-      if (isFinal(t.state) && t.endedAt !== undefined && now - t.endedAt > t.limits.task_result_ttl * 1000) this.forget(id, t);
-    }
+    for (const t of this.finished.expired(this.now())) this.forget(t.id, t);
     // Room for one more below the bound.
-    const excess = this.tasks.size - this.maxTasks + 1;
-    if (excess > 0) this.evict(excess);
+    for (let excess = this.tasks.size - this.maxTasks + 1; excess > 0; excess--) {
+      const t = this.finished.nextToEvict();
+      if (!t) return;
+      this.forget(t.id, t);
+    }
   }
 
-  /**
-   * Forgets `count` finished tasks in one pass over the registry, however many: each from the
-   * caller holding the most finished tasks (of callers holding as many, the one whose oldest came
-   * first), its oldest first — so that one busy caller cannot push everyone else's results out
-   * before their TTL.
-   */
-  private evict(count: number): void {
-    // Per caller, its finished tasks' ids and places in the registry, oldest first.
-    const held = new Map<string | undefined, { ids: string[]; at: number[]; next: number }>();
-    let at = 0;
-    for (const [id, t] of this.tasks) {
-      at++;
-      if (!isFinal(t.state)) continue;
-      let h = held.get(t.owner);
-      if (!h) held.set(t.owner, (h = { ids: [], at: [], next: 0 }));
-      h.ids.push(id);
-      h.at.push(at);
-    }
-    for (let n = 0; n < count; n++) {
-      let pick: { ids: string[]; at: number[]; next: number } | undefined;
-      let most = 0;
-      for (const h of held.values()) {
-        const left = h.ids.length - h.next;
-        if (left > most || (left === most && left > 0 && pick && (h.at[h.next] as number) < (pick.at[pick.next] as number))) {
-          pick = h;
-          most = left;
-        }
-      }
-      if (!pick) return;
-      const id = pick.ids[pick.next++] as string;
-      this.forget(id, this.tasks.get(id) as Entry);
-    }
+  private expired(t: Entry, now: number): boolean {
+    return isFinal(t.state) && t.endedAt !== undefined && now - t.endedAt > t.limits.task_result_ttl * 1000;
   }
 
   private forget(id: string, entry: Entry): void {
     this.tasks.delete(id);
+    this.finished.removed(entry);
     try {
       this.onForget(entry);
     } catch {
       // As for onEnd.
     }
   }
+}
+
+function waitKey(alias: string, owner: string | undefined): string {
+  return `${alias}\0${owner ?? ''}`;
 }
 
 /** The executor of a task that has started: it never runs twice. */

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { AUTH_FLAGS, authSettings, httpOptions } from '../../../src/commands/serve-settings.js';
+import { AUTH_FLAGS, authSettings, httpOptions, maxTasksOf } from '../../../src/commands/serve-settings.js';
 import { tempDir } from '../../support/policy.js';
 
 const ISSUER = 'https://auth.example.com/realms/ops';
@@ -105,5 +105,14 @@ describe('the settings of HTTP callers', () => {
     const file = join(tempDir(), 'tokens.yml');
     writeFileSync(file, `tokens:\n  - { id: a, principal: alice, sha256: ${'a'.repeat(64)} }\n`);
     expect(() => httpOptions('127.0.0.1:8080', file, {})).toThrow(/without spaces/);
+  });
+});
+
+describe('SSHGATE_MAX_TASKS', () => {
+  it('takes a whole number from 10 to 1,000,000, and nothing else', () => {
+    expect(maxTasksOf({})).toBeUndefined();
+    expect(maxTasksOf({ SSHGATE_MAX_TASKS: '10000' })).toBe(10_000);
+    for (const bad of ['9', '1000001', '1e4', '-5', '10.5', 'many'])
+      expect(() => maxTasksOf({ SSHGATE_MAX_TASKS: bad }), bad).toThrow(/SSHGATE_MAX_TASKS must be a whole number/);
   });
 });
