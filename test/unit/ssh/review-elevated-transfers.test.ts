@@ -1,0 +1,168 @@
+/**
+ * Review 18 (adversarial) of elevated transfers: the fixed write script, run by this machine's own
+ * /bin/sh (no sudo, no sshd), as the unit tests of elevated-files.test.ts run it.
+ *
+ * 1. The temp file of an elevated write or put is swapped for a symlink after the script checked
+ *    it (EXPECTED TO FAIL until fixed). The write script pins the judged directory (cd -P), but
+ *    the temp file inside it is a name in that directory: whoever may write the directory (the
+ *    app user owning /srv/app/conf, the layout of review 17b) may rename it. The script checks
+ *    the temp's sha256 (dd iflag=nofollow) and its size (`find -P`, whose type it never checks),
+ *    then runs `chown -- "+UID:+GID" "$tmp"` and `chmod -- MODE "$tmp"`, which both FOLLOW a
+ *    symlink. A watcher that swaps the temp for a symlink as soon as the script's hash closed it
+ *    (inotify IN_CLOSE_NOWRITE: no guessing at timing) makes root chown and chmod any file of
+ *    the host: to the owner and mode of the replaced file, which the directory's owner chose
+ *    (its own file, mode 0666). With /etc/passwd as the victim that is root. The put then reports
+ *    success. An elevated put streams for as long as the file takes, and the window is the same
+ *    at its end; the watcher needs no timing at all.
+ *    Fix: never name the temp by a path in a directory another user may write: make a private
+ *    directory (mktemp -d, 0700, the elevated user's) in the target directory, cd -P into it and
+ *    work on ./file (chown/chmod there are safe), then mv it to ../NAME; or refuse, as sudoedit
+ *    does, a target directory writable by anyone but the elevated user. At least check the type
+ *    in the size check (`f `) and use `chown -h`.
+ *
+ * 2. A put whose bytes are cut short by the local side (the feed stops early, e.g. the local file
+ *    was truncated during the stream) is reported as `internal` with the hint "something on the
+ *    host read or cut stdin before the script (a login script?)" (EXPECTED TO FAIL until fixed):
+ *    the feed knows it sent fewer bytes than the size it declared, and says nothing. Fix: in
+ *    upload(), when `sent !== size` after the feed, throw file_changed ("the local file changed
+ *    during the transfer"), as the SFTP path does.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ElevatedFiles, type ScriptRunner } from '../../../src/ssh/elevated-files.js';
+
+let base: string;
+
+/** Runs a command as the pool would, with this machine's sh as the "host" (as elevated-files.test.ts). */
+function localRunner(): ScriptRunner {
+  return (command, io) =>
+    new Promise((resolve, reject) => {
+      const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, cwd: base });
+      let held: Promise<unknown> = Promise.resolve();
+      child.stdout.on('data', (d: Buffer) => {
+        const h = io.stdout(d);
+        if (h instanceof Promise) {
+          child.stdout.pause();
+          held = h.finally(() => child.stdout.resume());
+        }
+      });
+      child.stderr.on('data', (d: Buffer) => void io.stderr(d));
+      child.stdin.on('error', () => undefined);
+      if (typeof io.stdin === 'function') {
+        const stdin = child.stdin;
+        void io.stdin((d) => new Promise<void>((r) => (stdin.write(d) ? r() : stdin.once('drain', () => r())))).finally(() => stdin.end());
+      } else if (io.stdin) child.stdin.end(io.stdin);
+      else child.stdin.end();
+      child.on('error', reject);
+      child.on('close', (code, signal) => void held.then(() => resolve({ exitCode: code, signal })));
+    });
+}
+
+function files(): ElevatedFiles {
+  return new ElevatedFiles(localRunner(), 'local', 'root', new AbortController().signal);
+}
+
+function sha(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * The other user of the host: watches DIR and, the first time a temp file of sshgate's is closed
+ * after a read (the script's sha256 of it), renames a symlink to LINK_TEXT over it.
+ */
+const WATCHER = `
+import ctypes, os, struct, sys
+d, text = sys.argv[1], sys.argv[2]
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.inotify_init()
+libc.inotify_add_watch(fd, d.encode(), 0x10)  # IN_CLOSE_NOWRITE
+print("ready", flush=True)
+while True:
+    buf = os.read(fd, 65536)
+    i = 0
+    while i < len(buf):
+        _, mask, _, n = struct.unpack_from("iIII", buf, i)
+        name = buf[i + 16:i + 16 + n].rstrip(b"\\0").decode()
+        i += 16 + n
+        if ".sshgate-" in name and name.endswith(".tmp"):
+            s = os.path.join(d, ".swap")
+            os.symlink(text, s)
+            os.rename(s, os.path.join(d, name))
+            print("swapped", flush=True)
+            sys.exit(0)
+`;
+
+function startWatcher(dir: string, linkText: string): Promise<ChildProcess> {
+  const child = spawn('python3', ['-c', WATCHER, dir, linkText], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.stdout.once('data', () => resolve(child));
+  });
+}
+
+beforeAll(() => {
+  base = mkdtempSync(join(tmpdir(), 'sshgate-rv18-'));
+});
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+describe('the temp file of an elevated put, in a directory another user may write', () => {
+  // EXPECTED TO FAIL until fixed: root chowns and chmods the victim through the swapped temp.
+  it('is never a way to chown or chmod another file: a swap of the temp for a symlink changes nothing outside', async () => {
+    const dir = join(base, 'app-conf');
+    mkdirSync(dir);
+    // The victim: root's, 0600 (think /etc/passwd). The symlink's text is padded with slashes to the
+    // size of the content, so that even the script's size check (find -P, type unchecked) passes.
+    const victim = join(base, 'victim');
+    writeFileSync(victim, 'root:x:0:0:root:/root:/bin/bash\n', { mode: 0o600 });
+    chownSync(victim, 0, 0);
+    const content = Buffer.from(`app setting = 1\n${'#'.repeat(200)}\n`);
+    const text = `${base}/${'/'.repeat(content.length - base.length - 1 - 'victim'.length)}victim`;
+    expect(text.length).toBe(content.length);
+    // The file the put replaces: the directory owner's own, mode 0666.
+    const target = join(dir, 'app.conf');
+    writeFileSync(target, 'old\n');
+    chownSync(target, 4242, 4242);
+    chmodSync(target, 0o666);
+
+    const watcher = await startWatcher(dir, text);
+    try {
+      async function* source(): AsyncGenerator<Buffer> {
+        yield await Promise.resolve(content);
+      }
+      await files()
+        .upload(target, source(), content.length, { sha256: sha(content), maxBytes: 1 << 20 })
+        .catch(() => undefined);
+    } finally {
+      watcher.kill();
+    }
+    const st = statSync(victim);
+    expect({ uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 }).toEqual({ uid: 0, gid: 0, mode: 0o600 });
+    // And nothing but a regular file is put in place.
+    expect(lstatSync(target).isSymbolicLink()).toBe(false);
+  }, 30_000);
+});
+
+describe('an elevated upload cut short by the local side', () => {
+  // EXPECTED TO FAIL until fixed: reported as `internal`, blaming a login script on the host.
+  it('says that the local file changed, not that something on the host cut stdin', async () => {
+    const p = join(base, 'cut.bin');
+    const whole = Buffer.alloc(200_000, 7);
+    async function* truncated(): AsyncGenerator<Buffer> {
+      // The local file was truncated after its hash: the read ends early, without an error.
+      yield await Promise.resolve(whole.subarray(0, 150_000));
+    }
+    const err = await files()
+      .upload(p, truncated(), whole.length, { sha256: sha(whole), maxBytes: 1 << 20 })
+      .then(
+        () => undefined,
+        (e: unknown) => e as { code: string; message: string; hint?: string },
+      );
+    expect(err).toBeDefined();
+    expect(err?.code).toBe('file_changed');
+    expect(err?.hint ?? '').not.toMatch(/login script/);
+  });
+});
