@@ -157,11 +157,15 @@ export class TransferRoot {
   }
 }
 
-/** The sha256 of the first `upTo` bytes of an open file (all of it with Infinity); resolves with how many it read. */
-export async function hashPrefix(handle: FileHandle, upTo: number, hash: Hash): Promise<number> {
+/**
+ * The sha256 of the first `upTo` bytes of an open file (all of it with Infinity); resolves with
+ * how many it read. A `signal` that fires stops it (a cancel while a large file is hashed).
+ */
+export async function hashPrefix(handle: FileHandle, upTo: number, hash: Hash, signal?: AbortSignal): Promise<number> {
   let at = 0;
   const buf = Buffer.allocUnsafe(READ_CHUNK);
   while (at < upTo) {
+    signal?.throwIfAborted();
     const { bytesRead } = await handle.read(buf, 0, Math.min(READ_CHUNK, upTo - at), at);
     if (bytesRead === 0) break;
     hash.update(buf.subarray(0, bytesRead));

@@ -93,7 +93,7 @@ export class Transfers {
         const kept = input.resume && !elevated ? await files.lstat(partialUploadPath(resolved)) : null;
         const offset = kept?.type === 'file' ? Math.min(kept.size, size) : 0;
         const prefix = createHash('sha256');
-        await hashPrefix(handle, elevated ? size : offset, prefix);
+        await hashPrefix(handle, elevated ? size : offset, prefix, run.signal);
         const declared = elevated ? prefix.copy().digest('hex') : undefined;
         const local = elevated ? createHash('sha256') : prefix.copy();
         moving.bytes = offset;

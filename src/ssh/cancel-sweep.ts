@@ -139,7 +139,7 @@ function startSweep(
             if (d.includes('listed')) listed();
           });
           if (become) {
-            become.attach({ write: (d) => Promise.resolve(void ch.write(d)), end: () => ch.eof() });
+            become.attach({ write: (d) => Promise.resolve(ch.write(d) || true), end: () => ch.eof() });
             ch.stderr.on('data', (d: Buffer) => void become.stderr(d));
           } else ch.stderr.resume();
           ch.on('close', () => resolve(true));

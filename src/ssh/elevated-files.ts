@@ -180,9 +180,23 @@ export class ElevatedFiles implements RemoteFiles {
       }
       case EXIT.exists:
         throw new SshgateError('file_exists', `${path} already exists on host "${this.alias}"`, 'leave out create_only to replace it');
+      case EXIT.sharedDirectory: {
+        const dir = parseStat(firstLine(r.out));
+        throw new SshgateError(
+          'forbidden',
+          `the directory of ${path} on host "${this.alias}" may be changed by another user than ${this.user} (owner uid ${dir.uid}, mode ${dir.mode.toString(8).padStart(4, '0')}): sshgate writes there as ${this.user} never, as sudoedit refuses to`,
+          "whoever may rename the directory's entries could turn the write on another file; write as the directory's owner (become that user), or make the directory writable by its owner only",
+        );
+      }
       case EXIT.changed:
         throw this.changed(path, options.expectedSha256 ?? '', firstLine(r.out));
       case EXIT.short:
+        if (typeof stdin === 'function')
+          throw new SshgateError(
+            'file_changed',
+            `the bytes that reached ${path} on host "${this.alias}" are not the ones hashed before the transfer; nothing was written`,
+            'the local file changed while it was sent (or something on the host cut stdin): transfer it again once it is quiet',
+          );
         throw new SshgateError(
           'internal',
           `the temp file for ${path} on host "${this.alias}" did not receive the content whole; nothing was written`,
@@ -251,13 +265,15 @@ export class ElevatedFiles implements RemoteFiles {
     if ((options.offset ?? 0) !== 0 || options.sha256 === undefined)
       throw new SshgateError('internal', 'an elevated upload needs its sha256 first and cannot resume', 'see the server log');
     if (size > options.maxBytes) throw fileTooLarge(this.alias, path, size, options.maxBytes);
+    // Nothing to stream: stdin is simply closed, and an empty write is judged as one.
+    if (size === 0) return this.writeWith(path, 0, options.sha256, options, Buffer.alloc(0));
     let sent = 0;
     let feedError: unknown;
     const feed: StdinFeed = async (write) => {
       try {
         for await (const chunk of source) {
-          if (this.signal.aborted) return;
-          await write(chunk);
+          // Stopped, or the script no longer reads (it refused before the copy): what it said is the answer.
+          if (this.signal.aborted || !(await write(chunk))) return;
           sent += chunk.length;
           options.onProgress?.(sent, size);
         }

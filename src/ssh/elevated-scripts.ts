@@ -39,6 +39,8 @@ export const EXIT = {
   short: 87,
   /** The directory judged is no longer where its path leads (a directory on the way was swapped). */
   moved: 88,
+  /** A write's directory may be changed by another user (its stat line was printed). */
+  sharedDirectory: 89,
   /** A command the script needs is missing on the host (the shell's own status). */
   missingTool: 127,
 } as const;
@@ -126,6 +128,7 @@ look -P "$p"; printf '%s\\n' "$st"`;
  * is ignored (by the tools started too), so that a write whose rename began is carried out and
  * reported, never left half-known; mv or ln ended by a KILL after their rename is recognised as
  * done. Prints the new file's stat line, the replaced one's (or `-`) and its sha256 (or `-`).
+ * Refused in a directory another user may change (sharedDirectory), as sudoedit refuses it.
  */
 const WRITE = `want=$2 excl=$3 mode=$4 size=$5 sum=$6 name=$7
 tmp=
@@ -136,6 +139,16 @@ d=\${1%/*}; [ -n "$d" ] || d=/
 look -P "$d"
 case $st in d\\ *) ;; *) exit ${EXIT.noDirectory};; esac
 at "$1"; dst=$here dir=.
+# Only in a directory no other user may change, as sudoedit: whoever may rename its entries could
+# swap the temp file for a symlink between the checks and chown/chmod, and turn them on any file
+# of the host. So the directory is this user's or root's, and writable by no one else unless it is
+# sticky (then no one else may rename or remove an entry of this user's).
+look -P .; set -- $st
+me=$(id -u) || exit ${EXIT.failed}
+m=$((0$3))
+if { [ "$4" != "$me" ] && [ "$4" != 0 ]; } || { [ $((m & 18)) -ne 0 ] && [ $((m & 512)) -eq 0 ]; }; then
+  printf '%s\n' "$st"; exit ${EXIT.sharedDirectory}
+fi
 # What is at the path: nothing, or a regular file (its stat in $old, its sha256 in $oldsum).
 check() {
   look -P "$dst"; old=$st; oldsum=
@@ -158,11 +171,12 @@ exec 3<&0
 dd of="$tmp" oflag=nofollow conv=nocreat bs=65536 status=none <&3 3<&- & wait $! || exit ${EXIT.failed}
 exec 3<&-
 sha "$tmp"; [ "$h" = "$sum" ] || exit ${EXIT.short}
-look -P "$tmp"; set -- $st; [ "$2" = "$size" ] || exit ${EXIT.short}
+look -P "$tmp"; set -- $st; [ "$1" = f ] && [ "$2" = "$size" ] || exit ${EXIT.short}
 if [ -n "$old" ]; then
   set -- $old
-  # Owner first (chown clears set-id bits), then the mode; a user who may not give the owner keeps the group if it can.
-  chown -- "+$4:+$5" "$tmp" 2>/dev/null || chown -- ":+$5" "$tmp" 2>/dev/null || :
+  # Owner first (chown clears set-id bits), then the mode; a user who may not give the owner keeps
+  # the group if it can. -h: never through a symlink, whatever is at the name by now.
+  chown -h -- "+$4:+$5" "$tmp" 2>/dev/null || chown -h -- ":+$5" "$tmp" 2>/dev/null || :
   chmod -- "$3" "$tmp" || exit ${EXIT.failed}
 else
   chmod -- "$mode" "$tmp" || exit ${EXIT.failed}

@@ -19,9 +19,12 @@ import { PTY } from './terminal.js';
  */
 export type OutputSink = (data: Buffer) => void | Promise<void>;
 
-/** The channel's stdin as a writer: a write resolves once the channel has taken the data (or has closed). */
+/**
+ * The channel's stdin as a writer: a write resolves once the channel has taken the data, with
+ * true; with false when the channel's stdin had ended or the channel closed (nothing more is read).
+ */
 export interface StdinWriter {
-  write(data: Buffer): Promise<void>;
+  write(data: Buffer): Promise<boolean>;
   end(): void;
 }
 
@@ -30,7 +33,7 @@ export interface StdinWriter {
  * awaiting each (the channel's backpressure), and resolves when it is done; stdin is then closed.
  * A rejection closes stdin too, early: the command sees its input cut short.
  */
-export type StdinFeed = (write: (data: Buffer) => Promise<void>) => Promise<void>;
+export type StdinFeed = (write: (data: Buffer) => Promise<boolean>) => Promise<void>;
 
 export interface ExecOptions {
   signal: AbortSignal;
@@ -147,7 +150,7 @@ function run(channel: ClientChannel, grace: number, options: ExecOptions, resolv
   if (options.holdStdin) {
     let ended = false;
     options.holdStdin({
-      write: (data) => (ended ? Promise.resolve() : taken(channel, data)),
+      write: (data) => (ended ? Promise.resolve(false) : taken(channel, data)),
       end: () => {
         if (ended) return;
         ended = true;
@@ -244,19 +247,26 @@ export function feedStdin(feed: StdinFeed, stdin: StdinWriter): void {
     .then(() => stdin.end());
 }
 
-/** Writes to the channel; resolves at once while it has room, else once it drains or closes. */
-function taken(channel: ClientChannel, data: Buffer): Promise<void> {
+/**
+ * Writes to the channel; resolves (true) at once while it has room, else once it drains; false
+ * when it can take nothing more: ended (ssh2 ends it when the command closes the channel; a write
+ * after that is never drained) or closed.
+ */
+function taken(channel: ClientChannel, data: Buffer): Promise<boolean> {
   return new Promise((resolve) => {
+    if (channel.writableEnded || channel.destroyed) return resolve(false);
     let room = true;
     safely(() => (room = channel.write(data)));
-    if (room || channel.destroyed) return resolve();
-    const done = () => {
-      channel.off('drain', done);
-      channel.off('close', done);
-      resolve();
+    if (room) return resolve(true);
+    const done = (open: boolean) => () => {
+      channel.off('drain', drained);
+      channel.off('close', closed);
+      resolve(open);
     };
-    channel.on('drain', done);
-    channel.on('close', done);
+    const drained = done(true);
+    const closed = done(false);
+    channel.on('drain', drained);
+    channel.on('close', closed);
   });
 }
 

@@ -1,10 +1,10 @@
 /**
  * Review 18 (adversarial) of `become` on ssh_put_file and ssh_get_file, against a real sshd and
- * the real sudo. Each test says what it shows; those marked EXPECTED TO FAIL fail until fixed.
+ * the real sudo. Each test says what it shows; all three findings are fixed and their tests pass.
  *
  * 1. A local user of the host who owns the target directory (an app user owning /srv/app/conf,
  *    under a files: rule that lets root write there) turns an allowed elevated put into root
- *    chowning and chmodding any file of the host (EXPECTED TO FAIL until fixed). The write script
+ *    chowning and chmodding any file of the host (fixed). The write script
  *    pins the directory, but its temp file is still a name in a directory that user may write:
  *    once the script has hashed the temp (dd closes it: inotify IN_CLOSE_NOWRITE, no timing
  *    needed), the user renames a symlink over it, and the script's `chown -- "+UID:+GID" "$tmp"`
@@ -14,12 +14,12 @@
  * 2. The local file changes during an elevated put's stream (after its pre-hash): nothing wrong
  *    lands (the script's sha256 check holds), but the error is `internal` with the hint
  *    "something on the host read or cut stdin before the script (a login script?)", where the
- *    plain put says `file_changed` (EXPECTED TO FAIL until fixed).
+ *    plain put says `file_changed` (fixed).
  * 3. A login user whose start files print on stderr, a NOPASSWD sudoers rule and a become password
  *    configured: stdin is closed before the feed may start (documented). An elevated put of an
  *    EMPTY file then lands (the script got 0 bytes, which is all there was), yet the call says
  *    become_failed, "without the call's stdin", and no file_put record is written: BecomeRun judges
- *    a StdinFeed by `this.data.length`, the function's arity (EXPECTED TO FAIL until fixed).
+ *    a StdinFeed by `this.data.length`, the function's arity (fixed).
  * 4. Held: sudo refusing the password of an elevated put is become_failed, no temp file is left,
  *    and nothing of the file is sent to sudo (the feed never starts).
  * 5. Held: a 512 MiB elevated put and get grow the server's peak memory by less than 128 MB.
@@ -185,7 +185,7 @@ while True:
 `;
 
 describe('an elevated put into a directory a local user owns', () => {
-  // EXPECTED TO FAIL until fixed: root chowns the victim to the app user and makes it 0666.
+  // Fixed: the write script refuses a directory another user may change (as sudoedit).
   it('never lets that user make root chown or chmod another file', async () => {
     const victim = `${base}/victim-passwd`;
     writeFileSync(victim, 'root:x:0:0:root:/root:/bin/bash\n', { mode: 0o600 });
@@ -225,7 +225,7 @@ describe('an elevated put into a directory a local user owns', () => {
 });
 
 describe('an elevated put whose local file changes during the stream', () => {
-  // EXPECTED TO FAIL until fixed: `internal`, and a hint about a login script on the host.
+  // Fixed: a streamed write whose bytes are short is file_changed.
   it('lands nothing and says file_changed, as the plain put does', async () => {
     const size = 256 * MiB;
     const file = join(local, 'changing.bin');
@@ -258,7 +258,7 @@ describe('a noisy login, a NOPASSWD rule and a become password', () => {
     expect(temps(rootDir)).toEqual([]);
   }, 60_000);
 
-  // EXPECTED TO FAIL until fixed: the empty file lands, and the call says become_failed.
+  // Fixed: an empty put closes stdin as an empty write does, and is judged as one.
   it('an empty elevated put is reported as it happened: landed and audited, or refused and not landed', async () => {
     writeFileSync(join(local, 'empty.txt'), '');
     const p = `${rootDir}/noisy-empty.txt`;

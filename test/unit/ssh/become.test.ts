@@ -9,7 +9,7 @@ function started(e: Elevation, data?: Buffer) {
   const run = new BecomeRun(e, data);
   const written: string[] = [];
   let ended = false;
-  run.attach({ write: (d) => Promise.resolve(void written.push(d.toString())), end: () => void (ended = true) });
+  run.attach({ write: (d) => Promise.resolve(written.push(d.toString()) > 0), end: () => void (ended = true) });
   const okLine = /echo (sshgate-become-ok-[0-9a-f]+);/.exec(run.script('bash', 'id -u', 'echo m $$'))?.[1] as string;
   return { run, written, ended: () => ended, okLine: `${okLine}\n` };
 }

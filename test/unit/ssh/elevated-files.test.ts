@@ -5,7 +5,18 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,7 +61,9 @@ function localRunner(onSpawn?: (pid: number) => void): ScriptRunner {
       child.stdin.on('error', () => undefined);
       if (typeof io.stdin === 'function') {
         const stdin = child.stdin;
-        void io.stdin((d) => new Promise<void>((r) => (stdin.write(d) ? r() : stdin.once('drain', () => r())))).finally(() => stdin.end());
+        void io
+          .stdin((d) => new Promise<boolean>((r) => (stdin.write(d) ? r(true) : stdin.once('drain', () => r(true)))))
+          .finally(() => stdin.end());
       } else if (io.stdin) child.stdin.end(io.stdin);
       else child.stdin.end();
       child.on('error', reject);
@@ -232,6 +245,28 @@ describe('the scripts on this machine', () => {
     expect(readdirSync(base).filter((n) => n.includes('sshgate-'))).toEqual([]);
   });
 
+  it('refuses to write as this user in a directory another user may change, or any user may write', async () => {
+    for (const [owner, mode] of [
+      [4242, 0o755],
+      [0, 0o775],
+      [0, 0o757],
+    ] as const) {
+      const dir = join(base, `shared-${owner}-${mode.toString(8)}`);
+      mkdirSync(dir);
+      chownSync(dir, owner, owner);
+      chmodSync(dir, mode);
+      await expect(files().write(join(dir, 'f'), Buffer.from('x'), {}), `${owner} ${mode.toString(8)}`).rejects.toMatchObject({
+        code: 'forbidden',
+      });
+      expect(readdirSync(dir)).toEqual([]);
+    }
+    // Sticky: no one else may rename or remove this user's entries, as in /tmp.
+    const sticky = join(base, 'sticky');
+    mkdirSync(sticky);
+    chmodSync(sticky, 0o1777);
+    expect((await files().write(join(sticky, 'f'), Buffer.from('x'), {})).after.size).toBe(1);
+  });
+
   it('writes an empty file', async () => {
     const p = join(base, 'empty');
     const w = await files().write(p, Buffer.alloc(0), {});
@@ -316,8 +351,8 @@ describe('the scripts on this machine', () => {
     }
     const q = join(base, 'declared.bin');
     await expect(files().upload(q, once(), 13, { sha256: sha('something else!'), maxBytes: 100 })).rejects.toMatchObject({
-      code: 'internal',
-      message: expect.stringMatching(/did not receive the content whole/) as unknown,
+      code: 'file_changed',
+      message: expect.stringMatching(/are not the ones hashed before the transfer/) as unknown,
     });
     expect(readdirSync(base).filter((n) => n.includes('declared'))).toEqual([]);
     await expect(files().upload(q, once(), 13, { maxBytes: 100 })).rejects.toMatchObject({ code: 'internal' });

@@ -3,7 +3,7 @@
  * /bin/sh (no sudo, no sshd), as the unit tests of elevated-files.test.ts run it.
  *
  * 1. The temp file of an elevated write or put is swapped for a symlink after the script checked
- *    it (EXPECTED TO FAIL until fixed). The write script pins the judged directory (cd -P), but
+ *    it (fixed). The write script pins the judged directory (cd -P), but
  *    the temp file inside it is a name in that directory: whoever may write the directory (the
  *    app user owning /srv/app/conf, the layout of review 17b) may rename it. The script checks
  *    the temp's sha256 (dd iflag=nofollow) and its size (`find -P`, whose type it never checks),
@@ -22,7 +22,7 @@
  *
  * 2. A put whose bytes are cut short by the local side (the feed stops early, e.g. the local file
  *    was truncated during the stream) is reported as `internal` with the hint "something on the
- *    host read or cut stdin before the script (a login script?)" (EXPECTED TO FAIL until fixed):
+ *    host read or cut stdin before the script (a login script?)" (fixed):
  *    the feed knows it sent fewer bytes than the size it declared, and says nothing. Fix: in
  *    upload(), when `sent !== size` after the feed, throw file_changed ("the local file changed
  *    during the transfer"), as the SFTP path does.
@@ -54,7 +54,9 @@ function localRunner(): ScriptRunner {
       child.stdin.on('error', () => undefined);
       if (typeof io.stdin === 'function') {
         const stdin = child.stdin;
-        void io.stdin((d) => new Promise<void>((r) => (stdin.write(d) ? r() : stdin.once('drain', () => r())))).finally(() => stdin.end());
+        void io
+          .stdin((d) => new Promise<boolean>((r) => (stdin.write(d) ? r(true) : stdin.once('drain', () => r(true)))))
+          .finally(() => stdin.end());
       } else if (io.stdin) child.stdin.end(io.stdin);
       else child.stdin.end();
       child.on('error', reject);
@@ -110,7 +112,7 @@ beforeAll(() => {
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 describe('the temp file of an elevated put, in a directory another user may write', () => {
-  // EXPECTED TO FAIL until fixed: root chowns and chmods the victim through the swapped temp.
+  // Fixed: the write script refuses a directory another user may change (sharedDirectory).
   it('is never a way to chown or chmod another file: a swap of the temp for a symlink changes nothing outside', async () => {
     const dir = join(base, 'app-conf');
     mkdirSync(dir);
@@ -127,15 +129,21 @@ describe('the temp file of an elevated put, in a directory another user may writ
     writeFileSync(target, 'old\n');
     chownSync(target, 4242, 4242);
     chmodSync(target, 0o666);
+    // The directory is the other user's, as /srv/app/conf is the app user's (the watcher stands for
+    // that user; here it runs as root, which could do anything anyway).
+    chownSync(dir, 4242, 4242);
 
     const watcher = await startWatcher(dir, text);
     try {
       async function* source(): AsyncGenerator<Buffer> {
         yield await Promise.resolve(content);
       }
-      await files()
-        .upload(target, source(), content.length, { sha256: sha(content), maxBytes: 1 << 20 })
-        .catch(() => undefined);
+      // Refused before any temp file exists: sshgate writes as root only where no one else may
+      // change the directory, as sudoedit.
+      await expect(files().upload(target, source(), content.length, { sha256: sha(content), maxBytes: 1 << 20 })).rejects.toMatchObject({
+        code: 'forbidden',
+        message: expect.stringMatching(/may be changed by another user than root \(owner uid 4242, mode 0755\)/) as unknown,
+      });
     } finally {
       watcher.kill();
     }
@@ -147,7 +155,7 @@ describe('the temp file of an elevated put, in a directory another user may writ
 });
 
 describe('an elevated upload cut short by the local side', () => {
-  // EXPECTED TO FAIL until fixed: reported as `internal`, blaming a login script on the host.
+  // Fixed: a streamed write whose bytes are short is file_changed.
   it('says that the local file changed, not that something on the host cut stdin', async () => {
     const p = join(base, 'cut.bin');
     const whole = Buffer.alloc(200_000, 7);
