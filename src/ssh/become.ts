@@ -199,7 +199,7 @@ export class BecomeRun {
     if (this.refused) {
       return new SshgateError(
         'become_failed',
-        `sudo refused the password for ${user} on host "${alias}"`,
+        `sudo refused the password for ${user} on host "${alias}"${said}`,
         "sudo asks for the login user's password (not the target's, unless sudoers sets targetpw or rootpw): check the secret named by become_password_secret of the host's credential",
       );
     }

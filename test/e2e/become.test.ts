@@ -128,7 +128,7 @@ describe('become with a password', () => {
     const e = await gate.fails('ssh_run', { alias: 'wrong-pw', command: 'id -u', become: 'root', wait_seconds: 30 });
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(e.code).toBe('become_failed');
-    expect(e.message).toBe('sudo refused the password for root on host "wrong-pw"');
+    expect(e.message).toMatch(/^sudo refused the password for root on host "wrong-pw" \(sudo said: Sorry, try again\.\)$/);
     expect(e.hint).toMatch(/become_password_secret/);
   });
 

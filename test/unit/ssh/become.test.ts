@@ -55,7 +55,7 @@ describe('the answer to the prompt', () => {
     expect(written).toEqual([`${PASSWORD}\n`]);
     expect(run.failure('web1', 'bash')).toMatchObject({
       code: 'become_failed',
-      message: 'sudo refused the password for root on host "web1"',
+      message: 'sudo refused the password for root on host "web1" (sudo said: Sorry, try again.)',
     });
   });
 
