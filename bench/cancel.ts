@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { removeConfig, startGate, writeConfig } from '../test/support/mcp.js';
 import { startFleet } from '../test/support/sshd.js';
-import { median, p90, SERVER_NODE_ARGS, type Section } from './stats.js';
+import { BENCH_POLICY, median, p90, SERVER_NODE_ARGS, type Section } from './stats.js';
 
 const ROUNDS = Number(process.env.BENCH_CANCEL_ROUNDS ?? 20);
 
@@ -25,7 +25,7 @@ function sleeping(seconds: string): number[] {
 
 export async function cancelLatency(): Promise<Section> {
   const fleet = await startFleet(1, { subnet: 92 });
-  const dir = writeConfig(fleet, { hosts: fleet.hosts });
+  const dir = writeConfig(fleet, { hosts: fleet.hosts, policy: BENCH_POLICY });
   const gate = await startGate(dir, { SSHGATE_LOG_LEVEL: 'warn' }, SERVER_NODE_ARGS);
   const ms: number[] = [];
   try {

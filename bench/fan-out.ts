@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeConfig, startGate, writeConfig, type Gate } from '../test/support/mcp.js';
 import { startFleet } from '../test/support/sshd.js';
-import { median, SERVER_NODE_ARGS, type Section } from './stats.js';
+import { BENCH_POLICY, median, SERVER_NODE_ARGS, type Section } from './stats.js';
 
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 50);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? HOSTS);
@@ -29,7 +29,10 @@ export async function fanOut(): Promise<Section> {
   // One more host than the fan-out: a fresh server first connects to it, so that "cold" measures new
   // connections to the 50 hosts rather than the first run of a fresh process's code.
   const fleet = await startFleet(HOSTS + 1, { subnet: 91 });
-  const dir = writeConfig(fleet, { hosts: fleet.hosts.map((h, i) => ({ ...h, tags: i < HOSTS ? ['all'] : ['warm-up'] })) });
+  const dir = writeConfig(fleet, {
+    hosts: fleet.hosts.map((h, i) => ({ ...h, tags: i < HOSTS ? ['all'] : ['warm-up'] })),
+    policy: BENCH_POLICY,
+  });
   const first: number[] = [];
   const cold: number[] = [];
   const warm: number[] = [];

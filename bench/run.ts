@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark in one run, against loopback OpenSSH hosts started here (as
  * root: it creates the test user), printed and written to bench/RESULTS.md with the machine.
- * Figures only; nothing is asserted. BENCH_ONLY=warm,fanout,cancel,stream,start,decide,transfer picks some.
+ * Figures only; nothing is asserted. BENCH_ONLY=warm,fanout,cancel,stream,start,decide,transfer,registry picks some.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { cpus, totalmem } from 'node:os';
 import { cancelLatency } from './cancel.js';
 import { decisionCost } from './decide.js';
 import { fanOut } from './fan-out.js';
+import { registry } from './registry.js';
 import type { Section } from './stats.js';
 import { startup } from './startup.js';
 import { throughput } from './throughput.js';
@@ -23,6 +24,7 @@ const all: [string, () => Promise<Section>][] = [
   ['start', startup],
   ['decide', decisionCost],
   ['transfer', transfer],
+  ['registry', registry],
 ];
 const only = process.env.BENCH_ONLY?.split(',');
 const sections: Section[] = [];

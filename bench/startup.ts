@@ -13,7 +13,7 @@ import { TaskJournal } from '../src/tasks/journal.js';
 import { TaskManager } from '../src/tasks/task-manager.js';
 import { removeConfig, writeConfig } from '../test/support/mcp.js';
 import { startFleet } from '../test/support/sshd.js';
-import { median, p90, SERVER_NODE_ARGS, time, type Section } from './stats.js';
+import { BENCH_POLICY, median, p90, SERVER_NODE_ARGS, time, type Section } from './stats.js';
 
 const ROUNDS = Number(process.env.BENCH_START_ROUNDS ?? 10);
 const TASKS = 10_000;
@@ -22,7 +22,7 @@ const DEAD_PID = 2 ** 22 + 1;
 
 export async function startup(): Promise<Section> {
   const fleet = await startFleet(1, { subnet: 94 });
-  const dir = writeConfig(fleet, { hosts: fleet.hosts });
+  const dir = writeConfig(fleet, { hosts: fleet.hosts, policy: BENCH_POLICY });
   const journals = mkdtempSync(join(tmpdir(), 'sshgate-bench-journals-'));
   const cases: [string, string | undefined][] = [
     ['none (fresh)', undefined],

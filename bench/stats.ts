@@ -1,4 +1,16 @@
 /** Timing helpers shared by the benchmarks, and how they start a server. */
+import { ALLOW_ALL_POLICY } from '../test/support/mcp.js';
+
+/**
+ * The rate limits and quotas a benchmark lifts (defaults: 120 commands a minute per host, 2,000 a
+ * day per host, 10,000 a day, 600 calls a minute), so that a run of hundreds of calls measures
+ * the calls and not the refusals.
+ */
+export const BENCH_LIMITS =
+  'host_commands_per_minute: 1000000, host_commands_per_day: 100000000, commands_per_day: 100000000, calls_per_minute: 1000000';
+
+/** The tests' allow-all policy, with the limits lifted. */
+export const BENCH_POLICY = `limits: { ${BENCH_LIMITS} }\n${ALLOW_ALL_POLICY}`;
 
 /**
  * Node's own options for every server a benchmark starts (`node OPTIONS dist/cli.js serve`), from

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { removeConfig, startGate, writeConfig } from '../test/support/mcp.js';
 import { startFleet } from '../test/support/sshd.js';
-import { median, p90, SERVER_NODE_ARGS, time, type Section } from './stats.js';
+import { BENCH_POLICY, median, p90, SERVER_NODE_ARGS, time, type Section } from './stats.js';
 
 const N = Number(process.env.BENCH_N ?? 300);
 
@@ -41,7 +41,7 @@ export async function warmRun(): Promise<Section> {
     client.end();
 
     // sshgate through the MCP client.
-    const dir = writeConfig(fleet, { hosts: fleet.hosts });
+    const dir = writeConfig(fleet, { hosts: fleet.hosts, policy: BENCH_POLICY });
     const gate = await startGate(dir, { SSHGATE_LOG_LEVEL: 'warn' }, SERVER_NODE_ARGS);
     const viaGate = async () => {
       const r = await gate.call('ssh_run', { alias: host.alias, command: 'true' });
