@@ -27,7 +27,7 @@
  *    its local pre-hash ends cancelled with nothing on the host (but only once the pre-hash is
  *    done: about 3 s for 1000 MiB here, since hashPrefix does not look at the signal).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
@@ -48,6 +48,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorBody, removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
 import { ensureUser, startFleet, TEST_USER, type Fleet } from '../support/sshd.js';
+import { startTempSwapper } from '../support/script-runner.js';
 
 /** Login user whose sudo asks for its password. */
 const LOGIN = `${TEST_USER}-rv18`;
@@ -161,29 +162,6 @@ afterAll(async () => {
   if (dir) removeConfig(dir);
 });
 
-/** The app user's watcher: the first temp file of sshgate's closed after a read becomes a symlink to TEXT. */
-const WATCHER = `
-import ctypes, os, struct, sys
-d, text = sys.argv[1], sys.argv[2]
-libc = ctypes.CDLL(None, use_errno=True)
-fd = libc.inotify_init()
-libc.inotify_add_watch(fd, d.encode(), 0x10)  # IN_CLOSE_NOWRITE
-print("ready", flush=True)
-while True:
-    buf = os.read(fd, 65536)
-    i = 0
-    while i < len(buf):
-        _, mask, _, n = struct.unpack_from("iIII", buf, i)
-        name = buf[i + 16:i + 16 + n].rstrip(b"\\0").decode()
-        i += 16 + n
-        if ".sshgate-" in name and name.endswith(".tmp"):
-            s = os.path.join(d, ".swap")
-            os.symlink(text, s)
-            os.rename(s, os.path.join(d, name))
-            print("swapped", flush=True)
-            sys.exit(0)
-`;
-
 describe('an elevated put into a directory a local user owns', () => {
   // Fixed: the write script refuses a directory another user may change (as sudoedit).
   it('never lets that user make root chown or chmod another file', async () => {
@@ -202,15 +180,7 @@ describe('an elevated put into a directory a local user owns', () => {
     expect(text.length).toBe(content.length);
     writeFileSync(join(local, 'app.conf'), content);
 
-    const watcher: ChildProcess = spawn('/usr/bin/python3', ['-c', WATCHER, appDir, text], {
-      uid: idOf(APP, '-u'),
-      gid: idOf(APP, '-g'),
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    await new Promise<void>((resolve, reject) => {
-      watcher.once('error', reject);
-      watcher.stdout?.once('data', () => resolve());
-    });
+    const watcher = await startTempSwapper(appDir, text, { uid: idOf(APP, '-u'), gid: idOf(APP, '-g') });
     let outcome: unknown;
     try {
       const r = await gate.call('ssh_put_file', { alias: 'rv18', local: 'app.conf', path: target, become: 'root', wait_seconds: 60 });

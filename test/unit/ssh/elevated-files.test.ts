@@ -23,6 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ElevatedFiles, type ScriptRunner } from '../../../src/ssh/elevated-files.js';
 import { parseList, parseStat, ReadStream, scriptCommand } from '../../../src/ssh/elevated-scripts.js';
 import { shQuote } from '../../../src/ssh/interpreter.js';
+import { localScriptRunner } from '../../support/script-runner.js';
 
 const HOSTILE = [
   'with space',
@@ -44,31 +45,7 @@ let base: string;
 
 /** Runs a command as the pool would, with this machine's sh as the "host". */
 function localRunner(onSpawn?: (pid: number) => void): ScriptRunner {
-  return (command, io) =>
-    new Promise((resolve, reject) => {
-      const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, cwd: base });
-      if (child.pid !== undefined) onSpawn?.(child.pid);
-      // As exec.ts does: a sink's promise holds the output until it settles, and the outcome waits for it.
-      let held: Promise<unknown> = Promise.resolve();
-      child.stdout.on('data', (d: Buffer) => {
-        const h = io.stdout(d);
-        if (h instanceof Promise) {
-          child.stdout.pause();
-          held = h.finally(() => child.stdout.resume());
-        }
-      });
-      child.stderr.on('data', (d: Buffer) => void io.stderr(d));
-      child.stdin.on('error', () => undefined);
-      if (typeof io.stdin === 'function') {
-        const stdin = child.stdin;
-        void io
-          .stdin((d) => new Promise<boolean>((r) => (stdin.write(d) ? r(true) : stdin.once('drain', () => r(true)))))
-          .finally(() => stdin.end());
-      } else if (io.stdin) child.stdin.end(io.stdin);
-      else child.stdin.end();
-      child.on('error', reject);
-      child.on('close', (code, signal) => void held.then(() => resolve({ exitCode: code, signal })));
-    });
+  return localScriptRunner(base, onSpawn);
 }
 
 /** A runner that never closes stdin, so the write script waits in dd as a slow upload would; and its pid. */

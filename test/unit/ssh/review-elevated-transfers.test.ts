@@ -27,83 +27,22 @@
  *    upload(), when `sent !== size` after the feed, throw file_changed ("the local file changed
  *    during the transfer"), as the SFTP path does.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ElevatedFiles, type ScriptRunner } from '../../../src/ssh/elevated-files.js';
+import { ElevatedFiles } from '../../../src/ssh/elevated-files.js';
+import { localScriptRunner, startTempSwapper } from '../../support/script-runner.js';
 
 let base: string;
 
-/** Runs a command as the pool would, with this machine's sh as the "host" (as elevated-files.test.ts). */
-function localRunner(): ScriptRunner {
-  return (command, io) =>
-    new Promise((resolve, reject) => {
-      const child = spawn('/bin/sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, cwd: base });
-      let held: Promise<unknown> = Promise.resolve();
-      child.stdout.on('data', (d: Buffer) => {
-        const h = io.stdout(d);
-        if (h instanceof Promise) {
-          child.stdout.pause();
-          held = h.finally(() => child.stdout.resume());
-        }
-      });
-      child.stderr.on('data', (d: Buffer) => void io.stderr(d));
-      child.stdin.on('error', () => undefined);
-      if (typeof io.stdin === 'function') {
-        const stdin = child.stdin;
-        void io
-          .stdin((d) => new Promise<boolean>((r) => (stdin.write(d) ? r(true) : stdin.once('drain', () => r(true)))))
-          .finally(() => stdin.end());
-      } else if (io.stdin) child.stdin.end(io.stdin);
-      else child.stdin.end();
-      child.on('error', reject);
-      child.on('close', (code, signal) => void held.then(() => resolve({ exitCode: code, signal })));
-    });
-}
-
 function files(): ElevatedFiles {
-  return new ElevatedFiles(localRunner(), 'local', 'root', new AbortController().signal);
+  return new ElevatedFiles(localScriptRunner(base), 'local', 'root', new AbortController().signal);
 }
 
 function sha(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
-}
-
-/**
- * The other user of the host: watches DIR and, the first time a temp file of sshgate's is closed
- * after a read (the script's sha256 of it), renames a symlink to LINK_TEXT over it.
- */
-const WATCHER = `
-import ctypes, os, struct, sys
-d, text = sys.argv[1], sys.argv[2]
-libc = ctypes.CDLL(None, use_errno=True)
-fd = libc.inotify_init()
-libc.inotify_add_watch(fd, d.encode(), 0x10)  # IN_CLOSE_NOWRITE
-print("ready", flush=True)
-while True:
-    buf = os.read(fd, 65536)
-    i = 0
-    while i < len(buf):
-        _, mask, _, n = struct.unpack_from("iIII", buf, i)
-        name = buf[i + 16:i + 16 + n].rstrip(b"\\0").decode()
-        i += 16 + n
-        if ".sshgate-" in name and name.endswith(".tmp"):
-            s = os.path.join(d, ".swap")
-            os.symlink(text, s)
-            os.rename(s, os.path.join(d, name))
-            print("swapped", flush=True)
-            sys.exit(0)
-`;
-
-function startWatcher(dir: string, linkText: string): Promise<ChildProcess> {
-  const child = spawn('python3', ['-c', WATCHER, dir, linkText], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.stdout.once('data', () => resolve(child));
-  });
 }
 
 beforeAll(() => {
@@ -133,7 +72,7 @@ describe('the temp file of an elevated put, in a directory another user may writ
     // that user; here it runs as root, which could do anything anyway).
     chownSync(dir, 4242, 4242);
 
-    const watcher = await startWatcher(dir, text);
+    const watcher = await startTempSwapper(dir, text);
     try {
       async function* source(): AsyncGenerator<Buffer> {
         yield await Promise.resolve(content);
