@@ -184,7 +184,7 @@ export class BecomeRun {
     if (this.elevated) {
       // The command ran, but stdin had been closed before the call's data could follow (stderr
       // spoke first under a sudo that asked nothing): it read nothing, which must not pass for success.
-      if (this.data && this.data.length > 0 && !this.delivered) {
+      if (this.hasData() && !this.delivered) {
         return new SshgateError(
           'become_failed',
           `the command ran as ${this.elevation.user} on host "${alias}" without the call's stdin: stdin was closed before it could follow`,
@@ -238,11 +238,19 @@ export class BecomeRun {
       feedStdin(this.data, this.stdin);
       return;
     }
-    if (this.data && this.data.length > 0) {
+    if (this.data && this.hasData()) {
       void this.stdin.write(this.data);
       this.delivered = true;
     }
     this.closeStdin();
+  }
+
+  /**
+   * The call has stdin to give: a non-empty buffer, or a feed (which has bytes: an empty upload
+   * is given as an empty buffer). Never a feed's `length`, which is its arity.
+   */
+  private hasData(): boolean {
+    return typeof this.data === 'function' || (this.data !== undefined && this.data.length > 0);
   }
 
   private closeStdin(): void {
