@@ -138,7 +138,7 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
         await Promise.race([
           (async () => {
             await tasks.shutdown();
-            quotas?.close();
+            await quotas?.close();
             await pool.close();
           })(),
           new Promise((r) => setTimeout(r, SHUTDOWN_MS).unref()),

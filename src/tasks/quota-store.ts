@@ -8,9 +8,13 @@
  * servers that no longer run (an atomic rename: one claimant wins) and carries their counts of the
  * day on in its own file.
  *
- * A file is rewritten whole (temporary file, fsync, rename), at most once per turn of the event
- * loop, so a fan-out to 500 hosts writes it once; it holds one day and at most MAX_PAIRS counts. A
- * file that cannot be read is never taken as zero: at start the store refuses to open, and while
+ * A file is rewritten whole (temporary file, fsync, rename: a crash leaves the old file or the new
+ * one) off the event loop, so that no call waits for the disk. One write is in flight at a time,
+ * on one chain, so a later write is never overtaken by an earlier one; what is counted while one
+ * is in flight is written by one more right after it, so a fan-out to 500 hosts writes it once or
+ * twice, and the file trails the counts by a write or two, a few milliseconds. `close()` waits for
+ * the write in flight and writes what is left. A file holds one day and at most MAX_PAIRS counts.
+ * A file that cannot be read is never taken as zero: at start the store refuses to open, and while
  * it runs every command is refused, until the file is moved aside.
  */
 import {
@@ -26,6 +30,7 @@ import {
   rmSync,
   writeSync,
 } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { RateLimitedError, SshgateError } from '../errors.js';
@@ -43,8 +48,11 @@ const MAX_READ_BYTES = 32 * 1024 * 1024;
 const REFRESH_MS = 1000;
 
 const FILE_RE = /^quotas\.(\d+)\.json(?:\.claimed-by-(\d+))?$/;
-/** A rewrite that a server did not finish. */
-const TMP_RE = /^quotas\.(\d+)\.json\.tmp$/;
+/**
+ * A rewrite that a server did not finish: `.tmp` at start (synchronous), `.next.tmp` while it runs
+ * (asynchronous), so the two never write the same temporary file.
+ */
+const TMP_RE = /^quotas\.(\d+)\.json(?:\.next)?\.tmp$/;
 
 export const QuotaFile = z.strictObject({
   version: z.literal(1),
@@ -113,8 +121,13 @@ export class QuotaStore {
   private own: DayTally;
   private readonly others = new Map<string, Seen>();
   private refreshedAt = -Infinity;
+  /** Counts changed since the last write began, or a write failed. */
   private dirty = false;
   private scheduled: NodeJS.Immediate | undefined;
+  /** The last write, in flight or queued; settles when it has, never rejects. */
+  private chain: Promise<void> = Promise.resolve();
+  /** A write is queued behind the one in flight and has not begun: it writes the counts as they are then. */
+  private queued = false;
   private readonly pid: number;
   private readonly now: () => number;
   private readonly maxPairs: number;
@@ -156,7 +169,7 @@ export class QuotaStore {
     return sum;
   }
 
-  /** Counts one command; written to the file before the next turn of the event loop. */
+  /** Counts one command; its write begins at the next turn of the event loop. */
   add(day: string, principal: string, alias: string): void {
     if (this.own.day !== day) this.own = new DayTally(day);
     if (!this.own.pairs.has(pairKey(principal, alias)) && this.own.pairs.size >= this.maxPairs) {
@@ -172,26 +185,45 @@ export class QuotaStore {
     this.dirty = true;
     this.scheduled ??= setImmediate(() => {
       this.scheduled = undefined;
-      this.flush();
+      void this.flush();
     });
   }
 
-  /** Writes the counts now if they changed: a temporary file, fsync, rename. */
-  flush(): void {
-    if (!this.dirty) return;
-    try {
-      writeAtomically(this.path, `${JSON.stringify(this.own.toFile())}\n`);
-      this.dirty = false;
-    } catch (err) {
-      this.options.onWriteError?.(err as Error);
-    }
-  }
-
-  /** Writes what is left to write; the server is stopping. */
-  close(): void {
+  /**
+   * Writes the counts if they changed (a temporary file, fsync, rename), after the write in flight
+   * if there is one; resolves once the counts as they are now are on disk, or their write failed
+   * (told to onWriteError; the counts stay in memory and the next command tries again). Never
+   * rejects.
+   */
+  flush(): Promise<void> {
     if (this.scheduled) clearImmediate(this.scheduled);
     this.scheduled = undefined;
-    this.flush();
+    if (this.dirty && !this.queued) {
+      this.queued = true;
+      this.chain = this.chain.then(() => this.write());
+    }
+    return this.chain;
+  }
+
+  /** Waits for the write in flight and writes what is left; the server is stopping. Never rejects. */
+  close(): Promise<void> {
+    return this.flush();
+  }
+
+  private async write(): Promise<void> {
+    this.queued = false;
+    if (!this.dirty) return;
+    this.dirty = false;
+    try {
+      await writeAtomicallyAsync(this.path, `${this.path}.next.tmp`, `${JSON.stringify(this.own.toFile())}\n`);
+    } catch (err) {
+      this.dirty = true;
+      try {
+        this.options.onWriteError?.(err as Error);
+      } catch {
+        // A report that fails must not stop the writes that follow.
+      }
+    }
   }
 
   private gone(pid: number): boolean {
@@ -339,6 +371,24 @@ function writeAtomically(path: string, text: string): void {
     } catch {
       // What failed is the write; the error that says why is the one to report.
     }
+    throw err;
+  }
+}
+
+/** writeAtomically off the event loop (libuv's thread pool), through the temporary file `tmp`. */
+async function writeAtomicallyAsync(path: string, tmp: string, text: string): Promise<void> {
+  try {
+    const file = await open(tmp, 'w', 0o600);
+    try {
+      await file.writeFile(text);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    // What failed is the write; the error that says why is the one to report.
+    await rm(tmp, { force: true }).catch(() => undefined);
     throw err;
   }
 }

@@ -12,15 +12,99 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadPolicy } from '../../../src/config/load-policy.js';
 import type { Principal } from '../../../src/principal.js';
 import { RateLimiter } from '../../../src/policy/rate-limits.js';
 import { QuotaStore, type QuotaStoreOptions } from '../../../src/tasks/quota-store.js';
 import { writeTree } from '../../support/policy.js';
 
+/**
+ * The store's asynchronous writes, as they happen on disk: node:fs/promises as it is, seen from
+ * here. A test can hold renames (a write in flight) and fail one; the store itself is not mocked.
+ */
+const disk = vi.hoisted(() => ({
+  /** Temporary files opened for writing. */
+  opens: [] as string[],
+  /** What each rename put in place, in the order they completed. */
+  renamed: [] as string[],
+  /** Writes begun and not ended (renamed, or their temporary file removed), and the most at once. */
+  inFlight: 0,
+  maxInFlight: 0,
+  /** A rename waits for this before it happens. */
+  hold: undefined as Promise<void> | undefined,
+  /** Renames waiting for `hold`. */
+  held: 0,
+  /** Delay before each rename, in ms (the order stress test). */
+  delay: undefined as (() => number) | undefined,
+  /** The next rename fails with this. */
+  failRename: undefined as Error | undefined,
+}));
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:fs/promises')>();
+  const ended = () => void (disk.inFlight -= 1);
+  return {
+    ...real,
+    open: async (...args: Parameters<typeof real.open>) => {
+      disk.opens.push(String(args[0]));
+      disk.inFlight += 1;
+      disk.maxInFlight = Math.max(disk.maxInFlight, disk.inFlight);
+      return real.open(...args);
+    },
+    rename: async (from: string, to: string) => {
+      if (disk.hold) {
+        disk.held += 1;
+        await disk.hold;
+        disk.held -= 1;
+      }
+      const ms = disk.delay?.();
+      if (ms !== undefined) await new Promise((r) => setTimeout(r, ms));
+      const failure = disk.failRename;
+      disk.failRename = undefined;
+      if (failure) throw failure;
+      await real.rename(from, to);
+      disk.renamed.push(await real.readFile(to, 'utf8'));
+      ended();
+    },
+    rm: async (...args: Parameters<typeof real.rm>) => {
+      if (String(args[0]).endsWith('.tmp')) ended();
+      return real.rm(...args);
+    },
+  };
+});
+
+/** Holds every rename until the returned function is called. */
+function holdRenames(): () => void {
+  let release!: () => void;
+  disk.hold = new Promise<void>((r) => (release = r));
+  return () => {
+    disk.hold = undefined;
+    release();
+  };
+}
+
+/** Waits until `ok()`, at most 10 s: a write waits for the disk, however busy. */
+async function until(ok: () => boolean): Promise<void> {
+  for (const end = Date.now() + 10_000; !ok() && Date.now() < end;) await new Promise((r) => setTimeout(r, 1));
+  expect(ok()).toBe(true);
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+
 const dirs: string[] = [];
-afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterEach(() => {
+  dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true }));
+  Object.assign(disk, {
+    opens: [],
+    renamed: [],
+    inFlight: 0,
+    maxInFlight: 0,
+    hold: undefined,
+    held: 0,
+    delay: undefined,
+    failRename: undefined,
+  });
+});
 function stateDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'sshgate-quotas-'));
   dirs.push(d);
@@ -49,18 +133,18 @@ function server(dir: string, pid: number, clock: { now: number }, alive: number[
 }
 
 describe('the quota store', () => {
-  it('keeps the day’s counts across a restart: a principal over its quota stays over it', () => {
+  it('keeps the day’s counts across a restart: a principal over its quota stays over it', async () => {
     const dir = stateDir();
     const clock = { now: T0 };
     const first = server(dir, 111, clock);
     expect(first.run(alice, web1, 4)).toBe(3);
     expect(first.run(alice, web2, 4)).toBe(2);
-    first.store.close();
+    await first.store.close();
     // pid 111 has ended: the next server claims its file and carries the counts on.
     const second = server(dir, 222, clock);
     expect(second.limiter.check(alice, web2)?.toJSON()).toMatchObject({ code: 'rate_limited', retry_after_seconds: 14 * 3600 });
     expect(second.run(bob, web1, 4)).toBe(3);
-    second.store.close();
+    await second.store.close();
     expect(readdirSync(dir).sort()).toEqual(['quotas.222.json']);
     expect(JSON.parse(readFileSync(join(dir, 'quotas.222.json'), 'utf8'))).toEqual({
       version: 1,
@@ -80,21 +164,123 @@ describe('the quota store', () => {
     const { store, run } = server(dir, 111, clock);
     expect(run(alice, web1, 2) + run(alice, web2, 2)).toBe(4);
     expect(existsSync(store.path)).toBe(false);
-    await new Promise((r) => setImmediate(r));
+    await turn();
+    // The write began at that turn, off the event loop: flush waits for it and writes nothing more.
+    await store.flush();
     expect(JSON.parse(readFileSync(store.path, 'utf8')).counts).toEqual([
       ['alice', 'web1', 2],
       ['alice', 'web2', 2],
     ]);
+    expect(disk.opens).toEqual([`${store.path}.next.tmp`]);
+    await store.close();
+    expect(disk.opens).toHaveLength(1);
   });
 
-  it('starts again at 00:00 UTC, and carries only today’s counts over a restart', () => {
+  it('writes what is counted while a write is in flight in one more write right after it', async () => {
+    const dir = stateDir();
+    const clock = { now: T0 };
+    const { store, run } = server(dir, 111, clock);
+    const release = holdRenames();
+    expect(run(alice, web1, 1)).toBe(1);
+    await until(() => disk.held === 1);
+    // Three more turns, each with a command, while the first write waits to be renamed.
+    for (const [p, host] of [
+      [alice, web2],
+      [bob, web1],
+      [bob, web2],
+    ] as const) {
+      expect(run(p, host, 1)).toBe(1);
+      await turn();
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    expect(disk.opens).toHaveLength(1);
+    expect(existsSync(store.path)).toBe(false);
+    release();
+    await store.flush();
+    expect(disk.opens).toHaveLength(2);
+    expect(disk.renamed.map((t) => JSON.parse(t).counts)).toEqual([
+      [['alice', 'web1', 1]],
+      [
+        ['alice', 'web1', 1],
+        ['alice', 'web2', 1],
+        ['bob', 'web1', 1],
+        ['bob', 'web2', 1],
+      ],
+    ]);
+    expect(disk.maxInFlight).toBe(1);
+    expect(readdirSync(dir)).toEqual(['quotas.111.json']);
+  });
+
+  it('never puts older counts back on disk, whatever the writes take', async () => {
+    const dir = stateDir();
+    const clock = { now: T0 };
+    const limits = loadPolicy(
+      join(
+        writeTree({ 'p.yml': 'limits: { commands_per_day: 100000, host_commands_per_day: 100000, host_commands_per_minute: 100000 }\n' }),
+        'p.yml',
+      ),
+    );
+    const store = QuotaStore.open(dir, { pid: 111, isAlive: () => false, now: () => clock.now });
+    const limiter = new RateLimiter({ policy: () => limits, days: store, now: () => clock.now });
+    // The first writes take longest: a write that began earlier would end later, were two in flight.
+    let writes = 0;
+    disk.delay = () => Math.max(0, 8 - writes++);
+    let counted = 0;
+    for (let i = 0; i < 60; i++) {
+      for (let j = 0; j < i % 4; j++) {
+        expect(limiter.check(i % 3 ? alice : bob, i % 2 ? web1 : web2)).toBeUndefined();
+        counted++;
+      }
+      await (i % 5 ? turn() : new Promise((r) => setTimeout(r, 2)));
+    }
+    await store.close();
+    const totals = disk.renamed.map((t) => (JSON.parse(t) as { counts: [string, string, number][] }).counts.reduce((a, c) => a + c[2], 0));
+    expect(totals.length).toBeGreaterThan(1);
+    expect(totals.length).toBeLessThan(60);
+    for (let i = 1; i < totals.length; i++) expect(totals[i]).toBeGreaterThan(totals[i - 1] as number);
+    expect(totals.at(-1)).toBe(counted);
+    expect(disk.maxInFlight).toBe(1);
+    expect(store.get(DAY, 'alice', 'web1').all + store.get(DAY, 'bob', 'web1').all).toBe(counted);
+  });
+
+  it('leaves the latest counts on disk at close, after the write in flight', async () => {
+    const dir = stateDir();
+    const clock = { now: T0 };
+    const first = server(dir, 111, clock);
+    const release = holdRenames();
+    expect(first.run(alice, web1, 1)).toBe(1);
+    await until(() => disk.held === 1);
+    expect(first.run(alice, web2, 2)).toBe(2);
+    // Closed in the same turn: the scheduled write is not left to a turn that may never come.
+    let closed = false;
+    const closing = first.store.close().then(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(closed).toBe(false);
+    expect(disk.opens).toHaveLength(1);
+    release();
+    await closing;
+    expect(JSON.parse(readFileSync(first.store.path, 'utf8')).counts).toEqual([
+      ['alice', 'web1', 1],
+      ['alice', 'web2', 2],
+    ]);
+    expect(readdirSync(dir)).toEqual(['quotas.111.json']);
+    // Closed with nothing in flight, right after a command: that command is on disk too.
+    expect(first.run(bob, web1, 1)).toBe(1);
+    await first.store.close();
+    expect(disk.opens).toHaveLength(3);
+    const second = server(dir, 222, clock);
+    expect(second.store.get(DAY, 'alice', 'web1')).toEqual({ all: 3, host: 1 });
+    expect(second.store.get(DAY, 'bob', 'web1')).toEqual({ all: 1, host: 1 });
+  });
+
+  it('starts again at 00:00 UTC, and carries only today’s counts over a restart', async () => {
     const dir = stateDir();
     const clock = { now: Date.UTC(2026, 2, 14, 23, 59, 59) };
     const first = server(dir, 111, clock);
     expect(first.run(alice, web1, 4)).toBe(3);
     clock.now += 1000;
     expect(first.run(alice, web1, 4)).toBe(3);
-    first.store.close();
+    await first.store.close();
     expect(JSON.parse(readFileSync(join(dir, 'quotas.111.json'), 'utf8'))).toMatchObject({
       day: '2026-03-15',
       counts: [['alice', 'web1', 3]],
@@ -108,18 +294,18 @@ describe('the quota store', () => {
     expect(second.run(alice, web1, 1)).toBe(0);
   });
 
-  it('sums the counts of the servers that share the dir, each writing its own file', () => {
+  it('sums the counts of the servers that share the dir, each writing its own file', async () => {
     const dir = stateDir();
     const clock = { now: T0 };
     const a = server(dir, 111, clock, [111, 222]);
     const b = server(dir, 222, clock, [111, 222]);
     expect(a.run(alice, web1, 2)).toBe(2);
-    a.store.flush();
+    await a.store.flush();
     clock.now += 1000;
     // b reads a's file again once a second: alice has one command left on web1.
     expect(b.run(alice, web1, 3)).toBe(1);
     expect(b.run(alice, web2, 3)).toBe(2);
-    b.store.flush();
+    await b.store.flush();
     clock.now += 1000;
     expect(a.limiter.check(alice, web2)?.message).toMatch(/5 commands a day on all hosts used up/);
     expect(readdirSync(dir).sort()).toEqual(['quotas.111.json', 'quotas.222.json']);
@@ -225,17 +411,54 @@ describe('the quota store', () => {
     expect(limiter.check(alice, web1)).toBeUndefined();
   });
 
-  it('keeps counting in memory when the file cannot be written, says so, and writes it later', () => {
+  it('keeps counting in memory when the file cannot be written, says so, and writes it later', async () => {
     const dir = stateDir();
     const clock = { now: T0 };
     const failures: string[] = [];
     const { store, run } = server(dir, 111, clock, [], { onWriteError: (e) => failures.push((e as NodeJS.ErrnoException).code ?? '') });
-    mkdirSync(`${store.path}.tmp`);
+    mkdirSync(`${store.path}.next.tmp`);
     expect(run(alice, web1, 4)).toBe(3);
-    store.flush();
+    await store.flush();
     expect(failures).toEqual(['EISDIR']);
-    rmSync(`${store.path}.tmp`, { recursive: true });
-    store.close();
+    expect(existsSync(store.path)).toBe(false);
+    rmSync(`${store.path}.next.tmp`, { recursive: true });
+    await store.close();
     expect(JSON.parse(readFileSync(store.path, 'utf8')).counts).toEqual([['alice', 'web1', 3]]);
+  });
+
+  it('reports a write that fails half-way, keeps the old file, and writes the counts with the next command', async () => {
+    const dir = stateDir();
+    const clock = { now: T0 };
+    const failures: string[] = [];
+    const { store, run } = server(dir, 111, clock, [], { onWriteError: (e) => failures.push(e.message) });
+    expect(run(alice, web1, 1)).toBe(1);
+    await store.flush();
+    disk.failRename = Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+    expect(run(alice, web1, 1)).toBe(1);
+    await turn();
+    await store.flush();
+    expect(failures).toEqual(['ENOSPC: no space left on device']);
+    // The old file stands, whole, and the temporary file is gone.
+    expect(JSON.parse(readFileSync(store.path, 'utf8')).counts).toEqual([['alice', 'web1', 1]]);
+    expect(readdirSync(dir)).toEqual(['quotas.111.json']);
+    // The store still counts, and the next command's write carries the count that failed.
+    expect(run(bob, web2, 1)).toBe(1);
+    await turn();
+    await store.flush();
+    expect(JSON.parse(readFileSync(store.path, 'utf8')).counts).toEqual([
+      ['alice', 'web1', 2],
+      ['bob', 'web2', 1],
+    ]);
+    expect(failures).toHaveLength(1);
+    expect(disk.maxInFlight).toBe(1);
+  });
+
+  it('cleans up what an ended server left of an asynchronous write', () => {
+    const dir = stateDir();
+    const clock = { now: T0 };
+    writeFileSync(join(dir, 'quotas.222.json.next.tmp'), 'half a', { mode: 0o600 });
+    writeFileSync(join(dir, 'quotas.333.json.next.tmp'), 'half a', { mode: 0o600 });
+    server(dir, 111, clock, [111, 333]);
+    expect(readdirSync(dir).sort()).toEqual(['quotas.333.json.next.tmp']);
   });
 });
