@@ -215,8 +215,10 @@ export class TaskManager {
       finish,
     };
     this.tasks.set(entry.id, entry);
-    this.notify(entry);
     if (!held) this.queue(entry);
+    // A task that started at once was recorded running, before its command went out: one journal
+    // line where there would be two.
+    if (entry.state !== 'running') this.notify(entry);
     return entry;
   }
 

@@ -61,6 +61,37 @@ describe('the task manager', () => {
     expect(tasks.every((t) => t.state === 'succeeded')).toBe(true);
   });
 
+  it('records each state a task is in once, the running one before its command is sent', async () => {
+    const seen: string[] = [];
+    const tm = new TaskManager({
+      onChange: (t) => seen.push(`${t.command} ${t.state}`),
+      onEnd: (t) => seen.push(`${t.command} ${t.state}`),
+    });
+    const exec =
+      (name: string) =>
+      (...args: Parameters<ReturnType<typeof localExecutor>>) => {
+        seen.push(`${name} sent`);
+        return localExecutor('true')(...args);
+      };
+    const one = limits({ max_concurrent_per_host: 1 });
+    const a = tm.start('h1', 'a', one, exec('a'));
+    const b = tm.start('h1', 'b', one, exec('b'));
+    const held = tm.start('h2', 'c', one, exec('c'), { held: true });
+    await Promise.all([a.done, b.done]);
+    expect(tm.refuse(held.id, { code: 'denied', message: 'no' })).toBe(true);
+    expect(seen).toEqual([
+      'a running',
+      'a sent',
+      'b queued',
+      'c awaiting_approval',
+      'a succeeded',
+      'b running',
+      'b sent',
+      'b succeeded',
+      'c denied',
+    ]);
+  });
+
   it('cancels a queued task without running it', async () => {
     const tm = new TaskManager();
     const first = tm.start('h1', 'sleep 1', limits({ max_concurrent_per_host: 1 }), localExecutor('sleep 1'));
