@@ -78,7 +78,7 @@ describe('the task manager', () => {
     const b = tm.start('h1', 'b', one, exec('b'));
     const held = tm.start('h2', 'c', one, exec('c'), { held: true });
     await Promise.all([a.done, b.done]);
-    expect(tm.refuse(held.id, { code: 'denied', message: 'no' })).toBe(true);
+    expect(tm.refuse(held.id, { code: 'policy_denied', message: 'no' })).toBe(true);
     expect(seen).toEqual([
       'a running',
       'a sent',
