@@ -176,6 +176,31 @@ describe('the quota store', () => {
     expect(disk.opens).toHaveLength(1);
   });
 
+  it('begins a write at most once per writeEveryMs, and writes what is left when it closes', async () => {
+    const dir = stateDir();
+    const clock = { now: T0 };
+    const { store, run } = server(dir, 111, clock, [], { writeEveryMs: 1500 });
+    const counts = () => (JSON.parse(readFileSync(store.path, 'utf8')) as { counts: [string, string, number][] }).counts;
+    expect(run(alice, web1, 1)).toBe(1);
+    await until(() => disk.renamed.length === 1);
+    expect(run(alice, web1, 1)).toBe(1);
+    await turn();
+    await new Promise((r) => setTimeout(r, 50));
+    // Counted, not yet written: the second write waits for the interval.
+    expect(counts()).toEqual([['alice', 'web1', 1]]);
+    expect(run(alice, web2, 1)).toBe(1);
+    await until(() => disk.renamed.length === 2);
+    expect(counts()).toEqual([
+      ['alice', 'web1', 2],
+      ['alice', 'web2', 1],
+    ]);
+    // Within the next interval: close() does not wait for it.
+    expect(run(bob, web1, 1)).toBe(1);
+    await store.close();
+    expect(disk.renamed).toHaveLength(3);
+    expect(counts()).toContainEqual(['bob', 'web1', 1]);
+  });
+
   it('writes what is counted while a write is in flight in one more write right after it', async () => {
     const dir = stateDir();
     const clock = { now: T0 };
@@ -220,7 +245,8 @@ describe('the quota store', () => {
         'p.yml',
       ),
     );
-    const store = QuotaStore.open(dir, { pid: 111, isAlive: () => false, now: () => clock.now });
+    // Every turn may write: the writes overlap as often as they can.
+    const store = QuotaStore.open(dir, { pid: 111, isAlive: () => false, now: () => clock.now, writeEveryMs: 0 });
     const limiter = new RateLimiter({ policy: () => limits, days: store, now: () => clock.now });
     // The first writes take longest: a write that began earlier would end later, were two in flight.
     let writes = 0;
