@@ -1,14 +1,14 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PidLineReader, pidMarker, sweepScript, withPidLine } from '../../../src/ssh/cancel-sweep.js';
 
-/** A PATH with the tools the sweep needs but no `ps`, to exercise the /proc fallback. */
+/** A PATH with the tools the sweep needs but no `ps` (nor `cat`), to exercise the /proc fallback. */
 const noPs = mkdtempSync(join(tmpdir(), 'sshgate-sweep-'));
-for (const tool of ['awk', 'cat', 'sleep', 'setsid'])
+for (const tool of ['awk', 'sleep', 'setsid'])
   symlinkSync(execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(), join(noPs, tool));
 afterAll(() => rmSync(noPs, { recursive: true, force: true }));
 
@@ -64,6 +64,31 @@ describe('the pid sweep', () => {
     execFileSync('/usr/bin/dash', ['-c', sweepScript(quick, 5000)]);
     expect(Date.now() - t0).toBeLessThan(4000);
     expect(pgrep('^sleep 4933')).toBe('');
+  });
+
+  it('looks again 10 ms after the TERM at first, and waits the whole grace period before a KILL', async () => {
+    // A `sleep` that notes how long each wait is, ahead of the real one on the PATH.
+    const dir = mkdtempSync(join(tmpdir(), 'sshgate-sweep-sleep-'));
+    const log = join(dir, 'waits');
+    writeFileSync(
+      join(dir, 'sleep'),
+      `#!/bin/sh\necho "$1" >> ${log}\nexec ${execFileSync('sh', ['-c', 'command -v sleep'], { encoding: 'utf8' }).trim()} "$@"\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    try {
+      const pid = await startTree('dash', `(trap '' TERM; exec sleep 4941) & sleep 4942`);
+      await new Promise((r) => setTimeout(r, 200));
+      execFileSync('/usr/bin/dash', ['-c', sweepScript(pid, 400)], { env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
+      expect(pgrep('^sleep 494[12]')).toBe('');
+      const waits = readFileSync(log, 'utf8').trim().split('\n').map(Number);
+      expect(waits.slice(0, 10)).toEqual(Array(10).fill(0.01));
+      expect(waits.slice(10).every((w) => w === 0.1)).toBe(true);
+      expect(waits.reduce((a, w) => a + w, 0)).toBeCloseTo(0.4, 5);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('sweeps a session whose shell has already exited: its background job is found by session id', async () => {
