@@ -12,11 +12,11 @@ import type { CallToolResult } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endedWithin, removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
 import { ensureUser, startFleet, TEST_USER, type Fleet } from '../support/sshd.js';
+import { installSudoers, setPasswords, type Sudoers } from '../support/sudoers.js';
 
 /** A login user of its own: other tests set the fleet user's password. */
 const LOGIN = `${TEST_USER}-become`;
 const PASSWORD = `Bec0me-${randomBytes(9).toString('hex')}`;
-const SUDOERS = `/etc/sudoers.d/sshgate-test-become-${process.pid}`;
 /** doas has one configuration file: written only when there is none, and removed after. */
 const DOAS_CONF = '/etc/doas.conf';
 const ownDoasConf = !existsSync(DOAS_CONF);
@@ -34,19 +34,18 @@ let fleet: Fleet;
 let gate: Gate;
 let dir: string;
 let audit: string;
+let sudoers: Sudoers | undefined;
 /** Every tool result of this file, to look for the password in. */
 const results: CallToolResult[] = [];
 
 beforeAll(async () => {
   ensureUser(LOGIN);
-  execFileSync('chpasswd', { input: `${LOGIN}:${PASSWORD}\n` });
-  const sudoers = [`Defaults:${LOGIN} !lecture`, `${LOGIN} ALL=(root) /bin/bash`, `${LOGIN} ALL=(daemon) NOPASSWD: /bin/bash`, ''].join(
-    '\n',
-  );
-  const draft = `${SUDOERS}.draft`;
-  writeFileSync(draft, sudoers, { mode: 0o440 });
-  execFileSync('visudo', ['-cf', draft]);
-  execFileSync('mv', [draft, SUDOERS]);
+  setPasswords({ [LOGIN]: PASSWORD });
+  sudoers = installSudoers('become', [
+    `Defaults:${LOGIN} !lecture`,
+    `${LOGIN} ALL=(root) /bin/bash`,
+    `${LOGIN} ALL=(daemon) NOPASSWD: /bin/bash`,
+  ]);
   if (ownDoasConf) writeFileSync(DOAS_CONF, `permit nopass ${LOGIN} as daemon cmd /bin/bash\n`, { mode: 0o400 });
 
   fleet = await startFleet(5, { subnet: 101 });
@@ -91,7 +90,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gate?.close();
   await fleet?.stop();
-  rmSync(SUDOERS, { force: true });
+  sudoers?.remove();
   if (ownDoasConf) rmSync(DOAS_CONF, { force: true });
   if (dir) removeConfig(dir);
 });

@@ -23,12 +23,12 @@ import type { CallToolResult } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endedWithin, removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
 import { ensureUser, startFleet, TEST_USER, type Fleet } from '../support/sshd.js';
+import { installSudoers, setPasswords, type Sudoers } from '../support/sudoers.js';
 import type { TransferResult } from '../../src/gateway/file-contract.js';
 
 /** A login user of its own, with a password sudo asks for. */
 const LOGIN = `${TEST_USER}-fbecome`;
 const PASSWORD = `F1les-${randomBytes(9).toString('hex')}`;
-const SUDOERS = `/etc/sudoers.d/sshgate-test-files-become-${process.pid}`;
 const base = `/tmp/sshgate-files-become-${process.pid}`;
 /** Root's: 0700, so the login user cannot even look inside. */
 const rootDir = `${base}/root`;
@@ -60,6 +60,7 @@ files:
 let fleet: Fleet;
 let gate: Gate;
 let dir: string;
+let sudoers: Sudoers | undefined;
 let audit: string;
 /** The transfer root of the server (serve --transfer-root). */
 let local: string;
@@ -80,11 +81,8 @@ function temps(d: string): string[] {
 
 beforeAll(async () => {
   ensureUser(LOGIN);
-  execFileSync('chpasswd', { input: `${LOGIN}:${PASSWORD}\n` });
-  const draft = `${SUDOERS}.draft`;
-  writeFileSync(draft, [`Defaults:${LOGIN} !lecture`, `${LOGIN} ALL=(root) /bin/bash`, ''].join('\n'), { mode: 0o440 });
-  execFileSync('visudo', ['-cf', draft]);
-  execFileSync('mv', [draft, SUDOERS]);
+  setPasswords({ [LOGIN]: PASSWORD });
+  sudoers = installSudoers('files-become', [`Defaults:${LOGIN} !lecture`, `${LOGIN} ALL=(root) /bin/bash`]);
   mkdirSync(base, { mode: 0o755 });
   mkdirSync(rootDir, { mode: 0o700 });
   mkdirSync(plainDir, { mode: 0o755 });
@@ -121,7 +119,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gate?.close();
   await fleet?.stop();
-  rmSync(SUDOERS, { force: true });
+  sudoers?.remove();
   rmSync(base, { recursive: true, force: true });
   if (dir) removeConfig(dir);
 });

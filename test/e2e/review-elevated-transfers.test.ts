@@ -48,6 +48,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorBody, removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
 import { ensureUser, startFleet, TEST_USER, type Fleet } from '../support/sshd.js';
+import { installSudoers, setPasswords, type Sudoers } from '../support/sudoers.js';
 import { startTempSwapper } from '../support/script-runner.js';
 
 /** Login user whose sudo asks for its password. */
@@ -57,7 +58,6 @@ const NOISY = `${TEST_USER}-rv18n`;
 /** An unprivileged local user of the host: owns the app's directory, may not sudo. */
 const APP = `${TEST_USER}-rv18app`;
 const PASSWORD = `Rv18-${randomBytes(9).toString('hex')}`;
-const SUDOERS = `/etc/sudoers.d/sshgate-test-rv18-${process.pid}`;
 const base = `/tmp/sshgate-rv18-${process.pid}`;
 /** The app user's directory, which root may write by the policy. */
 const appDir = `${base}/app`;
@@ -85,6 +85,7 @@ files:
 let fleet: Fleet;
 let gate: Gate;
 let dir: string;
+let sudoers: Sudoers | undefined;
 let audit: string;
 let local: string;
 
@@ -108,24 +109,16 @@ beforeAll(async () => {
   ensureUser(LOGIN);
   ensureUser(NOISY);
   ensureUser(APP);
-  execFileSync('chpasswd', { input: `${LOGIN}:${PASSWORD}\n${NOISY}:${PASSWORD}\n` });
+  setPasswords({ [LOGIN]: PASSWORD, [NOISY]: PASSWORD });
   // The noisy user's bash start file (sourced for commands run by sshd) speaks on stderr.
   const home = execFileSync('getent', ['passwd', NOISY], { encoding: 'utf8' }).trim().split(':')[5] as string;
   writeFileSync(join(home, '.bashrc'), 'echo "rv18: welcome to this host" >&2\n');
-  const draft = `${SUDOERS}.draft`;
-  writeFileSync(
-    draft,
-    [
-      `Defaults:${LOGIN} !lecture`,
-      `Defaults:${NOISY} !lecture`,
-      `${LOGIN} ALL=(root) /bin/bash`,
-      `${NOISY} ALL=(root) NOPASSWD: /bin/bash`,
-      '',
-    ].join('\n'),
-    { mode: 0o440 },
-  );
-  execFileSync('visudo', ['-cf', draft]);
-  execFileSync('mv', [draft, SUDOERS]);
+  sudoers = installSudoers('rv18', [
+    `Defaults:${LOGIN} !lecture`,
+    `Defaults:${NOISY} !lecture`,
+    `${LOGIN} ALL=(root) /bin/bash`,
+    `${NOISY} ALL=(root) NOPASSWD: /bin/bash`,
+  ]);
   mkdirSync(base, { mode: 0o755 });
   mkdirSync(appDir, { mode: 0o755 });
   chownSync(appDir, idOf(APP, '-u'), idOf(APP, '-g'));
@@ -157,7 +150,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gate?.close();
   await fleet?.stop();
-  rmSync(SUDOERS, { force: true });
+  sudoers?.remove();
   rmSync(base, { recursive: true, force: true });
   if (dir) removeConfig(dir);
 });

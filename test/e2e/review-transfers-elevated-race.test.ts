@@ -18,11 +18,11 @@ import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
 import { ensureUser, startFleet, TEST_USER, type Fleet } from '../support/sshd.js';
+import { installSudoers, type Sudoers } from '../support/sudoers.js';
 
 const LOGIN = `${TEST_USER}-rv17b`;
 /** An unprivileged local user of the host: owns the app's directories, may not sudo. */
 const APP = `${TEST_USER}-rv17app`;
-const SUDOERS = `/etc/sudoers.d/sshgate-test-rv17b-${process.pid}`;
 const base = `/tmp/sshgate-rv17b-${process.pid}`;
 const srv = `${base}/srv`;
 const vault = `${base}/vault`;
@@ -43,15 +43,13 @@ let fleet: Fleet;
 let gate: Gate;
 let dir: string;
 let swapper: ChildProcess | undefined;
+let sudoers: Sudoers | undefined;
 const uidOf = (u: string) => Number(execFileSync('id', ['-u', u], { encoding: 'utf8' }).trim());
 
 beforeAll(async () => {
   ensureUser(LOGIN);
   ensureUser(APP);
-  const draft = `${SUDOERS}.draft`;
-  writeFileSync(draft, [`Defaults:${LOGIN} !lecture`, `${LOGIN} ALL=(root) NOPASSWD: /bin/bash`, ''].join('\n'), { mode: 0o440 });
-  execFileSync('visudo', ['-cf', draft]);
-  execFileSync('mv', [draft, SUDOERS]);
+  sudoers = installSudoers('rv17b', [`Defaults:${LOGIN} !lecture`, `${LOGIN} ALL=(root) NOPASSWD: /bin/bash`]);
   mkdirSync(base, { mode: 0o755 });
   // The app user's tree: srv/app/logs/app.log.
   for (const d of [srv, `${srv}/app`, `${srv}/app/logs`]) {
@@ -85,7 +83,7 @@ afterAll(async () => {
   }
   await gate?.close();
   await fleet?.stop();
-  rmSync(SUDOERS, { force: true });
+  sudoers?.remove();
   rmSync(base, { recursive: true, force: true });
   if (dir) removeConfig(dir);
 });
