@@ -32,20 +32,15 @@ export async function planCommand(
   if (typeof selected === 'number') return selected;
   const { engine, hosts } = selected;
   const decisions = hosts.map((h) => decideForHost(engine, h, command, { principal, ...(become !== undefined ? { become } : {}) }));
-  const allowed = decisions.every((d) => d.allowed);
-  const verdict = decisions.some((d) => d.verdict === 'deny') ? 'deny' : allowed ? 'allow' : 'ask';
-  if (json) {
-    const body = target.startsWith('@')
-      ? { verdict, allowed, tty_allowed: decisions.every((d) => d.tty_allowed), targets: hosts.map((h) => h.alias), decisions }
-      : decisions[0];
-    io.out(`${JSON.stringify(body, null, 2)}\n`);
-  } else {
-    // Without a principal, the caller is worth a line only where some rule names callers.
-    const showCaller = principal !== undefined || engine.policy.rules.some((r) => r.callers !== null);
-    for (const [i, d] of decisions.entries())
-      io.out(formatDecision(d, effectiveLimits(engine.policy, hosts[i] as HostEntry).sources, showCaller));
-  }
-  return allowed ? PLAN_EXIT.allowed : PLAN_EXIT.denied;
+  const verdict = decisions.some((d) => d.verdict === 'deny') ? 'deny' : decisions.every((d) => d.allowed) ? 'allow' : 'ask';
+  // Without a principal, the caller is worth a line only where some rule names callers.
+  const showCaller = principal !== undefined || engine.policy.rules.some((r) => r.callers !== null);
+  return report(io, target, hosts, decisions, {
+    json,
+    verdict,
+    tagFields: { tty_allowed: decisions.every((d) => d.tty_allowed) },
+    text: (d, host) => formatDecision(d, effectiveLimits(engine.policy, host).sources, showCaller),
+  });
 }
 
 /**
@@ -66,19 +61,35 @@ export async function planFileCommand(
   const { engine, hosts } = selected;
   const request = { ...file, principal, ...(become !== undefined ? { become } : {}) };
   const decisions = hosts.map((h) => decideFileForHost(engine, h, request));
+  const showCaller = principal !== undefined || engine.policy.fileRules.some((r) => r.callers !== null);
+  return report(io, target, hosts, decisions, {
+    json,
+    verdict: decisions.every((d) => d.allowed) ? 'allow' : 'deny',
+    text: (d, host) => {
+      const limits = effectiveLimits(engine.policy, host);
+      return formatFileDecision(d, { value: limits.values.max_file_bytes, source: limits.sources.max_file_bytes }, showCaller);
+    },
+  });
+}
+
+/**
+ * Prints the decisions — as JSON, the one host's decision or a tag's verdict with all of them, or
+ * as a block of text per host — and returns the exit status: allowed only if every host allows.
+ */
+function report<D extends { allowed: boolean }>(
+  io: Io,
+  target: string,
+  hosts: HostEntry[],
+  decisions: D[],
+  output: { json: boolean; verdict: string; tagFields?: Record<string, unknown>; text: (d: D, host: HostEntry) => string },
+): number {
   const allowed = decisions.every((d) => d.allowed);
-  if (json) {
+  if (output.json) {
     const body = target.startsWith('@')
-      ? { verdict: allowed ? 'allow' : 'deny', allowed, targets: hosts.map((h) => h.alias), decisions }
+      ? { verdict: output.verdict, allowed, ...output.tagFields, targets: hosts.map((h) => h.alias), decisions }
       : decisions[0];
     io.out(`${JSON.stringify(body, null, 2)}\n`);
-  } else {
-    const showCaller = principal !== undefined || engine.policy.fileRules.some((r) => r.callers !== null);
-    for (const [i, d] of decisions.entries()) {
-      const limits = effectiveLimits(engine.policy, hosts[i] as HostEntry);
-      io.out(formatFileDecision(d, { value: limits.values.max_file_bytes, source: limits.sources.max_file_bytes }, showCaller));
-    }
-  }
+  } else for (const [i, d] of decisions.entries()) io.out(output.text(d, hosts[i] as HostEntry));
   return allowed ? PLAN_EXIT.allowed : PLAN_EXIT.denied;
 }
 
