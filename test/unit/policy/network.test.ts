@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileNetwork } from '../../../src/policy/network.js';
 
@@ -39,5 +40,34 @@ describe('the network policy', () => {
     const open = compileNetwork({ allow_cidrs: [], block_cidrs: ['10.9.0.0/16'], allow_ips: [], block_ips: [] });
     expect(open.check('8.8.8.8').allowed).toBe(true);
     expect(open.check('10.9.0.1').allowed).toBe(false);
+  });
+
+  it('answers a repeated address as it did the first time, however many it has judged', () => {
+    // Addresses near the policy's edges, so that both verdicts come up; more than the 4,096 kept.
+    const address = fc.oneof(
+      fc.tuple(fc.constantFrom(10, 192), fc.nat(12), fc.nat(255), fc.nat(255)).map((p) => p.join('.')),
+      fc.nat(0xffff).map((n) => `fd00::${n.toString(16)}`),
+      fc.constant('::ffff:10.9.0.1'),
+    );
+    fc.assert(
+      fc.property(fc.array(address, { minLength: 5000, maxLength: 6000 }), (addresses) => {
+        const memo = compileNetwork({
+          allow_cidrs: ['10.0.0.0/8', 'fd00::/8'],
+          block_cidrs: ['10.9.0.0/16'],
+          allow_ips: [],
+          block_ips: [],
+        });
+        for (const a of [...addresses, ...addresses.slice(0, 200)]) {
+          const fresh = compileNetwork({
+            allow_cidrs: ['10.0.0.0/8', 'fd00::/8'],
+            block_cidrs: ['10.9.0.0/16'],
+            allow_ips: [],
+            block_ips: [],
+          });
+          expect(memo.check(a)).toEqual(fresh.check(a));
+        }
+      }),
+      { numRuns: 3 },
+    );
   });
 });
