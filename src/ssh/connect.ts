@@ -1,6 +1,6 @@
 /**
  * Opens one verified ssh2 connection: our own TCP socket (TCP_NODELAY on, so a warm exec does not
- * wait on delayed ACKs) or a tunnel through a jump host's connection, the host key checked against
+ * wait on delayed ACKs; a packet's writes coalesced, coalesce-writes.ts) or a tunnel through a jump host's connection, the host key checked against
  * known_hosts before authentication, keepalives on, and the whole attempt bounded by a deadline
  * and an AbortSignal.
  */
@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import ssh2, { type AnyAuthMethod, type Client } from 'ssh2';
 import { SshgateError } from '../errors.js';
 import { AGENT_HINT, refusalHint, type AuthConfig } from './auth.js';
+import { coalesceWrites } from './coalesce-writes.js';
 import type { HostKeyVerdict } from './host-keys.js';
 import type { HostKeyChecker } from './known-hosts-file.js';
 
@@ -124,7 +125,7 @@ export function openConnection(o: ConnectOptions): Promise<Client> {
         if (settled) return;
         const refused = o.checkAddress?.(address);
         if (refused) return fail(refused);
-        const socket: Socket = tcpConnect({ host: address, port: o.port });
+        const socket: Socket = coalesceWrites(tcpConnect({ host: address, port: o.port }));
         held.socket = socket;
         socket.setNoDelay(true);
         socket.once('error', (err: NodeJS.ErrnoException) => fail(unreachable(err.code ?? 'network error')));

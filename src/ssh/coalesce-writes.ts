@@ -1,0 +1,20 @@
+/**
+ * ssh2 hands its socket each packet in three or four writes (length, ciphertext, tag), and with
+ * TCP_NODELAY each write is a syscall and a TCP segment of its own, which the host's sshd wakes up
+ * for: an exec on a warm connection took twelve writes. Here the writes made in one synchronous
+ * run of ssh2 are held (cork) and go out together as one writev when the run ends (uncork on the
+ * next tick): the same bytes in the same order, a third of the syscalls and segments.
+ */
+import type { Socket } from 'node:net';
+
+export function coalesceWrites(socket: Socket): Socket {
+  const write = socket.write;
+  socket.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
+    if (this.writableCorked === 0) {
+      this.cork();
+      process.nextTick(() => this.uncork());
+    }
+    return write.apply(this, args);
+  } as Socket['write'];
+  return socket;
+}
