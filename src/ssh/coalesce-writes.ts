@@ -8,13 +8,13 @@
 import type { Socket } from 'node:net';
 
 export function coalesceWrites(socket: Socket): Socket {
-  const write = socket.write;
-  socket.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
-    if (this.writableCorked === 0) {
-      this.cork();
-      process.nextTick(() => this.uncork());
+  const write = socket.write.bind(socket);
+  socket.write = ((...args: Parameters<Socket['write']>) => {
+    if (socket.writableCorked === 0) {
+      socket.cork();
+      process.nextTick(() => socket.uncork());
     }
-    return write.apply(this, args);
-  } as Socket['write'];
+    return write(...args);
+  }) as Socket['write'];
   return socket;
 }
