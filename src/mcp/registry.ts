@@ -70,6 +70,31 @@ function withoutNull(s: JsonSchema): JsonSchema | undefined {
   return undefined;
 }
 
+/**
+ * Each zod schema's published JSON Schema, made once per process: converting takes about a
+ * millisecond a tool, and a server is built for every 2026-07-28 HTTP request and every session,
+ * each listing the same tools. Frozen, since every list shares them.
+ */
+const published = { input: new WeakMap<z.ZodType, JsonSchema>(), output: new WeakMap<z.ZodType, JsonSchema>() };
+
+function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+  let json = published[io].get(schema);
+  if (!json) {
+    const converted = z.toJSONSchema(schema, { io }) as JsonSchema;
+    json = deepFreeze((io === 'output' ? optionalForNull(converted) : converted) as JsonSchema);
+    published[io].set(schema, json);
+  }
+  return json;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 export class ToolRegistry {
   private readonly tools = new Map<string, ToolDef>();
 
@@ -86,8 +111,8 @@ export class ToolRegistry {
       name: t.name,
       title: t.title,
       description: t.description,
-      inputSchema: { ...(z.toJSONSchema(t.input, { io: 'input' }) as Tool['inputSchema']), ...t.inputConstraints },
-      outputSchema: optionalForNull(z.toJSONSchema(t.output, { io: 'output' })) as Tool['outputSchema'],
+      inputSchema: { ...(jsonSchemaOf(t.input, 'input') as Tool['inputSchema']), ...t.inputConstraints },
+      outputSchema: jsonSchemaOf(t.output, 'output'),
       annotations: { title: t.title, ...t.annotations },
     }));
   }
