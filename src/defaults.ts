@@ -98,6 +98,7 @@ export const ENV = {
   allowedHosts: 'SSHGATE_ALLOWED_HOSTS',
   allowedOrigins: 'SSHGATE_ALLOWED_ORIGINS',
   sessionIdle: 'SSHGATE_SESSION_IDLE_SECONDS',
+  maxConnectionsPerClient: 'SSHGATE_MAX_CONNECTIONS_PER_CLIENT',
   maxTasks: 'SSHGATE_MAX_TASKS',
   tokensFile: 'SSHGATE_TOKENS_FILE',
   oauthIssuer: 'SSHGATE_OAUTH_ISSUER',

@@ -8,6 +8,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AuthSettings } from '../auth/settings.js';
 import { DEFAULTS, ENV } from '../defaults.js';
+import { MAX_CONNECTIONS } from '../mcp/http-connections.js';
 import type { Paths } from './context.js';
 import { settingOf, UsageError, type Env } from './usage.js';
 
@@ -86,10 +87,14 @@ export function httpOptions(address: string, tokenFile: string | undefined, env:
   const idle = setting(ENV.sessionIdle);
   if (idle !== undefined && !/^\d+(\.\d+)?$/.test(idle))
     throw new UsageError(`${ENV.sessionIdle} must be a number of seconds, not "${idle}"`);
+  const perClient = setting(ENV.maxConnectionsPerClient);
+  if (perClient !== undefined && (!/^\d+$/.test(perClient) || Number(perClient) < 1 || Number(perClient) > MAX_CONNECTIONS))
+    throw new UsageError(`${ENV.maxConnectionsPerClient} must be a whole number from 1 to ${MAX_CONNECTIONS}, not "${perClient}"`);
   return {
     host,
     port,
     ...(token ? { token } : {}),
+    ...(perClient !== undefined ? { maxConnectionsPerClient: Number(perClient) } : {}),
     allowedHosts: list(setting(ENV.allowedHosts)),
     allowedOrigins: list(setting(ENV.allowedOrigins)),
     ...(idle !== undefined ? { sessionIdleMs: Number(idle) * 1000 } : {}),

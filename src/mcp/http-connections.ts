@@ -11,7 +11,12 @@ import type { Logger } from 'pino';
 
 /** Open connections in all. */
 export const MAX_CONNECTIONS = 256;
-/** Open connections from one client address (an IPv6 client: its /64). */
+/**
+ * Open connections from one client address (an IPv6 client: its /64), unless the operator sets
+ * another (SSHGATE_MAX_CONNECTIONS_PER_CLIENT). A 2025-era SDK client holds two: its session's
+ * GET stream and the connection of its calls; so agents on one machine, or behind one proxy,
+ * reach this at about half as many agents.
+ */
 export const MAX_CONNECTIONS_PER_CLIENT = 64;
 /** At most one warning per this long while connections are being closed or refused. */
 const WARN_EVERY_MS = 10_000;
@@ -26,8 +31,8 @@ interface Connection {
 }
 
 /** Counts the server's connections from now on, and keeps them within the limits. */
-export function guardConnections(server: Server, logger: Logger): void {
-  new ConnectionGuard(server, logger);
+export function guardConnections(server: Server, logger: Logger, perClient = MAX_CONNECTIONS_PER_CLIENT): void {
+  new ConnectionGuard(server, logger, perClient);
 }
 
 class ConnectionGuard {
@@ -40,6 +45,7 @@ class ConnectionGuard {
   constructor(
     server: Server,
     private readonly logger: Logger,
+    private readonly perClient: number,
   ) {
     server.on('connection', (socket: Socket) => this.admit(socket));
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -54,7 +60,7 @@ class ConnectionGuard {
   private admit(socket: Socket): void {
     const client = clientKey(socket.remoteAddress);
     const mine = this.byClient.get(client) ?? new Set<Connection>();
-    if (mine.size >= MAX_CONNECTIONS_PER_CLIENT && !this.evictFrom([mine])) return this.refuse(socket, client);
+    if (mine.size >= this.perClient && !this.evictFrom([mine])) return this.refuse(socket, client);
     if (this.bySocket.size >= MAX_CONNECTIONS) {
       // The client holding the most connections gives way first.
       const clients = [...this.byClient.values()].sort((a, b) => b.size - a.size);
@@ -102,7 +108,8 @@ class ConnectionGuard {
     this.dropped++;
     const now = Date.now();
     if (now - this.lastWarning < WARN_EVERY_MS) return;
-    this.logger.warn({ client, closed: this.dropped }, 'HTTP connections over the limits: closing half-open or idle ones');
+    const hint = `at most ${this.perClient} per client address (SSHGATE_MAX_CONNECTIONS_PER_CLIENT) and ${MAX_CONNECTIONS} in all`;
+    this.logger.warn({ client, closed: this.dropped, hint }, 'HTTP connections over the limits: closing half-open or idle ones');
     this.lastWarning = now;
     this.dropped = 0;
   }

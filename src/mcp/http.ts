@@ -41,6 +41,8 @@ export interface HttpOptions {
   allowedOrigins?: readonly string[];
   /** Open sessions per bearer token (default MAX_SESSIONS_PER_PRINCIPAL). */
   maxSessions?: number;
+  /** Open connections per client address (default MAX_CONNECTIONS_PER_CLIENT). */
+  maxConnectionsPerClient?: number;
   /** Close a session with no request in flight after this long (default SESSION_IDLE_MS). */
   sessionIdleMs?: number;
   /** Who a request with `token` is (default HTTP_PRINCIPAL, no roles). */
@@ -302,7 +304,7 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
       else res.end();
     });
   });
-  guardConnections(http, o.logger);
+  guardConnections(http, o.logger, o.maxConnectionsPerClient);
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(o.port, o.host, () => resolve());

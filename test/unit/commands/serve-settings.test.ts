@@ -116,3 +116,17 @@ describe('SSHGATE_MAX_TASKS', () => {
       expect(() => maxTasksOf({ SSHGATE_MAX_TASKS: bad }), bad).toThrow(/SSHGATE_MAX_TASKS must be a whole number/);
   });
 });
+
+describe('SSHGATE_MAX_CONNECTIONS_PER_CLIENT', () => {
+  const token = { SSHGATE_TOKEN: 'a-token-of-enough-length' };
+  it('raises the connections one client address may hold, up to the limit of all connections', () => {
+    expect(httpOptions('127.0.0.1:8080', undefined, token)).not.toHaveProperty('maxConnectionsPerClient');
+    expect(httpOptions('127.0.0.1:8080', undefined, { ...token, SSHGATE_MAX_CONNECTIONS_PER_CLIENT: '256' })).toMatchObject({
+      maxConnectionsPerClient: 256,
+    });
+    for (const bad of ['0', '257', '1e2', '-5', '64.5', 'many'])
+      expect(() => httpOptions('127.0.0.1:8080', undefined, { ...token, SSHGATE_MAX_CONNECTIONS_PER_CLIENT: bad }), bad).toThrow(
+        /SSHGATE_MAX_CONNECTIONS_PER_CLIENT must be a whole number from 1 to 256/,
+      );
+  });
+});
