@@ -29,6 +29,12 @@ export function p90(xs: number[]): number {
   return s[Math.min(s.length - 1, Math.floor(s.length * 0.9))] as number;
 }
 
+/** The value at quantile q (0.99: p99) of xs, nearest rank. */
+export function percentile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(s.length * q) - 1))] ?? NaN;
+}
+
 /** Runs `once` n times, one after the other, and returns each duration in ms. */
 export async function time(n: number, once: () => unknown): Promise<number[]> {
   const out: number[] = [];

@@ -18,15 +18,17 @@ export interface ServeHttp {
 
 /**
  * Starts serve --http on the config and policies of `dir`; `args` are more options (a token file,
- * a tokens file, an issuer), `env` more variables; `port` 0 (any free one) unless given.
+ * a tokens file, an issuer), `env` more variables, `nodeArgs` node's own options (a benchmark's
+ * --cpu-prof); `port` 0 (any free one) unless given.
  */
 export async function startServeHttp(
   dir: string,
-  o: { args?: string[]; env?: Record<string, string>; port?: number } = {},
+  o: { args?: string[]; env?: Record<string, string>; port?: number; nodeArgs?: readonly string[] } = {},
 ): Promise<ServeHttp> {
   const child = spawn(
     process.execPath,
     [
+      ...(o.nodeArgs ?? []),
       resolve('dist/cli.js'),
       'serve',
       '--config',
