@@ -1,10 +1,13 @@
 /**
- * Server start to the first tools/list answer: spawn, MCP initialize, tools/list. Once fresh, and
- * once with the journal of a server that ran 10,000 tasks before it died (three still running),
- * and once with a 10,000-task journal as sshgate wrote them before journals were bounded.
+ * Server start to the first tools/list answer: spawn, MCP initialize, tools/list. Once fresh, once
+ * with the journal of a server that ran 10,000 tasks before it died (three still running), once
+ * with a 10,000-task journal as sshgate wrote them before journals were bounded; the peer
+ * (bench/peer.ts) started the same way on the same host; and, with BENCH_SERVER_NODE, sshgate
+ * fresh on that Node (the Docker image's, say) with its compile cache warm.
  */
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { Client } from '@modelcontextprotocol/client';
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,53 +16,102 @@ import { TaskJournal } from '../src/tasks/journal.js';
 import { TaskManager } from '../src/tasks/task-manager.js';
 import { removeConfig, writeConfig } from '../test/support/mcp.js';
 import { startFleet } from '../test/support/sshd.js';
-import { BENCH_POLICY, median, p90, SERVER_NODE_ARGS, time, type Section } from './stats.js';
+import { PEER, peerArgs, peerEntry } from './peer.js';
+import { BENCH_POLICY, median, p90, SERVER_NODE, SERVER_NODE_ARGS, time, type Section } from './stats.js';
 
 const ROUNDS = Number(process.env.BENCH_START_ROUNDS ?? 10);
 const TASKS = 10_000;
 /** Above Linux's largest pid: the journal's server is surely gone. */
 const DEAD_PID = 2 ** 22 + 1;
 
+/** One way of starting a server, measured in every round. */
+interface Case {
+  server: string;
+  journal: string;
+  /** The state dir's contents to start from; none: an empty one. */
+  state?: string;
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+}
+
 export async function startup(): Promise<Section> {
   const fleet = await startFleet(1, { subnet: 94 });
   const dir = writeConfig(fleet, { hosts: fleet.hosts, policy: BENCH_POLICY });
   const journals = mkdtempSync(join(tmpdir(), 'sshgate-bench-journals-'));
-  const cases: [string, string | undefined][] = [
-    ['none (fresh)', undefined],
-    [`a server's after ${TASKS.toLocaleString('en')} tasks`, await busyJournal(join(journals, 'busy'))],
-    [`${TASKS.toLocaleString('en')} tasks, unbounded (as before)`, oldJournal(join(journals, 'old'))],
+  const peerHome = mkdtempSync(join(tmpdir(), 'sshgate-bench-peer-'));
+  const serve = [
+    resolve('dist/cli.js'),
+    'serve',
+    '--config',
+    join(dir, 'config'),
+    '--policy',
+    join(dir, 'policies'),
+    '--log-level',
+    'warn',
   ];
+  const sshgate = { command: process.execPath, args: [...SERVER_NODE_ARGS, ...serve] };
+  const fresh = 'none (fresh)';
+  const cases: Case[] = [
+    { server: 'sshgate', journal: fresh, ...sshgate },
+    {
+      server: 'sshgate',
+      journal: `a server's after ${TASKS.toLocaleString('en')} tasks`,
+      state: await busyJournal(join(journals, 'busy')),
+      ...sshgate,
+    },
+    {
+      server: 'sshgate',
+      journal: `${TASKS.toLocaleString('en')} tasks, unbounded (as before)`,
+      state: oldJournal(join(journals, 'old')),
+      ...sshgate,
+    },
+    {
+      server: `${PEER.name} ${PEER.version} (npm)`,
+      journal: '—',
+      command: process.execPath,
+      args: [peerEntry(), ...peerArgs(fleet.hosts[0] as { host: string; port: number }, fleet.user, fleet.userKeyPath)],
+      // Its own config dir is looked for under HOME: an empty one, so that only the arguments count.
+      env: { HOME: peerHome },
+    },
+  ];
+  if (SERVER_NODE) {
+    // Node's own variable, in a directory of the run's: the first (untimed) start fills it.
+    const cache = join(journals, 'compile-cache');
+    const version = execFileSync(SERVER_NODE, ['--version'], { encoding: 'utf8' }).trim();
+    cases.push({
+      server: `sshgate on Node ${version.slice(1)} (BENCH_SERVER_NODE), compile cache warm`,
+      journal: fresh,
+      command: SERVER_NODE,
+      args: [...SERVER_NODE_ARGS, ...serve],
+      env: { NODE_COMPILE_CACHE: cache },
+    });
+  }
   const ms: number[][] = cases.map(() => []);
   const state = join(dir, 'state');
+  const start = async (c: Case) => {
+    // Each start claims and rewrites the journal it finds: every round gets the same one.
+    rmSync(state, { recursive: true, force: true });
+    if (c.state) cpSync(c.state, state, { recursive: true });
+    const client = new Client({ name: 'bench', version: '1' });
+    await client.connect(
+      new StdioClientTransport({
+        command: c.command,
+        args: c.args,
+        env: { PATH: process.env.PATH ?? '', SSHGATE_STATE_DIR: state, ...c.env },
+        // The peer says on stderr that it started and stopped: not for the report.
+        stderr: 'ignore',
+      }),
+    );
+    await client.listTools();
+    await client.close();
+  };
   try {
+    if (SERVER_NODE) await start(cases[cases.length - 1] as Case);
     // Round by round, each case in turn: whatever else loads the machine weighs on all alike.
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [i, [, journal]] of cases.entries()) {
-        // Each start claims and rewrites the journal it finds: every round gets the same one.
-        rmSync(state, { recursive: true, force: true });
-        if (journal) cpSync(journal, state, { recursive: true });
-        const [took] = await time(1, async () => {
-          const client = new Client({ name: 'bench', version: '1' });
-          await client.connect(
-            new StdioClientTransport({
-              command: process.execPath,
-              args: [
-                ...SERVER_NODE_ARGS,
-                resolve('dist/cli.js'),
-                'serve',
-                '--config',
-                join(dir, 'config'),
-                '--policy',
-                join(dir, 'policies'),
-                '--log-level',
-                'warn',
-              ],
-              env: { PATH: process.env.PATH ?? '', SSHGATE_STATE_DIR: state },
-            }),
-          );
-          await client.listTools();
-          await client.close();
-        });
+      for (const [i, c] of cases.entries()) {
+        const [took] = await time(1, () => start(c));
         (ms[i] as number[]).push(took as number);
       }
     }
@@ -67,25 +119,35 @@ export async function startup(): Promise<Section> {
     await fleet.stop();
     removeConfig(dir);
     rmSync(journals, { recursive: true, force: true });
+    rmSync(peerHome, { recursive: true, force: true });
   }
-  const fresh = median(ms[0] as number[]);
-  const busy = median(ms[1] as number[]);
+  const med = ms.map(median);
+  const [ours, busy, , peer] = med as [number, number, number, number];
+  const image = SERVER_NODE ? (med[4] as number) : undefined;
   return {
-    title: `Server start to the first tools/list answer (N=${ROUNDS})`,
+    title: `Server start to the first tools/list answer (N=${ROUNDS}, alternated)`,
     table: [
-      '| task journal | runs | median ms | p90 ms |',
-      '|---|---:|---:|---:|',
+      '| server | task journal | runs | median ms | p90 ms |',
+      '|---|---|---:|---:|---:|',
       ...cases.map(
-        ([what], i) =>
-          `| ${what} | ${(ms[i] as number[]).length} | ${median(ms[i] as number[]).toFixed(0)} | ${p90(ms[i] as number[]).toFixed(0)} |`,
+        (c, i) =>
+          `| ${c.server} | ${c.journal} | ${(ms[i] as number[]).length} | ${(med[i] as number).toFixed(0)} | ${p90(ms[i] as number[]).toFixed(0)} |`,
       ),
     ],
     bars: [
-      { bar: 'start < 500 ms', met: fresh < 500, figure: `${fresh.toFixed(0)} ms` },
+      { bar: 'start < 500 ms', met: ours < 500, figure: `${ours.toFixed(0)} ms` },
+      {
+        bar: `start ≤ 0.8× the peer's (${PEER.name} ${PEER.version})`,
+        met: ours <= 0.8 * peer,
+        figure: `${ours.toFixed(0)} vs ${peer.toFixed(0)} ms (${(ours / peer).toFixed(2)}×)`,
+      },
+      ...(image !== undefined
+        ? [{ bar: 'start < 150 ms on BENCH_SERVER_NODE, compile cache warm', met: image < 150, figure: `${image.toFixed(0)} ms` }]
+        : []),
       {
         bar: `start after ${TASKS.toLocaleString('en')} tasks within 1.5× a fresh start`,
-        met: busy <= 1.5 * fresh,
-        figure: `${busy.toFixed(0)} ms (${(busy / fresh).toFixed(2)}×)`,
+        met: busy <= 1.5 * ours,
+        figure: `${busy.toFixed(0)} ms (${(busy / ours).toFixed(2)}×)`,
       },
     ],
   };

@@ -18,6 +18,13 @@ export const BENCH_POLICY = `limits: { ${BENCH_LIMITS} }\n${ALLOW_ALL_POLICY}`;
  * as the Docker image's ENTRYPOINT with its V8 flags.
  */
 export const SERVER_NODE_ARGS: readonly string[] = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
+/**
+ * Another node binary (BENCH_SERVER_NODE, a path) the start benchmark also starts the server with,
+ * its compile cache warm: the Docker image's Node, as `.ci/image-node` prints its path.
+ */
+export const SERVER_NODE: string | undefined = process.env.BENCH_SERVER_NODE || undefined;
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
