@@ -6,6 +6,7 @@ import { fileRulesFor } from '../policy/file-decision.js';
 import type { PolicyFileRule } from '../config/load-policy.js';
 import { targetContextFor, targetFor, targetProblems } from '../gateway/targets.js';
 import { AGENT_HINT, agentSilence, agentSocketProblem } from '../ssh/auth.js';
+import { loadSsh2 } from '../ssh/ssh2.js';
 import { jumpChain, type Inventory } from '../config/load-inventory.js';
 import type { HostEntry } from '../config/file-formats.js';
 import { shellQuote } from '../errors.js';
@@ -22,6 +23,8 @@ export async function checkCommand(paths: Paths, io: Io, env: Readonly<Record<st
     throw err;
   }
   const { inventory, policy, engine } = loaded;
+  // Every host's key is parsed below, with ssh2.
+  await loadSsh2();
   let hostKeys;
   try {
     hostKeys = openKnownHosts(policy.knownHostsPath, paths.configDir, policy.hostKeyPolicy);

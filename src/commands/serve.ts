@@ -4,7 +4,7 @@
  * exits, within about two seconds.
  */
 import { AuditFile } from '../audit/audit-file.js';
-import { createAuthenticator, type Authenticator } from '../auth/authenticator.js';
+import type { Authenticator } from '../auth/authenticator.js';
 import type { AuthSettings } from '../auth/settings.js';
 import { createAuditor } from '../audit/auditor.js';
 import { createLogger, type LogLevel } from '../logger.js';
@@ -118,6 +118,7 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
       audit,
       tasks,
       pool,
+      readyLater: true,
       ...(quotas ? { days: quotas } : {}),
       ...(transferRoot !== undefined ? { transferRoot } : {}),
     });
@@ -129,6 +130,9 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
     throw err;
   }
   const control = await openControl(options.stateDir, gateway, logger);
+  // What only a call needs, loaded while nothing waits for it (Gateway.ready); a failure is the
+  // first call's error too, and logged here once.
+  const warm = () => void gateway.ready().catch((err: Error) => logger.error({ err: err.message }, 'cannot load what calls need'));
   let closeTransport: () => Promise<void> = () => Promise.resolve();
   const stopped = new Promise<string>((resolve) => {
     let stopping: Promise<void> | undefined;
@@ -159,6 +163,8 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
   if (options.http) {
     let auth: Authenticator | undefined;
     try {
+      // Loaded here: a stdio server does not carry the HTTP transport or jose (OAuth).
+      const { createAuthenticator } = await import('../auth/authenticator.js');
       auth = options.http.auth && createAuthenticator(options.http.auth);
     } catch (err) {
       // A tokens file with a problem: serving without it would lock its callers out, or worse.
@@ -178,6 +184,7 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
         ...(options.principal ? { principal: options.principal } : {}),
       });
       closeTransport = () => handle.close();
+      warm();
     } catch (err) {
       io.err(
         `sshgate: cannot listen on ${options.http.host}:${options.http.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`,
@@ -187,9 +194,11 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
     }
   } else {
     const caller = { principal: options.principal ?? osUser() };
+    // Once the client has the tool list, while it reads it, so as not to compete with the first
+    // answers for the CPU. A client that asks for no list has it loaded by its first call.
     // The era is the connection's: a 2026-07-28 client is offered the Tasks extension.
     const handle = serveOverStdio(
-      ({ era }) => createServer({ gateway: gateway.forCaller(caller), logger, version: options.version, era }),
+      ({ era }) => createServer({ gateway: gateway.forCaller(caller), logger, version: options.version, era, onListed: warm }),
       logger,
     );
     closeTransport = () => handle.close();

@@ -108,6 +108,12 @@ export interface GatewayDeps extends LiveConfigDeps {
   days?: DayCounts;
   /** The checked transfer root (transfer-root.ts) of ssh_put_file and ssh_get_file; none: they refuse. */
   transferRoot?: string;
+  /**
+   * serve: create() resolves without loading ssh2 and the shell grammar or reading credentials, so
+   * that the server can answer its client first; the server awaits ready() before every call.
+   * Default: create() awaits ready().
+   */
+  readyLater?: boolean;
 }
 
 export class Gateway {
@@ -130,6 +136,7 @@ export class Gateway {
   /** Loads the configuration; a ConfigError says what is wrong with it. */
   static async create(deps: GatewayDeps): Promise<Gateway> {
     const config = await LiveConfig.load(deps);
+    if (!deps.readyLater) await config.ready();
     const limiter = new RateLimiter({ policy: () => config.loaded.policy, ...(deps.days ? { days: deps.days } : {}) });
     const approvals = new ApprovalBroker({
       tasks: deps.tasks,
@@ -157,6 +164,11 @@ export class Gateway {
       },
     });
     return new Gateway(deps, config, limiter, new RequestIds(), approvals, new Set());
+  }
+
+  /** Resolves once calls can be decided and run (LiveConfig.ready): at once after the first time. */
+  ready(): Promise<void> {
+    return this.config.ready();
   }
 
   /**

@@ -2,15 +2,17 @@
  * The configuration a gateway serves from: one immutable snapshot of the files, the known_hosts
  * file they name and the targets built from them, swapped whole on reload. Whoever holds a target
  * keeps the snapshot it came from, so a task runs to its end under the configuration it started
- * under. Credentials are read once per host and snapshot, at start unless told otherwise.
+ * under. Credentials are read once per host and snapshot, by ready() (a server: just after its
+ * start) and on reload, unless told otherwise.
  */
 import type { Logger } from 'pino';
 import { hostByAlias, hostsWithTag } from '../config/select-hosts.js';
 import type { HostEntry } from '../config/file-formats.js';
 import { ConfigError, SshgateError } from '../errors.js';
-import { loadAll, type Loaded, type Paths } from '../policy/load.js';
+import { loadAll, shellParser, type Loaded, type Paths } from '../policy/load.js';
 import { hostToken } from '../ssh/host-keys.js';
 import { openKnownHosts, type KnownHostsFile } from '../ssh/known-hosts-file.js';
+import { loadSsh2 } from '../ssh/ssh2.js';
 import type { AuthConfig } from '../ssh/auth.js';
 import type { HostTarget } from '../ssh/pool.js';
 import { targetContextFor, targetFor, targetProblems } from './targets.js';
@@ -39,17 +41,29 @@ interface Snapshot {
 
 export class LiveConfig {
   private readonly reloadListeners: (() => void)[] = [];
+  private readying: Promise<void> | undefined;
 
   private constructor(
     private readonly deps: LiveConfigDeps,
     private snap: Snapshot,
   ) {}
 
-  /** Loads the configuration; a ConfigError says what is wrong with it. */
+  /**
+   * Loads the configuration; a ConfigError says what is wrong with it. What only a call needs (the
+   * SSH stack, the shell grammar, the credentials) is ready() to await, or to start in the background.
+   */
   static async load(deps: LiveConfigDeps): Promise<LiveConfig> {
-    const config = new LiveConfig(deps, await loadSnapshot(deps));
-    config.prepareTargets();
-    return config;
+    return new LiveConfig(deps, await loadSnapshot(deps));
+  }
+
+  /**
+   * Loads ssh2 and the shell grammar, then reads every host's credentials (prepareTargets); once,
+   * every later call gets the same promise. Before it resolves nothing may be decided or reach a
+   * host: target() and the engine need both.
+   */
+  ready(): Promise<void> {
+    this.readying ??= Promise.all([loadSsh2(), shellParser()]).then(() => this.prepareTargets());
+    return this.readying;
   }
 
   get loaded(): Loaded {
@@ -78,6 +92,7 @@ export class LiveConfig {
       }
       throw err;
     }
+    await this.ready();
     this.snap = next;
     this.prepareTargets();
     for (const listener of this.reloadListeners) listener();
@@ -130,7 +145,7 @@ export class LiveConfig {
 }
 
 async function loadSnapshot(d: LiveConfigDeps): Promise<Snapshot> {
-  const loaded = await loadAll(d.paths);
+  const loaded = await loadAll(d.paths, { grammar: 'later' });
   const hostKeys = openKnownHosts(loaded.policy.knownHostsPath, d.paths.configDir, loaded.policy.hostKeyPolicy, (k) => {
     d.logger.warn(k, 'host key of a new host recorded (accept-new)');
     d.notice?.(`recorded the ${k.keyType} host key of ${hostToken(k.host, k.port)} in ${hostKeys.path} (host_key_policy: accept-new)`);

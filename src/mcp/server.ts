@@ -33,6 +33,8 @@ export interface ServerDeps {
   era?: ProtocolEra;
   /** The Tasks extension's handles, shared by every server of one serve (default: this server's own). */
   taskHandles?: TaskHandles;
+  /** Called after each tools/list answer has gone out. */
+  onListed?: () => void;
 }
 
 // The low-level Server on purpose (the SDK marks it for advanced use): sshgate owns tools/call
@@ -66,6 +68,7 @@ export function createServer(deps: ServerDeps): Server {
         ProtocolErrorCode.InvalidParams,
         'invalid cursor: this server lists all its tools in one page, so there is no next page',
       );
+    if (deps.onListed) setImmediate(deps.onListed);
     return { tools: listed };
   });
   tasks?.register(server);
@@ -84,6 +87,8 @@ export function createServer(deps: ServerDeps): Server {
     let result: CallToolResult;
     try {
       const input = parseInput(tool, args);
+      // A server answers its client before it has loaded what a call needs (Gateway.ready).
+      await deps.gateway.ready();
       // The retry of an input-required round goes back to its task, never to a new one.
       const retry = ctx.mcpReq.requestState() !== undefined;
       // A request that declared the Tasks extension gets ssh_run's and ssh_run_on_tag's task at once.

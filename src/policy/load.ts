@@ -19,14 +19,31 @@ export interface Loaded {
 }
 
 let parser: Promise<ShellParser> | undefined;
+let loadedParser: ShellParser | undefined;
 /** The shell grammar is loaded once per process. */
 export function shellParser(): Promise<ShellParser> {
-  parser ??= createShellParser();
+  parser ??= createShellParser().then((p) => (loadedParser = p));
   return parser;
 }
 
+/**
+ * What an engine parses with: the grammar shellParser() loads. An engine may be built before it
+ * is loaded (a server answers its client first); deciding before that is a bug of the caller.
+ */
+const grammar: ShellParser = {
+  parse: (command, dialect) => {
+    if (!loadedParser) throw new Error('a command was decided before shellParser() resolved');
+    return loadedParser.parse(command, dialect);
+  },
+};
+
+export interface LoadOptions {
+  /** 'later': build the engine now and let the caller await shellParser() before deciding. */
+  grammar?: 'now' | 'later';
+}
+
 /** Loads the inventory and the policy; a ConfigError lists the problems of both at once. */
-export async function loadAll(paths: Paths): Promise<Loaded> {
+export async function loadAll(paths: Paths, options: LoadOptions = {}): Promise<Loaded> {
   const issues: FileIssue[] = [];
   const attempt = <T>(load: () => T): T | undefined => {
     try {
@@ -40,7 +57,8 @@ export async function loadAll(paths: Paths): Promise<Loaded> {
   const inventory = attempt(() => loadInventory(paths));
   const policy = attempt(() => loadPolicy(paths.policyPath));
   if (!inventory || !policy) throw new ConfigError(issues);
-  return { inventory, policy, engine: createPolicyEngine(policy, await shellParser()) };
+  if (options.grammar !== 'later') await shellParser();
+  return { inventory, policy, engine: createPolicyEngine(policy, grammar) };
 }
 
 export async function engineFor(policyPath: string): Promise<PolicyEngine> {

@@ -6,7 +6,7 @@
  * the policy always denies.
  */
 import { createRequire } from 'node:module';
-import { Language, Parser, type Node } from 'web-tree-sitter';
+import type { Node, Parser } from 'web-tree-sitter';
 import { compileWasmWithoutTierUp } from '../memory.js';
 import { commandInputProblem } from './command-input.js';
 import { lex, signature, type Dialect, type Lexed, type Token } from './lexer.js';
@@ -88,6 +88,8 @@ const DESCRIBED: Record<string, string> = {
 export async function createShellParser(): Promise<ShellParser> {
   const require = createRequire(import.meta.url);
   compileWasmWithoutTierUp();
+  // Loaded here, not with this module: a server builds its engine before it loads the grammar.
+  const { Language, Parser } = await import('web-tree-sitter');
   await Parser.init();
   const bash = await Language.load(require.resolve('tree-sitter-bash/tree-sitter-bash.wasm'));
   const parser = new Parser();

@@ -6,11 +6,12 @@
 import { closeSync, fstatSync, openSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import ssh2, { type ParsedKey } from 'ssh2';
+import type { ParsedKey } from 'ssh2';
 import { keyPathProblem } from '../config/load-inventory.js';
 import type { CredentialEntry, HostEntry } from '../config/file-formats.js';
 import { ENV } from '../defaults.js';
 import { shellQuote, SshgateError } from '../errors.js';
+import { loadedSsh2 } from './ssh2.js';
 
 export interface AuthConfig {
   username: string;
@@ -102,6 +103,7 @@ export function agentSilence(sock: string, timeoutMs = 2000): Promise<string | u
   });
 }
 
+/** The login for a host: reads its key (parsed with ssh2: after loadSsh2() resolved) and secrets. */
 export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: SecretSources): AuthConfig {
   const username = host.user ?? cred.username;
   if (!username) {
@@ -126,7 +128,8 @@ export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: Sec
     const file = join(sources.keysDir, cred.key_path);
     const { data, stat } = readKeyFile(file, cred.name, cred.key_path);
     // Before the mode: a .pub file is 644 by design, and the fix is the path, not a chmod.
-    const plain = ssh2.utils.parseKey(data);
+    const { parseKey } = loadedSsh2().utils;
+    const plain = parseKey(data);
     const first: ParsedKey | undefined =
       plain instanceof Error ? undefined : Array.isArray(plain) ? (plain[0] as ParsedKey | undefined) : plain;
     if (first && !first.isPrivateKey()) {
@@ -149,7 +152,7 @@ export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: Sec
       );
     }
     const passphrase = cred.key_passphrase_secret ? readSecret(cred.key_passphrase_secret, sources) : undefined;
-    const parsed = passphrase === undefined ? plain : ssh2.utils.parseKey(data, passphrase);
+    const parsed = passphrase === undefined ? plain : parseKey(data, passphrase);
     if (parsed instanceof Error) {
       if (!/encrypted|passphrase|decrypt/i.test(parsed.message)) {
         throw new SshgateError(

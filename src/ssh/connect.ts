@@ -7,12 +7,13 @@
 import { lookup } from 'node:dns/promises';
 import { isIP, connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import ssh2, { type AnyAuthMethod, type Client } from 'ssh2';
+import type { AnyAuthMethod, Client } from 'ssh2';
 import { SshgateError } from '../errors.js';
 import { AGENT_HINT, refusalHint, type AuthConfig } from './auth.js';
 import { coalesceWrites } from './coalesce-writes.js';
 import type { HostKeyVerdict } from './host-keys.js';
 import type { HostKeyChecker } from './known-hosts-file.js';
+import { loadSsh2 } from './ssh2.js';
 
 export interface ConnectOptions {
   alias: string;
@@ -29,7 +30,8 @@ export interface ConnectOptions {
   checkAddress?: (address: string) => SshgateError | undefined;
 }
 
-export function openConnection(o: ConnectOptions): Promise<Client> {
+export async function openConnection(o: ConnectOptions): Promise<Client> {
+  const ssh2 = await loadSsh2();
   return new Promise((resolve, reject) => {
     const client = new ssh2.Client();
     let verdict: HostKeyVerdict | undefined;

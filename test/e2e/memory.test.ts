@@ -62,8 +62,9 @@ beforeAll(() => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /**
- * Starts `node NODE_ARGS dist/cli.js serve` on the example config under the probe until it serves
- * (its parser made, ssh2 loaded), then closes its stdin; returns what the probe saw.
+ * Starts `node NODE_ARGS dist/cli.js serve` on the example config under the probe, asks it for its
+ * tools, and waits until it has loaded what calls need (its parser made, ssh2 loaded: it then logs
+ * which known_hosts file it checks), then closes its stdin; returns what the probe saw.
  */
 async function probeServe(nodeArgs: string[]): Promise<string[]> {
   const out = join(tmp, `probe.${++probes}.log`);
@@ -78,13 +79,20 @@ async function probeServe(nodeArgs: string[]): Promise<string[]> {
   );
   let log = '';
   const exited = new Promise((r) => server.once('exit', r));
-  const serving = new Promise<void>((r) => {
+  const ready = new Promise<void>((r) => {
     server.stderr.on('data', (d: Buffer) => {
       log += d.toString();
-      if (log.includes('sshgate serving MCP')) r();
+      if (log.includes('host keys are checked against')) r();
     });
   });
-  await Promise.race([serving, exited]);
+  const initialize = { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'probe', version: '1' } };
+  for (const message of [
+    { jsonrpc: '2.0', id: 1, method: 'initialize', params: initialize },
+    { jsonrpc: '2.0', method: 'notifications/initialized' },
+    { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+  ])
+    server.stdin.write(`${JSON.stringify(message)}\n`);
+  await Promise.race([ready, exited]);
   server.stdin.end();
   await exited;
   expect(log).toContain('sshgate serving MCP');
@@ -94,7 +102,7 @@ async function probeServe(nodeArgs: string[]): Promise<string[]> {
 describe("the built server's memory settings", () => {
   it('are set, started as `node dist/cli.js serve`, before any WebAssembly is compiled, and once', async () => {
     const seen = await probeServe([]);
-    // ssh2's poly1305 and the shell grammar are compiled by the time the server serves.
+    // ssh2's poly1305 and the shell grammar are compiled by the time the server is ready for calls.
     expect(seen.filter((l) => l.startsWith('wasm ')).length).toBeGreaterThanOrEqual(2);
     expect(seen.slice(0, WASM_FLAGS.length)).toEqual(WASM_FLAGS.map((f) => `flag ${f}`));
     expect(seen.filter((l) => l.startsWith('flag '))).toHaveLength(WASM_FLAGS.length);

@@ -77,14 +77,18 @@ describe('the tool list', () => {
 });
 
 describe('hosts and plans', () => {
-  it('logs at start which known_hosts file the hosts are checked against', () => {
-    const line = gate
-      .log()
-      .split('\n')
-      .find((l) => l.includes('host keys are checked against'));
-    expect(line && JSON.parse(line)).toMatchObject({ known_hosts: join(gate.dir, 'config', 'known_hosts'), host_key_policy: 'strict' });
+  it('logs, once it has listed its tools, which known_hosts file the hosts are checked against', async () => {
+    await gate.client.listTools();
+    // Logged when the server has loaded what calls need, just after the list has gone out.
+    const line = () =>
+      gate
+        .log()
+        .split('\n')
+        .find((l) => l.includes('host keys are checked against'));
+    for (let i = 0; i < 100 && !line(); i++) await new Promise((r) => setTimeout(r, 100));
+    const found = line();
+    expect(found && JSON.parse(found)).toMatchObject({ known_hosts: join(gate.dir, 'config', 'known_hosts'), host_key_policy: 'strict' });
   });
-
   it('lists the hosts, or those with a tag', async () => {
     const all = await gate.ok<{ hosts: { alias: string; tags: string[] }[] }>('ssh_list_hosts');
     expect(all.hosts.map((h) => h.alias)).toEqual(['h1', 'h2', 'silent', 'dead']);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CredentialEntry, HostEntry } from '../../../src/config/file-formats.js';
 import { SshgateError } from '../../../src/errors.js';
 import { readSecret, resolveAuth, secretEnvName } from '../../../src/ssh/auth.js';
+import { loadSsh2 } from '../../../src/ssh/ssh2.js';
 import { tempDir } from '../../support/policy.js';
 import { listeningSocket, staleSocket } from '../../support/sockets.js';
 
@@ -17,6 +18,8 @@ const host: HostEntry = { alias: 'web1', host: '10.0.0.1', port: 22, credentials
 const cred = (c: Partial<CredentialEntry>): CredentialEntry => ({ name: 'k', agent: false, username: 'deploy', ...c });
 
 beforeAll(async () => {
+  // Keys are parsed with ssh2, which a server loads when it is first needed.
+  await loadSsh2();
   root = tempDir();
   agent = await listeningSocket(join(root, 'agent.sock'));
   keysDir = join(root, 'keys');

@@ -1,0 +1,24 @@
+/**
+ * ssh2, loaded when it is first needed rather than as sshgate starts: a server answers its client
+ * before it has loaded the SSH stack (about a tenth of a start's module loading), and loads it
+ * while the client reads the tool list (Gateway.ready). Nothing else in src/ssh imports ssh2's
+ * values; its types are imported with `import type`, which leaves nothing in the built code.
+ */
+import type ssh2Module from 'ssh2';
+
+export type Ssh2 = typeof ssh2Module;
+
+let loaded: Ssh2 | undefined;
+let loading: Promise<Ssh2> | undefined;
+
+/** ssh2, once loaded; every later call gets the same module at once. */
+export function loadSsh2(): Promise<Ssh2> {
+  loading ??= import('ssh2').then((m) => (loaded = m.default));
+  return loading;
+}
+
+/** ssh2 for synchronous code (parsing a key), which runs only after loadSsh2() has resolved. */
+export function loadedSsh2(): Ssh2 {
+  if (!loaded) throw new Error('ssh2 is used before loadSsh2() resolved');
+  return loaded;
+}

@@ -1,0 +1,56 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
+
+/**
+ * What a stdio start loads before it answers tools/list, as test/support/load-log.mjs writes it
+ * down: by the order of the lines, not by any clock. No host is reached: nothing here connects.
+ */
+const LATER = [
+  { what: 'ssh2', url: /\/node_modules\/ssh2\// },
+  { what: 'the shell grammar (web-tree-sitter)', url: /\/node_modules\/web-tree-sitter\// },
+  { what: 'the HTTP transport', url: /\/node_modules\/(@modelcontextprotocol\/node|hono|@hono\/)/ },
+  { what: 'jose (OAuth)', url: /\/node_modules\/jose\// },
+];
+
+let dir: string;
+let keys: string;
+let gate: Gate;
+const log = () => readFileSync(join(dir, 'loads.log'), 'utf8');
+
+beforeAll(async () => {
+  keys = mkdtempSync(join(tmpdir(), 'sshgate-start-'));
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keys, 'id')]);
+  writeFileSync(join(keys, 'known_hosts'), '');
+  dir = writeConfig(
+    { user: 'deploy', userKeyPath: join(keys, 'id'), knownHostsPath: join(keys, 'known_hosts') },
+    { hosts: [{ alias: 'web1', host: '127.0.0.1', port: 22 }] },
+  );
+  gate = await startGate(dir, { LOAD_LOG: join(dir, 'loads.log') }, ['--import', resolve('test/support/load-log.mjs')]);
+});
+afterAll(async () => {
+  await gate?.close();
+  removeConfig(dir);
+  rmSync(keys, { recursive: true, force: true });
+});
+
+describe('a stdio start', () => {
+  it('answers tools/list before it loads ssh2, the shell grammar, the HTTP transport or jose', async () => {
+    await gate.client.listTools();
+    const [before] = log().split('-- answered tools/list\n');
+    expect(before).toMatch(/\/dist\/mcp\/server\.js/);
+    for (const { what, url } of LATER) expect({ what, loaded: url.test(before as string) }).toEqual({ what, loaded: false });
+  });
+
+  it('loads ssh2 and the grammar for the first call, which is decided as ever', async () => {
+    expect(await gate.ok('ssh_plan', { alias: 'web1', command: 'uptime; reboot' })).toMatchObject({ allowed: false });
+    expect(await gate.ok('ssh_plan', { alias: 'web1', command: 'uptime' })).toMatchObject({ allowed: true });
+    const loads = log();
+    expect(loads).toMatch(LATER[0]!.url);
+    expect(loads).toMatch(LATER[1]!.url);
+    expect(loads).not.toMatch(LATER[2]!.url);
+  });
+});
