@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 /** The only entry point: reads argv and the environment, runs one command, sets the exit code. */
 import { readFileSync } from 'node:fs';
+import { enableCompileCache } from './compile-cache.js';
 import { compileWasmWithoutTierUp } from './memory.js';
 
-// Before the commands are loaded: a module compiled before the flags are set keeps its tier-up.
+// Before the commands are loaded: the cache serves only the modules compiled after it is on, and
+// a module compiled before the flags are set keeps its tier-up.
+enableCompileCache(process.env);
 compileWasmWithoutTierUp();
 const { runCli } = await import('./commands/dispatch.js');
 

@@ -124,6 +124,15 @@ describe('the image, run without Docker', () => {
     expect(image.healthcheck).toEqual(['node', ...WASM_FLAGS, '/app/dist/cli.js', 'check']);
   });
 
+  it("fills node's compile cache at build, as that user and with the entry's flags, which node keys it by", () => {
+    expect(image.env.NODE_COMPILE_CACHE).toBe('/app/compile-cache');
+    const text = readFileSync('Dockerfile', 'utf8').replace(/\\\n\s*/g, ' ');
+    const asUser = (text.split(/^FROM /m).at(-1) as string).split(/^USER /m)[1] as string;
+    const runs = [...asUser.matchAll(/^RUN (.+)$/gm)].flatMap((m) => (m[1] as string).split(/ && (?=node )/));
+    expect(runs).toHaveLength(2);
+    for (const run of runs) expect(run.startsWith(`${['node', ...WASM_FLAGS].join(' ')} `)).toBe(true);
+  });
+
   it('passes its health check as that user, from a read-only directory', () => {
     const [cmd, args] = asContainer(image.healthcheck);
     const r = spawnSync(cmd, args, { cwd: join(root, 'cwd'), env: containerEnv(), encoding: 'utf8' });
