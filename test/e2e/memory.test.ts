@@ -117,8 +117,8 @@ describe("the built server's memory settings", () => {
   it('compile the shell grammar with Liftoff only: a hot parser is never tiered up to TurboFan', () => {
     // Without the settings this Node does tier the grammar up: the trace would show it.
     expect(turbofanCompilations(parseHot('', true))).toBeGreaterThan(0);
-    expect(turbofanCompilations(parseHot(resolve('dist/policy/parse.js'), false))).toBe(0);
+    expect(turbofanCompilations(parseHot(resolve('build/policy/parse.js'), false))).toBe(0);
     // The same flags given to node at start instead, the parser setting none: the same code.
-    expect(turbofanCompilations(parseHot(resolve('dist/policy/parse.js'), false), WASM_FLAGS)).toBe(0);
+    expect(turbofanCompilations(parseHot(resolve('build/policy/parse.js'), false), WASM_FLAGS)).toBe(0);
   }, 60_000);
 });
