@@ -59,7 +59,8 @@ export async function demoCommand(io: Io, options: DemoOptions = {}): Promise<nu
     );
     writeDemoConfig(dir, host, user, key.private);
     say(`[config] ${dir}: config/servers.yml, config/credentials.yml, config/known_hosts, policies/demo.yml`);
-    const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
+    // The bundle (rolldown.config.mjs) puts every chunk of dist/ beside the entry.
+    const cli = fileURLToPath(new URL('./cli.js', import.meta.url));
     say(`[serve]  node ${cli} serve --config ${join(dir, 'config')} --policy ${join(dir, 'policies')}   (MCP over stdio)\n`);
     client = new Client({ name: 'sshgate-demo', version: '1.0.0' });
     await client.connect(
