@@ -66,10 +66,61 @@ export function parseKnownHosts(text: string): KnownHosts {
   return { entries, skipped };
 }
 
-/** The entries that apply to `host` on `port`, under the name OpenSSH looks up (`[host]:port` off 22). */
+/**
+ * The entries that apply to `host` on `port`, under the name OpenSSH looks up (`[host]:port` off
+ * 22), in the file's order. Every new connection asks, so a file of one line per host is looked up
+ * through an index rather than matched line by line: at 1,000 hosts a scan is a million pattern
+ * matches for one cold fan-out, and with hashed lines a million HMACs.
+ */
 export function entriesFor(known: KnownHosts, host: string, port: number): KnownHostEntry[] {
   const token = hostToken(host, port);
-  return known.entries.filter((e) => appliesTo(e.patterns, token));
+  const index = indexOf(known);
+  const cached = index.answers.get(token);
+  if (cached) return cached;
+  const named = index.literal.get(token.toLowerCase()) ?? [];
+  const matched = index.scanned.filter((e) => appliesTo(e.patterns, token));
+  const found = matched.length === 0 ? named : named.length === 0 ? matched : [...named, ...matched].sort((a, b) => a.line - b.line);
+  // The tokens asked for are the inventory's hosts (and jump hops): a bounded set, unless a file
+  // is held across a very long run of new names; then the answers start over.
+  if (index.answers.size >= MAX_ANSWERS) index.answers.clear();
+  index.answers.set(token, found);
+  return found;
+}
+
+/**
+ * How entriesFor finds a token's entries: `literal` holds the lines whose every name is plain (no
+ * wildcard, no negation, not hashed) under each name in lower case, as OpenSSH compares names;
+ * `scanned` holds the rest, matched one by one; `answers` keeps what each token got.
+ */
+interface Index {
+  literal: Map<string, KnownHostEntry[]>;
+  scanned: KnownHostEntry[];
+  answers: Map<string, KnownHostEntry[]>;
+}
+
+const MAX_ANSWERS = 100_000;
+
+/** Built on first use; a parsed file is never changed (KnownHostsFile parses anew), so it stays right. */
+const indexes = new WeakMap<KnownHosts, Index>();
+
+function indexOf(known: KnownHosts): Index {
+  let index = indexes.get(known);
+  if (index) return index;
+  index = { literal: new Map(), scanned: [], answers: new Map() };
+  for (const e of known.entries) {
+    const plain = e.patterns.every((p) => !p.startsWith('!') && !p.startsWith('|') && !p.includes('*') && !p.includes('?'));
+    if (!plain) {
+      index.scanned.push(e);
+      continue;
+    }
+    for (const name of new Set(e.patterns.map((p) => p.toLowerCase()))) {
+      const list = index.literal.get(name);
+      if (list) list.push(e);
+      else index.literal.set(name, [e]);
+    }
+  }
+  indexes.set(known, index);
+  return index;
 }
 
 export function verifyHostKey(known: KnownHosts, host: string, port: number, offered: Buffer): HostKeyVerdict {

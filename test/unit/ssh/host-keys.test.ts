@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fingerprint, knownHostsLine, parseKnownHosts, verifyHostKey } from '../../../src/ssh/host-keys.js';
+import { entriesFor, fingerprint, knownHostsLine, parseKnownHosts, verifyHostKey } from '../../../src/ssh/host-keys.js';
+import { globMatch } from '../../../src/glob.js';
 import { tempDir } from '../../support/policy.js';
 
 let dir: string;
@@ -75,6 +77,61 @@ describe('known_hosts', () => {
     expect(verifyHostKey(known, 'x.lab', 22, keys.b!.blob)).toEqual({ status: 'unknown' });
     const line = knownHostsLine('10.1.1.1', 2200, keys.c!.type, keys.c!.blob);
     expect(verifyHostKey(parseKnownHosts(line), '10.1.1.1', 2200, keys.c!.blob)).toEqual({ status: 'match' });
+  });
+
+  it('finds the same lines for a host, in file order, whether its names are plain, wildcards, negated or hashed', () => {
+    const plain = join(dir, 'known_hosts_mixed_plain');
+    writeFileSync(plain, `10.9.0.1 ${keys.c?.line}\n[10.9.0.2]:2222 ${keys.c?.line}\n`);
+    execFileSync('ssh-keygen', ['-q', '-H', '-f', plain]);
+    const hashed = readFileSync(plain, 'utf8');
+    const text = [
+      `Web1.Example,web2.example ${keys.a?.line}`,
+      `*.lab,!bad.lab ${keys.b?.line}`,
+      `web1.example ${keys.b?.line}`,
+      hashed.trim(),
+      `@revoked web2.example ${keys.c?.line}`,
+      `[10.9.0.2]:2222 ${keys.a?.line}`,
+      `10.9.0.? ${keys.b?.line}`,
+      `WEB1.EXAMPLE,web1.example ${keys.c?.line}`,
+      `good.lab ${keys.c?.line}`,
+    ].join('\n');
+    const known = parseKnownHosts(text);
+    // OpenSSH's rule, stated plainly: a line applies when a name matches (case aside; a hashed
+    // name by its HMAC) and no negated name does.
+    const applies = (patterns: string[], token: string) => {
+      const one = (p: string) => {
+        if (!p.startsWith('|1|')) return globMatch(p.toLowerCase(), token.toLowerCase());
+        const [, , salt, hash] = p.split('|');
+        return (
+          createHmac('sha1', Buffer.from(salt ?? '', 'base64'))
+            .update(token)
+            .digest('base64') === hash
+        );
+      };
+      return !patterns.some((p) => p.startsWith('!') && one(p.slice(1))) && patterns.some((p) => !p.startsWith('!') && one(p));
+    };
+    const hosts: [string, number][] = [
+      ['web1.example', 22],
+      ['WEB2.example', 22],
+      ['x.lab', 22],
+      ['bad.lab', 22],
+      ['good.lab', 22],
+      ['10.9.0.1', 22],
+      ['10.9.0.2', 2222],
+      ['10.9.0.3', 22],
+      ['nowhere', 22],
+    ];
+    for (const [host, port] of hosts) {
+      const token = port === 22 ? host : `[${host}]:${port}`;
+      const expected = known.entries.filter((e) => applies(e.patterns, token)).map((e) => e.line);
+      // Twice: the second answer comes from what the first one kept.
+      expect(entriesFor(known, host, port).map((e) => e.line)).toEqual(expected);
+      expect(entriesFor(known, host, port).map((e) => e.line)).toEqual(expected);
+    }
+    expect(entriesFor(known, 'web1.example', 22).map((e) => e.line)).toEqual([1, 3, 9]);
+    expect(entriesFor(known, '10.9.0.2', 2222).map((e) => e.line)).toEqual([5, 7]);
+    expect(verifyHostKey(known, 'bad.lab', 22, keys.b!.blob)).toEqual({ status: 'unknown' });
+    expect(verifyHostKey(known, 'web2.example', 22, keys.c!.blob).status).toBe('revoked');
   });
 
   it('prints fingerprints as ssh-keygen -l does', () => {
