@@ -11,6 +11,7 @@ import { keyPathProblem } from '../config/load-inventory.js';
 import type { CredentialEntry, HostEntry } from '../config/file-formats.js';
 import { ENV } from '../defaults.js';
 import { shellQuote, SshgateError } from '../errors.js';
+import { decodedOnce } from './signing-key.js';
 import { loadedSsh2 } from './ssh2.js';
 
 export interface AuthConfig {
@@ -177,7 +178,7 @@ export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: Sec
       );
     }
     auth.privateKey = data;
-    auth.parsedKey = Array.isArray(parsed) ? (parsed[0] as ParsedKey) : parsed;
+    auth.parsedKey = decodedOnce(Array.isArray(parsed) ? (parsed[0] as ParsedKey) : parsed);
     if (passphrase !== undefined) auth.passphrase = passphrase;
   }
   if (cred.agent) {
