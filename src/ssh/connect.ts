@@ -9,6 +9,7 @@ import { isIP, connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { AnyAuthMethod, Client } from 'ssh2';
 import { SshgateError } from '../errors.js';
+import { KEX_ORDER } from './algorithms.js';
 import { AGENT_HINT, refusalHint, type AuthConfig } from './auth.js';
 import { coalesceWrites } from './coalesce-writes.js';
 import type { HostKeyVerdict } from './host-keys.js';
@@ -94,6 +95,7 @@ export async function openConnection(o: ConnectOptions): Promise<Client> {
         username: o.auth.username,
         // Straight to the configured methods: no "none" probe, one round trip less per connection.
         authHandler: (_left, _partial, next) => next(methods.shift() ?? (false as unknown as AnyAuthMethod)),
+        algorithms: { kex: [...KEX_ORDER] },
         keepaliveInterval: o.keepaliveMs ?? 15_000,
         keepaliveCountMax: 3,
         readyTimeout: o.timeoutMs,

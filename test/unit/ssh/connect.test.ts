@@ -53,6 +53,20 @@ async function login(port: number, key: ParsedKey): Promise<void> {
 }
 
 describe('a new connection', () => {
+  it('agrees on ECDH over P-256 with a host that offers the usual exchanges', async () => {
+    const key = decodedOnce(parsed(ssh2.utils.generateKeyPairSync('ed25519').private));
+    const h = await host(key);
+    await login(h.port, key);
+    expect(await h.agreed).toBe('ecdh-sha2-nistp256');
+  });
+
+  it('still agrees on curve25519 with a host that leaves P-256 out', async () => {
+    const key = decodedOnce(parsed(ssh2.utils.generateKeyPairSync('ed25519').private));
+    const h = await host(key, ['curve25519-sha256', 'diffie-hellman-group14-sha256']);
+    await login(h.port, key);
+    expect(await h.agreed).toBe('curve25519-sha256');
+  });
+
   it.each([
     ['ed25519', {}],
     ['ecdsa', { bits: 256 }],
