@@ -48,7 +48,7 @@ export interface Fleet {
 }
 
 export interface FleetOptions {
-  /** First address is 127.0.<subnet>.10; distinct fleets in one run use distinct subnets. */
+  /** First address is 127.<subnet>.0.20; distinct fleets in one run use distinct subnets. */
   subnet?: number;
   aliasPrefix?: string;
   /** sshd's MaxSessions (sessions per connection); 20 unless a test needs the limit. */
@@ -79,7 +79,8 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const hosts: FleetHost[] = Array.from({ length: count }, (_, i) => ({
     alias: `${options.aliasPrefix ?? 'h'}${i + 1}`,
-    host: `127.${subnet}.${Math.floor((10 + i) / 250)}.${10 + ((10 + i) % 250)}`,
+    // 230 to a third octet: .20 to .249, so a fleet of a thousand never makes an address past .255.
+    host: `127.${subnet}.${Math.floor(i / 230)}.${20 + (i % 230)}`,
     port,
   }));
   writeFileSync(join(dir, 'known_hosts'), hosts.map((h) => `[${h.host}]:${h.port} ${hostPublicKey}\n`).join(''));
@@ -114,6 +115,9 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
     );
     configs.push(config);
   }
+  // An sshd binds all its addresses before it accepts on any, so one probe per process tells that
+  // it is up; a probe per address made sshd fork a session for each (a thousand at 1,000 hosts).
+  const listening = () => Promise.all(hosts.filter((_, i) => i % PER_PROCESS === 0).map((h) => waitForPort(h.host, h.port, 10_000)));
   const launch = () => {
     configs.forEach((config, n) => {
       const child = spawn(SSHD, ['-D', '-f', config, '-E', join(dir, `sshd.${n}.log`)], { stdio: 'ignore' });
@@ -155,11 +159,11 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
         fleet.hostPublicKey = readFileSync(join(dir, 'host_ed25519.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
       }
       launch();
-      await Promise.all(hosts.map((h) => waitForPort(h.host, h.port, 10_000)));
+      await listening();
     },
   };
   try {
-    await Promise.all(hosts.map((h) => waitForPort(h.host, h.port, 10_000)));
+    await listening();
   } catch (err) {
     const logs = children.map((_, n) => safeRead(join(dir, `sshd.${n}.log`))).join('\n');
     await fleet.stop();
