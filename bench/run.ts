@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark in one run, against loopback OpenSSH hosts started here (as
  * root: it creates the test user), printed and written to bench/RESULTS.md with the machine.
- * Figures only; nothing is asserted. BENCH_ONLY=warm,fanout,cancel,stream,start,decide,transfer,registry,http picks some.
+ * Figures only; nothing is asserted. BENCH_ONLY=warm,fanout,cancel,stream,start,decide,transfer,registry,http,scale picks some.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { decisionCost } from './decide.js';
 import { fanOut } from './fan-out.js';
 import { http } from './http.js';
 import { registry } from './registry.js';
+import { scale } from './scale.js';
 import type { Section } from './stats.js';
 import { startup } from './startup.js';
 import { throughput } from './throughput.js';
@@ -27,6 +28,7 @@ const all: [string, () => Promise<Section>][] = [
   ['transfer', transfer],
   ['registry', registry],
   ['http', http],
+  ['scale', scale],
 ];
 const only = process.env.BENCH_ONLY?.split(',');
 const sections: Section[] = [];
