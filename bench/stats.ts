@@ -20,8 +20,8 @@ export const BENCH_POLICY = `limits: { ${BENCH_LIMITS} }\n${ALLOW_ALL_POLICY}`;
 export const SERVER_NODE_ARGS: readonly string[] = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 /**
- * Another node binary (BENCH_SERVER_NODE, a path) the start benchmark also starts the server with,
- * its compile cache warm: the Docker image's Node, as `.ci/image-node` prints its path.
+ * Another node binary (BENCH_SERVER_NODE, a path) the start benchmark (its compile cache warm) and
+ * the streaming one also run the server on: the Docker image's Node, as `.ci/image-node` prints it.
  */
 export const SERVER_NODE: string | undefined = process.env.BENCH_SERVER_NODE || undefined;
 

@@ -133,16 +133,18 @@ export function defaultEra(): ClientOptions {
 
 /**
  * `node [nodeArgs] dist/cli.js serve` on the fleet's config; `nodeArgs` are node's own options,
- * `clientOptions` the SDK Client's (the protocol era: defaultEra()).
+ * `clientOptions` the SDK Client's (the protocol era: defaultEra()), `node` the binary (this one's
+ * by default; a benchmark may run the server on another Node).
  */
 export async function startGate(
   dir: string,
   env: Record<string, string> = {},
   nodeArgs: readonly string[] = [],
   clientOptions: ClientOptions = defaultEra(),
+  node: string = process.execPath,
 ): Promise<Gate> {
   const transport = new StdioClientTransport({
-    command: process.execPath,
+    command: node,
     args: [...nodeArgs, resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies')],
     // The SDK adds HOME to the child's environment: without a state dir of its own, every test
     // server would share the journal in ~/.local/state.
