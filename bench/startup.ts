@@ -10,11 +10,11 @@ import { Client } from '@modelcontextprotocol/client';
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { DEFAULTS } from '../src/defaults.js';
 import { TaskJournal } from '../src/tasks/journal.js';
 import { TaskManager } from '../src/tasks/task-manager.js';
-import { removeConfig, writeConfig } from '../test/support/mcp.js';
+import { removeConfig, serveArgs, writeConfig } from '../test/support/mcp.js';
 import { startFleet } from '../test/support/sshd.js';
 import { PEER, peerArgs, peerEntry } from './peer.js';
 import { BENCH_POLICY, median, p90, SERVER_NODE, SERVER_NODE_ARGS, time, type Section } from './stats.js';
@@ -40,16 +40,7 @@ export async function startup(): Promise<Section> {
   const dir = writeConfig(fleet, { hosts: fleet.hosts, policy: BENCH_POLICY });
   const journals = mkdtempSync(join(tmpdir(), 'sshgate-bench-journals-'));
   const peerHome = mkdtempSync(join(tmpdir(), 'sshgate-bench-peer-'));
-  const serve = [
-    resolve('dist/cli.js'),
-    'serve',
-    '--config',
-    join(dir, 'config'),
-    '--policy',
-    join(dir, 'policies'),
-    '--log-level',
-    'warn',
-  ];
+  const serve = [...serveArgs(dir), '--log-level', 'warn'];
   const sshgate = { command: process.execPath, args: [...SERVER_NODE_ARGS, ...serve] };
   const fresh = 'none (fresh)';
   const cases: Case[] = [

@@ -131,6 +131,11 @@ export function defaultEra(): ClientOptions {
   return process.env.SSHGATE_TEST_ERA === 'legacy' ? {} : { versionNegotiation: { mode: { pin: '2026-07-28' } } };
 }
 
+/** `dist/cli.js serve` on the config writeConfig wrote in `dir`: what every test server starts with. */
+export function serveArgs(dir: string): string[] {
+  return [resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies')];
+}
+
 /**
  * `node [nodeArgs] dist/cli.js serve` on the fleet's config; `nodeArgs` are node's own options,
  * `clientOptions` the SDK Client's (the protocol era: defaultEra()), `node` the binary (this one's
@@ -145,7 +150,7 @@ export async function startGate(
 ): Promise<Gate> {
   const transport = new StdioClientTransport({
     command: node,
-    args: [...nodeArgs, resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies')],
+    args: [...nodeArgs, ...serveArgs(dir)],
     // The SDK adds HOME to the child's environment: without a state dir of its own, every test
     // server would share the journal in ~/.local/state.
     env: { PATH: process.env.PATH ?? '', SSHGATE_LOG_LEVEL: 'info', SSHGATE_STATE_DIR: join(dir, 'state'), ...env },

@@ -4,8 +4,9 @@
  * line the server sends, notifications included.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { serveArgs } from './mcp.js';
 
 export interface WireMessage {
   id?: number;
@@ -39,14 +40,10 @@ export async function startRawServer(
   clientName: string,
   opening: 'initialize' | 'discover' = 'initialize',
 ): Promise<RawServer> {
-  const server: ChildProcess = spawn(
-    process.execPath,
-    [resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies')],
-    {
-      env: { PATH: process.env.PATH ?? '', SSHGATE_STATE_DIR: join(dir, 'state'), SSHGATE_LOG_LEVEL: 'warn' },
-      stdio: ['pipe', 'pipe', 'ignore'],
-    },
-  );
+  const server: ChildProcess = spawn(process.execPath, serveArgs(dir), {
+    env: { PATH: process.env.PATH ?? '', SSHGATE_STATE_DIR: join(dir, 'state'), SSHGATE_LOG_LEVEL: 'warn' },
+    stdio: ['pipe', 'pipe', 'ignore'],
+  });
   const waiting = new Map<number, (m: WireMessage) => void>();
   const listeners: ((m: WireMessage) => void)[] = [];
   createInterface({ input: server.stdout as NodeJS.ReadableStream }).on('line', (line) => {

@@ -4,7 +4,8 @@
  * port it listens on, and stopped with SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { serveArgs } from './mcp.js';
 
 export interface ServeHttp {
   port: number;
@@ -27,18 +28,7 @@ export async function startServeHttp(
 ): Promise<ServeHttp> {
   const child = spawn(
     process.execPath,
-    [
-      ...(o.nodeArgs ?? []),
-      resolve('dist/cli.js'),
-      'serve',
-      '--config',
-      join(dir, 'config'),
-      '--policy',
-      join(dir, 'policies'),
-      '--http',
-      `127.0.0.1:${o.port ?? 0}`,
-      ...(o.args ?? []),
-    ],
+    [...(o.nodeArgs ?? []), ...serveArgs(dir), '--http', `127.0.0.1:${o.port ?? 0}`, ...(o.args ?? [])],
     { env: { PATH: process.env.PATH ?? '', SSHGATE_STATE_DIR: join(dir, 'state-http'), ...o.env }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let log = '';
