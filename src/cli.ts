@@ -4,10 +4,12 @@ import { readFileSync } from 'node:fs';
 import { enableCompileCache } from './compile-cache.js';
 import { compileWasmWithoutTierUp } from './memory.js';
 
-// Before the commands are loaded: the cache serves only the modules compiled after it is on, and
-// a module compiled before the flags are set keeps its tier-up.
+// Before the commands are loaded: the cache serves only the modules compiled after it is on, a
+// module compiled before the flags are set keeps its tier-up, and a schema built before zod's
+// setting keeps its JIT.
 enableCompileCache(process.env);
 compileWasmWithoutTierUp();
+await import('./zod-settings.js');
 const { runCli } = await import('./commands/dispatch.js');
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
