@@ -129,10 +129,15 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
     }
     throw err;
   }
-  const control = await openControl(options.stateDir, gateway, logger);
   // What only a call needs, loaded while nothing waits for it (Gateway.ready); a failure is the
-  // first call's error too, and logged here once.
-  const warm = () => void gateway.ready().catch((err: Error) => logger.error({ err: err.message }, 'cannot load what calls need'));
+  // first call's error too, and logged here once. The control socket too: only a call can make an
+  // approval request, and opening it loads node's cluster module, some milliseconds of a start.
+  let control: Promise<ControlSocket | undefined> | undefined;
+  const warm = () => {
+    if (control) return;
+    control = openControl(options.stateDir, gateway, logger);
+    void gateway.ready().catch((err: Error) => logger.error({ err: err.message }, 'cannot load what calls need'));
+  };
   let closeTransport: () => Promise<void> = () => Promise.resolve();
   const stopped = new Promise<string>((resolve) => {
     let stopping: Promise<void> | undefined;
@@ -148,7 +153,7 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
           new Promise((r) => setTimeout(r, SHUTDOWN_MS).unref()),
         ]);
         await closeTransport().catch(() => undefined);
-        await control?.close();
+        await (await control)?.close();
         resolve(why);
       })();
     };
@@ -198,7 +203,7 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
     // answers for the CPU. A client that asks for no list has it loaded by its first call.
     // The era is the connection's: a 2026-07-28 client is offered the Tasks extension.
     const handle = serveOverStdio(
-      ({ era }) => createServer({ gateway: gateway.forCaller(caller), logger, version: options.version, era, onListed: warm }),
+      ({ era }) => createServer({ gateway: gateway.forCaller(caller), logger, version: options.version, era, warm }),
       logger,
     );
     closeTransport = () => handle.close();

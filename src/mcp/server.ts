@@ -33,8 +33,11 @@ export interface ServerDeps {
   era?: ProtocolEra;
   /** The Tasks extension's handles, shared by every server of one serve (default: this server's own). */
   taskHandles?: TaskHandles;
-  /** Called after each tools/list answer has gone out. */
-  onListed?: () => void;
+  /**
+   * Called once the client is served what it starts with: after each tools/list answer has gone
+   * out, and at a tools/call (a client that never lists). What it starts must be idempotent.
+   */
+  warm?: () => void;
 }
 
 // The low-level Server on purpose (the SDK marks it for advanced use): sshgate owns tools/call
@@ -68,7 +71,7 @@ export function createServer(deps: ServerDeps): Server {
         ProtocolErrorCode.InvalidParams,
         'invalid cursor: this server lists all its tools in one page, so there is no next page',
       );
-    if (deps.onListed) setImmediate(deps.onListed);
+    if (deps.warm) setImmediate(deps.warm);
     return { tools: listed };
   });
   tasks?.register(server);
@@ -77,6 +80,7 @@ export function createServer(deps: ServerDeps): Server {
   server.fallbackRequestHandler = async (request, ctx: CallContext): Promise<CallToolResult | CreateTaskResult | InputRequiredResult> => {
     if (request.method !== 'tools/call')
       throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `method not found: ${clip(request.method)}`);
+    deps.warm?.();
     const { name, args } = callOf(request.params);
     const tool = tools.get(name);
     if (!tool)
