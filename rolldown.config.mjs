@@ -3,11 +3,31 @@
  * per module loaded lazily (serve, the HTTP transport, ssh2's users…), so that a start reads a few
  * files instead of some 500 (docs/architecture.md, "Start"). ssh2 and web-tree-sitter stay in
  * node_modules: ssh2 loads a native addon and WebAssembly of its own, and the grammar's .wasm files
- * are found beside their packages.
+ * are found beside their packages. The server SDK validates with its cfworker validator, not ajv
+(src/mcp/sdk-shims.ts). Beside the bundle: the tools' published JSON Schemas, converted
+ * from their zod schemas here rather than at every start (src/mcp/registry.ts).
  */
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const publishedSchemas = {
+  name: 'published-schemas',
+  async writeBundle(options) {
+    const { ToolRegistry, PUBLISHED_SCHEMAS_FILE } = await import('./build/mcp/registry.js');
+    const { registerTools } = await import('./build/mcp/tools/index.js');
+    const tools = new ToolRegistry();
+    // Registering reads no gateway: handlers are closures over it, never called here.
+    registerTools(tools, undefined);
+    writeFileSync(join(options.dir, PUBLISHED_SCHEMAS_FILE), `${JSON.stringify(tools.converted())}\n`);
+  },
+};
+
 export default {
   input: 'build/cli.js',
   platform: 'node',
   external: [/^ssh2(\/|$)/, /^web-tree-sitter(\/|$)/],
+  // The SDK's Node shims without ajv (src/mcp/sdk-shims.ts).
+  resolve: { alias: { '@modelcontextprotocol/server/_shims': resolve('build/mcp/sdk-shims.js') } },
   output: { dir: 'dist', format: 'esm', sourcemap: true, cleanDir: true },
+  plugins: [publishedSchemas],
 };

@@ -5,6 +5,7 @@
  * it with untyped text instead), and the published JSON Schemas come from the same zod schemas.
  */
 import type { Tool, ToolAnnotations, ServerContext } from '@modelcontextprotocol/server';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { clip, SshgateError } from '../errors.js';
 import type { ClientApprover } from '../gateway/gateway.js';
@@ -70,6 +71,35 @@ function withoutNull(s: JsonSchema): JsonSchema | undefined {
   return undefined;
 }
 
+/** A tool's two schemas as tools/list publishes them (before inputConstraints are merged in). */
+export interface PublishedSchemas {
+  input: JsonSchema;
+  output: JsonSchema;
+}
+
+/**
+ * The published schemas `npm run build` converted (rolldown.config.mjs writes them beside the
+ * bundle): converting the twelve tools' schemas took some 30 ms of a start, most of what a stdio
+ * server did between reading its policy and answering tools/list. Absent when running from the
+ * sources (the tests); then each is converted once per process. test/e2e/start.test.ts compares
+ * what a built server lists with what the sources convert, so a stale file cannot go unnoticed.
+ */
+export const PUBLISHED_SCHEMAS_FILE = 'tool-schemas.json';
+let prebuilt: Record<string, PublishedSchemas> | null | undefined;
+
+function prebuiltSchemas(): Record<string, PublishedSchemas> | null {
+  if (prebuilt === undefined) {
+    try {
+      prebuilt = deepFreeze(
+        JSON.parse(readFileSync(new URL(`./${PUBLISHED_SCHEMAS_FILE}`, import.meta.url), 'utf8')) as Record<string, PublishedSchemas>,
+      );
+    } catch {
+      prebuilt = null;
+    }
+  }
+  return prebuilt;
+}
+
 /**
  * Each zod schema's published JSON Schema, made once per process: converting takes about a
  * millisecond a tool, and a server is built for every 2026-07-28 HTTP request and every session,
@@ -107,14 +137,27 @@ export class ToolRegistry {
   }
 
   list(): Tool[] {
-    return [...this.tools.values()].map((t) => ({
-      name: t.name,
-      title: t.title,
-      description: t.description,
-      inputSchema: { ...(jsonSchemaOf(t.input, 'input') as Tool['inputSchema']), ...t.inputConstraints },
-      outputSchema: jsonSchemaOf(t.output, 'output'),
-      annotations: { title: t.title, ...t.annotations },
-    }));
+    const schemas = prebuiltSchemas();
+    return [...this.tools.values()].map((t) => {
+      const { input, output } = schemas?.[t.name] ?? this.convert(t);
+      return {
+        name: t.name,
+        title: t.title,
+        description: t.description,
+        inputSchema: { ...(input as Tool['inputSchema']), ...t.inputConstraints },
+        outputSchema: output,
+        annotations: { title: t.title, ...t.annotations },
+      };
+    });
+  }
+
+  /** Every tool's schemas converted from zod, by tool name: what the build writes to PUBLISHED_SCHEMAS_FILE. */
+  converted(): Record<string, PublishedSchemas> {
+    return Object.fromEntries([...this.tools.values()].map((t) => [t.name, this.convert(t)]));
+  }
+
+  private convert(t: ToolDef): PublishedSchemas {
+    return { input: jsonSchemaOf(t.input, 'input'), output: jsonSchemaOf(t.output, 'output') };
   }
 }
 

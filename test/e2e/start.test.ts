@@ -1,8 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Gateway } from '../../src/gateway/gateway.js';
+import { PUBLISHED_SCHEMAS_FILE, ToolRegistry } from '../../src/mcp/registry.js';
+import { registerTools } from '../../src/mcp/tools/index.js';
 import { removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
 
 /**
@@ -53,5 +56,19 @@ describe('a stdio start', () => {
     expect(loads).toMatch(LATER[0]!.url);
     expect(loads).toMatch(LATER[1]!.url);
     expect(loads).not.toMatch(LATER[2]!.url);
+  });
+
+  it('lists the JSON Schemas the build converted, the same as the sources convert', async () => {
+    expect(existsSync(resolve('dist', PUBLISHED_SCHEMAS_FILE))).toBe(true);
+    const fromSources = new ToolRegistry();
+    registerTools(fromSources, undefined as unknown as Gateway);
+    const served = (await gate.client.listTools()).tools;
+    expect(JSON.parse(JSON.stringify(served))).toEqual(JSON.parse(JSON.stringify(fromSources.list())));
+  });
+
+  it('carries no ajv: the server SDK validates with its cfworker validator (src/mcp/sdk-shims.ts)', () => {
+    const bundle = readdirSync('dist').filter((f) => f.endsWith('.js') && !f.startsWith('demo-'));
+    const withAjv = bundle.filter((f) => /\bclass Ajv\b|new Ajv\(|ajv\/dist/.test(readFileSync(join('dist', f), 'utf8')));
+    expect(withAjv).toEqual([]);
   });
 });
