@@ -1,9 +1,10 @@
 /**
- * Warm round trip of `true` on one loopback OpenSSH host, in one run: sshgate's ssh_run through
- * the MCP SDK client (stdio, the default log level), and two floors on an open raw ssh2 connection
+ * Warm round trip of `true` on one loopback OpenSSH host, in one run: sshgate's ssh_run over stdio
+ * (the default log level) from a client of bare JSON-RPC lines (line-client.ts: the bar's row) and
+ * from the MCP SDK's client, and two floors on an open raw ssh2 connection
  * (TCP_NODELAY, as sshgate sets it): `true` as it is, and the exec request sshgate itself sends
  * for `true` (the pinned interpreter and the pid line: interpreter.ts, cancel-sweep.ts), whose
- * difference is what the host does for sshgate. The three go round by round, each round in
+ * difference is what the host does for sshgate. The four go round by round, each round in
  * another order, so that whatever else loads the machine weighs on all alike. Then the ssh CLI
  * with a ControlMaster connection, and cold. Also CPU time per call: the server's (all its
  * threads, from /proc) against the raw client's. Prints medians and ratios; asserts nothing.
@@ -16,6 +17,7 @@ import ssh2 from 'ssh2';
 import { pidMarker, withPidLine } from '../src/ssh/cancel-sweep.js';
 import { pinnedCommand } from '../src/ssh/interpreter.js';
 import { removeConfig, startGate, writeConfig } from '../test/support/mcp.js';
+import { startLineClient } from './line-client.js';
 import { startFleet } from '../test/support/sshd.js';
 import { BENCH_POLICY, median, p90, SERVER_NODE_ARGS, time, type Section } from './stats.js';
 
@@ -26,11 +28,17 @@ const OVERHEAD_BAR_MS = 0.6;
 export async function warmRun(): Promise<Section> {
   const fleet = await startFleet(1, { subnet: 90 });
   const host = fleet.hosts[0] as { alias: string; host: string; port: number };
-  const names = ['raw ssh2 exec `true` (warm)', 'raw ssh2 exec of the request sshgate sends (warm)', 'sshgate ssh_run via MCP (warm)'];
-  const samples: number[][] = [[], [], []];
+  const names = [
+    'raw ssh2 exec `true` (warm)',
+    'raw ssh2 exec of the request sshgate sends (warm)',
+    'sshgate ssh_run via MCP, a client of JSON-RPC lines (warm)',
+    'sshgate ssh_run via MCP, the SDK client (warm)',
+  ];
+  const samples: number[][] = [[], [], [], []];
   const rows: [string, number[]][] = [];
   let rawCpuUs = 0;
   let serverCpuUs = 0;
+  let sdkServerCpuUs = 0;
   try {
     const client = new ssh2.Client();
     await new Promise<void>((resolve, reject) => {
@@ -54,14 +62,19 @@ export async function warmRun(): Promise<Section> {
 
     const dir = writeConfig(fleet, { hosts: fleet.hosts, policy: BENCH_POLICY });
     const gate = await startGate(dir, { SSHGATE_LOG_LEVEL: 'info' }, SERVER_NODE_ARGS);
-    const viaGate = async () => {
-      const r = await gate.call('ssh_run', { alias: host.alias, command: 'true' });
+    // Each server its own state dir: two servers of one deployment share their journal's lock.
+    const lines = await startLineClient(dir, { SSHGATE_LOG_LEVEL: 'info', SSHGATE_STATE_DIR: join(dir, 'state-lines') }, SERVER_NODE_ARGS);
+    const checked = (r: { isError?: boolean; content?: unknown }) => {
       if (r.isError) throw new Error(JSON.stringify(r.content));
     };
-    const paths = [rawTrue, rawPinned, viaGate];
+    const viaLines = async () => checked(await lines.call('ssh_run', { alias: host.alias, command: 'true' }));
+    const viaGate = async () => checked(await gate.call('ssh_run', { alias: host.alias, command: 'true' }));
+    const paths = [rawTrue, rawPinned, viaLines, viaGate];
     for (const path of paths) await time(20, path);
-    const pid = gate.transport.pid as number;
+    const pid = lines.pid;
+    const sdkPid = gate.transport.pid as number;
     const serverAtStart = cpuUs(pid);
+    const sdkServerAtStart = cpuUs(sdkPid);
     for (let round = 0; round < N; round++) {
       for (let k = 0; k < paths.length; k++) {
         const i = (round + k) % paths.length;
@@ -72,8 +85,10 @@ export async function warmRun(): Promise<Section> {
       }
     }
     serverCpuUs = cpuUs(pid) - serverAtStart;
+    sdkServerCpuUs = cpuUs(sdkPid) - sdkServerAtStart;
     client.end();
     await gate.close();
+    await lines.close();
     removeConfig(dir);
     names.forEach((name, i) => rows.push([name, samples[i] as number[]]));
 
@@ -103,6 +118,7 @@ export async function warmRun(): Promise<Section> {
   const floor = median(samples[0] as number[]);
   const pinnedFloor = median(samples[1] as number[]);
   const viaMcp = median(samples[2] as number[]);
+  const viaSdk = median(samples[3] as number[]);
   const overhead = viaMcp - pinnedFloor;
   const lines = [
     '| path | runs | median ms | p90 ms | vs raw ssh2 `true` |',
@@ -112,8 +128,8 @@ export async function warmRun(): Promise<Section> {
       return `| ${name} | ${xs.length} | ${m.toFixed(2)} | ${p90(xs).toFixed(2)} | ${(m / floor).toFixed(2)}× (+${(m - floor).toFixed(2)} ms) |`;
     }),
     '',
-    `sshgate's own part: ${overhead.toFixed(2)} ms over the raw request it sends; the host's part (pinned interpreter, pid line): ${(pinnedFloor - floor).toFixed(2)} ms.`,
-    `CPU per call: the server ${(serverCpuUs / N / 1000).toFixed(2)} ms (all threads), the raw ssh2 client ${(rawCpuUs / N / 1000).toFixed(2)} ms.`,
+    `sshgate's own part: ${overhead.toFixed(2)} ms over the raw request it sends; the host's part (pinned interpreter, pid line): ${(pinnedFloor - floor).toFixed(2)} ms; the SDK client's: ${(viaSdk - viaMcp).toFixed(2)} ms.`,
+    `CPU per call: the server ${(serverCpuUs / N / 1000).toFixed(2)} ms (all threads; ${(sdkServerCpuUs / N / 1000).toFixed(2)} ms serving the SDK client), the raw ssh2 client ${(rawCpuUs / N / 1000).toFixed(2)} ms.`,
   ];
   return {
     title: `Warm round trip of "true" on one host (N=${N}, alternated)`,
