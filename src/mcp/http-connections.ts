@@ -1,9 +1,9 @@
 /**
  * The HTTP server's connections, counted per client and in all. A client that holds connections
  * open without completing a request (slowloris: no token needed) must not keep others out, so at
- * a limit the oldest connection with no request in progress gives way to the new one — one that
- * never completed a request's headers first, then an idle keep-alive one; only when every
- * connection is serving a request is the new one refused.
+ * a limit a connection with no request in progress gives way to the new one — the oldest that
+ * never completed a request's headers first, then the keep-alive one idle the longest, if it has
+ * been idle a moment (IDLE_GRACE_MS); when none can go, the new one is refused.
  */
 import { isIP, type Socket } from 'node:net';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -18,6 +18,14 @@ export const MAX_CONNECTIONS = 256;
  * reach this at about half as many agents.
  */
 export const MAX_CONNECTIONS_PER_CLIENT = 64;
+/**
+ * How long a keep-alive connection must have been idle before it may be closed for a new one. A
+ * client sends its next request on the connection its last answer came on, and a request that
+ * meets a connection the server is closing fails (a POST is not retried): 100 agents, one
+ * address, each calling again as soon as it has its answer, lost 85–433 of 5,000 calls when the
+ * oldest idle connection went, whatever its last use.
+ */
+export const IDLE_GRACE_MS = 1000;
 /** At most one warning per this long while connections are being closed or refused. */
 const WARN_EVERY_MS = 10_000;
 
@@ -28,11 +36,18 @@ interface Connection {
   requests: number;
   /** Whether it has ever completed a request's headers. */
   served: boolean;
+  /** When its last request ended (performance.now()), or when it opened. */
+  idleSince: number;
 }
 
 /** Counts the server's connections from now on, and keeps them within the limits. */
-export function guardConnections(server: Server, logger: Logger, perClient = MAX_CONNECTIONS_PER_CLIENT): void {
-  new ConnectionGuard(server, logger, perClient);
+export function guardConnections(
+  server: Server,
+  logger: Logger,
+  perClient = MAX_CONNECTIONS_PER_CLIENT,
+  idleGraceMs = IDLE_GRACE_MS,
+): void {
+  new ConnectionGuard(server, logger, perClient, idleGraceMs);
 }
 
 class ConnectionGuard {
@@ -46,6 +61,7 @@ class ConnectionGuard {
     server: Server,
     private readonly logger: Logger,
     private readonly perClient: number,
+    private readonly idleGraceMs: number,
   ) {
     server.on('connection', (socket: Socket) => this.admit(socket));
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -53,7 +69,9 @@ class ConnectionGuard {
       if (!c) return;
       c.requests++;
       c.served = true;
-      res.once('close', () => c.requests--);
+      res.once('close', () => {
+        if (--c.requests === 0) c.idleSince = performance.now();
+      });
     });
   }
 
@@ -66,20 +84,24 @@ class ConnectionGuard {
       const clients = [...this.byClient.values()].sort((a, b) => b.size - a.size);
       if (!this.evictFrom(clients)) return this.refuse(socket, client);
     }
-    const c: Connection = { socket, client, requests: 0, served: false };
+    const c: Connection = { socket, client, requests: 0, served: false, idleSince: performance.now() };
     this.byClient.set(client, mine.add(c));
     this.bySocket.set(socket, c);
     socket.once('close', () => this.forget(c));
   }
 
-  /** Closes the oldest connection with no request in progress, half-open ones first. */
+  /**
+   * Closes a connection with no request in progress: the oldest half-open one, else the one idle
+   * the longest, if that is longer than the grace (IDLE_GRACE_MS).
+   */
   private evictFrom(groups: Iterable<Set<Connection>>): boolean {
+    const settled = performance.now() - this.idleGraceMs;
     for (const group of groups) {
       let idle: Connection | undefined;
       for (const c of group) {
         if (c.requests > 0) continue;
         if (!c.served) return this.evict(c);
-        idle ??= c;
+        if (c.idleSince <= settled && (!idle || c.idleSince < idle.idleSince)) idle = c;
       }
       if (idle) return this.evict(idle);
     }

@@ -79,7 +79,7 @@ export interface PublishedSchemas {
 
 /**
  * The published schemas `npm run build` converted (rolldown.config.mjs writes them beside the
- * bundle): converting the twelve tools' schemas took some 30 ms of a start, most of what a stdio
+ * bundle): converting the 18 tools' schemas took some 30 ms of a start, most of what a stdio
  * server did between reading its policy and answering tools/list. Absent when running from the
  * sources (the tests); then each is converted once per process. test/e2e/start.test.ts compares
  * what a built server lists with what the sources convert, so a stale file cannot go unnoticed.

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { clientKey, guardConnections } from '../../../src/mcp/http-connections.js';
@@ -48,6 +48,65 @@ describe('guardConnections', () => {
       await closed;
       expect([second.destroyed, third.destroyed]).toEqual([false, false]);
       for (const s of [second, third]) s.destroy();
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  /** A keep-alive HTTP server under the guard, and raw connections that send whole GETs on it. */
+  async function keepAliveServer(perClient: number, graceMs: number) {
+    const server = createServer((_req, res) => res.end('ok'));
+    guardConnections(server, pino({ level: 'silent' }), perClient, graceMs);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const open = async () => {
+      const socket = connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      return socket;
+    };
+    const get = async (socket: Socket) => {
+      socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      let got = '';
+      while (!got.endsWith('ok')) got += ((await once(socket, 'data')) as [Buffer])[0].toString();
+    };
+    return { server, open, get };
+  }
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('closes the keep-alive connection idle the longest for a new one, not the oldest', async () => {
+    const { server, open, get } = await keepAliveServer(2, 100);
+    try {
+      const oldest = await open();
+      const other = await open();
+      await get(oldest);
+      await get(other);
+      await get(oldest);
+      await sleep(150);
+      const closed = once(other, 'close');
+      const third = await open();
+      await closed;
+      await sleep(20);
+      expect([oldest.destroyed, third.destroyed]).toEqual([false, false]);
+      await get(oldest);
+      for (const s of [oldest, third]) s.destroy();
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('refuses a new connection rather than close one whose answer has just gone out', async () => {
+    const { server, open, get } = await keepAliveServer(1, 10_000);
+    try {
+      const busy = await open();
+      await get(busy);
+      const late = await open();
+      await once(late, 'close');
+      expect(busy.destroyed).toBe(false);
+      // The client sends its next request on the connection it kept: it is answered.
+      await get(busy);
+      busy.destroy();
     } finally {
       server.closeAllConnections();
       server.close();
