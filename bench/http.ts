@@ -113,7 +113,9 @@ async function load(transport: string, agents: Caller[], serverPid: number): Pro
           latencies.push(performance.now() - s);
         } catch (err) {
           if (failed++ === 0)
-            process.stderr.write(`bench: http: ${transport}, ${agents.length} agents: a call failed: ${String(err).slice(0, 300)}\n`);
+            process.stderr.write(
+              `bench: http: ${transport}, ${agents.length} agents: a call failed: ${String(err).slice(0, 300)}${causeOf(err)}\n`,
+            );
         }
       }
     }),
@@ -239,4 +241,10 @@ export async function http(): Promise<Section> {
 
 function signed(x: number): string {
   return `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`;
+}
+
+/** What undici's "fetch failed" hides: the socket error under it (ECONNRESET, other side closed…). */
+function causeOf(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause ? ` (cause: ${cause.code ?? ''} ${String(cause.message).slice(0, 200)})` : '';
 }
