@@ -84,16 +84,7 @@ export function targetFor(host: HostEntry, ctx: TargetContext, seen: string[] = 
     auth: authFor(host, cred, ctx),
     become: becomeFor(cred, ctx.sources),
     hostKeys: ctx.hostKeys,
-    checkAddress: (address) => {
-      const verdict = ctx.network.check(address);
-      return verdict.allowed
-        ? undefined
-        : new SshgateError(
-            'policy_denied',
-            `host "${host.alias}" resolves to ${address}, which the network policy refuses: ${verdict.reason}`,
-            'change the network: section of the policy, or the address of the host',
-          );
-    },
+    checkAddress: addressCheck(host, ctx.network),
   };
   if (host.jump) {
     const jump = ctx.inventory.byAlias.get(host.jump);
@@ -102,6 +93,20 @@ export function targetFor(host: HostEntry, ctx: TargetContext, seen: string[] = 
     target.jump = targetFor(jump, ctx, [...seen, host.alias]);
   }
   return target;
+}
+
+/** The network policy's check of the address a host resolves to: an error refuses the connection. */
+export function addressCheck(host: HostEntry, network: NetworkCheck): (address: string) => SshgateError | undefined {
+  return (address) => {
+    const verdict = network.check(address);
+    return verdict.allowed
+      ? undefined
+      : new SshgateError(
+          'policy_denied',
+          `host "${host.alias}" resolves to ${address}, which the network policy refuses: ${verdict.reason}`,
+          'change the network: section of the policy, or the address of the host',
+        );
+  };
 }
 
 function authFor(host: HostEntry, cred: CredentialEntry, ctx: TargetContext): AuthConfig {

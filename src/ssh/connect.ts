@@ -2,7 +2,7 @@
  * Opens one verified ssh2 connection: our own TCP socket (TCP_NODELAY on, so a warm exec does not
  * wait on delayed ACKs; a packet's writes coalesced, coalesce-writes.ts) or a tunnel through a jump host's connection, the host key checked against
  * known_hosts before authentication, keepalives on, and the whole attempt bounded by a deadline
- * and an AbortSignal.
+ * and an AbortSignal. `dial` is the first half alone, for the host key scan (host-key-scan.ts).
  */
 import { lookup } from 'node:dns/promises';
 import { isIP, connect as tcpConnect, type Socket } from 'node:net';
@@ -31,19 +31,38 @@ export interface ConnectOptions {
   checkAddress?: (address: string) => SshgateError | undefined;
 }
 
+/** What a connection was verified and logged in with, for a report (`sshgate check --connect`). */
+export interface ConnectionFacts {
+  /** The host key the host proved it holds, as found in known_hosts. */
+  hostKey: Buffer;
+  /** The login method that succeeded: publickey (a key file), agent or password. */
+  authMethod: 'publickey' | 'agent' | 'password';
+}
+
+const facts = new WeakMap<Client, ConnectionFacts>();
+
+/** How the connection was made, for one that openConnection made; undefined for any other. */
+export function connectionFacts(client: Client): ConnectionFacts | undefined {
+  return facts.get(client);
+}
+
 export async function openConnection(o: ConnectOptions): Promise<Client> {
   const ssh2 = await loadSsh2();
   return new Promise((resolve, reject) => {
     const client = new ssh2.Client();
     let verdict: HostKeyVerdict | undefined;
+    let offeredKey: Buffer | undefined;
+    let lastMethod: AnyAuthMethod | undefined;
     let agentFailure: string | undefined;
     let settled = false;
     const held: { socket?: Duplex } = {};
+    const dialing = new AbortController();
     const fail = (err: SshgateError) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       o.signal?.removeEventListener('abort', onAbort);
+      dialing.abort();
       client.end();
       held.socket?.destroy();
       reject(err);
@@ -70,6 +89,7 @@ export async function openConnection(o: ConnectOptions): Promise<Client> {
         settled = true;
         clearTimeout(timer);
         o.signal?.removeEventListener('abort', onAbort);
+        if (offeredKey && lastMethod) facts.set(client, { hostKey: offeredKey, authMethod: methodName(lastMethod) });
         resolve(client);
       });
       client.on('error', (err: Error & { level?: string; code?: string }) => {
@@ -94,50 +114,105 @@ export async function openConnection(o: ConnectOptions): Promise<Client> {
         sock: socket,
         username: o.auth.username,
         // Straight to the configured methods: no "none" probe, one round trip less per connection.
-        authHandler: (_left, _partial, next) => next(methods.shift() ?? (false as unknown as AnyAuthMethod)),
+        authHandler: (_left, _partial, next) => {
+          lastMethod = methods.shift();
+          next(lastMethod ?? (false as unknown as AnyAuthMethod));
+        },
         algorithms: { kex: [...KEX_ORDER] },
         keepaliveInterval: o.keepaliveMs ?? 15_000,
         keepaliveCountMax: 3,
         readyTimeout: o.timeoutMs,
         hostVerifier: (key: Buffer) => {
           verdict = o.hostKeys.verify(o.host, o.port, key);
+          offeredKey = key;
           return verdict.status === 'match';
         },
       });
     };
 
-    const unreachable = (why: string) =>
-      new SshgateError(
-        'connect_failed',
-        `cannot reach host "${o.alias}" at ${o.host}:${o.port} (${why})`,
-        'check the address, the port and the network policy',
-      );
+    dial({ ...o, signal: dialing.signal }).then(
+      (socket) => {
+        if (settled) return void socket.destroy();
+        held.socket = socket;
+        // A socket of our own that breaks during the handshake: said as for a host not reached.
+        if (!o.via) socket.once('error', (err: NodeJS.ErrnoException) => fail(unreachable(o, err.code ?? 'network error')));
+        handshake(socket);
+      },
+      (err: SshgateError) => fail(err),
+    );
+  });
+}
+
+export interface DialOptions {
+  alias: string;
+  host: string;
+  port: number;
+  /** Tunnel through this (jump host's) connection instead of opening a TCP socket. */
+  via?: Client;
+  /** Called with the address before connecting (resolved, for a direct connect); an error refuses it. */
+  checkAddress?: (address: string) => SshgateError | undefined;
+  /** Gives up: a socket still connecting is destroyed, a tunnel that opens later is closed. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A byte stream to the host's SSH port: a TCP socket of our own (TCP_NODELAY on, a packet's
+ * writes coalesced), or a direct-tcpip tunnel through `via`. The network policy is asked about the
+ * address first; behind a jump host the last hop resolves a name itself, so only an address can
+ * be checked there.
+ */
+export function dial(o: DialOptions): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const gaveUp = () =>
+      new SshgateError('timeout', `connecting to host "${o.alias}" was abandoned`, 'it ran out of time or was cancelled');
+    if (o.signal?.aborted) return reject(gaveUp());
     if (o.via) {
-      // The last hop resolves a name itself; an address can still be checked here.
       const refused = isIP(o.host) !== 0 ? o.checkAddress?.(o.host) : undefined;
-      if (refused) return fail(refused);
+      if (refused) return reject(refused);
       o.via.forwardOut('127.0.0.1', 0, o.host, o.port, (err, stream) => {
-        if (err) return fail(unreachable(`the jump host could not open a tunnel: ${err.message}`));
-        if (settled) return void stream.close();
-        held.socket = stream;
-        handshake(stream);
+        if (err) return reject(unreachable(o, `the jump host could not open a tunnel: ${err.message}`));
+        if (o.signal?.aborted) {
+          stream.close();
+          return reject(gaveUp());
+        }
+        resolve(stream);
       });
       return;
     }
     resolveAddress(o.host).then(
       (address) => {
-        if (settled) return;
+        if (o.signal?.aborted) return reject(gaveUp());
         const refused = o.checkAddress?.(address);
-        if (refused) return fail(refused);
+        if (refused) return reject(refused);
         const socket: Socket = coalesceWrites(tcpConnect({ host: address, port: o.port }));
-        held.socket = socket;
         socket.setNoDelay(true);
-        socket.once('error', (err: NodeJS.ErrnoException) => fail(unreachable(err.code ?? 'network error')));
-        socket.once('connect', () => handshake(socket));
+        const onAbort = () => {
+          socket.destroy();
+          reject(gaveUp());
+        };
+        o.signal?.addEventListener('abort', onAbort, { once: true });
+        const onError = (err: NodeJS.ErrnoException) => {
+          o.signal?.removeEventListener('abort', onAbort);
+          reject(unreachable(o, err.code ?? 'network error'));
+        };
+        socket.once('error', onError);
+        socket.once('connect', () => {
+          o.signal?.removeEventListener('abort', onAbort);
+          socket.removeListener('error', onError);
+          resolve(socket);
+        });
       },
-      (err: NodeJS.ErrnoException) => fail(unreachable(`name lookup failed: ${err.code ?? 'error'}`)),
+      (err: NodeJS.ErrnoException) => reject(unreachable(o, `name lookup failed: ${err.code ?? 'error'}`)),
     );
   });
+}
+
+function unreachable(o: { alias: string; host: string; port: number }, why: string): SshgateError {
+  return new SshgateError(
+    'connect_failed',
+    `cannot reach host "${o.alias}" at ${o.host}:${o.port} (${why})`,
+    'check the address, the port and the network policy',
+  );
 }
 
 async function resolveAddress(host: string): Promise<string> {
@@ -176,21 +251,27 @@ function hostKeyError(o: ConnectOptions, v: HostKeyVerdict): SshgateError {
   );
 }
 
+/** The host was reached and its key verified, but it accepted none of the credentials. */
+export class LoginRefused extends SshgateError {
+  constructor(message: string, hint: string) {
+    super('connect_failed', message, hint);
+  }
+}
+
 /** The host said no to every method; when the agent could not even be asked, that first. */
 function authRefused(o: ConnectOptions, agentFailure: string | undefined): SshgateError {
   if (agentFailure !== undefined && o.auth.agent) {
     const others = o.auth.privateKey !== undefined || o.auth.password !== undefined;
-    return new SshgateError(
-      'connect_failed',
+    return new LoginRefused(
       `cannot log in to host "${o.alias}" as "${o.auth.username}": the ssh-agent at SSH_AUTH_SOCK (${o.auth.agent}) could not be used (${agentFailure})${others ? ', and the host refused the other credentials' : ''}`,
       AGENT_HINT,
     );
   }
-  return new SshgateError(
-    'connect_failed',
-    `host "${o.alias}" refused the credentials for user "${o.auth.username}"`,
-    refusalHint(o.alias, o.auth),
-  );
+  return new LoginRefused(`host "${o.alias}" refused the credentials for user "${o.auth.username}"`, refusalHint(o.alias, o.auth));
+}
+
+function methodName(m: AnyAuthMethod): ConnectionFacts['authMethod'] {
+  return m.type === 'agent' ? 'agent' : m.type === 'password' ? 'password' : 'publickey';
 }
 
 /** The login methods to try, in order: key, agent, password. */

@@ -7,13 +7,14 @@
  * jump connection open for as long as it lives.
  */
 import { createHash } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Client } from 'ssh2';
 import { DEFAULTS } from '../defaults.js';
 import { SshgateError } from '../errors.js';
 import type { AuthConfig } from './auth.js';
 import type { BecomeConfig, Elevation } from './become.js';
-import { openConnection } from './connect.js';
+import { connectionFacts, dial, openConnection, type ConnectionFacts, type DialOptions } from './connect.js';
 import { runSweepable, type SweepableRun } from './cancel-sweep.js';
 import { ElevatedFiles, type ScriptRunner } from './elevated-files.js';
 import { ChannelRefused, ExecFailed, NotConnected, type ExecOutcome } from './exec.js';
@@ -57,6 +58,11 @@ export interface FilesOptions {
   deadline: number;
   /** Run as this user through sudo or doas (become.ts) rather than over SFTP as the login user. */
   become?: Elevation;
+}
+
+/** How a login went: the handshake's milliseconds, the host key and the accepted method. */
+export interface LoginReport extends ConnectionFacts {
+  latencyMs: number;
 }
 
 export interface PoolExecOptions extends SweepableRun {
@@ -205,13 +211,43 @@ export class ConnectionPool {
 
   /** Opens a fresh connection and reports how long the handshake took; the pool keeps it warm. */
   async ping(target: HostTarget, signal: AbortSignal, deadline: number): Promise<number> {
+    return (await this.login(target, signal, deadline)).latencyMs;
+  }
+
+  /**
+   * Opens a fresh connection, as ping does, and says how it was made: the handshake's time, the
+   * host key verified and the login method that was accepted. A jump hop already pooled is reused.
+   */
+  async login(target: HostTarget, signal: AbortSignal, deadline: number): Promise<LoginReport> {
     const slot = this.slotFor(target);
     const started = performance.now();
     const conn = await untilAborted(this.connect(slot, target, deadline), signal, target.alias, deadline);
-    const latency = performance.now() - started;
+    const latencyMs = performance.now() - started;
+    const made = connectionFacts(conn.client);
     if (slot.conns.some((c) => !c.dead && !c.retired)) conn.client.end();
     else this.adopt(slot, conn);
-    return latency;
+    if (!made)
+      throw new SshgateError('internal', `the connection to host "${target.alias}" left no record of its login`, 'see the server log');
+    return { latencyMs, ...made };
+  }
+
+  /**
+   * A direct-tcpip tunnel to host:port through the target's pooled connection (opened, every hop
+   * of it verified, if need be), held open like a jump host's tunnel until the stream closes.
+   * Nothing is logged in to at the far end: the host key scan speaks SSH over it up to the key
+   * exchange only.
+   */
+  async tunnel(target: HostTarget, to: Omit<DialOptions, 'via' | 'signal'>, signal: AbortSignal, deadline: number): Promise<Duplex> {
+    const conn = await this.acquire(target, signal, deadline);
+    this.hold(conn, 'tunnels');
+    try {
+      const stream = await dial({ ...to, via: conn.client, signal });
+      stream.once('close', () => this.release(conn, 'tunnels'));
+      return stream;
+    } catch (err) {
+      this.release(conn, 'tunnels');
+      throw err;
+    }
   }
 
   /**
