@@ -9,7 +9,7 @@
  * KexAlgorithms) still agrees on curve25519, the next in line; no exchange is offered that ssh2
  * would not offer by default.
  */
-import type { KexAlgorithm } from 'ssh2';
+import type { KexAlgorithm, ServerHostKeyAlgorithm } from 'ssh2';
 
 export const KEX_ORDER: readonly KexAlgorithm[] = [
   'ecdh-sha2-nistp256',
@@ -23,4 +23,19 @@ export const KEX_ORDER: readonly KexAlgorithm[] = [
   'diffie-hellman-group16-sha512',
   'diffie-hellman-group17-sha512',
   'diffie-hellman-group18-sha512',
+];
+
+/**
+ * The host key types sshgate can be shown, each with the signature algorithms that select it:
+ * ssh2's default server host key list (sshgate does not change it), grouped by the key behind
+ * them. A connection negotiates the first algorithm of that list the host offers; a key scan
+ * asks for each type on its own, as ssh-keyscan does. ssh-dss is in none: ssh2 offers it only
+ * when asked to.
+ */
+export const HOST_KEY_TYPES: readonly { keyType: string; algorithms: readonly ServerHostKeyAlgorithm[] }[] = [
+  { keyType: 'ssh-ed25519', algorithms: ['ssh-ed25519'] },
+  { keyType: 'ecdsa-sha2-nistp256', algorithms: ['ecdsa-sha2-nistp256'] },
+  { keyType: 'ecdsa-sha2-nistp384', algorithms: ['ecdsa-sha2-nistp384'] },
+  { keyType: 'ecdsa-sha2-nistp521', algorithms: ['ecdsa-sha2-nistp521'] },
+  { keyType: 'ssh-rsa', algorithms: ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] },
 ];

@@ -31,6 +31,13 @@ export function fingerprint(key: Buffer): string {
   return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
 }
 
+/** An SSH public key blob starts with its type as an SSH string: uint32 length, then the name. */
+export function keyTypeOf(blob: Buffer): string {
+  if (blob.length < 4) return 'unknown';
+  const len = blob.readUInt32BE(0);
+  return len > 0 && len < 64 && blob.length >= 4 + len ? blob.subarray(4, 4 + len).toString('latin1') : 'unknown';
+}
+
 /** The name OpenSSH looks up: `host` on port 22, `[host]:port` elsewhere. */
 export function hostToken(host: string, port: number): string {
   return port === 22 ? host : `[${host}]:${port}`;

@@ -9,6 +9,7 @@ import { DEFAULTS } from '../defaults.js';
 import { ConfigError, SshgateError } from '../errors.js';
 import {
   entriesFor,
+  keyTypeOf,
   knownHostsLine,
   parseKnownHosts,
   verifyHostKey,
@@ -132,11 +133,4 @@ function readKnownHosts(path: string): string {
       'make the file readable by sshgate, or point known_hosts_path elsewhere',
     );
   }
-}
-
-/** An SSH public key blob starts with its type as an SSH string: uint32 length, then the name. */
-function keyTypeOf(blob: Buffer): string {
-  if (blob.length < 4) return 'unknown';
-  const len = blob.readUInt32BE(0);
-  return len > 0 && len < 64 && blob.length >= 4 + len ? blob.subarray(4, 4 + len).toString('latin1') : 'unknown';
 }
