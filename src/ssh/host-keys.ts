@@ -3,7 +3,7 @@
  * `*`/`?` wildcards, `!` negation, and `@revoked` markers. A host is known when one of its
  * applicable keys equals the key offered; known with other keys is a mismatch, never a match.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { globMatch } from '../glob.js';
 
 export interface KnownHostEntry {
@@ -144,9 +144,28 @@ export function verifyHostKey(known: KnownHosts, host: string, port: number, off
   return { status: 'mismatch', offered: fingerprint(offered), expected: [...new Set(keys.map((e) => fingerprint(e.key)))] };
 }
 
-/** A known_hosts line recording a key, as `accept-new` appends it. */
-export function knownHostsLine(host: string, port: number, keyType: string, key: Buffer): string {
-  return `${hostToken(host, port)} ${keyType} ${key.toString('base64')}\n`;
+/**
+ * A known_hosts line recording a key, as `accept-new` and `sshgate keyscan` append it: the host
+ * named plainly, or hashed as OpenSSH's HashKnownHosts writes it (a fresh salt per line).
+ */
+export function knownHostsLine(host: string, port: number, keyType: string, key: Buffer, o: { hashed?: boolean } = {}): string {
+  const token = hostToken(host, port);
+  return `${o.hashed ? hashedName(token) : token} ${keyType} ${key.toString('base64')}\n`;
+}
+
+/** `|1|salt|HMAC-SHA1(salt, name)`, both base64: the name cannot be read back, only checked. */
+export function hashedName(token: string, salt: Buffer = randomBytes(20)): string {
+  return `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update(token).digest('base64')}`;
+}
+
+/**
+ * Whether the file names its hosts hashed only (HashKnownHosts yes): then a line added to it is
+ * hashed too, so that the file does not start listing the hosts it hid. A file with any plain
+ * line, or with none, gets plain lines, as OpenSSH's default writes.
+ */
+export function usesHashedNames(known: KnownHosts): boolean {
+  const named = known.entries.filter((e) => e.marker === undefined);
+  return named.length > 0 && named.every((e) => e.patterns.every((p) => p.startsWith('|1|')));
 }
 
 function appliesTo(patterns: string[], token: string): boolean {

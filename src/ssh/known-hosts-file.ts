@@ -16,7 +16,10 @@ import {
   type HostKeyVerdict,
   type KnownHostEntry,
   type KnownHosts,
+  usesHashedNames,
 } from './host-keys.js';
+import type { ScannedKey } from './host-key-scan.js';
+import { judgeScan, type JudgedKey, type ScanVerdict } from './scan-verdict.js';
 
 export type HostKeyPolicy = 'strict' | 'accept-new';
 
@@ -75,6 +78,11 @@ export class KnownHostsFile implements HostKeyChecker {
     return entriesFor(this.known, host, port).filter((e) => e.marker === undefined);
   }
 
+  /** What scanned keys of `host` on `port` mean against the file (scan-verdict.ts). */
+  judge(host: string, port: number, keys: readonly ScannedKey[]): ScanVerdict {
+    return judgeScan(this.known, host, port, keys);
+  }
+
   verify(host: string, port: number, key: Buffer): HostKeyVerdict {
     const verdict = verifyHostKey(this.known, host, port, key);
     if (verdict.status !== 'unknown' || this.policy !== 'accept-new') return verdict;
@@ -99,6 +107,54 @@ export class KnownHostsFile implements HostKeyChecker {
     } finally {
       unlock();
     }
+  }
+}
+
+/** What recordHostKeys did: the keys it appended, judged against the file as it was just before. */
+export interface Recorded {
+  verdict: ScanVerdict;
+  /** The keys appended: those of a new host; none for a host known, changed or revoked by now. */
+  written: JudgedKey[];
+  hashed: boolean;
+}
+
+/**
+ * Appends a scanned host's keys to the file, if the host is still new there. The file is read
+ * again under the lock that accept-new takes, so a key another sshgate recorded meanwhile is
+ * neither written twice nor overwritten, and a key that differs from it is refused. Lines are
+ * hashed when the file hashes its names (usesHashedNames); a file that does not exist is created
+ * with mode 0600.
+ */
+export function recordHostKeys(path: string, host: string, port: number, keys: readonly ScannedKey[]): Recorded {
+  const unlock = lockFile(`${path}.lock`);
+  if (!unlock) {
+    throw new SshgateError(
+      'busy',
+      `known_hosts is locked by another process: ${path}.lock`,
+      'try again in a moment; remove the .lock file if no sshgate is running',
+    );
+  }
+  try {
+    const text = readKnownHosts(path);
+    const known = parseKnownHosts(text);
+    const verdict = judgeScan(known, host, port, keys);
+    const hashed = usesHashedNames(known);
+    if (verdict.status !== 'new') return { verdict, written: [], hashed };
+    const lines = verdict.keys.map((k) => knownHostsLine(host, port, k.keyType, k.key, { hashed })).join('');
+    // A last line without its newline would run into the first line added.
+    const lead = text !== '' && !text.endsWith('\n') ? '\n' : '';
+    try {
+      appendFileSync(path, lead + lines, { mode: 0o600 });
+    } catch (err) {
+      throw new SshgateError(
+        'invalid_config',
+        `known_hosts cannot be written: ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+        'make the file (and its folder) writable by this user, or point known_hosts_path elsewhere',
+      );
+    }
+    return { verdict, written: verdict.keys, hashed };
+  } finally {
+    unlock();
   }
 }
 
