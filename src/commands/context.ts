@@ -8,6 +8,11 @@ export { engineFor, loadAll, shellParser, type Loaded, type Paths } from '../pol
 export interface Io {
   out(text: string): void;
   err(text: string): void;
+  /**
+   * Asks a person and resolves with the line they typed ("q" when they end the input or press Ctrl-C); present only when
+   * stdin is a terminal. A command that needs a confirmation and finds none does not go ahead.
+   */
+  ask?(question: string): Promise<string>;
 }
 
 /** Prints a ConfigError's issues, one per line, as `file:line:col: message`. */

@@ -20,6 +20,7 @@ export const USAGE = `usage: sshgate <command> [options]
 commands:
   serve                         serve MCP over stdio (the agent starts this)
   check                         validate the config and the policy, print a summary
+  keyscan [ALIAS|@TAG]          fetch host keys (through jump hosts), show them, add them to known_hosts once confirmed
   plan ALIAS|@TAG -- COMMAND    print what the policy decides for COMMAND, and why
   plan ALIAS|@TAG --read PATH   the same for reading PATH (or listing it); --write PATH for writing it
   policy test [PATH]            run the policy test cases (default: <policy>/tests)
@@ -42,6 +43,7 @@ options:
   --http HOST:PORT serve: MCP over Streamable HTTP at /mcp instead of stdio (needs a token)
   --token-file F   serve --http: the bearer token, read from file F   (or env ${ENV.token})
   --json           plan: print the decision as JSON; approvals list: the requests as JSON
+  --yes            keyscan: add new hosts' keys without asking (every fingerprint is still printed)
   --all            approvals list: the answered requests the servers still keep too
   --reason TEXT    approve, deny: why (recorded in the audit; deny needs one)
   --as NAME        plan: decide for the principal NAME (rules with callers:); without it, for no principal
@@ -75,6 +77,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         config: { type: 'string' },
         policy: { type: 'string' },
         json: { type: 'boolean', default: false },
+        yes: { type: 'boolean', default: false },
         all: { type: 'boolean', default: false },
         reason: { type: 'string' },
         as: { type: 'string' },
@@ -121,6 +124,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
   try {
     if (values.json && command !== 'plan' && command !== 'approvals')
       throw new UsageError('--json is an option of plan and approvals list only');
+    if (values.yes && command !== 'keyscan') throw new UsageError('--yes is an option of keyscan only');
     if (values.all && command !== 'approvals') throw new UsageError('--all is an option of approvals list only');
     if (values.reason !== undefined && command !== 'approve' && command !== 'deny')
       throw new UsageError('--reason is an option of approve and deny only');
@@ -233,6 +237,11 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         expectArgs(rest, 0, 'check takes no arguments');
         const { checkCommand } = await import('./check.js');
         return await checkCommand(paths, io, env);
+      }
+      case 'keyscan': {
+        if (rest.length > 1) throw new UsageError('keyscan takes at most one target: an alias or @tag (none: every host)');
+        const { keyscanCommand } = await import('./keyscan.js');
+        return await keyscanCommand(paths, { ...(rest[0] !== undefined ? { target: rest[0] } : {}), yes: values.yes }, io, env);
       }
       case 'plan': {
         const file = fileOf(values.read, values.write, dash);
