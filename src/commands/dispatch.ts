@@ -20,6 +20,7 @@ export const USAGE = `usage: sshgate <command> [options]
 commands:
   serve                         serve MCP over stdio (the agent starts this)
   check                         validate the config and the policy, print a summary
+  check --connect [ALIAS|@TAG]  then log in to each host (every host without a target) and report what tasks will meet
   keyscan [ALIAS|@TAG]          fetch host keys (through jump hosts), show them, add them to known_hosts once confirmed
   plan ALIAS|@TAG -- COMMAND    print what the policy decides for COMMAND, and why
   plan ALIAS|@TAG --read PATH   the same for reading PATH (or listing it); --write PATH for writing it
@@ -42,7 +43,8 @@ options:
   --transfer-root DIR serve: the local directory ssh_put_file reads and ssh_get_file writes (owned by sshgate's user, mode 0700)   (env ${ENV.transferRoot}; none: the two tools refuse)
   --http HOST:PORT serve: MCP over Streamable HTTP at /mcp instead of stdio (needs a token)
   --token-file F   serve --http: the bearer token, read from file F   (or env ${ENV.token})
-  --json           plan: print the decision as JSON; approvals list: the requests as JSON
+  --json           plan: print the decision as JSON; approvals list: the requests as JSON; check --connect: the hosts' reports as JSON
+  --connect        check: also log in to each host: reachable, host key, login, login shell, interpreter, sudo, sftp
   --yes            keyscan: add new hosts' keys without asking (every fingerprint is still printed)
   --all            approvals list: the answered requests the servers still keep too
   --reason TEXT    approve, deny: why (recorded in the audit; deny needs one)
@@ -77,6 +79,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         config: { type: 'string' },
         policy: { type: 'string' },
         json: { type: 'boolean', default: false },
+        connect: { type: 'boolean', default: false },
         yes: { type: 'boolean', default: false },
         all: { type: 'boolean', default: false },
         reason: { type: 'string' },
@@ -122,8 +125,9 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
     secretsDir: setting(ENV.secretsDir) ?? DEFAULTS.secretsDir,
   };
   try {
-    if (values.json && command !== 'plan' && command !== 'approvals')
-      throw new UsageError('--json is an option of plan and approvals list only');
+    if (values.json && command !== 'plan' && command !== 'approvals' && !(command === 'check' && values.connect))
+      throw new UsageError('--json is an option of plan, approvals list and check --connect only');
+    if (values.connect && command !== 'check') throw new UsageError('--connect is an option of check only');
     if (values.yes && command !== 'keyscan') throw new UsageError('--yes is an option of keyscan only');
     if (values.all && command !== 'approvals') throw new UsageError('--all is an option of approvals list only');
     if (values.reason !== undefined && command !== 'approve' && command !== 'deny')
@@ -234,7 +238,12 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         return tokenNewCommand({ id: values.id, principal: values.principal, roles: values.role ?? [], expires: values.expires }, io);
       }
       case 'check': {
-        expectArgs(rest, 0, 'check takes no arguments');
+        if (values.connect) {
+          if (rest.length > 1) throw new UsageError('check --connect takes at most one target: an alias or @tag');
+          const { checkConnectCommand } = await import('./check-connect.js');
+          return await checkConnectCommand(paths, { ...(rest[0] !== undefined ? { target: rest[0] } : {}), json: values.json }, io, env);
+        }
+        expectArgs(rest, 0, 'check takes no arguments (check --connect takes an alias or @tag)');
         const { checkCommand } = await import('./check.js');
         return await checkCommand(paths, io, env);
       }

@@ -138,7 +138,8 @@ describe('sshgate plan', () => {
     expect(await runCli(['demo'], { SSHGATE_DEMO_HOST: 'bogus' }, io)).toBe(2);
     expect(io.stderr()).toContain('SSHGATE_DEMO_HOST must be auto or embedded');
     expect((await cli('check', '--bogus')).err).toMatch(/Unknown option '--bogus'/);
-    expect((await cli('check', '--json')).err).toContain('--json is an option of plan and approvals list only');
+    expect((await cli('check', '--json')).err).toContain('--json is an option of plan, approvals list and check --connect only');
+    expect((await cli('plan', '--connect')).err).toContain('--connect is an option of check only');
   });
 });
 
