@@ -155,14 +155,14 @@ function hostKeyWarnings(inventory: Inventory, hostKeys: KnownHostsFile, policy:
       warnings.push(
         warn(
           `host "${h.alias}": ${file}:${on22.line} records ${h.host} on port 22, but the host listens on port ${h.port}, where OpenSSH and sshgate look up ${token} — which has no entry`,
-          `if that key is the one on port ${h.port}, write the line's host as ${token}; else add it: ${add}`,
+          `if that key is the one on port ${h.port}, write the line's host as ${token}; else add it: sshgate keyscan ${h.alias}, or ${add}`,
         ),
       );
     } else if (policy === 'strict') {
       warnings.push(
         warn(
           `host "${h.alias}" (${token}) has no entry in ${file}: under host_key_policy strict it is refused (host_key_unknown)`,
-          `add its key, and check its fingerprint out of band: ${add}`,
+          `add its key, and check its fingerprint out of band: sshgate keyscan ${h.alias} (it asks before it writes), or ${add}`,
         ),
       );
     }

@@ -247,7 +247,7 @@ function hostKeyError(o: ConnectOptions, v: HostKeyVerdict): SshgateError {
   return new SshgateError(
     'host_key_unknown',
     `host "${o.alias}" (${o.host}:${o.port}) is not in known_hosts (${o.hostKeys.path})`,
-    'add its key to known_hosts (ssh-keyscan, checked out of band), or set host_key_policy: accept-new with a writable known_hosts',
+    `add its key to known_hosts: sshgate keyscan ${o.alias} shows it and asks before it writes (check the fingerprint out of band), or set host_key_policy: accept-new with a writable known_hosts`,
   );
 }
 

@@ -63,7 +63,7 @@ function exampleWith(knownHosts: string): string {
 }
 
 describe('sshgate check: known_hosts', () => {
-  it('names each host with no entry, with the ssh-keyscan line of docs/operations.md to add it, through its jump host', async () => {
+  it('names each host with no entry, with sshgate keyscan and the ssh-keyscan line that add it, through its jump host', async () => {
     // bastion, web1 and stg-app-1 are there; db1 on port 2222 and web2 behind the bastion are not.
     const config = exampleWith(`10.0.0.2 ${KEY}\n10.0.0.11 ${KEY}\n10.20.0.15 ${KEY}\n`);
     const known = join(config, 'known_hosts');
@@ -71,11 +71,11 @@ describe('sshgate check: known_hosts', () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain(
       `  host "web2" (10.0.0.12) has no entry in ${known}: under host_key_policy strict it is refused (host_key_unknown)\n` +
-        `    hint: add its key, and check its fingerprint out of band: ssh jump@10.0.0.2 ssh-keyscan -t ed25519 10.0.0.12 >> ${known}\n`,
+        `    hint: add its key, and check its fingerprint out of band: sshgate keyscan web2 (it asks before it writes), or ssh jump@10.0.0.2 ssh-keyscan -t ed25519 10.0.0.12 >> ${known}\n`,
     );
     expect(r.out).toContain(
       `  host "db1" ([10.0.0.21]:2222) has no entry in ${known}: under host_key_policy strict it is refused (host_key_unknown)\n` +
-        `    hint: add its key, and check its fingerprint out of band: ssh-keyscan -t ed25519 -p 2222 10.0.0.21 >> ${known}\n`,
+        `    hint: add its key, and check its fingerprint out of band: sshgate keyscan db1 (it asks before it writes), or ssh-keyscan -t ed25519 -p 2222 10.0.0.21 >> ${known}\n`,
     );
     for (const alias of ['bastion', 'web1', 'stg-app-1']) expect(r.out).not.toContain(`host "${alias}" (`);
   });
@@ -86,7 +86,7 @@ describe('sshgate check: known_hosts', () => {
     const r = await check({}, '--config', config);
     expect(r.out).toContain(
       `  host "db1": ${known}:5 records 10.0.0.21 on port 22, but the host listens on port 2222, where OpenSSH and sshgate look up [10.0.0.21]:2222 — which has no entry\n` +
-        `    hint: if that key is the one on port 2222, write the line's host as [10.0.0.21]:2222; else add it: ssh-keyscan -t ed25519 -p 2222 10.0.0.21 >> ${known}\n`,
+        `    hint: if that key is the one on port 2222, write the line's host as [10.0.0.21]:2222; else add it: sshgate keyscan db1, or ssh-keyscan -t ed25519 -p 2222 10.0.0.21 >> ${known}\n`,
     );
     expect(r.out).not.toContain('has no entry in');
     // Under accept-new a missing entry is recorded on the first connection, but a port-22 entry
@@ -111,7 +111,7 @@ describe('sshgate check: known_hosts', () => {
     });
     const r = await check({ SSHGATE_SECRET_PW: 'x' }, '--config', config, '--policy', writeTree({ 'p.yml': 'rules: []\n' }));
     expect(r.out).toContain(
-      `hint: add its key, and check its fingerprint out of band: ssh -J 'a@[2001:db8::1]:2200' b@mid.example ssh-keyscan -t ed25519 -p 2222 10.1.2.3 >> ${join(config, 'known_hosts')}\n`,
+      `hint: add its key, and check its fingerprint out of band: sshgate keyscan inner (it asks before it writes), or ssh -J 'a@[2001:db8::1]:2200' b@mid.example ssh-keyscan -t ed25519 -p 2222 10.1.2.3 >> ${join(config, 'known_hosts')}\n`,
     );
   });
 });
