@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
 // The files directly in src/ (errors.ts, defaults.ts, glob.ts, …) are leaves: any file may import
 // them, and they import no folder. cli.ts, the entry point, is imported by nothing.
 const LAYERS = {
-  commands: ['mcp', 'auth', 'gateway', 'approvals', 'audit', 'policy', 'tasks', 'ssh', 'config', 'demo'],
+  commands: ['mcp', 'auth', 'gateway', 'approvals', 'audit', 'policy', 'tasks', 'ssh', 'config', 'demo', 'import'],
   mcp: ['gateway', 'auth'],
   // Who an HTTP caller is: the tokens file and OAuth access tokens; knows neither MCP nor hosts.
   auth: ['config'],
@@ -21,6 +21,8 @@ const LAYERS = {
   ssh: ['config'],
   config: [],
   demo: [],
+  // ssh_config and Ansible inventories read into drafts, checked against config/'s schemas.
+  import: ['config'],
 };
 // Packages that only some folders may import ('@scope/*': every package of the scope).
 const PACKAGES = [
