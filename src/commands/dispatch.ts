@@ -33,6 +33,8 @@ commands:
   approve ID                    approve one: its command runs, once, on its hosts
   deny ID --reason TEXT         refuse one: its command never runs
   demo                          a scripted MCP session against a throwaway local SSH host
+  import ssh-config [FILE]      an inventory for review from an ssh_config (default ~/.ssh/config)
+  import ansible INVENTORY      the same from an Ansible inventory (INI or YAML, with group_vars/ and host_vars/)
 
 options:
   --config DIR     inventory and credentials directory  (env ${ENV.configDir}, default ${DEFAULTS.configDir})
@@ -56,6 +58,11 @@ options:
   --read PATH      plan: decide reading the file PATH, or listing the directory PATH (files: rules), instead of a command
   --write PATH     plan: decide writing the file PATH (files: rules), instead of a command
   --expires DATE   token new: when the token stops working (2027-06-30, or a date and time with its zone)
+  --out DIR        import: write DIR/servers.yml and DIR/credentials.yml (default: print them on stdout)
+  --force          import: overwrite those files when they exist
+  --keys-dir DIR   import: the keys dir every key_path is written relative to   (env ${ENV.keysDir}, default ~/.ssh)
+  --tag TAG        import: give every imported host TAG (repeatable)
+  --tag-from RE    import: tags from each host's name: the regular expression's capture groups, or its match (repeatable)
   -h, --help       print this help
   -v, --version    print the version
 
@@ -98,6 +105,11 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         id: { type: 'string' },
         principal: { type: 'string' },
         expires: { type: 'string' },
+        out: { type: 'string' },
+        force: { type: 'boolean', default: false },
+        'keys-dir': { type: 'string' },
+        tag: { type: 'string', multiple: true },
+        'tag-from': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -146,6 +158,9 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
       throw new UsageError('--read and --write are options of plan only (policy test cases say read: and write:)');
     const tokenFlag = (['id', 'principal', 'expires'] as const).find((f) => values[f] !== undefined);
     if (tokenFlag !== undefined && command !== 'token') throw new UsageError(`--${tokenFlag} is an option of token new only`);
+    const importFlag =
+      (['out', 'keys-dir', 'tag', 'tag-from'] as const).find((f) => values[f] !== undefined) ?? (values.force ? 'force' : undefined);
+    if (importFlag !== undefined && command !== 'import') throw new UsageError(`--${importFlag} is an option of import only`);
     switch (command) {
       case 'serve': {
         expectArgs(rest, 0, 'serve takes no arguments');
@@ -236,6 +251,28 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         expectArgs(args, 0, 'token new takes no arguments, only options: sshgate token new --id alice-laptop --principal alice --role ops');
         const { tokenNewCommand } = await import('./token.js');
         return tokenNewCommand({ id: values.id, principal: values.principal, roles: values.role ?? [], expires: values.expires }, io);
+      }
+      case 'import': {
+        const [sub, ...args] = rest;
+        if (sub !== 'ssh-config' && sub !== 'ansible')
+          throw new UsageError(`unknown import source "${sub ?? ''}"; expected ssh-config or ansible`);
+        if (sub === 'ssh-config' && args.length > 1)
+          throw new UsageError('import ssh-config takes at most one file (default ~/.ssh/config)');
+        if (sub === 'ansible') expectArgs(args, 1, 'import ansible needs one inventory file: sshgate import ansible inventory.ini');
+        const { importCommand } = await import('./import.js');
+        return importCommand(
+          {
+            source: sub,
+            path: args[0],
+            out: values.out,
+            force: values.force,
+            keysDir: values['keys-dir'],
+            tags: values.tag ?? [],
+            tagFrom: values['tag-from'] ?? [],
+          },
+          io,
+          env,
+        );
       }
       case 'check': {
         if (values.connect) {
