@@ -1,10 +1,12 @@
 /**
  * From an operator's ~/.ssh/config to a working sshgate: `sshgate import ssh-config` on a config
  * describing loopback fleet hosts (one behind a bastion, by ProxyJump), `sshgate check` on what it
- * wrote, and one ssh_run through the imported inventory, over the jump.
+ * wrote, and one ssh_run through the imported inventory, over the jump. Then issue 19's three
+ * commands from nothing: import, keyscan --yes (the bastion's key first, then through it), and
+ * check --connect passing on every host.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALLOW_ALL_POLICY, removeConfig, startGate } from '../support/mcp.js';
@@ -94,5 +96,49 @@ describe('import ssh-config, then check, then run', () => {
     expect(viaBastion).toBeGreaterThanOrEqual(0);
     expect(sessions.indexOf(`on ${app2.host} port ${app2.port}`)).toBeGreaterThan(viaBastion);
     expect(sessions).not.toContain(`on ${app1.host} port`);
+  });
+
+  it('takes three commands from a ~/.ssh/config behind a bastion to a passing check --connect, known_hosts empty at first', () => {
+    const [bastion, app1, app2] = fleet.hosts as [Fleet['hosts'][number], Fleet['hosts'][number], Fleet['hosts'][number]];
+    const home = join(dir, 'home3');
+    mkdirSync(join(home, '.ssh'), { recursive: true });
+    writeFileSync(
+      join(home, '.ssh', 'config'),
+      [
+        'Host bastion',
+        `  HostName ${bastion.host}`,
+        'Host app*',
+        '  ProxyJump bastion',
+        'Host app1',
+        `  HostName ${app1.host}`,
+        'Host app2',
+        `  HostName ${app2.host}`,
+        'Host *',
+        `  Port ${bastion.port}`,
+        `  User ${fleet.user}`,
+        `  IdentityFile ${fleet.userKeyPath}`,
+        '',
+      ].join('\n'),
+    );
+    const config = join(dir, 'config3');
+    const policies = join(dir, 'policies3');
+    mkdirSync(policies);
+    writeFileSync(join(policies, 'test.yml'), ALLOW_ALL_POLICY);
+    const env = { HOME: home, SSHGATE_KEYS_DIR: fleet.dir, SSHGATE_POLICY: policies };
+
+    const imported = sshgate(env, 'import', 'ssh-config', '--out', config, '--keys-dir', fleet.dir);
+    expect(imported.status).toBe(0);
+    expect(existsSync(join(config, 'known_hosts'))).toBe(false);
+
+    const scanned = sshgate(env, 'keyscan', '--config', config, '--yes');
+    expect(scanned.stderr).toContain('3 added');
+    expect(scanned.status).toBe(0);
+    // Each host's key as ssh-keygen prints it; app1 and app2 were scanned through the bastion.
+    for (const alias of ['bastion', 'app1', 'app2']) expect(scanned.stdout).toMatch(new RegExp(`^${alias} .* SHA256:`, 'm'));
+
+    const connected = sshgate(env, 'check', '--config', config, '--connect');
+    expect(connected.stdout).toContain('connect: 3 of 3 hosts passed');
+    expect(connected.stdout).not.toContain('FAILED');
+    expect(connected.status).toBe(0);
   });
 });
