@@ -5,16 +5,27 @@
  * values; its types are imported with `import type`, which leaves nothing in the built code.
  */
 import type ssh2Module from 'ssh2';
+import { patchSsh2 } from './ssh2-certificates.js';
 
 export type Ssh2 = typeof ssh2Module;
 
 let loaded: Ssh2 | undefined;
 let loading: Promise<Ssh2> | undefined;
+/** Why ssh2 cannot take certificates, once loaded; undefined when it can. */
+let certificatesUnavailable: string | undefined = 'ssh2 is not loaded yet';
 
-/** ssh2, once loaded; every later call gets the same module at once. */
+/** ssh2, once loaded (with its certificate changes, ssh2-certificates.ts); every later call gets the same module at once. */
 export function loadSsh2(): Promise<Ssh2> {
-  loading ??= import('ssh2').then((m) => (loaded = m.default));
+  loading ??= Promise.resolve()
+    .then(() => (certificatesUnavailable = patchSsh2()))
+    .then(() => import('ssh2'))
+    .then((m) => (loaded = m.default));
   return loading;
+}
+
+/** Why the loaded ssh2 cannot use OpenSSH certificates, or undefined when it can. */
+export function ssh2CertificatesUnavailable(): string | undefined {
+  return certificatesUnavailable;
 }
 
 /** ssh2 for synchronous code (parsing a key), which runs only after loadSsh2() has resolved. */
