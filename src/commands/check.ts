@@ -147,7 +147,7 @@ function hostKeyWarnings(inventory: Inventory, hostKeys: KnownHostsFile, policy:
   const warnings: Warning[] = [];
   const file = hostKeys.path;
   for (const h of inventory.hosts) {
-    if (hostKeys.keysFor(h.host, h.port).length > 0) continue;
+    if (hostKeys.keysFor(h.host, h.port).length > 0 || hostKeys.authoritiesFor(h.host, h.port).length > 0) continue;
     const add = keyscanLine(inventory, h, file);
     const on22 = h.port === 22 ? undefined : hostKeys.keysFor(h.host, 22)[0];
     const token = hostToken(h.host, h.port);

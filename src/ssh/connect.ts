@@ -7,14 +7,15 @@
 import { lookup } from 'node:dns/promises';
 import { isIP, connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { AnyAuthMethod, Client } from 'ssh2';
+import type { AlgorithmList, AnyAuthMethod, Client, ServerHostKeyAlgorithm } from 'ssh2';
 import { SshgateError } from '../errors.js';
 import { KEX_ORDER } from './algorithms.js';
 import { AGENT_HINT, refusalHint, type AuthConfig } from './auth.js';
+import { HOST_CERTIFICATE_ALGORITHMS } from './certificates.js';
 import { coalesceWrites } from './coalesce-writes.js';
 import type { HostKeyVerdict } from './host-keys.js';
 import type { HostKeyChecker } from './known-hosts-file.js';
-import { loadSsh2 } from './ssh2.js';
+import { loadSsh2, ssh2CertificatesUnavailable } from './ssh2.js';
 
 export interface ConnectOptions {
   alias: string;
@@ -48,6 +49,11 @@ export function connectionFacts(client: Client): ConnectionFacts | undefined {
 
 export async function openConnection(o: ConnectOptions): Promise<Client> {
   const ssh2 = await loadSsh2();
+  const certificates = ssh2CertificatesUnavailable() === undefined;
+  // A host that known_hosts vouches for through a CA is asked for its certificate first; others
+  // are asked for exactly what they were asked for before certificates existed.
+  const askCertificate = certificates && (o.hostKeys.authoritiesFor?.(o.host, o.port).length ?? 0) > 0;
+  const serverHostKey = { prepend: [...HOST_CERTIFICATE_ALGORITHMS] } as unknown as AlgorithmList<ServerHostKeyAlgorithm>;
   return new Promise((resolve, reject) => {
     const client = new ssh2.Client();
     let verdict: HostKeyVerdict | undefined;
@@ -93,7 +99,7 @@ export async function openConnection(o: ConnectOptions): Promise<Client> {
         resolve(client);
       });
       client.on('error', (err: Error & { level?: string; code?: string }) => {
-        if (verdict && verdict.status !== 'match') return fail(hostKeyError(o, verdict));
+        if (verdict && verdict.status !== 'match') return fail(hostKeyError(o, verdict, certificates));
         // An agent that cannot be reached or cannot sign: ssh2 goes on with the next method, and
         // the refusal at the end says why the agent offered nothing.
         if (err.level === 'agent') return void (agentFailure ??= err.code ?? err.message);
@@ -118,7 +124,7 @@ export async function openConnection(o: ConnectOptions): Promise<Client> {
           lastMethod = methods.shift();
           next(lastMethod ?? (false as unknown as AnyAuthMethod));
         },
-        algorithms: { kex: [...KEX_ORDER] },
+        algorithms: { kex: [...KEX_ORDER], ...(askCertificate ? { serverHostKey } : {}) },
         keepaliveInterval: o.keepaliveMs ?? 15_000,
         keepaliveCountMax: 3,
         readyTimeout: o.timeoutMs,
@@ -220,7 +226,16 @@ async function resolveAddress(host: string): Promise<string> {
   return (await lookup(host)).address;
 }
 
-function hostKeyError(o: ConnectOptions, v: HostKeyVerdict): SshgateError {
+function hostKeyError(o: ConnectOptions, v: HostKeyVerdict, certificates: boolean): SshgateError {
+  if (v.status === 'certificate_refused') {
+    return new SshgateError(
+      'host_key_mismatch',
+      `the host certificate of "${o.alias}" (${o.host}:${o.port})${v.keyId !== undefined ? `, key id ${JSON.stringify(v.keyId)},` : ''} is refused: ${v.reason}`,
+      v.line !== undefined
+        ? `known_hosts (${o.hostKeys.path}) line ${v.line} trusts a CA for this host; the host must present a host certificate from it, valid now, naming "${o.host}" (ssh-keygen -s CA -h -n ${o.host} …)`
+        : 'the host must present a well-formed OpenSSH host certificate',
+    );
+  }
   if (v.status === 'mismatch') {
     return new SshgateError(
       'host_key_mismatch',
@@ -231,8 +246,26 @@ function hostKeyError(o: ConnectOptions, v: HostKeyVerdict): SshgateError {
   if (v.status === 'revoked') {
     return new SshgateError(
       'host_key_mismatch',
-      `host "${o.alias}" offered a revoked key (${v.offered})`,
+      v.authority
+        ? `host "${o.alias}" offered a certificate signed by a revoked CA (${v.offered})`
+        : `host "${o.alias}" offered a revoked key (${v.offered})`,
       'the key is marked @revoked in known_hosts',
+    );
+  }
+  if (v.status === 'unknown' && v.authorityLine !== undefined) {
+    return new SshgateError(
+      'host_key_unknown',
+      `host "${o.alias}" (${o.host}:${o.port}) offered a plain host key, not a certificate, and known_hosts (${o.hostKeys.path}) has no line for that key`,
+      certificates
+        ? `line ${v.authorityLine} trusts a CA for this host: configure HostCertificate in the host's sshd_config (a host key signed with ssh-keygen -s CA -h -n ${o.host}), or add the host's key, checked out of band`
+        : `line ${v.authorityLine} trusts a CA for this host, but this sshgate cannot check host certificates (${ssh2CertificatesUnavailable() ?? 'unavailable'}): add the host's key, checked out of band`,
+    );
+  }
+  if (v.status === 'unknown' && v.certificate !== undefined) {
+    return new SshgateError(
+      'host_key_unknown',
+      `host "${o.alias}" (${o.host}:${o.port}) is not in known_hosts (${o.hostKeys.path}): it offered a host certificate, but ${v.certificate}`,
+      `add a @cert-authority line for the CA that signs its host certificates (checked out of band), e.g. @cert-authority ${o.port === 22 ? o.host : `[${o.host}]:${o.port}`} ssh-ed25519 AAAA…`,
     );
   }
   if (v.status === 'unknown' && v.port22Line !== undefined) {

@@ -1,14 +1,25 @@
 /**
  * known_hosts in OpenSSH's format: plain and hashed (`|1|salt|hmac`) host names, `[host]:port`,
- * `*`/`?` wildcards, `!` negation, and `@revoked` markers. A host is known when one of its
- * applicable keys equals the key offered; known with other keys is a mismatch, never a match.
+ * `*`/`?` wildcards, `!` negation, and the `@revoked` and `@cert-authority` markers. A host is
+ * known when one of its applicable keys equals the key offered, or when it offers a host
+ * certificate that an applicable CA signed and that holds for it now (certificates.ts); known with
+ * other keys is a mismatch, never a match.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { globMatch } from '../glob.js';
+import {
+  blobType,
+  certificateSignatureProblem,
+  hostCertificateProblem,
+  isCertificateType,
+  nowSeconds,
+  parseCertificate,
+  type Certificate,
+} from './certificates.js';
 
 export interface KnownHostEntry {
   line: number;
-  marker: 'revoked' | undefined;
+  marker: 'revoked' | 'cert-authority' | undefined;
   patterns: string[];
   keyType: string;
   key: Buffer;
@@ -22,10 +33,17 @@ export interface KnownHosts {
 
 export type HostKeyVerdict =
   | { status: 'match' }
-  /** `port22Line`: a line records the host for port 22, and it was looked up on another port. */
-  | { status: 'unknown'; port22Line?: number }
-  | { status: 'revoked'; offered: string }
-  | { status: 'mismatch'; offered: string; expected: string[] };
+  /**
+   * `port22Line`: a line records the host for port 22, and it was looked up on another port.
+   * `authorityLine`: a @cert-authority line applies to the host, which offered a plain key.
+   * `certificate`: why the certificate the host offered does not make it known.
+   */
+  | { status: 'unknown'; port22Line?: number; authorityLine?: number; certificate?: string }
+  /** `authority`: the revoked key is the CA that signed the offered certificate. */
+  | { status: 'revoked'; offered: string; authority?: boolean }
+  | { status: 'mismatch'; offered: string; expected: string[] }
+  /** A host certificate that an applicable CA line (`line`) does not vouch for, and why. */
+  | { status: 'certificate_refused'; reason: string; line?: number; keyId?: string };
 
 export function fingerprint(key: Buffer): string {
   return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
@@ -53,20 +71,18 @@ export function parseKnownHosts(text: string): KnownHosts {
     let marker: KnownHostEntry['marker'];
     if (fields[0]?.startsWith('@')) {
       const m = fields.shift();
-      if (m === '@cert-authority') {
-        return void skipped.push({
-          line: i + 1,
-          reason: '@cert-authority: sshgate checks host keys, not host certificates; a host known only through this CA is refused',
-        });
-      }
-      if (m !== '@revoked') return void skipped.push({ line: i + 1, reason: `unknown marker ${m}` });
-      marker = 'revoked';
+      if (m === '@revoked') marker = 'revoked';
+      else if (m === '@cert-authority') marker = 'cert-authority';
+      else return void skipped.push({ line: i + 1, reason: `unknown marker ${m}` });
     }
     const [hosts, keyType, keyB64] = fields;
     if (!hosts || !keyType || !keyB64) return void skipped.push({ line: i + 1, reason: 'expected: hosts key-type base64-key' });
     const key = Buffer.from(keyB64, 'base64');
     if (key.length === 0 || key.toString('base64').replace(/=+$/, '') !== keyB64.replace(/=+$/, '')) {
       return void skipped.push({ line: i + 1, reason: 'the key is not valid base64' });
+    }
+    if (marker === 'cert-authority' && isCertificateType(keyType)) {
+      return void skipped.push({ line: i + 1, reason: '@cert-authority names a certificate; a CA is a plain key' });
     }
     entries.push({ line: i + 1, marker, patterns: hosts.split(','), keyType, key });
   });
@@ -130,11 +146,63 @@ function indexOf(known: KnownHosts): Index {
   return index;
 }
 
-export function verifyHostKey(known: KnownHosts, host: string, port: number, offered: Buffer): HostKeyVerdict {
+/**
+ * The verdict on the key `host` offered on `port`: a plain key is looked up; a host certificate is
+ * judged (at `now`, seconds since the epoch) by verifyHostCertificate.
+ */
+export function verifyHostKey(known: KnownHosts, host: string, port: number, offered: Buffer, now = nowSeconds()): HostKeyVerdict {
+  if (isCertificateType(blobType(offered) ?? '')) return verifyHostCertificate(known, host, port, offered, now);
   const applicable = entriesFor(known, host, port);
   if (applicable.some((e) => e.marker === 'revoked' && e.key.equals(offered))) {
     return { status: 'revoked', offered: fingerprint(offered) };
   }
+  const verdict = verifyPlainKey(known, applicable, host, port, offered);
+  const authority = applicable.find((e) => e.marker === 'cert-authority');
+  return verdict.status === 'unknown' && authority ? { ...verdict, authorityLine: authority.line } : verdict;
+}
+
+/**
+ * A host certificate, judged as OpenSSH's client judges one: refused when its key or its CA is
+ * @revoked for the host; accepted when an applicable @cert-authority line holds its CA key, the CA
+ * signature verifies, and it is a host certificate valid now naming `host` (certificates.ts);
+ * otherwise its certified key is looked up as a plain key, so a host with a certificate that
+ * sshgate cannot take is still known by a key line.
+ */
+export function verifyHostCertificate(known: KnownHosts, host: string, port: number, offered: Buffer, now: bigint): HostKeyVerdict {
+  let cert: Certificate;
+  try {
+    cert = parseCertificate(offered);
+  } catch (err) {
+    return { status: 'certificate_refused', reason: `the certificate cannot be read: ${(err as Error).message}` };
+  }
+  const applicable = entriesFor(known, host, port);
+  const revoked = applicable.filter((e) => e.marker === 'revoked');
+  if (revoked.some((e) => e.key.equals(cert.key) || e.key.equals(offered))) return { status: 'revoked', offered: fingerprint(cert.key) };
+  if (revoked.some((e) => e.key.equals(cert.signatureKey)))
+    return { status: 'revoked', offered: fingerprint(cert.signatureKey), authority: true };
+  const authorities = applicable.filter((e) => e.marker === 'cert-authority');
+  const ca = authorities.find((e) => e.key.equals(cert.signatureKey));
+  const problem = ca ? (certificateSignatureProblem(cert) ?? hostCertificateProblem(cert, host, now)) : undefined;
+  if (ca && problem === undefined) return { status: 'match' };
+  const plain = verifyPlainKey(known, applicable, host, port, cert.key);
+  if (plain.status === 'match') return plain;
+  const keyId = cert.keyId.slice(0, 200);
+  if (ca) return { status: 'certificate_refused', reason: problem as string, line: ca.line, keyId };
+  const signer = `it is signed by the CA ${fingerprint(cert.signatureKey)}`;
+  if (authorities.length > 0) {
+    const lines = authorities.map((e) => e.line).join(', ');
+    return {
+      status: 'certificate_refused',
+      reason: `${signer}, which no @cert-authority line for this host names (line ${lines}: other CAs)`,
+      line: authorities[0]?.line,
+      keyId,
+    };
+  }
+  return plain.status === 'unknown' ? { ...plain, certificate: `${signer}, and no @cert-authority line applies to this host` } : plain;
+}
+
+/** A plain key (not a certificate) against the key lines that apply (revocation checked already). */
+function verifyPlainKey(known: KnownHosts, applicable: KnownHostEntry[], host: string, port: number, offered: Buffer): HostKeyVerdict {
   const keys = applicable.filter((e) => e.marker === undefined);
   if (keys.some((e) => e.key.equals(offered))) return { status: 'match' };
   if (keys.length === 0) {

@@ -27,6 +27,8 @@ export interface HostKeyChecker {
   /** The file, named in errors so that a person edits the right one. */
   readonly path: string;
   verify(host: string, port: number, key: Buffer): HostKeyVerdict;
+  /** The @cert-authority lines that apply to the host: sshgate asks it for a host certificate when there are any. */
+  authoritiesFor?(host: string, port: number): KnownHostEntry[];
 }
 
 export interface AcceptedKey {
@@ -73,7 +75,7 @@ export class KnownHostsFile implements HostKeyChecker {
     return this.known.skipped;
   }
 
-  /** The keys recorded for `host` on `port` (revoked ones aside): none means the host is unknown. */
+  /** The keys recorded for `host` on `port` (revoked ones and CAs aside): none means the host is unknown, unless a CA applies. */
   keysFor(host: string, port: number): KnownHostEntry[] {
     return entriesFor(this.known, host, port).filter((e) => e.marker === undefined);
   }
@@ -83,9 +85,18 @@ export class KnownHostsFile implements HostKeyChecker {
     return judgeScan(this.known, host, port, keys);
   }
 
+  authoritiesFor(host: string, port: number): KnownHostEntry[] {
+    return entriesFor(this.known, host, port).filter((e) => e.marker === 'cert-authority');
+  }
+
   verify(host: string, port: number, key: Buffer): HostKeyVerdict {
     const verdict = verifyHostKey(this.known, host, port, key);
     if (verdict.status !== 'unknown' || this.policy !== 'accept-new') return verdict;
+    // A host that known_hosts vouches for through a CA must show a certificate that CA signed (or
+    // a key recorded for it): accept-new never records a key in its place, so that a key of an
+    // impostor is not taken on first use for a host whose key was never to be taken on trust.
+    // For the same reason a certificate that did not make its host known is never recorded.
+    if (verdict.authorityLine !== undefined || verdict.certificate !== undefined) return verdict;
     // Another sshgate may share this file: decide on what it holds now, under a lock, so that two
     // processes can never record two different keys for one new host.
     const unlock = lockFile(`${this.path}.lock`);
@@ -93,7 +104,7 @@ export class KnownHostsFile implements HostKeyChecker {
     try {
       this.known = parseKnownHosts(readKnownHosts(this.path));
       const now = verifyHostKey(this.known, host, port, key);
-      if (now.status !== 'unknown') return now;
+      if (now.status !== 'unknown' || now.authorityLine !== undefined || now.certificate !== undefined) return now;
       const keyType = keyTypeOf(key);
       try {
         appendFileSync(this.path, knownHostsLine(host, port, keyType, key), { mode: 0o600 });

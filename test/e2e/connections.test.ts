@@ -50,7 +50,7 @@ beforeAll(async () => {
     line(h1, fleet.hostPublicKey) +
     line(h2, wrongKey) +
     'garbage line\n' +
-    `@cert-authority * ${fleet.hostPublicKey}\n` +
+    `@not-a-marker * ${fleet.hostPublicKey}\n` +
     line(h4, fleet.hostPublicKey);
   gate = await startGate(writeConfig(fleet, { hosts, knownHosts }));
 });
@@ -76,7 +76,7 @@ describe('host keys', () => {
       .filter((l) => l.includes('known_hosts line ignored'))
       .map((l) => JSON.parse(l) as { line: number; msg: string });
     expect(ignored.map((l) => l.line)).toEqual([3, 4]);
-    expect(ignored[1]?.msg).toContain('@cert-authority');
+    expect(ignored[1]?.msg).toContain('unknown marker @not-a-marker');
     expect((await gate.ok<{ stdout: string }>('ssh_run', { alias: 'inner', command: 'echo after' })).stdout).toBe('after\n');
   });
 

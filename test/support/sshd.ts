@@ -59,6 +59,16 @@ export interface FleetOptions {
   loginShells?: string[];
   /** More sshd_config lines, after the fleet's own (so a `Match` block may end the file). */
   sshdConfig?: string[];
+  /**
+   * Present a host certificate (HostCertificate): the fleet's host key signed by `ssh-keygen -s`
+   * with the CA private key at `ca`, naming `principals(hosts)`, valid for `validity` (ssh-keygen's
+   * -V; default +1d). Signed again when restart() makes a new host key.
+   */
+  hostCertificate?: { ca: string; principals: (hosts: FleetHost[]) => string[]; validity?: string };
+  /** A CA public key file whose user certificates sshd accepts for any user they name (TrustedUserCAKeys). */
+  trustedUserCaKeys?: string;
+  /** The host key's type (ssh-keygen -t); ed25519 unless a test needs another. */
+  hostKeyType?: 'ed25519' | 'ecdsa' | 'rsa';
 }
 
 export async function startFleet(count: number, options: FleetOptions = {}): Promise<Fleet> {
@@ -69,11 +79,14 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
   ensureUser(user);
   for (const shell of options.loginShells ?? []) ensureUser(shellUser(shell), shell);
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  const keygen = (file: string) => execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'sshgate-test', '-f', file]);
-  keygen(join(dir, 'host_ed25519'));
+  const keygen = (file: string, type = 'ed25519') =>
+    execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', 'sshgate-test', '-f', file]);
+  const hostKeyType = options.hostKeyType ?? 'ed25519';
+  const hostKey = join(dir, `host_${hostKeyType}`);
+  keygen(hostKey, hostKeyType);
   keygen(join(dir, 'user_ed25519'));
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'user_ed25519.pub')), { mode: 0o644 });
-  const hostPublicKey = readFileSync(join(dir, 'host_ed25519.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
+  const hostPublicKey = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
 
   const subnet = options.subnet ?? 1 + Math.floor(Math.random() * 200);
   const port = 20_000 + Math.floor(Math.random() * 20_000);
@@ -84,6 +97,17 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
     port,
   }));
   writeFileSync(join(dir, 'known_hosts'), hosts.map((h) => `[${h.host}]:${h.port} ${hostPublicKey}\n`).join(''));
+  const cert = options.hostCertificate;
+  const certify = () => {
+    if (!cert) return;
+    const principals = cert.principals(hosts);
+    execFileSync('ssh-keygen', [
+      ...['-q', '-s', cert.ca, '-h', '-I', 'sshgate-test-host'],
+      ...(principals.length > 0 ? ['-n', principals.join(',')] : []),
+      ...['-V', cert.validity ?? '+1d', `${hostKey}.pub`],
+    ]);
+  };
+  certify();
 
   const children: ChildProcess[] = [];
   const configs: string[] = [];
@@ -96,7 +120,9 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
       [
         `Port ${port}`,
         ...group.map((h) => `ListenAddress ${h.host}`),
-        `HostKey ${join(dir, 'host_ed25519')}`,
+        `HostKey ${hostKey}`,
+        ...(cert ? [`HostCertificate ${hostKey}-cert.pub`] : []),
+        ...(options.trustedUserCaKeys ? [`TrustedUserCAKeys ${options.trustedUserCaKeys}`] : []),
         `PidFile ${join(dir, `sshd.${n}.pid`)}`,
         `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
         'UsePAM no',
@@ -153,10 +179,11 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
     },
     async restart(restartOptions = {}) {
       if (restartOptions.newHostKey) {
-        rmSync(join(dir, 'host_ed25519'), { force: true });
-        rmSync(join(dir, 'host_ed25519.pub'), { force: true });
-        keygen(join(dir, 'host_ed25519'));
-        fleet.hostPublicKey = readFileSync(join(dir, 'host_ed25519.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
+        rmSync(hostKey, { force: true });
+        rmSync(`${hostKey}.pub`, { force: true });
+        keygen(hostKey, hostKeyType);
+        certify();
+        fleet.hostPublicKey = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(' ').slice(0, 2).join(' ');
       }
       launch();
       await listening();
