@@ -90,6 +90,8 @@ export const CredentialEntry = strict({
   username: optional(Text('username', 100)),
   key_path: optional(Text('key_path', 4096)),
   key_passphrase_secret: optional(SecretName),
+  /** The key's OpenSSH user certificate, under the keys dir; absent: `<key_path>-cert.pub` when that file exists. */
+  certificate_path: optional(Text('certificate_path', 4096)),
   password_secret: optional(SecretName),
   agent: z.boolean().default(false),
   /** How a call elevates (`become`): sudo (default), or doas for passwordless rules only. */

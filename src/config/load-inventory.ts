@@ -121,6 +121,15 @@ function checkCredentials(
       const problem = keyPathProblem(c.key_path, keysDir);
       if (problem) at('key_path', problem);
     }
+    if (c.certificate_path && !c.key_path) {
+      at(
+        'certificate_path',
+        `credential "${c.name}" names a certificate but no key_path: a certificate logs in with its key (an ssh-agent's certificates need no certificate_path)`,
+      );
+    } else if (c.certificate_path) {
+      const problem = keyPathProblem(c.certificate_path, keysDir);
+      if (problem) at('certificate_path', problem.replace(/^key_path/, 'certificate_path'));
+    }
   }
 }
 

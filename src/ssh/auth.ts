@@ -12,7 +12,8 @@ import type { CredentialEntry, HostEntry } from '../config/file-formats.js';
 import { ENV } from '../defaults.js';
 import { shellQuote, SshgateError } from '../errors.js';
 import { decodedOnce } from './signing-key.js';
-import { loadedSsh2 } from './ssh2.js';
+import { loadedSsh2, ssh2CertificatesUnavailable } from './ssh2.js';
+import { certificateFileFor, certificateRefusal, describeCertificate, type CertificateFile } from './user-certificate.js';
 
 export interface AuthConfig {
   username: string;
@@ -20,6 +21,8 @@ export interface AuthConfig {
   /** The key parsed (and decrypted) once, so that no connection parses it again. */
   parsedKey?: ParsedKey;
   passphrase?: string;
+  /** The key's user certificate, offered before the key alone. */
+  certificate?: CertificateFile;
   agent?: string;
   password?: string;
   /** Where the login was configured, for a person reading a refusal; never a secret. */
@@ -65,10 +68,26 @@ export function readSecret(name: string, sources: SecretSources): string {
 export function refusalHint(alias: string, auth: AuthConfig): string {
   const o = auth.origin;
   if (!o) return 'check the user and the credential named for this host';
+  const certificate = certificateHint(auth);
+  if (certificate) return certificate;
   const accept = `the account must exist on the host and accept ${o.offered.join(' or ')}`;
   return o.userFrom === 'servers.yml'
     ? `check user "${auth.username}" of host "${alias}" in servers.yml, and credential "${o.credential}" in credentials.yml: ${accept}`
     : `check credential "${o.credential}" in credentials.yml, whose username "${auth.username}" is the login: ${accept}`;
+}
+
+/** What the certificate itself says against a login, when it says anything: the likeliest reason for a refusal. */
+function certificateHint(auth: AuthConfig): string | undefined {
+  let current;
+  try {
+    current = auth.certificate?.current();
+  } catch {
+    return undefined;
+  }
+  if (!current) return undefined;
+  const why = certificateRefusal(current.cert, auth.username);
+  if (!why) return undefined;
+  return `the certificate ${auth.certificate?.path} (${describeCertificate(current.cert)}) cannot log in: ${why}; have the CA sign a new one (ssh-keygen -s CA -I ID -n ${auth.username} -V +1d KEY.pub)`;
 }
 
 /** What to do when the ssh-agent of SSH_AUTH_SOCK cannot be used. */
@@ -180,6 +199,19 @@ export function resolveAuth(host: HostEntry, cred: CredentialEntry, sources: Sec
     auth.privateKey = data;
     auth.parsedKey = decodedOnce(Array.isArray(parsed) ? (parsed[0] as ParsedKey) : parsed);
     if (passphrase !== undefined) auth.passphrase = passphrase;
+    const certificate = certificateFileFor(cred, sources.keysDir, auth.parsedKey);
+    if (certificate) {
+      const unavailable = ssh2CertificatesUnavailable();
+      if (unavailable) {
+        throw new SshgateError(
+          'invalid_config',
+          `credential "${cred.name}" has a certificate (${certificate.path}), but this sshgate cannot log in with certificates: ${unavailable}`,
+          'install the ssh2 version in package-lock.json (npm ci), or move the certificate away to log in with the key alone',
+        );
+      }
+      auth.certificate = certificate;
+      offered.unshift(`the certificate ${certificate.path}`);
+    }
   }
   if (cred.agent) {
     const sock = sources.env.SSH_AUTH_SOCK;

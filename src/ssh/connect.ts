@@ -10,12 +10,13 @@ import type { Duplex } from 'node:stream';
 import type { AlgorithmList, AnyAuthMethod, Client, ServerHostKeyAlgorithm } from 'ssh2';
 import { SshgateError } from '../errors.js';
 import { KEX_ORDER } from './algorithms.js';
+import { certificateAgent } from './agent.js';
 import { AGENT_HINT, refusalHint, type AuthConfig } from './auth.js';
 import { HOST_CERTIFICATE_ALGORITHMS } from './certificates.js';
 import { coalesceWrites } from './coalesce-writes.js';
 import type { HostKeyVerdict } from './host-keys.js';
 import type { HostKeyChecker } from './known-hosts-file.js';
-import { loadSsh2, ssh2CertificatesUnavailable } from './ssh2.js';
+import { loadSsh2, ssh2CertificatesUnavailable, type Ssh2 } from './ssh2.js';
 
 export interface ConnectOptions {
   alias: string;
@@ -49,6 +50,9 @@ export function connectionFacts(client: Client): ConnectionFacts | undefined {
 
 export async function openConnection(o: ConnectOptions): Promise<Client> {
   const ssh2 = await loadSsh2();
+  // The login methods before anything connects: a certificate file that changed and no longer
+  // fits its key fails here, with what to fix.
+  const methods = authMethods(ssh2, o.auth);
   const certificates = ssh2CertificatesUnavailable() === undefined;
   // A host that known_hosts vouches for through a CA is asked for its certificate first; others
   // are asked for exactly what they were asked for before certificates existed.
@@ -115,7 +119,6 @@ export async function openConnection(o: ConnectOptions): Promise<Client> {
           ),
         ),
       );
-      const methods = authMethods(o.auth);
       client.connect({
         sock: socket,
         username: o.auth.username,
@@ -307,10 +310,14 @@ function methodName(m: AnyAuthMethod): ConnectionFacts['authMethod'] {
   return m.type === 'agent' ? 'agent' : m.type === 'password' ? 'password' : 'publickey';
 }
 
-/** The login methods to try, in order: key, agent, password. */
-function authMethods(auth: AuthConfig): AnyAuthMethod[] {
+/**
+ * The login methods to try, in order: the key's certificate, the key, the agent (its certificates
+ * included), the password. The certificate comes before the key alone, as OpenSSH offers them.
+ */
+function authMethods(ssh2: Ssh2, auth: AuthConfig): AnyAuthMethod[] {
   const username = auth.username;
   const methods: AnyAuthMethod[] = [];
+  if (auth.certificate) methods.push({ type: 'publickey', username, key: auth.certificate.current().key });
   if (auth.parsedKey || auth.privateKey) {
     methods.push({
       type: 'publickey',
@@ -319,7 +326,10 @@ function authMethods(auth: AuthConfig): AnyAuthMethod[] {
       ...(auth.passphrase !== undefined ? { passphrase: auth.passphrase } : {}),
     });
   }
-  if (auth.agent) methods.push({ type: 'agent', username, agent: auth.agent });
+  if (auth.agent) {
+    const agent = ssh2CertificatesUnavailable() === undefined ? certificateAgent(ssh2, auth.agent) : auth.agent;
+    methods.push({ type: 'agent', username, agent });
+  }
   if (auth.password !== undefined) methods.push({ type: 'password', username, password: auth.password });
   return methods;
 }

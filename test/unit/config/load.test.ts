@@ -117,6 +117,24 @@ describe('the inventory loader', () => {
     ]);
   });
 
+  it('refuses a certificate_path without key_path, or outside the keys dir', () => {
+    const dir = writeTree({
+      'servers.yml': 'hosts: []\n',
+      'credentials.yml':
+        'entries:\n  - { name: a, username: u, agent: true, certificate_path: a-cert.pub }\n  - { name: b, username: u, key_path: k, certificate_path: ../b-cert.pub }\n  - { name: c, username: u, key_path: k, certificate_path: k-cert.pub }\n',
+    });
+    let issues: string[] = [];
+    try {
+      loadInventory({ configDir: dir, keysDir: join(dir, 'keys') });
+    } catch (err) {
+      issues = (err as ConfigError).issues.map((i) => `${i.line}: ${i.message}`);
+    }
+    expect(issues).toEqual([
+      expect.stringMatching(/^2: credential "a" names a certificate but no key_path/),
+      expect.stringMatching(/^3: certificate_path "\.\.\/b-cert\.pub" contains "\.\."/),
+    ]);
+  });
+
   it('refuses a host that reads as an address in another base (010.0.0.11 is 8.0.0.11 to the resolver)', () => {
     for (const host of ['010.0.0.11', '10.0.0.011', '0177.0.0.1', '2130706433', '0x7f.1', 'web.0x10']) {
       const errors = inventoryErrors(`hosts:\n  - { alias: a, host: "${host}", credentials: k }\n`);
