@@ -87,7 +87,8 @@ export function parseCertificate(blob: Buffer): Certificate {
     throw new WireError(`the certificate is ${blob.length} bytes, more than ${MAX_CERTIFICATE_BYTES}`);
   const r = new WireReader(blob);
   const type = r.text('the certificate type');
-  const plainType = CERTIFIED_KEY_TYPE[type];
+  // Own keys only: a type named "constructor" or "__proto__" must not find Object.prototype's.
+  const plainType = isCertificateType(type) ? CERTIFIED_KEY_TYPE[type] : undefined;
   if (plainType === undefined) throw new WireError(`${JSON.stringify(type.slice(0, 64))} is not a certificate type sshgate takes`);
   r.bytes('the nonce');
   const key = readKeyFields(r, plainType);
