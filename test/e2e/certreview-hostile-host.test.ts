@@ -37,9 +37,13 @@ afterAll(() => {
 });
 
 async function hostile(algorithm: string, blob: Buffer, signWith: string, sigType: string): Promise<number> {
-  const child = spawn(process.execPath, ['test/support/hostile-ssh-server.mjs', ADDR, '0', algorithm, blob.toString('base64'), signWith, sigType], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['test/support/hostile-ssh-server.mjs', ADDR, '0', algorithm, blob.toString('base64'), signWith, sigType],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   children.push(child);
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   for await (const line of lines) {
@@ -120,7 +124,7 @@ describe('a hostile host against @cert-authority lines', () => {
 
   it('a certificate whose CA signature was altered (one byte) is refused', async () => {
     const cert = Buffer.from(hostCert(keyA));
-    cert[cert.length - 5] ^= 1;
+    cert.writeUInt8((cert.at(-5) as number) ^ 1, cert.length - 5);
     const port = await hostile('ssh-ed25519-cert-v01@openssh.com', cert, keyA.path, 'ssh-ed25519');
     expect(await connect(port, knownHosts('kh-badsig', caLine('*')))).toMatchObject({ code: 'host_key_mismatch' });
   });

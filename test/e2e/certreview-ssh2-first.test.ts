@@ -33,9 +33,13 @@ afterAll(() => {
 });
 
 async function hostile(algorithm: string, blob: Buffer, sigType: string): Promise<number> {
-  const child = spawn(process.execPath, ['test/support/hostile-ssh-server.mjs', ADDR, '0', algorithm, blob.toString('base64'), key.path, sigType], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['test/support/hostile-ssh-server.mjs', ADDR, '0', algorithm, blob.toString('base64'), key.path, sigType],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   children.push(child);
   for await (const line of createInterface({ input: child.stdout as NodeJS.ReadableStream })) {
     const m = /^listening (\d+)$/.exec(line);
@@ -46,7 +50,9 @@ async function hostile(algorithm: string, blob: Buffer, sigType: string): Promis
 
 async function connect(port: number, hostKeys: KnownHostsFile): Promise<unknown> {
   try {
-    (await openConnection({ alias: 'victim', host: ADDR, port, auth: { username: 'u', password: 'p' }, hostKeys, timeoutMs: 10_000 })).end();
+    (
+      await openConnection({ alias: 'victim', host: ADDR, port, auth: { username: 'u', password: 'p' }, hostKeys, timeoutMs: 10_000 })
+    ).end();
     return 'connected';
   } catch (err) {
     return err;

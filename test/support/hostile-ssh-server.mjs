@@ -4,9 +4,11 @@
 // exchange with `signWith` (a private key in OpenSSH format), naming the signature `sigType`.
 // It accepts any password. Prints "listening <port>" once it listens.
 // argv: host port algorithm certificate-b64 signWith-path sigType
+import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import process from 'node:process';
 
 const [host, port, algorithm, certB64, signWith, sigType] = process.argv.slice(2);
 const require = createRequire(join(process.cwd(), 'package.json'));
@@ -69,4 +71,4 @@ const server = new Server({ hostKeys: ['HOSTILE'] }, (client) => {
     });
   });
 });
-server.listen(Number(port), host, () => console.log(`listening ${server.address().port}`));
+server.listen(Number(port), host, () => process.stdout.write(`listening ${server.address().port}\n`));
