@@ -84,7 +84,8 @@ export function parseKnownHosts(text: string): KnownHosts {
     if (marker === 'cert-authority' && isCertificateType(keyType)) {
       return void skipped.push({ line: i + 1, reason: '@cert-authority names a certificate; a CA is a plain key' });
     }
-    entries.push({ line: i + 1, marker, patterns: hosts.split(','), keyType, key });
+    // As OpenSSH reads it (match_maybe_hashed): a field that starts with "|" is one hash, whole.
+    entries.push({ line: i + 1, marker, patterns: hosts.startsWith('|') ? [hosts] : hosts.split(','), keyType, key });
   });
   return { entries, skipped };
 }
@@ -240,7 +241,8 @@ function appliesTo(patterns: string[], token: string): boolean {
   let positive = false;
   for (const p of patterns) {
     if (p.startsWith('!')) {
-      if (matchOne(p.slice(1), token)) return false;
+      // A negated name is a pattern, never a hash: OpenSSH reads "!|1|…" as a literal that matches nothing.
+      if (globMatch(p.slice(1).toLowerCase(), token.toLowerCase())) return false;
     } else if (matchOne(p, token)) {
       positive = true;
     }
@@ -250,10 +252,11 @@ function appliesTo(patterns: string[], token: string): boolean {
 
 function matchOne(pattern: string, token: string): boolean {
   if (pattern.startsWith('|1|')) {
-    const [, , salt, hash] = pattern.split('|');
-    if (!salt || !hash) return false;
-    const mac = createHmac('sha1', Buffer.from(salt, 'base64')).update(token).digest('base64');
-    return mac === hash;
+    const salt = pattern.split('|')[2];
+    if (!salt) return false;
+    // ssh lower-cases the host name before it hashes it; the whole field must be that one hash.
+    const mac = createHmac('sha1', Buffer.from(salt, 'base64')).update(token.toLowerCase()).digest('base64');
+    return pattern === `|1|${salt}|${mac}`;
   }
   return globMatch(pattern.toLowerCase(), token.toLowerCase());
 }
