@@ -11,13 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../src/commands/dispatch.js';
 import { fingerprint } from '../../../src/ssh/host-keys.js';
 import { captureIo, writeTree } from '../../support/policy.js';
+import { ed25519KeyPair } from '../../../src/demo/keys.js';
 
 const { generateKeyPairSync, parseKey } = ssh2.utils;
 const servers: ssh2.Server[] = [];
 let logins = 0;
 const keys = {
-  a: [generateKeyPairSync('ed25519').private, generateKeyPairSync('ecdsa', { bits: 256 }).private],
-  b: [generateKeyPairSync('ed25519').private],
+  a: [ed25519KeyPair().private, generateKeyPairSync('ecdsa', { bits: 256 }).private],
+  b: [ed25519KeyPair().private],
   c: [generateKeyPairSync('ecdsa', { bits: 384 }).private],
 };
 const ports: Record<string, number> = {};
@@ -145,7 +146,7 @@ describe('sshgate keyscan', () => {
   });
 
   it('refuses a key that differs from the recorded one, loudly, and writes nothing for that host', async () => {
-    const other = publicOf(generateKeyPairSync('ed25519').private);
+    const other = publicOf(ed25519KeyPair().private);
     const before = `# kept\n[127.0.0.1]:${ports.b} ssh-ed25519 ${other.toString('base64')}\n`;
     const c = config(before);
     const r = await keyscan(c.root, ['y'], '--yes', 'b');

@@ -4,8 +4,9 @@ import ssh2, { type KexAlgorithm, type ParsedKey } from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openConnection } from '../../../src/ssh/connect.js';
 import { decodedOnce } from '../../../src/ssh/signing-key.js';
+import { ed25519KeyPair } from '../../../src/demo/keys.js';
 
-const hostKey = ssh2.utils.generateKeyPairSync('ed25519').private;
+const hostKey = ed25519KeyPair().private;
 const servers: ssh2.Server[] = [];
 afterEach(() => {
   for (const s of servers.splice(0)) s.close();
@@ -54,14 +55,14 @@ async function login(port: number, key: ParsedKey): Promise<void> {
 
 describe('a new connection', () => {
   it('agrees on ECDH over P-256 with a host that offers the usual exchanges', async () => {
-    const key = decodedOnce(parsed(ssh2.utils.generateKeyPairSync('ed25519').private));
+    const key = decodedOnce(parsed(ed25519KeyPair().private));
     const h = await host(key);
     await login(h.port, key);
     expect(await h.agreed).toBe('ecdh-sha2-nistp256');
   });
 
   it('still agrees on curve25519 with a host that leaves P-256 out', async () => {
-    const key = decodedOnce(parsed(ssh2.utils.generateKeyPairSync('ed25519').private));
+    const key = decodedOnce(parsed(ed25519KeyPair().private));
     const h = await host(key, ['curve25519-sha256', 'diffie-hellman-group14-sha256']);
     await login(h.port, key);
     expect(await h.agreed).toBe('curve25519-sha256');

@@ -6,9 +6,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { HOST_KEY_TYPES } from '../../../src/ssh/algorithms.js';
 import { dial } from '../../../src/ssh/connect.js';
 import { scanHostKeys } from '../../../src/ssh/host-key-scan.js';
+import { ed25519KeyPair } from '../../../src/demo/keys.js';
 
 const { generateKeyPairSync, parseKey } = ssh2.utils;
-const ed = generateKeyPairSync('ed25519').private;
+const ed = ed25519KeyPair().private;
 const ec = generateKeyPairSync('ecdsa', { bits: 256 }).private;
 const rsa = generateKeyPairSync('rsa', { bits: 2048 }).private;
 
