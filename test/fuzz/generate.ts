@@ -10,7 +10,8 @@
  * by wildcards that match it). The fuzz policies deny every spelling of both, so a line they allow
  * must never create a file nor print the secret.
  */
-import { Rng } from './rng.js';
+import { Rng } from '../../src/policy/rng.js';
+import { EXPANSIONS, REDIR_OPS, SEPARATORS, SHELL_C, spell, WRAPPERS, type Weighted } from '../../src/policy/shell-vocabulary.js';
 
 export interface GeneratedLine {
   line: string;
@@ -22,7 +23,6 @@ export interface GeneratedLine {
 export const MARKER = 'PAYLOAD';
 
 type Gen = (r: Rng) => string;
-type Weighted<T> = readonly (readonly [number, T])[];
 
 const oneOf =
   (items: readonly string[]): Gen =>
@@ -32,43 +32,6 @@ const some =
   (items: Weighted<Gen>): Gen =>
   (r) =>
     r.weighted(items)(r);
-
-// ---------------------------------------------------------------- quoting
-
-const BACKSLASHED = new Set([...' \t\'"\\$`;&|<>()[]*?#~{}!=']);
-
-/** A spelling of `value` as one shell word (in bash; dash reads some of them otherwise). */
-export function spell(r: Rng, value: string): string {
-  const styles: Weighted<() => string> = [
-    [3, () => (/^[A-Za-z0-9_./%+,:@=-]+$/.test(value) ? value : single(value))],
-    [3, () => single(value)],
-    [2, () => double(value)],
-    [2, () => backslashed(value)],
-    [2, () => mixed(r, value)],
-    [1, () => `$'${value.replace(/[\\']/g, (c) => `\\${c}`)}'`],
-    [0.5, () => `$"${value.replace(/[\\"$`]/g, (c) => `\\${c}`)}"`],
-  ];
-  return r.weighted(styles)();
-}
-
-function single(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-function double(value: string): string {
-  return `"${value.replace(/[\\"$`]/g, (c) => `\\${c}`)}"`;
-}
-
-function backslashed(value: string): string {
-  return [...value].map((c) => (c === '\n' ? `'\n'` : BACKSLASHED.has(c) ? `\\${c}` : c)).join('');
-}
-
-function mixed(r: Rng, value: string): string {
-  if (value.length < 2) return single(value);
-  const cut = 1 + r.int(value.length - 1);
-  const parts = [value.slice(0, cut), value.slice(cut)];
-  return parts.map((p) => r.pick([single, double, backslashed])(p)).join('');
-}
 
 // ---------------------------------------------------------------- the payload
 
@@ -287,27 +250,6 @@ const plainArg: Gen = some([
 
 // ---------------------------------------------------------------- trouble
 
-/** Separators between commands, and things that look like them. */
-const SEPARATORS: Weighted<string> = [
-  [6, ';'],
-  [2, '; '],
-  [5, '\n'],
-  [2, ' && '],
-  [1, '&&'],
-  [2, ' || '],
-  [2, ' | '],
-  [1, '|'],
-  [1, ' |& '],
-  [2, ' & '],
-  [1, '&'],
-  [1, ';;'],
-  [1, ';&'],
-  [1, ';;&'],
-  [1, '\n\n'],
-  [1, ' '],
-  [1, ''],
-  [1, '\t'],
-];
 const separator: Gen = (r) => r.weighted(SEPARATORS);
 
 /** What goes between an allowed command and the next: comments glued to words and operators. */
@@ -379,8 +321,6 @@ const GLUES: readonly string[] = [
 ];
 const glue: Gen = oneOf(GLUES);
 
-/** Every redirection operator, with and without an fd number. */
-const REDIR_OPS: readonly string[] = ['<', '>', '>>', '>|', '<>', '<&', '>&', '&>', '&>>', '<<<', '<<', '<<-', '<&-', '>&-'];
 const redirection: Gen = (r) => {
   const fd = r.weighted<string>([
     [6, ''],
@@ -394,42 +334,6 @@ const redirection: Gen = (r) => {
   const target = op.endsWith('-') ? r.pick(['', '#', 'x', '#x']) : r.pick(['/dev/null', '1', '2', '-', 'a.txt', MARKER, '&1', '#', '-#']);
   return `${fd}${op}${r.pick(['', ' '])}${target}`;
 };
-
-const EXPANSIONS: readonly string[] = [
-  '$x',
-  '${x}',
-  '${x:-a}',
-  '${x-a}',
-  '${x:=a}',
-  '${x:+a}',
-  '${#x}',
-  '${x#a}',
-  '${x%a}',
-  '${x/a/b}',
-  '${x@Q}',
-  '${x@P}',
-  '$1',
-  '$@',
-  '$*',
-  '$#',
-  '$?',
-  '$$',
-  '$!',
-  '$-',
-  '$0',
-  '$_',
-  '${!x}',
-  '${x:1}',
-  '${x[0]}',
-  '$((1+1))',
-  '$[1+1]',
-  '$((a[1]))',
-  '"$x"',
-  "'$x'",
-  '\\$x',
-  '$IFS',
-  '${IFS}',
-];
 
 const expansionWithPayload: Gen = (r) => {
   const c = `${touchWord(r)} ${marker(r)}`;
@@ -520,50 +424,6 @@ const evaluating: Gen = (r) => {
   return r.chance(0.25) ? `${allowed(r)}${separator(r)}${body}` : body;
 };
 
-/** A shell given code with -c, its options before and after the -c (bash --norc -c, sh -c -e, bash -c -). */
-const SHELL_C: readonly string[] = [
-  'sh -c',
-  'bash -c',
-  'dash -c',
-  '/bin/sh -c',
-  '/bin/bash -c',
-  'sh -e -c',
-  'bash --norc -c',
-  'bash -o posix -c',
-  'bash --rcfile /dev/null -c',
-  'bash -O extglob -c',
-  'sh -c -e',
-  'bash -c -',
-  'sh -c --',
-  'sh -ec',
-  'bash -xc',
-  'bash -lc',
-  'sh -- -c',
-  'bash - -c',
-];
-
-/** A wrapper the policy names, running something it does not. */
-const WRAPPERS: readonly string[] = [
-  'timeout 5',
-  'timeout -s KILL 5',
-  'timeout 5s',
-  'env',
-  'env -i',
-  'env X=1',
-  'env --',
-  'nice',
-  'nice -n 5',
-  'nohup',
-  'sudo',
-  'sudo -n',
-  'sudo --',
-  'command',
-  'builtin',
-  'command -p',
-  'exec',
-  'nice timeout 5',
-  'timeout 5 env',
-];
 const inner: Gen = some([
   [4, (r) => `${r.pick(SHELL_C)} ${spell(r, code(r))}`],
   [4, (r) => `${touchWord(r)} ${marker(r)}`],
