@@ -5,16 +5,31 @@
 import { isIP } from 'node:net';
 import { posix } from 'node:path';
 import { z } from 'zod';
+import { closest } from './suggest.js';
 
 /**
- * An object that rejects unknown keys and says which keys it does know, or what `unknown` says
- * about the keys it was given.
+ * An object that rejects unknown keys and says which keys it does know, with the one each unknown
+ * key was likely meant to be, or what `unknown` says about the keys it was given.
  */
 function strict<T extends z.ZodRawShape>(shape: T, unknown?: (keys: string[]) => string | undefined) {
-  const known = Object.keys(shape).join(', ');
+  const keys = Object.keys(shape);
   return z.strictObject(shape, {
-    error: (issue) => (issue.code === 'unrecognized_keys' ? (unknown?.(issue.keys) ?? `expected one of: ${known}`) : undefined),
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? (unknown?.(issue.keys) ?? `${suggestKeys(issue.keys, keys)}expected one of: ${keys.join(', ')}`)
+        : undefined,
   });
+}
+
+/** `did you mean "commands"? ` for one unknown key; for several, each near one with the key it was likely meant to be. */
+function suggestKeys(unknown: readonly string[], known: readonly string[]): string {
+  const meant = unknown.flatMap((k) => {
+    const c = closest(k, known);
+    return c === undefined ? [] : [{ k, c }];
+  });
+  if (meant.length === 0) return '';
+  if (unknown.length === 1) return `did you mean "${meant[0]?.c}"? `;
+  return `did you mean ${meant.map(({ k, c }) => `"${c}" for "${k}"`).join(', ')}? `;
 }
 
 /** mcp-ssh-orchestrator files write `""` for "not set"; treat it as absent. */

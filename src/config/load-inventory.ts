@@ -7,6 +7,7 @@ import { isAbsolute, join, relative, sep } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { CredentialEntry, CredentialsFile, HostEntry, ServersFile } from './file-formats.js';
+import { didYouMean } from './suggest.js';
 import { IssueSink, readYamlFile, type YamlFile } from './yaml-file.js';
 
 export interface Inventory {
@@ -171,8 +172,12 @@ function checkHosts(
     if (credentials && !credentials.failed.has(h.credentials)) {
       const cred = credentials.valid.get(h.credentials);
       if (!cred) {
-        const known = [...credentials.valid.keys(), ...credentials.failed].join(', ') || 'none';
-        at('credentials', `credential "${h.credentials}" is not defined in credentials.yml (defined: ${known})`);
+        const names = [...credentials.valid.keys(), ...credentials.failed];
+        const meant = didYouMean(h.credentials, names);
+        at(
+          'credentials',
+          `credential "${h.credentials}" is not defined in credentials.yml (defined: ${names.join(', ') || 'none'})${meant ? `; ${meant}` : ''}`,
+        );
       } else if (!h.user && !cred.username) {
         at('alias', `host "${h.alias}" has no user: set user here or username in credential "${cred.name}"`);
       }
@@ -181,7 +186,8 @@ function checkHosts(
   for (const { index, value: h } of hosts.valid) {
     if (!h.jump || byAlias.get(h.alias) !== h || hosts.failed.has(h.jump)) continue;
     if (!byAlias.has(h.jump)) {
-      sink.at(file, ['hosts', index, 'jump'], `jump host "${h.jump}" is not an alias in this inventory`);
+      const meant = didYouMean(h.jump, [...byAlias.keys(), ...hosts.failed]);
+      sink.at(file, ['hosts', index, 'jump'], `jump host "${h.jump}" is not an alias in this inventory${meant ? `; ${meant}` : ''}`);
       continue;
     }
     const chain = [h.alias];

@@ -2,15 +2,18 @@
 import { clip, SshgateError } from '../errors.js';
 import type { Inventory } from './load-inventory.js';
 import { ALL_HOSTS, type HostEntry } from './file-formats.js';
+import { didYouMean } from './suggest.js';
 
 export function hostByAlias(inventory: Inventory, alias: string): HostEntry {
   const host = inventory.byAlias.get(alias);
-  if (!host)
+  if (!host) {
+    const meant = didYouMean(alias, inventory.byAlias.keys());
     throw new SshgateError(
       'unknown_host',
       `no host "${clip(alias)}" in the inventory`,
-      'ssh_list_hosts (or sshgate check) lists the aliases',
+      `${meant ? `${meant} ` : ''}ssh_list_hosts (or sshgate check) lists the aliases`,
     );
+  }
   return host;
 }
 
@@ -18,12 +21,17 @@ export function hostByAlias(inventory: Inventory, alias: string): HostEntry {
 export function hostsWithTag(inventory: Inventory, tag: string): HostEntry[] {
   const all = (ALL_HOSTS as readonly string[]).includes(tag);
   const hosts = all ? inventory.hosts : inventory.hosts.filter((h) => h.tags.includes(tag));
-  if (hosts.length === 0)
+  if (hosts.length === 0) {
+    const meant = didYouMean(
+      tag,
+      inventory.hosts.flatMap((h) => h.tags),
+    );
     throw new SshgateError(
       'unknown_host',
       `no host has the tag "${clip(tag)}"`,
-      'ssh_list_hosts (or sshgate check) shows the hosts and their tags',
+      `${meant ? `${meant} ` : ''}ssh_list_hosts (or sshgate check) shows the hosts and their tags`,
     );
+  }
   return hosts;
 }
 

@@ -2,6 +2,7 @@
 import type { LocatedCase } from '../config/load-cases.js';
 import type { Inventory } from '../config/load-inventory.js';
 import type { HostEntry, PolicyCase } from '../config/file-formats.js';
+import { didYouMean } from '../config/suggest.js';
 import type { Principal } from '../principal.js';
 import type { PolicyEngine } from './decide.js';
 import { callerLabel, type Decision, type FileAccess, type FileDecision, type Verdict } from './decision.js';
@@ -22,7 +23,8 @@ export interface CaseResult {
 }
 
 export function runCase(engine: PolicyEngine, inventory: Inventory, c: LocatedCase): CaseResult {
-  const missing = `alias "${c.alias}" is not in the inventory (give tags: to describe a host that is not)`;
+  const meant = didYouMean(c.alias, inventory.byAlias.keys());
+  const missing = `alias "${c.alias}" is not in the inventory${meant ? ` (${meant})` : ''} (give tags: to describe a host that is not)`;
   if (caseFile(c)) {
     const fileDecision = decideFileCaseFor(engine, inventory, c, casePrincipal(c));
     if (!fileDecision) return { case: c, passed: false, problem: missing };

@@ -49,7 +49,7 @@ describe('the inventory loader', () => {
       'hosts:\n  - alias: web1\n    host: 10.0.0.1\n    prot: 22\n    credentials: k\n  - alias: "bad alias"\n    host: x\n    port: "22"\n    credentials: k\n',
     );
     expect(errors).toEqual([
-      'servers.yml:4:5: unknown key "prot"; expected one of: alias, host, port, user, credentials, tags, description, jump, shell',
+      'servers.yml:4:5: unknown key "prot"; did you mean "port"? expected one of: alias, host, port, user, credentials, tags, description, jump, shell',
       expect.stringMatching(/^servers\.yml:6:12: hosts\[1\]\.alias: an alias is 1 to 100/),
       expect.stringMatching(/^servers\.yml:8:11: hosts\[1\]\.port: .*expected number/),
     ]);
@@ -288,7 +288,9 @@ describe('the policy loader', () => {
     expect(errors).toEqual([
       expect.stringMatching(/^p\.yml:2:13: rules\[0\]\.action: .*"allow"\|"ask"\|"deny"/),
       expect.stringMatching(/^p\.yml:3:15: rules\[0\]\.commands: a rule needs at least one command pattern/),
-      expect.stringMatching(/^p\.yml:6:5: unknown key "alias"; expected one of: name, description, action, aliases/),
+      expect.stringMatching(
+        /^p\.yml:6:5: unknown key "alias"; did you mean "aliases"\? expected one of: name, description, action, aliases/,
+      ),
       expect.stringMatching(/^p\.yml:8:17: network\.allow_cidrs\[0\]: expected a CIDR block/),
     ]);
   });
