@@ -89,3 +89,33 @@ export function globsIntersect(pattern: string, wild: string, any = '\uE000', on
   }
   return reach[n * w + m] === 1;
 }
+
+/**
+ * Whether every text `inner` matches is also matched by `outer` (both policy patterns), as far as
+ * reading `inner`'s wildcards as symbols shows it: `outer`'s `*` may stand for any run of
+ * `inner`'s characters and wildcards, its `?` for one character or `?`, and its other characters
+ * for themselves only. A true answer is always right (each text of `inner` is `inner` with its
+ * wildcards filled in, and `outer` matches it the same way); false may be wrong for patterns that
+ * agree only by coincidence of their wildcards (`*?` covers `?*`, but this says not). O(outer × inner).
+ */
+export function globCovers(outer: string, inner: string): boolean {
+  const q = Array.from(outer);
+  const p = Array.from(inner);
+  const w = p.length + 1;
+  const reach = new Uint8Array((q.length + 1) * w);
+  reach[0] = 1;
+  for (let i = 0; i <= q.length; i++) {
+    for (let j = 0; j <= p.length; j++) {
+      if (!reach[i * w + j]) continue;
+      const qc = q[i];
+      const pc = p[j];
+      if (qc === '*') {
+        reach[(i + 1) * w + j] = 1;
+        if (pc !== undefined) reach[i * w + j + 1] = 1;
+      } else if (qc !== undefined && pc !== undefined && pc !== '*' && (qc === '?' || (pc !== '?' && qc === pc))) {
+        reach[(i + 1) * w + j + 1] = 1;
+      }
+    }
+  }
+  return reach[q.length * w + p.length] === 1;
+}

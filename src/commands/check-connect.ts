@@ -23,6 +23,8 @@ import { loadAll, reportConfigError, reportError, type Io, type Paths } from './
 export interface CheckConnectOptions {
   target?: string;
   json: boolean;
+  /** As check --strict: the policy lint's findings fail the check before any host is asked. */
+  strict?: boolean;
 }
 
 export async function checkConnectCommand(
@@ -32,7 +34,7 @@ export async function checkConnectCommand(
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<number> {
   if (!o.json) {
-    const status = await checkCommand(paths, io, env);
+    const status = await checkCommand(paths, io, env, { strict: o.strict ?? false });
     if (status !== 0) return status;
   }
   let loaded;

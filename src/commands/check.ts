@@ -2,7 +2,8 @@
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { BUILTIN_DENY_SUBSTRINGS } from '../policy/builtin.js';
-import { fileRulesFor } from '../policy/file-decision.js';
+import { lintPolicy } from '../policy/lint.js';
+import { loadPolicyCases } from '../config/load-cases.js';
 import type { PolicyFileRule } from '../config/load-policy.js';
 import { targetContextFor, targetFor, targetProblems } from '../gateway/targets.js';
 import { AGENT_HINT, agentSilence, agentSocketProblem } from '../ssh/auth.js';
@@ -12,12 +13,25 @@ import type { HostEntry } from '../config/file-formats.js';
 import { shellQuote } from '../errors.js';
 import { hostToken } from '../ssh/host-keys.js';
 import { openKnownHosts, type HostKeyPolicy, type KnownHostsFile } from '../ssh/known-hosts-file.js';
-import { loadAll, reportConfigError, type Io, type Paths } from './context.js';
+import { loadAll, reportConfigError, testsDirOf, type Io, type Paths } from './context.js';
 
-export async function checkCommand(paths: Paths, io: Io, env: Readonly<Record<string, string | undefined>>): Promise<number> {
+export interface CheckOptions {
+  /** Policy lint findings fail the check (exit status 1). */
+  strict?: boolean;
+}
+
+export async function checkCommand(
+  paths: Paths,
+  io: Io,
+  env: Readonly<Record<string, string | undefined>>,
+  options: CheckOptions = {},
+): Promise<number> {
   let loaded;
+  let tests;
   try {
     loaded = await loadAll(paths);
+    const dir = testsDirOf(paths.policyPath);
+    tests = { dir, cases: dir ? loadPolicyCases(dir) : [] };
   } catch (err) {
     if (reportConfigError(io, err)) return 1;
     throw err;
@@ -60,37 +74,9 @@ export async function checkCommand(paths: Paths, io: Io, env: Readonly<Record<st
     `  host keys: ${policy.hostKeyPolicy}, ${hostKeys.path}`,
     '  rule order: any matching deny rule wins over every allow rule, whatever the order (mcp-ssh-orchestrator let the last matching rule win)',
   ];
-  const warnings: Warning[] = [];
-  for (const r of policy.rules) {
-    if (!inventory.hosts.some((h) => engine.rulesFor(h).includes(r))) {
-      warnings.push(warn(`rule "${r.name}" (${r.source}) applies to no host in the inventory`));
-    }
-    // The agent's own client may be the one answering: a reviewer should see it was chosen.
-    if (r.approval && r.approval.approveBy !== 'operator' && !r.approval.fourEyes) {
-      warnings.push(
-        warn(
-          `ask rule "${r.name}" (${r.source}) has approve_by: ${r.approval.approveBy}: the agent's own MCP client may approve its commands`,
-          "keep it only where a person reads that client; approve_by: operator (the default) or four_eyes: true take the answer out of the agent's reach (docs/approvals.md)",
-        ),
-      );
-    }
-  }
-  for (const r of policy.fileRules) {
-    if (!inventory.hosts.some((h) => fileRulesFor(policy, h).includes(r))) {
-      warnings.push(warn(`file rule "${r.name}" (${r.source}) applies to no host in the inventory`));
-    }
-  }
-  for (const t of Object.keys(policy.overrides.tags)) {
-    if (!tags.has(t)) warnings.push(warn(`overrides.tags.${t}: no host has the tag "${t}"`));
-  }
-  for (const a of Object.keys(policy.overrides.aliases)) {
-    if (!inventory.byAlias.has(a)) warnings.push(warn(`overrides.aliases.${a}: no host has the alias "${a}"`));
-  }
-  for (const h of inventory.hosts) {
-    if (isIP(h.host) === 0) continue;
-    const net = engine.network.check(h.host);
-    if (!net.allowed) warnings.push(warn(`host "${h.alias}": ${net.reason}; sshgate will refuse to connect to it`));
-  }
+  // The policy lint follows from the files alone: --strict fails on it, never on the machine's state below.
+  const findings = lintPolicy({ engine, inventory, tests });
+  const warnings = findings.map((f) => warn(`${f.source ? `${f.source}: ` : ''}${f.message} [${f.code}]`, f.hint));
   // Each host's key and secrets, read as serve reads them at start: what would fail its tasks.
   const ctx = targetContextFor(loaded, hostKeys, paths, env, new Map());
   for (const { aliases, error } of targetProblems(inventory.hosts, (h) => targetFor(h, ctx)))
@@ -112,6 +98,10 @@ export async function checkCommand(paths: Paths, io: Io, env: Readonly<Record<st
   warnings.push(...hostKeyWarnings(inventory, hostKeys, policy.hostKeyPolicy));
   io.out(`${lines.join('\n')}\n`);
   if (warnings.length > 0) io.out(`warnings:\n${warnings.map((w) => `  ${w.text}\n${w.hint ? `    hint: ${w.hint}\n` : ''}`).join('')}`);
+  if (options.strict && findings.length > 0) {
+    io.out(`FAILED (--strict): ${findings.length} policy lint finding${findings.length === 1 ? '' : 's'} (the warnings marked [code])\n`);
+    return 1;
+  }
   io.out('OK\n');
   return 0;
 }

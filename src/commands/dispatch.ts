@@ -47,6 +47,7 @@ options:
   --token-file F   serve --http: the bearer token, read from file F   (or env ${ENV.token})
   --json           plan: print the decision as JSON; approvals list: the requests as JSON; check --connect: the hosts' reports as JSON
   --connect        check: also log in to each host: reachable, host key, login, login shell, interpreter, sudo, sftp
+  --strict         check: fail (exit 1) on any policy lint warning, for CI
   --yes            keyscan: add new hosts' keys without asking (every fingerprint is still printed)
   --all            approvals list: the answered requests the servers still keep too
   --reason TEXT    approve, deny: why (recorded in the audit; deny needs one)
@@ -88,6 +89,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         json: { type: 'boolean', default: false },
         connect: { type: 'boolean', default: false },
         yes: { type: 'boolean', default: false },
+        strict: { type: 'boolean', default: false },
         all: { type: 'boolean', default: false },
         reason: { type: 'string' },
         as: { type: 'string' },
@@ -142,6 +144,7 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
     if (values.connect && command !== 'check') throw new UsageError('--connect is an option of check only');
     if (values.yes && command !== 'keyscan') throw new UsageError('--yes is an option of keyscan only');
     if (values.all && command !== 'approvals') throw new UsageError('--all is an option of approvals list only');
+    if (values.strict && command !== 'check') throw new UsageError('--strict is an option of check only');
     if (values.reason !== undefined && command !== 'approve' && command !== 'deny')
       throw new UsageError('--reason is an option of approve and deny only');
     const asCommands = ['plan', 'serve', 'approve', 'deny'];
@@ -278,11 +281,16 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         if (values.connect) {
           if (rest.length > 1) throw new UsageError('check --connect takes at most one target: an alias or @tag');
           const { checkConnectCommand } = await import('./check-connect.js');
-          return await checkConnectCommand(paths, { ...(rest[0] !== undefined ? { target: rest[0] } : {}), json: values.json }, io, env);
+          return await checkConnectCommand(
+            paths,
+            { ...(rest[0] !== undefined ? { target: rest[0] } : {}), json: values.json, strict: values.strict },
+            io,
+            env,
+          );
         }
         expectArgs(rest, 0, 'check takes no arguments (check --connect takes an alias or @tag)');
         const { checkCommand } = await import('./check.js');
-        return await checkCommand(paths, io, env);
+        return await checkCommand(paths, io, env, { strict: values.strict });
       }
       case 'keyscan': {
         if (rest.length > 1) throw new UsageError('keyscan takes at most one target: an alias or @tag (none: every host)');

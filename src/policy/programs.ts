@@ -134,7 +134,7 @@ export function isStdinPath(word: string): boolean {
 }
 
 /** Whether `arg` gives `flag`: `--eval` or `--eval=…`, or a short flag alone or in a bundle (`-lne`). */
-function isFlag(arg: string, flag: string): boolean {
+export function isFlag(arg: string, flag: string): boolean {
   if (flag.startsWith('--')) {
     // getopt_long takes any abbreviation: --split and --sp are --split-string.
     const name = arg.split('=')[0] as string;

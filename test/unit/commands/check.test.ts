@@ -138,10 +138,86 @@ describe('sshgate check: ask rules', () => {
     const r = await check({}, '--policy', policy);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(
-      /ask rule "by the client" \(.*ask\.yml:2:5\) has approve_by: client: the agent's own MCP client may approve its commands\n {4}hint: /,
+      /ask\.yml:2:5: ask rule "by the client" has approve_by: client: the agent's own MCP client may approve its commands \[client-approval\]\n {4}hint: /,
     );
-    expect(r.out).toMatch(/ask rule "by either" .* has approve_by: either/);
-    expect(r.out).not.toMatch(/"four eyes" .* has approve_by/);
-    expect(r.out).not.toMatch(/"by an operator" .* has approve_by/);
+    expect(r.out).toMatch(/ask rule "by either" has approve_by: either/);
+    expect(r.out).not.toMatch(/"four eyes" has approve_by/);
+    expect(r.out).not.toMatch(/"by an operator" has approve_by/);
+  });
+});
+
+describe('sshgate check: policy lint and --strict', () => {
+  /** The example config with this policy, and these cases in its tests folder. */
+  function policyWith(yaml: string, cases = '- { alias: web1, command: "uptime", expect: allow }\n') {
+    return join(writeTree({ 'p/p.yml': yaml, 'p/tests/t.yml': cases }), 'p');
+  }
+
+  it('prints each lint finding as a warning with its code, file:line and hint, and still exits 0', async () => {
+    const policy = policyWith('rules:\n  - { name: wrap, action: allow, commands: ["uptime", "timeout *"] }\n');
+    const r = await check({}, '--policy', policy);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(
+      `  ${policy}/p.yml:2:5: allow pattern "timeout *" of rule "wrap": "*" stands where the command timeout runs is named, so it allows timeout to run any command no deny rule names [wrapper-wildcard]\n` +
+        '    hint: name the command after timeout literally ("timeout systemctl status *"), or allow that command without timeout\n',
+    );
+    expect(r.out).toMatch(/\nOK\n$/);
+  });
+
+  it('with --strict, fails (exit 1) on any lint finding and says so instead of OK', async () => {
+    const policy = policyWith('rules:\n  - { name: wrap, action: allow, commands: ["uptime", "timeout *"] }\n');
+    const r = await check({}, '--policy', policy, '--strict');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/\nFAILED \(--strict\): 1 policy lint finding \(the warnings marked \[code\]\)\n$/);
+    expect(r.out).not.toContain('\nOK\n');
+  });
+
+  it('with --strict, passes a clean policy although keys, secrets and known_hosts are missing here', async () => {
+    const policy = policyWith('rules:\n  - { name: up, action: allow, commands: ["uptime"] }\n');
+    const r = await check({}, '--policy', policy, '--strict');
+    expect(r.out).toContain('the key of credential "deploy-key" cannot be read');
+    expect(r.out).not.toMatch(/ \[[a-z-]+\]\n/);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/\nOK\n$/);
+  });
+
+  it('passes the example policy with --strict', async () => {
+    const r = await check({}, '--strict');
+    expect(r.out).not.toMatch(/ \[[a-z-]+\]\n/);
+    expect(r.code).toBe(0);
+  });
+
+  it('reads the tests folder beside the policy: an untested rule, or an empty folder; without one, says nothing of tests', async () => {
+    const untested = await check(
+      {},
+      '--policy',
+      policyWith('rules:\n  - { name: up, action: allow, commands: ["uptime"] }\n  - { name: df, action: allow, commands: ["df -h"] }\n'),
+    );
+    expect(untested.out).toMatch(/p\.yml:3:5: allow rule "df" matches no command of any test case \[untested-rule\]/);
+    const dir = writeTree({
+      'p.yml': 'rules:\n  - { name: up, action: allow, commands: ["uptime"] }\n',
+      'tests/README': 'cases go here\n',
+    });
+    const empty = await check({}, '--policy', join(dir, 'p.yml'));
+    expect(empty.out).toContain(`${join(dir, 'tests')} holds no test cases: no rule of the policy is tested [no-tests]`);
+    const bare = writeTree({ 'p.yml': 'rules:\n  - { name: up, action: allow, commands: ["uptime"] }\n' });
+    expect((await check({}, '--policy', join(bare, 'p.yml'))).out).not.toMatch(/\[(no-tests|untested-rule)\]/);
+  });
+
+  it('fails on a broken tests folder as on any broken file', async () => {
+    const r = await check(
+      {},
+      '--policy',
+      policyWith('rules:\n  - { action: allow, commands: ["uptime"] }\n', '- { alias: web1, comand: uptime, expect: allow }\n'),
+    );
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/t\.yml:1:\d+: unknown key "comand"; did you mean "command"\?/);
+  });
+
+  it('refuses --strict outside check', async () => {
+    const r = await check({}, '--strict');
+    expect(r.code).not.toBe(2);
+    const io = captureIo();
+    expect(await runCli(['plan', '--strict', 'web1', '--', 'uptime'], {}, io)).toBe(2);
+    expect(io.stderr()).toContain('--strict is an option of check only');
   });
 });

@@ -173,7 +173,7 @@ describe('sshgate check, file rules', () => {
     const p = writeTree({ 'p.yml': `${FILES}  - { name: nowhere, action: allow, aliases: [ghost], read: ["/x"] }\n` });
     const r = await cli('check', '--policy', join(p, 'p.yml'));
     expect(r.out).toContain('\n  4 file rules: 3 allow, 1 deny\n');
-    expect(r.out).toMatch(/file rule "nowhere" \(.*p\.yml:17:5\) applies to no host in the inventory/);
+    expect(r.out).toMatch(/p\.yml:17:5: file rule "nowhere" applies to no host in the inventory \[no-host\]/);
     const none = await cli('check');
     expect(none.out).toContain('\n  file rules: none (every file read and write is denied)\n');
   });
