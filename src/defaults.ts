@@ -52,6 +52,14 @@ export const DEFAULTS = {
    * them, so a policy past this is slow to decide with, and far past what a person reviews.
    */
   maxPolicyPatterns: 20_000,
+  /**
+   * `policy diff`: commands generated around the changed patterns (in all, shared among them), and
+   * their seed. The count bounds the run time (each command is decided per group of alike hosts,
+   * caller and version); a fixed seed makes a review reproducible: the same two policies give the
+   * same commands on every machine.
+   */
+  diffGenerated: 128,
+  diffSeed: 1,
   /** known_hosts beside servers.yml unless the policy names another file. */
   knownHostsName: 'known_hosts',
   /** How long ssh_run waits before it returns a still-running task: under the usual 60 s client timeout. */

@@ -49,6 +49,8 @@ options:
   --connect        check: also log in to each host: reachable, host key, login, login shell, interpreter, sudo, sftp
   --strict         check: fail (exit 1) on any policy lint warning, for CI
   --yes            keyscan: add new hosts' keys without asking (every fingerprint is still printed)
+  --generate N     policy diff: commands generated around the changed patterns, in all (default ${DEFAULTS.diffGenerated}; 0: none)
+  --seed S         policy diff: the seed of those commands (default ${DEFAULTS.diffSeed}; the same seed, the same commands)
   --all            approvals list: the answered requests the servers still keep too
   --reason TEXT    approve, deny: why (recorded in the audit; deny needs one)
   --as NAME        plan: decide for the principal NAME (rules with callers:); without it, for no principal
@@ -90,6 +92,8 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         connect: { type: 'boolean', default: false },
         yes: { type: 'boolean', default: false },
         strict: { type: 'boolean', default: false },
+        generate: { type: 'string' },
+        seed: { type: 'string' },
         all: { type: 'boolean', default: false },
         reason: { type: 'string' },
         as: { type: 'string' },
@@ -145,6 +149,8 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
     if (values.yes && command !== 'keyscan') throw new UsageError('--yes is an option of keyscan only');
     if (values.all && command !== 'approvals') throw new UsageError('--all is an option of approvals list only');
     if (values.strict && command !== 'check') throw new UsageError('--strict is an option of check only');
+    if ((values.generate !== undefined || values.seed !== undefined) && !(command === 'policy' && rest[0] === 'diff'))
+      throw new UsageError('--generate and --seed are options of policy diff only');
     if (values.reason !== undefined && command !== 'approve' && command !== 'deny')
       throw new UsageError('--reason is an option of approve and deny only');
     const asCommands = ['plan', 'serve', 'approve', 'deny'];
@@ -338,8 +344,10 @@ export async function runCli(argv: readonly string[], env: Env, io: Io, version 
         }
         if (sub === 'diff') {
           expectArgs(args, 2, 'policy diff needs two policies: OLD NEW');
+          const generate = wholeNumber(values.generate, '--generate', DEFAULTS.diffGenerated, 0, 10_000);
+          const seed = wholeNumber(values.seed, '--seed', DEFAULTS.diffSeed, 0, 2 ** 31 - 1);
           const { policyDiffCommand } = await import('./policy-diff.js');
-          return await policyDiffCommand(paths, args[0] as string, args[1] as string, io);
+          return await policyDiffCommand(paths, args[0] as string, args[1] as string, io, { generate, seed });
         }
         throw new UsageError(`unknown policy command "${sub ?? ''}"; expected test or diff`);
       }
@@ -390,6 +398,15 @@ function becomeOf(user: string | undefined): string | undefined {
   const problem = user === undefined ? undefined : becomeUserProblem(user);
   if (problem) throw new UsageError(`--become: ${problem}`);
   return user;
+}
+
+/** A whole number option in [min, max], or its default. */
+function wholeNumber(value: string | undefined, flag: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max)
+    throw new UsageError(`${flag} takes a whole number from ${min} to ${max}, not "${value}"`);
+  return n;
 }
 
 function expectArgs(args: readonly string[], n: number, message: string): void {

@@ -2,41 +2,21 @@
  * What a policy change changes, for pull-request review: every test case and every command of
  * either version's rules, on every host, for every caller the rules tell apart, whose decision
  * differs — or, allowed in both, whether it may run with a terminal; the same for file operations
- * (file-diff.ts); and every limit that differs.
+ * (file-diff.ts); every limit that differs; and commands generated around each changed pattern
+ * (diff-generated.ts).
  */
 import type { Inventory } from '../config/load-inventory.js';
 import type { PolicyCase } from '../config/file-formats.js';
 import type { Principal } from '../principal.js';
-import { casePrincipal, decideCaseFor } from './cases.js';
+import { casePrincipal } from './cases.js';
+import { callerLabel } from './decision.js';
 import type { PolicyEngine } from './decide.js';
-import { callerLabel, type Decision, type Verdict } from './decision.js';
+import { commandChanges, type DecisionChange } from './diff-command.js';
+import { diffGenerated, type GenerateOptions, type GeneratedReport } from './diff-generated.js';
 import { diffFileAccesses, type FileDecisionChange } from './file-diff.js';
 import { effectiveLimits } from './limits.js';
 
-export interface DecisionChange {
-  alias: string;
-  command: string;
-  from: Verdict;
-  to: Verdict;
-  /** Where the command came from: a test case or a rule pattern. */
-  origin: string;
-  /** Allowed before and after; from and to say whether it may run with a terminal (`tty: true`). */
-  tty?: true;
-  /** The change is for calls that elevate to this user (`become`); absent: for calls that do not. */
-  become?: string;
-  /**
-   * Needs approval before and after, on other terms: what changed (`approve_by operator→client,
-   * grant_minutes once→30`). A looser term is a widening a reviewer must see.
-   */
-  approval?: string;
-  /**
-   * The callers it changes for (labels of `callersToCompare`), when it does not change alike for
-   * all of them; absent: for every caller. `before` and `after` are the first one's decisions.
-   */
-  as?: string[];
-  before: Decision;
-  after: Decision;
-}
+export type { DecisionChange } from './diff-command.js';
 
 /** A caller the decisions are compared for: how it is shown, and the principal (none: not known). */
 export interface DiffCaller {
@@ -102,7 +82,8 @@ export function diffPolicies(
   after: PolicyEngine,
   inventory: Inventory,
   cases: PolicyCase[],
-): { decisions: DecisionChange[]; files: FileDecisionChange[]; limits: LimitChange[] } {
+  options: GenerateOptions = { total: 0, seed: 1 },
+): { decisions: DecisionChange[]; files: FileDecisionChange[]; limits: LimitChange[]; generated: GeneratedReport } {
   const probes: { alias: string; command: string; origin: string; tags?: string[] }[] = [];
   const seen = new Set<string>();
   const add = (alias: string, command: string, origin: string, tags?: string[]) => {
@@ -112,10 +93,13 @@ export function diffPolicies(
     probes.push({ alias, command, origin, ...(tags ? { tags } : {}) });
   };
   for (const c of cases) if (c.command !== undefined) add(c.alias, c.command, `case "${c.name ?? c.command}"`, c.tags);
+  // Judged on every host already: the generated commands need not judge these again.
+  const sampled = new Set<string>();
   for (const engine of [before, after]) {
     for (const rule of engine.policy.rules) {
       for (const pattern of rule.commands) {
         for (const sample of samplesOf(pattern)) {
+          sampled.add(sample);
           for (const host of inventory.hosts) add(host.alias, sample, `pattern "${pattern}" of rule "${rule.name}"`);
         }
       }
@@ -125,48 +109,8 @@ export function diffPolicies(
   const callers = callersToCompare([before, after], cases);
   const becomes = becomesToCompare([before, after], cases);
   const decisions: DecisionChange[] = [];
-  for (const p of probes.flatMap((p) => becomes.map((become) => ({ ...p, become })))) {
-    const probe = {
-      alias: p.alias,
-      command: p.command,
-      expect: 'allow' as const,
-      ...(p.tags ? { tags: p.tags } : {}),
-      ...(p.become !== undefined ? { become: p.become } : {}),
-    };
-    // The callers for which it changes the same way (and by the same rules, now) share one entry.
-    const groups = new Map<string, DecisionChange>();
-    for (const caller of callers) {
-      const a = decideCaseFor(before, inventory, probe, caller.principal);
-      const b = decideCaseFor(after, inventory, probe, caller.principal);
-      if (!a || !b) continue;
-      const tty = a.allowed && b.allowed && a.tty_allowed !== b.tty_allowed;
-      const approval = a.approval && b.approval ? termsChange(a.approval, b.approval) : undefined;
-      if (a.verdict === b.verdict && !tty && !approval) continue;
-      const verdict = (d: Decision): Verdict => (tty ? (d.tty_allowed ? 'allow' : 'deny') : d.verdict);
-      const key = JSON.stringify([verdict(a), verdict(b), tty, approval, b.segments.map((s) => s.rule)]);
-      const group = groups.get(key);
-      if (group) {
-        group.as?.push(caller.label);
-        continue;
-      }
-      groups.set(key, {
-        alias: p.alias,
-        command: p.command,
-        from: verdict(a),
-        to: verdict(b),
-        origin: p.origin,
-        ...(tty ? { tty: true as const } : {}),
-        ...(approval ? { approval } : {}),
-        ...(p.become !== undefined ? { become: p.become } : {}),
-        as: [caller.label],
-        before: a,
-        after: b,
-      });
-    }
-    for (const change of groups.values()) {
-      if (change.as?.length === callers.length) delete change.as;
-      decisions.push(change);
-    }
+  for (const p of probes) {
+    for (const become of becomes) decisions.push(...commandChanges(before, after, inventory, { ...p, become }, callers));
   }
 
   const limits: LimitChange[] = [];
@@ -178,18 +122,6 @@ export function diffPolicies(
     }
   }
   const files = diffFileAccesses(before, after, inventory, cases, callers, becomes);
-  return { decisions, files, limits };
-}
-
-/** What differs between two ask decisions' terms of approval, or undefined when nothing does. */
-function termsChange(a: NonNullable<Decision['approval']>, b: NonNullable<Decision['approval']>): string | undefined {
-  const grant = (g: number | null) => (g === null ? 'once' : String(g));
-  const pairs: [string, string, string][] = [
-    ['approve_by', a.approve_by, b.approve_by],
-    ['approval_timeout_seconds', String(a.timeout_seconds), String(b.timeout_seconds)],
-    ['four_eyes', String(a.four_eyes), String(b.four_eyes)],
-    ['grant_minutes', grant(a.grant_minutes), grant(b.grant_minutes)],
-  ];
-  const changed = pairs.filter(([, x, y]) => x !== y).map(([k, x, y]) => `${k} ${x}→${y}`);
-  return changed.length > 0 ? changed.join(', ') : undefined;
+  const generated = diffGenerated(before, after, inventory, { sampled, callers, becomes }, options);
+  return { decisions, files, limits, generated };
 }
