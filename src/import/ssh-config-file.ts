@@ -60,13 +60,21 @@ export interface ReadOptions {
   home: string;
 }
 
+/** What one read of a config and its Includes fills in and counts, passed down the Includes. */
+interface Reading {
+  config: SshConfig;
+  options: ReadOptions;
+  findings: Findings;
+  state: { files: number; capped: boolean };
+}
+
 /** Reads `path` and everything it includes; every problem goes to `findings`, nothing throws. */
 export function readSshConfig(path: string, display: string, options: ReadOptions, findings: Findings): SshConfig | undefined {
   const config: SshConfig = { settings: [], hostLines: [], matchLines: [] };
   const state = { files: 0, capped: false };
   const text = readConfigText(path, display, findings);
   if (text === undefined) return undefined;
-  readLines(text, display, [], 0, [realOr(path)], config, options, findings, state);
+  readLines(text, display, [], 0, [realOr(path)], { config, options, findings, state });
   return config;
 }
 
@@ -123,17 +131,8 @@ export function readConfigText(path: string, display: string, findings: Findings
   }
 }
 
-function readLines(
-  text: string,
-  display: string,
-  outer: readonly Condition[],
-  depth: number,
-  stack: string[],
-  config: SshConfig,
-  options: ReadOptions,
-  findings: Findings,
-  state: { files: number; capped: boolean },
-): void {
+function readLines(text: string, display: string, outer: readonly Condition[], depth: number, stack: string[], reading: Reading): void {
+  const { config, findings } = reading;
   let conditions: readonly Condition[] = outer;
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -159,7 +158,7 @@ function readLines(
       config.matchLines.push(condition);
       conditions = [...outer, condition];
     } else if (keyword === 'include') {
-      for (const arg of args) includeOne(arg, where, conditions, depth, stack, config, options, findings, state);
+      for (const arg of args) includeOne(arg, where, conditions, depth, stack, reading);
     } else {
       config.settings.push({ keyword, spelled, args, where, conditions });
     }
@@ -172,11 +171,9 @@ function includeOne(
   conditions: readonly Condition[],
   depth: number,
   stack: string[],
-  config: SshConfig,
-  options: ReadOptions,
-  findings: Findings,
-  state: { files: number; capped: boolean },
+  reading: Reading,
 ): void {
+  const { options, findings, state } = reading;
   const at = whereOf(where);
   if (/%|\$\{/.test(pattern)) {
     findings.unmapped(at, `Include ${quoted(pattern)}: tokens and environment variables in an Include are not expanded; not read`);
@@ -214,7 +211,7 @@ function includeOne(
     state.files++;
     const text = readConfigText(file, file, findings);
     if (text === undefined) continue;
-    readLines(text, file, conditions, depth + 1, [...stack, real], config, options, findings, state);
+    readLines(text, file, conditions, depth + 1, [...stack, real], reading);
   }
 }
 
