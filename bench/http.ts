@@ -146,7 +146,7 @@ export async function http(): Promise<Section> {
   // All agents come from one address here, and a 2025-era SDK client holds two connections (its
   // session's GET stream and its calls'): past 32 agents the default per-client limit of 64 would
   // close idle keep-alive connections under clients about to reuse them, and refuse new ones.
-  const serverEnv = { ...env, SSHGATE_TOKEN: TOKEN, SSHGATE_MAX_CONNECTIONS_PER_CLIENT: '256' };
+  const serverEnv = { ...env, SSHGATE_TOKEN: TOKEN, SSHGATE_MAX_CONNECTIONS_PER_CLIENT: '1024' };
   const server = await startServeHttp(dir, { env: serverEnv, nodeArgs: SERVER_NODE_ARGS });
   const warm: { label: string; caller: Caller; times: number[] }[] = [];
   const loads: Load[] = [];

@@ -107,6 +107,7 @@ export const ENV = {
   allowedOrigins: 'SSHGATE_ALLOWED_ORIGINS',
   sessionIdle: 'SSHGATE_SESSION_IDLE_SECONDS',
   maxConnectionsPerClient: 'SSHGATE_MAX_CONNECTIONS_PER_CLIENT',
+  maxConnections: 'SSHGATE_MAX_CONNECTIONS',
   maxTasks: 'SSHGATE_MAX_TASKS',
   tokensFile: 'SSHGATE_TOKENS_FILE',
   oauthIssuer: 'SSHGATE_OAUTH_ISSUER',

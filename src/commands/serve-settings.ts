@@ -8,7 +8,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AuthSettings } from '../auth/settings.js';
 import { DEFAULTS, ENV } from '../defaults.js';
-import { MAX_CONNECTIONS } from '../mcp/http-connections.js';
+import { MAX_CONNECTIONS, MAX_CONNECTIONS_LIMIT } from '../mcp/http-connections.js';
 import type { Paths } from './context.js';
 import { settingOf, UsageError, type Env } from './usage.js';
 
@@ -46,6 +46,11 @@ export function maxTasksOf(env: Env): number | undefined {
   if (!/^\d+$/.test(v) || Number(v) < 10 || Number(v) > MAX_TASKS_CEILING)
     throw new UsageError(`${ENV.maxTasks} must be a whole number from 10 to ${MAX_TASKS_CEILING}, not "${v}"`);
   return Number(v);
+}
+
+/** Whether `v` is a whole number from `min` to `max`. */
+function wholeIn(v: string, min: number, max: number): boolean {
+  return /^\d+$/.test(v) && Number(v) >= min && Number(v) <= max;
 }
 
 /** Minimum token length: a token is a password for running commands on every host. */
@@ -87,14 +92,21 @@ export function httpOptions(address: string, tokenFile: string | undefined, env:
   const idle = setting(ENV.sessionIdle);
   if (idle !== undefined && !/^\d+(\.\d+)?$/.test(idle))
     throw new UsageError(`${ENV.sessionIdle} must be a number of seconds, not "${idle}"`);
+  const total = setting(ENV.maxConnections);
+  if (total !== undefined && !wholeIn(total, 1, MAX_CONNECTIONS_LIMIT))
+    throw new UsageError(`${ENV.maxConnections} must be a whole number from 1 to ${MAX_CONNECTIONS_LIMIT}, not "${total}"`);
+  const most = total === undefined ? MAX_CONNECTIONS : Number(total);
   const perClient = setting(ENV.maxConnectionsPerClient);
-  if (perClient !== undefined && (!/^\d+$/.test(perClient) || Number(perClient) < 1 || Number(perClient) > MAX_CONNECTIONS))
-    throw new UsageError(`${ENV.maxConnectionsPerClient} must be a whole number from 1 to ${MAX_CONNECTIONS}, not "${perClient}"`);
+  if (perClient !== undefined && !wholeIn(perClient, 1, most))
+    throw new UsageError(
+      `${ENV.maxConnectionsPerClient} must be a whole number from 1 to ${most} (the connections in all, ${ENV.maxConnections}), not "${perClient}"`,
+    );
   return {
     host,
     port,
     ...(token ? { token } : {}),
     ...(perClient !== undefined ? { maxConnectionsPerClient: Number(perClient) } : {}),
+    ...(total !== undefined ? { maxConnections: Number(total) } : {}),
     allowedHosts: list(setting(ENV.allowedHosts)),
     allowedOrigins: list(setting(ENV.allowedOrigins)),
     ...(idle !== undefined ? { sessionIdleMs: Number(idle) * 1000 } : {}),

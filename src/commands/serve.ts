@@ -36,7 +36,10 @@ export interface ServeOptions {
   /** How many tasks the registry keeps, finished ones included (SSHGATE_MAX_TASKS; default 1000). */
   maxTasks?: number;
   /** Serve Streamable HTTP instead of stdio. */
-  http?: Pick<HttpOptions, 'host' | 'port' | 'token' | 'allowedHosts' | 'allowedOrigins' | 'sessionIdleMs' | 'maxConnectionsPerClient'> & {
+  http?: Pick<
+    HttpOptions,
+    'host' | 'port' | 'token' | 'allowedHosts' | 'allowedOrigins' | 'sessionIdleMs' | 'maxConnectionsPerClient' | 'maxConnections'
+  > & {
     /** The tokens file and the OAuth issuer, if either is set. */
     auth?: AuthSettings;
   };

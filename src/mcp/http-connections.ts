@@ -9,8 +9,16 @@ import { isIP, type Socket } from 'node:net';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 
-/** Open connections in all. */
-export const MAX_CONNECTIONS = 256;
+/**
+ * Open connections in all, unless the operator sets another (SSHGATE_MAX_CONNECTIONS). A
+ * 2025-era SDK client holds two or three at a time (its session's GET stream, its calls', one
+ * more while an answer's stream is still being read): 100 agents held more than 256, and each
+ * connection the guard closed for a newcomer could fail a call. One costs a descriptor and some
+ * tens of KiB.
+ */
+export const MAX_CONNECTIONS = 1024;
+/** The most SSHGATE_MAX_CONNECTIONS may be: descriptors are also needed for SSH and files. */
+export const MAX_CONNECTIONS_LIMIT = 65_536;
 /**
  * Open connections from one client address (an IPv6 client: its /64), unless the operator sets
  * another (SSHGATE_MAX_CONNECTIONS_PER_CLIENT). A 2025-era SDK client holds two: its session's
@@ -40,14 +48,24 @@ interface Connection {
   idleSince: number;
 }
 
+export interface ConnectionLimits {
+  /** Per client address (default MAX_CONNECTIONS_PER_CLIENT). */
+  perClient?: number | undefined;
+  /** In all (default MAX_CONNECTIONS). */
+  total?: number | undefined;
+  /** Default IDLE_GRACE_MS. */
+  idleGraceMs?: number | undefined;
+}
+
 /** Counts the server's connections from now on, and keeps them within the limits. */
-export function guardConnections(
-  server: Server,
-  logger: Logger,
-  perClient = MAX_CONNECTIONS_PER_CLIENT,
-  idleGraceMs = IDLE_GRACE_MS,
-): void {
-  new ConnectionGuard(server, logger, perClient, idleGraceMs);
+export function guardConnections(server: Server, logger: Logger, limits: ConnectionLimits = {}): void {
+  new ConnectionGuard(
+    server,
+    logger,
+    limits.perClient ?? MAX_CONNECTIONS_PER_CLIENT,
+    limits.total ?? MAX_CONNECTIONS,
+    limits.idleGraceMs ?? IDLE_GRACE_MS,
+  );
 }
 
 class ConnectionGuard {
@@ -61,6 +79,7 @@ class ConnectionGuard {
     server: Server,
     private readonly logger: Logger,
     private readonly perClient: number,
+    private readonly total: number,
     private readonly idleGraceMs: number,
   ) {
     server.on('connection', (socket: Socket) => this.admit(socket));
@@ -79,7 +98,7 @@ class ConnectionGuard {
     const client = clientKey(socket.remoteAddress);
     const mine = this.byClient.get(client) ?? new Set<Connection>();
     if (mine.size >= this.perClient && !this.evictFrom([mine])) return this.refuse(socket, client);
-    if (this.bySocket.size >= MAX_CONNECTIONS) {
+    if (this.bySocket.size >= this.total) {
       // The client holding the most connections gives way first.
       const clients = [...this.byClient.values()].sort((a, b) => b.size - a.size);
       if (!this.evictFrom(clients)) return this.refuse(socket, client);
@@ -130,7 +149,7 @@ class ConnectionGuard {
     this.dropped++;
     const now = Date.now();
     if (now - this.lastWarning < WARN_EVERY_MS) return;
-    const hint = `at most ${this.perClient} per client address (SSHGATE_MAX_CONNECTIONS_PER_CLIENT) and ${MAX_CONNECTIONS} in all`;
+    const hint = `at most ${this.perClient} per client address (SSHGATE_MAX_CONNECTIONS_PER_CLIENT) and ${this.total} in all (SSHGATE_MAX_CONNECTIONS)`;
     this.logger.warn({ client, closed: this.dropped, hint }, 'HTTP connections over the limits: closing half-open or idle ones');
     this.lastWarning = now;
     this.dropped = 0;

@@ -43,6 +43,8 @@ export interface HttpOptions {
   maxSessions?: number;
   /** Open connections per client address (default MAX_CONNECTIONS_PER_CLIENT). */
   maxConnectionsPerClient?: number;
+  /** Open connections in all (default MAX_CONNECTIONS). */
+  maxConnections?: number;
   /** Close a session with no request in flight after this long (default SESSION_IDLE_MS). */
   sessionIdleMs?: number;
   /** Who a request with `token` is (default HTTP_PRINCIPAL, no roles). */
@@ -304,7 +306,7 @@ export async function startHttp(o: HttpOptions): Promise<HttpHandle> {
       else res.end();
     });
   });
-  guardConnections(http, o.logger, o.maxConnectionsPerClient);
+  guardConnections(http, o.logger, { perClient: o.maxConnectionsPerClient, total: o.maxConnections });
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(o.port, o.host, () => resolve());

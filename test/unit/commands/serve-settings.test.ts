@@ -124,9 +124,27 @@ describe('SSHGATE_MAX_CONNECTIONS_PER_CLIENT', () => {
     expect(httpOptions('127.0.0.1:8080', undefined, { ...token, SSHGATE_MAX_CONNECTIONS_PER_CLIENT: '256' })).toMatchObject({
       maxConnectionsPerClient: 256,
     });
-    for (const bad of ['0', '257', '1e2', '-5', '64.5', 'many'])
+    for (const bad of ['0', '1025', '1e2', '-5', '64.5', 'many'])
       expect(() => httpOptions('127.0.0.1:8080', undefined, { ...token, SSHGATE_MAX_CONNECTIONS_PER_CLIENT: bad }), bad).toThrow(
-        /SSHGATE_MAX_CONNECTIONS_PER_CLIENT must be a whole number from 1 to 256/,
+        /SSHGATE_MAX_CONNECTIONS_PER_CLIENT must be a whole number from 1 to 1024 \(the connections in all, SSHGATE_MAX_CONNECTIONS\)/,
+      );
+  });
+});
+
+describe('SSHGATE_MAX_CONNECTIONS', () => {
+  const token = { SSHGATE_TOKEN: 'a-token-of-enough-length' };
+  it('sets the connections in all, and the per-client limit cannot exceed it', () => {
+    expect(httpOptions('127.0.0.1:8080', undefined, token)).not.toHaveProperty('maxConnections');
+    expect(httpOptions('127.0.0.1:8080', undefined, { ...token, SSHGATE_MAX_CONNECTIONS: '4096' })).toMatchObject({ maxConnections: 4096 });
+    expect(
+      httpOptions('127.0.0.1:8080', undefined, { ...token, SSHGATE_MAX_CONNECTIONS: '4096', SSHGATE_MAX_CONNECTIONS_PER_CLIENT: '2000' }),
+    ).toMatchObject({ maxConnections: 4096, maxConnectionsPerClient: 2000 });
+    expect(() =>
+      httpOptions('127.0.0.1:8080', undefined, { ...token, SSHGATE_MAX_CONNECTIONS: '32', SSHGATE_MAX_CONNECTIONS_PER_CLIENT: '64' }),
+    ).toThrow(/SSHGATE_MAX_CONNECTIONS_PER_CLIENT must be a whole number from 1 to 32/);
+    for (const bad of ['0', '65537', '1e3', '-5', '10.5', 'all'])
+      expect(() => httpOptions('127.0.0.1:8080', undefined, { ...token, SSHGATE_MAX_CONNECTIONS: bad }), bad).toThrow(
+        /SSHGATE_MAX_CONNECTIONS must be a whole number from 1 to 65536/,
       );
   });
 });

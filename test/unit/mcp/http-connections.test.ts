@@ -28,7 +28,7 @@ describe('clientKey', () => {
 describe('guardConnections', () => {
   it('lets one address hold as many connections as it was given, closing its oldest half-open one beyond', async () => {
     const server = createServer(() => undefined);
-    guardConnections(server, pino({ level: 'silent' }), 2);
+    guardConnections(server, pino({ level: 'silent' }), { perClient: 2 });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
     const open = async () => {
@@ -55,9 +55,9 @@ describe('guardConnections', () => {
   });
 
   /** A keep-alive HTTP server under the guard, and raw connections that send whole GETs on it. */
-  async function keepAliveServer(perClient: number, graceMs: number) {
+  async function keepAliveServer(perClient: number, graceMs: number, total?: number) {
     const server = createServer((_req, res) => res.end('ok'));
-    guardConnections(server, pino({ level: 'silent' }), perClient, graceMs);
+    guardConnections(server, pino({ level: 'silent' }), { perClient, idleGraceMs: graceMs, total });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
     const open = async () => {
@@ -107,6 +107,24 @@ describe('guardConnections', () => {
       // The client sends its next request on the connection it kept: it is answered.
       await get(busy);
       busy.destroy();
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('holds the connections in all to the total it was given, whatever the per-client limit', async () => {
+    const { server, open, get } = await keepAliveServer(100, 10_000, 2);
+    try {
+      const [a, b] = [await open(), await open()];
+      await get(a);
+      await get(b);
+      // Both answered a moment ago: neither may go, so the third is refused.
+      const third = await open();
+      await once(third, 'close');
+      expect([a.destroyed, b.destroyed]).toEqual([false, false]);
+      await get(a);
+      for (const s of [a, b]) s.destroy();
     } finally {
       server.closeAllConnections();
       server.close();
