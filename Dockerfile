@@ -5,9 +5,16 @@
 ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
+# A compiler for ssh2's native crypto (scripts/ssh2-crypto.mjs), in the build stage only.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci
+COPY scripts/ssh2-crypto.mjs ./scripts/
+RUN npm run build:ssh2-crypto -- --required \
+ && rm -rf node_modules/ssh2/lib/protocol/crypto/build/Release/obj.target node_modules/ssh2/lib/protocol/crypto/build/Release/.deps
 COPY tsconfig.json tsconfig.build.json rolldown.config.mjs ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev

@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
 import { cancelLatency } from './cancel.js';
 import { decisionCost } from './decide.js';
@@ -47,7 +48,12 @@ try {
 } catch {
   // keep what we have
 }
-const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; ${sshV}`;
+// ssh2's crypto as this Node loads it (npm run build:ssh2-crypto builds the native one); a server
+// on BENCH_SERVER_NODE loads it only if it was built for that Node.
+const ssh2Crypto = (createRequire(import.meta.url)('ssh2/lib/protocol/crypto.js') as { bindingAvailable: boolean }).bindingAvailable
+  ? 'native binding'
+  : 'JavaScript (npm run build:ssh2-crypto builds the native one)';
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; ${sshV}; ssh2 crypto: ${ssh2Crypto}`;
 const bars = sections.flatMap((s) => s.bars);
 const report = [
   '# sshgate benchmark results',
@@ -61,5 +67,6 @@ const report = [
   '',
   ...sections.flatMap((s) => [`## ${s.title}`, '', ...s.table, '']),
 ].join('\n');
+process.stderr.write(`bench: ssh2 crypto on Node ${process.version}: ${ssh2Crypto}\n`);
 if (!only) writeFileSync(new URL('../../bench/RESULTS.md', import.meta.url), report);
 process.stdout.write(`\n${bars.map((b) => `${b.met ? 'met ' : 'MISS'}  ${b.bar}: ${b.figure}`).join('\n')}\n`);
