@@ -15,8 +15,14 @@ export interface LineClient {
   close(): Promise<void>;
 }
 
-export async function startLineClient(dir: string, env: Record<string, string>, nodeArgs: readonly string[]): Promise<LineClient> {
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [...nodeArgs, ...serveArgs(dir)], {
+/** `argv`: the server's script and arguments (default sshgate's serve on the config of `dir`). */
+export async function startLineClient(
+  dir: string,
+  env: Record<string, string>,
+  nodeArgs: readonly string[],
+  argv: readonly string[] = serveArgs(dir),
+): Promise<LineClient> {
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [...nodeArgs, ...argv], {
     env: { PATH: process.env.PATH ?? '', SSHGATE_STATE_DIR: join(dir, 'state'), ...env },
   });
   child.stderr.resume();

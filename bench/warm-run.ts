@@ -4,7 +4,9 @@
  * from the MCP SDK's client, and two floors on an open raw ssh2 connection
  * (TCP_NODELAY, as sshgate sets it): `true` as it is, and the exec request sshgate itself sends
  * for `true` (the pinned interpreter and the pid line: interpreter.ts, cancel-sweep.ts), whose
- * difference is what the host does for sshgate. The four go round by round, each round in
+ * difference is what the host does for sshgate; and a minimal stdio relay (relay-server.ts)
+ * sending that request, whose difference from it is the process hop any stdio server pays. The
+ * five go round by round, each round in
  * another order, so that whatever else loads the machine weighs on all alike. Then the ssh CLI
  * with a ControlMaster connection, and cold. Also CPU time per call: the server's (all its
  * threads, from /proc) against the raw client's. Prints medians and ratios; asserts nothing.
@@ -13,6 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
 import { pidMarker, withPidLine } from '../src/ssh/cancel-sweep.js';
 import { pinnedCommand } from '../src/ssh/interpreter.js';
@@ -33,8 +36,9 @@ export async function warmRun(): Promise<Section> {
     'raw ssh2 exec of the request sshgate sends (warm)',
     'sshgate ssh_run via MCP, a client of JSON-RPC lines (warm)',
     'sshgate ssh_run via MCP, the SDK client (warm)',
+    'a minimal stdio relay running the request sshgate sends (relay-server.ts, JSON-RPC lines)',
   ];
-  const samples: number[][] = [[], [], [], []];
+  const samples: number[][] = [[], [], [], [], []];
   const rows: [string, number[]][] = [];
   let rawCpuUs = 0;
   let serverCpuUs = 0;
@@ -69,7 +73,16 @@ export async function warmRun(): Promise<Section> {
     };
     const viaLines = async () => checked(await lines.call('ssh_run', { alias: host.alias, command: 'true' }));
     const viaGate = async () => checked(await gate.call('ssh_run', { alias: host.alias, command: 'true' }));
-    const paths = [rawTrue, rawPinned, viaLines, viaGate];
+    const relay = await startLineClient(dir, {}, SERVER_NODE_ARGS, [
+      fileURLToPath(new URL('./relay-server.js', import.meta.url)),
+      host.host,
+      String(host.port),
+      fleet.user,
+      fleet.userKeyPath,
+    ]);
+    const viaRelay = async () =>
+      checked(await relay.call('ssh_run', { alias: host.alias, command: pinnedCommand('bash', withPidLine('true', pidMarker())) }));
+    const paths = [rawTrue, rawPinned, viaLines, viaGate, viaRelay];
     for (const path of paths) await time(20, path);
     const pid = lines.pid;
     const sdkPid = gate.transport.pid as number;
@@ -89,6 +102,7 @@ export async function warmRun(): Promise<Section> {
     client.end();
     await gate.close();
     await lines.close();
+    await relay.close();
     removeConfig(dir);
     names.forEach((name, i) => rows.push([name, samples[i] as number[]]));
 
@@ -119,6 +133,7 @@ export async function warmRun(): Promise<Section> {
   const pinnedFloor = median(samples[1] as number[]);
   const viaMcp = median(samples[2] as number[]);
   const viaSdk = median(samples[3] as number[]);
+  const viaRelay = median(samples[4] as number[]);
   const overhead = viaMcp - pinnedFloor;
   const lines = [
     '| path | runs | median ms | p90 ms | vs raw ssh2 `true` |',
@@ -129,6 +144,7 @@ export async function warmRun(): Promise<Section> {
     }),
     '',
     `sshgate's own part: ${overhead.toFixed(2)} ms over the raw request it sends; the host's part (pinned interpreter, pid line): ${(pinnedFloor - floor).toFixed(2)} ms; the SDK client's: ${(viaSdk - viaMcp).toFixed(2)} ms.`,
+    `Of sshgate's own part, the stdio hop a minimal relay pays too: ${(viaRelay - pinnedFloor).toFixed(2)} ms; sshgate's work beyond it: ${(viaMcp - viaRelay).toFixed(2)} ms.`,
     `CPU per call: the server ${(serverCpuUs / N / 1000).toFixed(2)} ms (all threads; ${(sdkServerCpuUs / N / 1000).toFixed(2)} ms serving the SDK client), the raw ssh2 client ${(rawCpuUs / N / 1000).toFixed(2)} ms.`,
   ];
   return {
