@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { DraftHost } from './draft.js';
+import { draftJump, type DraftHost, type Hop, type Override } from './draft.js';
 import {
   readAnsibleInventory,
   shellWords,
@@ -18,7 +18,7 @@ import {
   type Var,
 } from './ansible-inventory.js';
 import { Findings, quoted } from './findings.js';
-import { hopText, jumpOfProxyCommand, parseHop, type Hop } from './ssh-config-import.js';
+import { hopText, jumpOfProxyCommand, parseHop } from './ssh-config-import.js';
 
 export interface AnsibleContext {
   home: string;
@@ -101,12 +101,6 @@ function groupOrder(inv: AnsibleInventory): AnsibleGroup[] {
     (a, b) =>
       (depth.get(a.name) ?? 1) - (depth.get(b.name) ?? 1) || priority(a) - priority(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
   );
-}
-
-interface Override {
-  user?: string;
-  port?: number;
-  jump?: Hop[];
 }
 
 class Mapper {
@@ -213,33 +207,18 @@ class Mapper {
       this.findings.note(label, 'no ansible_ssh_private_key_file: logs in with the ssh-agent (agent: true)');
     }
 
-    let jump: DraftHost | undefined;
     const chain = over.jump ?? this.jumpOf(vars, label);
     if (chain === false) return undefined;
-    if (chain.length > 0) {
-      const last = chain.at(-1) as Hop;
+    const jump = draftJump(chain, label, trail.length === 0, this.findings, (last, hop) => {
       const target = this.hostNamed(last.name);
-      if (!target)
-        return fail(
-          label,
-          `its jump host ${quoted(last.name)} is not a host of this inventory (add it, with its user and key, or import it with sshgate import ssh-config)`,
-        );
-      const rest = chain.slice(0, -1);
-      jump = this.draft(
-        target,
-        {
-          ...(last.user ? { user: last.user } : {}),
-          ...(last.port ? { port: last.port } : {}),
-          ...(rest.length > 0 ? { jump: rest } : {}),
-        },
-        [...trail, step],
+      if (target) return this.draft(target, hop, [...trail, step]);
+      fail(
+        label,
+        `its jump host ${quoted(last.name)} is not a host of this inventory (add it, with its user and key, or import it with sshgate import ssh-config)`,
       );
-      if (!jump) {
-        if (trail.length === 0)
-          this.findings.unmapped(label, `${label}: its jump host ${quoted(last.name)} could not be imported; not imported`);
-        return undefined;
-      }
-    }
+      return false;
+    });
+    if (jump === false) return undefined;
     const tags = (this.memberOf.get(name) ?? []).map((g) => g.name).filter((g) => g !== 'all' && g !== 'ungrouped');
     const draft: DraftHost = {
       name,

@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { DraftHost } from './draft.js';
+import { draftJump, type DraftHost, type Hop, type Override } from './draft.js';
 import { Findings, quoted } from './findings.js';
 import { hasWildcard } from '../glob.js';
 import { expandTokens, SshConfigIndex, type Resolved } from './ssh-config-eval.js';
@@ -23,13 +23,6 @@ export interface SshConfigContext {
   /** A relative IdentityFile is relative to where ssh runs: here, the import's working directory. */
   cwd: string;
   env: Readonly<Record<string, string | undefined>>;
-}
-
-/** One hop of a ProxyJump list: `[user@]host[:port]`. */
-export interface Hop {
-  name: string;
-  user?: string;
-  port?: number;
 }
 
 /** The most hops a chain may have, counting the hops of hops; a longer one is reported, not followed. */
@@ -86,13 +79,6 @@ export function draftsFromSshConfig(config: SshConfig, ctx: SshConfigContext, fi
     );
   }
   return drafts;
-}
-
-interface Override {
-  user?: string;
-  port?: number;
-  /** The chain given on the hop's behalf (`-J` of ssh's inner command), instead of its own ProxyJump. */
-  jump?: Hop[];
 }
 
 class DraftBuilder {
@@ -173,27 +159,10 @@ class DraftBuilder {
     const keyPath = this.keyOf1(r, { address, name, port, user }, label);
     if (keyPath === false) return undefined;
 
-    let jump: DraftHost | undefined;
     const chain = over.jump ?? this.proxyOf(r, label);
     if (chain === false) return undefined;
-    if (chain && chain.length > 0) {
-      const last = chain.at(-1) as Hop;
-      const rest = chain.slice(0, -1);
-      jump = this.draft(
-        last.name,
-        {
-          ...(last.user ? { user: last.user } : {}),
-          ...(last.port ? { port: last.port } : {}),
-          ...(rest.length > 0 ? { jump: rest } : {}),
-        },
-        [...trail, step],
-      );
-      if (!jump) {
-        if (trail.length === 0)
-          this.findings.unmapped(label, `${label}: its jump host ${quoted(last.name)} could not be imported; not imported`);
-        return undefined;
-      }
-    }
+    const jump = draftJump(chain, label, trail.length === 0, this.findings, (last, hop) => this.draft(last.name, hop, [...trail, step]));
+    if (jump === false) return undefined;
     const line = this.index.linesNaming(name)[0];
     const draft: DraftHost = {
       name,

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Findings } from '../../../src/import/findings.js';
 import { readSshConfig } from '../../../src/import/ssh-config-file.js';
-import { draftsFromSshConfig, parseHop, type Hop } from '../../../src/import/ssh-config-import.js';
+import type { Hop } from '../../../src/import/draft.js';
+import { draftsFromSshConfig, parseHop } from '../../../src/import/ssh-config-import.js';
 import { tempDir } from '../../support/policy.js';
 
 const hasSsh = spawnSync('ssh', ['-V']).status === 0;
