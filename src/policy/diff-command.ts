@@ -1,4 +1,5 @@
 /** How one command's decision changes from one policy version to the next, on one host, per caller. */
+import { changesByCaller, type CallerChange } from './diff-callers.js';
 import type { Inventory } from '../config/load-inventory.js';
 import { decideCaseFor } from './cases.js';
 import type { PolicyEngine } from './decide.js';
@@ -58,38 +59,31 @@ export function commandChanges(
     ...(p.tags ? { tags: p.tags } : {}),
     ...(p.become !== undefined ? { become: p.become } : {}),
   };
-  const groups = new Map<string, DecisionChange>();
-  for (const caller of callers) {
+  return changesByCaller(callers, (caller): CallerChange<DecisionChange> | undefined => {
     const a = decideCaseFor(before, inventory, probe, caller.principal);
     const b = decideCaseFor(after, inventory, probe, caller.principal);
-    if (!a || !b) continue;
+    if (!a || !b) return undefined;
     const tty = a.allowed && b.allowed && a.tty_allowed !== b.tty_allowed;
     const approval = a.approval && b.approval ? termsChange(a.approval, b.approval) : undefined;
-    if (a.verdict === b.verdict && !tty && !approval) continue;
+    if (a.verdict === b.verdict && !tty && !approval) return undefined;
     const verdict = (d: Decision): Verdict => (tty ? (d.tty_allowed ? 'allow' : 'deny') : d.verdict);
-    const key = JSON.stringify([verdict(a), verdict(b), tty, approval, b.segments.map((s) => s.rule)]);
-    const group = groups.get(key);
-    if (group) {
-      group.as?.push(caller.label);
-      continue;
-    }
-    groups.set(key, {
-      alias: p.alias,
-      command: p.command,
-      from: verdict(a),
-      to: verdict(b),
-      origin: p.origin,
-      ...(tty ? { tty: true as const } : {}),
-      ...(approval ? { approval } : {}),
-      ...(p.become !== undefined ? { become: p.become } : {}),
-      as: [caller.label],
-      before: a,
-      after: b,
-    });
-  }
-  const changes = [...groups.values()];
-  for (const change of changes) if (change.as?.length === callers.length) delete change.as;
-  return changes;
+    return {
+      key: JSON.stringify([verdict(a), verdict(b), tty, approval, b.segments.map((s) => s.rule)]),
+      make: (as) => ({
+        alias: p.alias,
+        command: p.command,
+        from: verdict(a),
+        to: verdict(b),
+        origin: p.origin,
+        ...(tty ? { tty: true as const } : {}),
+        ...(approval ? { approval } : {}),
+        ...(p.become !== undefined ? { become: p.become } : {}),
+        as,
+        before: a,
+        after: b,
+      }),
+    };
+  });
 }
 
 /** What differs between two ask decisions' terms of approval, or undefined when nothing does. */

@@ -3,6 +3,7 @@
  * either version's `files:` rules, read and written, on every host, for every caller and elevation
  * the rules tell apart, whose verdict — or, allowed in both, whose size cap — differs.
  */
+import { changesByCaller, type CallerChange } from './diff-callers.js';
 import type { Inventory } from '../config/load-inventory.js';
 import type { PolicyCase } from '../config/file-formats.js';
 import type { Principal } from '../principal.js';
@@ -105,37 +106,30 @@ function changesFor(
   callers: readonly Caller[],
   origin: string,
 ): FileDecisionChange[] {
-  const groups = new Map<string, FileDecisionChange>();
-  for (const caller of callers) {
+  return changesByCaller(callers, (caller): CallerChange<FileDecisionChange> | undefined => {
     const a = decideFileCaseFor(before, inventory, c, caller.principal);
     const b = decideFileCaseFor(after, inventory, c, caller.principal);
-    if (!a || !b) continue;
+    if (!a || !b) return undefined;
     const bytes =
       a.allowed && b.allowed && a.max_file_bytes !== b.max_file_bytes
         ? `max_file_bytes ${a.max_file_bytes}→${b.max_file_bytes}`
         : undefined;
-    if (a.verdict === b.verdict && !bytes) continue;
-    const key = JSON.stringify([a.verdict, b.verdict, bytes, b.rule?.source]);
-    const group = groups.get(key);
-    if (group) {
-      group.as?.push(caller.label);
-      continue;
-    }
-    groups.set(key, {
-      alias: b.alias,
-      access: b.access,
-      path: b.path,
-      from: a.verdict,
-      to: b.verdict,
-      origin,
-      ...(bytes ? { bytes } : {}),
-      ...(c.become !== undefined ? { become: c.become } : {}),
-      as: [caller.label],
-      before: a,
-      after: b,
-    });
-  }
-  const changes = [...groups.values()];
-  for (const change of changes) if (change.as?.length === callers.length) delete change.as;
-  return changes;
+    if (a.verdict === b.verdict && !bytes) return undefined;
+    return {
+      key: JSON.stringify([a.verdict, b.verdict, bytes, b.rule?.source]),
+      make: (as) => ({
+        alias: b.alias,
+        access: b.access,
+        path: b.path,
+        from: a.verdict,
+        to: b.verdict,
+        origin,
+        ...(bytes ? { bytes } : {}),
+        ...(c.become !== undefined ? { become: c.become } : {}),
+        as,
+        before: a,
+        after: b,
+      }),
+    };
+  });
 }
