@@ -41,6 +41,8 @@ export const DEFAULTS = {
   },
   /** Approval requests waiting at once: per principal, and in all (each holds a task). */
   maxPendingApprovals: { perPrincipal: 50, total: 1000 },
+  /** serve --http: open connections in all (SSHGATE_MAX_CONNECTIONS; src/mcp/http-connections.ts says why), and the most it may be set to. */
+  httpConnections: { total: 1024, most: 65_536 },
   /** Commands longer than this are refused before parsing: no reviewed rule needs more. */
   maxCommandBytes: 16_384,
   /** A configuration or policy file larger than this is refused unread. */

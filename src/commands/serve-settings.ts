@@ -8,7 +8,6 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AuthSettings } from '../auth/settings.js';
 import { DEFAULTS, ENV } from '../defaults.js';
-import { MAX_CONNECTIONS, MAX_CONNECTIONS_LIMIT } from '../mcp/http-connections.js';
 import type { Paths } from './context.js';
 import { settingOf, UsageError, type Env } from './usage.js';
 
@@ -93,9 +92,10 @@ export function httpOptions(address: string, tokenFile: string | undefined, env:
   if (idle !== undefined && !/^\d+(\.\d+)?$/.test(idle))
     throw new UsageError(`${ENV.sessionIdle} must be a number of seconds, not "${idle}"`);
   const total = setting(ENV.maxConnections);
-  if (total !== undefined && !wholeIn(total, 1, MAX_CONNECTIONS_LIMIT))
-    throw new UsageError(`${ENV.maxConnections} must be a whole number from 1 to ${MAX_CONNECTIONS_LIMIT}, not "${total}"`);
-  const most = total === undefined ? MAX_CONNECTIONS : Number(total);
+  const { total: byDefault, most: ceiling } = DEFAULTS.httpConnections;
+  if (total !== undefined && !wholeIn(total, 1, ceiling))
+    throw new UsageError(`${ENV.maxConnections} must be a whole number from 1 to ${ceiling}, not "${total}"`);
+  const most = total === undefined ? byDefault : Number(total);
   const perClient = setting(ENV.maxConnectionsPerClient);
   if (perClient !== undefined && !wholeIn(perClient, 1, most))
     throw new UsageError(

@@ -8,6 +8,7 @@
 import { isIP, type Socket } from 'node:net';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { DEFAULTS } from '../defaults.js';
 
 /**
  * Open connections in all, unless the operator sets another (SSHGATE_MAX_CONNECTIONS). A
@@ -16,9 +17,7 @@ import type { Logger } from 'pino';
  * connection the guard closed for a newcomer could fail a call. One costs a descriptor and some
  * tens of KiB.
  */
-export const MAX_CONNECTIONS = 1024;
-/** The most SSHGATE_MAX_CONNECTIONS may be: descriptors are also needed for SSH and files. */
-export const MAX_CONNECTIONS_LIMIT = 65_536;
+export const MAX_CONNECTIONS = DEFAULTS.httpConnections.total;
 /**
  * Open connections from one client address (an IPv6 client: its /64), unless the operator sets
  * another (SSHGATE_MAX_CONNECTIONS_PER_CLIENT). A 2025-era SDK client holds two: its session's
