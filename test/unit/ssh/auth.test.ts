@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import type { Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CredentialEntry, HostEntry } from '../../../src/config/file-formats.js';
-import { SshgateError } from '../../../src/errors.js';
 import { readSecret, resolveAuth, secretEnvName } from '../../../src/ssh/auth.js';
 import { loadSsh2 } from '../../../src/ssh/ssh2.js';
 import { tempDir } from '../../support/policy.js';
 import { listeningSocket, staleSocket } from '../../support/sockets.js';
+import { failure } from '../../support/errors.js';
 
 let keysDir: string;
 let secretsDir: string;
@@ -35,16 +35,6 @@ beforeAll(async () => {
 afterAll(() => agent?.close());
 
 const sources = (env: Record<string, string> = {}) => ({ keysDir, secretsDir, env });
-
-function failure(fn: () => unknown): SshgateError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(SshgateError);
-    return err as SshgateError;
-  }
-  throw new Error('expected an error');
-}
 
 describe('credentials', () => {
   it('name secrets in the environment as SSHGATE_SECRET_<NAME>, before the secrets dir', () => {

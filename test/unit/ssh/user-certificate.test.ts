@@ -2,11 +2,11 @@ import { copyFileSync, mkdirSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CredentialEntry, HostEntry } from '../../../src/config/file-formats.js';
-import { SshgateError } from '../../../src/errors.js';
 import { refusalHint, resolveAuth } from '../../../src/ssh/auth.js';
 import { loadSsh2 } from '../../../src/ssh/ssh2.js';
 import { keygen, signKey } from '../../support/certificates.js';
 import { tempDir } from '../../support/policy.js';
+import { failure } from '../../support/errors.js';
 
 let keysDir: string;
 let work: string;
@@ -21,16 +21,6 @@ function keyWithCert(name: string, o: Parameters<typeof signKey>[2], certAs = `$
   const cert = signKey(ca.path, `${k.path}.pub`, o);
   copyFileSync(k.path, join(keysDir, name));
   copyFileSync(cert.path, join(keysDir, certAs));
-}
-
-function failure(fn: () => unknown): SshgateError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(SshgateError);
-    return err as SshgateError;
-  }
-  throw new Error('expected an error');
 }
 
 beforeAll(async () => {
