@@ -46,11 +46,18 @@ export function hasWildcard(pattern: string): boolean {
  */
 const OUTSIDE_WILDCARDS = new Set(['/', ' ', "'"]);
 
+/** A string's characters by code point; the string itself when indexing it gives the same. */
+function codePoints(s: string): ArrayLike<string> {
+  return /[\uD800-\uDFFF]/.test(s) ? Array.from(s) : s;
+}
+
 export function globsIntersect(pattern: string, wild: string, any = '\uE000', one = '\uE001', all = '\uE002'): boolean {
-  const p = Array.from(pattern);
-  const t = Array.from(wild);
+  const p = codePoints(pattern);
+  const t = codePoints(wild);
   const n = p.length;
   const m = t.length;
+  // Without a run wildcard on either side, each step reads one character of both.
+  if (n !== m && !pattern.includes('*') && !wild.includes(any) && !wild.includes(all)) return false;
   const w = m + 1;
   const reach = new Uint8Array((n + 1) * w);
   reach[0] = 1;

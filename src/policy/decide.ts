@@ -245,6 +245,25 @@ function allCode(argv: readonly string[]): (CodeArgument & { at: number })[] {
   return commandPositions(argv).flatMap((at) => codeArguments(argv, at).map((c) => ({ ...c, at })));
 }
 
+const RUNNERS = [...WRAPPER_COMMANDS, ...EVALUATING_BUILTINS];
+const RUNNER_MEMO_SIZE = 1024;
+const runnerMemo = new Map<string, string | null>();
+
+/**
+ * The first program that runs or evaluates other commands which a wildcard command name could
+ * expand to. Remembered per name: a hostile command repeats one word as often as it likes, and
+ * each answer costs one intersection per runner.
+ */
+function runnerItCouldName(name: string): string | undefined {
+  let could = runnerMemo.get(name);
+  if (could === undefined) {
+    could = RUNNERS.find((w) => globsIntersect(w, name)) ?? null;
+    if (runnerMemo.size >= RUNNER_MEMO_SIZE) runnerMemo.clear();
+    runnerMemo.set(name, could);
+  }
+  return could ?? undefined;
+}
+
 /** Why no rule can allow this segment, whatever the policy says, or undefined. */
 function neverAllowed(seg: Segment): string | undefined {
   if (seg.unsupported) return `${seg.unsupported} is not supported; no rule can allow it`;
@@ -267,7 +286,7 @@ function neverAllowed(seg: Segment): string | undefined {
     const wild = at > 0 ? seg.wild?.[at] : undefined;
     if (wild !== undefined && WILD_MARK.test(wild)) {
       const name = commandName(wild);
-      const could = [...WRAPPER_COMMANDS, ...EVALUATING_BUILTINS].find((w) => globsIntersect(w, name));
+      const could = runnerItCouldName(name);
       if (could)
         return `a wildcard where a command run by "${quoteWord(seg.argv[0] as string)}" may stand (it could expand to "${could}"); no rule can allow it`;
     }

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { globMatch, globsIntersect } from '../../src/glob.js';
 import { decodeWord, quoteWord, wildForm } from '../../src/policy/words.js';
@@ -46,6 +47,31 @@ describe('words', () => {
     expect(globsIntersect('* ../*', `head /e${A}/x`)).toBe(false);
     expect(globsIntersect('*/etc/shadow*', 'cat /etc/hosts')).toBe(false);
     expect(globsIntersect('rm *', `ls ${A}`)).toBe(false);
+  });
+
+  it('intersect exactly when some short text matches both, astral characters included', () => {
+    const A = '\uE000';
+    const O = '\uE001';
+    const L = '\uE002';
+    const alphabet = ['a', '/', '😀'];
+    const texts = [''];
+    for (let len = 1, last = ['']; len <= 6; len++) {
+      last = last.flatMap((t) => alphabet.map((c) => t + c));
+      texts.push(...last);
+    }
+    const inWild = (wild: string) => {
+      const source = Array.from(wild, (c) => (c === A ? "[^/ ']*" : c === O ? "[^/ ']" : c === L ? '.*' : c.replace(/[/*?]/g, '\\$&')));
+      return new RegExp(`^${source.join('')}$`, 'u');
+    };
+    const pattern = fc.array(fc.constantFrom('a', '/', '😀', '*', '?'), { maxLength: 3 }).map((cs) => cs.join(''));
+    const wild = fc.array(fc.constantFrom('a', '/', '😀', A, O, L), { maxLength: 3 }).map((cs) => cs.join(''));
+    fc.assert(
+      fc.property(pattern, wild, (p, w) => {
+        const re = inWild(w);
+        expect(globsIntersect(p, w)).toBe(texts.some((t) => globMatch(p, t) && re.test(t)));
+      }),
+      { numRuns: 400 },
+    );
   });
 
   it('turns unquoted wildcards into their wild form', () => {
