@@ -15,7 +15,7 @@
  * shell itself has exited — and, only while the shell still leads its session, the descendants
  * that moved to sessions of their own.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Client } from 'ssh2';
 import { BecomeRun, type Elevation } from './become.js';
@@ -174,7 +174,21 @@ function startSweep(
 
 /** The first stdout line of a command: this marker, a space, and the shell's pid. */
 export function pidMarker(): string {
-  return `sshgate-pid-${randomBytes(6).toString('hex')}`;
+  return `sshgate-pid-${randomHex(6)}`;
+}
+
+/** Random bytes drawn ahead (one system call a few hundred markers rather than one each). */
+const entropy = Buffer.alloc(4096);
+let entropyUsed = entropy.length;
+
+function randomHex(bytes: number): string {
+  if (entropyUsed + bytes > entropy.length) {
+    randomFillSync(entropy);
+    entropyUsed = 0;
+  }
+  const hex = entropy.toString('hex', entropyUsed, entropyUsed + bytes);
+  entropyUsed += bytes;
+  return hex;
 }
 
 /**

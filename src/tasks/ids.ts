@@ -15,8 +15,22 @@ export interface TaskIdParts {
   micros: bigint;
 }
 
+const HASH_MEMO_SIZE = 256;
+const hashMemo = new Map<string, string>();
+
+/**
+ * The first 12 hex digits of sha256(command). Remembered for the last commands hashed: a task's
+ * command is hashed for its id, its decision's audit record and its end's, and agents repeat
+ * commands (a fan-out, a poll loop).
+ */
 export function commandHash(command: string): string {
-  return createHash('sha256').update(command, 'utf8').digest('hex').slice(0, 12);
+  let hash = hashMemo.get(command);
+  if (hash === undefined) {
+    hash = createHash('sha256').update(command, 'utf8').digest('hex').slice(0, 12);
+    if (hashMemo.size >= HASH_MEMO_SIZE) hashMemo.delete(hashMemo.keys().next().value as string);
+    hashMemo.set(command, hash);
+  }
+  return hash;
 }
 
 /** Hands out ids; remembers the last timestamp per host so ids of one host never repeat. */
