@@ -3,6 +3,7 @@
  * server log (src/logger.ts) and, when one is configured, in the hash-chained audit file.
  */
 import type { Logger } from 'pino';
+import { recordWriter } from '../logger.js';
 import type { Decision, FileDecision } from '../policy/decision.js';
 import type { Task } from '../tasks/task-manager.js';
 import { commandHash } from '../tasks/ids.js';
@@ -37,9 +38,9 @@ export interface FileRecord {
 
 /** Audit records go to the log and, when one is configured, to the hash-chained audit file. */
 export function createAuditor(logger: Logger, file?: AuditFile): Auditor {
-  const audit = logger.child({ audit: true });
+  const write = recordWriter(logger, { audit: true });
   const emit = (record: Record<string, unknown>, msg: string) => {
-    audit.info(record, msg);
+    write(record, msg);
     if (!file) return;
     try {
       file.append({ time: new Date().toISOString(), ...record });
