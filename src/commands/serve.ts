@@ -18,6 +18,7 @@ import { createServer } from '../mcp/server.js';
 import { serveOverStdio } from '../mcp/stdio.js';
 import { ConnectionPool } from '../ssh/pool.js';
 import type { Principal } from '../principal.js';
+import { EndRecords } from '../tasks/end-records.js';
 import { TaskJournal } from '../tasks/journal.js';
 import { QuotaStore } from '../tasks/quota-store.js';
 import { TaskManager, type RestoredTask } from '../tasks/task-manager.js';
@@ -95,14 +96,18 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
     reportError(io, err);
     return 2;
   }
+  const ended = new EndRecords((t) => {
+    audit.taskEnd(t);
+    journal?.record(t);
+  });
   const tasks = new TaskManager({
     ...(options.maxTasks !== undefined ? { maxTasks: options.maxTasks } : {}),
-    onEnd: (t) => {
-      audit.taskEnd(t);
-      journal?.record(t);
-    },
+    onEnd: (t) => ended.add(t),
     onChange: (t) => journal?.record(t),
-    onForget: (t) => journal?.forget(t.id),
+    onForget: (t) => {
+      ended.flush();
+      journal?.forget(t.id);
+    },
   });
   if (journal) {
     tasks.restore(restored);
@@ -150,6 +155,7 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
         await Promise.race([
           (async () => {
             await tasks.shutdown();
+            ended.flush();
             await quotas?.close();
             await pool.close();
           })(),

@@ -4,7 +4,17 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/commands/dispatch.js';
-import { errorBody, goneWithin, pgrep, removeConfig, startGate, writeConfig, type Gate, presentWithin } from '../support/mcp.js';
+import {
+  auditRecords,
+  errorBody,
+  goneWithin,
+  pgrep,
+  removeConfig,
+  startGate,
+  writeConfig,
+  type Gate,
+  presentWithin,
+} from '../support/mcp.js';
 import { closedPort, startFleet, type Fleet } from '../support/sshd.js';
 import { TOOL_NAMES } from '../support/tools.js';
 
@@ -287,12 +297,7 @@ describe('bad input over MCP', () => {
 describe('the audit log', () => {
   it('records every decision and every task end on stderr, and no secret', async () => {
     await gate.ok('ssh_run', { alias: 'h2', command: 'echo audited' });
-    const records = gate
-      .log()
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>)
-      .filter((r) => r.audit === true && r.command === 'echo audited');
+    const records = await auditRecords(gate, (r) => r.command === 'echo audited', 2);
     expect(records.map((r) => r.event)).toEqual(['decision', 'task_end']);
     expect(records[0]).toMatchObject({ alias: 'h2', allowed: true, command_hash: expect.stringMatching(/^[0-9a-f]{12}$/) });
     expect(records[1]).toMatchObject({ alias: 'h2', state: 'succeeded', exit_code: 0, stdout_bytes: 8, stderr_bytes: 0 });

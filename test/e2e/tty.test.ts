@@ -4,7 +4,17 @@
  * timeout still leaving no process on the host.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { goneWithin, pgrep, pkillFleet, presentWithin, removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
+import {
+  auditRecords,
+  goneWithin,
+  pgrep,
+  pkillFleet,
+  presentWithin,
+  removeConfig,
+  startGate,
+  writeConfig,
+  type Gate,
+} from '../support/mcp.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
 
 interface RunResult {
@@ -161,19 +171,7 @@ describe('the record of a command with a terminal', () => {
   it('the audit log says a terminal was asked for, allowed or refused, and records the task end', async () => {
     await gate.ok('ssh_run', { alias: 'h1', command: 'echo audited tty', tty: true });
     await gate.fails('ssh_run', { alias: 'h1', command: 'uname -n', tty: true });
-    const read = () =>
-      gate
-        .log()
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .filter((r) => r.audit === true && (r.command === 'echo audited tty' || r.command === 'uname -n'));
-    // The log comes over the server's stderr pipe: the last record may still be on its way.
-    let records = read();
-    for (let i = 0; i < 50 && records.length < 3; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      records = read();
-    }
+    const records = await auditRecords(gate, (r) => r.command === 'echo audited tty' || r.command === 'uname -n', 3);
     expect(records.map((r) => [r.event, r.command])).toEqual([
       ['decision', 'echo audited tty'],
       ['task_end', 'echo audited tty'],

@@ -105,6 +105,31 @@ export interface Gate extends ToolCalls {
   close(): Promise<void>;
 }
 
+/**
+ * The audit records of a server's log that `keep` selects, once there are `count` of them: the log
+ * comes over the server's stderr pipe, and a task's end is recorded just after its answer, so
+ * the last records may still be on their way when a call returns. After 5 s, what there is.
+ */
+export async function auditRecords(
+  gate: Pick<Gate, 'log'>,
+  keep: (record: Record<string, unknown>) => boolean,
+  count: number,
+): Promise<Record<string, unknown>[]> {
+  const read = () =>
+    gate
+      .log()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((r) => r.audit === true && keep(r));
+  let records = read();
+  for (let i = 0; i < 50 && records.length < count; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    records = read();
+  }
+  return records;
+}
+
 export function toolCalls(client: Client): ToolCalls {
   const call = (name: string, args: Record<string, unknown> = {}) => client.callTool({ name, arguments: args }, { timeout: 120_000 });
   return {
