@@ -1,7 +1,7 @@
 /**
  * The records of a task's end (its audit record, its journal line) written just after the turn
  * that ended it rather than in it: the task's waiters are answered first, so a caller of ssh_run
- * does not wait on two synchronous writes (0.2–0.3 ms of a warm call). A crash in between loses
+ * does not wait on two synchronous writes (docs/tools.md, the task journal). A crash in between loses
  * the end's records, not the task's start: the journal then brings the task back as lost, as it
  * does for one that was running. Records still pending are written before a task is forgotten
  * (whose journal line must come after its end's) and when the server stops.
