@@ -1,7 +1,8 @@
 /**
  * The known_hosts file as the connections see it: every offered key is checked against it, and
  * under `accept-new` a host that has no entry at all gets one appended (a host with a different
- * key is still refused — that is the whole point of the file). There is no accept-anything mode.
+ * key is still refused — that is the whole point of the file), hashed when the file hashes its
+ * names, as `sshgate keyscan` writes it. There is no accept-anything mode.
  */
 import { appendFileSync, closeSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -102,12 +103,14 @@ export class KnownHostsFile implements HostKeyChecker {
     const unlock = lockFile(`${this.path}.lock`);
     if (!unlock) return verdict;
     try {
-      this.known = parseKnownHosts(readKnownHosts(this.path));
+      const text = readKnownHosts(this.path);
+      this.known = parseKnownHosts(text);
       const now = verifyHostKey(this.known, host, port, key);
       if (now.status !== 'unknown' || now.authorityLine !== undefined || now.certificate !== undefined) return now;
       const keyType = keyTypeOf(key);
+      const line = knownHostsLine(host, port, keyType, key, { hashed: usesHashedNames(this.known) });
       try {
-        appendFileSync(this.path, knownHostsLine(host, port, keyType, key), { mode: 0o600 });
+        appendFileSync(this.path, onALineOfItsOwn(text, line), { mode: 0o600 });
       } catch {
         // Accepting a key we cannot record would accept it again, unchecked, after every restart.
         return now;
@@ -152,10 +155,8 @@ export function recordHostKeys(path: string, host: string, port: number, keys: r
     const hashed = usesHashedNames(known);
     if (verdict.status !== 'new') return { verdict, written: [], hashed };
     const lines = verdict.keys.map((k) => knownHostsLine(host, port, k.keyType, k.key, { hashed })).join('');
-    // A last line without its newline would run into the first line added.
-    const lead = text !== '' && !text.endsWith('\n') ? '\n' : '';
     try {
-      appendFileSync(path, lead + lines, { mode: 0o600 });
+      appendFileSync(path, onALineOfItsOwn(text, lines), { mode: 0o600 });
     } catch (err) {
       throw new SshgateError(
         'invalid_config',
@@ -167,6 +168,11 @@ export function recordHostKeys(path: string, host: string, port: number, keys: r
   } finally {
     unlock();
   }
+}
+
+/** What to append to a file holding `text`: `lines`, after a newline if its last line lacks one (it would run into them). */
+function onALineOfItsOwn(text: string, lines: string): string {
+  return text !== '' && !text.endsWith('\n') ? `\n${lines}` : lines;
 }
 
 /** An exclusive lock file, waited for up to a second; a lock older than 10 s is taken as stale. */

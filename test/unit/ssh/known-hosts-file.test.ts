@@ -42,6 +42,28 @@ describe('the known_hosts file', () => {
     expect(kh.verify('10.0.0.1', 2222, keyB).status).toBe('mismatch');
   });
 
+  it('under accept-new, writes a new host as keyscan does: hashed in a hashed file, after a last line without its newline', () => {
+    const path = fresh();
+    const hidden = `${hashedName('10.0.0.9')} ssh-ed25519 ${keyB.toString('base64')}`;
+    writeFileSync(path, hidden); // no trailing newline
+    const kh = new KnownHostsFile(path, 'accept-new');
+    expect(kh.verify('10.0.0.8', 22, keyA).status).toBe('match');
+    const lines = readFileSync(path, 'utf8').split('\n');
+    expect(lines[0]).toBe(hidden);
+    expect(lines[1]).toMatch(/^\|1\|/);
+    expect(lines[1]).not.toContain('10.0.0.8');
+    expect(lines[2]).toBe('');
+    const known = parseKnownHosts(readFileSync(path, 'utf8'));
+    expect(usesHashedNames(known)).toBe(true);
+    expect(verifyHostKey(known, '10.0.0.8', 22, keyA).status).toBe('match');
+    expect(verifyHostKey(known, '10.0.0.9', 22, keyB).status).toBe('match');
+    // A file with plain names gets a plain line, as OpenSSH's default writes.
+    const plain = fresh();
+    writeFileSync(plain, `10.0.0.9 ssh-ed25519 ${keyB.toString('base64')}`);
+    expect(new KnownHostsFile(plain, 'accept-new').verify('10.0.0.8', 22, keyA).status).toBe('match');
+    expect(readFileSync(plain, 'utf8').split('\n')[1]).toMatch(/^10\.0\.0\.8 ssh-ed25519 /);
+  });
+
   it('never lets two processes sharing the file record two keys for one host', () => {
     const path = fresh();
     const first = new KnownHostsFile(path, 'accept-new');
