@@ -6,6 +6,9 @@ import { lintPolicy } from '../policy/lint.js';
 import { loadPolicyCases } from '../config/load-cases.js';
 import type { PolicyFileRule } from '../config/load-policy.js';
 import { targetContextFor, targetFor, targetProblems } from '../gateway/targets.js';
+import type { HostTarget } from '../ssh/pool.js';
+import { nowSeconds, timeText } from '../ssh/certificates.js';
+import { certificateRefusal, describeCertificate } from '../ssh/user-certificate.js';
 import { AGENT_HINT, agentSilence, agentSocketProblem } from '../ssh/auth.js';
 import { loadSsh2 } from '../ssh/ssh2.js';
 import { jumpChain, type Inventory } from '../config/load-inventory.js';
@@ -79,8 +82,15 @@ export async function checkCommand(
   const warnings = findings.map((f) => warn(`${f.source ? `${f.source}: ` : ''}${f.message} [${f.code}]`, f.hint));
   // Each host's key and secrets, read as serve reads them at start: what would fail its tasks.
   const ctx = targetContextFor(loaded, hostKeys, paths, env, new Map());
-  for (const { aliases, error } of targetProblems(inventory.hosts, (h) => targetFor(h, ctx)))
+  const targets = new Map<string, HostTarget>();
+  const build = (h: HostEntry) => {
+    const target = targetFor(h, ctx);
+    targets.set(h.alias, target);
+    return target;
+  };
+  for (const { aliases, error } of targetProblems(inventory.hosts, build))
     warnings.push(warn(`${hostList(aliases)}: ${error.message}`, error.hint));
+  warnings.push(...certificateWarnings(targets, nowSeconds()));
   // A socket an ended agent left behind looks like any other until something connects to it.
   const sock = env.SSH_AUTH_SOCK;
   const agentHosts = inventory.hosts.filter((h) => inventory.credentialByName.get(h.credentials)?.agent).map((h) => h.alias);
@@ -126,6 +136,44 @@ function warn(text: string, hint?: string): Warning {
 /** `host "db1"`, or `hosts "bastion", "web1"`. */
 function hostList(aliases: readonly string[]): string {
   return `${aliases.length === 1 ? 'host' : 'hosts'} ${aliases.map((a) => `"${a}"`).join(', ')}`;
+}
+
+/** A certificate issued for longer than this is warned of this long before it expires. */
+const CERTIFICATE_NOTICE_SECONDS = 7n * 24n * 3600n;
+
+/**
+ * The user certificates the hosts would log in with that cannot log in now (not yet valid,
+ * expired, or not naming the login user among their principals), and those that expire within a
+ * week although they were issued for longer: a long-lived certificate about to lapse, where a
+ * short-lived one is renewed in place by design and is not warned of.
+ */
+function certificateWarnings(targets: ReadonlyMap<string, HostTarget>, now: bigint): Warning[] {
+  const found = new Map<string, { aliases: string[]; text: string; hint: string }>();
+  for (const [alias, target] of targets) {
+    const file = target.auth.certificate;
+    if (!file) continue;
+    let cert;
+    try {
+      cert = file.current().cert;
+    } catch {
+      continue; // a certificate that cannot be read fails the target, which is warned of already
+    }
+    const user = target.auth.username;
+    const sign = `have the CA sign a new one (ssh-keygen -s CA -I ID -n ${user} -V +52w KEY.pub) and put it at ${file.path}`;
+    const refusal = certificateRefusal(cert, user);
+    const left = cert.validBefore - now;
+    const notice =
+      refusal === undefined && left < CERTIFICATE_NOTICE_SECONDS && cert.validBefore - cert.validAfter > CERTIFICATE_NOTICE_SECONDS
+        ? `expires at ${timeText(cert.validBefore)}, in less than 7 days`
+        : undefined;
+    const why = refusal ? `cannot log in as "${user}": ${refusal}` : notice;
+    if (why === undefined) continue;
+    const text = `the certificate ${file.path} (${describeCertificate(cert)}) ${why}`;
+    const entry = found.get(text) ?? { aliases: [], text, hint: sign };
+    entry.aliases.push(alias);
+    found.set(text, entry);
+  }
+  return [...found.values()].map((f) => warn(`${hostList(f.aliases)}: ${f.text}`, f.hint));
 }
 
 /**

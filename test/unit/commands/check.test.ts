@@ -1,9 +1,10 @@
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../../src/commands/dispatch.js';
 import { captureIo, tempDir, writeTree } from '../../support/policy.js';
 import { listeningSocket, staleSocket } from '../../support/sockets.js';
+import { keygen, signKey } from '../../support/certificates.js';
 
 async function check(env: Record<string, string> = {}, ...argv: string[]) {
   const io = captureIo();
@@ -49,6 +50,46 @@ describe('sshgate check: credentials', () => {
     } finally {
       agent.close();
     }
+  });
+});
+
+describe('sshgate check: user certificates', () => {
+  it('warns of a certificate that cannot log in now, and of a long-lived one that lapses within a week', async () => {
+    const config = tempDir();
+    const keys = join(config, 'keys');
+    mkdirSync(keys);
+    const ca = keygen(config, 'ca');
+    // alias → ssh-keygen -V validity, and the principals signed
+    const certs: Record<string, { validity: string; principals: string[] }> = {
+      expired: { validity: '20200101:20200102', principals: ['deploy'] },
+      early: { validity: '+30d:+60d', principals: ['deploy'] },
+      stranger: { validity: '-1d:+52w', principals: ['other'] },
+      lapsing: { validity: '-30d:+2d', principals: ['deploy'] },
+      brief: { validity: '-1h:+1h', principals: ['deploy'] },
+      healthy: { validity: '-1d:+52w', principals: ['deploy'] },
+    };
+    const hosts: string[] = [];
+    const credentials: string[] = [];
+    for (const [alias, o] of Object.entries(certs)) {
+      const key = keygen(keys, alias);
+      signKey(ca.path, `${key.path}.pub`, { id: alias, ...o });
+      hosts.push(`  - { alias: ${alias}, host: 10.0.9.${hosts.length + 1}, credentials: ${alias} }`);
+      credentials.push(`  - { name: ${alias}, username: deploy, key_path: ${alias} }`);
+    }
+    writeFileSync(join(config, 'servers.yml'), `hosts:\n${hosts.join('\n')}\n`);
+    writeFileSync(join(config, 'credentials.yml'), `entries:\n${credentials.join('\n')}\n`);
+    const r = await check({}, '--config', config);
+    expect(r.code).toBe(0);
+    const line = (alias: string) => r.out.split('\n').find((l) => l.startsWith(`  host "${alias}": the certificate ${alias}-cert.pub`));
+    expect(line('expired')).toMatch(/cannot log in as "deploy": it expired at 2020-01-02T/);
+    expect(line('early')).toMatch(/cannot log in as "deploy": it is not valid before /);
+    expect(line('stranger')).toContain('cannot log in as "deploy": its principals (other) do not include the user "deploy"');
+    expect(line('lapsing')).toMatch(/\(key id "lapsing", valid .* to .*\) expires at .*, in less than 7 days$/);
+    expect(line('brief')).toBeUndefined();
+    expect(line('healthy')).toBeUndefined();
+    expect(r.out).toContain(
+      '    hint: have the CA sign a new one (ssh-keygen -s CA -I ID -n deploy -V +52w KEY.pub) and put it at expired-cert.pub\n',
+    );
   });
 });
 
