@@ -80,9 +80,19 @@ export const HUNKS: readonly { file: string; hunks: readonly Hunk[] }[] = [
                   if (hostPubKeyType === 'ssh-rsa')
                     break;`,
       ],
+      // The signature is checked against the certified key's algorithm, and the error names that one.
       [
-        `        if (sigType !== negotiated.serverHostKey) {`,
-        `        if (sigType !== module.sshgateCertificates.signatureAlgorithm(negotiated.serverHostKey)) {`,
+        `        if (sigType !== negotiated.serverHostKey) {
+          return doFatalError(
+            this._protocol,
+            \`Wrong signature type: \${sigType}, \`
+              + \`expected: \${negotiated.serverHostKey}\`,`,
+        `        const sigExpected = module.sshgateCertificates.signatureAlgorithm(negotiated.serverHostKey);
+        if (sigType !== sigExpected) {
+          return doFatalError(
+            this._protocol,
+            \`Wrong signature type: \${sigType}, \`
+              + \`expected: \${sigExpected}\`,`,
       ],
       [
         `          bufferParser.init(this._hostKey, 0);

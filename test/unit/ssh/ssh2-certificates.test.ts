@@ -22,6 +22,14 @@ describe("ssh2's certificate changes", () => {
     }
   });
 
+  it("name, in the wrong-signature error, the algorithm they compared with (the certified key's)", () => {
+    const kex = (patchedSources(installed, read) as Map<string, string>).get('protocol/kex.js') as string;
+    const check = kex.slice(kex.indexOf('if (sigType !== '), kex.indexOf("'handshake'", kex.indexOf('if (sigType !== ')));
+    expect(check).toContain('if (sigType !== sigExpected)');
+    expect(check).toContain('expected: ${sigExpected}');
+    expect(check).not.toContain('negotiated.serverHostKey}');
+  });
+
   it('leave ssh2 as installed when the version differs, or a hunk matches nowhere or twice', () => {
     expect(patchedSources('1.18.0', read)).toMatch(/ssh2 1\.18\.0 is installed/);
     const first = HUNKS[1]?.hunks[1]?.[0] as string;
