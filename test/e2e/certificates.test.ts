@@ -23,6 +23,8 @@ let fleet: Fleet;
 let expiredFleet: Fleet;
 /** One host with an RSA host key and its certificate (the rsa-sha2-512-cert-v01 exchange). */
 let rsaFleet: Fleet;
+/** One host with an ECDSA (nistp256) host key and its certificate. */
+let ecdsaFleet: Fleet;
 let agentSock: string;
 let agentPid = '';
 const gates: Gate[] = [];
@@ -55,8 +57,13 @@ beforeAll(async () => {
     hostKeyType: 'rsa',
     hostCertificate: { ca: hostCa.path, principals: (h) => [h[0]?.host ?? ''] },
   });
+  ecdsaFleet = await startFleet(1, {
+    subnet: 173,
+    hostKeyType: 'ecdsa',
+    hostCertificate: { ca: hostCa.path, principals: (h) => [h[0]?.host ?? ''] },
+  });
   // The gates log in with the first fleet's key everywhere.
-  appendFileSync(join(rsaFleet.dir, 'authorized_keys'), readFileSync(`${fleet.userKeyPath}.pub`));
+  for (const f of [rsaFleet, ecdsaFleet]) appendFileSync(join(f.dir, 'authorized_keys'), readFileSync(`${fleet.userKeyPath}.pub`));
 }, 60_000);
 
 afterAll(async () => {
@@ -66,6 +73,7 @@ afterAll(async () => {
   await fleet?.stop();
   await expiredFleet?.stop();
   await rsaFleet?.stop();
+  await ecdsaFleet?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
@@ -88,6 +96,7 @@ describe('host certificates, with only @cert-authority lines in known_hosts', ()
         { ...(fleet.hosts[1] as Fleet['hosts'][number]), alias: 'misnamed' },
         { ...(expiredFleet.hosts[0] as Fleet['hosts'][number]), alias: 'expired-host' },
         { ...(rsaFleet.hosts[0] as Fleet['hosts'][number]), alias: 'rsa-host' },
+        { ...(ecdsaFleet.hosts[0] as Fleet['hosts'][number]), alias: 'ecdsa-host' },
       ],
     });
   });
@@ -100,6 +109,12 @@ describe('host certificates, with only @cert-authority lines in known_hosts', ()
   it('log in to a host whose certificate is of an RSA key, over rsa-sha2-512-cert-v01', async () => {
     const r = await gate.ok<{ stdout: string }>('ssh_run', { alias: 'rsa-host', command: 'echo rsa' });
     expect(r.stdout).toBe('rsa\n');
+  });
+
+  it('log in to a host whose certificate is of an ECDSA key, over ecdsa-sha2-nistp256-cert-v01', async () => {
+    const r = await gate.ok<{ stdout: string }>('ssh_run', { alias: 'ecdsa-host', command: 'echo ecdsa' });
+    // known_hosts holds CA lines only: the host's plain key could not have been taken instead.
+    expect(r.stdout).toBe('ecdsa\n');
   });
 
   it('refuse a host whose certificate does not name the host connected to', async () => {
@@ -141,6 +156,33 @@ describe('host certificates, with only @cert-authority lines in known_hosts', ()
     expect(key.code).toBe('host_key_mismatch');
     expect(key.message).toContain('offered a revoked key');
   });
+});
+
+describe('a host certificate that expires while its connection is pooled', () => {
+  it('ends the connection at the next key re-exchange: the host is refused until it shows a valid one', async () => {
+    // sshd re-exchanges keys every 2 s; the certificate is valid for 12 s from its signing.
+    const lapsing = await startFleet(1, {
+      subnet: 176,
+      hostCertificate: { ca: hostCa.path, principals: (hs) => [hs[0]?.host ?? ''], validity: '-1m:+12s' },
+      sshdConfig: ['RekeyLimit default 2s'],
+    });
+    const expires = Date.now() + 12_000;
+    appendFileSync(join(lapsing.dir, 'authorized_keys'), readFileSync(`${fleet.userKeyPath}.pub`));
+    try {
+      const g = await gateWith(`@cert-authority * ${hostCa.pub}\n`, {
+        hosts: [{ ...(lapsing.hosts[0] as Fleet['hosts'][number]), alias: 'lapsing' }],
+      });
+      const before = await g.ok<{ stdout: string }>('ssh_run', { alias: 'lapsing', command: 'echo before' });
+      expect(before.stdout).toBe('before\n');
+      // Past the certificate's end and two re-exchanges after it, well within the pool's idle time.
+      await new Promise((r) => setTimeout(r, Math.max(0, expires - Date.now()) + 5_000));
+      const e = await g.fails('ssh_run', { alias: 'lapsing', command: 'echo after' });
+      expect(e.code).toBe('host_key_mismatch');
+      expect(e.message).toContain('it expired at');
+    } finally {
+      await lapsing.stop();
+    }
+  }, 60_000);
 });
 
 describe('user certificates', () => {
