@@ -2,7 +2,7 @@
  * `sshgate check --connect` against real sshd hosts: a good host (sudo for its become rule, SFTP
  * for its file rule), one behind it, one whose key changed, one whose pinned bash is missing (a
  * chroot with only /bin/sh, as on a busybox host) and the same host pinned to sh, one whose sudoers
- * lacks the user a rule becomes, and one that is down.
+ * lacks the user a rule becomes, and one that is down; and a host whose sshd offers no SFTP.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -19,6 +19,8 @@ const SH_LOGIN = `${TEST_USER}-chksh`;
 /** Every component root's and not writable by others, as ChrootDirectory requires: not under /tmp. */
 const CHROOT = `/var/lib/sshgate-test-chroot-${process.pid}`;
 const SUBNET = 153;
+/** The fleet without the SFTP subsystem. */
+const NO_SFTP_SUBNET = 177;
 const CHROOT_HOST = `127.${SUBNET}.0.23`;
 
 const POLICY = `
@@ -210,5 +212,73 @@ describe('sshgate check --connect', () => {
     expect(check('--json').status).toBe(2);
     expect(check('--connect', 'good', 'behind').status).toBe(2);
     expect(check('good').status).toBe(2);
+  });
+});
+
+describe('sshgate check --connect, a host without SFTP', () => {
+  let bare: Fleet;
+  let bareDir: string;
+  beforeAll(async () => {
+    bare = await startFleet(1, { subnet: NO_SFTP_SUBNET, sftp: false });
+    const [h] = bare.hosts as [Fleet['hosts'][0]];
+    bareDir = writeConfig(bare, {
+      hosts: [
+        { ...h, alias: 'files', user: LOGIN },
+        { ...h, alias: 'commands', user: LOGIN },
+      ],
+      policy: `
+rules:
+  - { name: "anything", action: allow, commands: ["*"] }
+files:
+  - { name: "configs", action: allow, aliases: [files], read: ["/etc/*"] }
+`,
+    });
+  });
+  afterAll(async () => {
+    await bare?.stop();
+    if (bareDir) removeConfig(bareDir);
+  });
+
+  const checkBare = (...rest: string[]) =>
+    spawnSync(
+      process.execPath,
+      [resolve('dist/cli.js'), 'check', '--config', join(bareDir, 'config'), '--policy', join(bareDir, 'policies'), ...rest],
+      { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 120_000 },
+    );
+
+  it('fails the host a file rule needs SFTP on, and only warns for a host no file rule names', () => {
+    const r = checkBare('--connect', '--json');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(1);
+    const { hosts } = JSON.parse(r.stdout) as { hosts: HostCheck[] };
+    const by = Object.fromEntries(hosts.map((h) => [h.alias, h]));
+    // Commands run there: only the SFTP step differs between the two.
+    expect(by.files).toMatchObject({
+      ok: false,
+      login: { status: 'ok' },
+      interpreter: { status: 'ok' },
+      sftp: {
+        status: 'failed',
+        needed: true,
+        error: {
+          code: 'connect_failed',
+          message: expect.stringContaining('did not start its SFTP server'),
+          hint: expect.stringContaining('Subsystem sftp'),
+        },
+      },
+    });
+    expect(by.commands).toMatchObject({
+      ok: true,
+      interpreter: { status: 'ok' },
+      sftp: { status: 'warning', needed: false, error: { hint: expect.stringContaining('no file rule') } },
+    });
+  });
+
+  it('prints the failed SFTP step with its hint', () => {
+    const r = checkBare('--connect', 'files');
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/ {2}sftp {9}FAILED: host "files" did not start its SFTP server/);
+    expect(r.stdout).toContain('hint: the file tools need the SFTP subsystem: add "Subsystem sftp internal-sftp"');
+    expect(r.stdout).toMatch(/connect: 0 of 1 host passed; failed: files\n$/);
   });
 });

@@ -69,6 +69,8 @@ export interface FleetOptions {
   trustedUserCaKeys?: string;
   /** The host key's type (ssh-keygen -t); ed25519 unless a test needs another. */
   hostKeyType?: 'ed25519' | 'ecdsa' | 'rsa';
+  /** Offer the SFTP subsystem (default true); false for a host where only commands run. */
+  sftp?: boolean;
 }
 
 export async function startFleet(count: number, options: FleetOptions = {}): Promise<Fleet> {
@@ -134,7 +136,7 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
         `MaxSessions ${options.maxSessions ?? 20}`,
         'LogLevel VERBOSE',
         // The file tools speak SFTP; in-process, so the fleet needs no sftp-server binary.
-        'Subsystem sftp internal-sftp',
+        ...(options.sftp === false ? [] : ['Subsystem sftp internal-sftp']),
         ...(options.sshdConfig ?? []),
         '',
       ].join('\n'),
