@@ -176,7 +176,11 @@ describe('a host certificate that expires while its connection is pooled', () =>
       expect(before.stdout).toBe('before\n');
       // Past the certificate's end and two re-exchanges after it, well within the pool's idle time.
       await new Promise((r) => setTimeout(r, Math.max(0, expires - Date.now()) + 5_000));
-      const e = await g.fails('ssh_run', { alias: 'lapsing', command: 'echo after' });
+      // No command runs any more. On a loaded machine a call can still meet the connection in the
+      // re-exchange that ends it, and that command is lost; the host is refused from then on.
+      let e = await g.fails('ssh_run', { alias: 'lapsing', command: 'echo after' });
+      for (let tries = 1; e.code === 'lost' && tries < 5; tries++)
+        e = await g.fails('ssh_run', { alias: 'lapsing', command: 'echo after' });
       expect(e.code).toBe('host_key_mismatch');
       expect(e.message).toContain('it expired at');
     } finally {
