@@ -206,11 +206,22 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
  * sshd refuses even key logins for a locked account.
  */
 export function ensureUser(user: string, shell = '/bin/bash'): void {
-  let entry = '';
-  try {
-    entry = execFileSync('getent', ['passwd', user], { encoding: 'utf8' }).trim();
-  } catch {
-    execFileSync('useradd', ['--create-home', '--shell', shell, user]);
+  const entryOf = () => {
+    try {
+      return execFileSync('getent', ['passwd', user], { encoding: 'utf8' }).trim();
+    } catch {
+      return '';
+    }
+  };
+  let entry = entryOf();
+  if (!entry) {
+    try {
+      execFileSync('useradd', ['--create-home', '--shell', shell, user], { stdio: 'pipe' });
+    } catch (err) {
+      // Test files run side by side (vitest.config.ts): another may have just added the same user.
+      entry = entryOf();
+      if (!entry) throw err;
+    }
   }
   if (entry && entry.split(':')[6] !== shell) execFileSync('usermod', ['--shell', shell, user]);
   const status = execFileSync('passwd', ['-S', user], { encoding: 'utf8' }).split(' ')[1];
