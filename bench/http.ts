@@ -2,7 +2,8 @@
  * MCP over Streamable HTTP beside stdio, in one run, on one loopback fleet: one `serve --http` and
  * stdio servers with the same config and policy. First the warm `ssh_run "true"` round trip, the
  * transports' calls alternated, in both protocol eras (the SDK client's default, a 2025-era
- * session, and the stateless 2026-07-28 revision); then 1, 10, 40 and 100 agents at once, each
+ * session, and the stateless 2026-07-28 revision), and with bare clients (line-client.ts,
+ * http-line-client.ts: what the server's two paths cost, without the SDK client's); then 1, 10, 40 and 100 agents at once, each
  * making BENCH_HTTP_CALLS calls one after another: over HTTP every agent is a client of its own
  * (a session, keep-alive connections), and the reference is one stdio server taking the same
  * number of calls at once over its one pipe. Figures only; part of `npm run bench`
@@ -21,6 +22,8 @@ import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Client, StreamableHTTPClientTransport, type ClientOptions } from '@modelcontextprotocol/client';
 import { ALLOW_ALL_POLICY, removeConfig, startGate, writeConfig, type Gate } from '../test/support/mcp.js';
+import { startHttpLineClient } from './http-line-client.js';
+import { startLineClient } from './line-client.js';
 import { startServeHttp, type ServeHttp } from '../test/support/serve-http.js';
 import { startFleet } from '../test/support/sshd.js';
 import { BENCH_LIMITS, median, percentile, SERVER_NODE_ARGS, type Section } from './stats.js';
@@ -50,6 +53,17 @@ async function ssh(call: (alias: string) => Promise<{ isError?: boolean; content
 
 function stdioCaller(gate: Gate): Caller {
   return { run: (alias) => ssh((a) => gate.call('ssh_run', { alias: a, command: 'true' }), alias), close: () => gate.close() };
+}
+
+/** The bare clients (line-client.ts, http-line-client.ts): the transports' own cost, no SDK client's. */
+async function bareStdioCaller(dir: string, env: Record<string, string>): Promise<Caller> {
+  const c = await startLineClient(dir, env, SERVER_NODE_ARGS);
+  return { run: (alias) => ssh((a) => c.call('ssh_run', { alias: a, command: 'true' }) as never, alias), close: () => c.close() };
+}
+
+async function bareHttpCaller(server: ServeHttp): Promise<Caller> {
+  const c = await startHttpLineClient(server.url, TOKEN);
+  return { run: (alias) => ssh((a) => c.call('ssh_run', { alias: a, command: 'true' }) as never, alias), close: () => c.close() };
 }
 
 async function httpCaller(server: ServeHttp, options: ClientOptions): Promise<Caller> {
@@ -156,9 +170,11 @@ export async function http(): Promise<Section> {
       { label: 'HTTP, 2025-era session', caller: await httpCaller(server, LEGACY), times: [] },
       { label: 'stdio, 2026-07-28', caller: stdioCaller(await startGate(dir, env, SERVER_NODE_ARGS, MODERN)), times: [] },
       { label: 'HTTP, 2026-07-28', caller: await httpCaller(server, MODERN), times: [] },
+      { label: 'stdio, bare client, 2025-era session', caller: await bareStdioCaller(dir, env), times: [] },
+      { label: 'HTTP, bare client, 2025-era session', caller: await bareHttpCaller(server), times: [] },
     );
     for (let i = 0; i < 50; i++) for (const w of warm) await w.caller.run('h1');
-    // Alternated call by call, so that whatever else the machine does falls on all four alike.
+    // Alternated call by call, so that whatever else the machine does falls on all of them alike.
     for (let i = 0; i < N; i++) {
       for (const w of warm) {
         const t0 = performance.now();
