@@ -1,12 +1,17 @@
 /**
  * Streaming throughput: `head -c 200000000 /dev/zero` through one task with a 32 MiB cap per
  * stream, in MB/s of the task's own duration, and the server's peak RSS (VmHWM) while doing it; on
- * this Node and, with BENCH_SERVER_NODE, on that one too, round by round.
+ * this Node and, with BENCH_SERVER_NODE, on that one too, round by round. The references take
+ * their turns in the same rounds: raw ssh2 in this process (exec to close, the data counted and
+ * dropped) and OpenSSH's client over a warm master connection (its stdout to /dev/null).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import ssh2 from 'ssh2';
 import { ALLOW_ALL_POLICY, defaultEra, removeConfig, startGate, writeConfig } from '../test/support/mcp.js';
-import { startFleet } from '../test/support/sshd.js';
+import { startFleet, type Fleet } from '../test/support/sshd.js';
 import { median, SERVER_NODE, SERVER_NODE_ARGS, type Section } from './stats.js';
 
 const BYTES = 200_000_000;
@@ -20,6 +25,31 @@ const RATE_BAR = 500;
 function peakRssMb(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? 0) / 1024;
+}
+
+/** MB/s of raw ssh2 streaming the same command on a connection made beforehand. */
+async function rawSsh2Rate(fleet: Fleet, client: ssh2.Client): Promise<number> {
+  const t0 = performance.now();
+  let bytes = 0;
+  await new Promise<void>((resolve, reject) =>
+    client.exec(`head -c ${BYTES} /dev/zero`, (err, ch) => {
+      if (err) return reject(err);
+      ch.on('data', (d: Buffer) => (bytes += d.length)).on('close', () => resolve());
+      ch.stderr.resume();
+      ch.end();
+    }),
+  );
+  if (bytes !== BYTES) throw new Error(`raw ssh2 stream of ${fleet.hosts[0]?.alias} ended after ${bytes} bytes`);
+  return BYTES / 1e6 / ((performance.now() - t0) / 1000);
+}
+
+/** MB/s of `ssh` streaming the same command over a master connection (ControlMaster) made beforehand. */
+async function sshCliRate(args: string[]): Promise<number> {
+  const t0 = performance.now();
+  const child = spawn('ssh', [...args, `head -c ${BYTES} /dev/zero`], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  if (code !== 0) throw new Error(`ssh streaming exited ${code}`);
+  return BYTES / 1e6 / ((performance.now() - t0) / 1000);
 }
 
 export async function throughput(): Promise<Section> {
@@ -37,6 +67,22 @@ export async function throughput(): Promise<Section> {
     idle: 0,
   }));
   const serverEnv = process.env.BENCH_SERVER_ENV ? (JSON.parse(process.env.BENCH_SERVER_ENV) as Record<string, string>) : {};
+  const host = fleet.hosts[0] as Fleet['hosts'][0];
+  const raw = new ssh2.Client();
+  await new Promise<void>((resolve, reject) => {
+    raw.on('ready', () => resolve()).on('error', reject);
+    raw.connect({ sock: connect({ host: host.host, port: host.port }), username: fleet.user, privateKey: readFileSync(fleet.userKeyPath) });
+  });
+  const sshArgs = [
+    ...['-i', fleet.userKeyPath, '-p', String(host.port), '-o', `UserKnownHostsFile=${fleet.knownHostsPath}`],
+    ...['-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-o', 'ControlMaster=auto', '-o', `ControlPath=${join(fleet.dir, 'cm-%C')}`],
+    ...['-o', 'ControlPersist=60', `${fleet.user}@${host.host}`],
+  ];
+  execFileSync('ssh', [...sshArgs, 'true']);
+  const references = [
+    { name: `raw ssh2 in the benchmark (Node ${process.version.slice(1)})`, measure: () => rawSsh2Rate(fleet, raw), rates: [] as number[] },
+    { name: 'OpenSSH `ssh`, master connection warm', measure: () => sshCliRate(sshArgs), rates: [] as number[] },
+  ];
   try {
     // A fresh server per round: a finished task keeps its output for its TTL, and the peak of one
     // stream is what is measured here, not of several kept side by side.
@@ -58,19 +104,26 @@ export async function throughput(): Promise<Section> {
           await gate.close();
         }
       }
+      for (const r of references) r.rates.push(await r.measure());
     }
   } finally {
+    raw.end();
+    execFileSync('ssh', [...sshArgs.slice(0, -1), '-O', 'exit', sshArgs.at(-1) as string], { stdio: 'ignore' });
     await fleet.stop();
     removeConfig(dir);
   }
   return {
     title: `Streaming ${BYTES / 1e6} MB of output through one task (cap ${CAP / 1048576} MiB per stream${CIPHER ? `, ${CIPHER}` : ''})`,
     table: [
-      '| server on | runs | median MB/s | server peak RSS MB, idle → streaming |',
-      '|---|---:|---:|---:|',
+      '| streamed by | runs | median MB/s | vs raw ssh2 | vs `ssh` | server peak RSS MB, idle → streaming |',
+      '|---|---:|---:|---:|---:|---:|',
       ...nodes.map(
         (n) =>
-          `| Node ${n.version.slice(1)} | ${n.rates.length} | ${median(n.rates).toFixed(0)} | ${n.idle.toFixed(0)} → ${median(n.peaks).toFixed(0)} |`,
+          `| sshgate on Node ${n.version.slice(1)} | ${n.rates.length} | ${median(n.rates).toFixed(0)} | ${ratio(n.rates, references[0])} | ${ratio(n.rates, references[1])} | ${n.idle.toFixed(0)} → ${median(n.peaks).toFixed(0)} |`,
+      ),
+      ...references.map(
+        (r) =>
+          `| ${r.name} | ${r.rates.length} | ${median(r.rates).toFixed(0)} | ${ratio(r.rates, references[0])} | ${ratio(r.rates, references[1])} | — |`,
       ),
     ],
     bars: nodes.flatMap((n) => [
@@ -82,4 +135,8 @@ export async function throughput(): Promise<Section> {
       { bar: `peak RSS < 150 MB, Node ${n.version.slice(1)}`, met: median(n.peaks) < 150, figure: `${median(n.peaks).toFixed(0)} MB` },
     ]),
   };
+}
+
+function ratio(rates: number[], reference: { rates: number[] } | undefined): string {
+  return reference ? `${(median(rates) / median(reference.rates)).toFixed(2)}×` : '—';
 }
