@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { addUserOnce } from '../support/system-user.js';
 import type { RunJob, RunResult, RunnerConfig } from './runner.js';
 import type { Shell } from './engine.js';
 
@@ -81,25 +82,7 @@ export function sandboxUnavailable(): string | undefined {
 
 /** The fuzz user's uid and gid, creating the user (no home, no password) if missing. */
 export function ensureUser(): { uid: number; gid: number; shell: string } {
-  const lookup = () => {
-    try {
-      return execFileSync('getent', ['passwd', FUZZ_USER], { encoding: 'utf8' }).trim();
-    } catch {
-      return '';
-    }
-  };
-  let entry = lookup();
-  if (entry === '') {
-    try {
-      execFileSync('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/bin/sh', FUZZ_USER], {
-        stdio: 'ignore',
-      });
-    } catch (err) {
-      // Another fuzzer may have made it just now; only a user still missing is a failure.
-      if (lookup() === '') throw err;
-    }
-    entry = lookup();
-  }
+  const entry = addUserOnce(FUZZ_USER, ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/bin/sh']);
   const f = entry.split(':');
   return { uid: Number(f[2]), gid: Number(f[3]), shell: f[6] || '/bin/sh' };
 }

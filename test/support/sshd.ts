@@ -8,6 +8,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, w
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { addUserOnce } from './system-user.js';
 
 export const SSHD = '/usr/sbin/sshd';
 /**
@@ -206,24 +207,8 @@ export async function startFleet(count: number, options: FleetOptions = {}): Pro
  * sshd refuses even key logins for a locked account.
  */
 export function ensureUser(user: string, shell = '/bin/bash'): void {
-  const entryOf = () => {
-    try {
-      return execFileSync('getent', ['passwd', user], { encoding: 'utf8' }).trim();
-    } catch {
-      return '';
-    }
-  };
-  let entry = entryOf();
-  if (!entry) {
-    try {
-      execFileSync('useradd', ['--create-home', '--shell', shell, user], { stdio: 'pipe' });
-    } catch (err) {
-      // Test files run side by side (vitest.config.ts): another may have just added the same user.
-      entry = entryOf();
-      if (!entry) throw err;
-    }
-  }
-  if (entry && entry.split(':')[6] !== shell) execFileSync('usermod', ['--shell', shell, user]);
+  const entry = addUserOnce(user, ['--create-home', '--shell', shell]);
+  if (entry.split(':')[6] !== shell) execFileSync('usermod', ['--shell', shell, user]);
   const status = execFileSync('passwd', ['-S', user], { encoding: 'utf8' }).split(' ')[1];
   if (status === 'L') execFileSync('usermod', ['-p', '*', user]);
 }
