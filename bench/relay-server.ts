@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import ssh2 from 'ssh2';
+import { serveJsonLines } from './json-lines.js';
 
 const [host = '', port = '', user = '', key = ''] = process.argv.slice(2);
 const client = new ssh2.Client();
@@ -19,29 +20,15 @@ await new Promise<void>((resolve, reject) => {
   client.connect({ sock, username: user, privateKey: readFileSync(key) });
 });
 
-const answer = (id: unknown, result: unknown) => process.stdout.write(`${JSON.stringify({ jsonrpc: '2.0', id, result })}\n`);
-let buffered = '';
-process.stdin.setEncoding('utf8').on('data', (chunk: string) => {
-  buffered += chunk;
-  let nl: number;
-  while ((nl = buffered.indexOf('\n')) >= 0) {
-    const msg = JSON.parse(buffered.slice(0, nl)) as { id?: unknown; method?: string; params?: { arguments?: { command?: string } } };
-    buffered = buffered.slice(nl + 1);
-    if (msg.id === undefined) continue;
-    if (msg.method !== 'tools/call') {
-      answer(msg.id, {});
-      continue;
-    }
-    client.exec(msg.params?.arguments?.command ?? 'true', (err, ch) => {
-      if (err) return answer(msg.id, { isError: true, content: [{ type: 'text', text: err.message }] });
-      let out = '';
-      ch.on('data', (d: Buffer) => (out += d.toString()));
-      ch.stderr.resume();
-      ch.on('close', (code: number | null) =>
-        answer(msg.id, { content: [{ type: 'text', text: out }], structuredContent: { exit_code: code } }),
-      );
-      ch.end();
-    });
-  }
+serveJsonLines((msg, answer) => {
+  if (msg.method !== 'tools/call') return answer({});
+  client.exec(msg.params?.arguments?.command ?? 'true', (err, ch) => {
+    if (err) return answer({ isError: true, content: [{ type: 'text', text: err.message }] });
+    let out = '';
+    ch.on('data', (d: Buffer) => (out += d.toString()));
+    ch.stderr.resume();
+    ch.on('close', (code: number | null) => answer({ content: [{ type: 'text', text: out }], structuredContent: { exit_code: code } }));
+    ch.end();
+  });
 });
 process.stdin.on('end', () => client.end());
