@@ -5,7 +5,7 @@
  * their turns in the same rounds: raw ssh2 in this process (exec to close, the data counted and
  * dropped) and OpenSSH's client over a warm master connection (its stdout to /dev/null).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -69,21 +69,25 @@ export async function throughput(): Promise<Section> {
   const serverEnv = process.env.BENCH_SERVER_ENV ? (JSON.parse(process.env.BENCH_SERVER_ENV) as Record<string, string>) : {};
   const host = fleet.hosts[0] as Fleet['hosts'][0];
   const raw = new ssh2.Client();
-  await new Promise<void>((resolve, reject) => {
-    raw.on('ready', () => resolve()).on('error', reject);
-    raw.connect({ sock: connect({ host: host.host, port: host.port }), username: fleet.user, privateKey: readFileSync(fleet.userKeyPath) });
-  });
   const sshArgs = [
     ...['-i', fleet.userKeyPath, '-p', String(host.port), '-o', `UserKnownHostsFile=${fleet.knownHostsPath}`],
     ...['-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR', '-o', 'ControlMaster=auto', '-o', `ControlPath=${join(fleet.dir, 'cm-%C')}`],
     ...['-o', 'ControlPersist=60', `${fleet.user}@${host.host}`],
   ];
-  execFileSync('ssh', [...sshArgs, 'true']);
   const references = [
     { name: `raw ssh2 in the benchmark (Node ${process.version.slice(1)})`, measure: () => rawSsh2Rate(fleet, raw), rates: [] as number[] },
     { name: 'OpenSSH `ssh`, master connection warm', measure: () => sshCliRate(sshArgs), rates: [] as number[] },
   ];
   try {
+    await new Promise<void>((resolve, reject) => {
+      raw.on('ready', () => resolve()).on('error', reject);
+      raw.connect({
+        sock: connect({ host: host.host, port: host.port }),
+        username: fleet.user,
+        privateKey: readFileSync(fleet.userKeyPath),
+      });
+    });
+    execFileSync('ssh', [...sshArgs, 'true']);
     // A fresh server per round: a finished task keeps its output for its TTL, and the peak of one
     // stream is what is measured here, not of several kept side by side.
     for (let i = 0; i < ROUNDS; i++) {
@@ -108,7 +112,8 @@ export async function throughput(): Promise<Section> {
     }
   } finally {
     raw.end();
-    execFileSync('ssh', [...sshArgs.slice(0, -1), '-O', 'exit', sshArgs.at(-1) as string], { stdio: 'ignore' });
+    // The master connection, if it was made, goes with the fleet's sshd anyway.
+    spawnSync('ssh', [...sshArgs.slice(0, -1), '-O', 'exit', sshArgs.at(-1) as string], { stdio: 'ignore' });
     await fleet.stop();
     removeConfig(dir);
   }
