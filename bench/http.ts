@@ -3,10 +3,10 @@
  * stdio servers with the same config and policy. First the warm `ssh_run "true"` round trip, the
  * transports' calls alternated, in both protocol eras (the SDK client's default, a 2025-era
  * session, and the stateless 2026-07-28 revision), and with bare clients (line-client.ts,
- * http-line-client.ts: what the server's two paths cost, without the SDK client's); then 1, 10, 40 and 100 agents at once, each
- * making BENCH_HTTP_CALLS calls one after another: over HTTP every agent is a client of its own
- * (a session, keep-alive connections), and the reference is one stdio server taking the same
- * number of calls at once over its one pipe. Figures only; part of `npm run bench`
+ * http-line-client.ts: what the server's two paths cost, without the SDK client's); then 1, 10,
+ * 40 and 100 agents at once, each making BENCH_HTTP_CALLS calls one after another: over HTTP
+ * every agent is a client of its own (a session, keep-alive connections), and the reference is one
+ * stdio server taking the same number of calls at once over its one pipe. Figures only; part of `npm run bench`
  * (BENCH_ONLY=http).
  *
  * Ten hosts, and ten places per host (max_concurrent_per_host: 10), agent i on host i mod 10: at
@@ -55,15 +55,15 @@ function stdioCaller(gate: Gate): Caller {
   return { run: (alias) => ssh((a) => gate.call('ssh_run', { alias: a, command: 'true' }), alias), close: () => gate.close() };
 }
 
-/** The bare clients (line-client.ts, http-line-client.ts): the transports' own cost, no SDK client's. */
-async function bareStdioCaller(dir: string, env: Record<string, string>): Promise<Caller> {
-  const c = await startLineClient(dir, env, SERVER_NODE_ARGS);
-  return { run: (alias) => ssh((a) => c.call('ssh_run', { alias: a, command: 'true' }) as never, alias), close: () => c.close() };
-}
-
-async function bareHttpCaller(server: ServeHttp): Promise<Caller> {
-  const c = await startHttpLineClient(server.url, TOKEN);
-  return { run: (alias) => ssh((a) => c.call('ssh_run', { alias: a, command: 'true' }) as never, alias), close: () => c.close() };
+/** A bare client (line-client.ts, http-line-client.ts) as a Caller: the transports' own cost, no SDK client's. */
+function bareCaller(c: {
+  call(name: string, args: Record<string, unknown>): Promise<{ isError?: boolean; content?: unknown }>;
+  close(): Promise<void>;
+}): Caller {
+  return {
+    run: (alias) => ssh(async (a) => ({ content: undefined, ...(await c.call('ssh_run', { alias: a, command: 'true' })) }), alias),
+    close: () => c.close(),
+  };
 }
 
 async function httpCaller(server: ServeHttp, options: ClientOptions): Promise<Caller> {
@@ -170,8 +170,8 @@ export async function http(): Promise<Section> {
       { label: 'HTTP, 2025-era session', caller: await httpCaller(server, LEGACY), times: [] },
       { label: 'stdio, 2026-07-28', caller: stdioCaller(await startGate(dir, env, SERVER_NODE_ARGS, MODERN)), times: [] },
       { label: 'HTTP, 2026-07-28', caller: await httpCaller(server, MODERN), times: [] },
-      { label: 'stdio, bare client, 2025-era session', caller: await bareStdioCaller(dir, env), times: [] },
-      { label: 'HTTP, bare client, 2025-era session', caller: await bareHttpCaller(server), times: [] },
+      { label: 'stdio, bare client, 2025-era session', caller: bareCaller(await startLineClient(dir, env, SERVER_NODE_ARGS)), times: [] },
+      { label: 'HTTP, bare client, 2025-era session', caller: bareCaller(await startHttpLineClient(server.url, TOKEN)), times: [] },
     );
     for (let i = 0; i < 50; i++) for (const w of warm) await w.caller.run('h1');
     // Alternated call by call, so that whatever else the machine does falls on all of them alike.
