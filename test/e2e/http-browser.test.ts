@@ -36,7 +36,22 @@ async function pageServer(host: string): Promise<string> {
   return `http://${host}:${(s.address() as { port: number }).port}`;
 }
 
+/**
+ * Chromium starts in the hook, not the test: its first start on a fresh machine (profile, font
+ * cache) beside another test file's load took most of the 30 s a test gets (a CI run timed out).
+ */
+async function launchBrowser(): Promise<Browser> {
+  // A missing browser fails the file, saying what to install; it never skips it.
+  if (!existsSync(CHROMIUM))
+    throw new Error(`this test needs Chromium at ${CHROMIUM}: apt-get install chromium (.ci/run installs it when it is missing)`);
+  // Chromium's sandbox cannot run as root.
+  return chromium.launch({ executablePath: CHROMIUM, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+}
+
 beforeAll(async () => {
+  const launching = launchBrowser();
+  // Settled here so that a failed launch is not an unhandled rejection while the fleet starts.
+  launching.catch(() => undefined);
   allowed = await pageServer('127.0.0.1');
   refused = await pageServer('127.0.0.2');
   fleet = await startFleet(1, { subnet: 92 });
@@ -58,7 +73,8 @@ beforeAll(async () => {
   for (let i = 0; i < 200 && !/"port":(\d+)/.test(log); i++) await new Promise((r) => setTimeout(r, 50));
   port = Number(/"port":(\d+)/.exec(log)?.[1]);
   expect(port).toBeGreaterThan(0);
-});
+  browser = await launching;
+}, 120_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -73,13 +89,7 @@ afterAll(async () => {
 
 /** What a page at `origin` gets from a whole MCP session over fetch(): one line per step. */
 async function sessionFrom(origin: string): Promise<{ steps: string[]; error?: string }> {
-  if (!browser) {
-    // A missing browser fails the test, saying what to install; it never skips it.
-    if (!existsSync(CHROMIUM))
-      throw new Error(`this test needs Chromium at ${CHROMIUM}: apt-get install chromium (.ci/run installs it when it is missing)`);
-    // Chromium's sandbox cannot run as root.
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
-  }
+  if (!browser) throw new Error('Chromium did not start (see beforeAll)');
   const page: Page = await browser.newPage();
   try {
     await page.goto(`${origin}/`);
@@ -91,8 +101,9 @@ async function sessionFrom(origin: string): Promise<{ steps: string[]; error?: s
           accept: 'application/json, text/event-stream',
           authorization: `Bearer ${token}`,
         };
+        // A step that hangs fails as itself, with the steps before it, not as the test's timeout.
         const post = (headers: Record<string, string>, message: unknown) =>
-          fetch(url, { method: 'POST', headers, body: JSON.stringify(message) });
+          fetch(url, { method: 'POST', headers, body: JSON.stringify(message), signal: AbortSignal.timeout(15_000) });
         /** The last JSON-RPC message of an SSE or JSON answer. */
         const last = async (r: Response) => {
           const text = await r.text();
@@ -124,7 +135,7 @@ async function sessionFrom(origin: string): Promise<{ steps: string[]; error?: s
             params: { name: 'ssh_run', arguments: { alias: 'h1', command: `echo from ${from}` } },
           });
           steps.push(`tools/call: ${call.status} ${JSON.stringify((await last(call)).result.structuredContent.stdout)}`);
-          steps.push(`DELETE: ${(await fetch(url, { method: 'DELETE', headers })).status}`);
+          steps.push(`DELETE: ${(await fetch(url, { method: 'DELETE', headers, signal: AbortSignal.timeout(15_000) })).status}`);
         } catch (err) {
           return { steps, error: String(err) };
         }
@@ -174,7 +185,7 @@ describe('serve --http and a browser', () => {
 
   it('lets a page from an allowed origin complete a session with fetch(), and fails the fetch of a page from another', async () => {
     const { steps, error } = await sessionFrom(allowed);
-    expect(error).toBeUndefined();
+    expect(error, `after ${JSON.stringify(steps)}; the server's log ends:\n${log.slice(-3000)}`).toBeUndefined();
     expect(steps).toEqual([
       'wrong token: 401 Bearer realm="sshgate"',
       'initialize: 200 sshgate, session id read',
@@ -188,5 +199,5 @@ describe('serve --http and a browser', () => {
     expect(other.steps).toEqual([]);
     expect(other.error).toMatch(/TypeError: Failed to fetch/);
     expect(log).not.toContain(new URL(refused).host);
-  });
+  }, 75_000);
 });
