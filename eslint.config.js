@@ -108,7 +108,7 @@ const TYPED = ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'];
 
 export default tseslint.config(
   // The lint fixtures break the rules on purpose; test/unit/lint lints each as a tree of its own.
-  { ignores: ['dist/', 'build/', 'dist-bench/', 'dist-fuzz/', 'node_modules/', 'coverage/', 'test/unit/lint/fixtures/'] },
+  { ignores: ['.cache/', 'dist/', 'build/', 'dist-bench/', 'dist-fuzz/', 'node_modules/', 'coverage/', 'test/unit/lint/fixtures/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -8,10 +8,12 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { ALLOW_ALL_POLICY, defaultEra, removeConfig, startGate, writeConfig } from '../test/support/mcp.js';
 import { startFleet, type Fleet } from '../test/support/sshd.js';
+import { serverTreeFor } from './server-tree.js';
 import { median, SERVER_NODE, SERVER_NODE_ARGS, type Section } from './stats.js';
 
 const BYTES = 200_000_000;
@@ -21,6 +23,13 @@ const ROUNDS = Number(process.env.BENCH_STREAM_ROUNDS ?? 3);
 const CIPHER = process.env.BENCH_STREAM_CIPHER;
 /** Issue 18's bar, on every Node measured. */
 const RATE_BAR = 500;
+
+/** What ssh2 runs in this process's node_modules, as the rows say it. */
+function cryptoHere(): 'native crypto' | 'JavaScript crypto' {
+  return (createRequire(import.meta.url)('ssh2/lib/protocol/crypto.js') as { bindingAvailable: boolean }).bindingAvailable
+    ? 'native crypto'
+    : 'JavaScript crypto';
+}
 
 function peakRssMb(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -58,14 +67,20 @@ export async function throughput(): Promise<Section> {
     hosts: fleet.hosts,
     policy: `limits: { max_output_bytes: ${CAP}, max_seconds: 120 }\n${ALLOW_ALL_POLICY}`,
   });
-  // This Node, and the one BENCH_SERVER_NODE names (the Docker image's), round by round.
-  const nodes = [process.execPath, ...(SERVER_NODE ? [SERVER_NODE] : [])].map((path) => ({
-    path,
-    version: execFileSync(path, ['--version'], { encoding: 'utf8' }).trim(),
-    rates: [] as number[],
-    peaks: [] as number[],
-    idle: 0,
-  }));
+  // This Node, and the one BENCH_SERVER_NODE names (the Docker image's), round by round; that one
+  // from a copy of the build whose ssh2 has the native crypto built for it, as the image has.
+  const here = { cli: undefined, crypto: cryptoHere() };
+  const nodes = [{ path: process.execPath, ...here }, ...(SERVER_NODE ? [{ path: SERVER_NODE, ...serverTreeFor(SERVER_NODE) }] : [])].map(
+    (n) => ({
+      ...n,
+      version: execFileSync(n.path, ['--version'], { encoding: 'utf8' }).trim(),
+      rates: [] as number[],
+      peaks: [] as number[],
+      idle: 0,
+    }),
+  );
+  for (const n of nodes)
+    if ('why' in n && n.why) process.stderr.write(`bench: stream: Node ${n.version} runs ssh2's ${n.crypto}: ${n.why}\n`);
   const serverEnv = process.env.BENCH_SERVER_ENV ? (JSON.parse(process.env.BENCH_SERVER_ENV) as Record<string, string>) : {};
   const host = fleet.hosts[0] as Fleet['hosts'][0];
   const raw = new ssh2.Client();
@@ -92,7 +107,7 @@ export async function throughput(): Promise<Section> {
     // stream is what is measured here, not of several kept side by side.
     for (let i = 0; i < ROUNDS; i++) {
       for (const node of nodes) {
-        const gate = await startGate(dir, { SSHGATE_LOG_LEVEL: 'warn', ...serverEnv }, SERVER_NODE_ARGS, defaultEra(), node.path);
+        const gate = await startGate(dir, { SSHGATE_LOG_LEVEL: 'warn', ...serverEnv }, SERVER_NODE_ARGS, defaultEra(), node.path, node.cli);
         try {
           node.idle = Math.max(node.idle, peakRssMb(gate.transport.pid as number));
           const { task_id } = await gate.ok<{ task_id: string }>('ssh_run_async', { alias: 'h1', command: `head -c ${BYTES} /dev/zero` });
@@ -124,7 +139,7 @@ export async function throughput(): Promise<Section> {
       '|---|---:|---:|---:|---:|---:|',
       ...nodes.map(
         (n) =>
-          `| sshgate on Node ${n.version.slice(1)} | ${n.rates.length} | ${median(n.rates).toFixed(0)} | ${ratio(n.rates, references[0])} | ${ratio(n.rates, references[1])} | ${n.idle.toFixed(0)} → ${median(n.peaks).toFixed(0)} |`,
+          `| sshgate on Node ${n.version.slice(1)}, ssh2's ${n.crypto} | ${n.rates.length} | ${median(n.rates).toFixed(0)} | ${ratio(n.rates, references[0])} | ${ratio(n.rates, references[1])} | ${n.idle.toFixed(0)} → ${median(n.peaks).toFixed(0)} |`,
       ),
       ...references.map(
         (r) =>

@@ -157,14 +157,15 @@ export function defaultEra(): ClientOptions {
 }
 
 /** `dist/cli.js serve` on the config writeConfig wrote in `dir`: what every test server starts with. */
-export function serveArgs(dir: string): string[] {
-  return [resolve('dist/cli.js'), 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies')];
+export function serveArgs(dir: string, cli = resolve('dist/cli.js')): string[] {
+  return [cli, 'serve', '--config', join(dir, 'config'), '--policy', join(dir, 'policies')];
 }
 
 /**
  * `node [nodeArgs] dist/cli.js serve` on the fleet's config; `nodeArgs` are node's own options,
  * `clientOptions` the SDK Client's (the protocol era: defaultEra()), `node` the binary (this one's
- * by default; a benchmark may run the server on another Node).
+ * by default; a benchmark may run the server on another Node), `cli` the build's entry (a
+ * benchmark's copy of the build for that Node: bench/server-tree.ts).
  */
 export async function startGate(
   dir: string,
@@ -172,10 +173,11 @@ export async function startGate(
   nodeArgs: readonly string[] = [],
   clientOptions: ClientOptions = defaultEra(),
   node: string = process.execPath,
+  cli?: string,
 ): Promise<Gate> {
   const transport = new StdioClientTransport({
     command: node,
-    args: [...nodeArgs, ...serveArgs(dir)],
+    args: [...nodeArgs, ...serveArgs(dir, cli)],
     // The SDK adds HOME to the child's environment: without a state dir of its own, every test
     // server would share the journal in ~/.local/state.
     env: { PATH: process.env.PATH ?? '', SSHGATE_LOG_LEVEL: 'info', SSHGATE_STATE_DIR: join(dir, 'state'), ...env },
