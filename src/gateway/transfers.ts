@@ -95,13 +95,16 @@ export class Transfers {
         const prefix = createHash('sha256');
         await hashPrefix(handle, elevated ? size : offset, prefix, run.signal);
         const declared = elevated ? prefix.copy().digest('hex') : undefined;
-        const local = elevated ? createHash('sha256') : prefix.copy();
+        // Elevated, the file was hashed before it is read again to be sent: what is sent is hashed
+        // too, to be the bytes declared. Otherwise the upload hashes what it sends, from the
+        // prefix on: a second hash of the same chunks here would only cost a pass over the file.
+        const resent = elevated ? createHash('sha256') : undefined;
         moving.bytes = offset;
         let verifiedBy: F.TransferResult['verified_by'];
         let localSha = '';
         const outcome = await files.upload(
           resolved,
-          readRange(handle, offset, size, (c) => local.update(c)),
+          readRange(handle, offset, size, resent ? (c) => resent.update(c) : () => undefined),
           size,
           {
             offset,
@@ -114,16 +117,15 @@ export class Transfers {
             ...(mode !== undefined ? { mode } : {}),
             // Before the rename: a file that does not hash the same at both ends is never put in place.
             verify: async (partial, sent) => {
-              localSha = local.digest('hex');
-              if (sent !== localSha) throw mismatch(resolved, localSha, sent, 'sent');
-              verifiedBy = await hostVerifies(files, run, partial, localSha);
+              localSha = sent;
+              verifiedBy = await hostVerifies(files, run, partial, sent);
             },
           },
         );
-        if (declared !== undefined) {
+        if (resent && declared !== undefined) {
           // The script renamed only a temp file whose sha256 it computed equal to `declared`; what
           // was read to send it must have been those bytes too.
-          localSha = local.digest('hex');
+          localSha = resent.digest('hex');
           if (localSha !== declared || outcome.after.sha256 !== declared) throw mismatch(resolved, declared, localSha, 'sent');
           verifiedBy = 'sha256sum';
         }
@@ -164,35 +166,32 @@ export class Transfers {
         let keep = true;
         try {
           let offset = part.offset;
-          let hash = part.hash;
+          let prefix = part.hash;
           // A partial longer than the file is of another version of it: begin again.
           if (remote && offset > remote.size) {
             await part.handle.truncate(0);
             offset = 0;
-            hash = createHash('sha256');
+            prefix = createHash('sha256');
           }
           moving.bytes = offset;
           let at = offset;
+          // The download hashes what it receives, from the partial's hash on, and every chunk it
+          // hands over is written here: its sha256 is the partial's.
           const got = await files.download(
             resolved,
             async (chunk) => {
-              hash.update(chunk);
               await part.handle.write(chunk, 0, chunk.length, at);
               at += chunk.length;
             },
             {
               offset,
-              prefix: hash.copy(),
+              prefix,
               maxBytes: judged.maxBytes,
               onProgress: (b, total) => ((moving.bytes = b), (moving.size = total)),
             },
           );
           await part.handle.sync();
-          const localSha = hash.digest('hex');
-          if (got.sha256 !== localSha) {
-            keep = false;
-            throw mismatch(resolved, localSha, got.sha256, 'received');
-          }
+          const localSha = got.sha256;
           const verifiedBy = await hostVerifies(files, run, resolved, localSha).catch((err: unknown) => {
             if (err instanceof SshgateError && err.code === 'file_changed') keep = false;
             throw err;
@@ -447,7 +446,7 @@ async function hostVerifies(files: RemoteFiles, run: FileTaskRun, path: string, 
   return by;
 }
 
-function mismatch(path: string, local: string, other: string, what: 'sent' | 'received' | 'host'): SshgateError {
+function mismatch(path: string, local: string, other: string, what: 'sent' | 'host'): SshgateError {
   const side = what === 'host' ? 'the host computed' : `the SFTP side ${what}`;
   return new SshgateError(
     'file_changed',
