@@ -90,5 +90,5 @@ function exposeGc(): Collect {
   }
 }
 
-/** The one reclaimer of the process: every SSH channel reports the bytes it moved here. */
+/** The one reclaimer of the process: every command's channel reports the bytes it received here. */
 export const receiveReclaimer = new ReceiveReclaimer();

@@ -3,12 +3,14 @@
  * signal fires (the server's answer, when it comes, is dropped), and every failure is an
  * SshgateError naming the path and the host. Bulk bytes move through a window of parallel
  * requests, as ssh2's fastGet/fastPut do, so that a transfer is not one round trip per chunk, and
- * the window bounds the memory a transfer holds whatever the file's size.
+ * the window bounds the memory a transfer holds whatever the file's size. Unlike a command's
+ * output (exec.ts), the bytes moved here ask for no young-generation collections: a 1 GiB put and
+ * get measured slower with one every MiB (115-128 and 92-101 MB/s against 148-165 and 106-124)
+ * and peaked higher (116-146 MB against 120-123), with either of ssh2's cryptos.
  */
 import type { SFTPWrapper, Stats } from 'ssh2';
 import { whenAborted } from '../abort.js';
 import { SshgateError } from '../errors.js';
-import { receiveReclaimer } from '../memory.js';
 import type { RemoteStat, RemoteType } from './remote-files.js';
 
 /** Bytes per read or write request: below every server's limit (OpenSSH allows 255 KiB). */
@@ -162,16 +164,12 @@ export class SftpCalls {
         this.sftp.read(handle, buf, got, length - got, position + got, (err, bytes) => d(err, bytes)),
       );
       if (n === 0) break;
-      // ssh2 leaves garbage per packet; collecting it as it comes keeps a transfer's memory flat.
-      receiveReclaimer.noteReceived(n);
       got += n;
     }
     return got === length ? buf : buf.subarray(0, got);
   }
 
   writeAt(handle: Buffer, path: string, position: number, data: Buffer): Promise<void> {
-    // Sending leaves as much garbage per packet as receiving (a copy, the cipher's output).
-    receiveReclaimer.noteReceived(data.length);
     return this.call<void>('write', path, (d) => this.sftp.write(handle, data, 0, data.length, position, (err) => d(err)));
   }
 
