@@ -199,9 +199,9 @@ export const TransferResult = z.object({
   size: z.number().nullable().describe('the whole file, in bytes; left out while not yet known'),
   sha256: z.string().optional().describe('of the whole file, computed by sshgate and by the host, which agreed'),
   verified_by: z
-    .enum(['sha256sum', 'sftp'])
+    .enum(['openssl', 'sha256sum', 'sftp'])
     .optional()
-    .describe("how the host's side was hashed: its sha256sum, or (without one) sshgate reading the file back over SFTP"),
+    .describe("how the host's side was hashed: its openssl, its sha256sum, or (with neither) sshgate reading the file back over SFTP"),
   resumed_from: z.number().optional().describe('the offset the transfer continued from (0: from the start)'),
   duration_ms: z.number().optional(),
   created: z.boolean().optional().describe('put: no file was at the path before'),

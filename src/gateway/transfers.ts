@@ -12,17 +12,15 @@ import { unlink } from 'node:fs/promises';
 import { whenAborted } from '../abort.js';
 import { DEFAULTS } from '../defaults.js';
 import { SshgateError } from '../errors.js';
-import { shQuote } from '../ssh/interpreter.js';
 import type { RemoteFiles } from '../ssh/remote-files.js';
 import { partialUploadPath } from '../ssh/sftp.js';
 import { isFinal, type TaskManager } from '../tasks/task-manager.js';
 import type * as F from './file-contract.js';
 import { finished, resolveForWrite, tooLarge, type FileOps, type FileTaskRun, type StartedFileOp } from './file-ops.js';
 import type { ProgressSink } from './gateway.js';
+import { hostHashCommand, parseHostHash } from './host-hash.js';
 import { hashPrefix, localExists, readRange, type LocalPlace, type TransferRoot } from './transfer-local.js';
 
-/** Where the host's sha256sum is looked for, whatever the login account's PATH says. */
-const SYSTEM_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 const PROGRESS_EVERY_MS = 250;
 /** How long a call waits, whatever its wait_seconds, for the remote path to be resolved and judged. */
 const RESOLVE_WAIT_MS = 10_000;
@@ -407,11 +405,17 @@ export class Transfers {
 }
 
 /**
- * The host's own sha256 of `path`: the fixed command `sha256sum -- '<path>'`, run as sshgate's
- * own step (not judged by the command rules: it reads one file the files: rules just allowed, and
- * the caller chooses nothing in it but that path); over SFTP when the host has no sha256sum.
+ * The host's own sha256 of `path`: a fixed command (host-hash.ts: `openssl dgst`, else
+ * `sha256sum`), run as sshgate's own step (not judged by the command rules: it reads one file the
+ * files: rules just allowed, and the caller chooses nothing in it but that path); over SFTP when
+ * the host has neither.
  */
-async function hostVerifies(files: RemoteFiles, run: FileTaskRun, path: string, expected: string): Promise<'sha256sum' | 'sftp'> {
+async function hostVerifies(
+  files: RemoteFiles,
+  run: FileTaskRun,
+  path: string,
+  expected: string,
+): Promise<F.TransferResult['verified_by']> {
   if (files.hostSha256) {
     // Elevated: the file may be readable by that user only, so it is hashed as that user.
     const actual = await files.hostSha256(path);
@@ -420,26 +424,27 @@ async function hostVerifies(files: RemoteFiles, run: FileTaskRun, path: string, 
   }
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  const r = await run.pool.exec(run.target, `PATH=${SYSTEM_PATH} sha256sum -- ${shQuote(path)}`, {
+  const r = await run.pool.exec(run.target, hostHashCommand(path), {
     signal: run.signal,
     deadline: run.deadline,
     stdout: (d) => void out.push(d),
     stderr: (d) => void err.push(d),
   });
   if (run.signal.aborted) throw new SshgateError('timeout', 'the transfer was stopped while the host verified it', 'start it again');
-  let actual: string | null | undefined;
-  let by: 'sha256sum' | 'sftp' = 'sha256sum';
+  let actual: string | undefined;
+  let by: F.TransferResult['verified_by'];
   if (r.exitCode === 127) {
     by = 'sftp';
-    actual = (await files.read(path, { offset: 0, length: 0 }, Number.MAX_SAFE_INTEGER)).sha256;
+    actual = (await files.read(path, { offset: 0, length: 0 }, Number.MAX_SAFE_INTEGER)).sha256 ?? undefined;
   } else if (r.exitCode === 0) {
-    // GNU sha256sum starts the line with "\" when it had to escape the name.
-    actual = /^\\?([0-9a-f]{64}) /.exec(Buffer.concat(out).toString('utf8'))?.[1];
+    const answer = parseHostHash(Buffer.concat(out).toString('utf8'));
+    actual = answer?.sha256;
+    by = answer?.by;
   }
   if (!actual)
     throw new SshgateError(
       'internal',
-      `the host could not hash ${path}: sha256sum ended ${r.exitCode ?? r.signal ?? 'without a status'} (${Buffer.concat(err).toString('utf8').trim().slice(0, 200)})`,
+      `the host could not hash ${path}: openssl and sha256sum ended ${r.exitCode ?? r.signal ?? 'without a status'} (${Buffer.concat(err).toString('utf8').trim().slice(0, 200)})`,
       'nothing was put in place; check the file on the host',
     );
   if (actual !== expected) throw mismatch(path, expected, actual, 'host');

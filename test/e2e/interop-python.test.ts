@@ -295,7 +295,7 @@ describe.each(CASES)('the MCP Python SDK over $transport, protocol: $protocol', 
 
   saw('puts a file of the transfer root on the host and gets it back, verified at both ends', (s) => {
     const digest = createHash('sha256').update(PAYLOAD).digest('hex');
-    expect(s.results.ssh_put_file).toMatchObject({ state: 'succeeded', size: PAYLOAD.length, sha256: digest, verified_by: 'sha256sum' });
+    expect(s.results.ssh_put_file).toMatchObject({ state: 'succeeded', size: PAYLOAD.length, sha256: digest, verified_by: 'openssl' });
     expect(s.results.ssh_get_file).toMatchObject({ state: 'succeeded', size: PAYLOAD.length, sha256: digest });
     expect(readFileSync(`${FILES_DIR}/${marker}-sent.txt`, 'utf8')).toBe(PAYLOAD);
     expect(readFileSync(join(TRANSFER_ROOT, ...(transport === 'http' ? ['http'] : []), `back-${marker}.txt`), 'utf8')).toBe(PAYLOAD);

@@ -76,7 +76,7 @@ describe('a 1 GiB transfer', () => {
       path: `${remote}/big.bin`,
       wait_seconds: 600,
     });
-    expect(put).toMatchObject({ state: 'succeeded', size: GiB, sha256: local, verified_by: 'sha256sum' });
+    expect(put).toMatchObject({ state: 'succeeded', size: GiB, sha256: local, verified_by: 'openssl' });
     expect(sha256sum(`${remote}/big.bin`)).toBe(local);
     const get = await gate.ok<{ state: string; size: number; sha256: string }>('ssh_get_file', {
       alias: 'h1',

@@ -83,7 +83,7 @@ describe('round trips', () => {
       bytes: data.length,
       size: data.length,
       sha256: sha(data),
-      verified_by: 'sha256sum',
+      verified_by: 'openssl',
       resumed_from: 0,
       created: true,
     });
@@ -92,7 +92,7 @@ describe('round trips', () => {
     const t0 = Date.now();
     const get = await gate.ok<Transfer>('ssh_get_file', { alias: 'h1', path: `${app}/up.bin`, local: 'down.bin' });
     const getMs = Date.now() - t0;
-    expect(get).toMatchObject({ state: 'succeeded', bytes: data.length, sha256: sha(data), verified_by: 'sha256sum', resumed_from: 0 });
+    expect(get).toMatchObject({ state: 'succeeded', bytes: data.length, sha256: sha(data), verified_by: 'openssl', resumed_from: 0 });
     expect(readFileSync(join(root, 'down.bin')).equals(data)).toBe(true);
     expect(leftovers(root)).toEqual([]);
     console.log(`8 MiB put ${putMs} ms, get ${getMs} ms (whole calls)`);
@@ -169,7 +169,7 @@ describe('long transfers', () => {
     const kept = statSync(`${app}/.resumed.bin.sshgate-partial`).size;
     expect(kept).toBeGreaterThan(0);
     const r = await gate.ok<Transfer>('ssh_put_file', { alias: 'h1', local: 'big.bin', path: `${app}/resumed.bin`, resume: true });
-    expect(r).toMatchObject({ state: 'succeeded', sha256: sha(big), resumed_from: kept, verified_by: 'sha256sum' });
+    expect(r).toMatchObject({ state: 'succeeded', sha256: sha(big), resumed_from: kept, verified_by: 'openssl' });
     expect(sha(readFileSync(`${app}/resumed.bin`))).toBe(sha(big));
     expect(leftovers(app)).toEqual([]);
   });

@@ -1,0 +1,38 @@
+/**
+ * The fixed command by which a host hashes a file a transfer moved, and how its answer is read.
+ * OpenSSL's `dgst` first: it hashes with the CPU's SHA instructions where there are, some three
+ * times as fast as coreutils' `sha256sum` (1 GiB: 0.9 s against 3.1 s on the benchmark machine),
+ * and BSD and macOS hosts have it where they have no `sha256sum`. Then `sha256sum`, when there is
+ * no `openssl` or it fails (an old one refusing `--`, say). Exit 127 when neither is there: the
+ * caller then reads the file back over SFTP. The tools are looked for in the system's
+ * directories, whatever the login account's start files set.
+ */
+import { shQuote } from '../ssh/interpreter.js';
+
+export const SYSTEM_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Which tool the host hashed with, as `verified_by` says it. */
+export type HostHasher = 'openssl' | 'sha256sum';
+
+/**
+ * POSIX sh (the pinned interpreter runs it). OpenSSL's digest is printed only once it exited 0,
+ * tagged so that its answer is told apart; a failed `openssl` prints nothing on stdout.
+ */
+export function hostHashCommand(path: string, systemPath = SYSTEM_PATH): string {
+  const p = shQuote(path);
+  return (
+    `export PATH=${systemPath}; ` +
+    `if h=$(openssl dgst -sha256 -r -- ${p} 2>/dev/null); then printf 'openssl %s\\n' "$h"; ` +
+    `else exec sha256sum -- ${p}; fi`
+  );
+}
+
+/**
+ * The digest and the tool from the command's stdout; undefined when it holds none. `openssl dgst
+ * -r` prints `<hex> *<path>`; GNU sha256sum `<hex>  <path>`, after a `\` when it escaped the name.
+ */
+export function parseHostHash(stdout: string): { sha256: string; by: HostHasher } | undefined {
+  const m = /^(openssl )?\\?([0-9a-f]{64}) /.exec(stdout);
+  if (!m) return undefined;
+  return { sha256: m[2] as string, by: m[1] ? 'openssl' : 'sha256sum' };
+}
