@@ -189,6 +189,43 @@ export async function* readRange(handle: FileHandle, from: number, to: number, e
   }
 }
 
+/** Bytes gathered before one positional write: a write per 64 KiB SFTP chunk cost a thread-pool round trip each. */
+const WRITE_BATCH = 1024 * 1024;
+
+/**
+ * Writes chunks one after another from `at` on, gathered into one writev of about WRITE_BATCH (the
+ * chunks are not copied: the caller hands over buffers it no longer uses); `flush` writes the rest.
+ * A write that stops short (a full disk) is an error, never a file with a hole where the hashed
+ * bytes should be.
+ */
+export function batchedWriter(handle: FileHandle, at: number): { write(chunk: Buffer): Promise<void> | undefined; flush(): Promise<void> } {
+  let batch: Buffer[] = [];
+  let batched = 0;
+  const flush = async () => {
+    if (batched === 0) return;
+    const buffers = batch;
+    const length = batched;
+    batch = [];
+    batched = 0;
+    const { bytesWritten } = await handle.writev(buffers, at);
+    if (bytesWritten !== length)
+      throw new SshgateError(
+        'internal',
+        `a write to the local file stopped after ${bytesWritten} of ${length} bytes`,
+        'check the free space where the transfer root is, then call again with resume: true',
+      );
+    at += length;
+  };
+  return {
+    write(chunk) {
+      batch.push(chunk);
+      batched += chunk.length;
+      return batched >= WRITE_BATCH ? flush() : undefined;
+    },
+    flush,
+  };
+}
+
 export function localExists(local: string): SshgateError {
   return new SshgateError(
     'file_exists',

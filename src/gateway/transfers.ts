@@ -19,7 +19,7 @@ import type * as F from './file-contract.js';
 import { finished, resolveForWrite, tooLarge, type FileOps, type FileTaskRun, type StartedFileOp } from './file-ops.js';
 import type { ProgressSink } from './gateway.js';
 import { hostHashCommand, parseHostHash } from './host-hash.js';
-import { hashPrefix, localExists, readRange, type LocalPlace, type TransferRoot } from './transfer-local.js';
+import { batchedWriter, hashPrefix, localExists, readRange, type LocalPlace, type TransferRoot } from './transfer-local.js';
 
 const PROGRESS_EVERY_MS = 250;
 /** How long a call waits, whatever its wait_seconds, for the remote path to be resolved and judged. */
@@ -172,22 +172,16 @@ export class Transfers {
             prefix = createHash('sha256');
           }
           moving.bytes = offset;
-          let at = offset;
+          const out = batchedWriter(part.handle, offset);
           // The download hashes what it receives, from the partial's hash on, and every chunk it
           // hands over is written here: its sha256 is the partial's.
-          const got = await files.download(
-            resolved,
-            async (chunk) => {
-              await part.handle.write(chunk, 0, chunk.length, at);
-              at += chunk.length;
-            },
-            {
-              offset,
-              prefix,
-              maxBytes: judged.maxBytes,
-              onProgress: (b, total) => ((moving.bytes = b), (moving.size = total)),
-            },
-          );
+          const got = await files.download(resolved, async (chunk) => await out.write(chunk), {
+            offset,
+            prefix,
+            maxBytes: judged.maxBytes,
+            onProgress: (b, total) => ((moving.bytes = b), (moving.size = total)),
+          });
+          await out.flush();
           await part.handle.sync();
           const localSha = got.sha256;
           const verifiedBy = await hostVerifies(files, run, resolved, localSha).catch((err: unknown) => {

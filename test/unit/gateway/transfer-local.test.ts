@@ -17,11 +17,12 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  batchedWriter,
   hashPrefix,
   LOCAL_PARTIAL_SUFFIX,
   localExists,
@@ -449,6 +450,44 @@ describe('localExists', () => {
       code: 'file_exists',
       message: 'a/b already exists in the transfer root',
       hint: 'give overwrite: true to replace it, or another local name',
+    });
+  });
+});
+
+describe('batchedWriter', () => {
+  it('writes the chunks one after another from its offset, in writes of about a MiB, the rest at flush', async () => {
+    const path = join(base, 'batched.bin');
+    writeFileSync(path, 'HEAD');
+    const handle = await open(path, 'r+');
+    const writes: number[] = [];
+    const real = handle.writev.bind(handle);
+    handle.writev = ((buffers: Buffer[], position?: number) => (
+      writes.push(position ?? -1),
+      real(buffers, position)
+    )) as typeof handle.writev;
+    const chunks = Array.from({ length: 40 }, (_, i) => Buffer.alloc(65_536 - (i % 3), i));
+    try {
+      const out = batchedWriter(handle, 4);
+      for (const c of chunks) await out.write(c);
+      await out.flush();
+      await out.flush();
+    } finally {
+      await handle.close();
+    }
+    expect(readFileSync(path).equals(Buffer.concat([Buffer.from('HEAD'), ...chunks]))).toBe(true);
+    // 40 chunks of about 64 KiB: two writes of 16 chunks (the first at the offset), then the rest.
+    expect(writes).toHaveLength(3);
+    expect(writes[0]).toBe(4);
+  });
+
+  it('fails a write that stops short, rather than leave a hole where hashed bytes belong', async () => {
+    const short = { writev: (buffers: Buffer[]) => Promise.resolve({ bytesWritten: buffers[0]?.length ?? 0, buffers }) };
+    const out = batchedWriter(short as unknown as FileHandle, 0);
+    await out.write(Buffer.alloc(10));
+    await out.write(Buffer.alloc(20));
+    await expect(out.flush()).rejects.toMatchObject({
+      code: 'internal',
+      message: 'a write to the local file stopped after 10 of 30 bytes',
     });
   });
 });
