@@ -58,7 +58,7 @@ export interface Judged {
 /** What a file operation's work gets of its task besides the files: its signal, output and host. */
 export interface FileTaskRun extends ExecContext {
   target: HostTarget;
-  /** The host's pooled connections, for sshgate's own fixed commands (transfers' sha256sum). */
+  /** The host's pooled connections, for sshgate's own fixed commands (transfers' host hash). */
   pool: HostExecutor;
 }
 

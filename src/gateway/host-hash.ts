@@ -2,10 +2,10 @@
  * The fixed command by which a host hashes a file a transfer moved, and how its answer is read.
  * OpenSSL's `dgst` first: it hashes with the CPU's SHA instructions where there are, some three
  * times as fast as coreutils' `sha256sum` (1 GiB: 0.9 s against 3.1 s on the benchmark machine),
- * and BSD and macOS hosts have it where they have no `sha256sum`. Then `sha256sum`, when there is
- * no `openssl` or it fails (an old one refusing `--`, say). Exit 127 when neither is there: the
- * caller then reads the file back over SFTP. The tools are looked for in the system's
- * directories, whatever the login account's start files set.
+ * and a host without `sha256sum` (the BSDs) may have it. Then `sha256sum`, when there is no
+ * `openssl`, it fails (OpenSSL 1.0 refuses `--`) or its answer is no digest. Exit 127 when neither
+ * is there: the caller then reads the file back over SFTP. The tools are looked for in the
+ * system's directories, whatever the login account's start files set.
  */
 import { shQuote } from '../ssh/interpreter.js';
 
@@ -15,15 +15,16 @@ export const SYSTEM_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 export type HostHasher = 'openssl' | 'sha256sum';
 
 /**
- * POSIX sh (the pinned interpreter runs it). OpenSSL's digest is printed only once it exited 0,
- * tagged so that its answer is told apart; a failed `openssl` prints nothing on stdout.
+ * POSIX sh (the pinned interpreter runs it). OpenSSL's answer is printed only when it exited 0 and
+ * the answer starts as a digest does (a hex digit, or the backslash before an escaped name), tagged so that
+ * it is told apart; otherwise sha256sum answers.
  */
 export function hostHashCommand(path: string, systemPath = SYSTEM_PATH): string {
   const p = shQuote(path);
   return (
     `export PATH=${systemPath}; ` +
-    `if h=$(openssl dgst -sha256 -r -- ${p} 2>/dev/null); then printf 'openssl %s\\n' "$h"; ` +
-    `else exec sha256sum -- ${p}; fi`
+    `if h=$(openssl dgst -sha256 -r -- ${p} 2>/dev/null) && case $h in [0-9a-f]*|\\\\[0-9a-f]*) true;; *) false;; esac; ` +
+    `then printf 'openssl %s\\n' "$h"; else exec sha256sum -- ${p}; fi`
   );
 }
 

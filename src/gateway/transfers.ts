@@ -439,7 +439,7 @@ async function hostVerifies(
     throw new SshgateError(
       'internal',
       `the host could not hash ${path}: openssl and sha256sum ended ${r.exitCode ?? r.signal ?? 'without a status'} (${Buffer.concat(err).toString('utf8').trim().slice(0, 200)})`,
-      'nothing was put in place; check the file on the host',
+      'nothing was put in place (a get keeps its local partial for a resume); check the file on the host',
     );
   if (actual !== expected) throw mismatch(path, expected, actual, 'host');
   return by;

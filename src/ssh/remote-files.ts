@@ -118,7 +118,8 @@ export interface RemoteFiles {
   upload(path: string, source: AsyncIterable<Buffer>, size: number, options: TransferOptions & WriteOptions): Promise<WriteOutcome>;
   /**
    * The host's own sha256 of a regular file, where this side hashes on the host itself (elevated:
-   * as the user the files are worked on as). Left out over SFTP, where the gateway runs sha256sum.
+   * as the user the files are worked on as). Left out over SFTP, where the gateway has the host hash
+   * it with a fixed command (gateway/host-hash.ts).
    */
   hostSha256?(path: string): Promise<string>;
 }

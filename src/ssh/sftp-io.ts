@@ -6,7 +6,7 @@
  * the window bounds the memory a transfer holds whatever the file's size. Unlike a command's
  * output (exec.ts), the bytes moved here ask for no young-generation collections: a 1 GiB put and
  * get measured slower with one every MiB (115-128 and 92-101 MB/s against 148-165 and 106-124)
- * and peaked higher (116-146 MB against 120-123), with either of ssh2's cryptos.
+ * and peaked anywhere from 116 to 146 MB (against 120-123 without), with either of ssh2's cryptos.
  */
 import type { SFTPWrapper, Stats } from 'ssh2';
 import { whenAborted } from '../abort.js';

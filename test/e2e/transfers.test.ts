@@ -9,14 +9,17 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
+  closeSync,
   existsSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -119,7 +122,9 @@ describe('round trips', () => {
 });
 
 describe('long transfers', () => {
-  const big = randomBytes(200 * MiB);
+  // Large enough that a transfer outlasts the shortest time limit (1 s) on a fast machine too:
+  // 380 MiB took 1.5-2 s each way here (put 180-250 MB/s), under the policy's 400 MB.
+  const big = randomBytes(380 * MiB);
   beforeAll(() => writeFileSync(join(root, 'big.bin'), big));
 
   it('returns running after wait_seconds, and the summary is the task output', async () => {
@@ -184,7 +189,43 @@ describe('long transfers', () => {
     expect(sha(readFileSync(join(root, 'resumed.bin')))).toBe(sha(big));
     expect(leftovers(root)).toEqual([]);
   });
+
+  // The host's hash is what checks the bytes a resume did not send again: a partial changed
+  // between the cut and the resume must never end in place.
+  it('a resumed put whose partial on the host was changed meanwhile is file_changed, and nothing is in place', async () => {
+    const e = await gate.fails('ssh_put_file', { alias: 'h1', local: 'big.bin', path: `${app}/tampered.bin`, timeout_seconds: 1 });
+    expect(e.code).toBe('timeout');
+    const partial = `${app}/.tampered.bin.sshgate-partial`;
+    expect(statSync(partial).size).toBeGreaterThan(16);
+    tamper(partial);
+    const r = await gate.fails('ssh_put_file', { alias: 'h1', local: 'big.bin', path: `${app}/tampered.bin`, resume: true });
+    expect(r.code).toBe('file_changed');
+    expect(existsSync(`${app}/tampered.bin`)).toBe(false);
+    expect(leftovers(app)).toEqual([]);
+  });
+
+  it('a resumed get whose local partial was changed meanwhile is file_changed, and nothing is in place', async () => {
+    const e = await gate.fails('ssh_get_file', { alias: 'h1', path: `${app}/big.bin`, local: 'tampered.bin', timeout_seconds: 1 });
+    expect(e.code).toBe('timeout');
+    const partial = join(root, 'tampered.bin.sshgate-partial');
+    expect(statSync(partial).size).toBeGreaterThan(16);
+    tamper(partial);
+    const r = await gate.fails('ssh_get_file', { alias: 'h1', path: `${app}/big.bin`, local: 'tampered.bin', resume: true });
+    expect(r.code).toBe('file_changed');
+    expect(existsSync(join(root, 'tampered.bin'))).toBe(false);
+    expect(leftovers(root)).toEqual([]);
+  });
 });
+
+/** Overwrites 16 bytes at the start of a file, its size unchanged. */
+function tamper(path: string): void {
+  const fd = openSync(path, 'r+');
+  try {
+    writeSync(fd, Buffer.alloc(16, 0x55), 0, 16, 0);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 describe('refusals', () => {
   it('refuses local paths that leave the root or are spelt loosely', async () => {

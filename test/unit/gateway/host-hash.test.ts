@@ -1,12 +1,12 @@
 /**
  * The host's hash command, run by the real /bin/sh against the real openssl and sha256sum, each
  * alone on a PATH of its own: the tool it names is the one that hashed, a failing openssl gives
- * way to sha256sum, neither is exit 127 (the caller's SFTP fallback), and a hostile file name is
- * one argument.
+ * way to sha256sum, and so does one that answers no digest, neither is exit 127 (the caller's
+ * SFTP fallback), and a hostile file name is one argument.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,47 +35,66 @@ function run(path: string, systemPath: string) {
   return spawnSync('/bin/sh', ['-c', hostHashCommand(path, systemPath)], { encoding: 'utf8' });
 }
 
+/** What a failing openssl prints before it exits 1, and what one that exits 0 prints instead of a digest. */
+const FAILING = '#!/bin/sh\necho 0000000000000000000000000000000000000000000000000000000000000000 "*$4"\nexit 1\n';
+const NO_DIGEST = '#!/bin/sh\necho "Error: this build has no SHA-256 (FIPS)"\nexit 0\n';
+
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'sshgate-host-hash-'));
   writeFileSync(join(dir, 'file'), data);
+  bin('both', { openssl: which('openssl'), sha256sum: which('sha256sum') });
+  bin('coreutils', { sha256sum: which('sha256sum') });
+  bin('broken', { openssl: FAILING, sha256sum: which('sha256sum') });
+  bin('nodigest', { openssl: NO_DIGEST, sha256sum: which('sha256sum') });
+  bin('none', {});
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('the host hash command', () => {
   it('hashes with openssl where there is one, and says so', () => {
-    const r = run(join(dir, 'file'), bin('both', { openssl: which('openssl'), sha256sum: which('sha256sum') }));
+    const r = run(join(dir, 'file'), join(dir, 'both'));
     expect(r.status).toBe(0);
     expect(parseHostHash(r.stdout)).toEqual({ sha256: sha, by: 'openssl' });
   });
 
   it('hashes with sha256sum where there is no openssl', () => {
-    const r = run(join(dir, 'file'), bin('coreutils', { sha256sum: which('sha256sum') }));
+    const r = run(join(dir, 'file'), join(dir, 'coreutils'));
     expect(r.status).toBe(0);
     expect(parseHostHash(r.stdout)).toEqual({ sha256: sha, by: 'sha256sum' });
   });
 
   it('gives way to sha256sum when openssl fails, and its output does not count', () => {
-    const failing = '#!/bin/sh\necho 0000000000000000000000000000000000000000000000000000000000000000 "*$4"\nexit 1\n';
-    const r = run(join(dir, 'file'), bin('broken', { openssl: failing, sha256sum: which('sha256sum') }));
+    const r = run(join(dir, 'file'), join(dir, 'broken'));
+    expect(r.status).toBe(0);
+    expect(parseHostHash(r.stdout)).toEqual({ sha256: sha, by: 'sha256sum' });
+  });
+
+  it('gives way to sha256sum when openssl exits 0 without a digest', () => {
+    const r = run(join(dir, 'file'), join(dir, 'nodigest'));
     expect(r.status).toBe(0);
     expect(parseHostHash(r.stdout)).toEqual({ sha256: sha, by: 'sha256sum' });
   });
 
   it('ends 127 with neither, for the caller to read the file back over SFTP', () => {
-    const r = run(join(dir, 'file'), bin('none', {}));
+    const r = run(join(dir, 'file'), join(dir, 'none'));
     expect(r.status).toBe(127);
     expect(parseHostHash(r.stdout)).toBeUndefined();
   });
 
-  it('takes a hostile file name as one argument, with either tool', () => {
-    const name = join(dir, "it's $(touch pwned); `id` -x \\ name");
-    writeFileSync(name, data);
-    for (const tools of ['both', 'coreutils']) {
-      const r = run(name, join(dir, tools));
-      expect(parseHostHash(r.stdout)?.sha256, tools).toBe(sha);
+  it('takes a hostile file name as one argument, with either tool, a newline and a backslash too', () => {
+    const names = [join(dir, "it's $(touch pwned); `id` -x \\ name"), join(dir, 'two\nlines\\ and -r')];
+    for (const name of names) {
+      writeFileSync(name, data);
+      for (const [tools, by] of [
+        ['both', 'openssl'],
+        ['coreutils', 'sha256sum'],
+      ] as const) {
+        const r = run(name, join(dir, tools));
+        expect(parseHostHash(r.stdout), `${tools}: ${JSON.stringify(name)}`).toEqual({ sha256: sha, by });
+      }
     }
-    expect(spawnSync('ls', [join(dir, 'pwned')]).status).not.toBe(0);
+    expect(existsSync(join(dir, 'pwned'))).toBe(false);
   });
 
   it('reads no digest from anything else', () => {
