@@ -52,28 +52,15 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('the host hash command', () => {
-  it('hashes with openssl where there is one, and says so', () => {
-    const r = run(join(dir, 'file'), join(dir, 'both'));
+  it.each([
+    ['hashes with openssl where there is one, and says so', 'both', 'openssl'],
+    ['hashes with sha256sum where there is no openssl', 'coreutils', 'sha256sum'],
+    ['gives way to sha256sum when openssl fails, and its output does not count', 'broken', 'sha256sum'],
+    ['gives way to sha256sum when openssl exits 0 without a digest', 'nodigest', 'sha256sum'],
+  ] as const)('%s', (_title, tools, by) => {
+    const r = run(join(dir, 'file'), join(dir, tools));
     expect(r.status).toBe(0);
-    expect(parseHostHash(r.stdout)).toEqual({ sha256: sha, by: 'openssl' });
-  });
-
-  it('hashes with sha256sum where there is no openssl', () => {
-    const r = run(join(dir, 'file'), join(dir, 'coreutils'));
-    expect(r.status).toBe(0);
-    expect(parseHostHash(r.stdout)).toEqual({ sha256: sha, by: 'sha256sum' });
-  });
-
-  it('gives way to sha256sum when openssl fails, and its output does not count', () => {
-    const r = run(join(dir, 'file'), join(dir, 'broken'));
-    expect(r.status).toBe(0);
-    expect(parseHostHash(r.stdout)).toEqual({ sha256: sha, by: 'sha256sum' });
-  });
-
-  it('gives way to sha256sum when openssl exits 0 without a digest', () => {
-    const r = run(join(dir, 'file'), join(dir, 'nodigest'));
-    expect(r.status).toBe(0);
-    expect(parseHostHash(r.stdout)).toEqual({ sha256: sha, by: 'sha256sum' });
+    expect(parseHostHash(r.stdout)).toEqual({ sha256: sha, by });
   });
 
   it('ends 127 with neither, for the caller to read the file back over SFTP', () => {
