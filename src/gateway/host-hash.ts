@@ -7,9 +7,7 @@
  * is there: the caller then reads the file back over SFTP. The tools are looked for in the
  * system's directories, whatever the login account's start files set.
  */
-import { shQuote } from '../ssh/interpreter.js';
-
-export const SYSTEM_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+import { shQuote, SYSTEM_PATH } from '../ssh/interpreter.js';
 
 /** Which tool the host hashed with, as `verified_by` says it. */
 export type HostHasher = 'openssl' | 'sha256sum';

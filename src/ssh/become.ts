@@ -23,7 +23,7 @@
 import { randomBytes } from 'node:crypto';
 import { SshgateError } from '../errors.js';
 import { feedStdin, type StdinFeed, type StdinWriter } from './exec.js';
-import { pinnedCommand, PINNED, shQuote, type HostShell } from './interpreter.js';
+import { pinnedCommand, PINNED, shQuote, SYSTEM_PATH, type HostShell } from './interpreter.js';
 
 /** How a host's credential elevates, from credentials.yml. */
 export interface BecomeConfig {
@@ -36,9 +36,6 @@ export interface BecomeConfig {
 export interface Elevation extends BecomeConfig {
   user: string;
 }
-
-/** Where sudo and doas are looked for, whatever the login user's PATH says. */
-const SYSTEM_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Output before the ok marker is passed on; a marker not seen in this many bytes never comes. */
 const MARKER_WINDOW = 8192;

@@ -33,6 +33,12 @@ import type { HostShell } from '../config/file-formats.js';
 
 export type { HostShell };
 
+/**
+ * The system's directories, where sshgate's own steps look for the tools they run (sudo, doas,
+ * openssl, sha256sum), whatever the login account's start files put in PATH.
+ */
+export const SYSTEM_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+
 /** The pinned interpreter of each shell, as its command line starts. */
 export const PINNED: Record<HostShell, string> = {
   bash: '/bin/bash --noprofile --norc',
