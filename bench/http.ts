@@ -35,6 +35,8 @@ const HOSTS = Number(process.env.BENCH_HTTP_HOSTS ?? 10);
 /** max_concurrent_per_host: with as many places as agents per host, no call waits in the policy's queue. */
 const PLACES = Number(process.env.BENCH_HTTP_PLACES ?? 10);
 const TOKEN = 'bench-token-0123456789abcdef';
+/** Calls per warm row for its CPU figures. */
+const CPU_CALLS = 300;
 const POLICY = `limits: { max_concurrent_per_host: ${PLACES}, ${BENCH_LIMITS} }\n${ALLOW_ALL_POLICY}`;
 const MODERN: ClientOptions = { versionNegotiation: { mode: { pin: '2026-07-28' } } };
 /** The SDK client's default: the 2025-era initialize handshake and a session. */
@@ -162,16 +164,23 @@ export async function http(): Promise<Section> {
   // close idle keep-alive connections under clients about to reuse them, and refuse new ones.
   const serverEnv = { ...env, SSHGATE_TOKEN: TOKEN, SSHGATE_MAX_CONNECTIONS_PER_CLIENT: '1024' };
   const server = await startServeHttp(dir, { env: serverEnv, nodeArgs: SERVER_NODE_ARGS });
-  const warm: { label: string; caller: Caller; times: number[] }[] = [];
+  /** A warm row: its caller, the server's pid, the alternated times and the CPU block's figures. */
+  const warm: { label: string; caller: Caller; pid: number; times: number[]; cpu?: { client: number; server: number } }[] = [];
   const loads: Load[] = [];
   try {
+    const httpPid = server.process.pid as number;
+    const stdioRow = async (label: string, options: ClientOptions) => {
+      const gate = await startGate(dir, env, SERVER_NODE_ARGS, options);
+      return { label, caller: stdioCaller(gate), pid: gate.transport.pid as number, times: [] };
+    };
+    const lines = await startLineClient(dir, env, SERVER_NODE_ARGS);
     warm.push(
-      { label: 'stdio, 2025-era session', caller: stdioCaller(await startGate(dir, env, SERVER_NODE_ARGS, LEGACY)), times: [] },
-      { label: 'HTTP, 2025-era session', caller: await httpCaller(server, LEGACY), times: [] },
-      { label: 'stdio, 2026-07-28', caller: stdioCaller(await startGate(dir, env, SERVER_NODE_ARGS, MODERN)), times: [] },
-      { label: 'HTTP, 2026-07-28', caller: await httpCaller(server, MODERN), times: [] },
-      { label: 'stdio, bare client, 2025-era session', caller: bareCaller(await startLineClient(dir, env, SERVER_NODE_ARGS)), times: [] },
-      { label: 'HTTP, bare client, 2025-era session', caller: bareCaller(await startHttpLineClient(server.url, TOKEN)), times: [] },
+      await stdioRow('stdio, 2025-era session', LEGACY),
+      { label: 'HTTP, 2025-era session', caller: await httpCaller(server, LEGACY), pid: httpPid, times: [] },
+      await stdioRow('stdio, 2026-07-28', MODERN),
+      { label: 'HTTP, 2026-07-28', caller: await httpCaller(server, MODERN), pid: httpPid, times: [] },
+      { label: 'stdio, bare client, 2025-era session', caller: bareCaller(lines), pid: lines.pid, times: [] },
+      { label: 'HTTP, bare client, 2025-era session', caller: bareCaller(await startHttpLineClient(server.url, TOKEN)), pid: httpPid, times: [] },
     );
     for (let i = 0; i < 50; i++) for (const w of warm) await w.caller.run('h1');
     // Alternated call by call, so that whatever else the machine does falls on all of them alike.
@@ -181,6 +190,14 @@ export async function http(): Promise<Section> {
         await w.caller.run('h1');
         w.times.push(performance.now() - t0);
       }
+    }
+    // CPU per call, row by row in blocks: alternated call by call, what a call leaves to do after
+    // its answer (an SSE stream's end, say) would be counted in the next row's call.
+    for (const w of warm) {
+      const [server0, client0] = [cpuMs(w.pid), process.cpuUsage()];
+      for (let i = 0; i < CPU_CALLS; i++) await w.caller.run('h1');
+      const client = process.cpuUsage(client0);
+      w.cpu = { client: (client.user + client.system) / 1000 / CPU_CALLS, server: (cpuMs(w.pid) - server0) / CPU_CALLS };
     }
     for (const w of warm) await w.caller.close();
 
@@ -216,14 +233,18 @@ export async function http(): Promise<Section> {
     removeConfig(dir);
   }
 
-  const table = ['| path | runs | median ms | p90 ms | HTTP − stdio | HTTP / stdio |', '|---|---:|---:|---:|---:|---:|'];
+  const table = [
+    '| path | runs | median ms | p90 ms | HTTP − stdio | HTTP / stdio | client CPU ms/call | server CPU ms/call |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  const cpu = (w: (typeof warm)[0]) => `${w.cpu?.client.toFixed(2) ?? '—'} | ${w.cpu?.server.toFixed(2) ?? '—'}`;
   const bars: Section['bars'] = [];
   for (let i = 0; i < warm.length; i += 2) {
     const [s, h] = [warm[i], warm[i + 1]] as [(typeof warm)[0], (typeof warm)[0]];
     const [ms, mh] = [median(s.times), median(h.times)];
-    table.push(`| ${s.label} | ${s.times.length} | ${ms.toFixed(2)} | ${percentile(s.times, 0.9).toFixed(2)} | — | — |`);
+    table.push(`| ${s.label} | ${s.times.length} | ${ms.toFixed(2)} | ${percentile(s.times, 0.9).toFixed(2)} | — | — | ${cpu(s)} |`);
     table.push(
-      `| ${h.label} | ${h.times.length} | ${mh.toFixed(2)} | ${percentile(h.times, 0.9).toFixed(2)} | ${signed(mh - ms)} ms | ${(mh / ms).toFixed(3)}× |`,
+      `| ${h.label} | ${h.times.length} | ${mh.toFixed(2)} | ${percentile(h.times, 0.9).toFixed(2)} | ${signed(mh - ms)} ms | ${(mh / ms).toFixed(3)}× | ${cpu(h)} |`,
     );
     bars.push({
       bar: `warm ssh_run over HTTP within 0.5 ms of stdio (${h.label.slice(6)})`,
@@ -232,6 +253,8 @@ export async function http(): Promise<Section> {
     });
   }
   table.push(
+    '',
+    `CPU per call: ${CPU_CALLS} calls more per row, row after row, after the alternated ones: the client's (this process) and the server's (its /proc stat, 10 ms ticks).`,
     '',
     `${CALLS} calls of \`ssh_run "true"\` per agent, agent i on host h(i mod ${HOSTS}); the stdio reference is one server taking as many calls at once over its pipe.`,
     '',
