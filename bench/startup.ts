@@ -29,8 +29,12 @@ const TASKS = 10_000;
 /** Above Linux's largest pid: the journal's server is surely gone. */
 const DEAD_PID = 2 ** 22 + 1;
 
+/** What a case's figure is for in the bars. */
+type Role = 'fresh' | 'busy' | 'old' | 'peer' | 'floor' | 'image' | 'image-floor';
+
 /** One way of starting a server, measured in every round. */
 interface Case {
+  role: Role;
   server: string;
   journal: string;
   /** The state dir's contents to start from; none: an empty one. */
@@ -49,20 +53,23 @@ export async function startup(): Promise<Section> {
   const sshgate = { command: process.execPath, args: [...SERVER_NODE_ARGS, ...serve] };
   const fresh = 'none (fresh)';
   const cases: Case[] = [
-    { server: 'sshgate', journal: fresh, ...sshgate },
+    { role: 'fresh', server: 'sshgate', journal: fresh, ...sshgate },
     {
+      role: 'busy',
       server: 'sshgate',
       journal: `a server's after ${TASKS.toLocaleString('en')} tasks`,
       state: await busyJournal(join(journals, 'busy')),
       ...sshgate,
     },
     {
+      role: 'old',
       server: 'sshgate',
       journal: `${TASKS.toLocaleString('en')} tasks, unbounded (as before)`,
       state: oldJournal(join(journals, 'old')),
       ...sshgate,
     },
     {
+      role: 'peer',
       server: `${PEER.name} ${PEER.version} (npm)`,
       journal: '—',
       command: process.execPath,
@@ -72,26 +79,28 @@ export async function startup(): Promise<Section> {
     },
   ];
   const floor = fileURLToPath(new URL('./start-floor.js', import.meta.url));
-  const floorOf = (node: string, version: string): Case => ({
+  const floorOf = (role: Role, node: string, version: string): Case => ({
+    role,
     server: `the floor on Node ${version.slice(1)}: start-floor.ts, nothing loaded`,
     journal: '—',
     command: node,
     args: [floor],
   });
-  cases.push(floorOf(process.execPath, process.version));
+  cases.push(floorOf('floor', process.execPath, process.version));
   if (SERVER_NODE) {
     // Node's own variable, in a directory of the run's: the first (untimed) start fills it.
     const cache = join(journals, 'compile-cache');
     const version = execFileSync(SERVER_NODE, ['--version'], { encoding: 'utf8' }).trim();
     cases.push(
       {
+        role: 'image',
         server: `sshgate on Node ${version.slice(1)} (BENCH_SERVER_NODE), compile cache warm`,
         journal: fresh,
         command: SERVER_NODE,
         args: [...SERVER_NODE_ARGS, ...serve],
         env: { NODE_COMPILE_CACHE: cache },
       },
-      floorOf(SERVER_NODE, version),
+      floorOf('image-floor', SERVER_NODE, version),
     );
   }
   const ms: number[][] = cases.map(() => []);
@@ -121,7 +130,8 @@ export async function startup(): Promise<Section> {
     return { took, exit: performance.now() - t0 - took };
   };
   try {
-    if (SERVER_NODE) await start(cases[cases.length - 2] as Case);
+    const image = cases.find((c) => c.role === 'image');
+    if (image) await start(image);
     // Round by round, each case in turn: whatever else loads the machine weighs on all alike.
     for (let round = 0; round < ROUNDS; round++) {
       for (const [i, c] of cases.entries()) {
@@ -137,8 +147,17 @@ export async function startup(): Promise<Section> {
     rmSync(peerHome, { recursive: true, force: true });
   }
   const med = ms.map(median);
-  const [ours, busy, , peer, ownFloor] = med as [number, number, number, number, number];
-  const [image, imageFloor] = SERVER_NODE ? [med[5] as number, med[6] as number] : [undefined, undefined];
+  const of = (role: Role) => {
+    const i = cases.findIndex((c) => c.role === role);
+    return i < 0 ? undefined : med[i];
+  };
+  const [ours, busy, peer, ownFloor] = (['fresh', 'busy', 'peer', 'floor'] as const).map((r) => of(r) as number) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  const [image, imageFloor] = [of('image'), of('image-floor')];
   return {
     title: `Server start to the first tools/list answer (N=${ROUNDS}, alternated)`,
     table: [
@@ -146,7 +165,7 @@ export async function startup(): Promise<Section> {
       '|---|---|---:|---:|---:|---:|---:|',
       ...cases.map((c, i) => {
         const m = med[i] as number;
-        const floorMs = c.args[0] === floor ? undefined : c.command === process.execPath ? ownFloor : imageFloor;
+        const floorMs = c.role === 'floor' || c.role === 'image-floor' ? undefined : c.role === 'image' ? imageFloor : ownFloor;
         const beyond = floorMs === undefined ? '—' : `+${(m - floorMs).toFixed(0)} ms`;
         return `| ${c.server} | ${c.journal} | ${(ms[i] as number[]).length} | ${m.toFixed(0)} | ${p90(ms[i] as number[]).toFixed(0)} | ${beyond} | ${median(exits[i] as number[]).toFixed(0)} |`;
       }),
@@ -163,7 +182,7 @@ export async function startup(): Promise<Section> {
             {
               bar: 'start < 150 ms on BENCH_SERVER_NODE, compile cache warm',
               met: image < 150,
-              figure: `${image.toFixed(0)} ms (that Node's floor ${imageFloor.toFixed(0)} ms)`,
+              figure: `${image.toFixed(0)} ms (that Node's floor ${imageFloor?.toFixed(0) ?? '—'} ms)`,
             },
           ]
         : []),
