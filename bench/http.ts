@@ -180,7 +180,12 @@ export async function http(): Promise<Section> {
       await stdioRow('stdio, 2026-07-28', MODERN),
       { label: 'HTTP, 2026-07-28', caller: await httpCaller(server, MODERN), pid: httpPid, times: [] },
       { label: 'stdio, bare client, 2025-era session', caller: bareCaller(lines), pid: lines.pid, times: [] },
-      { label: 'HTTP, bare client, 2025-era session', caller: bareCaller(await startHttpLineClient(server.url, TOKEN)), pid: httpPid, times: [] },
+      {
+        label: 'HTTP, bare client, 2025-era session',
+        caller: bareCaller(await startHttpLineClient(server.url, TOKEN)),
+        pid: httpPid,
+        times: [],
+      },
     );
     for (let i = 0; i < 50; i++) for (const w of warm) await w.caller.run('h1');
     // Alternated call by call, so that whatever else the machine does falls on all of them alike.
