@@ -16,6 +16,7 @@ import { HOST_CERTIFICATE_ALGORITHMS } from './certificates.js';
 import { coalesceWrites } from './coalesce-writes.js';
 import type { HostKeyVerdict } from './host-keys.js';
 import type { HostKeyChecker } from './known-hosts-file.js';
+import { signPublickeyRequests } from './signed-publickey.js';
 import { loadSsh2, ssh2CertificatesUnavailable, type Ssh2 } from './ssh2.js';
 
 export interface ConnectOptions {
@@ -137,6 +138,7 @@ export async function openConnection(o: ConnectOptions): Promise<Client> {
           return verdict.status === 'match';
         },
       });
+      signPublickeyRequests(client);
     };
 
     dial({ ...o, signal: dialing.signal }).then(
