@@ -124,7 +124,8 @@ export class Transfers {
           // The script renamed only a temp file whose sha256 it computed equal to `declared`; what
           // was read to send it must have been those bytes too.
           localSha = resent.digest('hex');
-          if (localSha !== declared || outcome.after.sha256 !== declared) throw mismatch(resolved, declared, localSha, 'sent');
+          if (localSha !== declared) throw mismatch(resolved, declared, localSha, 'sent');
+          if (outcome.after.sha256 !== declared) throw mismatch(resolved, declared, outcome.after.sha256, 'placed');
           verifiedBy = 'sha256sum';
         }
         const moved = { path, resolved, size, offset, sha256: localSha, hostSha256: outcome.after.sha256, verifiedBy, started };
@@ -445,11 +446,17 @@ async function hostVerifies(
   return by;
 }
 
-function mismatch(path: string, local: string, other: string, what: 'sent' | 'host'): SshgateError {
-  const side = what === 'host' ? 'the host computed' : `the SFTP side ${what}`;
+/**
+ * A file whose hashes differ from sshgate's: the host's before the rename (`host`: nothing was put
+ * in place), or, after an elevated put's script renamed a temp file that hashed to what sshgate
+ * declared, the bytes read again to be sent (`sent`) or the file in place (`placed`).
+ */
+function mismatch(path: string, local: string, other: string, what: 'host' | 'sent' | 'placed'): SshgateError {
+  const side = { host: 'the host computed', sent: 'of the bytes sent', placed: 'of the file now in place' }[what];
+  const outcome = what === 'host' ? 'nothing was put in place' : 'the file was put in place; check it';
   return new SshgateError(
     'file_changed',
-    `${path}: the sha256 ${side} (${other.slice(0, 12)}…) differs from sshgate's (${local.slice(0, 12)}…): nothing was put in place`,
+    `${path}: the sha256 ${side} (${other.slice(0, 12)}…) differs from sshgate's (${local.slice(0, 12)}…): ${outcome}`,
     'something changed the file during the transfer; transfer it again from the start (without resume)',
   );
 }
