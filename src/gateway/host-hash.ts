@@ -8,9 +8,7 @@
  * system's directories, whatever the login account's start files set.
  */
 import { shQuote, SYSTEM_PATH } from '../ssh/interpreter.js';
-
-/** Which tool the host hashed with, as `verified_by` says it. */
-export type HostHasher = 'openssl' | 'sha256sum';
+import type { HostHasher } from '../ssh/remote-files.js';
 
 /**
  * POSIX sh (the pinned interpreter runs it). OpenSSL's answer is printed only when it exited 0 and

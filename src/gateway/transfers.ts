@@ -126,7 +126,7 @@ export class Transfers {
           localSha = resent.digest('hex');
           if (localSha !== declared) throw mismatch(resolved, declared, localSha, 'sent');
           if (outcome.after.sha256 !== declared) throw mismatch(resolved, declared, outcome.after.sha256, 'placed');
-          verifiedBy = 'sha256sum';
+          verifiedBy = outcome.hashedBy;
         }
         const moved = { path, resolved, size, offset, sha256: localSha, hostSha256: outcome.after.sha256, verifiedBy, started };
         return this.succeeded('put', run, id(), judged, input, moved, {
@@ -414,8 +414,8 @@ async function hostVerifies(
   if (files.hostSha256) {
     // Elevated: the file may be readable by that user only, so it is hashed as that user.
     const actual = await files.hostSha256(path);
-    if (actual !== expected) throw mismatch(path, expected, actual, 'host');
-    return 'sha256sum';
+    if (actual.sha256 !== expected) throw mismatch(path, expected, actual.sha256, 'host');
+    return actual.by;
   }
   const out: Buffer[] = [];
   const err: Buffer[] = [];

@@ -19,6 +19,7 @@ import {
   parseList,
   parseRealpath,
   parseStat,
+  parseHash,
   parseWrite,
   plainStat,
   ReadStream,
@@ -30,6 +31,7 @@ import type { ExecOutcome, OutputSink, StdinFeed } from './exec.js';
 import {
   fileTooLarge,
   type DirEntry,
+  type HostHasher,
   type FileRead,
   type RemoteFiles,
   type RemoteStat,
@@ -156,10 +158,11 @@ export class ElevatedFiles implements RemoteFiles {
     const r = await this.script('write', path, args, stdin);
     switch (r.status) {
       case 0: {
-        const { after, before } = parseWrite(r.out);
+        const { after, before, hashedBy } = parseWrite(r.out);
         return {
           before: before ? { sha256: before.sha256, ...versionOf(before.stat) } : null,
           after: { sha256, ...versionOf(after) },
+          hashedBy,
         };
       }
       case EXIT.noDirectory:
@@ -290,14 +293,12 @@ export class ElevatedFiles implements RemoteFiles {
     }
   }
 
-  /** The host's sha256 of a regular file, hashed there as the elevated user (sha256sum). */
-  async hostSha256(path: string): Promise<string> {
+  /** The host's sha256 of a regular file, hashed there as the elevated user (openssl or sha256sum). */
+  async hostSha256(path: string): Promise<{ sha256: string; by: HostHasher }> {
     const r = await this.script('hash', path, [path]);
     if (r.status === EXIT.notAFile) throw this.notAFile(path, parseStat(firstLine(r.out)));
     if (r.status !== 0) throw this.failure(r, path);
-    const sum = firstLine(r.out);
-    if (!/^[0-9a-f]{64}$/.test(sum)) throw this.failure({ status: EXIT.failed, stderr: 'no sha256 printed' }, path);
-    return sum;
+    return parseHash(firstLine(r.out));
   }
 
   private async statOf(path: string, follow: '-P' | '-L'): Promise<RemoteStat | null> {

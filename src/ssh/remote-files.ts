@@ -52,10 +52,15 @@ export interface FileVersion {
   gid: number;
 }
 
+/** Which tool a host hashed a file with, as a transfer's `verified_by` says it. */
+export type HostHasher = 'openssl' | 'sha256sum';
+
 export interface WriteOutcome {
   /** The file replaced; null when there was none. */
   before: FileVersion | null;
   after: FileVersion;
+  /** Where the host itself checked the new file's sha256 before the rename (elevated): with what. */
+  hashedBy?: HostHasher;
 }
 
 export interface TransferOptions {
@@ -121,7 +126,7 @@ export interface RemoteFiles {
    * as the user the files are worked on as). Left out over SFTP, where the gateway has the host hash
    * it with a fixed command (gateway/host-hash.ts).
    */
-  hostSha256?(path: string): Promise<string>;
+  hostSha256?(path: string): Promise<{ sha256: string; by: HostHasher }>;
 }
 
 /** A file over the policy's max_file_bytes, found on the host (a transfer's or a read's). */

@@ -287,7 +287,7 @@ describe('the scripts on this machine', () => {
     expect(up.after).toMatchObject({ sha256: sha(data), size: data.length, mode: 0o600 });
     expect(readFileSync(p).equals(data)).toBe(true);
     expect(seen.at(-1)).toBe(data.length);
-    expect(await files().hostSha256(p)).toBe(sha(data));
+    expect(await files().hostSha256(p)).toEqual({ sha256: sha(data), by: 'openssl' });
 
     const got: Buffer[] = [];
     // A sink slower than the pipe: the reader waits for it, and nothing overlaps or is lost.

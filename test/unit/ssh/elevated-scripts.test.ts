@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import {
   afterFrame,
   firstLine,
+  parseHash,
   parseList,
   parseRealpath,
   parseStat,
@@ -130,27 +131,52 @@ describe('parseList', () => {
 
 describe('parseWrite', () => {
   it('reads a new file: its stat, and no file replaced', () => {
-    expect(parseWrite(Buffer.from(`${STAT_F}\n-\n-\n`))).toEqual({ after: parseStat(STAT_F), before: null });
+    expect(parseWrite(Buffer.from(`${STAT_F}\n-\n-\nopenssl\n`))).toEqual({ after: parseStat(STAT_F), before: null, hashedBy: 'openssl' });
   });
 
   it('reads a replaced file: its stat and its sha256', () => {
     const old = 'f 3 600 0 0 1600000000.0 7 2049';
-    expect(parseWrite(Buffer.from(`${STAT_F}\n${old}\n${SHA}\n`))).toEqual({
+    expect(parseWrite(Buffer.from(`${STAT_F}\n${old}\n${SHA}\nsha256sum\n`))).toEqual({
       after: parseStat(STAT_F),
       before: { stat: parseStat(old), sha256: SHA },
+      hashedBy: 'sha256sum',
     });
   });
 
   it('refuses any other number of lines, or a missing last newline', () => {
-    for (const out of ['', `${STAT_F}\n-\n`, `${STAT_F}\n-\n-`, `${STAT_F}\n-\n-\n\n`, `extra\n${STAT_F}\n-\n-\n`])
+    for (const out of [
+      '',
+      `${STAT_F}\n-\n-\n`,
+      `${STAT_F}\n-\n-\nopenssl`,
+      `${STAT_F}\n-\n-\nopenssl\n\n`,
+      `extra\n${STAT_F}\n-\n-\nopenssl\n`,
+    ])
       expect(() => parseWrite(Buffer.from(out)), JSON.stringify(out)).toThrow(/could not read the outcome of a write/);
   });
 
   it('refuses a sha256 out of shape, and a stat line out of shape', () => {
     for (const sum of ['-', SHA.toUpperCase(), SHA.slice(1), `${SHA}0`])
-      expect(() => parseWrite(Buffer.from(`${STAT_F}\n${STAT_F}\n${sum}\n`)), sum).toThrow(/could not read a sha256/);
-    expect(() => parseWrite(Buffer.from(`bad\n-\n-\n`))).toThrow(/stat line/);
-    expect(() => parseWrite(Buffer.from(`${STAT_F}\nbad\n${SHA}\n`))).toThrow(/stat line/);
+      expect(() => parseWrite(Buffer.from(`${STAT_F}\n${STAT_F}\n${sum}\nopenssl\n`)), sum).toThrow(/could not read a sha256/);
+    expect(() => parseWrite(Buffer.from(`bad\n-\n-\nopenssl\n`))).toThrow(/stat line/);
+    expect(() => parseWrite(Buffer.from(`${STAT_F}\nbad\n${SHA}\nopenssl\n`))).toThrow(/stat line/);
+  });
+
+  it('refuses a tool it does not know, or none, as the one that hashed', () => {
+    for (const by of ['', 'md5sum', 'openssl ', 'Openssl'])
+      expect(() => parseWrite(Buffer.from(`${STAT_F}\n-\n-\n${by}\n`)), by).toThrow(/could not read the tool that hashed/);
+  });
+});
+
+describe('parseHash', () => {
+  it('reads the sha256 and the tool', () => {
+    expect(parseHash(`${SHA} openssl`)).toEqual({ sha256: SHA, by: 'openssl' });
+    expect(parseHash(`${SHA} sha256sum`)).toEqual({ sha256: SHA, by: 'sha256sum' });
+  });
+
+  it('refuses a line out of shape', () => {
+    for (const line of ['', SHA, `${SHA.toUpperCase()} openssl`, `${SHA.slice(1)} openssl`, ` ${SHA} openssl`])
+      expect(() => parseHash(line), line).toThrow(/could not read a sha256/);
+    expect(() => parseHash(`${SHA} sha1sum`)).toThrow(/could not read the tool that hashed/);
   });
 });
 
