@@ -2,11 +2,15 @@
  * `npm run bench`: every benchmark in one run, against loopback OpenSSH hosts started here (as
  * root: it creates the test user), printed and written to bench/RESULTS.md with the machine.
  * Figures only; nothing is asserted. BENCH_ONLY=warm,fanout,cancel,stream,start,decide,transfer,registry,http,scale picks some.
+ * Each benchmark runs in a process of its own (this script again, with BENCH_SECTION): the clients
+ * a benchmark runs in this process would otherwise work in a heap the benchmarks before them grew.
  */
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus, totalmem } from 'node:os';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { cancelLatency } from './cancel.js';
 import { decisionCost } from './decide.js';
 import { fanOut } from './fan-out.js';
@@ -31,14 +35,34 @@ const all: [string, () => Promise<Section>][] = [
   ['http', http],
   ['scale', scale],
 ];
+const section = process.env.BENCH_SECTION;
+if (section !== undefined) {
+  // A child: one benchmark, its section handed back as JSON.
+  const bench = all.find(([name]) => name === section)?.[1];
+  if (!bench) throw new Error(`no benchmark ${section}`);
+  const s = await bench();
+  process.stdout.write(`\n${s.title}\n\n${s.table.join('\n')}\n`);
+  writeFileSync(process.env.BENCH_SECTION_OUT as string, JSON.stringify(s));
+  process.exit(0);
+}
+
 const only = process.env.BENCH_ONLY?.split(',');
 const sections: Section[] = [];
-for (const [name, bench] of all) {
-  if (only && !only.includes(name)) continue;
-  process.stderr.write(`bench: ${name}…\n`);
-  const s = await bench();
-  sections.push(s);
-  process.stdout.write(`\n${s.title}\n\n${s.table.join('\n')}\n`);
+const handover = mkdtempSync(join(tmpdir(), 'sshgate-bench-'));
+try {
+  for (const [name] of all) {
+    if (only && !only.includes(name)) continue;
+    process.stderr.write(`bench: ${name}…\n`);
+    const out = join(handover, `${name}.json`);
+    const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, BENCH_SECTION: name, BENCH_SECTION_OUT: out },
+    });
+    if (child.status !== 0) throw new Error(`bench: ${name} failed (${child.status ?? child.signal ?? child.error?.message})`);
+    sections.push(JSON.parse(readFileSync(out, 'utf8')) as Section);
+  }
+} finally {
+  rmSync(handover, { recursive: true, force: true });
 }
 
 const openssh = execFileSync('ssh', ['-V'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim() || 'unknown';
