@@ -15,7 +15,10 @@
  * connect and `true` on all at once, 510 → 470 ms. On a real network the saving is a round trip
  * per connection and per jump hop.
  */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { Client, ParsedKey } from 'ssh2';
+import { PATCHED_SSH2_VERSION } from './ssh2-certificates.js';
 
 /** The hash ssh2 signs with for each of the algorithm names it may give an RSA key (getKeyAlgos). */
 const HASH_OF_ALGORITHM: Readonly<Record<string, string>> = {
@@ -29,10 +32,13 @@ type AuthPK = (username: string, key: ParsedKey, keyAlgorithm?: string, sign?: S
 
 /**
  * Makes the client's publickey requests signed from the first, for keys that can sign here. Call
- * it right after `client.connect()`, which makes the protocol object; a client without one (another
- * ssh2) is left as it is, asking first.
+ * it right after `client.connect()`, which makes the protocol object. It reaches into ssh2's
+ * internals (the protocol's authPK, and when the client calls it), so only the release it was
+ * written against, the one the certificate changes were (`version`: the installed one), is
+ * changed; any other asks first, as ssh2 does.
  */
-export function signPublickeyRequests(client: Client): void {
+export function signPublickeyRequests(client: Client, version = installedSsh2()): void {
+  if (version !== PATCHED_SSH2_VERSION) return;
   const protocol = (client as unknown as { _protocol?: { authPK?: AuthPK } })._protocol;
   const ask = protocol?.authPK;
   if (!protocol || typeof ask !== 'function') return;
@@ -53,4 +59,19 @@ export function signPublickeyRequests(client: Client): void {
 function signsHere(key: unknown): key is ParsedKey {
   const k = key as Partial<ParsedKey> | null;
   return typeof k?.sign === 'function' && typeof k.isPrivateKey === 'function' && k.isPrivateKey();
+}
+
+let installed: string | undefined;
+
+/** The installed ssh2's version, read once ('' when it cannot be read). */
+function installedSsh2(): string {
+  if (installed === undefined) {
+    try {
+      const pkg = createRequire(import.meta.url).resolve('ssh2/package.json');
+      installed = (JSON.parse(readFileSync(pkg, 'utf8')) as { version?: string }).version ?? '';
+    } catch {
+      installed = '';
+    }
+  }
+  return installed;
 }

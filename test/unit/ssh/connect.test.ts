@@ -169,6 +169,16 @@ describe('signPublickeyRequests', () => {
     expect(calls).toEqual([{ key, algorithm: undefined, sign }]);
   });
 
+  it('leaves an ssh2 of another release asking first', () => {
+    const calls: unknown[][] = [];
+    const authPK = (...args: unknown[]) => void calls.push(args);
+    const client = { _protocol: { authPK } } as unknown as ssh2.Client;
+    signPublickeyRequests(client, '1.18.0');
+    const key = parsed(ssh2.utils.generateKeyPairSync('ed25519').private);
+    (client as unknown as { _protocol: { authPK: (...a: unknown[]) => void } })._protocol.authPK('user', key, undefined);
+    expect(calls).toEqual([['user', key, undefined]]);
+  });
+
   it('leaves a client without the protocol object it knows alone', () => {
     const client = {} as ssh2.Client;
     signPublickeyRequests(client);
