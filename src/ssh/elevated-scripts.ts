@@ -55,9 +55,17 @@ export const EXIT = {
  */
 const STAT = '%y %s %m %U %G %T@ %i %D';
 
-/** Set up for every script: C messages, the system's tools only (`path`), the frame first. */
+/**
+ * Set up for every script: C messages, the system's tools only (`path`), no pathname expansion
+ * (an unquoted word is split, never matched against the files of a directory someone else may
+ * fill), none of the variables that make openssl load a configuration or module of the caller's
+ * choosing (sudo's env_keep, SETENV or doas keepenv could carry them over from the login user),
+ * the frame first.
+ */
 const prelude = (path: string) => `LC_ALL=C; export LC_ALL
 PATH=${path}; export PATH
+set -f
+unset OPENSSL_CONF OPENSSL_CONF_INCLUDE OPENSSL_MODULES OPENSSL_ENGINES
 hashed_by=
 f=$1; shift
 printf '%s\\n' "$f"

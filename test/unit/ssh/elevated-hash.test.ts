@@ -36,8 +36,11 @@ function bin(name: string, hashers: Record<string, string>): string {
   return d;
 }
 
-function run(tools: string, script: 'hash' | 'write', args: string[], stdin = '') {
-  const r = spawnSync('/bin/sh', ['-c', scriptCommand(script, FRAME, args, join(dir, tools))], { input: stdin });
+function run(tools: string, script: 'hash' | 'write', args: string[], stdin = '', env: Record<string, string> = {}) {
+  const r = spawnSync('/bin/sh', ['-c', scriptCommand(script, FRAME, args, join(dir, tools))], {
+    input: stdin,
+    env: { ...process.env, ...env },
+  });
   return { status: r.status, out: afterFrame(r.stdout, FRAME), stderr: r.stderr.toString() };
 }
 
@@ -81,6 +84,17 @@ describe('the elevated scripts hash', () => {
     expect(outcome.hashedBy).toBe(by);
     expect(outcome.before?.sha256).toBe(sha('old'));
     expect(readFileSync(target, 'utf8')).toBe(data);
+  });
+
+  it('runs openssl without the configuration or modules its environment names', () => {
+    // A configuration under which openssl has no SHA-256 at all: the script must not read it.
+    const conf = join(dir, 'hostile.cnf');
+    writeFileSync(conf, 'openssl_conf = init\n[init]\nalg_section = evp\n[evp]\ndefault_properties = fips=yes\n');
+    const hostile = { OPENSSL_CONF: conf, OPENSSL_MODULES: join(dir, 'none'), OPENSSL_ENGINES: join(dir, 'none') };
+    expect(spawnSync('openssl', ['dgst', '-sha256', '-r'], { input: '', env: { ...process.env, ...hostile } }).status).not.toBe(0);
+    const hashed = run('both', 'hash', [join(dir, 'file')], '', hostile);
+    expect(hashed.status, hashed.stderr).toBe(0);
+    expect(parseHash(hashed.out.toString('latin1').trim())).toEqual({ sha256: sha(data), by: 'openssl' });
   });
 
   it('fails, never gives way half-way, when openssl passed its check and then hashes nothing', () => {
