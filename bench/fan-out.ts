@@ -136,7 +136,8 @@ export async function fanOut(): Promise<Section> {
       `Cold speed-up vs parallel-ssh by round: ${perRound.map((x) => `${x.toFixed(2)}×`).join(', ')}.`,
     ],
     bars: [
-      { bar: 'cold fan-out ≥ 5× faster than parallel-ssh', met: ref / median(cold) >= 5, figure: `${(ref / median(cold)).toFixed(1)}×` },
+      // Two places: 4.996× must not read as the 5× it misses.
+      { bar: 'cold fan-out ≥ 5× faster than parallel-ssh', met: ref / median(cold) >= 5, figure: `${(ref / median(cold)).toFixed(2)}×` },
       {
         bar: 'warm fan-out < 150 ms',
         met: median(warm) < 150,
