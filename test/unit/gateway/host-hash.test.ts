@@ -4,31 +4,21 @@
  * way to sha256sum, and so does one that answers no digest, neither is exit 127 (the caller's
  * SFTP fallback), and a hostile file name is one argument.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostHashCommand, parseHostHash } from '../../../src/gateway/host-hash.js';
+import { toolDir, which } from '../../support/tool-dir.js';
 
 let dir: string;
 const data = 'the bytes a transfer moved\n';
 const sha = createHash('sha256').update(data).digest('hex');
-const which = (tool: string) => execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim();
 
 /** A directory holding only the named tools (links to the real ones, or scripts). */
-function bin(name: string, tools: Record<string, string>): string {
-  const d = join(dir, name);
-  mkdirSync(d);
-  for (const [tool, target] of Object.entries(tools)) {
-    if (target.startsWith('#!')) {
-      writeFileSync(join(d, tool), target);
-      chmodSync(join(d, tool), 0o755);
-    } else symlinkSync(target, join(d, tool));
-  }
-  return d;
-}
+const bin = (name: string, tools: Record<string, string>) => toolDir(dir, name, tools);
 
 function run(path: string, systemPath: string) {
   // The shell itself from a path of its own: the command's PATH holds only the tools under test.

@@ -5,36 +5,26 @@
  * openssl that passes that check but then prints no digest fails the script rather than giving
  * way half-way through the stream.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { afterFrame, EXIT, parseHash, parseWrite, scriptCommand } from '../../../src/ssh/elevated-scripts.js';
+import { toolDir, which } from '../../support/tool-dir.js';
 
 const FRAME = 'sshgate-frame-0123456789abcdef';
 /** What the scripts run besides the hashing tools and the shell's builtins. */
 const TOOLS = ['find', 'dd', 'id', 'mktemp', 'chown', 'chmod', 'sync', 'mv', 'ln', 'rm'];
 const data = 'the bytes an elevated transfer moved\n';
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
-const which = (tool: string) => execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim();
 
 let dir: string;
 
 /** A directory with the scripts' tools and the named hashing tools (links to the real ones, or scripts). */
-function bin(name: string, hashers: Record<string, string>): string {
-  const d = join(dir, name);
-  mkdirSync(d);
-  for (const tool of TOOLS) symlinkSync(which(tool), join(d, tool));
-  for (const [tool, target] of Object.entries(hashers)) {
-    if (target.startsWith('#!')) {
-      writeFileSync(join(d, tool), target);
-      chmodSync(join(d, tool), 0o755);
-    } else symlinkSync(target, join(d, tool));
-  }
-  return d;
-}
+const bin = (name: string, hashers: Record<string, string>) =>
+  toolDir(dir, name, { ...Object.fromEntries(TOOLS.map((t) => [t, which(t)])), ...hashers });
 
 function run(tools: string, script: 'hash' | 'write', args: string[], stdin = '', env: Record<string, string> = {}) {
   const r = spawnSync('/bin/sh', ['-c', scriptCommand(script, FRAME, args, join(dir, tools))], {
