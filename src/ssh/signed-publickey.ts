@@ -15,10 +15,8 @@
  * connect and `true` on all at once, 510 → 470 ms. On a real network the saving is a round trip
  * per connection and per jump hop.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import type { Client, ParsedKey } from 'ssh2';
-import { PATCHED_SSH2_VERSION } from './ssh2-certificates.js';
+import { installedSsh2, PATCHED_SSH2_VERSION } from './ssh2-certificates.js';
 
 /** The hash ssh2 signs with for each of the algorithm names it may give an RSA key (getKeyAlgos). */
 const HASH_OF_ALGORITHM: Readonly<Record<string, string>> = {
@@ -37,7 +35,7 @@ type AuthPK = (username: string, key: ParsedKey, keyAlgorithm?: string, sign?: S
  * written against, the one the certificate changes were (`version`: the installed one), is
  * changed; any other asks first, as ssh2 does.
  */
-export function signPublickeyRequests(client: Client, version = installedSsh2()): void {
+export function signPublickeyRequests(client: Client, version = releaseOf(installedSsh2())): void {
   if (version !== PATCHED_SSH2_VERSION) return;
   const protocol = (client as unknown as { _protocol?: { authPK?: AuthPK } })._protocol;
   const ask = protocol?.authPK;
@@ -61,17 +59,6 @@ function signsHere(key: unknown): key is ParsedKey {
   return typeof k?.sign === 'function' && typeof k.isPrivateKey === 'function' && k.isPrivateKey();
 }
 
-let installed: string | undefined;
-
-/** The installed ssh2's version, read once ('' when it cannot be read). */
-function installedSsh2(): string {
-  if (installed === undefined) {
-    try {
-      const pkg = createRequire(import.meta.url).resolve('ssh2/package.json');
-      installed = (JSON.parse(readFileSync(pkg, 'utf8')) as { version?: string }).version ?? '';
-    } catch {
-      installed = '';
-    }
-  }
-  return installed;
+function releaseOf(found: ReturnType<typeof installedSsh2>): string | undefined {
+  return typeof found === 'string' ? undefined : found.version;
 }

@@ -201,21 +201,31 @@ interface InternalModuleClass {
   _nodeModulePaths(dir: string): string[];
 }
 
+let installed: { lib: string; version: string } | string | undefined;
+
+/** The installed ssh2: its lib directory and version, read once; else why they cannot be read. */
+export function installedSsh2(): { lib: string; version: string } | string {
+  if (installed === undefined) {
+    try {
+      const pkg = createRequire(import.meta.url).resolve('ssh2/package.json');
+      const version = (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
+      installed = { lib: join(dirname(pkg), 'lib'), version };
+    } catch (err) {
+      installed = `ssh2's package.json cannot be read: ${(err as Error).message}`;
+    }
+  }
+  return installed;
+}
+
 /**
  * Puts the changed files in Node's module cache, before anything loads ssh2; undefined when done,
  * else why certificates are unavailable (ssh2 is then loaded as installed).
  */
 export function patchSsh2(): string | undefined {
   const require = createRequire(import.meta.url);
-  let pkg: string;
-  let version: string;
-  try {
-    pkg = require.resolve('ssh2/package.json');
-    version = (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
-  } catch (err) {
-    return `ssh2's package.json cannot be read: ${(err as Error).message}`;
-  }
-  const lib = join(dirname(pkg), 'lib');
+  const found = installedSsh2();
+  if (typeof found === 'string') return found;
+  const { lib, version } = found;
   const files = HUNKS.map((h) => join(lib, h.file));
   const cached = files.filter((f) => require.cache[f] !== undefined);
   if (cached.length > 0) {
