@@ -7,9 +7,10 @@
  *   exec /bin/sh -c '<PRELUDE + script>' sshgate-files '<frame>' '<arg>' …
  *
  * What they need on the host: GNU coreutils (realpath -z, dd iflag=nofollow, `chown +UID`,
- * mktemp, sha256sum, sync) and GNU findutils (find -printf), as on Debian, Ubuntu,
- * RHEL and their kin; openssl, where there is one that works, hashes in sha256sum's place. Messages are read in the C locale (LC_ALL=C), so that a failure can be told
- * apart by what the tool said (elevatedFailure).
+ * mktemp, sha256sum, sync) and GNU findutils (find -printf), as on Debian, Ubuntu, RHEL and their
+ * kin; openssl, where there is one that works, hashes in sha256sum's place. Messages are read in
+ * the C locale (LC_ALL=C), so that a failure can be told apart by what the tool said
+ * (elevatedFailure).
  *
  * Output framing. stdout is the channel's raw bytes, and something may precede the script's own
  * output (a login script of the login user that prints). So each script first prints a frame — a
@@ -18,9 +19,8 @@
  * the trailer, found as the last occurrence of the frame, since nothing after it can contain it.
  */
 import { SshgateError } from '../errors.js';
-import type { DirEntry, RemoteStat, RemoteType } from './remote-files.js';
+import type { DirEntry, HostHasher, RemoteStat, RemoteType } from './remote-files.js';
 import { shQuote, SYSTEM_PATH } from './interpreter.js';
-import type { HostHasher } from './remote-files.js';
 
 /** The sha256 of nothing: what a working `openssl dgst -sha256` answers for empty input. */
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
