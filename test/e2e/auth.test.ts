@@ -86,3 +86,25 @@ describe('logging in as credentials.yml says', () => {
     }
   });
 });
+
+describe('the first publickey request (src/ssh/signed-publickey.ts), as sshd logged it', () => {
+  /** How many times sshd answered "would you take this key?" before the login of the key `name` (by port). */
+  function questionsBefore(name: 'locked' | 'agent'): number[] {
+    const fingerprint = execFileSync('ssh-keygen', ['-lf', join(work, `${name}.pub`)], { encoding: 'utf8' }).split(' ')[1] as string;
+    const log = readFileSync(join(fleet.dir, 'sshd.0.log'), 'utf8').split('\n');
+    const ports = log.flatMap((l) => (l.includes('Accepted publickey') && l.includes(fingerprint) ? [/ port (\d+) /.exec(l)?.[1]] : []));
+    expect(ports.length).toBeGreaterThan(0);
+    // sshd (LogLevel VERBOSE) logs a question it said yes to as "Postponed publickey".
+    return ports.map((port) => log.filter((l) => l.includes('Postponed publickey') && l.includes(` port ${port} `)).length);
+  }
+
+  it('is signed at once for a key file: the host is never asked about the key first', async () => {
+    await gate.ok('ssh_run', { alias: 'by-passphrase', command: 'true' });
+    for (const asked of questionsBefore('locked')) expect(asked).toBe(0);
+  });
+
+  it("asks about an ssh-agent's key first, as ssh2 does (an agent may ask its user per signature)", async () => {
+    await gate.ok('ssh_run', { alias: 'by-agent', command: 'true' });
+    for (const asked of questionsBefore('agent')) expect(asked).toBe(1);
+  });
+});
