@@ -6,6 +6,7 @@ import { posix } from 'node:path';
 import type { PolicyRule, PolicySet } from '../config/load-policy.js';
 import { BUILTIN_DENY_SUBSTRINGS, EVALUATING_BUILTINS, WRAPPER_COMMANDS } from './builtin.js';
 import { DenyIndex } from './deny-patterns.js';
+import { rememberDecisions } from './decision-memo.js';
 import { strictestTerms, type ApprovalTermsView, type Decision, type SegmentVerdict, type Verdict } from './decision.js';
 import { DEFAULTS } from '../defaults.js';
 import { globMatch, globsIntersect } from '../glob.js';
@@ -207,7 +208,7 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
     };
   }
 
-  return { policy, denySubstrings, network, decide, rulesFor };
+  return { policy, denySubstrings, network, decide: rememberDecisions(decide), rulesFor };
 }
 
 /**
