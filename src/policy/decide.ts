@@ -79,7 +79,12 @@ interface DenyPattern {
   pattern: string;
 }
 
-export function createPolicyEngine(policy: PolicySet, parser: ShellParser): PolicyEngine {
+export interface EngineOptions {
+  /** How many decisions the engine remembers (decision-memo.ts); 0: none, each is made afresh. */
+  remember?: number;
+}
+
+export function createPolicyEngine(policy: PolicySet, parser: ShellParser, options: EngineOptions = {}): PolicyEngine {
   const denySubstrings = [...new Set([...BUILTIN_DENY_SUBSTRINGS, ...policy.denySubstrings])];
   const network = compileNetwork(policy.network);
 
@@ -208,7 +213,7 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser): Poli
     };
   }
 
-  return { policy, denySubstrings, network, decide: rememberDecisions(decide), rulesFor };
+  return { policy, denySubstrings, network, decide: rememberDecisions(decide, options.remember), rulesFor };
 }
 
 /**

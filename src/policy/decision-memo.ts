@@ -26,6 +26,7 @@ void HOST_FIELDS_KEYED;
 void OPTIONS_KEYED;
 
 export function rememberDecisions(decide: Decide, size = DECISION_MEMO_SIZE): Decide {
+  if (size <= 0) return decide;
   const kept = new Map<string, Decision>();
   return (host, command, options = {}) => {
     if (command.length > DECISION_MEMO_COMMAND_LIMIT) return decide(host, command, options);

@@ -128,6 +128,17 @@ describe('a remembered decision', () => {
     const long = 'x'.repeat(DECISION_MEMO_COMMAND_LIMIT + 1);
     expect(made1(long)).not.toBe(made1(long));
   });
+
+  it('is not kept by an engine told to remember none (what the decision benchmark times)', () => {
+    const engine = createPolicyEngine(policy, parser, { remember: 0 });
+    const h = hosts[0] as HostRef;
+    const [a, b] = [engine.decide(h, 'uptime'), engine.decide(h, 'uptime')];
+    expect(a).toEqual(b);
+    expect(a).not.toBe(b);
+    expect(Object.isFrozen(a)).toBe(false);
+    const remembering = createPolicyEngine(policy, parser);
+    expect(remembering.decide(h, 'uptime')).toBe(remembering.decide(h, 'uptime'));
+  });
 });
 
 describe('the engine of a reloaded policy', () => {
