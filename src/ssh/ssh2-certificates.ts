@@ -10,7 +10,9 @@
  *   `ssh-ed25519-cert-v01@openssh.com`, `rsa-sha2-512` for `rsa-sha2-512-cert-v01@openssh.com`);
  * - Protocol.js (authPK): a publickey request made with a certificate names the certificate's
  *   algorithm, and its signature the key's (PROTOCOL.certkeys); for any other key both are the same
- *   name, as before.
+ *   name, as before;
+ * - keyParser.js, for speed alone: a key signs and verifies through a Node key object made once
+ *   (key-objects.ts), not its PEM text, which Node would parse at every call.
  *
  * Why this way (docs/certificates.md): ssh2 has no hook for either, no maintained fork adds both,
  * and a patch applied at install time would not run here (`ignore-scripts`) nor for anyone who
@@ -18,10 +20,12 @@
  * below, or nothing is changed and certificates are unavailable, with the reason (the host key check
  * and certificate logins then refuse what they cannot check).
  */
+import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { certifiedKeyOf, HOST_CERTIFICATE_ALGORITHMS, signatureAlgorithm } from './certificates.js';
+import { privateKeyObject, publicKeyObject } from './key-objects.js';
 
 /** The ssh2 release the hunks were written against. */
 export const PATCHED_SSH2_VERSION = '1.17.0';
@@ -31,9 +35,13 @@ export interface Ssh2CertificateHooks {
   signatureAlgorithm(keyAlgorithm: string): string;
   /** The certified key's plain blob for a certificate, the blob itself for a plain key, undefined for a malformed certificate. */
   certifiedKey(blob: Buffer): Buffer | undefined;
+  /** The key object for the private key text that ssh2's key `owner` holds. */
+  privateKeyObject(owner: object, pem: string): KeyObject;
+  /** The key object for a public key's text. */
+  publicKeyObject(pem: string): KeyObject;
 }
 
-const HOOKS: Ssh2CertificateHooks = { signatureAlgorithm, certifiedKey: certifiedKeyOf };
+const HOOKS: Ssh2CertificateHooks = { signatureAlgorithm, certifiedKey: certifiedKeyOf, privateKeyObject, publicKeyObject };
 
 type Hunk = readonly [find: string, replace: string];
 
@@ -50,6 +58,19 @@ export const HUNKS: readonly { file: string; hunks: readonly Hunk[] }[] = [
   'ssh-dss',
   ${HOST_CERTIFICATE_ALGORITHMS.map((a) => `'${a}'`).join(',\n  ')},
 ]);`,
+      ],
+    ],
+  },
+  {
+    file: 'protocol/keyParser.js',
+    hunks: [
+      [
+        `          return sign_(algo, data, pem);`,
+        `          return sign_(algo, data, module.sshgateCertificates.privateKeyObject(this, pem));`,
+      ],
+      [
+        `          return verify_(algo, data, pem, signature);`,
+        `          return verify_(algo, data, module.sshgateCertificates.publicKeyObject(pem), signature);`,
       ],
     ],
   },
