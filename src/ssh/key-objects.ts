@@ -1,27 +1,17 @@
 /**
- * Node key objects for ssh2's signatures. ssh2 hands Node each key as PEM text at every signature
- * and verification, and OpenSSL parses the text every time: an Ed25519 signature took 448 µs with
- * the text against 42 with a key object, a verification 205 against 105. A new connection signs
- * once (the login key) and verifies twice (the key exchange, the host keys' proof), so each of its
- * keys is parsed once instead. ssh2-certificates.ts puts these calls into ssh2's keyParser.js.
+ * Node key objects for ssh2's verifications. ssh2 hands Node a public key as PEM text at every
+ * verification, and OpenSSL parses the text every time: an Ed25519 verification took 191 µs with
+ * the text against 109 with a key object. A new connection verifies twice with its host key (the
+ * key exchange, the host keys' proof), and a reconnection again; the objects are kept by their
+ * text. (The login key's signature goes through a key object too: signing-key.ts.)
+ * ssh2-certificates.ts puts the call into ssh2's keyParser.js.
  */
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 
-/** Host keys kept by their text (public, small): a fleet's keys, met again at each reconnection. */
+/** Public keys kept by their text (public, small): a fleet's host keys, met again at each reconnection. */
 export const PUBLIC_KEY_OBJECTS = 1024;
 
-// A private key's object lives as long as ssh2's key that holds its text, and no longer.
-const privateKeys = new WeakMap<object, { pem: string; key: KeyObject }>();
 const publicKeys = new Map<string, KeyObject>();
-
-/** The key object of `owner`'s private key `pem` (throws as Node's sign would on a text it cannot read). */
-export function privateKeyObject(owner: object, pem: string): KeyObject {
-  const kept = privateKeys.get(owner);
-  if (kept?.pem === pem) return kept.key;
-  const key = createPrivateKey(pem);
-  privateKeys.set(owner, { pem, key });
-  return key;
-}
 
 /** The key object of the public key `pem` (throws as Node's verify would on a text it cannot read). */
 export function publicKeyObject(pem: string): KeyObject {

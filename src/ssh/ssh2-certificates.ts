@@ -11,7 +11,7 @@
  * - Protocol.js (authPK): a publickey request made with a certificate names the certificate's
  *   algorithm, and its signature the key's (PROTOCOL.certkeys); for any other key both are the same
  *   name, as before;
- * - keyParser.js, for speed alone: a key signs and verifies through a Node key object made once
+ * - keyParser.js, for speed alone: a public key verifies through a Node key object made once
  *   (key-objects.ts), not its PEM text, which Node would parse at every call.
  *
  * Why this way (docs/certificates.md): ssh2 has no hook for either, no maintained fork adds both,
@@ -25,7 +25,7 @@ import { readFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { certifiedKeyOf, HOST_CERTIFICATE_ALGORITHMS, signatureAlgorithm } from './certificates.js';
-import { privateKeyObject, publicKeyObject } from './key-objects.js';
+import { publicKeyObject } from './key-objects.js';
 
 /** The ssh2 release the hunks were written against. */
 export const PATCHED_SSH2_VERSION = '1.17.0';
@@ -35,13 +35,11 @@ export interface Ssh2CertificateHooks {
   signatureAlgorithm(keyAlgorithm: string): string;
   /** The certified key's plain blob for a certificate, the blob itself for a plain key, undefined for a malformed certificate. */
   certifiedKey(blob: Buffer): Buffer | undefined;
-  /** The key object for the private key text that ssh2's key `owner` holds. */
-  privateKeyObject(owner: object, pem: string): KeyObject;
   /** The key object for a public key's text. */
   publicKeyObject(pem: string): KeyObject;
 }
 
-const HOOKS: Ssh2CertificateHooks = { signatureAlgorithm, certifiedKey: certifiedKeyOf, privateKeyObject, publicKeyObject };
+const HOOKS: Ssh2CertificateHooks = { signatureAlgorithm, certifiedKey: certifiedKeyOf, publicKeyObject };
 
 type Hunk = readonly [find: string, replace: string];
 
@@ -64,10 +62,6 @@ export const HUNKS: readonly { file: string; hunks: readonly Hunk[] }[] = [
   {
     file: 'protocol/keyParser.js',
     hunks: [
-      [
-        `          return sign_(algo, data, pem);`,
-        `          return sign_(algo, data, module.sshgateCertificates.privateKeyObject(this, pem));`,
-      ],
       [
         `          return verify_(algo, data, pem, signature);`,
         `          return verify_(algo, data, module.sshgateCertificates.publicKeyObject(pem), signature);`,
