@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { shellParser } from '../../../src/commands/context.js';
 import type { PolicySet } from '../../../src/config/load-policy.js';
 import { createPolicyEngine, type DecideOptions, type PolicyEngine } from '../../../src/policy/decide.js';
-import { DECISION_MEMO_COMMAND_LIMIT, rememberDecisions } from '../../../src/policy/decision-memo.js';
+import { DECISION_MEMO_COMMAND_LIMIT, DECISION_MEMO_SEGMENT_LIMIT, rememberDecisions } from '../../../src/policy/decision-memo.js';
 import type { HostRef } from '../../../src/policy/limits.js';
 import type { Principal } from '../../../src/principal.js';
 import { engineFromYaml } from '../../support/policy.js';
@@ -51,9 +51,10 @@ const commands = [
 ];
 const optionsArb: fc.Arbitrary<DecideOptions> = fc.record(
   {
-    workdir: fc.constantFrom('/home', '.', ''),
+    // null is no value a caller passes (the schemas refuse it), but the key must not take it for absent.
+    workdir: fc.constantFrom('/home', '.', '', null as unknown as string),
     principal: fc.constantFrom(...principals),
-    become: fc.constantFrom('root', 'postgres', ''),
+    become: fc.constantFrom('root', 'postgres', '', null as unknown as string),
   },
   { requiredKeys: [] },
 );
@@ -99,6 +100,9 @@ describe('a remembered decision', () => {
       ],
       [() => verdict(web, 'cat /var/log/x'), () => verdict(web, 'cat /var/log/x', { become: 'root' })],
       [() => verdict(web, 'cat .ssh/k'), () => verdict(web, 'cat .ssh/k', { workdir: '/home/u' })],
+      // null is not absent to the engine (no caller passes it; the key keeps them apart all the same).
+      [() => verdict(web, 'cat .ssh/k'), () => verdict(web, 'cat .ssh/k', { workdir: null as unknown as string })],
+      [() => verdict(web, 'cat x'), () => verdict(web, 'cat x', { become: null as unknown as string })],
     ];
     for (const [a, b] of pairs) {
       const first = [a(), b()];
@@ -119,7 +123,7 @@ describe('a remembered decision', () => {
 
   it('keeps at most its size, the oldest going first, and decides long commands afresh', () => {
     let made = 0;
-    const decide = rememberDecisions((host, command) => ({ made: ++made, host, command }) as never, 2);
+    const decide = rememberDecisions((host, command) => ({ made: ++made, host, command, segments: [] }) as never, 2);
     const h = hosts[0] as HostRef;
     const made1 = (c: string) => (decide(h, c) as unknown as { made: number }).made;
     expect([made1('a'), made1('b'), made1('a')]).toEqual([1, 2, 1]);
@@ -129,15 +133,39 @@ describe('a remembered decision', () => {
     expect(made1(long)).not.toBe(made1(long));
   });
 
-  it('is not kept by an engine told to remember none (what the decision benchmark times)', () => {
+  it('is not kept by an engine told to remember none (what the decision benchmark times), yet frozen', () => {
     const engine = createPolicyEngine(policy, parser, { remember: 0 });
     const h = hosts[0] as HostRef;
     const [a, b] = [engine.decide(h, 'uptime'), engine.decide(h, 'uptime')];
     expect(a).toEqual(b);
     expect(a).not.toBe(b);
-    expect(Object.isFrozen(a)).toBe(false);
+    expect(Object.isFrozen(a.segments[0])).toBe(true);
     const remembering = createPolicyEngine(policy, parser);
     expect(remembering.decide(h, 'uptime')).toBe(remembering.decide(h, 'uptime'));
+  });
+});
+
+describe('what is not remembered', () => {
+  it('a decision of more parts than the limit: decided afresh each time, frozen all the same', () => {
+    const engine = createPolicyEngine(policy, parser);
+    const h = hosts[0] as HostRef;
+    const many = Array.from({ length: DECISION_MEMO_SEGMENT_LIMIT + 1 }, () => 'uptime').join('; ');
+    const few = Array.from({ length: DECISION_MEMO_SEGMENT_LIMIT }, () => 'uptime').join('; ');
+    const first = engine.decide(h, many);
+    expect(first.segments).toHaveLength(DECISION_MEMO_SEGMENT_LIMIT + 1);
+    expect(engine.decide(h, many)).not.toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(engine.decide(h, few)).toBe(engine.decide(h, few));
+  });
+
+  it('a command longer than the limit: decided afresh, frozen', () => {
+    const engine = createPolicyEngine(policy, parser);
+    const h = hosts[0] as HostRef;
+    const long = `cat ${'a'.repeat(DECISION_MEMO_COMMAND_LIMIT)}`;
+    const first = engine.decide(h, long);
+    expect(engine.decide(h, long)).not.toBe(first);
+    expect(engine.decide(h, long)).toEqual(first);
+    expect(Object.isFrozen(first)).toBe(true);
   });
 });
 
