@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { clip, SshgateError } from '../errors.js';
 import type { ClientApprover } from '../gateway/gateway.js';
+import { deepFreeze } from '../deep-freeze.js';
 
 /** Problems named in one invalid_input error; the rest are counted. */
 const SHOWN_ISSUES = 5;
@@ -115,14 +116,6 @@ function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
     published[io].set(schema, json);
   }
   return json;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }
 
 export class ToolRegistry {

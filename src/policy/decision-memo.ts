@@ -10,6 +10,7 @@
 import type { Decision } from './decision.js';
 import type { DecideOptions } from './decide.js';
 import type { HostRef } from './limits.js';
+import { deepFreeze } from '../deep-freeze.js';
 
 /** How many decisions an engine keeps; the oldest goes first. */
 export const DECISION_MEMO_SIZE = 1024;
@@ -56,12 +57,4 @@ export function rememberDecisions(decide: Decide, size = DECISION_MEMO_SIZE): De
     kept.set(key, decision);
     return decision;
   };
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }
