@@ -8,6 +8,7 @@
  */
 import type { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import type { AbandonedCalls } from './abandoned-calls.js';
+import { setBounded } from '../bounded-map.js';
 
 export const MAX_SESSIONS_PER_PRINCIPAL = 100;
 /** How many closed sessions are remembered, so that a request for one is told why it is gone. */
@@ -47,8 +48,7 @@ export class SessionTable {
   /** Takes an ended session out, remembering why it ended; false if it was not open. */
   remove(id: string, why: string): boolean {
     if (!this.open.delete(id)) return false;
-    this.closed.set(id, why);
-    if (this.closed.size > REMEMBERED) this.closed.delete(this.closed.keys().next().value as string);
+    setBounded(this.closed, id, why, REMEMBERED);
     return true;
   }
 

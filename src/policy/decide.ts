@@ -27,6 +27,7 @@ import {
   type CodeArgument,
 } from './programs.js';
 import { quoteWord, WILD_ALL, WILD_MARK } from './words.js';
+import { setBounded } from '../bounded-map.js';
 
 export interface DecideOptions {
   /** The command starts there (a call's workdir), not in the login directory. */
@@ -105,8 +106,7 @@ export function createPolicyEngine(policy: PolicySet, parser: ShellParser, optio
     let p = parsed.get(key);
     if (!p) {
       p = parser.parse(command, dialect);
-      if (parsed.size >= 256) parsed.delete(parsed.keys().next().value as string);
-      parsed.set(key, p);
+      setBounded(parsed, key, p, 256);
     }
     return p;
   };

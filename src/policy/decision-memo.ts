@@ -11,6 +11,7 @@ import type { Decision } from './decision.js';
 import type { DecideOptions } from './decide.js';
 import type { HostRef } from './limits.js';
 import { deepFreeze } from '../deep-freeze.js';
+import { setBounded } from '../bounded-map.js';
 
 /** How many decisions an engine keeps; the oldest goes first. */
 export const DECISION_MEMO_SIZE = 1024;
@@ -53,8 +54,7 @@ export function rememberDecisions(decide: Decide, size = DECISION_MEMO_SIZE): De
     if (known) return known;
     const decision = deepFreeze(decide(host, command, options));
     if (decision.segments.length > DECISION_MEMO_SEGMENT_LIMIT) return decision;
-    if (kept.size >= size) kept.delete(kept.keys().next().value as string);
-    kept.set(key, decision);
+    setBounded(kept, key, decision, size);
     return decision;
   };
 }

@@ -7,6 +7,7 @@
  * ssh2-certificates.ts puts the call into ssh2's keyParser.js.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { setBounded } from '../bounded-map.js';
 
 /** Public keys kept by their text (public, small): a fleet's host keys, met again at each reconnection. */
 export const PUBLIC_KEY_OBJECTS = 1024;
@@ -18,8 +19,7 @@ export function publicKeyObject(pem: string): KeyObject {
   let key = publicKeys.get(pem);
   if (key === undefined) {
     key = createPublicKey(pem);
-    if (publicKeys.size >= PUBLIC_KEY_OBJECTS) publicKeys.delete(publicKeys.keys().next().value as string);
-    publicKeys.set(pem, key);
+    setBounded(publicKeys, pem, key, PUBLIC_KEY_OBJECTS);
   }
   return key;
 }

@@ -4,6 +4,7 @@
  * alias never contains ":", so an id splits into exactly three parts.
  */
 import { createHash } from 'node:crypto';
+import { setBounded } from '../bounded-map.js';
 
 const ALIAS_RE = /^[A-Za-z0-9._-]{1,100}$/;
 const HASH_RE = /^[0-9a-f]{12}$/;
@@ -27,8 +28,7 @@ export function commandHash(command: string): string {
   let hash = hashMemo.get(command);
   if (hash === undefined) {
     hash = createHash('sha256').update(command, 'utf8').digest('hex').slice(0, 12);
-    if (hashMemo.size >= HASH_MEMO_SIZE) hashMemo.delete(hashMemo.keys().next().value as string);
-    hashMemo.set(command, hash);
+    setBounded(hashMemo, command, hash, HASH_MEMO_SIZE);
   }
   return hash;
 }
