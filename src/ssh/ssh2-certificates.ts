@@ -1,7 +1,7 @@
 /**
- * What ssh2 lacks for OpenSSH certificates, added as it loads: three of its files are read, changed
- * by the exact hunks below, and compiled into Node's module cache in place of the files on disk,
- * which stay as npm installed them. The changes, and only these:
+ * What ssh2 lacks for OpenSSH certificates, added as it loads, and three changes for speed: six of
+ * its files are read, changed by the exact hunks below, and compiled into Node's module cache in
+ * place of the files on disk, which stay as npm installed them. The changes, and only these:
  *
  * - constants.js: the certificate host key algorithms are names ssh2 accepts in its list;
  * - kex.js (client side): the server's host key may be a certificate; the exchange signature is
@@ -12,7 +12,12 @@
  *   algorithm, and its signature the key's (PROTOCOL.certkeys); for any other key both are the same
  *   name, as before;
  * - keyParser.js, for speed alone: a public key verifies through a Node key object made once
- *   (key-objects.ts), not its PEM text, which Node would parse at every call.
+ *   (key-objects.ts), not its PEM text, which Node would parse at every call;
+ * - crypto.js, for speed alone: a packet's random padding comes from a pool (padding-bytes.ts),
+ *   not from a trip into OpenSSL per packet;
+ * - Channel.js, for speed alone: a channel destroyed after its writable side finished (as Node's
+ *   autoDestroy does once both sides are done, every exec) does not call end() again, which made
+ *   and dropped an ERR_STREAM_ALREADY_FINISHED error, its stack trace included, every time.
  *
  * Why this way (docs/certificates.md): ssh2 has no hook for either, no maintained fork adds both,
  * and a patch applied at install time would not run here (`ignore-scripts`) nor for anyone who
@@ -26,6 +31,7 @@ import Module, { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { certifiedKeyOf, HOST_CERTIFICATE_ALGORITHMS, signatureAlgorithm } from './certificates.js';
 import { publicKeyObject } from './key-objects.js';
+import { type Fill, fillPadding } from './padding-bytes.js';
 
 /** The ssh2 release the hunks were written against. */
 export const PATCHED_SSH2_VERSION = '1.17.0';
@@ -37,14 +43,28 @@ export interface Ssh2CertificateHooks {
   certifiedKey(blob: Buffer): Buffer | undefined;
   /** The key object for a public key's text. */
   publicKeyObject(pem: string): KeyObject;
+  /** Random padding, as randomFillSync(buffer, offset, size). */
+  fillPadding: Fill;
 }
 
-const HOOKS: Ssh2CertificateHooks = { signatureAlgorithm, certifiedKey: certifiedKeyOf, publicKeyObject };
+const HOOKS: Ssh2CertificateHooks = { signatureAlgorithm, certifiedKey: certifiedKeyOf, publicKeyObject, fillPadding };
 
 type Hunk = readonly [find: string, replace: string];
 
 /** Per file (under ssh2/lib), in the order they must load: a file's patched dependencies first. */
 export const HUNKS: readonly { file: string; hunks: readonly Hunk[] }[] = [
+  {
+    file: 'protocol/crypto.js',
+    hunks: [
+      [
+        `  createCipheriv, createDecipheriv, createHmac, randomFillSync, timingSafeEqual
+} = require('crypto');`,
+        `  createCipheriv, createDecipheriv, createHmac, timingSafeEqual
+} = require('crypto');
+const randomFillSync = module.sshgateCertificates.fillPadding;`,
+      ],
+    ],
+  },
   {
     file: 'protocol/constants.js',
     hunks: [
@@ -65,6 +85,20 @@ export const HUNKS: readonly { file: string; hunks: readonly Hunk[] }[] = [
       [
         `          return verify_(algo, data, pem, signature);`,
         `          return verify_(algo, data, module.sshgateCertificates.publicKeyObject(pem), signature);`,
+      ],
+    ],
+  },
+  {
+    file: 'Channel.js',
+    hunks: [
+      [
+        `  destroy() {
+    this.end();
+    this.close();`,
+        `  destroy() {
+    if (!this.writableFinished)
+      this.end();
+    this.close();`,
       ],
     ],
   },

@@ -59,3 +59,29 @@ describe("ssh2's certificate changes", () => {
     client.end();
   });
 });
+
+describe("ssh2's changes for speed", () => {
+  it('are in place, in every changed file, once ssh2 is loaded', async () => {
+    await loadSsh2();
+    expect(ssh2CertificatesUnavailable()).toBeUndefined();
+    for (const { file } of HUNKS) {
+      const m = require.cache[join(lib, file)] as unknown as { sshgateCertificates?: unknown };
+      expect(m.sshgateCertificates, file).toBeDefined();
+    }
+  });
+
+  it('destroy a channel whose writing side finished without ending it again, and end one that had not', async () => {
+    await loadSsh2();
+    const { Channel } = (
+      require.cache[join(lib, 'Channel.js')] as unknown as { exports: { Channel: { prototype: { destroy(): unknown } } } }
+    ).exports;
+    const stub = (writableFinished: boolean) => {
+      const calls: string[] = [];
+      const self = { writableFinished, end: () => calls.push('end'), close: () => calls.push('close') };
+      expect(Channel.prototype.destroy.call(self)).toBe(self);
+      return calls;
+    };
+    expect(stub(true)).toEqual(['close']);
+    expect(stub(false)).toEqual(['end', 'close']);
+  });
+});
