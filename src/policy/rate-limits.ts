@@ -12,6 +12,7 @@
 import type { PolicySet, RateLimitKey, RateLimits } from '../config/load-policy.js';
 import { RateLimitedError, SshgateError } from '../errors.js';
 import type { Principal } from '../principal.js';
+import { nextUtcMidnight, utcDay } from '../utc-day.js';
 import { applyHostOverrides, type HostRef } from './limits.js';
 
 export interface EffectiveRateLimits {
@@ -201,14 +202,8 @@ export class RateLimiter {
   }
 }
 
-/** The UTC day of a time, `YYYY-MM-DD`: the day the commands of that time are counted in. */
-export function utcDay(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
-}
-
 function untilUtcMidnight(ms: number): number {
-  const d = new Date(ms);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1) - ms;
+  return nextUtcMidnight(ms) - ms;
 }
 
 function pairKey(principal: string, alias: string): string {

@@ -34,6 +34,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { RateLimitedError, SshgateError } from '../errors.js';
 import { processAlive } from '../process-alive.js';
+import { nextUtcMidnight, utcDay } from '../utc-day.js';
 import { openStateDir, quote, refuseUnlessPrivate } from './state-dir.js';
 
 /** What another user could do with a quota file they could write. */
@@ -422,13 +423,4 @@ async function writeAtomicallyAsync(path: string, tmp: string, text: string): Pr
 
 function pairKey(principal: string, alias: string): string {
   return JSON.stringify([principal, alias]);
-}
-
-function utcDay(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
-}
-
-function nextUtcMidnight(ms: number): number {
-  const d = new Date(ms);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1);
 }
