@@ -86,13 +86,11 @@ export function targetFor(host: HostEntry, ctx: TargetContext, seen: string[] = 
     hostKeys: ctx.hostKeys,
     checkAddress: addressCheck(host, ctx.network),
   };
-  if (host.jump) {
-    const jump = ctx.inventory.byAlias.get(host.jump);
-    if (!jump)
-      throw new SshgateError('invalid_config', `host "${host.alias}" names the unknown jump host "${host.jump}"`, 'add it to servers.yml');
-    target.jump = targetFor(jump, ctx, [...seen, host.alias]);
-  }
-  return target;
+  if (!host.jump) return target;
+  const jump = ctx.inventory.byAlias.get(host.jump);
+  if (!jump)
+    throw new SshgateError('invalid_config', `host "${host.alias}" names the unknown jump host "${host.jump}"`, 'add it to servers.yml');
+  return { ...target, jump: targetFor(jump, ctx, [...seen, host.alias]) };
 }
 
 /** The network policy's check of the address a host resolves to: an error refuses the connection. */
