@@ -89,7 +89,9 @@ export async function createShellParser(): Promise<ShellParser> {
   const require = createRequire(import.meta.url);
   compileWasmWithoutTierUp();
   // Loaded here, not with this module: a server builds its engine before it loads the grammar.
-  const { Language, Parser } = await import('web-tree-sitter');
+  // Required (the package's CommonJS build), not imported: code started from the Docker image's
+  // startup snapshot has no import() (src/snapshot.ts).
+  const { Language, Parser } = require('web-tree-sitter') as typeof import('web-tree-sitter');
   await Parser.init();
   const bash = await Language.load(require.resolve('tree-sitter-bash/tree-sitter-bash.wasm'));
   const parser = new Parser();

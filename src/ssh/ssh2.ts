@@ -2,9 +2,12 @@
  * ssh2, loaded when it is first needed rather than as sshgate starts: a server answers its client
  * before it has loaded the SSH stack (about a tenth of a start's module loading), and loads it
  * while the client reads the tool list (Gateway.ready). Nothing else in src/ssh imports ssh2's
- * values; its types are imported with `import type`, which leaves nothing in the built code.
+ * values; its types are imported with `import type`, which leaves nothing in the built code. It is
+ * required rather than imported: code started from the Docker image's startup snapshot has no
+ * import() (src/snapshot.ts), and ssh2 is a CommonJS package either way.
  */
 import type ssh2Module from 'ssh2';
+import { createRequire } from 'node:module';
 import { patchSsh2 } from './ssh2-certificates.js';
 
 export type Ssh2 = typeof ssh2Module;
@@ -18,8 +21,7 @@ let certificatesUnavailable: string | undefined = 'ssh2 is not loaded yet';
 export function loadSsh2(): Promise<Ssh2> {
   loading ??= Promise.resolve()
     .then(() => (certificatesUnavailable = patchSsh2()))
-    .then(() => import('ssh2'))
-    .then((m) => (loaded = m.default));
+    .then(() => (loaded = createRequire(import.meta.url)('ssh2') as Ssh2));
   return loading;
 }
 
