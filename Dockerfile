@@ -15,9 +15,9 @@ RUN npm ci
 COPY scripts/ssh2-crypto.mjs ./scripts/
 RUN npm run build:ssh2-crypto -- --required \
  && rm -rf node_modules/ssh2/lib/protocol/crypto/build/Release/obj.target node_modules/ssh2/lib/protocol/crypto/build/Release/.deps
-COPY tsconfig.json tsconfig.build.json rolldown.config.mjs ./
+COPY tsconfig.json tsconfig.build.json rolldown.config.mjs rolldown.snapshot.mjs ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+RUN npm run build && npm run build:snapshot && npm prune --omit=dev
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production \
@@ -31,16 +31,21 @@ WORKDIR /app
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
+# The startup snapshot every start runs from (src/snapshot.ts; docs/architecture.md, "Start"):
+# built here, at /app, where its paths and node_modules resolve at run time as at build time, by
+# the node and with the V8 flags of the ENTRYPOINT; as root, so that the user it runs as cannot
+# change the code node deserializes from it (and without the compile cache, which is the user's).
+RUN NODE_DISABLE_COMPILE_CACHE=1 node --liftoff-only --no-wasm-tier-up --no-wasm-dynamic-tiering --snapshot-blob /app/sshgate.blob --build-snapshot /app/dist/snapshot.cjs
 RUN mkdir compile-cache && chown 10001:10001 compile-cache
 USER 10001:10001
-# Node's compile cache (docs/architecture.md, "Start"), filled here for every module of dist and
-# what they import: as the user and with the V8 flags of the ENTRYPOINT, which node keys it by. At
-# run time it is only read (the root filesystem is read-only); a start then compiles nothing.
-RUN node --liftoff-only --no-wasm-tier-up --no-wasm-dynamic-tiering dist/cli.js --version > /dev/null \
- && node --liftoff-only --no-wasm-tier-up --no-wasm-dynamic-tiering --input-type=module -e \
-    "import { readdirSync } from 'node:fs'; for (const f of readdirSync('dist', { recursive: true })) if (f.endsWith('.js') && f !== 'cli.js') await import('/app/dist/' + f);"
+# Node's compile cache (docs/architecture.md, "Start") for the files a start from the snapshot still
+# reads when it first needs them, ssh2 and web-tree-sitter: filled here as the user and with the V8
+# flags of the ENTRYPOINT, which node keys it by. At run time it is only read (the root filesystem
+# is read-only).
+RUN node --liftoff-only --no-wasm-tier-up --no-wasm-dynamic-tiering -e "require('ssh2'); require('web-tree-sitter')"
 # V8 compiles WebAssembly with its baseline compiler only (src/memory.ts): given here, at start,
-# nothing sets them at run time. Node refuses these flags in NODE_OPTIONS.
-HEALTHCHECK --interval=60s --timeout=10s --retries=3 CMD ["node", "--liftoff-only", "--no-wasm-tier-up", "--no-wasm-dynamic-tiering", "/app/dist/cli.js", "check"]
-ENTRYPOINT ["node", "--liftoff-only", "--no-wasm-tier-up", "--no-wasm-dynamic-tiering", "/app/dist/cli.js"]
+# nothing sets them at run time. Node refuses these flags in NODE_OPTIONS. The arguments after `--`
+# are sshgate's, its own options included (node runs no script from a snapshot).
+HEALTHCHECK --interval=60s --timeout=10s --retries=3 CMD ["node", "--liftoff-only", "--no-wasm-tier-up", "--no-wasm-dynamic-tiering", "--snapshot-blob", "/app/sshgate.blob", "--", "check"]
+ENTRYPOINT ["node", "--liftoff-only", "--no-wasm-tier-up", "--no-wasm-dynamic-tiering", "--snapshot-blob", "/app/sshgate.blob", "--"]
 CMD ["serve"]

@@ -17,6 +17,9 @@ import { startFleet, type Fleet } from '../support/sshd.js';
 
 interface Image {
   user: [number, number];
+  /** The RUN lines of the last stage before its USER (as root), and after it (as the user). */
+  runsAsRoot: string[];
+  runsAsUser: string[];
   env: Record<string, string>;
   entrypoint: string[];
   cmd: string[];
@@ -33,8 +36,12 @@ function readImage(): Image {
   for (const m of last.matchAll(/^ENV (.+)$/gm))
     for (const kv of (m[1] as string).trim().split(/\s+/)) env[kv.split('=')[0] as string] = kv.split('=').slice(1).join('=');
   const user = /^USER (\d+):(\d+)$/m.exec(last);
+  const [beforeUser, afterUser = ''] = last.split(/^USER /m);
+  const runs = (part: string) => [...part.matchAll(/^RUN (.+)$/gm)].flatMap((m) => (m[1] as string).split(/ && (?=node )/));
   return {
     user: [Number(user?.[1]), Number(user?.[2])],
+    runsAsRoot: runs(beforeUser as string),
+    runsAsUser: runs(afterUser),
     env,
     entrypoint: json(/^ENTRYPOINT (\[.*\])$/m),
     cmd: json(/^CMD (\[.*\])$/m),
@@ -49,8 +56,8 @@ let root: string;
 let mounts: Record<string, string>;
 
 function mapped(arg: string): string {
-  if (arg.startsWith('/app/')) return resolve(arg.slice('/app/'.length));
   for (const [from, to] of Object.entries(mounts)) if (arg === from || arg.startsWith(`${from}/`)) return to + arg.slice(from.length);
+  if (arg.startsWith('/app/')) return resolve(arg.slice('/app/'.length));
   return arg;
 }
 
@@ -76,12 +83,22 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'sshgate-image-'));
   chmodSync(root, 0o755);
   mounts = {
+    // The blob of this machine's Node, built below by the Dockerfile's own command.
+    '/app/sshgate.blob': join(root, 'sshgate.blob'),
     '/etc/sshgate/config': join(root, 'etc/sshgate/config'),
     '/etc/sshgate/policies': join(root, 'etc/sshgate/policies'),
     '/run/secrets': join(root, 'run/secrets'),
     '/var/lib/sshgate': join(root, 'var/lib/sshgate'),
   };
-  for (const d of Object.values(mounts)) mkdirSync(d, { recursive: true });
+  for (const [from, d] of Object.entries(mounts)) if (from !== '/app/sshgate.blob') mkdirSync(d, { recursive: true });
+  // The last stage's snapshot build, of the script npm run build:snapshot made (test/global-setup.ts).
+  const [assignment, ...blobBuild] = (image.runsAsRoot.find((run) => run.includes('--build-snapshot')) as string).split(' ');
+  const [name, value] = (assignment as string).split('=') as [string, string];
+  const [bin, ...args] = blobBuild.map(mapped);
+  execFileSync(bin === 'node' ? process.execPath : (bin as string), args, {
+    env: { PATH: process.env.PATH ?? '', [name]: value },
+    stdio: 'ignore',
+  });
   mkdirSync(join(root, 'run/secrets/keys'));
   for (const f of ['servers.yml', 'credentials.yml', 'known_hosts'])
     copyFileSync(join(gate, 'config', f), join(mounts['/etc/sshgate/config'] as string, f));
@@ -120,17 +137,23 @@ describe('the image, run without Docker', () => {
   });
 
   it('gives node the WebAssembly flags at start, in its entry and its health check: nothing sets them at run time', () => {
-    expect(image.entrypoint).toEqual(['node', ...WASM_FLAGS, '/app/dist/cli.js']);
-    expect(image.healthcheck).toEqual(['node', ...WASM_FLAGS, '/app/dist/cli.js', 'check']);
+    expect(image.entrypoint).toEqual(['node', ...WASM_FLAGS, '--snapshot-blob', '/app/sshgate.blob', '--']);
+    expect(image.healthcheck).toEqual([...image.entrypoint, 'check']);
+  });
+
+  it("builds its startup snapshot as root, with the entry's node flags, at /app where it runs", () => {
+    const blob = image.runsAsRoot.filter((run) => run.includes('--build-snapshot'));
+    expect(blob).toEqual([
+      `NODE_DISABLE_COMPILE_CACHE=1 ${['node', ...WASM_FLAGS].join(' ')} --snapshot-blob /app/sshgate.blob --build-snapshot /app/dist/snapshot.cjs`,
+    ]);
+    // The entry and the health check start from that blob.
+    expect(image.entrypoint.slice(-3)).toEqual(['--snapshot-blob', '/app/sshgate.blob', '--']);
   });
 
   it("fills node's compile cache at build, as that user and with the entry's flags, which node keys it by", () => {
     expect(image.env.NODE_COMPILE_CACHE).toBe('/app/compile-cache');
-    const text = readFileSync('Dockerfile', 'utf8').replace(/\\\n\s*/g, ' ');
-    const asUser = (text.split(/^FROM /m).at(-1) as string).split(/^USER /m)[1] as string;
-    const runs = [...asUser.matchAll(/^RUN (.+)$/gm)].flatMap((m) => (m[1] as string).split(/ && (?=node )/));
-    expect(runs).toHaveLength(2);
-    for (const run of runs) expect(run.startsWith(`${['node', ...WASM_FLAGS].join(' ')} `)).toBe(true);
+    expect(image.runsAsUser).toHaveLength(1);
+    for (const run of image.runsAsUser) expect(run.startsWith(`${['node', ...WASM_FLAGS].join(' ')} `)).toBe(true);
   });
 
   it('passes its health check as that user, from a read-only directory', () => {

@@ -20,15 +20,16 @@ export interface ServeHttp {
 /**
  * Starts serve --http on the config and policies of `dir`; `args` are more options (a token file,
  * a tokens file, an issuer), `env` more variables, `nodeArgs` node's own options (a benchmark's
- * --cpu-prof); `port` 0 (any free one) unless given.
+ * --cpu-prof), `cli` what node runs instead of dist/cli.js (`--` after a startup snapshot's
+ * --snapshot-blob); `port` 0 (any free one) unless given.
  */
 export async function startServeHttp(
   dir: string,
-  o: { args?: string[]; env?: Record<string, string>; port?: number; nodeArgs?: readonly string[] } = {},
+  o: { args?: string[]; env?: Record<string, string>; port?: number; nodeArgs?: readonly string[]; cli?: string } = {},
 ): Promise<ServeHttp> {
   const child = spawn(
     process.execPath,
-    [...(o.nodeArgs ?? []), ...serveArgs(dir), '--http', `127.0.0.1:${o.port ?? 0}`, ...(o.args ?? [])],
+    [...(o.nodeArgs ?? []), ...serveArgs(dir, o.cli), '--http', `127.0.0.1:${o.port ?? 0}`, ...(o.args ?? [])],
     { env: { PATH: process.env.PATH ?? '', SSHGATE_STATE_DIR: join(dir, 'state-http'), ...o.env }, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let log = '';
