@@ -25,8 +25,7 @@ ENV NODE_ENV=production \
     SSHGATE_POLICY=/etc/sshgate/policies \
     SSHGATE_KEYS_DIR=/run/secrets/keys \
     SSHGATE_SECRETS_DIR=/run/secrets \
-    SSHGATE_STATE_DIR=/var/lib/sshgate \
-    NODE_COMPILE_CACHE=/app/compile-cache
+    SSHGATE_STATE_DIR=/var/lib/sshgate
 WORKDIR /app
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
@@ -34,15 +33,10 @@ COPY --from=build /src/dist ./dist
 # The startup snapshot every start runs from (src/snapshot.ts; docs/architecture.md, "Start"):
 # built here, at /app, where its paths and node_modules resolve at run time as at build time, by
 # the node and with the V8 flags of the ENTRYPOINT; as root, so that the user it runs as cannot
-# change the code node deserializes from it (and without the compile cache, which is the user's).
-RUN NODE_DISABLE_COMPILE_CACHE=1 node --liftoff-only --no-wasm-tier-up --no-wasm-dynamic-tiering --snapshot-blob /app/sshgate.blob --build-snapshot /app/dist/snapshot.cjs
-RUN mkdir compile-cache && chown 10001:10001 compile-cache
+# change the code node deserializes from it. No compile cache: V8 refuses code cached outside the
+# snapshot in a start from it, and one the user could write would be code it runs.
+RUN node --liftoff-only --no-wasm-tier-up --no-wasm-dynamic-tiering --snapshot-blob /app/sshgate.blob --build-snapshot /app/dist/snapshot.cjs
 USER 10001:10001
-# Node's compile cache (docs/architecture.md, "Start") for the files a start from the snapshot still
-# reads when it first needs them, ssh2 and web-tree-sitter: filled here as the user and with the V8
-# flags of the ENTRYPOINT, which node keys it by. At run time it is only read (the root filesystem
-# is read-only).
-RUN node --liftoff-only --no-wasm-tier-up --no-wasm-dynamic-tiering -e "require('ssh2'); require('web-tree-sitter')"
 # V8 compiles WebAssembly with its baseline compiler only (src/memory.ts): given here, at start,
 # nothing sets them at run time. Node refuses these flags in NODE_OPTIONS. The arguments after `--`
 # are sshgate's, its own options included (node runs no script from a snapshot).

@@ -100,8 +100,8 @@ export async function startup(): Promise<Section> {
         server: `sshgate on Node ${version.slice(1)} (BENCH_SERVER_NODE), from its startup snapshot, as the image starts`,
         journal: fresh,
         command: SERVER_NODE,
+        // As the image: no compile cache (docs/architecture.md, "Start").
         args: [...WASM_FLAGS, '--snapshot-blob', imageBlob(SERVER_NODE, journals), '--', ...serve.slice(1)],
-        env: { NODE_COMPILE_CACHE: cache },
       },
       {
         role: 'image-cache',
@@ -213,15 +213,15 @@ export async function startup(): Promise<Section> {
 }
 
 /**
- * The image's startup snapshot for `node`, built as the Dockerfile builds it (its V8 flags, no
- * compile cache) from dist/snapshot.cjs (npm run build:snapshot, which `npm run bench` runs).
+ * The image's startup snapshot for `node`, built as the Dockerfile builds it (its V8 flags) from
+ * dist/snapshot.cjs (npm run build:snapshot, which `npm run bench` runs).
  */
 function imageBlob(node: string, dir: string): string {
   const script = fileURLToPath(new URL('../../dist/snapshot.cjs', import.meta.url));
   if (!existsSync(script)) throw new Error(`${script} is missing: npm run build:snapshot makes it (npm run bench does)`);
   const blob = join(dir, 'sshgate.blob');
   execFileSync(node, [...WASM_FLAGS, '--snapshot-blob', blob, '--build-snapshot', script], {
-    env: { PATH: process.env.PATH ?? '', NODE_DISABLE_COMPILE_CACHE: '1' },
+    env: { PATH: process.env.PATH ?? '' },
     stdio: 'ignore',
   });
   return blob;

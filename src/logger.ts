@@ -10,6 +10,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 const REDACT = ['password', 'passphrase', 'privateKey', 'token', '*.password', '*.passphrase', '*.privateKey', '*.token', 'auth', '*.auth'];
 
 export function createLogger(level: LogLevel, fd = 2): Logger {
+  // `base` given, with the pid read now: pino's own is the pid and host name it read as it loaded,
+  // which in the Docker image is the process that built the startup snapshot (src/snapshot.ts).
   return pino(
     { name: 'sshgate', level, redact: { paths: REDACT, censor: '[redacted]' }, base: { pid: process.pid } },
     // Synchronous, so the records of a server that is about to exit are not lost.

@@ -12,7 +12,9 @@
  * native state (node:http: loaded on first use, rolldown.snapshot.mjs; ssh2 and web-tree-sitter:
  * required when first needed, ssh/ssh2.ts and policy/parse.ts).
  */
-// zod's setting first: a schema built before it keeps its JIT (zod-settings.ts).
+// First: no random value may be drawn while the blob is built (snapshot-randomness.ts).
+import './snapshot-randomness.js';
+// Then zod's setting: a schema built before it keeps its JIT (zod-settings.ts).
 import './zod-settings.js';
 import { startupSnapshot } from 'node:v8';
 import { readFileSync } from 'node:fs';

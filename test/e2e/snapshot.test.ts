@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WASM_FLAGS } from '../../src/memory.js';
 import { errorBody, removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
 import { tempDir } from '../support/policy.js';
+import { openSession } from '../support/http-mcp.js';
 import { startServeHttp } from '../support/serve-http.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
 import { TOOL_NAMES } from '../support/tools.js';
@@ -71,7 +72,7 @@ describe('a start from the startup snapshot', () => {
     let gate: Gate;
     let plain: Gate;
     beforeAll(async () => {
-      gate = await startGate(dir, { SSHGATE_LOG_LEVEL: 'info' }, fromBlob, undefined, process.execPath, '--');
+      gate = await startGate(dir, { SSHGATE_LOG_LEVEL: 'warn' }, fromBlob, undefined, process.execPath, '--');
       plain = await startGate(dir, {}, []);
     });
     afterAll(async () => {
@@ -96,15 +97,14 @@ describe('a start from the startup snapshot', () => {
       expect(fanned.isError, JSON.stringify(fanned)).toBeFalsy();
     });
 
-    it('logs as the starting process: its pid, its log level', () => {
-      const lines = gate
+    it("logs at its environment's level, not the default the blob was built with", () => {
+      // warn: the calls above decided commands, whose audit lines are info (30) and left out.
+      const levels = gate
         .log()
         .split('\n')
         .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as { pid: number; level: number });
-      expect(lines.length).toBeGreaterThan(0);
-      expect(new Set(lines.map((l) => l.pid))).toEqual(new Set([gate.transport.pid]));
-      expect(lines.some((l) => l.level === 30)).toBe(true);
+        .map((l) => (JSON.parse(l) as { level: number }).level);
+      expect(levels.filter((level) => level < 40)).toEqual([]);
     });
   });
 
@@ -121,8 +121,35 @@ describe('a start from the startup snapshot', () => {
       expect(r.isError, JSON.stringify(r)).toBeFalsy();
       expect((r.structuredContent as { stdout: string }).stdout).toBe('over-http\n');
       await client.close();
+      // Its log carries its own pid (info: its default level), not the one of the build.
+      const pids = server
+        .log()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => (JSON.parse(l) as { pid: number }).pid);
+      expect(pids.length).toBeGreaterThan(0);
+      expect(new Set(pids)).toEqual(new Set([server.process.pid]));
     } finally {
       await server.stop();
     }
+  });
+
+  it('mints its own random ids in every start: two servers from one blob give different session ids', async () => {
+    const token = 'snapshot-test-token-0123456789';
+    const servers = await Promise.all(
+      [0, 1].map(() => startServeHttp(dir, { nodeArgs: fromBlob, cli: '--', env: { SSHGATE_TOKEN: token } })),
+    );
+    try {
+      const ids = await Promise.all(servers.flatMap((s) => [openSession({ port: s.port, token }), openSession({ port: s.port, token })]));
+      expect(new Set(ids).size).toBe(4);
+    } finally {
+      await Promise.all(servers.map((s) => s.stop()));
+    }
+  });
+
+  it('runs as a plain script too (node dist/snapshot.cjs ARGS), as it runs when the blob is built', () => {
+    const r = spawnSync(process.execPath, [resolve('dist/snapshot.cjs'), '--version'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(version);
   });
 });
