@@ -14,15 +14,15 @@
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { Client } from '@modelcontextprotocol/client';
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULTS } from '../src/defaults.js';
-import { WASM_FLAGS } from '../src/memory.js';
 import { TaskJournal } from '../src/tasks/journal.js';
 import { TaskManager } from '../src/tasks/task-manager.js';
 import { removeConfig, serveArgs, writeConfig } from '../test/support/mcp.js';
+import { buildImageBlob } from '../test/support/snapshot-blob.js';
 import { startFleet } from '../test/support/sshd.js';
 import { PEER, peerArgs, peerEntry } from './peer.js';
 import { BENCH_POLICY, median, p90, SERVER_NODE, SERVER_NODE_ARGS, type Section } from './stats.js';
@@ -101,7 +101,7 @@ export async function startup(): Promise<Section> {
         journal: fresh,
         command: SERVER_NODE,
         // As the image: no compile cache (docs/architecture.md, "Start").
-        args: [...WASM_FLAGS, '--snapshot-blob', imageBlob(SERVER_NODE, journals), '--', ...serve.slice(1)],
+        args: [...buildImageBlob(SERVER_NODE, journals), '--', ...serve.slice(1)],
       },
       {
         role: 'image-cache',
@@ -210,21 +210,6 @@ export async function startup(): Promise<Section> {
       },
     ],
   };
-}
-
-/**
- * The image's startup snapshot for `node`, built as the Dockerfile builds it (its V8 flags) from
- * dist/snapshot.cjs (npm run build:snapshot, which `npm run bench` runs).
- */
-function imageBlob(node: string, dir: string): string {
-  const script = fileURLToPath(new URL('../../dist/snapshot.cjs', import.meta.url));
-  if (!existsSync(script)) throw new Error(`${script} is missing: npm run build:snapshot makes it (npm run bench does)`);
-  const blob = join(dir, 'sshgate.blob');
-  execFileSync(node, [...WASM_FLAGS, '--snapshot-blob', blob, '--build-snapshot', script], {
-    env: { PATH: process.env.PATH ?? '' },
-    stdio: 'ignore',
-  });
-  return blob;
 }
 
 /** The state dir a server leaves after TASKS quick tasks, three more still running when it dies. */

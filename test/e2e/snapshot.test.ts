@@ -9,29 +9,22 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WASM_FLAGS } from '../../src/memory.js';
 import { errorBody, removeConfig, startGate, writeConfig, type Gate } from '../support/mcp.js';
 import { tempDir } from '../support/policy.js';
 import { openSession } from '../support/http-mcp.js';
 import { startServeHttp } from '../support/serve-http.js';
+import { buildImageBlob } from '../support/snapshot-blob.js';
 import { startFleet, type Fleet } from '../support/sshd.js';
 import { TOOL_NAMES } from '../support/tools.js';
 
 let fleet: Fleet;
 let dir: string;
-let blob: string;
 /** node's options before the arguments, as the image's ENTRYPOINT gives them. */
 let fromBlob: string[];
 const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
 
 beforeAll(async () => {
-  // Of the script npm run build:snapshot made (test/global-setup.ts).
-  blob = join(tempDir(), 'sshgate.blob');
-  const built = spawnSync(process.execPath, [...WASM_FLAGS, '--snapshot-blob', blob, '--build-snapshot', resolve('dist/snapshot.cjs')], {
-    encoding: 'utf8',
-  });
-  expect(built.status, built.stderr).toBe(0);
-  fromBlob = [...WASM_FLAGS, '--snapshot-blob', blob];
+  fromBlob = buildImageBlob(process.execPath, tempDir());
   fleet = await startFleet(2, { subnet: 178 });
   dir = writeConfig(fleet, { hosts: fleet.hosts });
 }, 120_000);
