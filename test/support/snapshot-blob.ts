@@ -6,13 +6,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { WASM_FLAGS } from '../../src/memory.js';
 
 /** Builds `dir`/sshgate.blob for `node`; returns node's options that start from it, as the ENTRYPOINT gives them (before `--`). */
 export function buildImageBlob(node: string, dir: string): string[] {
-  const script = fileURLToPath(new URL('../../dist/snapshot.cjs', import.meta.url));
+  // From the repository's root, where the tests and the benchmarks run (as serveArgs finds dist/cli.js).
+  const script = resolve('dist/snapshot.cjs');
   if (!existsSync(script)) throw new Error(`${script} is missing: npm run build:snapshot makes it`);
   const blob = join(dir, 'sshgate.blob');
   const built = spawnSync(node, [...WASM_FLAGS, '--snapshot-blob', blob, '--build-snapshot', script], {
