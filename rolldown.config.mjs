@@ -22,12 +22,14 @@ const publishedSchemas = {
   },
 };
 
+/** The SDK's Node shims without ajv (src/mcp/sdk-shims.ts), for this bundle and the snapshot's (rolldown.snapshot.mjs). */
+export const RESOLVE = { alias: { '@modelcontextprotocol/server/_shims': resolve('build/mcp/sdk-shims.js') } };
+
 export default {
   input: 'build/cli.js',
   platform: 'node',
   external: [/^ssh2(\/|$)/, /^web-tree-sitter(\/|$)/],
-  // The SDK's Node shims without ajv (src/mcp/sdk-shims.ts).
-  resolve: { alias: { '@modelcontextprotocol/server/_shims': resolve('build/mcp/sdk-shims.js') } },
+  resolve: RESOLVE,
   output: { dir: 'dist', format: 'esm', sourcemap: true, cleanDir: true },
   plugins: [publishedSchemas],
 };

@@ -16,7 +16,7 @@
  * `http.createServer(…)` and `x instanceof http2.Http2ServerRequest` reach the real module.
  */
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import { RESOLVE } from './rolldown.config.mjs';
 
 const require = createRequire(import.meta.url);
 const ON_FIRST_USE = {
@@ -56,8 +56,7 @@ export default {
   input: 'build/snapshot.js',
   platform: 'node',
   external: [/^ssh2\//, /^web-tree-sitter(\/|$)/],
-  // The SDK's Node shims without ajv (src/mcp/sdk-shims.ts), as in rolldown.config.mjs.
-  resolve: { alias: { '@modelcontextprotocol/server/_shims': resolve('build/mcp/sdk-shims.js') } },
+  resolve: RESOLVE,
   output: { file: 'dist/snapshot.cjs', format: 'cjs', codeSplitting: false },
   plugins: [onFirstUse],
 };
