@@ -16,6 +16,7 @@ COPY scripts/ssh2-crypto.mjs ./scripts/
 RUN npm run build:ssh2-crypto -- --required \
  && rm -rf node_modules/ssh2/lib/protocol/crypto/build/Release/obj.target node_modules/ssh2/lib/protocol/crypto/build/Release/.deps
 COPY tsconfig.json tsconfig.build.json rolldown.config.mjs rolldown.snapshot.mjs ./
+COPY scripts/sdk-wire-checks.mjs ./scripts/
 COPY src ./src
 RUN npm run build && npm run build:snapshot && npm prune --omit=dev
 

@@ -5,10 +5,12 @@
  * node_modules: ssh2 loads a native addon and WebAssembly of its own, and the grammar's .wasm files
  * are found beside their packages. The server SDK validates with its cfworker validator, not ajv
 (src/mcp/sdk-shims.ts). Beside the bundle: the tools' published JSON Schemas, converted
- * from their zod schemas here rather than at every start (src/mcp/registry.ts).
+ * from their zod schemas here rather than at every start (src/mcp/registry.ts). The SDK's checks
+ * of JSON-RPC messages ask quick checks first (scripts/sdk-wire-checks.mjs).
  */
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { sdkWireChecks } from './scripts/sdk-wire-checks.mjs';
 
 const publishedSchemas = {
   name: 'published-schemas',
@@ -31,5 +33,5 @@ export default {
   external: [/^ssh2(\/|$)/, /^web-tree-sitter(\/|$)/],
   resolve: RESOLVE,
   output: { dir: 'dist', format: 'esm', sourcemap: true, cleanDir: true },
-  plugins: [publishedSchemas],
+  plugins: [publishedSchemas, sdkWireChecks()],
 };

@@ -17,6 +17,7 @@
  */
 import { createRequire } from 'node:module';
 import { RESOLVE } from './rolldown.config.mjs';
+import { sdkWireChecks } from './scripts/sdk-wire-checks.mjs';
 
 const require = createRequire(import.meta.url);
 const ON_FIRST_USE = {
@@ -58,5 +59,5 @@ export default {
   external: [/^ssh2\//, /^web-tree-sitter(\/|$)/],
   resolve: RESOLVE,
   output: { file: 'dist/snapshot.cjs', format: 'cjs', codeSplitting: false },
-  plugins: [onFirstUse],
+  plugins: [onFirstUse, sdkWireChecks()],
 };
