@@ -58,6 +58,25 @@ describe('coalesced writes', () => {
     expect(received().toString()).toBe('last words');
   });
 
+  it('holds the writes of a run until its ticks and promise reactions have run', async () => {
+    const { socket, received } = await pair();
+    const order: string[] = [];
+    const s = coalesceWrites(socket) as Socket & { _writev: (chunks: unknown[], cb: unknown) => void };
+    const vectored = s._writev.bind(s);
+    s._writev = (chunks, cb) => (order.push('socket'), vectored(chunks, cb));
+    socket.write('a');
+    socket.write('b');
+    void Promise.resolve()
+      .then(() => order.push('reaction'))
+      .then(() => order.push('a later reaction'));
+    process.nextTick(() => order.push('tick'));
+    await until(() => received().length === 2);
+    // (Here ticks and reactions interleave as the test's own promise left them: only the last matters.)
+    expect(order.toSorted()).toEqual(['a later reaction', 'reaction', 'socket', 'tick']);
+    expect(order.at(-1)).toBe('socket');
+    socket.end();
+  });
+
   it('without it, each write of a run is a syscall of its own (what this changes)', async () => {
     const { socket } = await pair();
     const seen = countWrites(socket);
