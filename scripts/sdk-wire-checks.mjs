@@ -11,9 +11,15 @@
  * which: a new SDK release is read again before its hunks are changed. Running from the sources
  * (the unit tests), the SDK is as npm installed it; the end-to-end tests run the bundle.
  */
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import process from 'node:process';
 
-/** The SDK release the hunks were written against (package.json asks for ^2.4.0). */
+/**
+ * The SDK release the hunks and the quick checks were written against: another one fails the build
+ * until both are read again against its schemas (a hunk may still match where a schema changed).
+ */
 export const PATCHED_SDK_VERSION = '2.4.0';
 
 /** Which of the SDK's files each hunk is in, by the end of its path. */
@@ -76,11 +82,25 @@ export function applyHunks(file, code, checks) {
   return prelude(checks) + out;
 }
 
+/** The version of the MCP server SDK installed beside the project in `root`. */
+export function installedSdkVersion(root = process.cwd()) {
+  const entry = createRequire(join(root, 'package.json')).resolve('@modelcontextprotocol/server');
+  return JSON.parse(readFileSync(join(dirname(dirname(entry)), 'package.json'), 'utf8')).version;
+}
+
 /** The plugin; `checks`: the path of the built wire-checks module (tsc's, in build/). */
 export function sdkWireChecks(checks = resolve('build/mcp/wire-checks.js')) {
   const changed = new Set();
   return {
     name: 'sdk-wire-checks',
+    buildStart() {
+      const installed = installedSdkVersion();
+      if (installed !== PATCHED_SDK_VERSION)
+        this.error(
+          `sdk-wire-checks: the MCP server SDK is ${installed}, the hunks and src/mcp/wire-checks.ts were written for ${PATCHED_SDK_VERSION}; ` +
+            'read both again against its schemas, then change PATCHED_SDK_VERSION (scripts/sdk-wire-checks.mjs)',
+        );
+    },
     transform(code, id) {
       const file = Object.keys(FILES).find((k) => FILES[k].test(id));
       if (!file) return undefined;

@@ -49,9 +49,11 @@ export function quickResultResponse(value: unknown): Quick {
   const shape = keysWithin(v, RESULT_KEYS);
   if (shape !== true) return shape;
   if (!('id' in v) || !('result' in v) || v.jsonrpc !== '2.0') return false;
-  // A result's _meta has a part that is caught, not checked: the schema reads it.
+  // A result's _meta is any object: its one known key, serverInfo, is caught (never fails) rather
+  // than checked. So a 2026-07-28 answer, which carries it, is a result all the same.
   const result = plain(v.result);
-  return and(requestId(v.id), result && !('_meta' in result) ? true : undefined);
+  const meta = result && '_meta' in result ? plain(result._meta) : true;
+  return and(requestId(v.id), result && meta ? true : undefined);
 }
 
 /** An error: `{ jsonrpc: "2.0", id?, error: { code, message, data? } }`. */
@@ -80,9 +82,20 @@ export function quickResponse(value: unknown): Quick {
  * message schema would give back for it (an equal object); false when that is not certain.
  */
 export function quickMessage(value: unknown): boolean {
-  if (quickRequest(value) === true || quickNotification(value) === true || quickResultResponse(value) === true) return true;
+  if (quickRequest(value) === true || quickNotification(value) === true) return givenBack((value as Plain).params);
+  // A result's caught serverInfo may come back changed (undefined where it is not one).
+  if (quickResultResponse(value) === true)
+    return givenBack((value as { result: Plain }).result) && !('_meta' in (value as { result: Plain }).result);
   // The schema's error object is not strict: it would give it back without keys it does not know.
   return quickErrorResponse(value) === true && keysWithin((value as { error: Plain }).error, ERROR_OBJECT_KEYS) === true;
+}
+
+/**
+ * Whether the schema gives this loose object (params, a result) back with every key it has: its
+ * catch-all copies each key but an own `__proto__`, which JSON.parse makes from `"__proto__"`.
+ */
+function givenBack(loose: unknown): boolean {
+  return loose === undefined || !Object.hasOwn(loose as object, '__proto__');
 }
 
 /** The value as a record, when it is a plain object (as JSON.parse makes them); else undefined. */

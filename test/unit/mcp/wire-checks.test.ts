@@ -21,7 +21,7 @@ import {
   type Quick,
 } from '../../../src/mcp/wire-checks.js';
 // @ts-expect-error -- a build script in plain JavaScript, without types
-import { applyHunks, FILES, HUNKS } from '../../../scripts/sdk-wire-checks.mjs';
+import { applyHunks, FILES, HUNKS, installedSdkVersion, PATCHED_SDK_VERSION } from '../../../scripts/sdk-wire-checks.mjs';
 
 /** Each quick check beside the SDK's own (here as npm installed it: zod decides). */
 const PAIRS: [string, (v: unknown) => Quick, (v: unknown) => boolean][] = [
@@ -49,11 +49,19 @@ const object = (extra: fc.Arbitrary<unknown>) =>
     fc.constantFrom([], null, 'x', 3, Object.create(null) as unknown, new Map() as unknown),
     extra,
   );
-const params = object(fc.constant({ name: 'ssh_run', arguments: { alias: 'h1', command: 'true' } }));
+/** An own `__proto__` key, as JSON.parse makes it (a literal would set the prototype instead). */
+const withOwnProto = fc.constantFrom(
+  ...['{"__proto__":{"x":1},"a":1}', '{"__proto__":null}', '{"_meta":{},"__proto__":1}'].map((t) => JSON.parse(t) as unknown),
+);
+const params = object(fc.oneof(fc.constant({ name: 'ssh_run', arguments: { alias: 'h1', command: 'true' } }), withOwnProto));
 const result = object(
-  fc.constantFrom(
-    { _meta: { 'io.modelcontextprotocol/serverInfo': 1 } },
-    { content: [{ type: 'text', text: 'x' }], structuredContent: { a: 1 } },
+  fc.oneof(
+    fc.constantFrom(
+      { _meta: { 'io.modelcontextprotocol/serverInfo': 1 } },
+      { _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'sshgate', version: '1' } }, content: [] },
+      { content: [{ type: 'text', text: 'x' }], structuredContent: { a: 1 } },
+    ),
+    withOwnProto,
   ),
 );
 const error = fc.oneof(
@@ -103,7 +111,7 @@ describe('the quick checks in front of the SDK’s JSON-RPC schemas', () => {
         }
         if (quickMessage(v)) {
           passed++;
-          expect(parseJSONRPCMessage(v), show(v)).toEqual(v);
+          expect(canonical(parseJSONRPCMessage(v)), show(v)).toBe(canonical(v));
         }
       }),
       { numRuns: 20_000 },
@@ -127,13 +135,22 @@ describe('the quick checks in front of the SDK’s JSON-RPC schemas', () => {
     ['a negative zero id', '{"jsonrpc":"2.0","id":-0,"method":"m"}'],
     ['params with _meta', '{"jsonrpc":"2.0","id":1,"method":"m","params":{"_meta":{"progressToken":"t"}}}'],
     ['a result with _meta', '{"jsonrpc":"2.0","id":1,"result":{"_meta":{"io.modelcontextprotocol/serverInfo":{"name":1}}}}'],
+    [
+      'a result with a good serverInfo',
+      '{"jsonrpc":"2.0","id":1,"result":{"_meta":{"io.modelcontextprotocol/serverInfo":{"name":"s","version":"1"}}}}',
+    ],
+    ['a result whose _meta is not an object', '{"jsonrpc":"2.0","id":1,"result":{"_meta":[1]}}'],
+    ['params with an own __proto__', '{"jsonrpc":"2.0","id":1,"method":"m","params":{"__proto__":{"x":1},"a":1}}'],
+    ['a notification’s params with an own __proto__', '{"jsonrpc":"2.0","method":"m","params":{"__proto__":1}}'],
+    ['a result with an own __proto__', '{"jsonrpc":"2.0","id":1,"result":{"__proto__":{"x":1},"content":[]}}'],
+    ['an error object with an own __proto__', '{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m","__proto__":{}}}'],
   ])('agree with the SDK on %s', (_name, line) => {
     const v: unknown = JSON.parse(line);
     for (const [name, quick, sdk] of PAIRS) {
       const q = quick(v);
       if (q !== undefined) expect(q, name).toBe(sdk(v));
     }
-    if (quickMessage(v)) expect(parseJSONRPCMessage(v)).toEqual(v);
+    if (quickMessage(v)) expect(canonical(parseJSONRPCMessage(v))).toBe(canonical(v));
   });
 
   it('answer for the common shapes, so the SDK’s schemas are not run for them', () => {
@@ -143,6 +160,14 @@ describe('the quick checks in front of the SDK’s JSON-RPC schemas', () => {
     expect(quickResultResponse({ jsonrpc: '2.0', id: 7, method: 'tools/call' })).toBe(false);
     expect(quickErrorResponse({ jsonrpc: '2.0', id: 7, error: { code: -32602, message: 'x' } })).toBe(true);
     expect(quickNotification({ jsonrpc: '2.0', method: 'notifications/progress', params: { progress: 1 } })).toBe(true);
+    // A 2026-07-28 answer names its server in _meta: still a result, though not given back as it is.
+    const modern = {
+      jsonrpc: '2.0',
+      id: 7,
+      result: { content: [], _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'sshgate', version: '1' } } },
+    };
+    expect(quickResultResponse(modern)).toBe(true);
+    expect(quickMessage(modern)).toBe(false);
   });
 });
 
@@ -162,6 +187,10 @@ describe('the bundle’s hunks (scripts/sdk-wire-checks.mjs)', () => {
     expect(() => applyHunks(file, changed.replace(/^import .*\n.*\n/, ''), '/x/wire-checks.js')).toThrow(/exactly once/);
   });
 
+  it('were written for the SDK installed (another release fails the build)', () => {
+    expect(installedSdkVersion()).toBe(PATCHED_SDK_VERSION);
+  });
+
   it('are in the built bundle', () => {
     const server = readdirSync('dist').filter((f) => f.startsWith('server-') && f.endsWith('.js'));
     const code = server.map((f) => readFileSync(join('dist', f), 'utf8')).join('\n');
@@ -173,6 +202,14 @@ describe('the bundle’s hunks (scripts/sdk-wire-checks.mjs)', () => {
     expect(code).toMatch(/\[parsedMessage(\$\d+)?\(rawMessage\)\]/);
   });
 });
+
+/** JSON with each object's keys sorted, own `__proto__` keys included (toEqual passes them over). */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (typeof v !== 'object' || v === null) return JSON.stringify(v) ?? 'undefined';
+  const keys = Object.keys(v).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+}
 
 function roundTrip(v: unknown): unknown {
   const text = JSON.stringify(v);
