@@ -1,6 +1,6 @@
 /**
- * `sshgate serve`: the MCP server over stdio. It runs until stdin ends or a SIGTERM/SIGINT comes,
- * then cancels every task (so nothing is left running on a host), closes the connections and
+ * `sshgate serve`: the MCP server over stdio. It runs until stdin ends, the SDK closes the
+ * connection (a line beyond its read buffer) or a SIGTERM/SIGINT comes, then cancels every task (so nothing is left running on a host), closes the connections and
  * exits, within about two seconds.
  */
 import { AuditFile } from '../audit/audit-file.js';
@@ -147,6 +147,7 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
     void gateway.ready().catch((err: Error) => logger.error({ err: err.message }, 'cannot load what calls need'));
   };
   let closeTransport: () => Promise<void> = () => Promise.resolve();
+  let stopServing = (why: string): void => void why;
   const stopped = new Promise<string>((resolve) => {
     let stopping: Promise<void> | undefined;
     const stop = (why: string) => {
@@ -166,6 +167,7 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
         resolve(why);
       })();
     };
+    stopServing = stop;
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
     if (!options.http) {
@@ -211,9 +213,11 @@ export async function serveCommand(paths: Paths, options: ServeOptions, io: Io):
     // Once the client has the tool list, while it reads it, so as not to compete with the first
     // answers for the CPU. A client that asks for no list has it loaded by its first call.
     // The era is the connection's: a 2026-07-28 client is offered the Tasks extension.
+    // A connection the SDK closed on its own (a line beyond its read buffer) is gone: so is the server.
     const handle = serveOverStdio(
       ({ era }) => createServer({ gateway: gateway.forCaller(caller), logger, version: options.version, era, warm }),
       logger,
+      () => stopServing('the MCP connection closed'),
     );
     closeTransport = () => handle.close();
     logger.info({ hosts: gateway.listHosts({}).hosts.length, version: options.version }, 'sshgate serving MCP over stdio');

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -286,6 +286,34 @@ describe('bad input over MCP', () => {
       .map((l) => JSON.parse(l) as { id: number; result?: unknown });
     expect(answers).toHaveLength(1);
     expect(answers[0]).toMatchObject({ id: 1, result: expect.anything() });
+  });
+
+  it('stops when the SDK gives up a line beyond its read buffer', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        resolve('dist/cli.js'),
+        'serve',
+        '--config',
+        resolve('config'),
+        '--policy',
+        resolve('policies'),
+        '--state-dir',
+        join(gate.dir, 'big-line-state'),
+      ],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let log = '';
+    child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+    child.stdin.on('error', () => undefined);
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    // No newline, and stdin left open: only the SDK's buffer limit can end this connection.
+    child.stdin.write('x'.repeat(10 * 1024 * 1024 + 4096));
+    const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running'), 15_000))]);
+    child.kill();
+    expect(code).toBe(0);
+    expect(log).toContain('ReadBuffer exceeded maximum size');
+    expect(log).toMatch(/"why":"the MCP connection closed"/);
   });
 
   it('keeps serving afterwards', async () => {
