@@ -40,6 +40,9 @@ export const HUNKS = [
   ['src', ...guard('isJSONRPCResultResponse', 'JSONRPCResultResponseSchema', 'quickResultResponse')],
   ['src', ...guard('isJSONRPCErrorResponse', 'JSONRPCErrorResponseSchema', 'quickErrorResponse')],
   ['src', ...guard('isJSONRPCResponse', 'JSONRPCResponseSchema', 'quickResponse')],
+  // Asked of every message of every POST by the Streamable HTTP transport.
+  ['src', ...guard('isInitializeRequest', 'InitializeRequestSchema', 'quickInitializeRequest')],
+  ['src', ...guard('isInitializedNotification', 'InitializedNotificationSchema', 'quickInitializedNotification')],
   // stdio's reader (deserializeMessage) and parseJSONRPCMessage.
   ['src', 'return JSONRPCMessageSchema.parse(JSON.parse(line));', 'return parsedMessage(JSON.parse(line));'],
   [
@@ -58,7 +61,7 @@ export const HUNKS = [
 /** What each changed file gets: the quick checks, and the message parser that asks them first. */
 function prelude(checks) {
   return (
-    `import { quickErrorResponse, quickMessage, quickNotification, quickRequest, quickResponse, quickResultResponse } from ${JSON.stringify(checks)};\n` +
+    `import { quickErrorResponse, quickInitializedNotification, quickInitializeRequest, quickMessage, quickNotification, quickRequest, quickResponse, quickResultResponse } from ${JSON.stringify(checks)};\n` +
     'const parsedMessage = (value) => (quickMessage(value) ? value : JSONRPCMessageSchema.parse(value));\n'
   );
 }

@@ -68,6 +68,25 @@ export function quickErrorResponse(value: unknown): Quick {
   return and('id' in v ? requestId(v.id) : true, certain);
 }
 
+/**
+ * The 2025-era opening request (`initialize`), which the Streamable HTTP transport looks for in
+ * every POST: false for a plain object with another method; the schema judges the rest.
+ */
+export function quickInitializeRequest(value: unknown): Quick {
+  return otherMethod(value, 'initialize') ? false : undefined;
+}
+
+/** The client's `notifications/initialized`: false for a plain object with another method. */
+export function quickInitializedNotification(value: unknown): Quick {
+  return otherMethod(value, 'notifications/initialized') ? false : undefined;
+}
+
+/** Whether the value is a plain object whose method is not `method` (the schema's literal). */
+function otherMethod(value: unknown, method: string): boolean {
+  const v = plain(value);
+  return v !== undefined && v.method !== method;
+}
+
 /** A result or an error. */
 export function quickResponse(value: unknown): Quick {
   const result = quickResultResponse(value);

@@ -5,6 +5,8 @@ import {
   isJSONRPCErrorResponse,
   isJSONRPCNotification,
   isJSONRPCRequest,
+  isInitializedNotification,
+  isInitializeRequest,
   isJSONRPCResponse,
   isJSONRPCResultResponse,
   parseJSONRPCMessage,
@@ -16,6 +18,8 @@ import {
   quickMessage,
   quickNotification,
   quickRequest,
+  quickInitializedNotification,
+  quickInitializeRequest,
   quickResponse,
   quickResultResponse,
   type Quick,
@@ -30,6 +34,8 @@ const PAIRS: [string, (v: unknown) => Quick, (v: unknown) => boolean][] = [
   ['result', quickResultResponse, isJSONRPCResultResponse],
   ['error', quickErrorResponse, isJSONRPCErrorResponse],
   ['response', quickResponse, isJSONRPCResponse],
+  ['initialize', quickInitializeRequest, isInitializeRequest],
+  ['initialized', quickInitializedNotification, isInitializedNotification],
 ];
 
 /** Values for each field: the plain valid ones most often, and every way to be wrong or unusual. */
@@ -41,7 +47,10 @@ const id = fc.oneof(
   fc.constantFrom(0, -0, 1.5, 2 ** 53, -(2 ** 53), Number.MAX_SAFE_INTEGER, 1e300, null, true),
   any,
 );
-const method = fc.oneof({ weight: 4, arbitrary: fc.constantFrom('tools/call', 'ping', '') }, any);
+const method = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom('tools/call', 'ping', '', 'initialize', 'notifications/initialized') },
+  any,
+);
 const object = (extra: fc.Arbitrary<unknown>) =>
   fc.oneof(
     { weight: 4, arbitrary: fc.dictionary(fc.constantFrom('name', 'arguments', 'content', 'x'), any, { maxKeys: 3 }) },
@@ -118,7 +127,8 @@ describe('the quick checks in front of the SDK’s JSON-RPC schemas', () => {
     );
     // A check that never answers would pass the above: each answered both ways, many times.
     for (const [name, counts] of answered) {
-      expect(counts.true, name).toBeGreaterThan(200);
+      // (The opening's checks only ever say no: a yes is the schema's.)
+      if (!['initialize', 'initialized'].includes(name)) expect(counts.true, name).toBeGreaterThan(200);
       expect(counts.false, name).toBeGreaterThan(200);
     }
     expect(passed).toBeGreaterThan(1000);
@@ -160,6 +170,20 @@ describe('the quick checks in front of the SDK’s JSON-RPC schemas', () => {
     expect(quickResultResponse({ jsonrpc: '2.0', id: 7, method: 'tools/call' })).toBe(false);
     expect(quickErrorResponse({ jsonrpc: '2.0', id: 7, error: { code: -32602, message: 'x' } })).toBe(true);
     expect(quickNotification({ jsonrpc: '2.0', method: 'notifications/progress', params: { progress: 1 } })).toBe(true);
+    // The opening is the schema's to judge; every other call is not it.
+    const init = {
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'c', version: '1' } },
+    };
+    expect(isInitializeRequest(init)).toBe(true);
+    expect(quickInitializeRequest(init)).toBeUndefined();
+    expect(quickInitializeRequest({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: {} })).toBe(false);
+    const initialized = { jsonrpc: '2.0', method: 'notifications/initialized' };
+    expect(isInitializedNotification(initialized)).toBe(true);
+    expect(quickInitializedNotification(initialized)).toBeUndefined();
+    expect(quickInitializedNotification({ jsonrpc: '2.0', method: 'notifications/cancelled' })).toBe(false);
     // A 2026-07-28 answer names its server in _meta: still a result, though not given back as it is.
     const modern = {
       jsonrpc: '2.0',
