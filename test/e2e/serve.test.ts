@@ -253,6 +253,18 @@ describe('bad input over MCP', () => {
     });
   }
 
+  /** `sshgate serve` on the example config, spawned directly: its own stdin and stderr. */
+  const rawServe = (stateDir: string) => [
+    resolve('dist/cli.js'),
+    'serve',
+    '--config',
+    resolve('config'),
+    '--policy',
+    resolve('policies'),
+    '--state-dir',
+    join(gate.dir, stateDir),
+  ];
+
   it('logs a line that is not JSON-RPC, writes nothing for it on stdout, and goes on', () => {
     const initialize = JSON.stringify({
       jsonrpc: '2.0',
@@ -260,24 +272,11 @@ describe('bad input over MCP', () => {
       method: 'initialize',
       params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
     });
-    const r = spawnSync(
-      process.execPath,
-      [
-        resolve('dist/cli.js'),
-        'serve',
-        '--config',
-        resolve('config'),
-        '--policy',
-        resolve('policies'),
-        '--state-dir',
-        join(gate.dir, 'raw-state'),
-      ],
-      {
-        input: `this is not json\n[1,2]\n${initialize}\n`,
-        encoding: 'utf8',
-        timeout: 20_000,
-      },
-    );
+    const r = spawnSync(process.execPath, rawServe('raw-state'), {
+      input: `this is not json\n[1,2]\n${initialize}\n`,
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(r.stderr.match(/an MCP message could not be read or handled/g)).toHaveLength(2);
     // stdout is the protocol channel: the one answer is to initialize.
     const answers = r.stdout
@@ -289,20 +288,7 @@ describe('bad input over MCP', () => {
   });
 
   it('stops when the SDK gives up a line beyond its read buffer', async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        resolve('dist/cli.js'),
-        'serve',
-        '--config',
-        resolve('config'),
-        '--policy',
-        resolve('policies'),
-        '--state-dir',
-        join(gate.dir, 'big-line-state'),
-      ],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
+    const child = spawn(process.execPath, rawServe('big-line-state'), { stdio: ['pipe', 'pipe', 'pipe'] });
     let log = '';
     child.stderr.on('data', (d: Buffer) => (log += d.toString()));
     child.stdin.on('error', () => undefined);
