@@ -1,7 +1,8 @@
 /**
  * `sshgate serve`: the MCP server over stdio. It runs until stdin ends, the SDK closes the
- * connection (a line beyond its read buffer) or a SIGTERM/SIGINT comes, then cancels every task (so nothing is left running on a host), closes the connections and
- * exits, within about two seconds.
+ * connection (a line beyond its read buffer) or a SIGTERM/SIGINT comes, then cancels every task
+ * (so nothing is left running on a host), closes the connections and exits, within about two
+ * seconds.
  */
 import { AuditFile } from '../audit/audit-file.js';
 import type { Authenticator } from '../auth/authenticator.js';
