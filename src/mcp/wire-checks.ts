@@ -24,22 +24,22 @@ const ERROR_OBJECT_KEYS = new Set(['code', 'message', 'data']);
 
 /** A request: `{ jsonrpc: "2.0", id, method, params? }`. */
 export function quickRequest(value: unknown): Quick {
-  const v = plain(value);
-  if (!v) return undefined;
-  const shape = keysWithin(v, REQUEST_KEYS);
-  if (shape !== true) return shape;
-  if (!('id' in v) || !('method' in v) || v.jsonrpc !== '2.0' || typeof v.method !== 'string') return false;
-  return and(requestId(v.id), params(v));
+  return quickCall(value, REQUEST_KEYS);
 }
 
 /** A notification: `{ jsonrpc: "2.0", method, params? }`, no id. */
 export function quickNotification(value: unknown): Quick {
+  return quickCall(value, NOTIFICATION_KEYS);
+}
+
+/** A request or a notification, by its keys: with an id (which it then must have) or without. */
+function quickCall(value: unknown, keys: ReadonlySet<string>): Quick {
   const v = plain(value);
   if (!v) return undefined;
-  const shape = keysWithin(v, NOTIFICATION_KEYS);
+  const shape = keysWithin(v, keys);
   if (shape !== true) return shape;
   if (!('method' in v) || v.jsonrpc !== '2.0' || typeof v.method !== 'string') return false;
-  return params(v);
+  return and(keys.has('id') ? requestId(v.id) : true, params(v));
 }
 
 /** A result: `{ jsonrpc: "2.0", id, result }`, the result an object. */
